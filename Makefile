@@ -1,0 +1,45 @@
+# qoe_ext: streaming-video QoE analytics inside PostgreSQL (PGXS build).
+EXTENSION  = qoe_ext
+EXTVERSION = 0.1.0
+
+MODULE_big = qoe_ext
+OBJS = \
+	src/qoe_ext.o \
+	src/guc.o \
+	src/event_decode.o \
+	src/event_writer.o \
+	src/sessions.o \
+	src/partitions.o \
+	src/catalog.o \
+	src/session_fold.o \
+	src/dead_letters.o \
+	src/ingest.o
+
+# The install script of a version under development is assembled from one
+# piece per concept (sql/install/NN_*.sql); a released version's script is
+# frozen, and later changes go into qoe_ext--A--B.sql upgrade scripts.
+DATA_built = qoe_ext--$(EXTVERSION).sql
+DATA = $(wildcard sql/qoe_ext--*--*.sql)
+
+REGRESS = setup decode ingest sessions vectors partitions
+REGRESS_OPTS = --inputdir=.
+export QOE_SHARED_DIR ?= $(abspath $(CURDIR)/../shared)
+
+TOOLS =
+EXTRA_CLEAN = $(TOOLS) results regression.diffs regression.out
+
+DEPS = rdkafka jansson hiredis
+PG_CPPFLAGS = $(shell pkg-config --cflags $(DEPS)) -Wall -Wextra -Wno-unused-parameter -Werror
+SHLIB_LINK = $(shell pkg-config --libs $(DEPS)) -lm
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+all: $(TOOLS)
+
+qoe_ext--$(EXTVERSION).sql: $(sort $(wildcard sql/install/*.sql))
+	cat $^ > $@
+
+src/tools/qoe_gen: src/tools/qoe_gen.c
+	$(CC) -O2 -std=c11 -Wall -Wextra -Werror -o $@ $< -lm

@@ -1,0 +1,101 @@
+-- Session columns on hand-worked sessions (definitions: doc/metrics.md).
+-- Times are milliseconds after a base one hour ago.
+CREATE TABLE base AS SELECT test_ms(-3600000) AS ms;
+CREATE FUNCTION ev(sid text, type text, t bigint, fields jsonb DEFAULT '{}', content bigint DEFAULT 1)
+    RETURNS jsonb LANGUAGE sql AS $$
+    SELECT jsonb_build_object('event_type', type, 'session_id', sid, 'event_id', type || t,
+                              'user_id', 7, 'content_id', content, 'timestamp', t + (SELECT ms FROM base),
+                              'device_type', 'smart_tv', 'country', 'US', 'cdn_pop', 'us-east-1a')
+           || fields $$;
+CREATE VIEW session_check AS
+    SELECT session_id, state, vst_ms, watch_ms, stall_count, stall_ms, paused_ms,
+           avg_bitrate_kbps, peak_bitrate_kbps, bitrate_switches, bitrate_downswitches,
+           dropped_frames, max_position_sec, completed, ebvs, start_failed, playback_failed,
+           error_count, event_count,
+           (extract(epoch FROM ended_at - started_at) * 1000)::bigint AS ended_after_ms,
+           (extract(epoch FROM last_event_at - started_at) * 1000)::bigint AS last_event_after_ms
+      FROM qoe.sessions;
+
+-- s1: a 30 s pause. watch = 62000 - 2000 - 30000; bitrate 2000 over the 30 s played
+SELECT accepted FROM qoe.ingest(jsonb_build_array(
+    ev('s1', 'start', 0, '{"bitrate_kbps":2000}'),
+    ev('s1', 'first_frame', 2000),
+    ev('s1', 'pause', 12000),
+    ev('s1', 'resume', 42000),
+    ev('s1', 'heartbeat', 52000, '{"buffer_health_sec":10}'),
+    ev('s1', 'stop', 62000, '{"position_sec":50,"content_duration_sec":100}')));
+
+-- s2: a stall of unknown length (closed by the next event, 3000 ms), a
+-- downswitch 6000 -> 3000, a dropped-frame counter that resets (10, 12, 4 -> 16).
+-- avg bitrate = (6000 x 39 s + 3000 x 60 s) / 99 s = 4181.8; watch = 102000 - 3000
+SELECT ev('s2', 'start', 0, '{"bitrate_kbps":6000}') AS e0,
+       ev('s2', 'first_frame', 1000) AS e1,
+       ev('s2', 'heartbeat', 31000, '{"dropped_frames":10,"buffering_events":0}') AS e2,
+       ev('s2', 'buffering', 40000) AS e3,
+       ev('s2', 'heartbeat', 43000, '{"bitrate_kbps":3000,"dropped_frames":12}') AS e4,
+       ev('s2', 'heartbeat', 73000, '{"dropped_frames":4,"buffering_events":1}') AS e5,
+       ev('s2', 'stop', 103000, '{"position_sec":100,"content_duration_sec":120}') AS e6
+\gset
+SELECT accepted FROM qoe.ingest(jsonb_build_array(:'e0'::jsonb, :'e1'::jsonb, :'e2'::jsonb,
+    :'e3'::jsonb, :'e4'::jsonb, :'e5'::jsonb, :'e6'::jsonb));
+
+-- s3: abandoned after playing 30 s; s4: abandoned before the first frame (EBVS)
+SELECT accepted FROM qoe.ingest(jsonb_build_array(
+    ev('s3', 'start', 0),
+    ev('s3', 'first_frame', 1500, '{"bitrate_kbps":1000}'),
+    ev('s3', 'heartbeat', 31500),
+    ev('s4', 'start', 0)));
+
+-- s5: completion decided by the catalog duration (75 s of 100 s)
+INSERT INTO qoe.content (content_id, title, duration_sec) VALUES (500, 'Catalog title', 100);
+SELECT accepted FROM qoe.ingest(jsonb_build_array(
+    ev('s5', 'start', 0, '{}', 500),
+    ev('s5', 'first_frame', 500, '{}', 500),
+    ev('s5', 'stop', 75500, '{"position_sec":75}', 500)));
+
+-- s6: no first_frame and no vst_ms: the first heartbeat with buffered video
+-- (not the one with an empty buffer) gives the start time
+SELECT accepted FROM qoe.ingest(jsonb_build_array(
+    ev('s6', 'start', 0),
+    ev('s6', 'heartbeat', 3000, '{"buffer_health_sec":0}'),
+    ev('s6', 'heartbeat', 5000, '{"buffer_health_sec":3}'),
+    ev('s6', 'stop', 35000)));
+
+-- s7: events after the stop do not extend the session; a non-fatal error is counted
+SELECT accepted FROM qoe.ingest(jsonb_build_array(
+    ev('s7', 'start', 0),
+    ev('s7', 'first_frame', 1000),
+    ev('s7', 'error', 4000, '{"error_code":"HTTP_404","fatal":false}'),
+    ev('s7', 'stop', 10000),
+    ev('s7', 'heartbeat', 20000)));
+
+SELECT * FROM session_check WHERE session_id ~ '^s[0-9]$' ORDER BY session_id;
+SELECT session_id, device_type, country, cdn_pop, user_id, content_id, content_duration_sec,
+       last_error_code
+  FROM qoe.sessions WHERE session_id IN ('s5', 's7') ORDER BY session_id;
+
+-- expire: only s3 and s4 are active and idle
+SELECT qoe.expire_sessions();
+SELECT session_id, state, ebvs, watch_ms FROM qoe.sessions WHERE session_id IN ('s3', 's4') ORDER BY 1;
+SELECT qoe.expire_sessions('2 hours');
+SELECT qoe.expire_sessions('-1 hour');
+
+-- arrival order: s2's events one call each, newest first, under another id
+SELECT sum(accepted) FROM unnest(ARRAY[:'e6', :'e5', :'e4', :'e3', :'e2', :'e1', :'e0']) AS e(ev),
+    LATERAL qoe.ingest(jsonb_set(e.ev::jsonb, '{session_id}', '"s2-reversed"'));
+-- and every event twice, shuffled, under a third id
+SELECT sum(accepted) AS accepted, sum(duplicates) AS duplicates
+  FROM unnest(ARRAY[:'e3', :'e0', :'e6', :'e3', :'e1', :'e5', :'e0', :'e2', :'e4', :'e6',
+                    :'e1', :'e4', :'e2', :'e5']) AS e(ev),
+    LATERAL qoe.ingest(jsonb_set(e.ev::jsonb, '{session_id}', '"s2-twice"'));
+-- the same row for all three: every column but the id, fold state included
+CREATE FUNCTION session_signature(sid text) RETURNS text LANGUAGE sql AS $$
+    SELECT (to_jsonb(s) - 'session_id')::text FROM qoe.sessions s WHERE session_id = sid $$;
+SELECT session_signature('s2') = session_signature('s2-reversed') AS reversed_same,
+       session_signature('s2') = session_signature('s2-twice') AS twice_same;
+SELECT count(*) AS s2_twice_events_stored FROM qoe.viewing_events WHERE session_id = 's2-twice';
+
+-- a late event inside an ended session is folded in its place: a stall at
+-- 20 s arriving last adds to stall time and takes from watch time
+SELECT accepted FROM qoe.ingest(ev('s1', 'buffering', 20000, '{"buffering_ms":1500}'));
+SELECT session_id, stall_count, stall_ms, watch_ms, event_count FROM qoe.sessions WHERE session_id = 's1';

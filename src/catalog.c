@@ -1,0 +1,58 @@
+/*
+ * catalog.c: find the extension's schema, tables and enum labels. A syscache
+ * lookup per batch is cheap and stays right across DROP/CREATE EXTENSION.
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "catalog/pg_enum.h"
+#include "catalog/pg_type.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+#include "catalog.h"
+
+Oid
+qoe_relation_oid(Oid namespace_oid, const char *name)
+{
+	Oid			relid = get_relname_relid(name, namespace_oid);
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation \"qoe.%s\" does not exist", name),
+				 errhint("Is the extension installed? Run CREATE EXTENSION qoe_ext.")));
+	return relid;
+}
+
+void
+qoe_catalog_lookup(QoeCatalog *cat)
+{
+	Oid			typid;
+
+	cat->namespace_oid = get_namespace_oid("qoe", false);
+	cat->viewing_events_oid = qoe_relation_oid(cat->namespace_oid, "viewing_events");
+	cat->sessions_oid = qoe_relation_oid(cat->namespace_oid, "sessions");
+	typid = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+							CStringGetDatum("event_type"),
+							ObjectIdGetDatum(cat->namespace_oid));
+	for (int i = 0; i < QOE_EV_COUNT; i++)
+	{
+		cat->event_type_oids[i] =
+			GetSysCacheOid2(ENUMTYPOIDNAME, Anum_pg_enum_oid, ObjectIdGetDatum(typid),
+							CStringGetDatum(qoe_event_type_name((QoeEventType) i)));
+		if (!OidIsValid(cat->event_type_oids[i]))
+			elog(ERROR, "qoe.event_type has no label \"%s\"",
+				 qoe_event_type_name((QoeEventType) i));
+	}
+}
+
+QoeEventType
+qoe_event_type_from_oid(const QoeCatalog *cat, Oid enum_oid)
+{
+	for (int i = 0; i < QOE_EV_COUNT; i++)
+		if (cat->event_type_oids[i] == enum_oid)
+			return (QoeEventType) i;
+	elog(ERROR, "unexpected qoe.event_type value %u", enum_oid);
+	return QOE_EV_COUNT;		/* keep compiler quiet */
+}

@@ -1,0 +1,15 @@
+/*
+ * guc.h: every qoe_ext setting, defined in one place (guc.c).
+ */
+#ifndef QOE_GUC_H
+#define QOE_GUC_H
+
+extern int	qoe_late_window_s;		/* how far in the past an event may be */
+extern int	qoe_future_window_s;	/* how far ahead of the server clock */
+extern int	qoe_session_timeout_s;	/* idle time before a session is abandoned */
+extern int	qoe_event_retention_s;	/* raw events older than this are dropped */
+extern int	qoe_partition_premake_days;
+
+extern void GucInit(void);
+
+#endif

@@ -1,0 +1,155 @@
+/*
+ * ingest.c: SQL entry points for clients that are not on Kafka.
+ *
+ * qoe.ingest(text|jsonb) decodes a JSON event or array of events, stores the
+ * valid ones through the batch writer and the rest in qoe.dead_letters, all
+ * in the caller's transaction. qoe.decode_event() shows the decoder's verdict
+ * without storing anything; qoe.expire_sessions() closes idle sessions.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "dead_letters.h"
+#include "event_decode.h"
+#include "event_writer.h"
+#include "guc.h"
+#include "sessions.h"
+
+static void
+require_utf8_database(void)
+{
+	if (GetDatabaseEncoding() != PG_UTF8)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("qoe_ext needs a UTF8 database"),
+				 errdetail("This database uses encoding %s.", GetDatabaseEncodingName()),
+				 errhint("Create the database with ENCODING 'UTF8'.")));
+}
+
+static void
+decode_now(const char *data, size_t len, QoeDecoded *decoded, TimestampTz *received_at)
+{
+	QoeDecodeWindow window;
+
+	require_utf8_database();
+	*received_at = GetCurrentTimestamp();
+	window.received_at = *received_at;
+	window.min_time = *received_at - (int64) qoe_late_window_s * USECS_PER_SEC;
+	window.max_time = *received_at + (int64) qoe_future_window_s * USECS_PER_SEC;
+	qoe_decode_payload(data, len, &window, decoded);
+}
+
+static Datum
+ingest_payload(FunctionCallInfo fcinfo, const char *data, size_t len)
+{
+	QoeSource	origin = {.source = "sql"};
+	QoeDecoded	decoded;
+	TimestampTz received_at;
+	QoeWriteResult written;
+	TupleDesc	desc;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "qoe.ingest must return a record");
+	decode_now(data, len, &decoded, &received_at);
+	written = qoe_write_events(decoded.events, decoded.nevents, received_at);
+	qoe_dead_letters_write(decoded.rejections, decoded.nrejections, &origin);
+
+	values[0] = Int32GetDatum(written.stored);
+	values[1] = Int32GetDatum(decoded.nrejections);
+	values[2] = Int32GetDatum(written.duplicates);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+}
+
+PG_FUNCTION_INFO_V1(qoe_ingest_text);
+Datum
+qoe_ingest_text(PG_FUNCTION_ARGS)
+{
+	text	   *payload = PG_GETARG_TEXT_PP(0);
+
+	return ingest_payload(fcinfo, VARDATA_ANY(payload), VARSIZE_ANY_EXHDR(payload));
+}
+
+PG_FUNCTION_INFO_V1(qoe_ingest_jsonb);
+Datum
+qoe_ingest_jsonb(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *payload = PG_GETARG_JSONB_P(0);
+	char	   *json = JsonbToCString(NULL, &payload->root, VARSIZE(payload));
+
+	return ingest_payload(fcinfo, json, strlen(json));
+}
+
+PG_FUNCTION_INFO_V1(qoe_decode_event);
+Datum
+qoe_decode_event(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	text	   *payload = PG_GETARG_TEXT_PP(0);
+	QoeDecoded	decoded;
+	TimestampTz received_at;
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	decode_now(VARDATA_ANY(payload), VARSIZE_ANY_EXHDR(payload), &decoded, &received_at);
+
+	for (int i = 0; i < decoded.nevents; i++)
+	{
+		const QoeEvent *ev = &decoded.events[i];
+		Datum		values[7];
+		bool		nulls[7] = {false, false, false, false, false, false, true};
+
+		values[0] = Int32GetDatum(ev->item_index);
+		nulls[0] = ev->item_index < 0;
+		values[1] = CStringGetTextDatum(qoe_event_type_name(ev->type));
+		values[2] = TimestampTzGetDatum(ev->event_time);
+		values[3] = CStringGetTextDatum(ev->session_id);
+		values[4] = Int64GetDatum(ev->user_id);
+		values[5] = Int64GetDatum(ev->content_id);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	for (int i = 0; i < decoded.nrejections; i++)
+	{
+		const QoeRejection *r = &decoded.rejections[i];
+		Datum		values[7];
+		bool		nulls[7] = {false, true, true, true, true, true, false};
+
+		values[0] = Int32GetDatum(r->item_index);
+		nulls[0] = r->item_index < 0;
+		values[6] = CStringGetTextDatum(r->reason);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(qoe_expire_sessions);
+Datum
+qoe_expire_sessions(PG_FUNCTION_ARGS)
+{
+	int64		timeout_ms = (int64) qoe_session_timeout_s * 1000;
+	uint64		expired;
+
+	if (!PG_ARGISNULL(0))
+	{
+		Interval   *iv = PG_GETARG_INTERVAL_P(0);
+
+		if (iv->month != 0 || iv->day < 0 || iv->time < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("timeout must be a positive interval of days, hours, minutes or seconds")));
+		timeout_ms = (iv->time + (int64) iv->day * USECS_PER_DAY) / 1000;
+	}
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	expired = qoe_sessions_expire(timeout_ms);
+	SPI_finish();
+	PG_RETURN_INT32((int32) expired);
+}

@@ -1,0 +1,696 @@
+/*
+ * sessions.c: persistence of playback sessions (the fold itself is in
+ * session_fold.c).
+ *
+ * Per batch, the sessions it touches are read with FOR UPDATE (in key order,
+ * so concurrent writers cannot deadlock on them), folded forward, and written
+ * back with one UPDATE and one INSERT over arrays of qoe.sessions rows.
+ *
+ * Fast path: every new event is later than anything the session has seen,
+ * so the stored fold state is simply carried forward. Otherwise (late or
+ * repeated events) the session is rebuilt from its stored events plus the new
+ * ones; this is also where a repeated event_id is recognised and dropped.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "session_fold.h"
+#include "sessions.h"
+
+/* Attributes that come from the earliest event carrying them. */
+typedef struct SessionDims
+{
+	bool		known;
+	bool		has_profile;
+	int64		user_id;
+	int64		content_id;
+	int64		profile_id;
+	char	   *device_type;
+	char	   *country;
+	char	   *cdn_pop;
+	char	   *last_error_code;
+} SessionDims;
+
+typedef struct SessionWork
+{
+	const char *session_id;
+	QoeEvent  **events;			/* this session's new events, in fold order */
+	bool	   *keep;
+	int			nevents;
+	bool		exists;
+	bool		changed;
+	SessionFold fold;
+	SessionDims dims;
+	double		catalog_duration_sec;
+} SessionWork;
+
+/* The columns of qoe.sessions the writer fills, in no particular order. */
+typedef enum SessionColumn
+{
+	SC_SESSION_ID, SC_USER_ID, SC_PROFILE_ID, SC_CONTENT_ID, SC_DEVICE_TYPE,
+	SC_COUNTRY, SC_CDN_POP, SC_STARTED_AT, SC_FIRST_FRAME_AT, SC_LAST_EVENT_AT,
+	SC_ENDED_AT, SC_STATE, SC_VST_MS, SC_WATCH_MS, SC_STALL_COUNT, SC_STALL_MS,
+	SC_PAUSED_MS, SC_AVG_BITRATE, SC_PEAK_BITRATE, SC_BITRATE_SWITCHES,
+	SC_BITRATE_DOWNSWITCHES, SC_DROPPED_FRAMES, SC_MAX_POSITION, SC_DURATION,
+	SC_COMPLETED, SC_EBVS, SC_START_FAILED, SC_PLAYBACK_FAILED, SC_ERROR_COUNT,
+	SC_LAST_ERROR_CODE, SC_EVENT_COUNT, SC_FOLD_STATE, SC_COUNT
+} SessionColumn;
+
+static const char *const session_column_names[SC_COUNT] = {
+	"session_id", "user_id", "profile_id", "content_id", "device_type",
+	"country", "cdn_pop", "started_at", "first_frame_at", "last_event_at",
+	"ended_at", "state", "vst_ms", "watch_ms", "stall_count", "stall_ms",
+	"paused_ms", "avg_bitrate_kbps", "peak_bitrate_kbps", "bitrate_switches",
+	"bitrate_downswitches", "dropped_frames", "max_position_sec", "content_duration_sec",
+	"completed", "ebvs", "start_failed", "playback_failed", "error_count",
+	"last_error_code", "event_count", "fold_state"
+};
+
+/* Plans are kept for the backend's life, for the qoe.sessions they were made for. */
+static Oid	plans_sessions_oid = InvalidOid;
+static SPIPlanPtr fetch_plan;
+static SPIPlanPtr history_plan;
+static SPIPlanPtr duration_plan;
+static SPIPlanPtr update_plan;
+static SPIPlanPtr insert_plan;
+
+static SPIPlanPtr
+prepare_kept(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
+			 SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	return plan;
+}
+
+static void
+prepare_plans(const QoeCatalog *cat)
+{
+	Oid			text_array = TEXTARRAYOID;
+	Oid			text_type = TEXTOID;
+	Oid			int8_array = INT8ARRAYOID;
+	Oid			rows_type = get_array_type(get_rel_type_id(cat->sessions_oid));
+	StringInfoData set_list;
+	StringInfoData value_list;
+
+	if (plans_sessions_oid == cat->sessions_oid)
+		return;
+	/* the extension was (re)created: plans made for the old one are useless */
+	if (fetch_plan != NULL)
+	{
+		SPI_freeplan(fetch_plan);
+		SPI_freeplan(history_plan);
+		SPI_freeplan(duration_plan);
+		SPI_freeplan(update_plan);
+		SPI_freeplan(insert_plan);
+		fetch_plan = NULL;
+	}
+
+	initStringInfo(&set_list);
+	initStringInfo(&value_list);
+	for (int c = SC_USER_ID; c < SC_COUNT; c++)
+	{
+		appendStringInfo(&set_list, "%s%s", c == SC_USER_ID ? "" : ", ",
+						 session_column_names[c]);
+		appendStringInfo(&value_list, "%su.%s", c == SC_USER_ID ? "" : ", ",
+						 session_column_names[c]);
+	}
+
+	fetch_plan = prepare_kept(
+		"SELECT session_id, user_id, profile_id, content_id, device_type, country,"
+		" cdn_pop, last_error_code, fold_state FROM qoe.sessions"
+		" WHERE session_id = ANY($1) ORDER BY session_id FOR UPDATE",
+		1, &text_array);
+	history_plan = prepare_kept(
+		"SELECT event_time, event_type, event_id, position_sec, bitrate_kbps,"
+		" buffer_health_sec, buffering_events, dropped_frames, stall_ms, vst_ms,"
+		" fatal, error_code, content_duration_sec, user_id, profile_id, content_id,"
+		" device_type, country, cdn_pop FROM qoe.viewing_events WHERE session_id = $1",
+		1, &text_type);
+	duration_plan = prepare_kept(
+		"SELECT content_id, duration_sec FROM qoe.content WHERE content_id = ANY($1)",
+		1, &int8_array);
+	update_plan = prepare_kept(
+		psprintf("UPDATE qoe.sessions s SET (%s) = (%s)"
+				 " FROM unnest($1::qoe.sessions[]) u WHERE s.session_id = u.session_id",
+				 set_list.data, value_list.data),
+		1, &rows_type);
+	insert_plan = prepare_kept(
+		"INSERT INTO qoe.sessions SELECT * FROM unnest($1::qoe.sessions[])"
+		" ON CONFLICT (session_id) DO NOTHING RETURNING session_id",
+		1, &rows_type);
+	plans_sessions_oid = cat->sessions_oid;
+}
+
+static void
+dims_apply(SessionDims *dims, const QoeEvent *ev)
+{
+	if (!dims->known)
+	{
+		dims->known = true;
+		dims->user_id = ev->user_id;
+		dims->content_id = ev->content_id;
+	}
+	if (!dims->has_profile && (ev->present & QOE_HAS_PROFILE))
+	{
+		dims->has_profile = true;
+		dims->profile_id = ev->profile_id;
+	}
+	if (dims->device_type == NULL && ev->device_type != NULL)
+		dims->device_type = ev->device_type;
+	if (dims->country == NULL && ev->country != NULL)
+		dims->country = ev->country;
+	if (dims->cdn_pop == NULL && ev->cdn_pop != NULL)
+		dims->cdn_pop = ev->cdn_pop;
+	if (ev->type == QOE_EV_ERROR && ev->error_code != NULL)
+		dims->last_error_code = ev->error_code;
+}
+
+static void
+fold_events(SessionWork *w)
+{
+	for (int i = 0; i < w->nevents; i++)
+	{
+		if (!w->keep[i])
+			continue;
+		dims_apply(&w->dims, w->events[i]);
+		session_fold_apply(&w->fold, w->events[i]);
+		w->changed = true;
+	}
+}
+
+/* Drop repeats of an event_id within the batch's events for this session. */
+static void
+drop_repeats_within_batch(SessionWork *w)
+{
+	for (int i = 0; i < w->nevents; i++)
+	{
+		const char *id = w->events[i]->event_id;
+
+		if (id == NULL || !w->keep[i])
+			continue;
+		for (int j = 0; j < i; j++)
+			if (w->keep[j] && w->events[j]->event_id != NULL &&
+				strcmp(w->events[j]->event_id, id) == 0)
+			{
+				w->keep[i] = false;
+				break;
+			}
+	}
+}
+
+static int
+cmp_session_work(const void *a, const void *b)
+{
+	return strcmp(((const SessionWork *) a)->session_id, ((const SessionWork *) b)->session_id);
+}
+
+static SessionWork *
+find_work(SessionWork *works, int nworks, const char *session_id)
+{
+	SessionWork key = {.session_id = session_id};
+
+	return bsearch(&key, works, nworks, sizeof(SessionWork), cmp_session_work);
+}
+
+static Datum
+text_array_of_ids(SessionWork **pending, int npending)
+{
+	Datum	   *ids = palloc(sizeof(Datum) * npending);
+
+	for (int i = 0; i < npending; i++)
+		ids[i] = CStringGetTextDatum(pending[i]->session_id);
+	return PointerGetDatum(construct_array(ids, npending, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/* Load (and lock) the stored state of the pending sessions that exist. */
+static void
+fetch_existing(SessionWork *works, int nworks, SessionWork **pending, int npending)
+{
+	Datum		arg = text_array_of_ids(pending, npending);
+	int			ret = SPI_execute_plan(fetch_plan, &arg, NULL, false, 0);
+
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "fetching sessions failed: %s", SPI_result_code_string(ret));
+
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		SessionWork *w = find_work(works, nworks, SPI_getvalue(tup, desc, 1));
+		bool		isnull;
+		Datum		d;
+		bytea	   *state;
+
+		if (w == NULL)
+			continue;
+		w->exists = true;
+		w->dims.known = true;
+		w->dims.user_id = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+		d = SPI_getbinval(tup, desc, 3, &isnull);
+		w->dims.has_profile = !isnull;
+		w->dims.profile_id = isnull ? 0 : DatumGetInt64(d);
+		w->dims.content_id = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+		w->dims.device_type = SPI_getvalue(tup, desc, 5);
+		w->dims.country = SPI_getvalue(tup, desc, 6);
+		w->dims.cdn_pop = SPI_getvalue(tup, desc, 7);
+		w->dims.last_error_code = SPI_getvalue(tup, desc, 8);
+		state = DatumGetByteaPP(SPI_getbinval(tup, desc, 9, &isnull));
+		if (isnull || VARSIZE_ANY_EXHDR(state) != sizeof(SessionFold) ||
+			((SessionFold *) VARDATA_ANY(state))->version != SESSION_FOLD_VERSION)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("session \"%s\" has an unreadable fold_state", w->session_id),
+					 errdetail("The stored state is %zu bytes; this version of qoe_ext expects %zu.",
+							   isnull ? 0 : VARSIZE_ANY_EXHDR(state), sizeof(SessionFold)),
+					 errhint("Delete the session row; it is rebuilt from its events when the next one arrives.")));
+		memcpy(&w->fold, VARDATA_ANY(state), sizeof(SessionFold));
+	}
+}
+
+static void
+set_optional_double(HeapTuple tup, TupleDesc desc, int attno, uint32 flag,
+					double *target, uint32 *present)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, attno, &isnull);
+
+	if (!isnull)
+	{
+		*target = DatumGetFloat4(d);
+		*present |= flag;
+	}
+}
+
+static void
+set_optional_int(HeapTuple tup, TupleDesc desc, int attno, uint32 flag,
+				 int32 *target, uint32 *present)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, attno, &isnull);
+
+	if (!isnull)
+	{
+		*target = DatumGetInt32(d);
+		*present |= flag;
+	}
+}
+
+/* Read a stored event back into the form the fold takes. */
+static void
+stored_event(const QoeCatalog *cat, HeapTuple tup, TupleDesc desc, QoeEvent *ev)
+{
+	bool		isnull;
+	Datum		d;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->event_time = DatumGetTimestampTz(SPI_getbinval(tup, desc, 1, &isnull));
+	ev->type = qoe_event_type_from_oid(cat, DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull)));
+	ev->event_id = SPI_getvalue(tup, desc, 3);
+	set_optional_double(tup, desc, 4, QOE_HAS_POSITION, &ev->position_sec, &ev->present);
+	set_optional_int(tup, desc, 5, QOE_HAS_BITRATE, &ev->bitrate_kbps, &ev->present);
+	set_optional_double(tup, desc, 6, QOE_HAS_BUFFER_HEALTH, &ev->buffer_health_sec, &ev->present);
+	set_optional_int(tup, desc, 7, QOE_HAS_BUFFERING_EVENTS, &ev->buffering_events, &ev->present);
+	set_optional_int(tup, desc, 8, QOE_HAS_DROPPED_FRAMES, &ev->dropped_frames, &ev->present);
+	set_optional_int(tup, desc, 9, QOE_HAS_STALL_MS, &ev->stall_ms, &ev->present);
+	set_optional_int(tup, desc, 10, QOE_HAS_VST_MS, &ev->vst_ms, &ev->present);
+	d = SPI_getbinval(tup, desc, 11, &isnull);
+	if (!isnull)
+	{
+		ev->fatal = DatumGetBool(d);
+		ev->present |= QOE_HAS_FATAL;
+	}
+	ev->error_code = SPI_getvalue(tup, desc, 12);
+	set_optional_double(tup, desc, 13, QOE_HAS_DURATION, &ev->content_duration_sec, &ev->present);
+	ev->user_id = DatumGetInt64(SPI_getbinval(tup, desc, 14, &isnull));
+	d = SPI_getbinval(tup, desc, 15, &isnull);
+	if (!isnull)
+	{
+		ev->profile_id = DatumGetInt64(d);
+		ev->present |= QOE_HAS_PROFILE;
+	}
+	ev->content_id = DatumGetInt64(SPI_getbinval(tup, desc, 16, &isnull));
+	ev->device_type = SPI_getvalue(tup, desc, 17);
+	ev->country = SPI_getvalue(tup, desc, 18);
+	ev->cdn_pop = SPI_getvalue(tup, desc, 19);
+}
+
+static int
+cmp_event_ptr(const void *a, const void *b)
+{
+	return qoe_event_order_cmp(*(QoeEvent *const *) a, *(QoeEvent *const *) b);
+}
+
+static int
+cmp_cstring_ptr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/*
+ * Late or repeated events: rebuild the session from everything stored for it
+ * plus the new events that are not repeats.
+ */
+static void
+rebuild_from_history(const QoeCatalog *cat, SessionWork *w)
+{
+	Datum		arg = CStringGetTextDatum(w->session_id);
+	int			ret = SPI_execute_plan(history_plan, &arg, NULL, false, 0);
+	uint64		nstored = SPI_processed;
+	QoeEvent   *stored;
+	QoeEvent  **all;
+	char	  **stored_ids;
+	int			nids = 0;
+	int			nall = 0;
+
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading events of session \"%s\" failed: %s",
+			 w->session_id, SPI_result_code_string(ret));
+
+	stored = palloc(sizeof(QoeEvent) * Max(nstored, 1));
+	stored_ids = palloc(sizeof(char *) * Max(nstored, 1));
+	all = palloc(sizeof(QoeEvent *) * (nstored + w->nevents));
+	for (uint64 r = 0; r < nstored; r++)
+	{
+		stored_event(cat, SPI_tuptable->vals[r], SPI_tuptable->tupdesc, &stored[r]);
+		all[nall++] = &stored[r];
+		if (stored[r].event_id != NULL)
+			stored_ids[nids++] = stored[r].event_id;
+	}
+	qsort(stored_ids, nids, sizeof(char *), cmp_cstring_ptr);
+
+	for (int i = 0; i < w->nevents; i++)
+	{
+		const char *id = w->events[i]->event_id;
+
+		w->keep[i] = (id == NULL ||
+					  bsearch(&id, stored_ids, nids, sizeof(char *), cmp_cstring_ptr) == NULL);
+	}
+	drop_repeats_within_batch(w);
+	for (int i = 0; i < w->nevents; i++)
+		if (w->keep[i])
+			all[nall++] = w->events[i];
+	qsort(all, nall, sizeof(QoeEvent *), cmp_event_ptr);
+
+	session_fold_init(&w->fold);
+	memset(&w->dims, 0, sizeof(w->dims));
+	w->changed = false;
+	for (int i = 0; i < nall; i++)
+	{
+		dims_apply(&w->dims, all[i]);
+		session_fold_apply(&w->fold, all[i]);
+	}
+	for (int i = 0; i < w->nevents; i++)
+		w->changed |= w->keep[i];
+}
+
+static void
+fold_forward(const QoeCatalog *cat, SessionWork *w)
+{
+	if (!w->exists)
+	{
+		session_fold_init(&w->fold);
+		drop_repeats_within_batch(w);
+		fold_events(w);
+	}
+	else if (w->events[0]->event_time > w->fold.last_event_at)
+	{
+		drop_repeats_within_batch(w);
+		fold_events(w);
+	}
+	else
+		rebuild_from_history(cat, w);
+}
+
+/* Title durations from qoe.content for sessions whose events carry none. */
+static void
+lookup_catalog_durations(SessionWork **pending, int npending)
+{
+	Datum	   *ids = palloc(sizeof(Datum) * npending);
+	int			nids = 0;
+	Datum		arg;
+	int			ret;
+
+	for (int i = 0; i < npending; i++)
+		if (pending[i]->changed && pending[i]->fold.content_duration_sec <= 0)
+			ids[nids++] = Int64GetDatum(pending[i]->dims.content_id);
+	if (nids == 0)
+		return;
+	arg = PointerGetDatum(construct_array(ids, nids, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	ret = SPI_execute_plan(duration_plan, &arg, NULL, true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading title durations failed: %s", SPI_result_code_string(ret));
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		int64		content_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r],
+															 SPI_tuptable->tupdesc, 1, &isnull));
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull);
+
+		if (isnull)
+			continue;
+		for (int i = 0; i < npending; i++)
+			if (pending[i]->dims.content_id == content_id)
+				pending[i]->catalog_duration_sec = DatumGetFloat4(d);
+	}
+}
+
+static Datum
+text_datum_or_null(const char *s, bool *isnull)
+{
+	*isnull = (s == NULL);
+	return s == NULL ? (Datum) 0 : CStringGetTextDatum(s);
+}
+
+/* The qoe.sessions row for a session, as a composite datum. */
+static Datum
+session_row(SessionWork *w, TupleDesc desc, const AttrNumber *attno, Oid state_ended,
+			Oid state_active)
+{
+	Datum	   *values = palloc0(sizeof(Datum) * desc->natts);
+	bool	   *nulls = palloc(sizeof(bool) * desc->natts);
+	Datum		v[SC_COUNT];
+	bool		n[SC_COUNT] = {0};
+	SessionMetrics m;
+	bytea	   *state = palloc(VARHDRSZ + sizeof(SessionFold));
+	const SessionFold *f = &w->fold;
+
+	session_fold_metrics(f, w->catalog_duration_sec, &m);
+	SET_VARSIZE(state, VARHDRSZ + sizeof(SessionFold));
+	memcpy(VARDATA(state), f, sizeof(SessionFold));
+
+	v[SC_SESSION_ID] = CStringGetTextDatum(w->session_id);
+	v[SC_USER_ID] = Int64GetDatum(w->dims.user_id);
+	v[SC_PROFILE_ID] = Int64GetDatum(w->dims.profile_id);
+	n[SC_PROFILE_ID] = !w->dims.has_profile;
+	v[SC_CONTENT_ID] = Int64GetDatum(w->dims.content_id);
+	v[SC_DEVICE_TYPE] = text_datum_or_null(w->dims.device_type, &n[SC_DEVICE_TYPE]);
+	v[SC_COUNTRY] = text_datum_or_null(w->dims.country, &n[SC_COUNTRY]);
+	v[SC_CDN_POP] = text_datum_or_null(w->dims.cdn_pop, &n[SC_CDN_POP]);
+	v[SC_STARTED_AT] = TimestampTzGetDatum(f->started_at);
+	v[SC_FIRST_FRAME_AT] = TimestampTzGetDatum(f->first_frame_at);
+	n[SC_FIRST_FRAME_AT] = !m.has_first_frame;
+	v[SC_LAST_EVENT_AT] = TimestampTzGetDatum(f->last_event_at);
+	v[SC_ENDED_AT] = TimestampTzGetDatum(f->ended_at);
+	n[SC_ENDED_AT] = !m.ended;
+	v[SC_STATE] = ObjectIdGetDatum(m.ended ? state_ended : state_active);
+	v[SC_VST_MS] = Int32GetDatum(m.vst_ms);
+	n[SC_VST_MS] = !m.has_vst;
+	v[SC_WATCH_MS] = Int64GetDatum(m.watch_ms);
+	v[SC_STALL_COUNT] = Int32GetDatum(m.stall_count);
+	v[SC_STALL_MS] = Int64GetDatum(m.stall_ms);
+	v[SC_PAUSED_MS] = Int64GetDatum(m.paused_ms);
+	v[SC_AVG_BITRATE] = Int32GetDatum(m.avg_bitrate_kbps);
+	n[SC_AVG_BITRATE] = !m.has_avg_bitrate;
+	v[SC_PEAK_BITRATE] = Int32GetDatum(f->peak_bitrate_kbps);
+	n[SC_PEAK_BITRATE] = f->peak_bitrate_kbps == 0;
+	v[SC_BITRATE_SWITCHES] = Int32GetDatum(f->bitrate_switches);
+	v[SC_BITRATE_DOWNSWITCHES] = Int32GetDatum(f->bitrate_downswitches);
+	v[SC_DROPPED_FRAMES] = Int32GetDatum(m.dropped_frames);
+	v[SC_MAX_POSITION] = Float4GetDatum((float4) f->max_position_sec);
+	n[SC_MAX_POSITION] = !m.has_position;
+	v[SC_DURATION] = Float4GetDatum((float4) m.content_duration_sec);
+	n[SC_DURATION] = m.content_duration_sec <= 0;
+	v[SC_COMPLETED] = BoolGetDatum(m.completed);
+	v[SC_EBVS] = BoolGetDatum(m.ebvs);
+	v[SC_START_FAILED] = BoolGetDatum(m.start_failed);
+	v[SC_PLAYBACK_FAILED] = BoolGetDatum(m.playback_failed);
+	v[SC_ERROR_COUNT] = Int32GetDatum(f->error_count);
+	v[SC_LAST_ERROR_CODE] = text_datum_or_null(w->dims.last_error_code, &n[SC_LAST_ERROR_CODE]);
+	v[SC_EVENT_COUNT] = Int32GetDatum(f->event_count);
+	v[SC_FOLD_STATE] = PointerGetDatum(state);
+
+	memset(nulls, true, sizeof(bool) * desc->natts);
+	for (int c = 0; c < SC_COUNT; c++)
+	{
+		values[attno[c] - 1] = v[c];
+		nulls[attno[c] - 1] = n[c];
+	}
+	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+}
+
+static Oid
+session_state_oid(const QoeCatalog *cat, const char *label)
+{
+	Oid			typid = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+										CStringGetDatum("session_state"),
+										ObjectIdGetDatum(cat->namespace_oid));
+
+	return DatumGetObjectId(DirectFunctionCall2(enum_in, CStringGetDatum(label),
+												ObjectIdGetDatum(typid)));
+}
+
+/*
+ * Write the changed sessions: UPDATE the existing ones, INSERT the new ones.
+ * Returns the new sessions another transaction inserted first; the caller
+ * folds those again on top of what is now stored.
+ */
+static int
+write_sessions(const QoeCatalog *cat, SessionWork **pending, int npending,
+			   SessionWork **conflicts)
+{
+	Relation	rel = RelationIdGetRelation(cat->sessions_oid);
+	TupleDesc	desc = CreateTupleDescCopy(RelationGetDescr(rel));
+	Oid			rowtype = rel->rd_rel->reltype;
+	AttrNumber	attno[SC_COUNT];
+	Datum	   *updates = palloc(sizeof(Datum) * npending);
+	Datum	   *inserts = palloc(sizeof(Datum) * npending);
+	int			nupdates = 0;
+	int			ninserts = 0;
+	int			nconflicts = 0;
+	Oid			ended = session_state_oid(cat, "ended");
+	Oid			active = session_state_oid(cat, "active");
+
+	RelationClose(rel);
+	for (int c = 0; c < SC_COUNT; c++)
+	{
+		attno[c] = SPI_fnumber(desc, session_column_names[c]);
+		if (attno[c] <= 0)
+			elog(ERROR, "qoe.sessions has no column \"%s\"", session_column_names[c]);
+	}
+
+	for (int i = 0; i < npending; i++)
+	{
+		SessionWork *w = pending[i];
+
+		if (!w->changed)
+			continue;
+		if (w->exists)
+			updates[nupdates++] = session_row(w, desc, attno, ended, active);
+		else
+			inserts[ninserts++] = session_row(w, desc, attno, ended, active);
+	}
+
+	if (nupdates > 0)
+	{
+		Datum		arg = PointerGetDatum(construct_array(updates, nupdates, rowtype, -1,
+														  false, TYPALIGN_DOUBLE));
+		int			ret = SPI_execute_plan(update_plan, &arg, NULL, false, 0);
+
+		if (ret != SPI_OK_UPDATE)
+			elog(ERROR, "updating sessions failed: %s", SPI_result_code_string(ret));
+	}
+	if (ninserts > 0)
+	{
+		Datum		arg = PointerGetDatum(construct_array(inserts, ninserts, rowtype, -1,
+														  false, TYPALIGN_DOUBLE));
+		int			ret = SPI_execute_plan(insert_plan, &arg, NULL, false, 0);
+		int			written = 0;
+
+		if (ret != SPI_OK_INSERT_RETURNING)
+			elog(ERROR, "inserting sessions failed: %s", SPI_result_code_string(ret));
+		written = (int) SPI_processed;
+		if (written < ninserts)
+		{
+			char	  **done = palloc(sizeof(char *) * Max(written, 1));
+
+			for (int r = 0; r < written; r++)
+				done[r] = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
+			qsort(done, written, sizeof(char *), cmp_cstring_ptr);
+			for (int i = 0; i < npending; i++)
+			{
+				SessionWork *w = pending[i];
+
+				if (w->changed && !w->exists &&
+					bsearch(&w->session_id, done, written, sizeof(char *), cmp_cstring_ptr) == NULL)
+					conflicts[nconflicts++] = w;
+			}
+		}
+	}
+	return nconflicts;
+}
+
+void
+qoe_sessions_apply(const QoeCatalog *cat, QoeEvent **events, int n, bool *keep)
+{
+	SessionWork *works = palloc0(sizeof(SessionWork) * Max(n, 1));
+	SessionWork **pending = palloc(sizeof(SessionWork *) * Max(n, 1));
+	SessionWork **conflicts = palloc(sizeof(SessionWork *) * Max(n, 1));
+	int			nworks = 0;
+	int			npending;
+
+	prepare_plans(cat);
+	for (int i = 0; i < n; i++)
+	{
+		keep[i] = true;
+		if (nworks == 0 || strcmp(works[nworks - 1].session_id, events[i]->session_id) != 0)
+		{
+			works[nworks].session_id = events[i]->session_id;
+			works[nworks].events = &events[i];
+			works[nworks].keep = &keep[i];
+			nworks++;
+		}
+		works[nworks - 1].nevents++;
+	}
+	for (int i = 0; i < nworks; i++)
+		pending[i] = &works[i];
+	npending = nworks;
+
+	/* a session another writer creates under us is folded again, on top of it */
+	for (int attempt = 0; npending > 0; attempt++)
+	{
+		if (attempt == 3)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not update %d sessions written concurrently", npending),
+					 errhint("Retry the batch.")));
+		fetch_existing(works, nworks, pending, npending);
+		for (int i = 0; i < npending; i++)
+			fold_forward(cat, pending[i]);
+		lookup_catalog_durations(pending, npending);
+		npending = write_sessions(cat, pending, npending, conflicts);
+		memcpy(pending, conflicts, sizeof(SessionWork *) * npending);
+	}
+}
+
+uint64
+qoe_sessions_expire(int64 timeout_ms)
+{
+	Oid			argtypes[1] = {INTERVALOID};
+	Datum		arg;
+	Interval   *timeout = palloc0(sizeof(Interval));
+	int			ret;
+
+	timeout->time = timeout_ms * 1000;
+	arg = IntervalPGetDatum(timeout);
+	ret = SPI_execute_with_args(
+		"UPDATE qoe.sessions SET state = 'abandoned',"
+		" ebvs = first_frame_at IS NULL AND NOT start_failed"
+		" WHERE state = 'active' AND last_event_at < now() - $1",
+		1, argtypes, &arg, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "expiring sessions failed: %s", SPI_result_code_string(ret));
+	return SPI_processed;
+}

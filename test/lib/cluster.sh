@@ -1,0 +1,47 @@
+# A throwaway PostgreSQL 15 cluster on loopback with qoe_ext preloaded.
+# Source this file, then: qoe_cluster_start [extra postgresql.conf lines];
+# psql works against it through PGHOST/PGPORT/PGUSER; qoe_cluster_stop.
+PGBIN=/usr/lib/postgresql/15/bin
+
+qoe_free_port() {
+	local port
+	for port in $(seq 55432 55532); do
+		if ! (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null &&
+			[ ! -e "/tmp/.s.PGSQL.$port" ]; then
+			echo $port
+			return 0
+		fi
+	done
+	return 1
+}
+
+qoe_cluster_start() {
+	QOE_PGDATA_DIR=$(mktemp -d /tmp/qoe_pg.XXXXXX)
+	chown postgres: "$QOE_PGDATA_DIR"
+	export PGPORT=$(qoe_free_port) PGHOST=$QOE_PGDATA_DIR PGUSER=postgres PGDATABASE=postgres
+	runuser -u postgres -- $PGBIN/initdb -D "$QOE_PGDATA_DIR/data" -A trust -E UTF8 \
+		--locale=C >/dev/null || return 1
+	cat >>"$QOE_PGDATA_DIR/data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $PGPORT
+unix_socket_directories = '$QOE_PGDATA_DIR'
+shared_preload_libraries = 'qoe_ext'
+max_worker_processes = 16
+max_parallel_workers_per_gather = 2
+fsync = off
+$1
+CONF
+	runuser -u postgres -- $PGBIN/pg_ctl -D "$QOE_PGDATA_DIR/data" -w -t 60 \
+		-l "$QOE_PGDATA_DIR/server.log" start >/dev/null || {
+		cat "$QOE_PGDATA_DIR/server.log"
+		return 1
+	}
+	trap qoe_cluster_stop EXIT
+}
+
+qoe_cluster_stop() {
+	[ -n "${QOE_PGDATA_DIR:-}" ] || return 0
+	runuser -u postgres -- $PGBIN/pg_ctl -D "$QOE_PGDATA_DIR/data" -m fast stop >/dev/null 2>&1
+	rm -rf "$QOE_PGDATA_DIR"
+	QOE_PGDATA_DIR=
+}

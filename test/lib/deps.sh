@@ -1,0 +1,21 @@
+# Debian packages qoe_ext needs to build, test, benchmark and run its demo.
+# Sourced by the test, bench and demo scripts; installs only what is missing.
+QOE_DEB_PACKAGES="build-essential pkg-config postgresql-15 postgresql-server-dev-15
+  libjansson-dev librdkafka-dev libhiredis-dev kcat redis-server valgrind"
+
+qoe_install_deps() {
+	local missing="" p
+	for p in $QOE_DEB_PACKAGES "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+			missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	echo "installing Debian packages:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq && apt-get install -y -qq $missing >/dev/null
+}
+
+qoe_build_install() {
+	make -s -C "$QOE_ROOT" PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config >/dev/null &&
+		make -s -C "$QOE_ROOT" PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config install >/dev/null
+}

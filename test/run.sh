@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The whole test suite: installs the Debian packages it needs, builds and
+# installs qoe_ext, starts a throwaway cluster with the library preloaded, runs
+# the pg_regress suite (sql/ + expected/) and every test/integration/*.sh, and
+# ends with one line "N passed, N failed".
+set -u
+export QOE_ROOT=$(cd "$(dirname "$0")/.." && pwd)
+export QOE_SHARED_DIR=${QOE_SHARED_DIR:-$(cd "$QOE_ROOT/.." && pwd)/shared}
+. "$QOE_ROOT/test/lib/deps.sh"
+. "$QOE_ROOT/test/lib/cluster.sh"
+
+qoe_install_deps || { echo "0 passed, 1 failed"; exit 1; }
+qoe_build_install || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
+qoe_cluster_start || { echo "0 passed, 1 failed"; exit 1; }
+
+passed=0 failed=0 skipped=0
+
+cd "$QOE_ROOT"
+make -s PG_CONFIG=$PGBIN/pg_config installcheck >regress.log 2>&1
+while read -r name result; do
+	echo "regress $name: $result"
+	case $result in ok) passed=$((passed + 1)) ;; *) failed=$((failed + 1)) ;; esac
+done < <(sed -nE 's/^(test| )? *([a-z_0-9]+) +\.\.\. +(ok|FAILED|failed).*/\2 \3/p' regress.log)
+if ! grep -q '\.\.\. ' regress.log; then
+	cat regress.log
+	failed=$((failed + 1))
+fi
+[ -f regression.diffs ] && head -c 20000 regression.diffs
+rm -f regress.log
+
+for t in "$QOE_ROOT"/test/integration/*.sh; do
+	[ -e "$t" ] || continue
+	name=$(basename "$t" .sh)
+	out=$(bash "$t" 2>&1)
+	rc=$?
+	case $rc in
+	0) passed=$((passed + 1)); echo "integration $name: ok" ;;
+	77) skipped=$((skipped + 1)); echo "integration $name: skipped" ;;
+	*) failed=$((failed + 1)); echo "integration $name: FAILED"; echo "$out" | tail -n 40 ;;
+	esac
+done
+
+qoe_cluster_stop
+if [ $skipped -gt 0 ]; then
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
+[ $failed -eq 0 ]
