@@ -29,7 +29,7 @@ shared_preload_libraries = 'qoe_ext'
 max_worker_processes = 16
 max_parallel_workers_per_gather = 2
 fsync = off
-$1
+${1:-}
 CONF
 	runuser -u postgres -- $PGBIN/pg_ctl -D "$QOE_PGDATA_DIR/data" -w -t 60 \
 		-l "$QOE_PGDATA_DIR/server.log" start >/dev/null || {
