@@ -25,7 +25,7 @@ REGRESS = setup decode ingest sessions vectors partitions
 REGRESS_OPTS = --inputdir=.
 export QOE_SHARED_DIR ?= $(abspath $(CURDIR)/../shared)
 
-TOOLS =
+TOOLS = src/tools/qoe_gen
 EXTRA_CLEAN = $(TOOLS) results regression.diffs regression.out
 
 DEPS = rdkafka jansson hiredis
