@@ -207,10 +207,12 @@ session_fold_apply(SessionFold *fold, const QoeEvent *ev)
 	if (ev->present & QOE_HAS_POSITION)
 	{
 		fold->flags |= SF_HAS_POSITION;
-		fold->max_position_sec = Max(fold->max_position_sec, ev->position_sec);
+		/* rounded as stored (real), so a rebuild from stored events agrees */
+		fold->max_position_sec = Max(fold->max_position_sec, (float4) ev->position_sec);
 	}
 	if (ev->present & QOE_HAS_DURATION)
-		fold->content_duration_sec = Max(fold->content_duration_sec, ev->content_duration_sec);
+		fold->content_duration_sec = Max(fold->content_duration_sec,
+										 (float4) ev->content_duration_sec);
 	if (ev->present & QOE_HAS_BUFFERING_EVENTS)
 		add_counter(ev->buffering_events, &fold->buffering_counter_last,
 					&fold->buffering_counter_total);

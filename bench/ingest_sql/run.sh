@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# bench/ingest_sql: N generated events (default 1,000,000) through qoe.ingest
+# in batches, against COPY of the same events into a plain jsonb table and
+# COPY of the same typed rows into a plain table, all in one run on one
+# throwaway cluster. Prints events/s, ratios, and stored bytes per event.
+#
+#   bash bench/ingest_sql/run.sh [events] [batch] [viewers]
+set -eu
+export QOE_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$QOE_ROOT/test/lib/deps.sh"
+. "$QOE_ROOT/test/lib/cluster.sh"
+
+EVENTS=${1:-1000000}
+BATCH=${2:-1000}
+VIEWERS=${3:-2000}
+WORK=$(mktemp -d /tmp/qoe_bench.XXXXXX)
+chmod 755 "$WORK"
+
+qoe_install_deps
+qoe_build_install
+# the same durable-enough settings for every contender: WAL is written and
+# checkpointed as usual; commits do not wait for the disk flush
+qoe_cluster_start "shared_buffers = 2GB
+max_wal_size = 8GB
+checkpoint_timeout = 30min
+synchronous_commit = off
+fsync = on"
+trap 'qoe_cluster_stop; rm -rf "$WORK"' EXIT
+
+# events spread over the last few hours, inside the accepted window
+START_MS=$(( $(date +%s) * 1000 - 2 * 86400 * 1000 ))
+GEN="$QOE_ROOT/src/tools/qoe_gen --seed 7 --events $EVENTS --viewers $VIEWERS --start-ms $START_MS"
+$GEN --format ndjson >"$WORK/events.ndjson"
+$GEN --format array --batch "$BATCH" |
+	sed -e 's/^/SELECT accepted FROM qoe.ingest($qoe$/' -e 's/$/$qoe$);/' >"$WORK/ingest.sql"
+$QOE_ROOT/src/tools/qoe_gen --seed 7 --catalog >"$WORK/catalog.csv"
+
+psql -qX -v ON_ERROR_STOP=1 <<SQL
+CREATE EXTENSION qoe_ext;
+CREATE TABLE jsonb_events (doc jsonb NOT NULL);
+\copy qoe.content (content_id, title, duration_sec, genres) FROM '$WORK/catalog.csv' WITH (FORMAT csv)
+SELECT qoe.premake_partitions() \\g /dev/null
+SQL
+
+now_s() { date +%s.%N; }
+elapsed() { echo "$2 - $1" | bc -l; }
+
+t0=$(now_s)
+psql -qX -v ON_ERROR_STOP=1 -c "\\copy jsonb_events (doc) FROM '$WORK/events.ndjson' WITH (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')"
+t1=$(now_s)
+psql -qX -v ON_ERROR_STOP=1 -o /dev/null -f "$WORK/ingest.sql"
+t2=$(now_s)
+psql -qX -v ON_ERROR_STOP=1 <<SQL
+CREATE TABLE typed_copy (LIKE qoe.viewing_events);
+\copy (SELECT * FROM qoe.viewing_events) TO '$WORK/typed.copy'
+SQL
+t3=$(now_s)
+psql -qX -v ON_ERROR_STOP=1 -c "\\copy typed_copy FROM '$WORK/typed.copy'"
+t4=$(now_s)
+
+psql -qX -c "VACUUM ANALYZE" -c "CHECKPOINT" >/dev/null
+read -r stored sessions dead jsonb_bytes qoe_bytes typed_bytes <<<"$(psql -qXAt -F ' ' -c "
+    SELECT (SELECT count(*) FROM qoe.viewing_events),
+           (SELECT count(*) FROM qoe.sessions),
+           (SELECT count(*) FROM qoe.dead_letters),
+           pg_total_relation_size('jsonb_events'),
+           (SELECT sum(pg_total_relation_size(inhrelid)) FROM pg_inherits
+             WHERE inhparent = 'qoe.viewing_events'::regclass),
+           pg_total_relation_size('typed_copy')")"
+
+copy_s=$(elapsed "$t0" "$t1")
+ingest_s=$(elapsed "$t1" "$t2")
+typed_s=$(elapsed "$t3" "$t4")
+printf '\nbench/ingest_sql: %d events, batches of %d, %d concurrent viewers\n' "$EVENTS" "$BATCH" "$VIEWERS"
+printf '  %-44s %10s %12s %12s\n' contender seconds events/s bytes/event
+printf '  %-44s %10.2f %12.0f %12.1f\n' "COPY NDJSON into a jsonb table" "$copy_s" "$(echo "$EVENTS / $copy_s" | bc -l)" "$(echo "$jsonb_bytes / $EVENTS" | bc -l)"
+printf '  %-44s %10.2f %12.0f %12.1f\n' "qoe.ingest (sessions maintained)" "$ingest_s" "$(echo "$EVENTS / $ingest_s" | bc -l)" "$(echo "$qoe_bytes / $stored" | bc -l)"
+printf '  %-44s %10.2f %12.0f %12.1f\n' "COPY typed rows into a plain table" "$typed_s" "$(echo "$stored / $typed_s" | bc -l)" "$(echo "$typed_bytes / $stored" | bc -l)"
+printf '  stored %d events, %d sessions, %d dead letters\n' "$stored" "$sessions" "$dead"
+printf '  ratio qoe.ingest / COPY jsonb speed: %.2f (target >= 1.00)\n' "$(echo "$copy_s / $ingest_s" | bc -l)"
+printf '  ratio qoe bytes / jsonb bytes per event: %.2f (target <= 0.40)\n' \
+	"$(echo "($qoe_bytes / $stored) / ($jsonb_bytes / $EVENTS)" | bc -l)"
