@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The qoe_ext demo: on a fresh machine, install what is needed, start a
+# throwaway PostgreSQL cluster with qoe_ext, generate some minutes of playback
+# telemetry (one CDN POP degraded), ingest it through qoe.ingest in SDK-sized
+# batches and print a short QoE report. Everything is removed at the end.
+#
+#   bash src/tools/demo.sh            # 2 simulated hours, ~400 viewers
+#   QOE_DEMO_SECONDS=120 QOE_DEMO_VIEWERS=100 bash src/tools/demo.sh
+set -eu
+export QOE_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$QOE_ROOT/test/lib/deps.sh"
+. "$QOE_ROOT/test/lib/cluster.sh"
+
+SECONDS_OF_TELEMETRY=${QOE_DEMO_SECONDS:-7200}
+VIEWERS=${QOE_DEMO_VIEWERS:-400}
+DEGRADED_POP=us-east-1a
+
+qoe_install_deps
+qoe_build_install
+qoe_cluster_start
+WORK=$(mktemp -d /tmp/qoe_demo.XXXXXX)
+chmod 755 "$WORK"
+trap 'qoe_cluster_stop; rm -rf "$WORK"' EXIT
+
+GEN="$QOE_ROOT/src/tools/qoe_gen --seed 42"
+$GEN --catalog >"$WORK/catalog.csv"
+psql -qX -v ON_ERROR_STOP=1 <<SQL
+CREATE EXTENSION qoe_ext;
+\copy qoe.content (content_id, title, duration_sec, genres) FROM '$WORK/catalog.csv' WITH (FORMAT csv)
+SQL
+
+echo "ingesting $SECONDS_OF_TELEMETRY s of telemetry from ~$VIEWERS viewers (POP $DEGRADED_POP degraded)..."
+start=$(date +%s.%N)
+$GEN --viewers "$VIEWERS" --duration-sec "$SECONDS_OF_TELEMETRY" --degrade-pop "$DEGRADED_POP" \
+	--start-ms $(( ($(date +%s) - SECONDS_OF_TELEMETRY) * 1000 )) --format array --batch 100 |
+	sed -e 's/^/SELECT accepted FROM qoe.ingest($q$/' -e 's/$/$q$);/' |
+	psql -qXAt -v ON_ERROR_STOP=1 -o /dev/null
+elapsed=$(echo "$(date +%s.%N) - $start" | bc -l)
+
+psql -qX -v ON_ERROR_STOP=1 -v elapsed="$elapsed" <<'SQL'
+\pset footer off
+SELECT qoe.expire_sessions() AS sessions_marked_abandoned \gset
+SELECT count(*) AS events, round(count(*) / :elapsed) AS events_per_s,
+       (SELECT count(*) FROM qoe.dead_letters) AS dead_letters
+  FROM qoe.viewing_events \gset
+\echo
+\echo 'ingested' :events 'events at' :events_per_s 'events/s;' :dead_letters 'dead letters;' :sessions_marked_abandoned 'idle sessions marked abandoned'
+\echo
+\echo '== QoE overview =='
+SELECT count(*) AS sessions,
+       count(*) FILTER (WHERE first_frame_at IS NOT NULL) AS plays,
+       round(100.0 * count(*) FILTER (WHERE ebvs) / count(*), 2) AS ebvs_pct,
+       round(100.0 * count(*) FILTER (WHERE start_failed) / count(*), 2) AS start_failure_pct,
+       round(100.0 * count(*) FILTER (WHERE playback_failed) / count(*), 2) AS playback_failure_pct,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY vst_ms)::int AS vst_p50_ms,
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY vst_ms)::int AS vst_p95_ms,
+       round(100.0 * sum(stall_ms) / nullif(sum(watch_ms), 0), 3) AS rebuffering_pct,
+       round(100.0 * count(*) FILTER (WHERE completed)
+             / nullif(count(*) FILTER (WHERE first_frame_at IS NOT NULL), 0), 1) AS completion_pct,
+       round(sum(watch_ms) / 3600000.0, 1) AS hours_watched
+  FROM qoe.sessions;
+
+\echo '== By CDN POP (worst start time first) =='
+SELECT cdn_pop, count(*) AS sessions,
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY vst_ms)::int AS vst_p95_ms,
+       round(100.0 * sum(stall_ms) / nullif(sum(watch_ms), 0), 3) AS rebuffering_pct,
+       round(100.0 * count(*) FILTER (WHERE ebvs) / count(*), 2) AS ebvs_pct
+  FROM qoe.sessions GROUP BY cdn_pop ORDER BY vst_p95_ms DESC NULLS LAST LIMIT 8;
+
+\echo '== Top titles =='
+SELECT s.content_id, c.title, count(*) FILTER (WHERE s.first_frame_at IS NOT NULL) AS plays,
+       round(sum(s.watch_ms) / 3600000.0, 2) AS hours_watched,
+       round(100.0 * count(*) FILTER (WHERE s.completed)
+             / nullif(count(*) FILTER (WHERE s.first_frame_at IS NOT NULL), 0), 1) AS completion_pct
+  FROM qoe.sessions s LEFT JOIN qoe.content c USING (content_id)
+ GROUP BY s.content_id, c.title ORDER BY plays DESC, s.content_id LIMIT 10;
+SQL

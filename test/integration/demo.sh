@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The README's main job keeps working: a short run of the demo prints its report.
+set -eu
+QOE_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+out=$(QOE_DEMO_SECONDS=120 QOE_DEMO_VIEWERS=80 bash "$QOE_ROOT/src/tools/demo.sh" 2>&1)
+echo "$out"
+for section in '== QoE overview ==' '== By CDN POP' '== Top titles ==' 'dead letters'; do
+	echo "$out" | grep -qF "$section" || { echo "missing: $section"; exit 1; }
+done
+# the degraded POP must stand out at the top of the POP table
+echo "$out" | sed -n '/== By CDN POP/,/== Top titles/p' | sed -n 4p | grep -q 'us-east-1a' ||
+	{ echo "degraded POP us-east-1a is not the worst"; exit 1; }
