@@ -15,8 +15,8 @@ CREATE TABLE viewing_events (
     user_id              bigint      NOT NULL,
     content_id           bigint      NOT NULL,
     profile_id           bigint,
-    session_id           text        NOT NULL,
-    event_id             text,
+    session_id           text COLLATE "C" NOT NULL,
+    event_id             text COLLATE "C",
     position_sec         real,
     bitrate_kbps         integer,
     buffer_health_sec    real,
@@ -34,6 +34,7 @@ CREATE TABLE viewing_events (
     extra                jsonb
 ) PARTITION BY RANGE (event_time);
 
+-- Ids are opaque: byte order ("C") makes their comparisons memcmp, not strcoll.
 -- Single-column B-trees: PostgreSQL deduplicates their repeated keys, so
 -- per-session and per-title access costs a few bytes per event.
 CREATE INDEX viewing_events_session_idx ON viewing_events (session_id);

@@ -24,7 +24,7 @@ CREATE TYPE session_state AS ENUM ('active', 'ended', 'abandoned');
 COMMENT ON TYPE session_state IS 'active until a stop or fatal error ends it, or qoe.expire_sessions() finds it idle';
 
 CREATE TABLE sessions (
-    session_id        text PRIMARY KEY,
+    session_id        text COLLATE "C" PRIMARY KEY,
     user_id           bigint NOT NULL,
     profile_id        bigint,
     content_id        bigint NOT NULL,
