@@ -2,9 +2,12 @@
  * sessions.c: persistence of playback sessions (the fold itself is in
  * session_fold.c).
  *
- * Per batch, the sessions it touches are read with FOR UPDATE (in key order,
- * so concurrent writers cannot deadlock on them), folded forward, and written
- * back with one UPDATE and one INSERT over arrays of qoe.sessions rows.
+ * Per batch, the sessions it touches are read, folded forward, and written
+ * back with one UPDATE and one INSERT over arrays of qoe.sessions rows, in key
+ * order. Concurrency is optimistic: the UPDATE only takes rows whose
+ * event_count is still the one that was read (every change adds events), and
+ * the INSERT skips sessions another writer created first; the sessions left
+ * out are read and folded again on top of what that writer stored.
  *
  * Fast path: every new event is later than anything the session has seen,
  * so the stored fold state is simply carried forward. Otherwise (late or
@@ -48,6 +51,7 @@ typedef struct SessionWork
 	int			nevents;
 	bool		exists;
 	bool		changed;
+	int32		stored_event_count;	/* event_count as read: the row's version */
 	SessionFold fold;
 	SessionDims dims;
 	double		catalog_duration_sec;
@@ -102,8 +106,11 @@ prepare_plans(const QoeCatalog *cat)
 	Oid			text_type = TEXTOID;
 	Oid			int8_array = INT8ARRAYOID;
 	Oid			rows_type = get_array_type(get_rel_type_id(cat->sessions_oid));
+	Oid			update_argtypes[2] = {InvalidOid, INT4ARRAYOID};
 	StringInfoData set_list;
 	StringInfoData value_list;
+	StringInfoData row_columns;
+	Relation	rel;
 
 	if (plans_sessions_oid == cat->sessions_oid)
 		return;
@@ -120,6 +127,17 @@ prepare_plans(const QoeCatalog *cat)
 
 	initStringInfo(&set_list);
 	initStringInfo(&value_list);
+	initStringInfo(&row_columns);
+	/* a multi-array unnest spreads a row type into its columns: name them all */
+	rel = RelationIdGetRelation(cat->sessions_oid);
+	for (int a = 0; a < RelationGetDescr(rel)->natts; a++)
+	{
+		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), a);
+
+		if (!att->attisdropped)
+			appendStringInfo(&row_columns, "%s,", quote_identifier(NameStr(att->attname)));
+	}
+	RelationClose(rel);
 	for (int c = SC_USER_ID; c < SC_COUNT; c++)
 	{
 		appendStringInfo(&set_list, "%s%s", c == SC_USER_ID ? "" : ", ",
@@ -131,7 +149,7 @@ prepare_plans(const QoeCatalog *cat)
 	fetch_plan = prepare_kept(
 		"SELECT session_id, user_id, profile_id, content_id, device_type, country,"
 		" cdn_pop, last_error_code, fold_state FROM qoe.sessions"
-		" WHERE session_id = ANY($1) ORDER BY session_id FOR UPDATE",
+		" WHERE session_id = ANY($1)",
 		1, &text_array);
 	history_plan = prepare_kept(
 		"SELECT event_time, event_type, event_id, position_sec, bitrate_kbps,"
@@ -142,11 +160,14 @@ prepare_plans(const QoeCatalog *cat)
 	duration_plan = prepare_kept(
 		"SELECT content_id, duration_sec FROM qoe.content WHERE content_id = ANY($1)",
 		1, &int8_array);
+	update_argtypes[0] = rows_type;
 	update_plan = prepare_kept(
 		psprintf("UPDATE qoe.sessions s SET (%s) = (%s)"
-				 " FROM unnest($1::qoe.sessions[]) u WHERE s.session_id = u.session_id",
-				 set_list.data, value_list.data),
-		1, &rows_type);
+				 " FROM unnest($1::qoe.sessions[], $2::integer[]) AS u(%s read_event_count)"
+				 " WHERE s.session_id = u.session_id AND s.event_count = u.read_event_count"
+				 " RETURNING s.session_id",
+				 set_list.data, value_list.data, row_columns.data),
+		2, update_argtypes);
 	insert_plan = prepare_kept(
 		"INSERT INTO qoe.sessions SELECT * FROM unnest($1::qoe.sessions[])"
 		" ON CONFLICT (session_id) DO NOTHING RETURNING session_id",
@@ -235,12 +256,16 @@ text_array_of_ids(SessionWork **pending, int npending)
 	return PointerGetDatum(construct_array(ids, npending, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
-/* Load (and lock) the stored state of the pending sessions that exist. */
+/* Load the stored state of the pending sessions that exist. */
 static void
 fetch_existing(SessionWork *works, int nworks, SessionWork **pending, int npending)
 {
 	Datum		arg = text_array_of_ids(pending, npending);
-	int			ret = SPI_execute_plan(fetch_plan, &arg, NULL, false, 0);
+	int			ret;
+
+	for (int i = 0; i < npending; i++)
+		pending[i]->exists = false;
+	ret = SPI_execute_plan(fetch_plan, &arg, NULL, false, 0);
 
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "fetching sessions failed: %s", SPI_result_code_string(ret));
@@ -277,6 +302,7 @@ fetch_existing(SessionWork *works, int nworks, SessionWork **pending, int npendi
 							   isnull ? 0 : VARSIZE_ANY_EXHDR(state), sizeof(SessionFold)),
 					 errhint("Delete the session row; it is rebuilt from its events when the next one arrives.")));
 		memcpy(&w->fold, VARDATA_ANY(state), sizeof(SessionFold));
+		w->stored_event_count = w->fold.event_count;
 	}
 }
 
@@ -419,9 +445,14 @@ rebuild_from_history(const QoeCatalog *cat, SessionWork *w)
 static void
 fold_forward(const QoeCatalog *cat, SessionWork *w)
 {
+	/* a session may come round again after losing a race: start afresh */
+	for (int i = 0; i < w->nevents; i++)
+		w->keep[i] = true;
+	w->changed = false;
 	if (!w->exists)
 	{
 		session_fold_init(&w->fold);
+		memset(&w->dims, 0, sizeof(w->dims));
 		drop_repeats_within_batch(w);
 		fold_events(w);
 	}
@@ -553,23 +584,50 @@ session_state_oid(const QoeCatalog *cat, const char *label)
 }
 
 /*
+ * The changed sessions (the stored ones when `existed`, else the new ones)
+ * that the last statement's RETURNING did not name: another writer got there
+ * first.
+ */
+static int
+collect_lost_races(SessionWork **pending, int npending, bool existed,
+				   SessionWork **lost, int nlost)
+{
+	int			written = (int) SPI_processed;
+	char	  **done = palloc(sizeof(char *) * Max(written, 1));
+
+	for (int r = 0; r < written; r++)
+		done[r] = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
+	qsort(done, written, sizeof(char *), cmp_cstring_ptr);
+	for (int i = 0; i < npending; i++)
+	{
+		SessionWork *w = pending[i];
+
+		if (w->changed && w->exists == existed &&
+			bsearch(&w->session_id, done, written, sizeof(char *), cmp_cstring_ptr) == NULL)
+			lost[nlost++] = w;
+	}
+	return nlost;
+}
+
+/*
  * Write the changed sessions: UPDATE the existing ones, INSERT the new ones.
- * Returns the new sessions another transaction inserted first; the caller
- * folds those again on top of what is now stored.
+ * Returns the sessions another transaction changed or created first; the
+ * caller folds those again on top of what is now stored.
  */
 static int
 write_sessions(const QoeCatalog *cat, SessionWork **pending, int npending,
-			   SessionWork **conflicts)
+			   SessionWork **lost)
 {
 	Relation	rel = RelationIdGetRelation(cat->sessions_oid);
 	TupleDesc	desc = CreateTupleDescCopy(RelationGetDescr(rel));
 	Oid			rowtype = rel->rd_rel->reltype;
 	AttrNumber	attno[SC_COUNT];
 	Datum	   *updates = palloc(sizeof(Datum) * npending);
+	Datum	   *read_counts = palloc(sizeof(Datum) * npending);
 	Datum	   *inserts = palloc(sizeof(Datum) * npending);
 	int			nupdates = 0;
 	int			ninserts = 0;
-	int			nconflicts = 0;
+	int			nlost = 0;
 	Oid			ended = session_state_oid(cat, "ended");
 	Oid			active = session_state_oid(cat, "active");
 
@@ -588,48 +646,41 @@ write_sessions(const QoeCatalog *cat, SessionWork **pending, int npending,
 		if (!w->changed)
 			continue;
 		if (w->exists)
+		{
+			read_counts[nupdates] = Int32GetDatum(w->stored_event_count);
 			updates[nupdates++] = session_row(w, desc, attno, ended, active);
+		}
 		else
 			inserts[ninserts++] = session_row(w, desc, attno, ended, active);
 	}
 
 	if (nupdates > 0)
 	{
-		Datum		arg = PointerGetDatum(construct_array(updates, nupdates, rowtype, -1,
-														  false, TYPALIGN_DOUBLE));
-		int			ret = SPI_execute_plan(update_plan, &arg, NULL, false, 0);
+		Datum		args[2];
+		int			ret;
 
-		if (ret != SPI_OK_UPDATE)
+		args[0] = PointerGetDatum(construct_array(updates, nupdates, rowtype, -1,
+												  false, TYPALIGN_DOUBLE));
+		args[1] = PointerGetDatum(construct_array(read_counts, nupdates, INT4OID, 4,
+												  true, TYPALIGN_INT));
+		ret = SPI_execute_plan(update_plan, args, NULL, false, 0);
+		if (ret != SPI_OK_UPDATE_RETURNING)
 			elog(ERROR, "updating sessions failed: %s", SPI_result_code_string(ret));
+		if ((int) SPI_processed < nupdates)
+			nlost = collect_lost_races(pending, npending, true, lost, nlost);
 	}
 	if (ninserts > 0)
 	{
 		Datum		arg = PointerGetDatum(construct_array(inserts, ninserts, rowtype, -1,
 														  false, TYPALIGN_DOUBLE));
 		int			ret = SPI_execute_plan(insert_plan, &arg, NULL, false, 0);
-		int			written = 0;
 
 		if (ret != SPI_OK_INSERT_RETURNING)
 			elog(ERROR, "inserting sessions failed: %s", SPI_result_code_string(ret));
-		written = (int) SPI_processed;
-		if (written < ninserts)
-		{
-			char	  **done = palloc(sizeof(char *) * Max(written, 1));
-
-			for (int r = 0; r < written; r++)
-				done[r] = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
-			qsort(done, written, sizeof(char *), cmp_cstring_ptr);
-			for (int i = 0; i < npending; i++)
-			{
-				SessionWork *w = pending[i];
-
-				if (w->changed && !w->exists &&
-					bsearch(&w->session_id, done, written, sizeof(char *), cmp_cstring_ptr) == NULL)
-					conflicts[nconflicts++] = w;
-			}
-		}
+		if ((int) SPI_processed < ninserts)
+			nlost = collect_lost_races(pending, npending, false, lost, nlost);
 	}
-	return nconflicts;
+	return nlost;
 }
 
 void
@@ -637,7 +688,7 @@ qoe_sessions_apply(const QoeCatalog *cat, QoeEvent **events, int n, bool *keep)
 {
 	SessionWork *works = palloc0(sizeof(SessionWork) * Max(n, 1));
 	SessionWork **pending = palloc(sizeof(SessionWork *) * Max(n, 1));
-	SessionWork **conflicts = palloc(sizeof(SessionWork *) * Max(n, 1));
+	SessionWork **lost = palloc(sizeof(SessionWork *) * Max(n, 1));
 	int			nworks = 0;
 	int			npending;
 
@@ -658,10 +709,10 @@ qoe_sessions_apply(const QoeCatalog *cat, QoeEvent **events, int n, bool *keep)
 		pending[i] = &works[i];
 	npending = nworks;
 
-	/* a session another writer creates under us is folded again, on top of it */
+	/* a session another writer changed under us is folded again, on top of it */
 	for (int attempt = 0; npending > 0; attempt++)
 	{
-		if (attempt == 3)
+		if (attempt == 10)
 			ereport(ERROR,
 					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 					 errmsg("could not update %d sessions written concurrently", npending),
@@ -670,8 +721,8 @@ qoe_sessions_apply(const QoeCatalog *cat, QoeEvent **events, int n, bool *keep)
 		for (int i = 0; i < npending; i++)
 			fold_forward(cat, pending[i]);
 		lookup_catalog_durations(pending, npending);
-		npending = write_sessions(cat, pending, npending, conflicts);
-		memcpy(pending, conflicts, sizeof(SessionWork *) * npending);
+		npending = write_sessions(cat, pending, npending, lost);
+		memcpy(pending, lost, sizeof(SessionWork *) * npending);
 	}
 }
 

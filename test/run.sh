@@ -9,6 +9,11 @@ export QOE_SHARED_DIR=${QOE_SHARED_DIR:-$(cd "$QOE_ROOT/.." && pwd)/shared}
 . "$QOE_ROOT/test/lib/deps.sh"
 . "$QOE_ROOT/test/lib/cluster.sh"
 
+if [ ! -f "$QOE_SHARED_DIR/vectors/sessions.json" ]; then
+	echo "reference vectors not found: set QOE_SHARED_DIR to the shared/ folder"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
 qoe_install_deps || { echo "0 passed, 1 failed"; exit 1; }
 qoe_build_install || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
 qoe_cluster_start || { echo "0 passed, 1 failed"; exit 1; }
