@@ -300,7 +300,7 @@ fetch_existing(SessionWork *works, int nworks, SessionWork **pending, int npendi
 					 errmsg("session \"%s\" has an unreadable fold_state", w->session_id),
 					 errdetail("The stored state is %zu bytes; this version of qoe_ext expects %zu.",
 							   isnull ? 0 : VARSIZE_ANY_EXHDR(state), sizeof(SessionFold)),
-					 errhint("Delete the session row; it is rebuilt from its events when the next one arrives.")));
+					 errhint("The row was changed by hand or written by an incompatible version of qoe_ext.")));
 		memcpy(&w->fold, VARDATA_ANY(state), sizeof(SessionFold));
 		w->stored_event_count = w->fold.event_count;
 	}
