@@ -7,6 +7,7 @@ OBJS = \
 	src/qoe_ext.o \
 	src/guc.o \
 	src/event_decode.o \
+	src/json_scan.o \
 	src/event_writer.o \
 	src/sessions.o \
 	src/partitions.o \

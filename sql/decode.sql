@@ -81,3 +81,52 @@ SELECT count(*) AS accepted, count(reason) AS rejected
                 "player_version":"7.1.0","ab_test":{"arm":"B"},"position_sec":null}');
 -- event_id and session_id may be numbers
 SELECT session_id FROM decode('{"event_type":"start","session_id":12345,"event_id":7,"user_id":1,"content_id":2}');
+
+-- JSON itself: escapes (a surrogate pair too) in keys and values
+SELECT event_type, session_id FROM decode(
+    '{"ev\u0065nt_type":"st\u0061rt","session_id":"\u00e9t\u00e9 \ud83d\ude00 \"q\" \\ \/","user_id":1,"content_id":2,"x":"\b\f\n\r\t"}');
+-- numbers: integral reals count as integers, -0 is 0, exponents, strict grammar;
+-- repeated keys: the last one wins; then what is not JSON, each with where and
+-- why; nesting is limited to a depth of 2048 (the event object is at depth 1)
+SELECT n, coalesce(event_type || ' ' || user_id || ' ' || content_id, reason) AS verdict
+  FROM unnest(ARRAY[
+    '{"event_type":"start","session_id":"s","user_id":1e0,"content_id":2.0}',
+    '{"event_type":"start","session_id":"s","user_id":-0,"content_id":20E-1}',
+    '{"event_type":"start","session_id":"s","user_id":1,"content_id":2,"position_sec":1e5}',
+    '{"event_type":"start","session_id":"s","user_id":1,"content_id":2,"position_sec":1E+8}',
+    '{"event_type":"start","session_id":"s","user_id":1,"content_id":2,"position_sec":-0.0}',
+    '{"event_type":"start","session_id":"s","user_id":"x","content_id":2,"user_id":3}',
+    '{"event_type":"start","session_id":"s","user_id":3,"content_id":2,"user_id":null}',
+    '{"event_type":"start","session_id":"s","user_id":01,"content_id":2}',
+    '{"event_type":"start","session_id":"s","user_id":1.,"content_id":2}',
+    '{"event_type":"start","session_id":"s","user_id":.5,"content_id":2}',
+    '{"event_type":"start","session_id":"s","user_id":+1,"content_id":2}',
+    '{"event_type":"start","session_id":"s","user_id":1,"content_id":2,}',
+    '[{"event_type":"start","session_id":"s","user_id":1,"content_id":2},]',
+    '{"event_type":"start","session_id":"s","user_id":9223372036854775808,"content_id":2}',
+    '{"event_type":"start","session_id":"s","user_id":1,"content_id":2,"x":-9223372036854775809}',
+    '{"event_type":"start","session_id":"s","user_id":1,"content_id":2,"position_sec":1e400}',
+    '{"event_type":"start","session_id":"s\u0000","user_id":1,"content_id":2}',
+    '{"event_type":"start","session_id":"\ud800","user_id":1,"content_id":2}',
+    '{"event_type":"start","session_id":"\ud800\u0041","user_id":1,"content_id":2}',
+    '{"event_type":"start","session_id":"\udc00","user_id":1,"content_id":2}',
+    '{"event_type":"start","session_id":"\x","user_id":1,"content_id":2}',
+    '{"event_type":"start","session_id":"a' || chr(9) || 'b","user_id":1,"content_id":2}',
+    '{"event_type":"start","session_id":"a' || chr(10) || 'b","user_id":1,"content_id":2}',
+    '{"event_type":"start","session_id":"s","user_id":1,"content_id":2,"x":tru}',
+    '{"event_type":"start","session_id":"s","user_id":1,"content_id":2,"x":NaN}',
+    '{"event_type":"start","session_id":"s","user_id":1,"content_id":2} {}',
+    '{"event_type":"start",' || chr(10) || '"session_id" "s"}',
+    '{"event_type":"start","session_id":"s","user_id":1,"content_id":2,"x":' ||
+        repeat('[', 2047) || repeat(']', 2047) || '}',
+    '{"event_type":"start","session_id":"s","user_id":1,"content_id":2,"x":' ||
+        repeat('[', 2048) || repeat(']', 2048) || '}'
+    ]) WITH ORDINALITY AS p(payload, n), LATERAL decode(p.payload)
+ ORDER BY n, item_index;
+-- unknown fields reach extra as JSON that jsonb accepts: escapes kept, repeated
+-- keys resolved (last value, first place), whitespace gone
+BEGIN;
+SELECT accepted FROM qoe.ingest('{"event_type":"start","session_id":"decode-extra","user_id":1,
+    "content_id":2,"a":1,"b\u00e9":{"c" : [ 1, 2.50, "\u00e9\n" ] },"a":"last","n":null}');
+SELECT extra FROM qoe.viewing_events WHERE session_id = 'decode-extra';
+ROLLBACK;

@@ -92,7 +92,6 @@ typedef struct QoeDecoded
 	int			nrejections;
 } QoeDecoded;
 
-extern void EventDecodeInit(void);
 extern void qoe_decode_payload(const char *data, size_t len,
 							   const QoeDecodeWindow *window, QoeDecoded *out);
 extern const char *qoe_event_type_name(QoeEventType type);

@@ -6,7 +6,6 @@
 
 #include "fmgr.h"
 
-#include "event_decode.h"
 #include "guc.h"
 
 PG_MODULE_MAGIC;
@@ -17,5 +16,4 @@ void
 _PG_init(void)
 {
 	GucInit();
-	EventDecodeInit();
 }

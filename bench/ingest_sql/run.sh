@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/ingest_sql: N generated events (default 1,000,000) through qoe.ingest
-# in batches, against COPY of the same events into a plain jsonb table and
+# in batches (sent by feed.c as bound parameters, as an application would),
+# against COPY of the same events into a plain jsonb table and
 # COPY of the same typed rows into a plain table, all in one run on one
 # throwaway cluster. Prints events/s, ratios, and stored bytes per event.
 #
@@ -31,8 +32,9 @@ trap 'qoe_cluster_stop; rm -rf "$WORK"' EXIT
 START_MS=$(( $(date +%s) * 1000 - 2 * 86400 * 1000 ))
 GEN="$QOE_ROOT/src/tools/qoe_gen --seed 7 --events $EVENTS --viewers $VIEWERS --start-ms $START_MS"
 $GEN --format ndjson >"$WORK/events.ndjson"
-$GEN --format array --batch "$BATCH" |
-	sed -e 's/^/SELECT accepted FROM qoe.ingest($qoe$/' -e 's/$/$qoe$);/' >"$WORK/ingest.sql"
+$GEN --format array --batch "$BATCH" >"$WORK/batches.json"
+cc -O2 -Wall -Wextra -Werror -I"$(pg_config --includedir)" -o "$WORK/feed" \
+	"$QOE_ROOT/bench/ingest_sql/feed.c" -lpq
 $QOE_ROOT/src/tools/qoe_gen --seed 7 --catalog >"$WORK/catalog.csv"
 
 psql -qX -v ON_ERROR_STOP=1 <<SQL
@@ -48,7 +50,7 @@ elapsed() { echo "$2 - $1" | bc -l; }
 t0=$(now_s)
 psql -qX -v ON_ERROR_STOP=1 -c "\\copy jsonb_events (doc) FROM '$WORK/events.ndjson' WITH (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')"
 t1=$(now_s)
-psql -qX -v ON_ERROR_STOP=1 -o /dev/null -f "$WORK/ingest.sql"
+"$WORK/feed" "" <"$WORK/batches.json" >/dev/null
 t2=$(now_s)
 psql -qX -v ON_ERROR_STOP=1 <<SQL
 CREATE TABLE typed_copy (LIKE qoe.viewing_events);
