@@ -14,7 +14,11 @@ OBJS = \
 	src/catalog.o \
 	src/session_fold.o \
 	src/dead_letters.o \
-	src/ingest.o
+	src/ingest.o \
+	src/tdigest.o \
+	src/tdigest_io.o \
+	src/tdigest_agg.o \
+	src/qoe_score.o
 
 # The install script of a version under development is assembled from one
 # piece per concept (sql/install/NN_*.sql); a released version's script is
@@ -22,7 +26,8 @@ OBJS = \
 DATA_built = qoe_ext--$(EXTVERSION).sql
 DATA = $(wildcard sql/qoe_ext--*--*.sql)
 
-REGRESS = setup decode ingest sessions vectors partitions
+REGRESS = setup decode ingest sessions vectors partitions \
+	tdigest tdigest_parallel tdigest_accuracy qoe_score
 REGRESS_OPTS = --inputdir=.
 export QOE_SHARED_DIR ?= $(abspath $(CURDIR)/../shared)
 

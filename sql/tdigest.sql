@@ -1,0 +1,148 @@
+-- qoe.tdigest: type I/O, accessors and the correctness rules of issue 3.
+SET extra_float_digits = 0;
+SELECT setseed(0.5);
+
+-- A digest of few values holds them as single-value centroids and answers
+-- exactly like percentile_cont.
+SELECT qoe.tdigest_agg(x) FROM generate_series(1, 5) x;
+WITH d AS (SELECT qoe.tdigest_agg(x * 1.5) AS d FROM generate_series(1, 30) x),
+     qs AS (SELECT q / 20.0 AS q FROM generate_series(0, 20) q)
+SELECT bool_and(qoe.tdigest_percentile(d, q) =
+                (SELECT percentile_cont(q) WITHIN GROUP (ORDER BY x * 1.5) FROM generate_series(1, 30) x))
+       AS exact_like_percentile_cont
+FROM d, qs;
+
+-- Exact statistics beside the centroids.
+SELECT qoe.tdigest_count(d), qoe.tdigest_min(d), qoe.tdigest_max(d), qoe.tdigest_mean(d),
+       qoe.tdigest_sum(d), qoe.tdigest_compression(d)
+FROM (SELECT qoe.tdigest_agg(x) AS d FROM generate_series(1, 100000) x) s;
+SELECT qoe.tdigest_compression(qoe.tdigest_agg(x, 500)) FROM generate_series(1, 10) x;
+
+-- Text output reads back exactly, binary output is stable through text.
+CREATE TEMP TABLE td_round AS
+SELECT qoe.tdigest_agg(exp(random() * 10) / 7) AS d FROM generate_series(1, 50000);
+SELECT d::text = d::text::qoe.tdigest::text AS text_round_trip,
+       qoe.tdigest_send(d) = qoe.tdigest_send(d::text::qoe.tdigest) AS binary_stable,
+       d::text::jsonb ->> 'count' AS count_via_jsonb
+FROM td_round;
+-- whitespace and key order are free in the input
+SELECT '{ "centroids": [ [2, 1], [4, 2] ], "sum": 10, "max": 5, "min": 2, "count": 3,
+          "compression": 50, "version": 1 }'::qoe.tdigest;
+
+-- Percentiles are monotone in q and stay within [min, max].
+WITH d AS (SELECT qoe.tdigest_agg(exp(random() * 8)) AS d FROM generate_series(1, 20000)),
+     p AS (SELECT q, qoe.tdigest_percentile(d, q / 1000.0) AS v, qoe.tdigest_min(d) AS mn,
+                  qoe.tdigest_max(d) AS mx
+           FROM d, generate_series(0, 1000) q)
+SELECT bool_and(v >= mn AND v <= mx) AS within_min_max,
+       bool_and(v >= coalesce(prev, v)) AS monotone_in_q
+FROM (SELECT v, mn, mx, lag(v) OVER (ORDER BY q) AS prev FROM p) s;
+
+-- A constant series returns that constant, for every q and from rank too.
+WITH d AS (SELECT qoe.tdigest_agg(0.1) AS d FROM generate_series(1, 100000))
+SELECT bool_and(qoe.tdigest_percentile(d, q / 100.0) = 0.1) AS constant,
+       min(qoe.tdigest_mean(d)) = 0.1 AS mean_is_constant,
+       min(qoe.tdigest_rank(d, 0.1)) AS rank_at, min(qoe.tdigest_rank(d, 0.0999)) AS rank_below
+FROM d, generate_series(0, 100) q;
+
+-- One value is returned for every q.
+SELECT qoe.tdigest_percentiles(qoe.tdigest_agg(v), ARRAY[0, 0.001, 0.5, 0.999, 1])
+FROM (VALUES (42.5::float8)) t(v);
+
+-- NULLs are skipped; only NULLs or no rows give NULL.
+SELECT qoe.tdigest_count(qoe.tdigest_agg(v)), qoe.tdigest_percentile(qoe.tdigest_agg(v), 0.5)
+FROM (VALUES (1.0::float8), (NULL), (3.0), (NULL)) t(v);
+SELECT qoe.tdigest_agg(v) IS NULL AS all_null FROM (VALUES (NULL::float8), (NULL)) t(v);
+SELECT qoe.tdigest_agg(x) IS NULL AS no_rows FROM generate_series(1, 0) x;
+SELECT qoe.tdigest_merge(d) IS NULL AS merge_no_rows FROM (SELECT NULL::qoe.tdigest AS d) s;
+SELECT qoe.percentile_approx(x, 0.5) IS NULL AS approx_no_rows FROM generate_series(1, 0) x;
+
+-- NaN and infinities are rejected.
+SELECT qoe.tdigest_agg(v) FROM (VALUES (1.0::float8), ('NaN')) t(v);
+SELECT qoe.tdigest_agg(v) FROM (VALUES (1.0::float8), ('Infinity')) t(v);
+SELECT qoe.percentile_approx(v, 0.5) FROM (VALUES ('-Infinity'::float8)) t(v);
+
+-- q outside [0, 1] (or NaN) is an error; NULL q gives NULL.
+SELECT qoe.tdigest_percentile(qoe.tdigest_agg(x), 1.5) FROM generate_series(1, 10) x;
+SELECT qoe.tdigest_percentile(qoe.tdigest_agg(x), -0.1) FROM generate_series(1, 10) x;
+SELECT qoe.tdigest_percentiles(qoe.tdigest_agg(x), ARRAY[0.5, 'NaN']) FROM generate_series(1, 10) x;
+SELECT qoe.percentile_approx(x, 2.0) FROM generate_series(1, 10) x;
+SELECT qoe.tdigest_percentiles(qoe.tdigest_agg(x), ARRAY[0.5, NULL, 1]) FROM generate_series(1, 9) x;
+SELECT qoe.percentile_approx(x, NULL::float8) FROM generate_series(1, 10) x;
+SELECT qoe.tdigest_percentiles(qoe.tdigest_agg(x), '{}') FROM generate_series(1, 9) x;
+
+-- Compression is validated, and must not change between rows.
+SELECT qoe.tdigest_agg(x, 5) FROM generate_series(1, 10) x;
+SELECT qoe.tdigest_agg(x, 10001) FROM generate_series(1, 10) x;
+SELECT qoe.tdigest_agg(x, CASE WHEN x < 5 THEN 100 ELSE 200 END) FROM generate_series(1, 10) x;
+SELECT qoe.tdigest_agg(x, NULL) FROM generate_series(1, 10) x;
+
+-- percentile_approx: scalar and array forms, constant fractions only.
+SELECT qoe.percentile_approx(x, 0.5) AS p50, qoe.percentile_approx(x, ARRAY[0.25, 0.75]) AS quartiles
+FROM generate_series(1, 21) x;
+SELECT qoe.percentile_approx(x, x / 100.0) FROM generate_series(1, 10) x;
+SELECT qoe.percentile_approx(x, ARRAY[x / 100.0]) FROM generate_series(1, 10) x;
+SELECT qoe.percentile_approx(x, ARRAY[[0.5], [0.9]]) FROM generate_series(1, 10) x;
+SELECT qoe.percentile_approx(x, '{}'::float8[]) FROM generate_series(1, 10) x;
+
+-- tdigest_rank is the fraction of values <= x: exact on small data.
+WITH d AS (SELECT qoe.tdigest_agg(v) AS d FROM unnest(ARRAY[1, 2, 2, 3, 5, 8, 13]::float8[]) v)
+SELECT x, qoe.tdigest_rank(d, x) AS rank,
+       (SELECT count(*) FILTER (WHERE v <= x)::float8 / 7
+        FROM unnest(ARRAY[1, 2, 2, 3, 5, 8, 13]::float8[]) v) AS exact
+FROM d, unnest(ARRAY[0, 1, 1.5, 2, 2.5, 3, 4, 8, 12.9, 13, 100, '-Infinity', 'Infinity']::float8[]) x;
+SELECT qoe.tdigest_rank(qoe.tdigest_agg(x), 'NaN') FROM generate_series(1, 10) x;
+-- rank is monotone and inverts percentile on larger data
+WITH d AS (SELECT qoe.tdigest_agg(exp(random() * 8)) AS d FROM generate_series(1, 20000)),
+     r AS (SELECT q / 100.0 AS q, qoe.tdigest_rank(d, qoe.tdigest_percentile(d, q / 100.0)) AS r
+           FROM d, generate_series(1, 99) q)
+SELECT max(abs(r - q)) < 0.001 AS rank_inverts_percentile,
+       bool_and(r >= coalesce(prev, r)) AS rank_monotone
+FROM (SELECT q, r, lag(r) OVER (ORDER BY q) AS prev FROM r) s;
+
+-- Merging: any order and grouping gives the same exact statistics, and
+-- percentiles within the same bound of the exact answer.
+SELECT setseed(0.31);
+CREATE TEMP TABLE td_vals AS
+SELECT i, (i % 37) AS g, round(exp(7 + random() * 2))::float8 AS v FROM generate_series(1, 60000) i;
+CREATE TEMP TABLE td_parts AS SELECT g, qoe.tdigest_agg(v) AS d FROM td_vals GROUP BY g;
+WITH one AS (SELECT qoe.tdigest_agg(v) AS d FROM td_vals),
+     fwd AS (SELECT qoe.tdigest_merge(d ORDER BY g) AS d FROM td_parts),
+     rev AS (SELECT qoe.tdigest_merge(d ORDER BY g DESC) AS d FROM td_parts),
+     two AS (SELECT qoe.tdigest_merge(d) AS d
+             FROM (SELECT qoe.tdigest_merge(d) AS d FROM td_parts GROUP BY g % 5) s),
+     exact AS (SELECT percentile_cont(ARRAY[0.5, 0.9, 0.99]) WITHIN GROUP (ORDER BY v) AS e FROM td_vals)
+SELECT name, qoe.tdigest_count(d) AS count, qoe.tdigest_min(d) AS min, qoe.tdigest_max(d) AS max,
+       qoe.tdigest_sum(d) AS sum,
+       (SELECT bool_and(abs(a - b) / b < 0.01)
+        FROM unnest(qoe.tdigest_percentiles(d, ARRAY[0.5, 0.9, 0.99]), e) t(a, b)) AS within_1pct
+FROM (SELECT 'one' AS name, d FROM one UNION ALL SELECT 'forward', d FROM fwd
+      UNION ALL SELECT 'reverse', d FROM rev UNION ALL SELECT 'two levels', d FROM two) s, exact
+ORDER BY name;
+-- merging keeps the larger compression
+SELECT qoe.tdigest_compression(qoe.tdigest_merge(d))
+FROM (SELECT qoe.tdigest_agg(x, c) AS d FROM generate_series(1, 100) x, (VALUES (50), (300)) c(c)
+      GROUP BY c) s;
+
+-- Text input is checked: syntax, then every invariant.
+SELECT 'garbage'::qoe.tdigest;
+SELECT '{"version":1,"compression":100,"count":1,"min":5,"max":5,"sum":5}'::qoe.tdigest;
+SELECT '{"version":1,"compression":100,"count":1,"min":5,"max":5,"sum":5,"centroids":[[5,1]],"x":1}'::qoe.tdigest;
+SELECT '{"version":2,"compression":100,"count":1,"min":5,"max":5,"sum":5,"centroids":[[5,1]]}'::qoe.tdigest;
+SELECT '{"version":1,"compression":5,"count":1,"min":5,"max":5,"sum":5,"centroids":[[5,1]]}'::qoe.tdigest;
+SELECT '{"version":1,"compression":100,"count":3,"min":5,"max":5,"sum":5,"centroids":[[5,1]]}'::qoe.tdigest;
+SELECT '{"version":1,"compression":100,"count":2,"min":1,"max":5,"sum":6,"centroids":[[5,1],[1,1]]}'::qoe.tdigest;
+SELECT '{"version":1,"compression":100,"count":1,"min":5,"max":5,"sum":5,"centroids":[[9,1]]}'::qoe.tdigest;
+SELECT '{"version":1,"compression":100,"count":1,"min":5,"max":5,"sum":5,"centroids":[[NaN,1]]}'::qoe.tdigest;
+SELECT '{"version":1,"compression":100,"count":1,"min":5,"max":5,"sum":1e999,"centroids":[[5,1]]}'::qoe.tdigest;
+SELECT '{"version":1,"compression":100,"count":1,"min":5,"max":5,"sum":5,"centroids":[[5,0]]}'::qoe.tdigest;
+SELECT '{"version":1,"compression":100,"count":99999999999999999999,"min":5,"max":5,"sum":5,"centroids":[[5,1]]}'::qoe.tdigest;
+SELECT '{"version":1,"flags":4,"compression":100,"count":1,"min":5,"max":5,"sum":5,"centroids":[[5,1]]}'::qoe.tdigest;
+SELECT '{"version":1,"compression":100,"count":1,"min":5,"max":5,"sum":5,"centroids":[[5,1]]} trailing'::qoe.tdigest;
+SELECT '{"version":1,"version":1}'::qoe.tdigest;
+
+-- Overflowing sums are an error, as for sum(float8).
+SELECT qoe.tdigest_agg(v) FROM (VALUES (1e308::float8), (1e308)) t(v);
+
+-- Window use: the state stays valid after a final call.
+SELECT x, qoe.tdigest_count(qoe.tdigest_agg(x) OVER (ORDER BY x)) FROM generate_series(1, 4) x;
