@@ -2,7 +2,8 @@
 # The README's main job keeps working: a short run of the demo prints its report.
 set -eu
 QOE_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-out=$(QOE_DEMO_SECONDS=120 QOE_DEMO_VIEWERS=80 bash "$QOE_ROOT/src/tools/demo.sh" 2>&1)
+out=$(QOE_DEMO_SECONDS=120 QOE_DEMO_VIEWERS=80 bash "$QOE_ROOT/src/tools/demo.sh" 2>&1) ||
+	{ echo "$out"; echo "the demo failed"; exit 1; }
 echo "$out"
 for section in '== QoE overview ==' '== By CDN POP' '== Top titles ==' 'dead letters'; do
 	echo "$out" | grep -qF "$section" || { echo "missing: $section"; exit 1; }
