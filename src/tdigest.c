@@ -421,6 +421,25 @@ td_merge_centroids(const TDCentroid *a, int na, const TDCentroid *b, int nb,
 }
 
 /*
+ * The centroid a run of merged items becomes. The mean of a run of equal
+ * values must be exactly that value, and rounding must not leave [lo, hi].
+ */
+static TDCentroid
+td_closed_centroid(double sum, double weight, double lo, double hi)
+{
+	TDCentroid	c;
+	double		mean = sum / weight;
+
+	if (!(mean >= lo))
+		mean = isnan(mean) ? lo / 2 + hi / 2 : lo;
+	if (mean > hi)
+		mean = hi;
+	c.mean = mean;
+	c.weight = (int64) weight;
+	return c;
+}
+
+/*
  * Merge the buffered values and pending centroids into the centroids.
  * After this, nbuffer = npending = 0.
  */
@@ -515,16 +534,7 @@ td_compress(TDigest *td)
 		}
 		else
 		{
-			double		mean = cur_sum / cur_w;
-
-			/* the mean of a run of equal values must be exactly that value */
-			if (!(mean >= cur_lo))
-				mean = isnan(mean) ? cur_lo / 2 + cur_hi / 2 : cur_lo;
-			if (mean > cur_hi)
-				mean = cur_hi;
-			out[nout].mean = mean;
-			out[nout].weight = (int64) cur_w;
-			nout++;
+			out[nout++] = td_closed_centroid(cur_sum, cur_w, cur_lo, cur_hi);
 			before += cur_w;
 			limit = td_weight_limit(&scale, before, total);
 			cur_w = w;
@@ -532,17 +542,7 @@ td_compress(TDigest *td)
 			cur_lo = cur_hi = m;
 		}
 	}
-	{
-		double		mean = cur_sum / cur_w;
-
-		if (!(mean >= cur_lo))
-			mean = isnan(mean) ? cur_lo / 2 + cur_hi / 2 : cur_lo;
-		if (mean > cur_hi)
-			mean = cur_hi;
-		out[nout].mean = mean;
-		out[nout].weight = (int64) cur_w;
-		nout++;
-	}
+	out[nout++] = td_closed_centroid(cur_sum, cur_w, cur_lo, cur_hi);
 
 	if (nout > td->maxcentroids)
 	{
