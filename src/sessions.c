@@ -2,27 +2,44 @@
  * sessions.c: persistence of playback sessions (the fold itself is in
  * session_fold.c).
  *
- * Per batch, the sessions it touches are read, folded forward, and written
- * back with one UPDATE and one INSERT over arrays of qoe.sessions rows, in key
- * order. Concurrency is optimistic: the UPDATE only takes rows whose
- * event_count is still the one that was read (every change adds events), and
- * the INSERT skips sessions another writer created first; the sessions left
- * out are read and folded again on top of what that writer stored.
+ * Per batch, the sessions it touches are looked up in key order through the
+ * primary key, folded forward, and written back the way the executor would:
+ * a heap update of the version that was read (HOT whenever no indexed column
+ * changed, which is the common case) and an INSERT ... ON CONFLICT DO NOTHING
+ * for sessions seen for the first time. There is no plan to run per batch,
+ * only an index probe and a heap update per session. Concurrency is
+ * optimistic: an update that finds the row changed by another transaction
+ * (heap_update waits for it to finish first), or an insert that finds the
+ * session created, leaves the session for another round that reads the newer
+ * version and folds again on top of it.
  *
  * Fast path: every new event is later than anything the session has seen,
  * so the stored fold state is simply carried forward. Otherwise (late or
  * repeated events) the session is rebuilt from its stored events plus the new
  * ones; this is also where a repeated event_id is recognised and dropped.
+ * Like the events themselves, session rows are written without firing row
+ * triggers (doc/ingestion.md).
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
@@ -51,7 +68,7 @@ typedef struct SessionWork
 	int			nevents;
 	bool		exists;
 	bool		changed;
-	int32		stored_event_count;	/* event_count as read: the row's version */
+	ItemPointerData stored_tid;	/* the stored version that was read */
 	SessionFold fold;
 	SessionDims dims;
 	double		catalog_duration_sec;
@@ -81,11 +98,23 @@ static const char *const session_column_names[SC_COUNT] = {
 
 /* Plans are kept for the backend's life, for the qoe.sessions they were made for. */
 static Oid	plans_sessions_oid = InvalidOid;
-static SPIPlanPtr fetch_plan;
 static SPIPlanPtr history_plan;
 static SPIPlanPtr duration_plan;
-static SPIPlanPtr update_plan;
 static SPIPlanPtr insert_plan;
+
+/* qoe.sessions opened for one batch: heap, indexes, column map, slots. */
+typedef struct SessionStore
+{
+	Relation	rel;
+	Relation	pkey;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	TupleTableSlot *read_slot;	/* a stored version, as read */
+	TupleTableSlot *write_slot; /* the version to write */
+	AttrNumber	attno[SC_COUNT];
+	Oid			state_ended;
+	Oid			state_active;
+} SessionStore;
 
 static SPIPlanPtr
 prepare_kept(const char *sql, int nargs, Oid *argtypes)
@@ -102,55 +131,20 @@ prepare_kept(const char *sql, int nargs, Oid *argtypes)
 static void
 prepare_plans(const QoeCatalog *cat)
 {
-	Oid			text_array = TEXTARRAYOID;
 	Oid			text_type = TEXTOID;
 	Oid			int8_array = INT8ARRAYOID;
 	Oid			rows_type = get_array_type(get_rel_type_id(cat->sessions_oid));
-	Oid			update_argtypes[2] = {InvalidOid, INT4ARRAYOID};
-	StringInfoData set_list;
-	StringInfoData value_list;
-	StringInfoData row_columns;
-	Relation	rel;
 
 	if (plans_sessions_oid == cat->sessions_oid)
 		return;
 	/* the extension was (re)created: plans made for the old one are useless */
-	if (fetch_plan != NULL)
+	if (history_plan != NULL)
 	{
-		SPI_freeplan(fetch_plan);
 		SPI_freeplan(history_plan);
 		SPI_freeplan(duration_plan);
-		SPI_freeplan(update_plan);
 		SPI_freeplan(insert_plan);
-		fetch_plan = NULL;
+		history_plan = NULL;
 	}
-
-	initStringInfo(&set_list);
-	initStringInfo(&value_list);
-	initStringInfo(&row_columns);
-	/* a multi-array unnest spreads a row type into its columns: name them all */
-	rel = RelationIdGetRelation(cat->sessions_oid);
-	for (int a = 0; a < RelationGetDescr(rel)->natts; a++)
-	{
-		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), a);
-
-		if (!att->attisdropped)
-			appendStringInfo(&row_columns, "%s,", quote_identifier(NameStr(att->attname)));
-	}
-	RelationClose(rel);
-	for (int c = SC_USER_ID; c < SC_COUNT; c++)
-	{
-		appendStringInfo(&set_list, "%s%s", c == SC_USER_ID ? "" : ", ",
-						 session_column_names[c]);
-		appendStringInfo(&value_list, "%su.%s", c == SC_USER_ID ? "" : ", ",
-						 session_column_names[c]);
-	}
-
-	fetch_plan = prepare_kept(
-		"SELECT session_id, user_id, profile_id, content_id, device_type, country,"
-		" cdn_pop, last_error_code, fold_state FROM qoe.sessions"
-		" WHERE session_id = ANY($1)",
-		1, &text_array);
 	history_plan = prepare_kept(
 		"SELECT event_time, event_type, event_id, position_sec, bitrate_kbps,"
 		" buffer_health_sec, buffering_events, dropped_frames, stall_ms, vst_ms,"
@@ -160,19 +154,76 @@ prepare_plans(const QoeCatalog *cat)
 	duration_plan = prepare_kept(
 		"SELECT content_id, duration_sec FROM qoe.content WHERE content_id = ANY($1)",
 		1, &int8_array);
-	update_argtypes[0] = rows_type;
-	update_plan = prepare_kept(
-		psprintf("UPDATE qoe.sessions s SET (%s) = (%s)"
-				 " FROM unnest($1::qoe.sessions[], $2::integer[]) AS u(%s read_event_count)"
-				 " WHERE s.session_id = u.session_id AND s.event_count = u.read_event_count"
-				 " RETURNING s.session_id",
-				 set_list.data, value_list.data, row_columns.data),
-		2, update_argtypes);
 	insert_plan = prepare_kept(
 		"INSERT INTO qoe.sessions SELECT * FROM unnest($1::qoe.sessions[])"
 		" ON CONFLICT (session_id) DO NOTHING RETURNING session_id",
 		1, &rows_type);
 	plans_sessions_oid = cat->sessions_oid;
+}
+
+static Oid
+session_state_oid(const QoeCatalog *cat, const char *label)
+{
+	Oid			typid = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+										CStringGetDatum("session_state"),
+										ObjectIdGetDatum(cat->namespace_oid));
+
+	return DatumGetObjectId(DirectFunctionCall2(enum_in, CStringGetDatum(label),
+												ObjectIdGetDatum(typid)));
+}
+
+static void
+check_privilege(Oid relid, AclMode mode, const char *what)
+{
+	if (pg_class_aclcheck(relid, GetUserId(), mode) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to ingest events"),
+				 errdetail("Ingesting needs %s on qoe.sessions.", what),
+				 errhint("Grant the role SELECT, INSERT and UPDATE on qoe.sessions.")));
+}
+
+static void
+store_open(const QoeCatalog *cat, SessionStore *store)
+{
+	TupleDesc	desc;
+
+	/* rows are read and updated here without the executor's checks */
+	check_privilege(cat->sessions_oid, ACL_SELECT, "SELECT");
+	check_privilege(cat->sessions_oid, ACL_UPDATE, "UPDATE");
+
+	store->rel = table_open(cat->sessions_oid, RowExclusiveLock);
+	desc = RelationGetDescr(store->rel);
+	for (int c = 0; c < SC_COUNT; c++)
+	{
+		store->attno[c] = SPI_fnumber(desc, session_column_names[c]);
+		if (store->attno[c] <= 0)
+			elog(ERROR, "qoe.sessions has no column \"%s\"", session_column_names[c]);
+	}
+	store->estate = CreateExecutorState();
+	store->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(store->rri, store->rel, 1, NULL, 0);
+	ExecOpenIndices(store->rri, false);
+	store->pkey = NULL;
+	for (int i = 0; i < store->rri->ri_NumIndices; i++)
+		if (store->rri->ri_IndexRelationDescs[i]->rd_index->indisprimary)
+			store->pkey = store->rri->ri_IndexRelationDescs[i];
+	if (store->pkey == NULL)
+		elog(ERROR, "qoe.sessions has no primary key");
+	store->read_slot = table_slot_create(store->rel, NULL);
+	store->write_slot = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
+	store->state_ended = session_state_oid(cat, "ended");
+	store->state_active = session_state_oid(cat, "active");
+}
+
+static void
+store_close(SessionStore *store)
+{
+	ExecDropSingleTupleTableSlot(store->read_slot);
+	ExecDropSingleTupleTableSlot(store->write_slot);
+	ExecCloseIndices(store->rri);
+	FreeExecutorState(store->estate);
+	table_close(store->rel, NoLock);
 }
 
 static void
@@ -232,78 +283,79 @@ drop_repeats_within_batch(SessionWork *w)
 	}
 }
 
-static int
-cmp_session_work(const void *a, const void *b)
+static char *
+text_attr_or_null(TupleTableSlot *slot, AttrNumber attno)
 {
-	return strcmp(((const SessionWork *) a)->session_id, ((const SessionWork *) b)->session_id);
+	bool		isnull;
+	Datum		d = slot_getattr(slot, attno, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
 }
 
-static SessionWork *
-find_work(SessionWork *works, int nworks, const char *session_id)
-{
-	SessionWork key = {.session_id = session_id};
-
-	return bsearch(&key, works, nworks, sizeof(SessionWork), cmp_session_work);
-}
-
-static Datum
-text_array_of_ids(SessionWork **pending, int npending)
-{
-	Datum	   *ids = palloc(sizeof(Datum) * npending);
-
-	for (int i = 0; i < npending; i++)
-		ids[i] = CStringGetTextDatum(pending[i]->session_id);
-	return PointerGetDatum(construct_array(ids, npending, TEXTOID, -1, false, TYPALIGN_INT));
-}
-
-/* Load the stored state of the pending sessions that exist. */
+/* Take the stored session in store->read_slot as the starting point of w. */
 static void
-fetch_existing(SessionWork *works, int nworks, SessionWork **pending, int npending)
+read_stored(SessionStore *store, SessionWork *w)
 {
-	Datum		arg = text_array_of_ids(pending, npending);
-	int			ret;
+	TupleTableSlot *slot = store->read_slot;
+	const AttrNumber *attno = store->attno;
+	bool		isnull;
+	Datum		d;
+	bytea	   *state;
+
+	w->exists = true;
+	w->stored_tid = slot->tts_tid;
+	w->dims.known = true;
+	w->dims.user_id = DatumGetInt64(slot_getattr(slot, attno[SC_USER_ID], &isnull));
+	d = slot_getattr(slot, attno[SC_PROFILE_ID], &isnull);
+	w->dims.has_profile = !isnull;
+	w->dims.profile_id = isnull ? 0 : DatumGetInt64(d);
+	w->dims.content_id = DatumGetInt64(slot_getattr(slot, attno[SC_CONTENT_ID], &isnull));
+	w->dims.device_type = text_attr_or_null(slot, attno[SC_DEVICE_TYPE]);
+	w->dims.country = text_attr_or_null(slot, attno[SC_COUNTRY]);
+	w->dims.cdn_pop = text_attr_or_null(slot, attno[SC_CDN_POP]);
+	w->dims.last_error_code = text_attr_or_null(slot, attno[SC_LAST_ERROR_CODE]);
+	d = slot_getattr(slot, attno[SC_FOLD_STATE], &isnull);
+	state = isnull ? NULL : DatumGetByteaPP(d);
+	if (isnull || VARSIZE_ANY_EXHDR(state) != sizeof(SessionFold) ||
+		((SessionFold *) VARDATA_ANY(state))->version != SESSION_FOLD_VERSION)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("session \"%s\" has an unreadable fold_state", w->session_id),
+				 errdetail("The stored state is %zu bytes; this version of qoe_ext expects %zu.",
+						   isnull ? 0 : VARSIZE_ANY_EXHDR(state), sizeof(SessionFold)),
+				 errhint("The row was changed by hand or written by an incompatible version of qoe_ext.")));
+	memcpy(&w->fold, VARDATA_ANY(state), sizeof(SessionFold));
+}
+
+/*
+ * Find the stored version of each pending session through the primary key.
+ * Under READ COMMITTED the newest committed versions are read, so a round
+ * after a lost race sees what the other writer stored; under REPEATABLE READ
+ * the transaction's snapshot is kept, and a lost race is an error instead.
+ */
+static void
+probe_existing(SessionStore *store, SessionWork **pending, int npending)
+{
+	Snapshot	snapshot = RegisterSnapshot(IsolationUsesXactSnapshot()
+											? GetTransactionSnapshot()
+											: GetLatestSnapshot());
+	IndexScanDesc scan = index_beginscan(store->rel, store->pkey, snapshot, 1, 0);
 
 	for (int i = 0; i < npending; i++)
-		pending[i]->exists = false;
-	ret = SPI_execute_plan(fetch_plan, &arg, NULL, false, 0);
-
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "fetching sessions failed: %s", SPI_result_code_string(ret));
-
-	for (uint64 r = 0; r < SPI_processed; r++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[r];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		SessionWork *w = find_work(works, nworks, SPI_getvalue(tup, desc, 1));
-		bool		isnull;
-		Datum		d;
-		bytea	   *state;
+		SessionWork *w = pending[i];
+		ScanKeyData key;
 
-		if (w == NULL)
-			continue;
-		w->exists = true;
-		w->dims.known = true;
-		w->dims.user_id = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
-		d = SPI_getbinval(tup, desc, 3, &isnull);
-		w->dims.has_profile = !isnull;
-		w->dims.profile_id = isnull ? 0 : DatumGetInt64(d);
-		w->dims.content_id = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
-		w->dims.device_type = SPI_getvalue(tup, desc, 5);
-		w->dims.country = SPI_getvalue(tup, desc, 6);
-		w->dims.cdn_pop = SPI_getvalue(tup, desc, 7);
-		w->dims.last_error_code = SPI_getvalue(tup, desc, 8);
-		state = DatumGetByteaPP(SPI_getbinval(tup, desc, 9, &isnull));
-		if (isnull || VARSIZE_ANY_EXHDR(state) != sizeof(SessionFold) ||
-			((SessionFold *) VARDATA_ANY(state))->version != SESSION_FOLD_VERSION)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("session \"%s\" has an unreadable fold_state", w->session_id),
-					 errdetail("The stored state is %zu bytes; this version of qoe_ext expects %zu.",
-							   isnull ? 0 : VARSIZE_ANY_EXHDR(state), sizeof(SessionFold)),
-					 errhint("The row was changed by hand or written by an incompatible version of qoe_ext.")));
-		memcpy(&w->fold, VARDATA_ANY(state), sizeof(SessionFold));
-		w->stored_event_count = w->fold.event_count;
+		/* ScanKeyInit compares in the C collation, the key's own */
+		ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ,
+					CStringGetTextDatum(w->session_id));
+		index_rescan(scan, &key, 1, NULL, 0);
+		w->exists = false;
+		if (index_getnext_slot(scan, ForwardScanDirection, store->read_slot))
+			read_stored(store, w);
 	}
+	index_endscan(scan);
+	UnregisterSnapshot(snapshot);
 }
 
 static void
@@ -505,13 +557,11 @@ text_datum_or_null(const char *s, bool *isnull)
 	return s == NULL ? (Datum) 0 : CStringGetTextDatum(s);
 }
 
-/* The qoe.sessions row for a session, as a composite datum. */
-static Datum
-session_row(SessionWork *w, TupleDesc desc, const AttrNumber *attno, Oid state_ended,
-			Oid state_active)
+/* The qoe.sessions row for a session; columns qoe_ext does not fill are NULL. */
+static void
+fill_session_values(const SessionStore *store, SessionWork *w, Datum *values, bool *nulls)
 {
-	Datum	   *values = palloc0(sizeof(Datum) * desc->natts);
-	bool	   *nulls = palloc(sizeof(bool) * desc->natts);
+	int			natts = RelationGetDescr(store->rel)->natts;
 	Datum		v[SC_COUNT];
 	bool		n[SC_COUNT] = {0};
 	SessionMetrics m;
@@ -536,7 +586,7 @@ session_row(SessionWork *w, TupleDesc desc, const AttrNumber *attno, Oid state_e
 	v[SC_LAST_EVENT_AT] = TimestampTzGetDatum(f->last_event_at);
 	v[SC_ENDED_AT] = TimestampTzGetDatum(f->ended_at);
 	n[SC_ENDED_AT] = !m.ended;
-	v[SC_STATE] = ObjectIdGetDatum(m.ended ? state_ended : state_active);
+	v[SC_STATE] = ObjectIdGetDatum(m.ended ? store->state_ended : store->state_active);
 	v[SC_VST_MS] = Int32GetDatum(m.vst_ms);
 	n[SC_VST_MS] = !m.has_vst;
 	v[SC_WATCH_MS] = Int64GetDatum(m.watch_ms);
@@ -563,81 +613,114 @@ session_row(SessionWork *w, TupleDesc desc, const AttrNumber *attno, Oid state_e
 	v[SC_EVENT_COUNT] = Int32GetDatum(f->event_count);
 	v[SC_FOLD_STATE] = PointerGetDatum(state);
 
-	memset(nulls, true, sizeof(bool) * desc->natts);
+	memset(nulls, true, sizeof(bool) * natts);
 	for (int c = 0; c < SC_COUNT; c++)
 	{
-		values[attno[c] - 1] = v[c];
-		nulls[attno[c] - 1] = n[c];
+		values[store->attno[c] - 1] = v[c];
+		nulls[store->attno[c] - 1] = n[c];
 	}
-	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
-}
-
-static Oid
-session_state_oid(const QoeCatalog *cat, const char *label)
-{
-	Oid			typid = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
-										CStringGetDatum("session_state"),
-										ObjectIdGetDatum(cat->namespace_oid));
-
-	return DatumGetObjectId(DirectFunctionCall2(enum_in, CStringGetDatum(label),
-												ObjectIdGetDatum(typid)));
 }
 
 /*
- * The changed sessions (the stored ones when `existed`, else the new ones)
- * that the last statement's RETURNING did not name: another writer got there
- * first.
+ * Update a stored session in place of the version that was read. Returns
+ * false when another transaction changed (or deleted) it first.
+ */
+static bool
+update_session(SessionStore *store, SessionWork *w)
+{
+	TupleTableSlot *slot = store->write_slot;
+	TM_FailureData tmfd;
+	LockTupleMode lockmode;
+	bool		update_indexes;
+	TM_Result	result;
+
+	ExecClearTuple(slot);
+	fill_session_values(store, w, slot->tts_values, slot->tts_isnull);
+	ExecStoreVirtualTuple(slot);
+	result = table_tuple_update(store->rel, &w->stored_tid, slot,
+								GetCurrentCommandId(true), InvalidSnapshot,
+								InvalidSnapshot, true, &tmfd, &lockmode, &update_indexes);
+	switch (result)
+	{
+		case TM_Ok:
+			/*
+			 * Not a HOT update (state or started_at changed). update=false:
+			 * the "key unchanged" hint needs a range table this EState has not.
+			 */
+			if (update_indexes)
+				list_free(ExecInsertIndexTuples(store->rri, slot, store->estate,
+												false, false, NULL, NIL));
+			ResetPerTupleExprContext(store->estate);
+			return true;
+		case TM_Updated:
+		case TM_Deleted:
+			if (IsolationUsesXactSnapshot())
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not serialize access due to concurrent update of session \"%s\"",
+								w->session_id),
+						 errhint("Retry the batch.")));
+			return false;
+		default:
+			elog(ERROR, "unexpected result %d updating session \"%s\"",
+				 (int) result, w->session_id);
+	}
+	return false;				/* keep the compiler quiet */
+}
+
+/*
+ * Insert the new sessions; those another writer created first are added to
+ * lost[]. Returns the new length of lost[].
  */
 static int
-collect_lost_races(SessionWork **pending, int npending, bool existed,
-				   SessionWork **lost, int nlost)
+insert_sessions(SessionStore *store, SessionWork **news, int nnews,
+				SessionWork **lost, int nlost)
 {
-	int			written = (int) SPI_processed;
-	char	  **done = palloc(sizeof(char *) * Max(written, 1));
+	TupleDesc	desc = RelationGetDescr(store->rel);
+	Datum	   *rows = palloc(sizeof(Datum) * nnews);
+	Datum	   *values = palloc(sizeof(Datum) * desc->natts);
+	bool	   *nulls = palloc(sizeof(bool) * desc->natts);
+	Datum		arg;
+	int			ret;
+	char	  **done;
+	int			ndone;
 
-	for (int r = 0; r < written; r++)
-		done[r] = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
-	qsort(done, written, sizeof(char *), cmp_cstring_ptr);
-	for (int i = 0; i < npending; i++)
+	for (int i = 0; i < nnews; i++)
 	{
-		SessionWork *w = pending[i];
-
-		if (w->changed && w->exists == existed &&
-			bsearch(&w->session_id, done, written, sizeof(char *), cmp_cstring_ptr) == NULL)
-			lost[nlost++] = w;
+		fill_session_values(store, news[i], values, nulls);
+		rows[i] = HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 	}
+	arg = PointerGetDatum(construct_array(rows, nnews, desc->tdtypeid, -1, false,
+										  TYPALIGN_DOUBLE));
+	ret = SPI_execute_plan(insert_plan, &arg, NULL, false, 0);
+	if (ret != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "inserting sessions failed: %s", SPI_result_code_string(ret));
+	if ((int) SPI_processed == nnews)
+		return nlost;
+
+	ndone = (int) SPI_processed;
+	done = palloc(sizeof(char *) * Max(ndone, 1));
+	for (int r = 0; r < ndone; r++)
+		done[r] = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
+	qsort(done, ndone, sizeof(char *), cmp_cstring_ptr);
+	for (int i = 0; i < nnews; i++)
+		if (bsearch(&news[i]->session_id, done, ndone, sizeof(char *), cmp_cstring_ptr) == NULL)
+			lost[nlost++] = news[i];
 	return nlost;
 }
 
 /*
- * Write the changed sessions: UPDATE the existing ones, INSERT the new ones.
- * Returns the sessions another transaction changed or created first; the
- * caller folds those again on top of what is now stored.
+ * Write the changed sessions, stored ones first (in key order, the order
+ * every writer locks them in), then the new ones. Returns the sessions
+ * another transaction changed or created first; the caller folds those again
+ * on top of what is now stored.
  */
 static int
-write_sessions(const QoeCatalog *cat, SessionWork **pending, int npending,
-			   SessionWork **lost)
+write_sessions(SessionStore *store, SessionWork **pending, int npending, SessionWork **lost)
 {
-	Relation	rel = RelationIdGetRelation(cat->sessions_oid);
-	TupleDesc	desc = CreateTupleDescCopy(RelationGetDescr(rel));
-	Oid			rowtype = rel->rd_rel->reltype;
-	AttrNumber	attno[SC_COUNT];
-	Datum	   *updates = palloc(sizeof(Datum) * npending);
-	Datum	   *read_counts = palloc(sizeof(Datum) * npending);
-	Datum	   *inserts = palloc(sizeof(Datum) * npending);
-	int			nupdates = 0;
-	int			ninserts = 0;
+	SessionWork **news = palloc(sizeof(SessionWork *) * npending);
+	int			nnews = 0;
 	int			nlost = 0;
-	Oid			ended = session_state_oid(cat, "ended");
-	Oid			active = session_state_oid(cat, "active");
-
-	RelationClose(rel);
-	for (int c = 0; c < SC_COUNT; c++)
-	{
-		attno[c] = SPI_fnumber(desc, session_column_names[c]);
-		if (attno[c] <= 0)
-			elog(ERROR, "qoe.sessions has no column \"%s\"", session_column_names[c]);
-	}
 
 	for (int i = 0; i < npending; i++)
 	{
@@ -645,42 +728,23 @@ write_sessions(const QoeCatalog *cat, SessionWork **pending, int npending,
 
 		if (!w->changed)
 			continue;
-		if (w->exists)
-		{
-			read_counts[nupdates] = Int32GetDatum(w->stored_event_count);
-			updates[nupdates++] = session_row(w, desc, attno, ended, active);
-		}
-		else
-			inserts[ninserts++] = session_row(w, desc, attno, ended, active);
+		if (!w->exists)
+			news[nnews++] = w;
+		else if (!update_session(store, w))
+			lost[nlost++] = w;
 	}
-
-	if (nupdates > 0)
-	{
-		Datum		args[2];
-		int			ret;
-
-		args[0] = PointerGetDatum(construct_array(updates, nupdates, rowtype, -1,
-												  false, TYPALIGN_DOUBLE));
-		args[1] = PointerGetDatum(construct_array(read_counts, nupdates, INT4OID, 4,
-												  true, TYPALIGN_INT));
-		ret = SPI_execute_plan(update_plan, args, NULL, false, 0);
-		if (ret != SPI_OK_UPDATE_RETURNING)
-			elog(ERROR, "updating sessions failed: %s", SPI_result_code_string(ret));
-		if ((int) SPI_processed < nupdates)
-			nlost = collect_lost_races(pending, npending, true, lost, nlost);
-	}
-	if (ninserts > 0)
-	{
-		Datum		arg = PointerGetDatum(construct_array(inserts, ninserts, rowtype, -1,
-														  false, TYPALIGN_DOUBLE));
-		int			ret = SPI_execute_plan(insert_plan, &arg, NULL, false, 0);
-
-		if (ret != SPI_OK_INSERT_RETURNING)
-			elog(ERROR, "inserting sessions failed: %s", SPI_result_code_string(ret));
-		if ((int) SPI_processed < ninserts)
-			nlost = collect_lost_races(pending, npending, false, lost, nlost);
-	}
+	if (nnews > 0)
+		nlost = insert_sessions(store, news, nnews, lost, nlost);
 	return nlost;
+}
+
+static int
+cmp_work_ptr(const void *a, const void *b)
+{
+	const SessionWork *wa = *(SessionWork *const *) a;
+	const SessionWork *wb = *(SessionWork *const *) b;
+
+	return (wa > wb) - (wa < wb);
 }
 
 void
@@ -691,8 +755,10 @@ qoe_sessions_apply(const QoeCatalog *cat, QoeEvent **events, int n, bool *keep)
 	SessionWork **lost = palloc(sizeof(SessionWork *) * Max(n, 1));
 	int			nworks = 0;
 	int			npending;
+	SessionStore store;
 
 	prepare_plans(cat);
+	store_open(cat, &store);
 	for (int i = 0; i < n; i++)
 	{
 		keep[i] = true;
@@ -717,13 +783,16 @@ qoe_sessions_apply(const QoeCatalog *cat, QoeEvent **events, int n, bool *keep)
 					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 					 errmsg("could not update %d sessions written concurrently", npending),
 					 errhint("Retry the batch.")));
-		fetch_existing(works, nworks, pending, npending);
+		probe_existing(&store, pending, npending);
 		for (int i = 0; i < npending; i++)
 			fold_forward(cat, pending[i]);
 		lookup_catalog_durations(pending, npending);
-		npending = write_sessions(cat, pending, npending, lost);
+		npending = write_sessions(&store, pending, npending, lost);
+		/* works[] is in key order, so pointer order is the order to lock in */
 		memcpy(pending, lost, sizeof(SessionWork *) * npending);
+		qsort(pending, npending, sizeof(SessionWork *), cmp_work_ptr);
 	}
+	store_close(&store);
 }
 
 uint64
