@@ -124,7 +124,12 @@ insert_into_partition(const QoeCatalog *cat, Oid partition, QoeEvent **events, i
 					  TimestampTz received_at)
 {
 	Relation	rel = table_open(partition, RowExclusiveLock);
-	TupleDesc	desc = RelationGetDescr(rel);
+
+	/*
+	 * The slots share an unpinned copy: a thousand pins of one descriptor
+	 * collide in the resource owner's hash and cost quadratic time.
+	 */
+	TupleDesc	desc = CreateTupleDescCopy(RelationGetDescr(rel));
 	EState	   *estate = CreateExecutorState();
 	ResultRelInfo *rri = makeNode(ResultRelInfo);
 	TupleTableSlot **slots = palloc(sizeof(TupleTableSlot *) * n);
@@ -168,7 +173,11 @@ cmp_by_day(const void *a, const void *b)
 	int32		da = qoe_day_of((*(QoeEvent *const *) a)->event_time);
 	int32		db = qoe_day_of((*(QoeEvent *const *) b)->event_time);
 
-	return (da > db) - (da < db);
+	/*
+	 * Within a day, keep session order: index insertions then walk the
+	 * session index in key order, and a session's rows share heap pages.
+	 */
+	return da != db ? (da > db) - (da < db) : cmp_by_session(a, b);
 }
 
 static void

@@ -2,15 +2,37 @@
  * feed.c: the ingest client of bench/ingest_sql. Reads one JSON payload per
  * line on stdin and sends each as a bound parameter of
  * SELECT qoe.ingest($1), as an application using a driver would (no SQL text
- * to lex per batch). Prints the totals it was told back.
+ * to lex per batch). Prints the totals it was told back, then the CPU
+ * seconds its server process used (read from /proc: server on this machine).
  *
  *   feed 'dbname=...' < batches.json
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
+
+/* user + system CPU seconds of the connection's server process so far */
+static double
+backend_cpu_s(PGconn *conn)
+{
+	char		path[64];
+	FILE	   *f;
+	unsigned long utime = 0;
+	unsigned long stime = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", PQbackendPID(conn));
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	/* fields 14 and 15; the command name (field 2) has no spaces for postgres */
+	if (fscanf(f, "%*d %*s %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+			   &utime, &stime) != 2)
+		utime = stime = 0;
+	fclose(f);
+	return (double) (utime + stime) / sysconf(_SC_CLK_TCK);
+}
 
 int
 main(int argc, char **argv)
@@ -61,7 +83,7 @@ main(int argc, char **argv)
 		duplicates += atol(PQgetvalue(res, 0, 2));
 		PQclear(res);
 	}
-	printf("%ld %ld %ld\n", accepted, rejected, duplicates);
+	printf("%ld %ld %ld %.2f\n", accepted, rejected, duplicates, backend_cpu_s(conn));
 	free(line);
 	PQfinish(conn);
 	return 0;

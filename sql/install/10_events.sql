@@ -11,10 +11,10 @@ COMMENT ON TYPE event_type IS
 CREATE TABLE viewing_events (
     event_time           timestamptz NOT NULL,
     received_at          timestamptz NOT NULL,
-    event_type           event_type  NOT NULL,
     user_id              bigint      NOT NULL,
     content_id           bigint      NOT NULL,
     profile_id           bigint,
+    event_type           event_type  NOT NULL,   -- after the 8-byte columns: no padding
     session_id           text COLLATE "C" NOT NULL,
     event_id             text COLLATE "C",
     position_sec         real,
