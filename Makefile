@@ -15,6 +15,10 @@ OBJS = \
 	src/session_fold.o \
 	src/dead_letters.o \
 	src/ingest.o \
+	src/kafka_shmem.o \
+	src/kafka_sources.o \
+	src/kafka_launcher.o \
+	src/kafka_worker.o \
 	src/tdigest.o \
 	src/tdigest_io.o \
 	src/tdigest_agg.o \
@@ -27,7 +31,7 @@ DATA_built = qoe_ext--$(EXTVERSION).sql
 DATA = $(wildcard sql/qoe_ext--*--*.sql)
 
 REGRESS = setup decode ingest sessions vectors partitions \
-	tdigest tdigest_parallel tdigest_accuracy qoe_score
+	tdigest tdigest_parallel tdigest_accuracy qoe_score sources
 REGRESS_OPTS = --inputdir=.
 export QOE_SHARED_DIR ?= $(abspath $(CURDIR)/../shared)
 
