@@ -189,25 +189,26 @@ qoe_source_workers(PG_FUNCTION_ARGS)
 	for (int i = 0; i < n; i++)
 	{
 		const QoeWorkerSlot *s = &slots[i];
-		Datum		values[12];
-		bool		nulls[12] = {0};
+		Datum		values[13];
+		bool		nulls[13] = {0};
 
 		values[0] = CStringGetTextDatum(s->source);
 		values[1] = Int32GetDatum(s->worker_index);
 		values[2] = Int32GetDatum((int32) s->pid);
 		nulls[2] = s->pid == 0;
 		values[3] = CStringGetTextDatum(qoe_worker_state_name(s->state));
-		values[4] = Int64GetDatum(s->events);
-		values[5] = Int64GetDatum(s->messages);
-		values[6] = Int64GetDatum(s->bytes);
-		values[7] = Int64GetDatum(s->dead_letters);
-		values[8] = Int64GetDatum(qoe_slot_events_last_minute(s));
-		values[9] = TimestampTzGetDatum(s->last_stored_at);
-		nulls[9] = s->last_stored_at == 0;
-		values[10] = CStringGetTextDatum(s->last_error);
-		nulls[10] = s->last_error_at == 0;
-		values[11] = TimestampTzGetDatum(s->last_error_at);
+		values[4] = Int32GetDatum(s->npartitions);
+		values[5] = Int64GetDatum(s->events);
+		values[6] = Int64GetDatum(s->messages);
+		values[7] = Int64GetDatum(s->bytes);
+		values[8] = Int64GetDatum(s->dead_letters);
+		values[9] = Int64GetDatum(qoe_slot_events_last_minute(s));
+		values[10] = TimestampTzGetDatum(s->last_stored_at);
+		nulls[10] = s->last_stored_at == 0;
+		values[11] = CStringGetTextDatum(s->last_error);
 		nulls[11] = s->last_error_at == 0;
+		values[12] = TimestampTzGetDatum(s->last_error_at);
+		nulls[12] = s->last_error_at == 0;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

@@ -89,7 +89,8 @@ CREATE TRIGGER sources_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON s
     FOR EACH STATEMENT EXECUTE FUNCTION wake_launcher();
 
 CREATE FUNCTION source_workers(OUT source text, OUT worker_index integer, OUT pid integer,
-                               OUT state text, OUT events bigint, OUT messages bigint,
+                               OUT state text, OUT partitions integer,
+                               OUT events bigint, OUT messages bigint,
                                OUT bytes bigint, OUT dead_letters bigint,
                                OUT events_last_minute bigint, OUT last_stored_at timestamptz,
                                OUT last_error text, OUT last_error_at timestamptz)

@@ -8,21 +8,16 @@ export QOE_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$QOE_ROOT/test/lib/kafka.sh"
 . "$QOE_ROOT/test/lib/kafka_source.sh"
 N=20000
-qoe_cluster_start
-WORK=$(mktemp -d /tmp/qoe_kafka_eo.XXXXXX)
-chmod 755 "$WORK"
-trap 'qoe_cluster_stop; rm -rf "$WORK"' EXIT
-qoe_kafka_start events:4
+qoe_kafka_test_start events:4
 qoe_kafka_events "$WORK/events.ndjson" $N 21
 qoe_kafka_produce events <"$WORK/events.ndjson"
 [ "$(qoe_kafka_count events)" = $N ] || { echo "the broker holds $(qoe_kafka_count events) of $N"; exit 1; }
 
 psql -qX -v ON_ERROR_STOP=1 <<SQL
-CREATE EXTENSION qoe_ext;
 SELECT qoe.add_source('player', '$QOE_KAFKA_BROKERS', 'events',
                       properties => '{"session.timeout.ms": "6000"}');
 SQL
-qoe_wait_for 90 "SELECT sum(next_offset) FROM qoe.source_offsets" $N
+qoe_wait_for 90 "$QOE_STORED_SQL" $N
 qoe_wait_for 10 "SELECT state, workers_running, lag FROM qoe.source_status" "running|1|0"
 got=$(qoe_events_summary)
 [ "$got" = "$N|$N" ] || { echo "stored events (all|distinct): $got, expected $N|$N"; exit 1; }

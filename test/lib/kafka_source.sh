@@ -45,3 +45,32 @@ qoe_events_summary() {
 	psql -qXAt -d "${1:-$PGDATABASE}" -v ON_ERROR_STOP=1 -c "
 	    SELECT count(*), count(DISTINCT (session_id, event_id)) FROM qoe.viewing_events"
 }
+
+# Server restarts for the crash tests.
+qoe_server_ctl() {
+	runuser -u postgres -- $PGBIN/pg_ctl -D "$QOE_PGDATA_DIR/data" -w -t 60 \
+		-l "$QOE_PGDATA_DIR/server.log" "$@" >/dev/null
+}
+
+# On failure, the end of the server log says what the workers did.
+qoe_show_log_on_failure() {
+	[ "$1" = 0 ] && return 0
+	[ -n "${QOE_PGDATA_DIR:-}" ] && tail -n 40 "$QOE_PGDATA_DIR/server.log"
+	return 0
+}
+
+# Broker with the given topics, a preloaded cluster with the extension, a
+# scratch directory $WORK; all removed on exit (the server log shown on
+# failure). Extra postgresql.conf lines in QOE_TEST_CONF.
+qoe_kafka_test_start() {
+	qoe_kafka_start "$@" || return 1
+	qoe_cluster_start "${QOE_TEST_CONF:-}" || return 1
+	WORK=$(mktemp -d /tmp/qoe_kafka_test.XXXXXX)
+	chmod 755 "$WORK"
+	trap 'rc=$?; qoe_show_log_on_failure $rc; qoe_kafka_stop; qoe_cluster_stop; rm -rf "$WORK"; exit $rc' EXIT
+	psql -qX -v ON_ERROR_STOP=1 -c "CREATE EXTENSION qoe_ext"
+}
+
+# Offsets stored over all partitions of the source (= messages stored when
+# the topic's offsets start at 0).
+QOE_STORED_SQL="SELECT coalesce(sum(next_offset), 0) FROM qoe.source_offsets"
