@@ -35,7 +35,7 @@ REGRESS = setup decode ingest sessions vectors partitions \
 REGRESS_OPTS = --inputdir=.
 export QOE_SHARED_DIR ?= $(abspath $(CURDIR)/../shared)
 
-TOOLS = src/tools/qoe_gen
+TOOLS = src/tools/qoe_gen src/tools/qoe_kafka_mock
 EXTRA_CLEAN = $(TOOLS) results regression.diffs regression.out
 
 DEPS = rdkafka jansson hiredis
@@ -53,3 +53,6 @@ qoe_ext--$(EXTVERSION).sql: $(sort $(wildcard sql/install/*.sql))
 
 src/tools/qoe_gen: src/tools/qoe_gen.c
 	$(CC) -O2 -std=c11 -Wall -Wextra -Werror -o $@ $< -lm
+
+src/tools/qoe_kafka_mock: src/tools/qoe_kafka_mock.c
+	$(CC) -O2 -std=c11 -Wall -Wextra -Werror $(shell pkg-config --cflags rdkafka) -o $@ $< $(shell pkg-config --libs rdkafka)
