@@ -99,7 +99,7 @@ qoe_check_kafka_properties(PG_FUNCTION_ARGS)
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("invalid kafka property \"%s\"", key),
 						 errdetail_internal("%s", errbuf),
-						 errhint("See the librdkafka CONFIGURATION.md for consumer properties.")));
+						 errhint("Properties are librdkafka consumer settings (its CONFIGURATION.md); brokers, group_id and offset commits come from the source itself.")));
 		}
 	}
 	PG_FINALLY();
