@@ -4,6 +4,7 @@
  */
 #include "postgres.h"
 
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 #include "guc.h"
@@ -43,10 +44,15 @@ GucInit(void)
 							NULL,
 							&qoe_partition_premake_days, qoe_partition_premake_days, 0, 60,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	/*
+	 * Read by the launcher at server start; a library loaded later (not
+	 * preloaded) may not define a postmaster setting, and has no launcher.
+	 */
 	DefineCustomStringVariable("qoe.database",
 							   "Database whose qoe.sources the Kafka launcher serves.",
 							   "Used only when qoe_ext is in shared_preload_libraries.",
 							   &qoe_database, "postgres",
-							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+							   process_shared_preload_libraries_in_progress ? PGC_POSTMASTER : PGC_SIGHUP,
+							   0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("qoe");
 }
