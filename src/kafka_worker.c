@@ -498,15 +498,19 @@ prepare_offsets_plan(void)
 	/*
 	 * The UPDATE only matches rows still at the offset this batch started
 	 * from; row locks make a concurrent writer wait and then re-check it.
+	 * A partition's first batch inserts its row, unless another worker did;
+	 * a row left from the source's previous topic is overwritten.
 	 */
 	offsets_plan = SPI_prepare(
 							   "WITH b AS (SELECT * FROM unnest($3, $4, $5) AS b(partition, expected, next_offset)),"
 							   " u AS (UPDATE qoe.source_offsets o SET next_offset = b.next_offset, updated_at = now()"
 							   "       FROM b WHERE o.source = $1 AND o.partition = b.partition"
-							   "        AND o.next_offset = b.expected RETURNING 1),"
-							   " i AS (INSERT INTO qoe.source_offsets (source, topic, partition, next_offset)"
+							   "        AND o.topic = $2 AND o.next_offset = b.expected RETURNING 1),"
+							   " i AS (INSERT INTO qoe.source_offsets AS o (source, topic, partition, next_offset)"
 							   "       SELECT $1, $2, b.partition, b.next_offset FROM b WHERE b.expected < 0"
-							   "       ON CONFLICT DO NOTHING RETURNING 1)"
+							   "       ON CONFLICT (source, partition) DO UPDATE"
+							   "       SET topic = excluded.topic, next_offset = excluded.next_offset, updated_at = now()"
+							   "       WHERE o.topic <> excluded.topic RETURNING 1)"
 							   " SELECT (SELECT count(*) FROM u) + (SELECT count(*) FROM i)",
 							   5, argtypes);
 	if (offsets_plan == NULL)
@@ -589,7 +593,8 @@ store_batch_once(rd_kafka_message_t **msgs, int n, BatchPartition *bp, int *nbp,
 			capacity = Max(capacity * 2, nevents + decoded.nevents);
 			events = repalloc_huge(events, sizeof(QoeEvent) * capacity);
 		}
-		memcpy(&events[nevents], decoded.events, sizeof(QoeEvent) * decoded.nevents);
+		if (decoded.nevents > 0)
+			memcpy(&events[nevents], decoded.events, sizeof(QoeEvent) * decoded.nevents);
 		nevents += decoded.nevents;
 		if (decoded.nrejections > 0)
 		{
