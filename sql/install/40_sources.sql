@@ -159,6 +159,44 @@ CREATE VIEW source_status AS
 COMMENT ON VIEW source_status IS
     'One row per Kafka source: state (stopped, no launcher, starting, error, or the workers'' states), worker pids, events and bytes stored and dead letters since server start, events/s over the last minute, total lag, last error';
 
+-- The unknown-source error of start/stop/drop.
+CREATE FUNCTION raise_unknown_source(name text)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    RAISE EXCEPTION 'source "%" does not exist', name
+        USING ERRCODE = 'undefined_object',
+              HINT = 'SELECT name FROM qoe.sources lists the sources; qoe.add_source adds one.';
+END
+$$;
+COMMENT ON FUNCTION raise_unknown_source(text) IS
+    'Raise the error of qoe.start_source/stop_source/drop_source for a name that is not in qoe.sources';
+
+CREATE FUNCTION set_source_enabled(name text, enabled boolean)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    UPDATE qoe.sources s SET enabled = set_source_enabled.enabled, updated_at = now()
+     WHERE s.name = set_source_enabled.name AND s.enabled <> set_source_enabled.enabled;
+    IF NOT FOUND AND NOT EXISTS (SELECT FROM qoe.sources s WHERE s.name = set_source_enabled.name) THEN
+        PERFORM qoe.raise_unknown_source(set_source_enabled.name);
+    END IF;
+    IF set_source_enabled.enabled AND qoe.launcher_pid() IS NULL THEN
+        RAISE NOTICE 'no qoe_ext launcher serves database "%": source "%" will not be consumed yet',
+                current_database(), set_source_enabled.name
+            USING HINT = format('Set shared_preload_libraries = ''qoe_ext'' and qoe.database = %L, then restart the server.',
+                                current_database());
+    END IF;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION set_source_enabled(text, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION set_source_enabled(text, boolean) IS
+    'Enable or disable a Kafka source (what qoe.start_source and qoe.stop_source do); says when no launcher serves this database';
+
 CREATE FUNCTION add_source(name text, brokers text, topic text,
                            group_id text DEFAULT NULL,
                            batch_size integer DEFAULT NULL,
@@ -178,8 +216,7 @@ BEGIN
         -- the table's defaults stay the only defaults
         INSERT INTO qoe.sources (name, brokers, topic, group_id, enabled)
         VALUES (add_source.name, add_source.brokers, add_source.topic,
-                coalesce(add_source.group_id, 'qoe_ext.' || add_source.name),
-                coalesce(add_source.enabled, true));
+                coalesce(add_source.group_id, 'qoe_ext.' || add_source.name), false);
     EXCEPTION WHEN unique_violation THEN
         RAISE EXCEPTION 'source "%" already exists', add_source.name
             USING ERRCODE = 'duplicate_object',
@@ -193,12 +230,7 @@ BEGIN
            workers = coalesce(add_source.workers, s.workers),
            properties = coalesce(add_source.properties, s.properties)
      WHERE s.name = add_source.name;
-    IF coalesce(add_source.enabled, true) AND qoe.launcher_pid() IS NULL THEN
-        RAISE NOTICE 'no qoe_ext launcher serves database "%": source "%" will not be consumed yet',
-                current_database(), add_source.name
-            USING HINT = format('Set shared_preload_libraries = ''qoe_ext'' and qoe.database = %L, then restart the server.',
-                                current_database());
-    END IF;
+    PERFORM qoe.set_source_enabled(add_source.name, coalesce(add_source.enabled, true));
 END
 $$;
 REVOKE EXECUTE ON FUNCTION add_source(text, text, text, text, integer, integer, integer,
@@ -207,57 +239,20 @@ COMMENT ON FUNCTION add_source(text, text, text, text, integer, integer, integer
                                integer, jsonb, boolean) IS
     'Add a Kafka source (brokers, topic and options, see doc/ingestion.md); enabled sources are consumed by the launcher''s workers from the next commit on';
 
--- The unknown-source error of start/stop/drop.
-CREATE FUNCTION raise_unknown_source(name text)
-    RETURNS void
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-BEGIN
-    RAISE EXCEPTION 'source "%" does not exist', name
-        USING ERRCODE = 'undefined_object',
-              HINT = 'SELECT name FROM qoe.sources lists the sources; qoe.add_source adds one.';
-END
-$$;
-COMMENT ON FUNCTION raise_unknown_source(text) IS
-    'Raise the error of qoe.start_source/stop_source/drop_source for a name that is not in qoe.sources';
-
 CREATE FUNCTION start_source(name text)
     RETURNS void
-    LANGUAGE plpgsql
+    LANGUAGE sql
     SET search_path = pg_catalog, pg_temp
-    AS $$
-BEGIN
-    UPDATE qoe.sources s SET enabled = true, updated_at = now()
-     WHERE s.name = start_source.name AND NOT s.enabled;
-    IF NOT FOUND AND NOT EXISTS (SELECT FROM qoe.sources s WHERE s.name = start_source.name) THEN
-        PERFORM qoe.raise_unknown_source(start_source.name);
-    END IF;
-    IF qoe.launcher_pid() IS NULL THEN
-        RAISE NOTICE 'no qoe_ext launcher serves database "%": source "%" will not be consumed yet',
-                current_database(), start_source.name
-            USING HINT = format('Set shared_preload_libraries = ''qoe_ext'' and qoe.database = %L, then restart the server.',
-                                current_database());
-    END IF;
-END
-$$;
+    AS $$ SELECT qoe.set_source_enabled(name, true) $$;
 REVOKE EXECUTE ON FUNCTION start_source(text) FROM PUBLIC;
 COMMENT ON FUNCTION start_source(text) IS
     'Enable a Kafka source: its workers start after the commit and resume from the offsets stored in qoe.source_offsets';
 
 CREATE FUNCTION stop_source(name text)
     RETURNS void
-    LANGUAGE plpgsql
+    LANGUAGE sql
     SET search_path = pg_catalog, pg_temp
-    AS $$
-BEGIN
-    UPDATE qoe.sources s SET enabled = false, updated_at = now()
-     WHERE s.name = stop_source.name AND s.enabled;
-    IF NOT FOUND AND NOT EXISTS (SELECT FROM qoe.sources s WHERE s.name = stop_source.name) THEN
-        PERFORM qoe.raise_unknown_source(stop_source.name);
-    END IF;
-END
-$$;
+    AS $$ SELECT qoe.set_source_enabled(name, false) $$;
 REVOKE EXECUTE ON FUNCTION stop_source(text) FROM PUBLIC;
 COMMENT ON FUNCTION stop_source(text) IS
     'Disable a Kafka source: after the commit its workers store their current batch and exit; offsets are kept';
