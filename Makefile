@@ -15,6 +15,10 @@ OBJS = \
 	src/session_fold.o \
 	src/dead_letters.o \
 	src/ingest.o \
+	src/kafka_shmem.o \
+	src/kafka_sources.o \
+	src/kafka_launcher.o \
+	src/kafka_worker.o \
 	src/tdigest.o \
 	src/tdigest_io.o \
 	src/tdigest_agg.o \
@@ -27,11 +31,11 @@ DATA_built = qoe_ext--$(EXTVERSION).sql
 DATA = $(wildcard sql/qoe_ext--*--*.sql)
 
 REGRESS = setup decode ingest sessions vectors partitions \
-	tdigest tdigest_parallel tdigest_accuracy qoe_score
+	tdigest tdigest_parallel tdigest_accuracy qoe_score sources
 REGRESS_OPTS = --inputdir=.
 export QOE_SHARED_DIR ?= $(abspath $(CURDIR)/../shared)
 
-TOOLS = src/tools/qoe_gen
+TOOLS = src/tools/qoe_gen src/tools/qoe_kafka_mock
 EXTRA_CLEAN = $(TOOLS) results regression.diffs regression.out
 
 DEPS = rdkafka jansson hiredis
@@ -49,3 +53,6 @@ qoe_ext--$(EXTVERSION).sql: $(sort $(wildcard sql/install/*.sql))
 
 src/tools/qoe_gen: src/tools/qoe_gen.c
 	$(CC) -O2 -std=c11 -Wall -Wextra -Werror -o $@ $< -lm
+
+src/tools/qoe_kafka_mock: src/tools/qoe_kafka_mock.c
+	$(CC) -O2 -std=c11 -Wall -Wextra -Werror $(shell pkg-config --cflags rdkafka) -o $@ $< $(shell pkg-config --libs rdkafka)

@@ -20,10 +20,12 @@
 
 #include <math.h>
 
+#include "mb/pg_wchar.h"
 #include "utils/datetime.h"
 #include "utils/timestamp.h"
 
 #include "event_decode.h"
+#include "guc.h"
 #include "json_scan.h"
 
 #define MAX_TEXT_FIELD_LEN	200
@@ -906,6 +908,26 @@ decode_item(JsonScanner *s, int depth, int item_index, DecodeState *st)
 					 v.start, v.end);
 	}
 	return true;
+}
+
+/*
+ * The acceptance window around the server clock now, from the qoe.*_window
+ * settings. Texts are decoded as UTF-8, so the database must be UTF8.
+ */
+void
+qoe_decode_window_now(QoeDecodeWindow *window)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (GetDatabaseEncoding() != PG_UTF8)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("qoe_ext needs a UTF8 database"),
+				 errdetail("This database uses encoding %s.", GetDatabaseEncodingName()),
+				 errhint("Create the database with ENCODING 'UTF8'.")));
+	window->received_at = now;
+	window->min_time = now - (int64) qoe_late_window_s * USECS_PER_SEC;
+	window->max_time = now + (int64) qoe_future_window_s * USECS_PER_SEC;
 }
 
 void

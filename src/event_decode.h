@@ -92,6 +92,7 @@ typedef struct QoeDecoded
 	int			nrejections;
 } QoeDecoded;
 
+extern void qoe_decode_window_now(QoeDecodeWindow *window);
 extern void qoe_decode_payload(const char *data, size_t len,
 							   const QoeDecodeWindow *window, QoeDecoded *out);
 extern const char *qoe_event_type_name(QoeEventType type);

@@ -4,6 +4,7 @@
  */
 #include "postgres.h"
 
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 #include "guc.h"
@@ -13,6 +14,7 @@ int			qoe_future_window_s = 3600;
 int			qoe_session_timeout_s = 300;
 int			qoe_event_retention_s = 30 * 24 * 3600;
 int			qoe_partition_premake_days = 3;
+char	   *qoe_database = NULL;
 
 void
 GucInit(void)
@@ -42,5 +44,15 @@ GucInit(void)
 							NULL,
 							&qoe_partition_premake_days, qoe_partition_premake_days, 0, 60,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	/*
+	 * Read by the launcher at server start; a library loaded later (not
+	 * preloaded) may not define a postmaster setting, and has no launcher.
+	 */
+	DefineCustomStringVariable("qoe.database",
+							   "Database whose qoe.sources the Kafka launcher serves.",
+							   "Used only when qoe_ext is in shared_preload_libraries.",
+							   &qoe_database, "postgres",
+							   process_shared_preload_libraries_in_progress ? PGC_POSTMASTER : PGC_SIGHUP,
+							   0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("qoe");
 }

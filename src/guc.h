@@ -9,6 +9,7 @@ extern int	qoe_future_window_s;	/* how far ahead of the server clock */
 extern int	qoe_session_timeout_s;	/* idle time before a session is abandoned */
 extern int	qoe_event_retention_s;	/* raw events older than this are dropped */
 extern int	qoe_partition_premake_days;
+extern char *qoe_database;			/* where the Kafka launcher runs */
 
 extern void GucInit(void);
 

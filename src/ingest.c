@@ -12,7 +12,6 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
-#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
@@ -24,26 +23,12 @@
 #include "sessions.h"
 
 static void
-require_utf8_database(void)
-{
-	if (GetDatabaseEncoding() != PG_UTF8)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("qoe_ext needs a UTF8 database"),
-				 errdetail("This database uses encoding %s.", GetDatabaseEncodingName()),
-				 errhint("Create the database with ENCODING 'UTF8'.")));
-}
-
-static void
 decode_now(const char *data, size_t len, QoeDecoded *decoded, TimestampTz *received_at)
 {
 	QoeDecodeWindow window;
 
-	require_utf8_database();
-	*received_at = GetCurrentTimestamp();
-	window.received_at = *received_at;
-	window.min_time = *received_at - (int64) qoe_late_window_s * USECS_PER_SEC;
-	window.max_time = *received_at + (int64) qoe_future_window_s * USECS_PER_SEC;
+	qoe_decode_window_now(&window);
+	*received_at = window.received_at;
 	qoe_decode_payload(data, len, &window, decoded);
 }
 

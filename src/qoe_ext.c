@@ -5,8 +5,11 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "miscadmin.h"
 
 #include "guc.h"
+#include "kafka_launcher.h"
+#include "kafka_shmem.h"
 
 PG_MODULE_MAGIC;
 
@@ -16,4 +19,10 @@ void
 _PG_init(void)
 {
 	GucInit();
+	/* the Kafka workers need shared memory and a launcher: preload only */
+	if (process_shared_preload_libraries_in_progress)
+	{
+		KafkaShmemInit();
+		KafkaLauncherRegister();
+	}
 }

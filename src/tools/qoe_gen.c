@@ -312,6 +312,7 @@ typedef struct Options
 	bool		array_format;
 	uint32_t	batch;
 	double		rate;
+	bool		kafka_key;
 	bool		dotted;
 	bool		uuid_ids;
 	bool		iso_timestamps;
@@ -347,6 +348,7 @@ static const char usage_text[] =
 	"  --format ndjson|array  one event per line, or arrays (default ndjson)\n"
 	"  --batch N            events per array line (default 100, 1..10000)\n"
 	"  --rate EPS           pace to EPS events per wall-clock second (default 0: no pacing)\n"
+	"  --kafka-key          NDJSON lines prefixed with the session_id and a tab (kcat -K '\\t')\n"
 	"  --dotted             dotted event names (video.playback.start, ...)\n"
 	"  --uuid-ids           UUIDv4 session and event ids\n"
 	"  --iso-timestamps     ISO-8601 UTC timestamps instead of epoch ms\n"
@@ -426,7 +428,7 @@ enum
 	OPT_EVENTS = 256, OPT_DURATION, OPT_SEED, OPT_START_MS, OPT_VIEWERS, OPT_USERS,
 	OPT_TITLES, OPT_ZIPF, OPT_FORMAT, OPT_BATCH, OPT_RATE, OPT_DOTTED, OPT_UUID_IDS,
 	OPT_ISO, OPT_OUT_OF_ORDER, OPT_DUPLICATES, OPT_DEGRADE_POP, OPT_DEGRADE_TITLE,
-	OPT_CATALOG, OPT_VERBOSE
+	OPT_CATALOG, OPT_VERBOSE, OPT_KAFKA_KEY
 };
 
 static const struct option long_options[] = {
@@ -441,6 +443,7 @@ static const struct option long_options[] = {
 	{"format", required_argument, NULL, OPT_FORMAT},
 	{"batch", required_argument, NULL, OPT_BATCH},
 	{"rate", required_argument, NULL, OPT_RATE},
+	{"kafka-key", no_argument, NULL, OPT_KAFKA_KEY},
 	{"dotted", no_argument, NULL, OPT_DOTTED},
 	{"uuid-ids", no_argument, NULL, OPT_UUID_IDS},
 	{"iso-timestamps", no_argument, NULL, OPT_ISO},
@@ -505,6 +508,9 @@ parse_options(int argc, char **argv, Options *o)
 			case OPT_RATE:
 				o->rate = parse_number("rate", optarg, 0, 1e9);
 				break;
+			case OPT_KAFKA_KEY:
+				o->kafka_key = true;
+				break;
 			case OPT_DOTTED:
 				o->dotted = true;
 				break;
@@ -554,6 +560,8 @@ parse_options(int argc, char **argv, Options *o)
 						o->degrade_titles[i], o->titles);
 	if (!o->catalog && o->events == 0 && o->duration_ms == 0)
 		usage_error("give --events N and/or --duration-sec S");
+	if (o->kafka_key && o->array_format)
+		usage_error("--kafka-key needs --format ndjson: a Kafka message carries one event");
 }
 
 /* -------------------------------------------------------------- output */
@@ -565,9 +573,10 @@ parse_options(int argc, char **argv, Options *o)
  */
 typedef struct Output
 {
-	char		buf[OUT_CAP + EVENT_MAX + 16];
+	char		buf[OUT_CAP + EVENT_MAX + 64];	/* + framing and a --kafka-key key */
 	size_t		len;
 	bool		array;
+	bool		kafka_key;		/* prefix NDJSON lines with "session_id\t" */
 	uint32_t	batch;
 	uint32_t	in_line;		/* events in the open array line */
 	int64_t		limit;			/* 0: none */
@@ -634,6 +643,31 @@ close_array_line(void)
 	}
 }
 
+/*
+ * --kafka-key: copy the event's session_id, the Kafka message key that keeps
+ * a session's events in one partition and in order.  The text is our own
+ * format_event() output, so the field is always there, without escapes.
+ */
+static size_t
+put_session_key(char *p, const char *text, size_t len)
+{
+	static const char field[] = "\"session_id\":\"";
+	const size_t flen = sizeof(field) - 1;
+	char	   *start = p;
+
+	for (size_t i = 0; i + flen <= len; i++)
+	{
+		if (memcmp(text + i, field, flen) == 0)
+		{
+			for (i += flen; i < len && text[i] != '"'; i++)
+				*p++ = text[i];
+			break;
+		}
+	}
+	*p++ = '\t';
+	return (size_t) (p - start);
+}
+
 static void
 write_event(const char *text, size_t len)
 {
@@ -641,6 +675,8 @@ write_event(const char *text, size_t len)
 
 	if (out.full)
 		return;
+	if (out.kafka_key)
+		out.len += put_session_key(out.buf + out.len, text, len);
 	if (out.array)
 		out.buf[out.len++] = out.in_line == 0 ? '[' : ',';
 	memcpy(out.buf + out.len, text, len);
@@ -1595,6 +1631,7 @@ main(int argc, char **argv)
 	delivery.late_fraction = opt.out_of_order;
 	delivery.duplicate_fraction = opt.duplicates;
 	out.array = opt.array_format;
+	out.kafka_key = opt.kafka_key;
 	out.batch = opt.batch;
 	out.limit = opt.events;
 	out.rate = opt.rate;

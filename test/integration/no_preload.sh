@@ -19,3 +19,16 @@ if [ "$out" != "$expected" ]; then
 	echo "expected:"; echo "$expected"; echo "got:"; echo "$out"
 	exit 1
 fi
+
+# Kafka sources can be configured; nothing consumes them, and both the
+# status and add_source say so
+out=$(psql -qXAt -v ON_ERROR_STOP=1 2>&1 <<'SQL'
+SELECT qoe.add_source('np', 'localhost:9092', 'events');
+SELECT state, workers_running FROM qoe.source_status;
+SELECT qoe.launcher_pid() IS NULL;
+SQL
+)
+echo "$out" | grep -q 'NOTICE:  no qoe_ext launcher serves database "postgres"' ||
+	{ echo "no NOTICE from add_source without preload:"; echo "$out"; exit 1; }
+[ "$(echo "$out" | grep -v '^NOTICE\|^HINT\|^$')" = $'no launcher|0\nt' ] ||
+	{ echo "unexpected source status without preload:"; echo "$out"; exit 1; }

@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# bench/kafka_ingest: N generated events (default 2,000,000) in a topic of the
+# local mock Kafka, consumed into typed tables in one run on one throwaway
+# cluster by
+#   (a) the qoe_ext workers, 1 and then 2 per source (qoe.add_source), into
+#       qoe.viewing_events with sessions maintained;
+#   (b) kcat -C | psql COPY into a staging table, then INSERT ... SELECT from
+#       json_to_record into a plain table with the same columns and indexes;
+#   (c) a Python consumer (confluent_kafka, json.loads per message,
+#       psycopg2 execute_values per batch) into that plain table;
+# and (d) measures the event-to-row latency through the workers at a steady
+# rate: Kafka CreateTime of each message (stamped by the kcat producer) to
+# the commit time of the transaction that stored its row.
+# (a) and (d) are skipped when the build has no Kafka workers.
+#
+#   bash bench/kafka_ingest/run.sh [events] [viewers] [latency_rate] [latency_seconds]
+set -eu
+export QOE_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+HERE=$QOE_ROOT/bench/kafka_ingest
+. "$QOE_ROOT/test/lib/deps.sh"
+. "$QOE_ROOT/test/lib/cluster.sh"
+. "$QOE_ROOT/test/lib/kafka.sh"
+
+EVENTS=${1:-2000000}
+VIEWERS=${2:-2000}
+LAT_RATE=${3:-10000}
+LAT_SECONDS=${4:-40}
+PARTITIONS=64           # lz4 batches of 2 M events stay well under the mock's 5 MiB per partition
+BATCH=10000
+FLUSH_MS=100
+LAT_FLUSH_MS=20         # the latency run's flush interval: a latency setting, not a throughput one
+PYTHON=/usr/bin/python3 # Debian's, where python3-confluent-kafka installs
+WORK=$(mktemp -d /tmp/qoe_bench.XXXXXX)
+chmod 755 "$WORK"
+
+qoe_install_deps python3-confluent-kafka python3-psycopg2
+qoe_build_install
+# the same settings for every contender: commits do not wait for the WAL flush
+qoe_cluster_start "shared_buffers = 2GB
+max_wal_size = 8GB
+checkpoint_timeout = 30min
+synchronous_commit = off
+fsync = on
+track_commit_timestamp = on"
+trap 'qoe_cluster_stop; rm -rf "$WORK"' EXIT
+qoe_kafka_start events:$PARTITIONS live:32
+
+psql -qX -v ON_ERROR_STOP=1 -c "CREATE EXTENSION qoe_ext" -f "$HERE/setup.sql" \
+	-c "\\copy qoe.content (content_id, title, duration_sec, genres) FROM PROGRAM '$QOE_ROOT/src/tools/qoe_gen --seed 7 --catalog' WITH (FORMAT csv)" \
+	-c "SELECT qoe.premake_partitions()" >/dev/null
+have_workers=$(psql -qXAt -c "SELECT count(*) > 0 FROM pg_proc WHERE proname = 'add_source' AND pronamespace = 'qoe'::regnamespace")
+
+# events from two days ago on, inside the accepted window
+START_MS=$(($(date +%s) * 1000 - 2 * 86400 * 1000))
+$QOE_ROOT/src/tools/qoe_gen --seed 7 --events "$EVENTS" --viewers "$VIEWERS" --start-ms $START_MS \
+	--kafka-key | qoe_kafka_produce --keyed events
+held=$(qoe_kafka_count events)
+if [ "$held" -ne "$EVENTS" ]; then
+	echo "the topic holds $held events, not $EVENTS: the mock dropped some (more partitions?)" >&2
+	exit 1
+fi
+echo "produced $EVENTS events to $PARTITIONS partitions"
+
+now_s() { date +%s.%N; }
+rate() { echo "$1 / ($3 - $2)" | bc -l; }
+declare -A total_eps first_eps secs note
+
+# a contender's result: name, events, start, first row, done
+record() {
+	total_eps[$1]=$(rate "$2" "$3" "$5")
+	first_eps[$1]=$(rate "$2" "$4" "$5")
+	secs[$1]=$(echo "$5 - $3" | bc -l)
+}
+
+fresh_tables() {
+	psql -qX -v ON_ERROR_STOP=1 -c "TRUNCATE plain_events, staging, produced" \
+		-c "TRUNCATE qoe.viewing_events, qoe.sessions, qoe.dead_letters" -c "CHECKPOINT" >/dev/null
+	if [ "$have_workers" = t ]; then
+		psql -qX -v ON_ERROR_STOP=1 -c "TRUNCATE qoe.source_offsets" >/dev/null
+	fi
+}
+
+# (a) and (d): add a source (sets t0), wait until it stored N events (sets
+# t_first and t_done), drop it and wait for its workers to exit
+run_source() {
+	local name=$1 topic=$2 workers=$3 flush=$4
+	t0=$(now_s)
+	psql -qX -v ON_ERROR_STOP=1 -c "SELECT qoe.add_source(name => '$name', brokers => '$QOE_KAFKA_BROKERS',
+		topic => '$topic', group_id => 'bench.$name.$$', workers => $workers, batch_size => $BATCH,
+		flush_interval_ms => $flush, start_position => 'earliest', properties => '{}'::jsonb)" >/dev/null
+}
+wait_source() {
+	local name=$1 total=$2 stored
+	read -r t_first t_done stored <<<"$(psql -qXAt -F ' ' -c "SELECT * FROM wait_stored('$name', $total, 600)")"
+	if [ "$stored" -lt "$total" ]; then
+		echo "source $name stored $stored of $total events within 600 s:" >&2
+		psql -qX -c "SELECT * FROM qoe.source_status" >&2
+		return 1
+	fi
+}
+drop_source() {
+	psql -qX -v ON_ERROR_STOP=1 -c "SELECT qoe.drop_source('$1')" >/dev/null
+	for _ in $(seq 300); do
+		[ "$(psql -qXAt -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'qoe_ext worker'")" = 0 ] && return 0
+		sleep 0.1
+	done
+	echo "the workers of source $1 did not stop" >&2
+	return 1
+}
+check_rows() {
+	local table=$1 want=$2 got
+	got=$(psql -qXAt -c "SELECT count(*) FROM $table")
+	if [ "$got" -ne "$want" ]; then
+		echo "$table holds $got rows, expected $want" >&2
+		exit 1
+	fi
+}
+
+# (a) the workers
+for workers in 1 2; do
+	name="workers_$workers"
+	if [ "$have_workers" != t ]; then
+		note[$name]="skipped (no Kafka workers in this build)"
+		continue
+	fi
+	fresh_tables
+	run_source "$name" events $workers $FLUSH_MS
+	wait_source "$name" "$EVENTS"
+	record "$name" "$EVENTS" "$t0" "$t_first" "$t_done"
+	check_rows qoe.viewing_events "$EVENTS"
+	note[$name]="$(psql -qXAt -c "SELECT count(*) || ' sessions, ' || (SELECT count(*) FROM qoe.dead_letters) || ' dead letters' FROM qoe.sessions")"
+	drop_source "$name"
+done
+
+# (b) kcat | psql COPY into staging, then json_to_record into the typed table
+fresh_tables
+t0=$(now_s)
+kcat -C -q -b "$QOE_KAFKA_BROKERS" -t events -o beginning -e |
+	psql -qX -v ON_ERROR_STOP=1 -c "COPY staging (doc) FROM STDIN WITH (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')"
+t_first=$(now_s)
+psql -qX -v ON_ERROR_STOP=1 <<'SQL'
+INSERT INTO plain_events (event_time, received_at, event_type, user_id, content_id, profile_id,
+                          session_id, event_id, position_sec, bitrate_kbps, buffer_health_sec,
+                          buffering_events, dropped_frames, stall_ms, fatal, error_code,
+                          content_duration_sec, resolution, device_type, country, cdn_pop)
+SELECT to_timestamp(r."timestamp" / 1000.0), now(), r.event_type::qoe.event_type, r.user_id,
+       r.content_id, r.profile_id, r.session_id, r.event_id, r.position_sec, r.bitrate_kbps,
+       r.buffer_health_sec, r.buffering_events, r.dropped_frames, r.buffering_ms, r.fatal,
+       r.error_code, r.content_duration_sec, r.resolution, r.device_type, r.country, r.cdn_pop
+  FROM staging s,
+       json_to_record(s.doc::json) AS r(event_type text, event_id text, session_id text,
+           user_id bigint, profile_id bigint, content_id bigint, "timestamp" bigint,
+           position_sec real, bitrate_kbps integer, resolution text, buffer_health_sec real,
+           buffering_events integer, dropped_frames integer, buffering_ms integer,
+           error_code text, fatal boolean, content_duration_sec real, device_type text,
+           country text, cdn_pop text);
+SQL
+t_done=$(now_s)
+check_rows plain_events "$EVENTS"
+record kcat_copy "$EVENTS" "$t0" "$t0" "$t_done"
+note[kcat_copy]="COPY to staging $(printf '%.1f' "$(echo "$t_first - $t0" | bc -l)") s, INSERT ... json_to_record $(printf '%.1f' "$(echo "$t_done - $t_first" | bc -l)") s"
+
+# (c) the Python consumer
+fresh_tables
+read -r t0 t_first t_done stored <<<"$($PYTHON "$HERE/py_consumer.py" "$QOE_KAFKA_BROKERS" events "bench.python.$$" plain_events "$EVENTS")"
+check_rows plain_events "$EVENTS"
+record python "$EVENTS" "$t0" "$t_first" "$t_done"
+note[python]="batches of $BATCH, commit per batch"
+
+# (d) latency at a steady rate through the workers
+if [ "$have_workers" = t ]; then
+	fresh_tables
+	run_source latency live 1 $LAT_FLUSH_MS
+	# warm-up events, so the ~3 s consumer-group join is not counted
+	$QOE_ROOT/src/tools/qoe_gen --seed 21 --events 100 --viewers 100 --start-ms $START_MS --kafka-key |
+		qoe_kafka_produce --keyed live
+	wait_source latency 100
+	lat_events=$((LAT_RATE * LAT_SECONDS))
+	p0=$(now_s)
+	$QOE_ROOT/src/tools/qoe_gen --seed 22 --events $lat_events --viewers "$VIEWERS" --start-ms $START_MS \
+		--rate "$LAT_RATE" --kafka-key | qoe_kafka_produce --keyed live -X linger.ms=5
+	p1=$(now_s)
+	wait_source latency $((lat_events + 100))
+	held=$(qoe_kafka_count live)
+	[ "$held" -eq $((lat_events + 100)) ] || { echo "the live topic holds $held events" >&2; exit 1; }
+	kcat -C -q -b "$QOE_KAFKA_BROKERS" -t live -o beginning -e -f '%T\t%s\n' |
+		sed -E 's/^([0-9]+)\t.*"event_id":"([^"]*)","session_id":"([^"]*)".*$/\3\t\2\t\1/' |
+		psql -qX -v ON_ERROR_STOP=1 -c "COPY produced (session_id, event_id, produced_ms) FROM STDIN"
+	read -r lat_n lat_p50 lat_p99 lat_max <<<"$(psql -qXAt -F ' ' -c "
+		SELECT count(*), round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 1),
+		       round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 1), round(max(ms)::numeric, 1)
+		  FROM (SELECT extract(epoch FROM pg_xact_commit_timestamp(v.xmin)) * 1000 - p.produced_ms AS ms
+		          FROM qoe.viewing_events v JOIN produced p USING (session_id, event_id)) l")"
+	[ "$lat_n" -eq $((lat_events + 100)) ] || { echo "latency: matched $lat_n of $((lat_events + 100)) events" >&2; exit 1; }
+	lat_line=$(printf '%d events at %.0f events/s (asked %d) for %.0f s, flush interval %d ms: p50 %s ms, p99 %s ms, max %s ms' \
+		"$lat_events" "$(rate "$lat_events" "$p0" "$p1")" "$LAT_RATE" "$(echo "$p1 - $p0" | bc -l)" "$LAT_FLUSH_MS" "$lat_p50" "$lat_p99" "$lat_max")
+	drop_source latency
+else
+	lat_line="skipped (no Kafka workers in this build)"
+fi
+
+row() {
+	if [ -n "${total_eps[$2]:-}" ]; then
+		printf '  %-34s %9.1f %14.0f %16.0f   %s\n' "$1" "${secs[$2]}" "${total_eps[$2]}" "${first_eps[$2]}" "${note[$2]:-}"
+	else
+		printf '  %-34s %9s %14s %16s   %s\n' "$1" - - - "${note[$2]:-}"
+	fi
+}
+# end to end, and from the first row (without the consumer-group join)
+ratio() {
+	if [ -n "${total_eps[$2]:-}" ]; then
+		printf '  %-32s %6.2f end to end, %6.2f from the first row (target >= %s)\n' "$1" \
+			"$(echo "${total_eps[$2]} / ${total_eps[$3]}" | bc -l)" \
+			"$(echo "${first_eps[$2]} / ${first_eps[$3]}" | bc -l)" "$4"
+	else
+		printf '  %-32s %6s\n' "$1" -
+	fi
+}
+printf '\nbench/kafka_ingest: %d events, %d concurrent viewers, %d partitions, 1 mock broker\n' "$EVENTS" "$VIEWERS" $PARTITIONS
+printf '  %-34s %9s %14s %16s\n' contender seconds events/s "from 1st row/s"
+row "(a) qoe_ext, 1 worker" workers_1
+row "(a) qoe_ext, 2 workers" workers_2
+row "(b) kcat | COPY + json_to_record" kcat_copy
+row "(c) Python confluent_kafka" python
+ratio "ratio workers(1) / kcat-COPY:" workers_1 kcat_copy 2
+ratio "ratio workers(2) / kcat-COPY:" workers_2 kcat_copy 2
+ratio "ratio workers(1) / Python:" workers_1 python 5
+ratio "ratio workers(2) / Python:" workers_2 python 5
+printf '  (d) latency, Kafka CreateTime to row commit: %s\n' "$lat_line"

@@ -1,0 +1,274 @@
+-- Kafka sources: what the background workers consume (qoe.sources), where
+-- they are (qoe.source_offsets, written in the same transaction as the
+-- events), and how they are doing (qoe.source_status, qoe.source_partitions).
+-- The launcher (kafka_launcher.c) reads qoe.sources whenever it changes.
+
+-- Check constraint names are the error messages a user sees.
+CREATE TABLE sources (
+    name              text        PRIMARY KEY,
+    brokers           text        NOT NULL,
+    topic             text        NOT NULL,
+    group_id          text        NOT NULL,
+    batch_size        integer     NOT NULL DEFAULT 10000,
+    batch_bytes       integer     NOT NULL DEFAULT 16777216,
+    flush_interval_ms integer     NOT NULL DEFAULT 100,
+    start_position    text        NOT NULL DEFAULT 'earliest',
+    workers           integer     NOT NULL DEFAULT 1,
+    properties        jsonb       NOT NULL DEFAULT '{}',
+    enabled           boolean     NOT NULL DEFAULT true,
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    updated_at        timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT "name must be 1-63 letters, digits, '_', '.' or '-'"
+        CHECK (name ~ '^[A-Za-z0-9_.-]{1,63}$'),
+    CONSTRAINT "brokers must not be empty" CHECK (btrim(brokers) <> ''),
+    CONSTRAINT "topic must be 1-249 letters, digits, '_', '.' or '-'"
+        CHECK (topic ~ '^[A-Za-z0-9_.-]{1,249}$'),
+    CONSTRAINT "group_id must not be empty" CHECK (group_id <> ''),
+    CONSTRAINT "batch_size must be between 1 and 1000000"
+        CHECK (batch_size BETWEEN 1 AND 1000000),
+    CONSTRAINT "batch_bytes must be between 1024 and 1073741823"
+        CHECK (batch_bytes BETWEEN 1024 AND 1073741823),
+    CONSTRAINT "flush_interval_ms must be between 1 and 60000"
+        CHECK (flush_interval_ms BETWEEN 1 AND 60000),
+    CONSTRAINT "start_position must be 'earliest' or 'latest'"
+        CHECK (start_position IN ('earliest', 'latest')),
+    CONSTRAINT "workers must be between 1 and 64" CHECK (workers BETWEEN 1 AND 64),
+    CONSTRAINT "properties must be a JSON object" CHECK (jsonb_typeof(properties) = 'object')
+);
+-- properties may hold credentials (sasl.password, ssl.key.password...)
+REVOKE ALL ON sources FROM PUBLIC;
+COMMENT ON TABLE sources IS
+    'Kafka topics consumed by the qoe_ext workers; superusers only (properties may hold credentials). Manage with qoe.add_source/start_source/stop_source/drop_source';
+COMMENT ON COLUMN sources.brokers IS 'bootstrap servers, host:port[,host:port...]';
+COMMENT ON COLUMN sources.group_id IS 'Kafka consumer group (default qoe_ext.<name>); workers of a source share its partitions';
+COMMENT ON COLUMN sources.batch_size IS 'a batch is stored once it holds this many messages';
+COMMENT ON COLUMN sources.batch_bytes IS 'a batch is stored once its payloads reach this many bytes';
+COMMENT ON COLUMN sources.flush_interval_ms IS 'a non-empty batch is stored at most this long after its first message';
+COMMENT ON COLUMN sources.start_position IS 'where a partition with no stored offset starts: earliest or latest';
+COMMENT ON COLUMN sources.workers IS 'number of worker processes (consumers in the group)';
+COMMENT ON COLUMN sources.properties IS 'extra librdkafka properties as a JSON object of strings (security settings, session.timeout.ms...)';
+COMMENT ON COLUMN sources.enabled IS 'false after qoe.stop_source: no worker runs';
+
+CREATE TABLE source_offsets (
+    source      text        NOT NULL REFERENCES sources (name) ON DELETE CASCADE,
+    topic       text        NOT NULL,
+    partition   integer     NOT NULL,
+    next_offset bigint      NOT NULL,
+    updated_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (source, partition)
+);
+COMMENT ON TABLE source_offsets IS
+    'The next Kafka offset to store per source partition, written in the transaction that stored the events before it: the source of truth for exactly-once ingest';
+COMMENT ON COLUMN source_offsets.next_offset IS 'offset of the first message not yet stored (Kafka''s committed-offset convention)';
+
+SELECT pg_catalog.pg_extension_config_dump('sources', '');
+SELECT pg_catalog.pg_extension_config_dump('source_offsets', '');
+
+CREATE FUNCTION check_kafka_properties(properties jsonb)
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'qoe_check_kafka_properties'
+    LANGUAGE C STRICT STABLE;
+COMMENT ON FUNCTION check_kafka_properties(jsonb) IS
+    'Raise an error unless librdkafka accepts every property of the JSON object (and none is one qoe_ext sets itself)';
+
+CREATE FUNCTION launcher_pid()
+    RETURNS integer
+    AS 'MODULE_PATHNAME', 'qoe_launcher_pid'
+    LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION launcher_pid() IS
+    'Process id of the qoe_ext launcher serving this database, NULL when none does (library not preloaded, or qoe.database names another database)';
+
+CREATE FUNCTION wake_launcher()
+    RETURNS trigger
+    AS 'MODULE_PATHNAME', 'qoe_wake_launcher'
+    LANGUAGE C;
+COMMENT ON FUNCTION wake_launcher() IS
+    'Trigger function: wake the launcher when the transaction commits, so it applies the changed qoe.sources';
+
+CREATE TRIGGER sources_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON sources
+    FOR EACH STATEMENT EXECUTE FUNCTION wake_launcher();
+
+CREATE FUNCTION source_workers(OUT source text, OUT worker_index integer, OUT pid integer,
+                               OUT state text, OUT partitions integer,
+                               OUT events bigint, OUT messages bigint,
+                               OUT bytes bigint, OUT dead_letters bigint,
+                               OUT events_last_minute bigint, OUT last_stored_at timestamptz,
+                               OUT last_error text, OUT last_error_at timestamptz)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'qoe_source_workers'
+    LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION source_workers() IS
+    'One row per Kafka worker slot of this database, from shared memory; counters since the server started';
+
+CREATE FUNCTION source_watermarks(OUT source text, OUT partition integer,
+                                  OUT high_watermark bigint)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'qoe_source_watermarks'
+    LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION source_watermarks() IS
+    'The high watermark (offset of the next message to be produced) of each partition a worker of this database consumes';
+
+CREATE VIEW source_partitions AS
+    SELECT coalesce(o.source, w.source) AS source, o.topic,
+           coalesce(o.partition, w.partition) AS partition,
+           o.next_offset AS committed_offset, w.high_watermark,
+           CASE WHEN w.high_watermark IS NOT NULL AND o.next_offset IS NOT NULL
+                THEN greatest(w.high_watermark - o.next_offset, 0) END AS lag,
+           o.updated_at
+      FROM source_offsets o
+      FULL JOIN source_watermarks() w ON w.source = o.source AND w.partition = o.partition;
+COMMENT ON VIEW source_partitions IS
+    'Per source partition: the offset stored in the database, the broker''s high watermark as last seen by a worker, and the lag between them';
+
+CREATE VIEW source_status AS
+    SELECT s.name, s.topic, s.enabled,
+           CASE WHEN NOT s.enabled THEN 'stopped'
+                WHEN launcher_pid() IS NULL THEN 'no launcher'
+                WHEN w.states IS NULL THEN 'starting'
+                WHEN w.failing THEN 'error'
+                ELSE array_to_string(w.states, ',')
+           END AS state,
+           coalesce(w.workers_running, 0) AS workers_running,
+           w.pids,
+           coalesce(w.events, 0) AS events,
+           coalesce(w.bytes, 0) AS bytes,
+           round(coalesce(w.events_last_minute, 0) / 60.0, 1) AS events_per_sec,
+           coalesce(w.dead_letters, 0) AS dead_letters,
+           p.lag,
+           w.last_error,
+           w.last_error_at
+      FROM sources s
+      LEFT JOIN LATERAL (
+          SELECT array_agg(DISTINCT sw.state ORDER BY sw.state) AS states,
+                 count(sw.pid) AS workers_running,
+                 array_agg(sw.pid ORDER BY sw.worker_index) FILTER (WHERE sw.pid IS NOT NULL) AS pids,
+                 sum(sw.events)::bigint AS events,
+                 sum(sw.bytes)::bigint AS bytes,
+                 sum(sw.events_last_minute) AS events_last_minute,
+                 sum(sw.dead_letters)::bigint AS dead_letters,
+                 bool_or(sw.last_error_at > coalesce(sw.last_stored_at, '-infinity')) AS failing,
+                 (array_agg(sw.last_error ORDER BY sw.last_error_at DESC NULLS LAST))[1] AS last_error,
+                 max(sw.last_error_at) AS last_error_at
+            FROM source_workers() sw
+           WHERE sw.source = s.name
+          HAVING count(*) > 0
+      ) w ON true
+      LEFT JOIN LATERAL (
+          SELECT sum(sp.lag)::bigint AS lag FROM source_partitions sp WHERE sp.source = s.name
+      ) p ON true;
+COMMENT ON VIEW source_status IS
+    'One row per Kafka source: state (stopped, no launcher, starting, error, or the workers'' states), worker pids, events and bytes stored and dead letters since server start, events/s over the last minute, total lag, last error';
+
+-- The unknown-source error of start/stop/drop.
+CREATE FUNCTION raise_unknown_source(name text)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    RAISE EXCEPTION 'source "%" does not exist', name
+        USING ERRCODE = 'undefined_object',
+              HINT = 'SELECT name FROM qoe.sources lists the sources; qoe.add_source adds one.';
+END
+$$;
+COMMENT ON FUNCTION raise_unknown_source(text) IS
+    'Raise the error of qoe.start_source/stop_source/drop_source for a name that is not in qoe.sources';
+
+CREATE FUNCTION set_source_enabled(name text, enabled boolean)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    UPDATE qoe.sources s SET enabled = set_source_enabled.enabled, updated_at = now()
+     WHERE s.name = set_source_enabled.name AND s.enabled <> set_source_enabled.enabled;
+    IF NOT FOUND AND NOT EXISTS (SELECT FROM qoe.sources s WHERE s.name = set_source_enabled.name) THEN
+        PERFORM qoe.raise_unknown_source(set_source_enabled.name);
+    END IF;
+    IF set_source_enabled.enabled AND qoe.launcher_pid() IS NULL THEN
+        RAISE NOTICE 'no qoe_ext launcher serves database "%": source "%" will not be consumed yet',
+                current_database(), set_source_enabled.name
+            USING HINT = format('Set shared_preload_libraries = ''qoe_ext'' and qoe.database = %L, then restart the server.',
+                                current_database());
+    END IF;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION set_source_enabled(text, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION set_source_enabled(text, boolean) IS
+    'Enable or disable a Kafka source (what qoe.start_source and qoe.stop_source do); says when no launcher serves this database';
+
+CREATE FUNCTION add_source(name text, brokers text, topic text,
+                           group_id text DEFAULT NULL,
+                           batch_size integer DEFAULT NULL,
+                           batch_bytes integer DEFAULT NULL,
+                           flush_interval_ms integer DEFAULT NULL,
+                           start_position text DEFAULT NULL,
+                           workers integer DEFAULT NULL,
+                           properties jsonb DEFAULT NULL,
+                           enabled boolean DEFAULT true)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    PERFORM qoe.check_kafka_properties(coalesce(properties, '{}'));
+    BEGIN
+        -- the table's defaults stay the only defaults
+        INSERT INTO qoe.sources (name, brokers, topic, group_id, enabled)
+        VALUES (add_source.name, add_source.brokers, add_source.topic,
+                coalesce(add_source.group_id, 'qoe_ext.' || add_source.name), false);
+    EXCEPTION WHEN unique_violation THEN
+        RAISE EXCEPTION 'source "%" already exists', add_source.name
+            USING ERRCODE = 'duplicate_object',
+                  HINT = 'Choose another name, or remove it first with qoe.drop_source.';
+    END;
+    UPDATE qoe.sources s
+       SET batch_size = coalesce(add_source.batch_size, s.batch_size),
+           batch_bytes = coalesce(add_source.batch_bytes, s.batch_bytes),
+           flush_interval_ms = coalesce(add_source.flush_interval_ms, s.flush_interval_ms),
+           start_position = coalesce(add_source.start_position, s.start_position),
+           workers = coalesce(add_source.workers, s.workers),
+           properties = coalesce(add_source.properties, s.properties)
+     WHERE s.name = add_source.name;
+    PERFORM qoe.set_source_enabled(add_source.name, coalesce(add_source.enabled, true));
+END
+$$;
+REVOKE EXECUTE ON FUNCTION add_source(text, text, text, text, integer, integer, integer,
+                                      text, integer, jsonb, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION add_source(text, text, text, text, integer, integer, integer, text,
+                               integer, jsonb, boolean) IS
+    'Add a Kafka source (brokers, topic and options, see doc/ingestion.md); enabled sources are consumed by the launcher''s workers from the next commit on';
+
+CREATE FUNCTION start_source(name text)
+    RETURNS void
+    LANGUAGE sql
+    SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT qoe.set_source_enabled(name, true) $$;
+REVOKE EXECUTE ON FUNCTION start_source(text) FROM PUBLIC;
+COMMENT ON FUNCTION start_source(text) IS
+    'Enable a Kafka source: its workers start after the commit and resume from the offsets stored in qoe.source_offsets';
+
+CREATE FUNCTION stop_source(name text)
+    RETURNS void
+    LANGUAGE sql
+    SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT qoe.set_source_enabled(name, false) $$;
+REVOKE EXECUTE ON FUNCTION stop_source(text) FROM PUBLIC;
+COMMENT ON FUNCTION stop_source(text) IS
+    'Disable a Kafka source: after the commit its workers store their current batch and exit; offsets are kept';
+
+CREATE FUNCTION drop_source(name text)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    DELETE FROM qoe.sources s WHERE s.name = drop_source.name;
+    IF NOT FOUND THEN
+        PERFORM qoe.raise_unknown_source(drop_source.name);
+    END IF;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION drop_source(text) FROM PUBLIC;
+COMMENT ON FUNCTION drop_source(text) IS
+    'Remove a Kafka source and its stored offsets; its workers stop after the commit (a source added again under the name starts from start_position)';
