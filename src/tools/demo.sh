@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The qoe_ext demo: on a fresh machine, install what is needed, start a
-# throwaway PostgreSQL cluster with qoe_ext, generate some minutes of playback
-# telemetry (one CDN POP degraded), ingest it through qoe.ingest in SDK-sized
-# batches and print a short QoE report. Everything is removed at the end.
+# The qoe_ext demo: on a fresh machine, install what is needed, start a local
+# Kafka (librdkafka's mock cluster) and a throwaway PostgreSQL cluster with
+# qoe_ext preloaded, generate some hours of playback telemetry (one CDN POP
+# degraded) into a Kafka topic, let qoe_ext's background workers consume it,
+# and print the ingest rate, the lag and a short QoE report. Everything is
+# removed at the end.
 #
 #   bash src/tools/demo.sh            # 2 simulated hours, ~400 viewers
 #   QOE_DEMO_SECONDS=120 QOE_DEMO_VIEWERS=100 bash src/tools/demo.sh
@@ -10,6 +12,8 @@ set -eu
 export QOE_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$QOE_ROOT/test/lib/deps.sh"
 . "$QOE_ROOT/test/lib/cluster.sh"
+. "$QOE_ROOT/test/lib/kafka.sh"
+. "$QOE_ROOT/test/lib/kafka_source.sh"
 
 SECONDS_OF_TELEMETRY=${QOE_DEMO_SECONDS:-7200}
 VIEWERS=${QOE_DEMO_VIEWERS:-400}
@@ -17,25 +21,31 @@ DEGRADED_POP=us-east-1a
 
 qoe_install_deps
 qoe_build_install
-qoe_cluster_start
-WORK=$(mktemp -d /tmp/qoe_demo.XXXXXX)
-chmod 755 "$WORK"
-trap 'qoe_cluster_stop; rm -rf "$WORK"' EXIT
+qoe_kafka_test_start playback:8 >/dev/null
 
 GEN="$QOE_ROOT/src/tools/qoe_gen --seed 42"
 $GEN --catalog >"$WORK/catalog.csv"
 psql -qX -v ON_ERROR_STOP=1 <<SQL
-CREATE EXTENSION qoe_ext;
 \copy qoe.content (content_id, title, duration_sec, genres) FROM '$WORK/catalog.csv' WITH (FORMAT csv)
 SQL
 
-echo "ingesting $SECONDS_OF_TELEMETRY s of telemetry from ~$VIEWERS viewers (POP $DEGRADED_POP degraded)..."
-start=$(date +%s.%N)
+echo "producing $SECONDS_OF_TELEMETRY s of telemetry from ~$VIEWERS viewers (POP $DEGRADED_POP degraded) to Kafka topic playback..."
 $GEN --viewers "$VIEWERS" --duration-sec "$SECONDS_OF_TELEMETRY" --degrade-pop "$DEGRADED_POP" \
-	--start-ms $(( ($(date +%s) - SECONDS_OF_TELEMETRY) * 1000 )) --format array --batch 100 |
-	sed -e 's/^/SELECT accepted FROM qoe.ingest($q$/' -e 's/$/$q$);/' |
-	psql -qXAt -v ON_ERROR_STOP=1 -o /dev/null
+	--start-ms $(( ($(date +%s) - SECONDS_OF_TELEMETRY) * 1000 )) --kafka-key |
+	qoe_kafka_produce --keyed playback
+produced=$(qoe_kafka_count playback)
+
+echo "consuming $produced messages with a qoe_ext worker..."
+start=$(date +%s.%N)
+psql -qX -v ON_ERROR_STOP=1 -c "SELECT qoe.add_source('demo', '$QOE_KAFKA_BROKERS', 'playback',
+    properties => '{\"session.timeout.ms\": \"6000\"}')" >/dev/null
+qoe_wait_for 600 "$QOE_STORED_SQL" "$produced" >/dev/null
 elapsed=$(echo "$(date +%s.%N) - $start" | bc -l)
+psql -qX -v ON_ERROR_STOP=1 <<'SQL'
+\echo
+\echo '== Kafka source =='
+SELECT name, topic, state, workers_running, events, dead_letters, lag FROM qoe.source_status;
+SQL
 
 psql -qX -v ON_ERROR_STOP=1 -v elapsed="$elapsed" <<'SQL'
 \pset footer off
@@ -44,7 +54,7 @@ SELECT count(*) AS events, round(count(*) / :elapsed) AS events_per_s,
        (SELECT count(*) FROM qoe.dead_letters) AS dead_letters
   FROM qoe.viewing_events \gset
 \echo
-\echo 'ingested' :events 'events at' :events_per_s 'events/s;' :dead_letters 'dead letters;' :sessions_marked_abandoned 'idle sessions marked abandoned'
+\echo 'ingested' :events 'events at' :events_per_s 'events/s (group join included);' :dead_letters 'dead letters;' :sessions_marked_abandoned 'idle sessions marked abandoned'
 \echo
 \echo '== QoE overview =='
 SELECT count(*) AS sessions,
