@@ -48,7 +48,7 @@ qoe_kafka_start() {
 		return 1
 	fi
 	export QOE_KAFKA_BROKERS QOE_KAFKA_PID QOE_KAFKA_LOG
-	# stop the broker when the caller exits, after whatever it already traps
+	# stop the broker when the caller exits, then run what it trapped before
 	local prev
 	eval "set -- $(trap -p EXIT)"
 	prev=${3:-}
