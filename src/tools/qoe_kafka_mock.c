@@ -75,6 +75,27 @@ parse_int(const char *what, const char *s, long lo, long hi)
 	return v;
 }
 
+typedef struct Topic
+{
+	const char *name;
+	int			partitions;
+} Topic;
+
+/* NAME:PARTITIONS, split in place (the name may itself contain ':'). */
+static Topic
+parse_topic(char *arg)
+{
+	char	   *colon = strrchr(arg, ':');
+	Topic		t;
+
+	if (colon == NULL || colon == arg)
+		usage_error("invalid --topic \"%s\": expected NAME:PARTITIONS, e.g. events:4", arg);
+	t.partitions = (int) parse_int("partition count", colon + 1, 1, MAX_PARTITIONS);
+	*colon = '\0';
+	t.name = arg;
+	return t;
+}
+
 /* Set every broker (ids 1..n) down or up. */
 static void
 set_brokers(rd_kafka_mock_cluster_t *mcluster, int n, int up)
@@ -101,7 +122,7 @@ main(int argc, char **argv)
 		{NULL, 0, NULL, 0}
 	};
 	int			brokers = 1;
-	char	  **topics = calloc(argc, sizeof(char *));
+	Topic	   *topics = calloc(argc, sizeof(Topic));
 	int			n_topics = 0;
 	int			c;
 	char		errstr[512];
@@ -111,6 +132,8 @@ main(int argc, char **argv)
 	sigset_t	waited;
 	int			sig;
 
+	if (topics == NULL)
+		fail("cannot allocate", strerror(errno));
 	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1)
 	{
 		switch (c)
@@ -119,7 +142,7 @@ main(int argc, char **argv)
 				brokers = (int) parse_int("broker count", optarg, 1, MAX_BROKERS);
 				break;
 			case 't':
-				topics[n_topics++] = optarg;
+				topics[n_topics++] = parse_topic(optarg);
 				break;
 			case 'h':
 				fputs(usage_text, stdout);
@@ -131,15 +154,6 @@ main(int argc, char **argv)
 	}
 	if (optind < argc)
 		usage_error("unexpected argument \"%s\"", argv[optind]);
-	/* validate every topic before starting anything */
-	for (int i = 0; i < n_topics; i++)
-	{
-		char	   *colon = strrchr(topics[i], ':');
-
-		if (colon == NULL || colon == topics[i])
-			usage_error("invalid --topic \"%s\": expected NAME:PARTITIONS, e.g. events:4", topics[i]);
-		parse_int("partition count", colon + 1, 1, MAX_PARTITIONS);
-	}
 
 	/*
 	 * Signals are taken synchronously with sigwait() in the main thread, so no
@@ -169,12 +183,9 @@ main(int argc, char **argv)
 
 	for (int i = 0; i < n_topics; i++)
 	{
-		char	   *colon = strrchr(topics[i], ':');
-		int			partitions = (int) strtol(colon + 1, NULL, 10);
-		rd_kafka_resp_err_t err;
+		rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(mcluster, topics[i].name,
+															  topics[i].partitions, 1);
 
-		*colon = '\0';
-		err = rd_kafka_mock_topic_create(mcluster, topics[i], partitions, 1);
 		if (err)
 			fail("cannot create topic", rd_kafka_err2str(err));
 	}

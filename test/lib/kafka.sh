@@ -10,6 +10,11 @@
 # The mock keeps only about 5 MiB per partition and silently drops older
 # messages: the producer compresses with lz4 (the limit counts compressed
 # batches), and callers compare qoe_kafka_count with what they produced.
+# The mock answers a fetch only when the consumer's fetch.wait.max.ms (500 ms
+# by default) has run out, even if messages arrived meanwhile: set it low
+# (e.g. 10) in a consumer whose latency matters.
+# The mock is a background job of the calling shell: wait for your own jobs
+# by pid, as a bare `wait` would wait for the mock too.
 
 QOE_KAFKA_TIMEOUT=${QOE_KAFKA_TIMEOUT:-30}
 
@@ -43,7 +48,7 @@ qoe_kafka_start() {
 		return 1
 	fi
 	export QOE_KAFKA_BROKERS QOE_KAFKA_PID QOE_KAFKA_LOG
-	# stop the broker when the caller exits, after whatever it already traps
+	# stop the broker when the caller exits, then run what it trapped before
 	local prev
 	eval "set -- $(trap -p EXIT)"
 	prev=${3:-}
