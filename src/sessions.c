@@ -29,14 +29,17 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/bufmgr.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -69,6 +72,7 @@ typedef struct SessionWork
 	bool		exists;
 	bool		changed;
 	ItemPointerData stored_tid;	/* the stored version that was read */
+	ItemPointerData stored_root;	/* where the primary key points for it */
 	SessionFold fold;
 	SessionDims dims;
 	double		catalog_duration_sec;
@@ -116,6 +120,54 @@ typedef struct SessionStore
 	Oid			state_active;
 } SessionStore;
 
+/*
+ * Where this backend last saw each session's row: the root of its HOT chain,
+ * which the primary key points at. The next batch fetches the row from there
+ * without walking the key's B-tree. Only a hint: a row found there is used
+ * only if it is visible and carries the session's id, else the key is probed.
+ */
+typedef struct RowHint
+{
+	uint64		key;			/* hash of the session_id */
+	ItemPointerData root;
+} RowHint;
+
+#define MAX_ROW_HINTS 262144	/* about 16 MB; the table starts over when full */
+
+static HTAB *row_hints;
+static RelFileNode row_hints_node;	/* the sessions file the hints point into */
+
+static uint64
+row_hint_key(const char *session_id)
+{
+	return hash_bytes_extended((const unsigned char *) session_id, strlen(session_id), 0);
+}
+
+static void
+row_hints_reset_if_stale(Relation rel)
+{
+	HASHCTL		ctl;
+
+	if (row_hints != NULL && RelFileNodeEquals(row_hints_node, rel->rd_node) &&
+		hash_get_num_entries(row_hints) < MAX_ROW_HINTS)
+		return;
+	if (row_hints != NULL)
+		hash_destroy(row_hints);
+	ctl.keysize = sizeof(uint64);
+	ctl.entrysize = sizeof(RowHint);
+	row_hints = hash_create("qoe_ext session row hints", 1024, &ctl, HASH_ELEM | HASH_BLOBS);
+	row_hints_node = rel->rd_node;
+}
+
+static void
+row_hint_remember(const char *session_id, ItemPointer root)
+{
+	uint64		key = row_hint_key(session_id);
+	RowHint    *hint = hash_search(row_hints, &key, HASH_ENTER, NULL);
+
+	hint->root = *root;
+}
+
 static SPIPlanPtr
 prepare_kept(const char *sql, int nargs, Oid *argtypes)
 {
@@ -156,7 +208,7 @@ prepare_plans(const QoeCatalog *cat)
 		1, &int8_array);
 	insert_plan = prepare_kept(
 		"INSERT INTO qoe.sessions SELECT * FROM unnest($1::qoe.sessions[])"
-		" ON CONFLICT (session_id) DO NOTHING RETURNING session_id",
+		" ON CONFLICT (session_id) DO NOTHING RETURNING session_id, ctid",
 		1, &rows_type);
 	plans_sessions_oid = cat->sessions_oid;
 }
@@ -327,11 +379,47 @@ read_stored(SessionStore *store, SessionWork *w)
 	memcpy(&w->fold, VARDATA_ANY(state), sizeof(SessionFold));
 }
 
+/* Does the row in store->read_slot belong to session_id? */
+static bool
+read_slot_has_id(SessionStore *store, const char *session_id)
+{
+	bool		isnull;
+	text	   *id = DatumGetTextPP(slot_getattr(store->read_slot,
+												 store->attno[SC_SESSION_ID], &isnull));
+	size_t		len = strlen(session_id);
+
+	return !isnull && VARSIZE_ANY_EXHDR(id) == len && memcmp(VARDATA_ANY(id), session_id, len) == 0;
+}
+
+/* The row where this backend last saw the session, if it still holds it. */
+static bool
+fetch_hinted(SessionStore *store, IndexFetchTableData *fetch, Snapshot snapshot,
+			 BlockNumber nblocks, SessionWork *w)
+{
+	uint64		key = row_hint_key(w->session_id);
+	RowHint    *hint = hash_search(row_hints, &key, HASH_FIND, NULL);
+	ItemPointerData tid;
+	bool		call_again = false;
+	bool		all_dead;
+
+	/* vacuum may have cut the file short since; it cannot while we hold our lock */
+	if (hint == NULL || ItemPointerGetBlockNumber(&hint->root) >= nblocks)
+		return false;
+	tid = hint->root;			/* the fetch moves it to the version found */
+	if (!table_index_fetch_tuple(fetch, &tid, snapshot, store->read_slot,
+								 &call_again, &all_dead) ||
+		!read_slot_has_id(store, w->session_id))
+		return false;
+	w->stored_root = hint->root;
+	return true;
+}
+
 /*
- * Find the stored version of each pending session through the primary key.
- * Under READ COMMITTED the newest committed versions are read, so a round
- * after a lost race sees what the other writer stored; under REPEATABLE READ
- * the transaction's snapshot is kept, and a lost race is an error instead.
+ * Find the stored version of each pending session: where this backend last
+ * saw it, else through the primary key. Under READ COMMITTED the newest
+ * committed versions are read, so a round after a lost race sees what the
+ * other writer stored; under REPEATABLE READ the transaction's snapshot is
+ * kept, and a lost race is an error instead.
  */
 static void
 probe_existing(SessionStore *store, SessionWork **pending, int npending)
@@ -340,20 +428,38 @@ probe_existing(SessionStore *store, SessionWork **pending, int npending)
 											? GetTransactionSnapshot()
 											: GetLatestSnapshot());
 	IndexScanDesc scan = index_beginscan(store->rel, store->pkey, snapshot, 1, 0);
+	IndexFetchTableData *fetch = table_index_fetch_begin(store->rel);
+	BlockNumber nblocks = RelationGetNumberOfBlocks(store->rel);
 
+	row_hints_reset_if_stale(store->rel);
 	for (int i = 0; i < npending; i++)
 	{
 		SessionWork *w = pending[i];
 		ScanKeyData key;
+		ItemPointer root;
 
+		w->exists = false;
+		if (fetch_hinted(store, fetch, snapshot, nblocks, w))
+		{
+			read_stored(store, w);
+			continue;
+		}
 		/* ScanKeyInit compares in the C collation, the key's own */
 		ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ,
 					CStringGetTextDatum(w->session_id));
 		index_rescan(scan, &key, 1, NULL, 0);
-		w->exists = false;
-		if (index_getnext_slot(scan, ForwardScanDirection, store->read_slot))
-			read_stored(store, w);
+		/* index entries of versions that are not visible come first, maybe */
+		while ((root = index_getnext_tid(scan, ForwardScanDirection)) != NULL)
+		{
+			w->stored_root = *root; /* before the fetch moves it along the chain */
+			if (index_fetch_heap(scan, store->read_slot))
+			{
+				read_stored(store, w);
+				break;
+			}
+		}
 	}
+	table_index_fetch_end(fetch);
 	index_endscan(scan);
 	UnregisterSnapshot(snapshot);
 }
@@ -648,8 +754,12 @@ update_session(SessionStore *store, SessionWork *w)
 			 * the "key unchanged" hint needs a range table this EState has not.
 			 */
 			if (update_indexes)
+			{
 				list_free(ExecInsertIndexTuples(store->rri, slot, store->estate,
 												false, false, NULL, NIL));
+				w->stored_root = slot->tts_tid; /* a new HOT chain starts here */
+			}
+			row_hint_remember(w->session_id, &w->stored_root);
 			ResetPerTupleExprContext(store->estate);
 			return true;
 		case TM_Updated:
@@ -695,6 +805,14 @@ insert_sessions(SessionStore *store, SessionWork **news, int nnews,
 	ret = SPI_execute_plan(insert_plan, &arg, NULL, false, 0);
 	if (ret != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "inserting sessions failed: %s", SPI_result_code_string(ret));
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+
+		row_hint_remember(SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1),
+						  (ItemPointer) DatumGetPointer(SPI_getbinval(SPI_tuptable->vals[r],
+															SPI_tuptable->tupdesc, 2, &isnull)));
+	}
 	if ((int) SPI_processed == nnews)
 		return nlost;
 

@@ -13,7 +13,7 @@ export QOE_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$QOE_ROOT/test/lib/cluster.sh"
 
 EVENTS=${1:-1000000}
-BATCH=${2:-1000}
+BATCH=${2:-5000}
 VIEWERS=${3:-2000}
 WORK=$(mktemp -d /tmp/qoe_bench.XXXXXX)
 chmod 755 "$WORK"
