@@ -730,6 +730,14 @@ create_consumer(void)
 	rd_kafka_topic_partition_list_t *topics;
 	char		errbuf[512];
 	char		client_id[NAMEDATALEN + 32];
+	char		fetch_wait[16];
+
+	/*
+	 * The source's own settings; its properties are applied after them
+	 * (reserved ones refused). fetch.wait.max.ms defaults to the flush
+	 * interval (at most librdkafka's 500 ms): a broker may hold a fetch that
+	 * long when little data waits, which would be a quiet topic's latency.
+	 */
 	const char *fixed[][2] = {
 		{"bootstrap.servers", cfg.brokers},
 		{"group.id", cfg.group_id},
@@ -737,9 +745,11 @@ create_consumer(void)
 		{"enable.auto.offset.store", "false"},
 		{"auto.offset.reset", cfg.start_latest ? "latest" : "earliest"},
 		{"client.id", client_id},
+		{"fetch.wait.max.ms", fetch_wait},
 	};
 
 	snprintf(client_id, sizeof(client_id), "qoe_ext-%s-%d", cfg.name, slot->worker_index);
+	snprintf(fetch_wait, sizeof(fetch_wait), "%d", Min(cfg.flush_interval_ms, 500));
 	for (int i = 0; i < (int) lengthof(fixed); i++)
 		if (rd_kafka_conf_set(conf, fixed[i][0], fixed[i][1], errbuf, sizeof(errbuf)) != RD_KAFKA_CONF_OK)
 		{
