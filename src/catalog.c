@@ -7,6 +7,8 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
@@ -55,4 +57,19 @@ qoe_event_type_from_oid(const QoeCatalog *cat, Oid enum_oid)
 			return (QoeEventType) i;
 	elog(ERROR, "unexpected qoe.event_type value %u", enum_oid);
 	return QOE_EV_COUNT;		/* keep compiler quiet */
+}
+
+/*
+ * The writer stores rows without the executor, so it checks the privileges
+ * the equivalent INSERT and UPDATE statements would need.
+ */
+void
+qoe_require_ingest_privilege(Oid relid, AclMode mode, const char *what)
+{
+	if (pg_class_aclcheck(relid, GetUserId(), mode) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to ingest events"),
+				 errdetail("Ingesting needs %s.", what),
+				 errhint("Grant the role INSERT on qoe.viewing_events and qoe.dead_letters, and SELECT, INSERT and UPDATE on qoe.sessions.")));
 }

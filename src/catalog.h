@@ -5,6 +5,7 @@
 #define QOE_CATALOG_H
 
 #include "event_decode.h"
+#include "nodes/parsenodes.h"
 
 typedef struct QoeCatalog
 {
@@ -17,5 +18,6 @@ typedef struct QoeCatalog
 extern void qoe_catalog_lookup(QoeCatalog *cat);
 extern Oid	qoe_relation_oid(Oid namespace_oid, const char *name);
 extern QoeEventType qoe_event_type_from_oid(const QoeCatalog *cat, Oid enum_oid);
+extern void qoe_require_ingest_privilege(Oid relid, AclMode mode, const char *what);
 
 #endif

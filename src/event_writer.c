@@ -14,8 +14,6 @@
 #include "access/xact.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
-#include "miscadmin.h"
-#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -180,17 +178,6 @@ cmp_by_day(const void *a, const void *b)
 	return da != db ? (da > db) - (da < db) : cmp_by_session(a, b);
 }
 
-static void
-check_insert_privilege(const QoeCatalog *cat)
-{
-	if (pg_class_aclcheck(cat->viewing_events_oid, GetUserId(), ACL_INSERT) != ACLCHECK_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to ingest events"),
-				 errdetail("Ingesting needs INSERT on qoe.viewing_events."),
-				 errhint("Grant the role INSERT on qoe.viewing_events, qoe.sessions and qoe.dead_letters.")));
-}
-
 QoeWriteResult
 qoe_write_events(QoeEvent *events, int n, TimestampTz received_at)
 {
@@ -211,7 +198,7 @@ qoe_write_events(QoeEvent *events, int n, TimestampTz received_at)
 	old_cxt = MemoryContextSwitchTo(batch_cxt);
 
 	qoe_catalog_lookup(&cat);
-	check_insert_privilege(&cat);
+	qoe_require_ingest_privilege(cat.viewing_events_oid, ACL_INSERT, "INSERT on qoe.viewing_events");
 	sorted = palloc(sizeof(QoeEvent *) * n);
 	kept = palloc(sizeof(QoeEvent *) * n);
 	keep = palloc(sizeof(bool) * n);

@@ -33,9 +33,7 @@
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "funcapi.h"
-#include "miscadmin.h"
 #include "storage/bufmgr.h"
-#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -225,24 +223,13 @@ session_state_oid(const QoeCatalog *cat, const char *label)
 }
 
 static void
-check_privilege(Oid relid, AclMode mode, const char *what)
-{
-	if (pg_class_aclcheck(relid, GetUserId(), mode) != ACLCHECK_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to ingest events"),
-				 errdetail("Ingesting needs %s on qoe.sessions.", what),
-				 errhint("Grant the role SELECT, INSERT and UPDATE on qoe.sessions.")));
-}
-
-static void
 store_open(const QoeCatalog *cat, SessionStore *store)
 {
 	TupleDesc	desc;
 
 	/* rows are read and updated here without the executor's checks */
-	check_privilege(cat->sessions_oid, ACL_SELECT, "SELECT");
-	check_privilege(cat->sessions_oid, ACL_UPDATE, "UPDATE");
+	qoe_require_ingest_privilege(cat->sessions_oid, ACL_SELECT, "SELECT on qoe.sessions");
+	qoe_require_ingest_privilege(cat->sessions_oid, ACL_UPDATE, "UPDATE on qoe.sessions");
 
 	store->rel = table_open(cat->sessions_oid, RowExclusiveLock);
 	desc = RelationGetDescr(store->rel);
