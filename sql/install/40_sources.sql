@@ -87,6 +87,8 @@ COMMENT ON FUNCTION wake_launcher() IS
 
 CREATE TRIGGER sources_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON sources
     FOR EACH STATEMENT EXECUTE FUNCTION wake_launcher();
+COMMENT ON TRIGGER sources_changed ON sources IS
+    'any change to qoe.sources wakes the launcher when the transaction commits';
 
 CREATE FUNCTION source_workers(OUT source text, OUT worker_index integer, OUT pid integer,
                                OUT state text, OUT partitions integer,
