@@ -2,12 +2,13 @@
  * sessions.c: persistence of playback sessions (the fold itself is in
  * session_fold.c).
  *
- * Per batch, the sessions it touches are looked up in key order through the
- * primary key, folded forward, and written back the way the executor would:
- * a heap update of the version that was read (HOT whenever no indexed column
- * changed, which is the common case) and an INSERT ... ON CONFLICT DO NOTHING
- * for sessions seen for the first time. There is no plan to run per batch,
- * only an index probe and a heap update per session. Concurrency is
+ * Per batch, the sessions it touches are looked up in key order (where this
+ * backend last saw their rows, else through the primary key), folded
+ * forward, and written back the way the executor would: a heap update of the
+ * version that was read (HOT whenever no indexed column changed, which is
+ * the common case) and an INSERT ... ON CONFLICT DO NOTHING for sessions seen
+ * for the first time. There is no plan to run per batch, only a row fetch
+ * and a heap update per session. Concurrency is
  * optimistic: an update that finds the row changed by another transaction
  * (heap_update waits for it to finish first), or an insert that finds the
  * session created, leaves the session for another round that reads the newer
