@@ -8,7 +8,7 @@
 set -u
 QOE_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$QOE_ROOT/test/lib/deps.sh"
-PGBIN=/usr/lib/postgresql/15/bin
+PGBIN=${QOE_PGBIN:-/usr/lib/postgresql/15/bin}
 qoe_install_deps valgrind >/dev/null 2>&1 || true
 command -v valgrind >/dev/null || { echo "valgrind not available"; exit 77; }
 [ -f "$($PGBIN/pg_config --pkglibdir)/qoe_ext.so" ] || { echo "qoe_ext is not installed"; exit 77; }

@@ -1,7 +1,8 @@
 # A throwaway PostgreSQL 15 cluster on loopback with qoe_ext preloaded.
 # Source this file, then: qoe_cluster_start [extra postgresql.conf lines];
 # psql works against it through PGHOST/PGPORT/PGUSER; qoe_cluster_stop.
-PGBIN=/usr/lib/postgresql/15/bin
+# QOE_PGBIN lets a developer test against a private copy of the server.
+PGBIN=${QOE_PGBIN:-/usr/lib/postgresql/15/bin}
 
 qoe_free_port() {
 	local port

@@ -16,6 +16,6 @@ qoe_install_deps() {
 }
 
 qoe_build_install() {
-	make -s -C "$QOE_ROOT" PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config >/dev/null &&
-		make -s -C "$QOE_ROOT" PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config install >/dev/null
+	make -s -C "$QOE_ROOT" PG_CONFIG=${QOE_PGBIN:-/usr/lib/postgresql/15/bin}/pg_config >/dev/null &&
+		make -s -C "$QOE_ROOT" PG_CONFIG=${QOE_PGBIN:-/usr/lib/postgresql/15/bin}/pg_config install >/dev/null
 }
