@@ -9,6 +9,7 @@
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
@@ -72,4 +73,20 @@ qoe_require_ingest_privilege(Oid relid, AclMode mode, const char *what)
 				 errmsg("permission denied to ingest events"),
 				 errdetail("Ingesting needs %s.", what),
 				 errhint("Grant the role INSERT on qoe.viewing_events and qoe.dead_letters, and SELECT, INSERT and UPDATE on qoe.sessions.")));
+}
+
+int
+qoe_pin_search_path(void)
+{
+	int			nest_level = NewGUCNestLevel();
+
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return nest_level;
+}
+
+void
+qoe_unpin_search_path(int nest_level)
+{
+	AtEOXact_GUC(true, nest_level);
 }

@@ -20,4 +20,15 @@ extern Oid	qoe_relation_oid(Oid namespace_oid, const char *name);
 extern QoeEventType qoe_event_type_from_oid(const QoeCatalog *cat, Oid enum_oid);
 extern void qoe_require_ingest_privilege(Oid relid, AclMode mode, const char *what);
 
+/*
+ * SQL that qoe_ext runs itself resolves names as if search_path were
+ * "pg_catalog, pg_temp", whatever the caller or the database set: objects in
+ * other schemas (public.unnest, a public "=" operator) can never capture it.
+ * qoe_pin_search_path() returns a GUC nest level; qoe_unpin_search_path()
+ * restores the caller's setting. An error in between restores it too (the
+ * (sub)transaction abort pops the nest level).
+ */
+extern int	qoe_pin_search_path(void);
+extern void qoe_unpin_search_path(int nest_level);
+
 #endif

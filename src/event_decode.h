@@ -57,6 +57,9 @@ typedef struct QoeEvent
 	int32		vst_ms;
 	bool		fatal;
 	int			item_index;		/* position in the payload's array, from 0 */
+	int			origin;			/* index of its payload in the caller's QoeSource array */
+	const char *raw;			/* the event's own JSON text inside the payload */
+	size_t		raw_len;
 	char	   *session_id;
 	char	   *event_id;		/* NULL when absent */
 	char	   *error_code;

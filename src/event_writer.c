@@ -179,7 +179,7 @@ cmp_by_day(const void *a, const void *b)
 }
 
 QoeWriteResult
-qoe_write_events(QoeEvent *events, int n, TimestampTz received_at)
+qoe_write_events(QoeEvent *events, int n, TimestampTz received_at, const QoeSource *origins)
 {
 	QoeWriteResult result = {0};
 	MemoryContext batch_cxt;

@@ -4,18 +4,23 @@
 #ifndef QOE_EVENT_WRITER_H
 #define QOE_EVENT_WRITER_H
 
+#include "dead_letters.h"
 #include "event_decode.h"
 
 typedef struct QoeWriteResult
 {
 	int			stored;			/* new events written to qoe.viewing_events */
 	int			duplicates;		/* repeats of an event_id the session had */
+	int			dead_letters;	/* events storage refused, now in qoe.dead_letters */
 } QoeWriteResult;
 
 /*
  * Store a batch of decoded events in the current transaction: their sessions
- * in qoe.sessions, then the events in the partitions of their days.
+ * in qoe.sessions, then the events in the partitions of their days. An event
+ * that storage refuses (a data error) goes to qoe.dead_letters with the error
+ * text; origins[ev->origin] says where it came from.
  */
-extern QoeWriteResult qoe_write_events(QoeEvent *events, int n, TimestampTz received_at);
+extern QoeWriteResult qoe_write_events(QoeEvent *events, int n, TimestampTz received_at,
+									   const QoeSource *origins);
 
 #endif

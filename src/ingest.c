@@ -46,7 +46,7 @@ ingest_payload(FunctionCallInfo fcinfo, const char *data, size_t len)
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "qoe.ingest must return a record");
 	decode_now(data, len, &decoded, &received_at);
-	written = qoe_write_events(decoded.events, decoded.nevents, received_at);
+	written = qoe_write_events(decoded.events, decoded.nevents, received_at, &origin);
 	qoe_dead_letters_write(decoded.rejections, decoded.nrejections, &origin);
 
 	values[0] = Int32GetDatum(written.stored);

@@ -570,6 +570,8 @@ store_batch_once(rd_kafka_message_t **msgs, int n, BatchPartition *bp, int *nbp,
 {
 	QoeDecodeWindow window;
 	QoeEvent   *events;
+	QoeSource  *origins;
+	QoeWriteResult written;
 	int			nevents = 0;
 	int			capacity = n;
 	char		activity[64];
@@ -580,12 +582,14 @@ store_batch_once(rd_kafka_message_t **msgs, int n, BatchPartition *bp, int *nbp,
 	begin_xact(activity);
 	qoe_decode_window_now(&window);
 	events = palloc_extended(sizeof(QoeEvent) * capacity, MCXT_ALLOC_HUGE);
+	origins = palloc(sizeof(QoeSource) * n);
 	for (int m = 0; m < n; m++)
 	{
 		rd_kafka_message_t *msg = msgs[m];
 		QoeDecoded	decoded;
 		BatchPartition *b = NULL;
 
+		origins[m] = (QoeSource) {"kafka", cfg.topic, msg->partition, msg->offset};
 		qoe_decode_payload(msg->payload != NULL ? msg->payload : "", msg->len,
 						   &window, &decoded);
 		if (nevents + decoded.nevents > capacity)
@@ -593,14 +597,15 @@ store_batch_once(rd_kafka_message_t **msgs, int n, BatchPartition *bp, int *nbp,
 			capacity = Max(capacity * 2, nevents + decoded.nevents);
 			events = repalloc_huge(events, sizeof(QoeEvent) * capacity);
 		}
-		if (decoded.nevents > 0)
-			memcpy(&events[nevents], decoded.events, sizeof(QoeEvent) * decoded.nevents);
+		for (int e = 0; e < decoded.nevents; e++)
+		{
+			events[nevents + e] = decoded.events[e];
+			events[nevents + e].origin = m;
+		}
 		nevents += decoded.nevents;
 		if (decoded.nrejections > 0)
 		{
-			QoeSource	origin = {"kafka", cfg.topic, msg->partition, msg->offset};
-
-			qoe_dead_letters_write(decoded.rejections, decoded.nrejections, &origin);
+			qoe_dead_letters_write(decoded.rejections, decoded.nrejections, &origins[m]);
 			counts->dead_letters += decoded.nrejections;
 		}
 		counts->bytes += msg->len;
@@ -616,7 +621,9 @@ store_batch_once(rd_kafka_message_t **msgs, int n, BatchPartition *bp, int *nbp,
 		}
 		b->next = msg->offset + 1;
 	}
-	counts->events = qoe_write_events(events, nevents, window.received_at).stored;
+	written = qoe_write_events(events, nevents, window.received_at, origins);
+	counts->events = written.stored;
+	counts->dead_letters += written.dead_letters;
 	if (!store_offsets(bp, *nbp))
 	{
 		SPI_finish();
