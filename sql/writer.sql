@@ -5,7 +5,7 @@
 SET TimeZone = 'America/St_Johns';
 SET DateStyle = 'ISO';
 
-CREATE FUNCTION ev(session text, event_type text DEFAULT 'start', offset_ms bigint DEFAULT -60000,
+CREATE FUNCTION wev(session text, event_type text DEFAULT 'start', offset_ms bigint DEFAULT -60000,
                    more jsonb DEFAULT '{}') RETURNS jsonb LANGUAGE sql AS $$
     SELECT jsonb_build_object('event_type', event_type, 'session_id', session, 'user_id', 1,
                               'content_id', 7, 'timestamp', test_ms(offset_ms)) || more $$;
@@ -27,11 +27,11 @@ BEGIN
 END $$;
 CREATE TRIGGER refuse_session BEFORE INSERT ON qoe.sessions
     FOR EACH ROW EXECUTE FUNCTION refuse_session();
-SELECT * FROM qoe.ingest(jsonb_build_array(ev('w-good-1'), ev('w-bad'), ev('w-good-2')));
+SELECT * FROM qoe.ingest(jsonb_build_array(wev('w-good-1'), wev('w-bad'), wev('w-good-2')));
 SELECT session_id FROM qoe.sessions WHERE session_id LIKE 'w-%' ORDER BY 1;
 SELECT * FROM last_dead_letters(1);
 -- many bad events among many good ones: exactly the bad ones are rejected
-SELECT * FROM qoe.ingest((SELECT jsonb_agg(ev(CASE WHEN g % 97 = 0 THEN 'w-bad' ELSE 'w-many-' || g END,
+SELECT * FROM qoe.ingest((SELECT jsonb_agg(wev(CASE WHEN g % 97 = 0 THEN 'w-bad' ELSE 'w-many-' || g END,
                                               'heartbeat', -60000 + g))
                             FROM generate_series(1, 1000) g));
 SELECT count(*) AS stored FROM qoe.viewing_events WHERE session_id LIKE 'w-many-%';
@@ -48,7 +48,7 @@ BEGIN
 END $$;
 SELECT count(*) AS dead_letters_before FROM qoe.dead_letters \gset
 \set VERBOSITY terse
-SELECT * FROM qoe.ingest(jsonb_build_array(ev('w-calm'), ev('w-busy')));
+SELECT * FROM qoe.ingest(jsonb_build_array(wev('w-calm'), wev('w-busy')));
 \set VERBOSITY default
 SELECT count(*) - :dead_letters_before AS new_dead_letters FROM qoe.dead_letters;
 SELECT count(*) AS calm_stored FROM qoe.sessions WHERE session_id = 'w-calm';
@@ -56,8 +56,8 @@ DROP TRIGGER refuse_session ON qoe.sessions;
 
 -- constraints added to the events table are enforced, per event
 ALTER TABLE qoe.viewing_events ADD CONSTRAINT sane_bitrate CHECK (bitrate_kbps < 100000);
-SELECT * FROM qoe.ingest(jsonb_build_array(ev('w-c1', 'start', -60000, '{"bitrate_kbps": 3000}'),
-                                           ev('w-c2', 'start', -60000, '{"bitrate_kbps": 500000}')));
+SELECT * FROM qoe.ingest(jsonb_build_array(wev('w-c1', 'start', -60000, '{"bitrate_kbps": 3000}'),
+                                           wev('w-c2', 'start', -60000, '{"bitrate_kbps": 500000}')));
 SELECT * FROM last_dead_letters(1);
 SELECT session_id FROM qoe.viewing_events WHERE session_id LIKE 'w-c%' ORDER BY 1;
 ALTER TABLE qoe.viewing_events DROP CONSTRAINT sane_bitrate;
@@ -77,7 +77,7 @@ SELECT exec(format('CREATE TABLE qoe.%I PARTITION OF qoe.viewing_events FOR VALU
                PARTITION BY HASH (session_id)', :'two_days_ago', :'lo', :'hi'));
 SELECT exec(format('CREATE TABLE qoe.sub0 PARTITION OF qoe.%I FOR VALUES WITH (MODULUS 1, REMAINDER 0)',
               :'two_days_ago'));
-SELECT * FROM qoe.ingest(jsonb_build_array(ev('w-today'), ev('w-late', 'start', -2 * 86400000)));
+SELECT * FROM qoe.ingest(jsonb_build_array(wev('w-today'), wev('w-late', 'start', -2 * 86400000)));
 SELECT reason FROM last_dead_letters(1);
 SELECT count(*) AS late_sessions FROM qoe.sessions WHERE session_id = 'w-late';
 SELECT exec(format('DROP TABLE qoe.%I', :'two_days_ago'));
@@ -85,18 +85,18 @@ SELECT exec(format('DROP TABLE qoe.%I', :'two_days_ago'));
 SELECT exec(format('CREATE TABLE qoe.%I PARTITION OF qoe.viewing_events FOR VALUES FROM (%s) TO (%s)',
               :'two_days_ago', :'lo', :'hi'));
 SELECT exec(format('ALTER TABLE qoe.viewing_events DETACH PARTITION qoe.%I', :'two_days_ago'));
-SELECT * FROM qoe.ingest(ev('w-late', 'start', -2 * 86400000));
+SELECT * FROM qoe.ingest(wev('w-late', 'start', -2 * 86400000));
 SELECT reason FROM last_dead_letters(1);
 SELECT exec(format('DROP TABLE qoe.%I', :'two_days_ago'));
 -- bounds narrower than the day
 SELECT exec(format('CREATE TABLE qoe.%I PARTITION OF qoe.viewing_events FOR VALUES FROM (%s) TO (%s)',
               :'two_days_ago', :'lo', :'noon'));
-SELECT * FROM qoe.ingest(ev('w-late', 'start', -2 * 86400000));
+SELECT * FROM qoe.ingest(wev('w-late', 'start', -2 * 86400000));
 SELECT reason FROM last_dead_letters(1);
 SELECT exec(format('DROP TABLE qoe.%I', :'two_days_ago'));
 -- a plain table of that name (a view, a sequence...) is no partition either
 SELECT exec(format('CREATE SEQUENCE qoe.%I', :'two_days_ago'));
-SELECT * FROM qoe.ingest(ev('w-late', 'start', -2 * 86400000));
+SELECT * FROM qoe.ingest(wev('w-late', 'start', -2 * 86400000));
 SELECT reason FROM last_dead_letters(1);
 SELECT exec(format('DROP SEQUENCE qoe.%I', :'two_days_ago'));
 
@@ -110,7 +110,7 @@ GRANT SELECT, INSERT, UPDATE ON qoe.sessions TO qoe_test_writer;
 GRANT SELECT ON qoe.content TO qoe_test_writer;
 GRANT USAGE ON SEQUENCE qoe.dead_letters_id_seq TO qoe_test_writer;
 SET ROLE qoe_test_writer;
-SELECT * FROM qoe.ingest(ev('w-late', 'start', -2 * 86400000));
+SELECT * FROM qoe.ingest(wev('w-late', 'start', -2 * 86400000));
 RESET ROLE;
 SELECT pg_get_userbyid(c.relowner) AS owner,
        pg_get_expr(c.relpartbound, c.oid) = format('FOR VALUES FROM (%L) TO (%L)',
@@ -128,3 +128,10 @@ SELECT count(*) = :partitions_before AS nothing_dropped FROM qoe.partitions;
 SELECT count(*) AS active_before FROM qoe.sessions WHERE state = 'active' \gset
 SELECT qoe.expire_sessions('200000000 days');
 SELECT count(*) = :active_before AS nothing_expired FROM qoe.sessions WHERE state = 'active';
+
+-- leave nothing for the tests after this one
+SELECT exec(format('DROP TABLE qoe.%I', :'two_days_ago'));
+DELETE FROM qoe.sessions WHERE session_id LIKE 'w-%';
+DELETE FROM qoe.viewing_events WHERE session_id LIKE 'w-%';
+DROP FUNCTION wev(text, text, bigint, jsonb), last_dead_letters(integer), exec(text),
+    refuse_session();
