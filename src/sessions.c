@@ -18,8 +18,9 @@
  * so the stored fold state is simply carried forward. Otherwise (late or
  * repeated events) the session is rebuilt from its stored events plus the new
  * ones; this is also where a repeated event_id is recognised and dropped.
- * Like the events themselves, session rows are written without firing row
- * triggers (doc/ingestion.md).
+ * New sessions are inserted with SQL, so INSERT triggers fire; updates keep
+ * columns qoe_ext does not fill and check constraints, but fire no row
+ * triggers, so row-level UPDATE triggers are refused (doc/security.md).
  */
 #include "postgres.h"
 
