@@ -554,6 +554,17 @@ td_count_add(int64 *count, int64 n)
 	*count = r;
 }
 
+/* a weight limit as a whole number of values (NaN gives 0) */
+static inline int64
+td_int_limit(double limit)
+{
+	if (!(limit > 0.0))
+		return 0;
+	if (limit >= (double) TD_MAX_COUNT)
+		return TD_MAX_COUNT;
+	return (int64) limit;
+}
+
 /*
  * The centroid a run of merged items becomes. The mean of a run of equal
  * values must be exactly that value, and rounding must not leave [lo, hi].
@@ -575,8 +586,8 @@ td_closed_centroid(double sum, int64 weight, double lo, double hi)
 
 /*
  * Merge the buffered values and pending centroids into the centroids.
- * After this, nbuffer = npending = 0.  Weights stay int64 (exact); only the
- * scale function's limit is a double.
+ * After this, nbuffer = npending = 0.  Weights stay int64, so they are
+ * exact; the scale function's limit is rounded down to a whole weight.
  */
 void
 td_compress(TDigest *td)
@@ -591,7 +602,7 @@ td_compress(TDigest *td)
 				nout;
 	double		total = (double) td->count;
 	int64		before;			/* weight of the emitted centroids */
-	double		limit;
+	int64		limit;			/* most weight the open centroid may hold */
 	int64		cur_w;
 	double		cur_sum,
 				cur_lo,
@@ -645,11 +656,12 @@ td_compress(TDigest *td)
 	}
 	before = 0;
 	nout = 0;
-	limit = td_weight_limit(&scale, 0.0, total);
+	limit = td_int_limit(td_weight_limit(&scale, 0.0, total));
 
 	for (;;)
 	{
-		double		m;
+		double		m,
+					mw;			/* m * w */
 		int64		w,
 					merged;
 
@@ -657,11 +669,12 @@ td_compress(TDigest *td)
 		{
 			m = cs[i].mean;
 			w = cs[i].weight;
+			mw = m * (double) w;
 			i++;
 		}
 		else if (j < nv)
 		{
-			m = vs[j];
+			m = mw = vs[j];
 			w = 1;
 			j++;
 		}
@@ -669,19 +682,19 @@ td_compress(TDigest *td)
 			break;
 
 		/* (the weights sum to count, so the sum cannot really overflow) */
-		if (!pg_add_s64_overflow(cur_w, w, &merged) && (double) merged <= limit)
+		if (!pg_add_s64_overflow(cur_w, w, &merged) && merged <= limit)
 		{
 			cur_w = merged;
-			cur_sum += m * (double) w;
+			cur_sum += mw;
 			cur_hi = m;
 		}
 		else
 		{
 			out[nout++] = td_closed_centroid(cur_sum, cur_w, cur_lo, cur_hi);
 			td_count_add(&before, cur_w);
-			limit = td_weight_limit(&scale, (double) before, total);
+			limit = td_int_limit(td_weight_limit(&scale, (double) before, total));
 			cur_w = w;
-			cur_sum = m * (double) w;
+			cur_sum = mw;
 			cur_lo = cur_hi = m;
 		}
 	}
