@@ -613,6 +613,7 @@ td_compress(TDigest *td)
 		return;
 	CHECK_FOR_INTERRUPTS();
 	td_check_sum(td);
+	/* td_add counts rows unchecked (hot path); the cap is enforced here */
 	if (td->count > TD_MAX_COUNT)
 		td_count_error(td->count - td->nbuffer, td->nbuffer);
 
