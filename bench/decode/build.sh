@@ -19,7 +19,7 @@ trap 'rm -rf "$OBJDIR"' EXIT
 OLD=""
 if git -C "$ROOT" show "$OLD_COMMIT:src/event_decode.c" >"$OBJDIR/old_event_decode.c" 2>/dev/null; then
 	# the old decoder casts an out-of-range double to int64 (timestamp 1e300)
-	cc $CFLAGS -fno-sanitize=float-cast-overflow $INC -Dqoe_decode_payload=old_qoe_decode_payload \
+	cc $CFLAGS -Wno-missing-prototypes -fno-sanitize=float-cast-overflow $INC -Dqoe_decode_payload=old_qoe_decode_payload \
 		-DEventDecodeInit=old_EventDecodeInit -Dqoe_event_type_name=old_qoe_event_type_name \
 		-c -o "$OBJDIR/old_event_decode.o" "$OBJDIR/old_event_decode.c"
 	OLD="-DWITH_OLD $OBJDIR/old_event_decode.o"

@@ -25,6 +25,9 @@
 #include <time.h>
 #include <jansson.h>
 
+#include "guc.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "utils/timestamp.h"
 
 #include "event_decode.h"
@@ -222,6 +225,82 @@ timestamptz_to_str(TimestampTz t)
 		snprintf(out, 64, "%04d-%02d-%02d %02d:%02d:%02d+00", tm.tm_year + 1900,
 				 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 	return out;
+}
+
+/*
+ * qoe_decode_window_now() and the decoder's interrupt checks reach these;
+ * the bench builds its window itself and is never interrupted.
+ */
+int			qoe_late_window_s = 3 * 86400;
+int			qoe_future_window_s = 3600;
+volatile sig_atomic_t InterruptPending = false;
+
+void
+ProcessInterrupts(void)
+{
+}
+
+TimestampTz
+GetCurrentTimestamp(void)
+{
+	return ((int64) time(NULL) -
+			(int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY) * USECS_PER_SEC;
+}
+
+int
+GetDatabaseEncoding(void)
+{
+	return PG_UTF8;
+}
+
+const char *
+GetDatabaseEncodingName(void)
+{
+	return "UTF8";
+}
+
+/* an ereport(ERROR) outside the server: say what, then stop */
+bool
+errstart_cold(int elevel, const char *domain)
+{
+	return true;
+}
+
+int
+errcode(int sqlerrcode)
+{
+	return 0;
+}
+
+int
+errmsg(const char *fmt,...)
+{
+	va_list		args;
+
+	va_start(args, fmt);
+	vfprintf(stderr, fmt, args);
+	va_end(args);
+	fputc('\n', stderr);
+	return 0;
+}
+
+int
+errdetail(const char *fmt,...)
+{
+	return 0;
+}
+
+int
+errhint(const char *fmt,...)
+{
+	return 0;
+}
+
+void
+errfinish(const char *filename, int lineno, const char *funcname)
+{
+	fprintf(stderr, "ERROR at %s:%d (%s)\n", filename, lineno, funcname);
+	exit(2);
 }
 
 /* ---------------------------------------------------------------- input */
