@@ -135,8 +135,9 @@ ROLLBACK;
 -- when jsonb accepts it. Numbers at and beyond every limit of numeric (display
 -- scale 16383, weight 131071 decimal digits, exponent below 2^30), -0, huge
 -- integers, reals beyond double, escapes, \u0000, surrogates, keys, nesting,
--- long strings. The one planned difference: nesting deeper than jsonb_in can
--- take at PostgreSQL's smallest max_stack_depth (depth_limit rows).
+-- long strings. The planned differences (decoder_limit rows): nesting deeper
+-- than jsonb_in can take at PostgreSQL's smallest max_stack_depth, and more
+-- than 1 MB of unknown fields in one event.
 CREATE FUNCTION jsonb_accepts(doc text) RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM doc::jsonb;
@@ -144,7 +145,7 @@ BEGIN
 EXCEPTION WHEN OTHERS THEN
     RETURN false;
 END $$;
-CREATE TEMP TABLE corpus (n serial, label text, value text, depth_limit boolean DEFAULT false);
+CREATE TEMP TABLE corpus (n serial, label text, value text, decoder_limit boolean DEFAULT false);
 INSERT INTO corpus (label, value) VALUES
     ('1e-16383', '1e-16383'), ('1e-16384', '1e-16384'), ('1e-20000', '1e-20000'),
     ('0e-16383', '0e-16383'), ('0e-16384', '0e-16384'), ('-0e-99999', '-0e-99999'),
@@ -174,22 +175,23 @@ INSERT INTO corpus (label, value) VALUES
     ('key \u0000', '{"\u0000":1}'), ('key \udfff', '{"\udfff":1}'), ('key a\u0000b', '{"a\u0000b":1}'),
     ('nested \u0000', '[1, {"a": ["\u0000"]}]'), ('nested 1e-20000', '{"a": [1, 1e-20000]}'),
     ('nested repeated key', '{"a": 1e-20000, "a": 1}'),
-    ('string of 1 MB', '"' || repeat('x', 1024 * 1024) || '"'),
+    ('string of 1000000 bytes', '"' || repeat('x', 1000000) || '"'),
     ('10000 keys', '{' || (SELECT string_agg(format('"k%s":%s', i, i), ',') FROM generate_series(1, 10000) i) || '}'),
     ('array depth 255', repeat('[', 255) || repeat(']', 255)),
     ('object depth 255', repeat('{"a":', 255) || '1' || repeat('}', 255));
-INSERT INTO corpus (label, value, depth_limit) VALUES
+INSERT INTO corpus (label, value, decoder_limit) VALUES
     ('array depth 256', repeat('[', 256) || repeat(']', 256), true),
-    ('object depth 1000', repeat('{"a":', 1000) || '1' || repeat('}', 1000), true);
+    ('object depth 1000', repeat('{"a":', 1000) || '1' || repeat('}', 1000), true),
+    ('string of 1 MB', '"' || repeat('x', 1024 * 1024) || '"', true);
 CREATE TEMP TABLE verdicts AS
-SELECT c.n, c.label, c.depth_limit, jsonb_accepts(x.doc) AS jsonb,
+SELECT c.n, c.label, c.decoder_limit, jsonb_accepts(x.doc) AS jsonb,
        d.reason IS NULL AS decoder, d.reason
   FROM corpus c,
        LATERAL (SELECT format('{"event_type":"start","session_id":"s","user_id":1,"content_id":2,"x":%s}',
                               c.value) AS doc) x,
        LATERAL qoe.decode_event(x.doc) d;
 SELECT n, label, jsonb, decoder, reason FROM verdicts ORDER BY n;
-SELECT count(*) AS disagreements FROM verdicts WHERE jsonb <> decoder AND NOT depth_limit;
+SELECT count(*) AS disagreements FROM verdicts WHERE jsonb <> decoder AND NOT decoder_limit;
 
 -- typed fields: each value is converted to its column's type, or the event
 -- is rejected with the field's name; text fields cannot hold \u0000 or
@@ -229,3 +231,7 @@ SELECT session_id, extra->'ad_id' AS ad_id, length(extra::text) AS extra_length
 SELECT item_index, reason, payload FROM qoe.dead_letters
  WHERE payload LIKE '%poison-bad-%' ORDER BY item_index;
 ROLLBACK;
+
+-- a payload holds at most 1,000,000 events: what is kept for it stays bounded
+SELECT count(*) AS items FROM decode('[' || repeat('0,', 999999) || '0]');
+SELECT item_index, reason FROM decode('[' || repeat('0,', 1000000) || '0]');

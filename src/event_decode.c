@@ -43,11 +43,14 @@
 /*
  * Unknown fields become one jsonb object. jsonb_in recurses once per level
  * of nesting: 256 levels fit PostgreSQL's smallest max_stack_depth (100kB)
- * with room to spare. 16 MB of JSON text stays far below jsonb's 256 MB
- * per container, whatever the mix of values.
+ * with room to spare. Their JSON text as sent (repeats included) is held to
+ * 1 MB: far below jsonb's 256 MB per container, and it bounds the members
+ * kept per event. A payload holds at most MAX_PAYLOAD_ITEMS events, so what
+ * is kept for one payload stays far below palloc's 1 GB.
  */
 #define MAX_EXTRA_DEPTH		256
-#define MAX_EXTRA_LEN		(16 * 1024 * 1024)
+#define MAX_EXTRA_LEN		(1024 * 1024)
+#define MAX_PAYLOAD_ITEMS	1000000
 #define MAX_EPOCH_MS		INT64CONST(1000000000000000)
 #define MS_FROM_UNIX_TO_PG_EPOCH \
 	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000)
@@ -155,6 +158,7 @@ typedef struct EventMembers
 	ExtraMember *extra;
 	int			nextra;
 	int			extra_cap;
+	size_t		extra_len;		/* their JSON text, up to MAX_EXTRA_LEN + 1 */
 	ExtraMember local_extra[LOCAL_EXTRA];
 } EventMembers;
 
@@ -867,6 +871,9 @@ extra_json(EventMembers *m, char **json)
 	size_t		size = 2;
 	char	   *d;
 
+	if (m->extra_len > MAX_EXTRA_LEN)
+		return psprintf("unknown fields are too large to store: more than %d bytes of JSON",
+						MAX_EXTRA_LEN);
 	resolve_repeats(m);
 	for (int i = 0; i < m->nextra; i++)
 	{
@@ -900,9 +907,6 @@ extra_json(EventMembers *m, char **json)
 	}
 	*d++ = '}';
 	*d = '\0';
-	if (d - *json > MAX_EXTRA_LEN)
-		return psprintf("unknown fields are too large to store: %zu bytes of JSON (at most %d)",
-						(size_t) (d - *json), MAX_EXTRA_LEN);
 	return NULL;
 }
 
@@ -920,6 +924,7 @@ scan_event(JsonScanner *s, int depth, EventMembers *m)
 	m->seen = 0;
 	m->norder = 0;
 	m->nextra = 0;
+	m->extra_len = 0;
 	if (!json_scan_open(s, depth))
 		return false;
 	for (bool first = true; (r = json_scan_member(s, first, &key)) > 0; first = false)
@@ -933,7 +938,12 @@ scan_event(JsonScanner *s, int depth, EventMembers *m)
 
 			if (!json_scan_value(s, depth + 1, &value))
 				return false;
-			add_extra(m, &key, &value);
+			/* past the limit the event is rejected: scan on, keep nothing */
+			if (m->extra_len <= MAX_EXTRA_LEN)
+			{
+				m->extra_len += (key.end - key.start) + (value.end - value.start);
+				add_extra(m, &key, &value);
+			}
 			continue;
 		}
 		if (!json_scan_value(s, depth + 1, &m->value[k]))
@@ -1102,6 +1112,7 @@ qoe_decode_payload(const char *data, size_t len, const QoeDecodeWindow *window,
 	JsonScanner s;
 	DecodeState st;
 	bool		ok;
+	char	   *reason = NULL;	/* why the payload as a whole is rejected */
 
 	memset(out, 0, sizeof(*out));
 	st.window = window;
@@ -1125,6 +1136,11 @@ qoe_decode_payload(const char *data, size_t len, const QoeDecodeWindow *window,
 				ok = (r == 0);
 				break;
 			}
+			if (i == MAX_PAYLOAD_ITEMS)
+			{
+				reason = psprintf("payload holds more than %d events", MAX_PAYLOAD_ITEMS);
+				break;
+			}
 			CHECK_FOR_INTERRUPTS();
 			ok = decode_item(&s, 2, i, &st);
 		}
@@ -1141,18 +1157,20 @@ qoe_decode_payload(const char *data, size_t len, const QoeDecodeWindow *window,
 			out->events[0].raw_len = len;
 		}
 	}
-	if (ok)
+	if (ok && reason == NULL)
 		ok = json_scan_finish(&s);
-
 	if (!ok)
+		reason = json_scan_error_message(&s);
+
+	if (reason != NULL)
 	{
-		/* not JSON: whatever was decoded goes, the raw bytes are the payload */
+		/* whatever was decoded goes, the raw bytes are the payload */
 		char	   *raw = palloc(len + 1);
 
 		memcpy(raw, data, len);
 		raw[len] = '\0';
 		out->nevents = 0;
 		out->nrejections = 0;
-		add_rejection(&st, -1, json_scan_error_message(&s), raw, len);
+		add_rejection(&st, -1, reason, raw, len);
 	}
 }
