@@ -177,11 +177,13 @@ fail_token(JsonScanner *s, const char *reason)
 static inline void
 note_defect(JsonScanner *s, JsonScanDefect defect, const char *start, const char *end)
 {
-	if (s->defect == JSD_NONE)
+	JsonScanValue *v = s->target;
+
+	if (v->defect == JSD_NONE)
 	{
-		s->defect = defect;
-		s->defect_start = start;
-		s->defect_end = end;
+		v->defect = defect;
+		v->defect_start = start;
+		v->defect_end = end;
 	}
 }
 
@@ -203,8 +205,7 @@ json_scan_init(JsonScanner *s, const char *data, size_t len)
 	s->error_start = s->error_end = data;
 	s->error_near = false;
 	s->error_buf[0] = '\0';
-	s->defect = JSD_NONE;
-	s->defect_start = s->defect_end = data;
+	s->target = NULL;
 }
 
 /* The code unit of the \uXXXX escape at p (6 bytes are there), or -1. */
@@ -420,7 +421,9 @@ scan_number(JsonScanner *s, JsonScanValue *v)
 	v->start = start;
 	v->end = (const char *) p;
 	s->p = v->end;
-	if (!numeric_range_ok(digits, frac_digits, exponent))
+	/* without an exponent, up to 19 digits and 16383 decimals always fit */
+	if ((exponent != 0 || digits > 19 || frac_digits > JSON_NUMERIC_MAX_DSCALE) &&
+		!numeric_range_ok(digits, frac_digits, exponent))
 		note_defect(s, JSD_NUMERIC, v->start, v->end);
 
 	if (!real)
@@ -457,25 +460,16 @@ scan_number(JsonScanner *s, JsonScanValue *v)
 	return true;
 }
 
-/*
- * A number's value as a double: strtod's, so ±HUGE_VAL beyond the range of
- * double and 0 below it.
- */
+/* json_scan_real when strtod is needed: a huge integer, an inexact real. */
 double
-json_scan_real(const JsonScanValue *v)
+json_scan_real_slow(const JsonScanValue *v)
 {
-	size_t		len;
+	size_t		len = v->end - v->start;
 	char		local[128];
-	char	   *copy;
+	char	   *copy = len < sizeof(local) ? local : palloc(len + 1);
 	double		d;
 
-	if (v->kind == JSK_INTEGER && !v->huge)
-		return (double) v->integer;
-	if (v->kind == JSK_REAL && v->real_exact)
-		return v->real;
 	Assert(v->kind == JSK_INTEGER || v->kind == JSK_REAL);
-	len = v->end - v->start;
-	copy = len < sizeof(local) ? local : palloc(len + 1);
 	memcpy(copy, v->start, len);
 	copy[len] = '\0';
 	d = strtod(copy, NULL);
@@ -672,12 +666,10 @@ json_scan_member(JsonScanner *s, bool first, JsonScanValue *key)
 		fail_token(s, "string or '}' expected");
 		return -1;
 	}
-	s->defect = JSD_NONE;
+	s->target = key;
+	key->defect = JSD_NONE;
 	if (!scan_string(s, key))
 		return -1;
-	key->defect = s->defect;
-	key->defect_start = s->defect_start;
-	key->defect_end = s->defect_end;
 	if (json_scan_peek(s) != ':')
 	{
 		fail_token(s, "':' expected");
@@ -720,19 +712,12 @@ json_scan_value(JsonScanner *s, int depth, JsonScanValue *v)
 
 	if (depth > JSON_SCAN_MAX_DEPTH)
 		return fail_token(s, "maximum parsing depth reached");
-	s->defect = JSD_NONE;
-	v->depth = 0;
+	s->target = v;
+	v->defect = JSD_NONE;
 	if (c == '{' || c == '[')
-	{
-		if (!scan_container(s, depth, v))
-			return false;
-	}
-	else if (!scan_scalar(s, v))
-		return false;
-	v->defect = s->defect;
-	v->defect_start = s->defect_start;
-	v->defect_end = s->defect_end;
-	return true;
+		return scan_container(s, depth, v);
+	v->depth = 0;
+	return scan_scalar(s, v);
 }
 
 /* After the top-level value: only whitespace may follow. */

@@ -75,9 +75,7 @@ typedef struct JsonScanner
 	const char *error_end;
 	bool		error_near;		/* quote the token in the message */
 	char		error_buf[48];
-	JsonScanDefect defect;		/* of the value being scanned */
-	const char *defect_start;
-	const char *defect_end;
+	JsonScanValue *target;		/* the value being scanned gets its defects */
 } JsonScanner;
 
 extern void json_scan_init(JsonScanner *s, const char *data, size_t len);
@@ -88,7 +86,7 @@ extern bool json_scan_value(JsonScanner *s, int depth, JsonScanValue *v);
 extern bool json_scan_finish(JsonScanner *s);
 extern char *json_scan_error_message(const JsonScanner *s);
 
-extern double json_scan_real(const JsonScanValue *v);
+extern double json_scan_real_slow(const JsonScanValue *v);
 extern int	json_utf8_sequence(const unsigned char *p, const unsigned char *end);
 extern size_t json_string_decode(const JsonScanValue *v, char *dst);
 extern size_t json_compact(const char *start, const char *end, char *dst);
@@ -107,6 +105,20 @@ json_scan_peek(JsonScanner *s)
 	while (s->p < s->end && json_is_space((unsigned char) *s->p))
 		s->p++;
 	return s->p < s->end ? (unsigned char) *s->p : -1;
+}
+
+/*
+ * A number's value as a double: strtod's, so +-HUGE_VAL beyond the range of
+ * double and 0 below it.
+ */
+static inline double
+json_scan_real(const JsonScanValue *v)
+{
+	if (v->kind == JSK_INTEGER && !v->huge)
+		return (double) v->integer;
+	if (v->kind == JSK_REAL && v->real_exact)
+		return v->real;
+	return json_scan_real_slow(v);
 }
 
 #endif
