@@ -130,3 +130,108 @@ SELECT accepted FROM qoe.ingest('{"event_type":"start","session_id":"decode-extr
     "content_id":2,"a":1,"b\u00e9":{"c" : [ 1, 2.50, "\u00e9\n" ] },"a":"last","n":null}');
 SELECT extra FROM qoe.viewing_events WHERE session_id = 'decode-extra';
 ROLLBACK;
+
+-- The decoder against jsonb: a value in an unknown field is accepted exactly
+-- when jsonb accepts it. Numbers at and beyond every limit of numeric (display
+-- scale 16383, weight 131071 decimal digits, exponent below 2^30), -0, huge
+-- integers, reals beyond double, escapes, \u0000, surrogates, keys, nesting,
+-- long strings. The planned differences (decoder_limit rows): nesting deeper
+-- than jsonb_in can take at PostgreSQL's smallest max_stack_depth, and more
+-- than 1 MB of unknown fields in one event.
+CREATE FUNCTION jsonb_accepts(doc text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM doc::jsonb;
+    RETURN true;
+EXCEPTION WHEN OTHERS THEN
+    RETURN false;
+END $$;
+CREATE TEMP TABLE corpus (n serial, label text, value text, decoder_limit boolean DEFAULT false);
+INSERT INTO corpus (label, value) VALUES
+    ('1e-16383', '1e-16383'), ('1e-16384', '1e-16384'), ('1e-20000', '1e-20000'),
+    ('0e-16383', '0e-16383'), ('0e-16384', '0e-16384'), ('-0e-99999', '-0e-99999'),
+    ('0.0e-16382', '0.0e-16382'), ('0.0e-16383', '0.0e-16383'),
+    ('1.5e-16382', '1.5e-16382'), ('1.5e-16383', '1.5e-16383'),
+    ('0.(16383 ones)', '0.' || repeat('1', 16383)), ('0.(16384 ones)', '0.' || repeat('1', 16384)),
+    ('0.(16380 zeros)e-3', '0.' || repeat('0', 16380) || 'e-3'),
+    ('0.(16380 zeros)e-4', '0.' || repeat('0', 16380) || 'e-4'),
+    ('0.(20000 zeros)1e20000', '0.' || repeat('0', 20000) || '1e20000'),
+    ('1e131071', '1e131071'), ('1e131072', '1e131072'), ('-9.999e131071', '-9.999e131071'),
+    ('0.1e131072', '0.1e131072'), ('10e131070', '10e131070'), ('10e131071', '10e131071'),
+    ('1(131071 zeros)', '1' || repeat('0', 131071)), ('1(131072 zeros)', '1' || repeat('0', 131072)),
+    ('1(131071 zeros).5', '1' || repeat('0', 131071) || '.5'),
+    ('0e1073741822', '0e1073741822'), ('0e1073741823', '0e1073741823'),
+    ('0e-1073741822', '0e-1073741822'), ('0e99999999999999999999', '0e99999999999999999999'),
+    ('1e+0000000000000000000005', '1e+0000000000000000000005'),
+    ('1e-99999999999999999999', '1e-99999999999999999999'),
+    ('-0', '-0'), ('-0.0', '-0.0'), ('-0e5', '-0e5'), ('1E+2', '1E+2'),
+    ('327267367867168100000', '327267367867168100000'),
+    ('-9223372036854775809', '-9223372036854775809'),
+    ('1e400', '1e400'), ('-1e400', '-1e400'), ('1e-400', '1e-400'), ('4.9e-324', '4.9e-324'),
+    ('string \u0000', '"\u0000"'), ('string a\u0000b', '"a\u0000b"'),
+    ('string \ud800', '"\ud800"'), ('string \udc00', '"\udc00"'),
+    ('string \ud800\u0041', '"\ud800\u0041"'), ('string \ud800\ud800', '"\ud800\ud800"'),
+    ('string \udbff\udfff', '"\udbff\udfff"'), ('string \ud83d\ude00', '"\ud83d\ude00"'),
+    ('string \uffff', '"\uffff"'), ('string escapes', '"\/\b\f\n\r\t\"\\ \u00e9"'),
+    ('key \u0000', '{"\u0000":1}'), ('key \udfff', '{"\udfff":1}'), ('key a\u0000b', '{"a\u0000b":1}'),
+    ('nested \u0000', '[1, {"a": ["\u0000"]}]'), ('nested 1e-20000', '{"a": [1, 1e-20000]}'),
+    ('nested repeated key', '{"a": 1e-20000, "a": 1}'),
+    ('string of 1000000 bytes', '"' || repeat('x', 1000000) || '"'),
+    ('10000 keys', '{' || (SELECT string_agg(format('"k%s":%s', i, i), ',') FROM generate_series(1, 10000) i) || '}'),
+    ('array depth 255', repeat('[', 255) || repeat(']', 255)),
+    ('object depth 255', repeat('{"a":', 255) || '1' || repeat('}', 255));
+INSERT INTO corpus (label, value, decoder_limit) VALUES
+    ('array depth 256', repeat('[', 256) || repeat(']', 256), true),
+    ('object depth 1000', repeat('{"a":', 1000) || '1' || repeat('}', 1000), true),
+    ('string of 1 MB', '"' || repeat('x', 1024 * 1024) || '"', true);
+CREATE TEMP TABLE verdicts AS
+SELECT c.n, c.label, c.decoder_limit, jsonb_accepts(x.doc) AS jsonb,
+       d.reason IS NULL AS decoder, d.reason
+  FROM corpus c,
+       LATERAL (SELECT format('{"event_type":"start","session_id":"s","user_id":1,"content_id":2,"x":%s}',
+                              c.value) AS doc) x,
+       LATERAL qoe.decode_event(x.doc) d;
+SELECT n, label, jsonb, decoder, reason FROM verdicts ORDER BY n;
+SELECT count(*) AS disagreements FROM verdicts WHERE jsonb <> decoder AND NOT decoder_limit;
+
+-- typed fields: each value is converted to its column's type, or the event
+-- is rejected with the field's name; text fields cannot hold \u0000 or
+-- unpaired surrogates; numbers beyond int64 or double are out of range
+SELECT n, coalesce(event_type || ' ' || session_id || ' ' || user_id, reason) AS verdict
+  FROM unnest(ARRAY[
+    '{"event_type":"start","session_id":"s","user_id":9223372036854775807,"content_id":2}',
+    '{"event_type":"start","session_id":"s","user_id":9223372036854775808,"content_id":2}',
+    '{"event_type":"start","session_id":"s","user_id":1e19,"content_id":2}',
+    '{"event_type":"start","session_id":"s","user_id":1e400,"content_id":2}',
+    '{"event_type":"start","session_id":"s","user_id":1,"content_id":2,"position_sec":1e400}',
+    '{"event_type":"start","session_id":"s","user_id":1,"content_id":2,"position_sec":1e-20000}',
+    '{"event_type":"start","session_id":"s","user_id":1,"content_id":2,"bitrate_kbps":2147483648}',
+    '{"event_type":"start","session_id":"s","user_id":1,"content_id":2,"dropped_frames":2147483648}',
+    '{"event_type":"start","session_id":"s","user_id":1,"content_id":2,"timestamp":1e400}',
+    '{"event_type":"start","session_id":"s","user_id":1,"content_id":2,"timestamp":99999999999999999999}',
+    '{"event_type":"start","session_id":123456789012345678901234567890,"user_id":1,"content_id":2}',
+    '{"event_type":"start","session_id":"s","user_id":1,"content_id":2,"country":"\u0000"}',
+    '{"event_type":"start\u0000","session_id":"s","user_id":1,"content_id":2}',
+    '{"event_type":"start","session_id":"s","user_id":1,"content_id":2,"timestamp":"\udc00"}',
+    '{"event_type":"start","session_id":"\ud800","session_id":"ok","user_id":1,"content_id":2}'
+    ]) WITH ORDINALITY AS p(payload, n), LATERAL decode(p.payload)
+ ORDER BY n;
+
+-- one poison event in an array: the events around it are stored, it alone is
+-- a dead letter with its own text and a reason naming the field
+BEGIN;
+SELECT * FROM qoe.ingest('[
+    {"event_type":"start","session_id":"poison-good-1","user_id":1,"content_id":2,"ad_id":327267367867168100000},
+    {"event_type":"start","session_id":"poison-bad-1","user_id":1,"content_id":2,"x":1e-20000},
+    {"event_type":"start","session_id":"poison-bad-2","user_id":1,"content_id":2,"x":{"y":"\u0000"}},
+    {"event_type":"start","session_id":"poison-good-2","user_id":1,"content_id":2,"x":0e-16383,"y":1e20000},
+    {"event_type":"start","session_id":"poison-bad-3","user_id":1,"content_id":2,"\udc00":1},
+    {"event_type":"start","session_id":"poison-bad-4","user_id":1,"content_id":2,"y":0e-99999}]');
+SELECT session_id, extra->'ad_id' AS ad_id, length(extra::text) AS extra_length
+  FROM qoe.viewing_events WHERE session_id LIKE 'poison-%' ORDER BY session_id;
+SELECT item_index, reason, payload FROM qoe.dead_letters
+ WHERE payload LIKE '%poison-bad-%' ORDER BY item_index;
+ROLLBACK;
+
+-- a payload holds at most 1,000,000 events: what is kept for it stays bounded
+SELECT count(*) AS items FROM decode('[' || repeat('0,', 999999) || '0]');
+SELECT item_index, reason FROM decode('[' || repeat('0,', 1000000) || '0]');

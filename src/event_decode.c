@@ -11,16 +11,23 @@
  * member goes straight into its QoeEvent field; only the strings an event
  * keeps are allocated: 0.7 us per event, ~520 MB/s (bash bench/decode/run.sh).
  * The rules are still jansson's (bench/decode/fuzz.sh holds the two decoders
- * side by side): strict RFC 8259, int64 integers, the last of repeated keys
- * wins, judged once the object is complete, where the key first appeared.
+ * side by side): strict RFC 8259, the last of repeated keys wins, judged
+ * once the object is complete, where the key first appeared. Except where
+ * storage differs: an accepted event is one PostgreSQL can store, so what
+ * jsonb_in or a column would refuse (\u0000, unpaired surrogates, bytes that
+ * are not UTF-8, numbers outside numeric's range in unknown fields, values
+ * outside a column's range, nesting jsonb_in may not take) rejects just
+ * that event, naming the field; and any integer jsonb keeps is valid JSON.
  *
- * Everything is palloc'd in the caller's memory context.
+ * Everything is palloc'd in the caller's memory context. Every loop whose
+ * length the client controls is near-linear and checks for interrupts.
  */
 #include "postgres.h"
 
 #include <math.h>
 
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "utils/datetime.h"
 #include "utils/timestamp.h"
 
@@ -33,6 +40,18 @@
 #define MAX_POSITION_SEC	1.0e7
 #define MAX_STALL_MS		(24 * 3600 * 1000)
 #define MAX_VST_MS			(3600 * 1000)
+/*
+ * Unknown fields become one jsonb object. jsonb_in recurses once per level
+ * of nesting: 256 levels fit PostgreSQL's smallest max_stack_depth (100kB)
+ * with room to spare. Their JSON text as sent (repeats included) is held to
+ * 1 MB: far below jsonb's 256 MB per container, and it bounds the members
+ * kept per event. A payload holds at most MAX_PAYLOAD_ITEMS events, so what
+ * is kept for one payload stays far below palloc's 1 GB.
+ */
+#define MAX_EXTRA_DEPTH		256
+#define MAX_EXTRA_LEN		(1024 * 1024)
+#define MAX_PAYLOAD_ITEMS	1000000
+#define MAX_EPOCH_MS		INT64CONST(1000000000000000)
 #define MS_FROM_UNIX_TO_PG_EPOCH \
 	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000)
 
@@ -114,22 +133,21 @@ static const char *const key_names[K_COUNT] = {
 /* An unknown member, kept for QoeEvent.extra. */
 typedef struct ExtraMember
 {
-	const char *key;			/* the key's JSON text, quotes included */
-	size_t		key_len;
-	const char *name;			/* its unescaped text, to find duplicates */
+	JsonScanValue key;			/* its JSON text, quotes included */
+	JsonScanValue value;
+	const char *name;			/* the key's unescaped text, to find repeats */
 	size_t		name_len;
-	uint32		hash;
-	const char *value;			/* the value's JSON text (last one wins) */
-	const char *value_end;
+	bool		repeated;		/* a later member of the same name took its value */
 } ExtraMember;
 
 #define LOCAL_EXTRA		8
-#define EXTRA_LINEAR	16		/* beyond this many, duplicates via a hash table */
+#define EXTRA_LINEAR	16		/* beyond this many, repeats are found by sorting */
 
 /*
  * The members of one event object as scanned, judged once the object is
  * complete: with a repeated key the last value wins, at the place of the
- * first one, as with the jansson object the decoder used to walk.
+ * first one, as with the jansson object the decoder used to walk. Unknown
+ * members are all kept in order, repeats included, and resolved at the end.
  */
 typedef struct EventMembers
 {
@@ -140,8 +158,7 @@ typedef struct EventMembers
 	ExtraMember *extra;
 	int			nextra;
 	int			extra_cap;
-	int		   *table;			/* open addressing over extra, or NULL */
-	int			table_size;
+	size_t		extra_len;		/* their JSON text, up to MAX_EXTRA_LEN + 1 */
 	ExtraMember local_extra[LOCAL_EXTRA];
 } EventMembers;
 
@@ -301,15 +318,98 @@ kind_name(JsonScanKind kind)
 }
 
 /*
+ * Source text quoted in a reason (stored as text): at most max bytes, whole
+ * UTF-8 characters, any other byte as \xNN, "..." where cut.
+ */
+static char *
+printable(const char *text, size_t len, size_t max)
+{
+	char	   *out = palloc(max * 4 + 4);
+	char	   *d = out;
+	const char *p = text;
+	const char *end = text + Min(len, max);
+
+	while (p < end)
+	{
+		int			n = json_utf8_sequence((const unsigned char *) p, (const unsigned char *) end);
+
+		if (n > 0 && *p != '\0')
+		{
+			memcpy(d, p, n);
+			d += n;
+			p += n;
+		}
+		else
+			d += sprintf(d, "\\x%02x", (unsigned char) *p++);
+	}
+	if (len > max)
+		d += sprintf(d, "...");
+	*d = '\0';
+	return out;
+}
+
+/* How a field is named in a reason: a canonical key, or an unknown one's text. */
+static char *
+field_label(const JsonScanValue *key)
+{
+	return printable(key->start + 1, key->end - key->start - 2, 64);
+}
+
+/* Why PostgreSQL cannot store a value; see json_scan.h. */
+static char *
+defect_reason(const char *what, const char *field, const JsonScanValue *v)
+{
+	char	   *why = NULL;
+
+	switch (v->defect)
+	{
+		case JSD_NUL:
+			why = pstrdup("\\u0000 is not allowed in text");
+			break;
+		case JSD_SURROGATE:
+			why = psprintf("unpaired surrogate %.6s", v->defect_start);
+			break;
+		case JSD_UTF8:
+			why = psprintf("invalid UTF-8 byte 0x%02x", (unsigned char) *v->defect_start);
+			break;
+		case JSD_NUMERIC:
+			why = psprintf("number %s is outside the range of numeric",
+						   printable(v->defect_start, v->defect_end - v->defect_start, 40));
+			break;
+		case JSD_NONE:
+			elog(ERROR, "no defect to report");
+	}
+	return psprintf("%s \"%s\" cannot be stored: %s", what, field, why);
+}
+
+/*
  * Field readers: each returns NULL on success or the rejection reason.
  */
 static char *
+out_of_range(const char *key, const JsonScanValue *v, int64 min, int64 max)
+{
+	return psprintf("field \"%s\" is out of range: %s (allowed " INT64_FORMAT " to " INT64_FORMAT ")",
+					key, printable(v->start, v->end - v->start, 40), min, max);
+}
+
+static char *
 read_int64(const char *key, const JsonScanValue *v, int64 min, int64 max, int64 *out)
 {
-	if (v->kind == JSK_INTEGER)
+	if (v->kind == JSK_INTEGER && !v->huge)
 		*out = v->integer;
-	else if (v->kind == JSK_REAL && v->real == floor(v->real) && fabs(v->real) < 9.0e18)
-		*out = (int64) v->real;
+	else if (v->kind == JSK_INTEGER)
+		return out_of_range(key, v, min, max);
+	else if (v->kind == JSK_REAL)
+	{
+		/* an integral real counts as an integer; HUGE_VAL is integral too */
+		double		d = json_scan_real(v);
+
+		if (d != floor(d))
+			return psprintf("field \"%s\" must be an integer, got a number", key);
+		if (fabs(d) >= 9.0e18)
+			return out_of_range(key, v, min, max);
+		*out = (int64) d;
+	}
 	else
 		return psprintf("field \"%s\" must be an integer, got %s", key, kind_name(v->kind));
 	if (*out < min || *out > max)
@@ -329,20 +429,30 @@ read_int32(const char *key, const JsonScanValue *v, int32 max, int32 *out)
 	return reason;
 }
 
+/* A real column: the range is checked as a double, well inside float4's. */
 static char *
 read_double(const char *key, const JsonScanValue *v, double max, double *out)
 {
-	if (v->kind == JSK_INTEGER)
-		*out = (double) v->integer;
-	else if (v->kind == JSK_REAL)
-		*out = v->real;
+	if (v->kind == JSK_INTEGER || v->kind == JSK_REAL)
+		*out = json_scan_real(v);
 	else
 		return psprintf("field \"%s\" must be a number, got %s", key, kind_name(v->kind));
-	if (!isfinite(*out) || *out < 0 || *out > max)
+	if (!isfinite(*out))
+		return psprintf("field \"%s\" is out of range: %s (allowed 0 to %g)", key,
+						printable(v->start, v->end - v->start, 40), max);
+	if (*out < 0 || *out > max)
 		return psprintf("field \"%s\" is out of range: %g (allowed 0 to %g)", key, *out, max);
 	return NULL;
 }
 
+static char *
+text_too_long(const char *key, size_t len)
+{
+	return psprintf("field \"%s\" is too long: %zu bytes (at most %d)",
+					key, len, MAX_TEXT_FIELD_LEN);
+}
+
+/* A text column; a string's defects were judged before. */
 static char *
 read_text(const char *key, const JsonScanValue *v, bool numbers_too, char **out)
 {
@@ -356,8 +466,7 @@ read_text(const char *key, const JsonScanValue *v, bool numbers_too, char **out)
 			if (len == 0)
 				return psprintf("field \"%s\" is empty", key);
 			if (len > MAX_TEXT_FIELD_LEN)
-				return psprintf("field \"%s\" is too long: %zu bytes (at most %d)",
-								key, len, MAX_TEXT_FIELD_LEN);
+				return text_too_long(key, len);
 			text = palloc(len + 1);
 			memcpy(text, v->start + 1, len);
 			text[len] = '\0';
@@ -370,15 +479,24 @@ read_text(const char *key, const JsonScanValue *v, bool numbers_too, char **out)
 			if (len == 0)
 				return psprintf("field \"%s\" is empty", key);
 			if (len > MAX_TEXT_FIELD_LEN)
-				return psprintf("field \"%s\" is too long: %zu bytes (at most %d)",
-								key, len, MAX_TEXT_FIELD_LEN);
+				return text_too_long(key, len);
 		}
 		*out = text;
 		return NULL;
 	}
-	if (numbers_too && v->kind == JSK_INTEGER)
+	if (numbers_too && v->kind == JSK_INTEGER && !v->huge)
 	{
 		*out = psprintf(INT64_FORMAT, v->integer);
+		return NULL;
+	}
+	if (numbers_too && v->kind == JSK_INTEGER)
+	{
+		/* beyond int64: its digits as written */
+		size_t		len = v->end - v->start;
+
+		if (len > MAX_TEXT_FIELD_LEN)
+			return text_too_long(key, len);
+		*out = pnstrdup(v->start, len);
 		return NULL;
 	}
 	return psprintf("field \"%s\" must be a string, got %s", key, kind_name(v->kind));
@@ -485,21 +603,23 @@ read_timestamp(const JsonScanValue *v, TimestampTz *out)
 			return psprintf("field \"timestamp\" is not an ISO-8601 date-time: \"%.*s\"",
 							quote_len(text, len, 64), text);
 	}
-	else if (v->kind == JSK_INTEGER)
+	else if (v->kind == JSK_INTEGER && !v->huge)
 		epoch_ms = v->integer;
-	else if (v->kind == JSK_REAL && isfinite(v->real))
+	else if (v->kind == JSK_INTEGER || v->kind == JSK_REAL)
 	{
-		/*
-		 * Beyond int64 the conversion is undefined in C; x86 gives INT64_MIN,
-		 * which is what the range check below has always reported.
-		 */
-		epoch_ms = fabs(v->real) < 9.2e18 ? (int64) rint(v->real) : PG_INT64_MIN;
+		double		d = json_scan_real(v);
+
+		/* the bound below, checked before converting (HUGE_VAL fails it) */
+		if (!(fabs(d) <= (double) MAX_EPOCH_MS))
+			return psprintf("field \"timestamp\" is out of range: %s",
+							printable(v->start, v->end - v->start, 40));
+		epoch_ms = (int64) rint(d);
 	}
 	else
 		return psprintf("field \"timestamp\" must be epoch milliseconds or ISO-8601 text, got %s",
 						kind_name(v->kind));
 	/* keep the arithmetic below far from overflow; the window check does the rest */
-	if (epoch_ms < -1000000000000000LL || epoch_ms > 1000000000000000LL)
+	if (epoch_ms < -MAX_EPOCH_MS || epoch_ms > MAX_EPOCH_MS)
 		return psprintf("field \"timestamp\" is out of range: " INT64_FORMAT, epoch_ms);
 	*out = (epoch_ms - MS_FROM_UNIX_TO_PG_EPOCH) * 1000;
 	return NULL;
@@ -616,87 +736,11 @@ read_field(EventKey k, const JsonScanValue *v, QoeEvent *ev, bool *typed)
 	return NULL;
 }
 
-static uint32
-name_hash(const char *s, size_t len)
-{
-	uint32		h = 2166136261u;	/* FNV-1a */
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char) s[i]) * 16777619u;
-	return h;
-}
-
-static void
-extra_table_insert(EventMembers *m, int i)
-{
-	uint32		mask = m->table_size - 1;
-	uint32		slot = m->extra[i].hash & mask;
-
-	while (m->table[slot] >= 0)
-		slot = (slot + 1) & mask;
-	m->table[slot] = i;
-}
-
-static void
-extra_table_rebuild(EventMembers *m)
-{
-	if (m->table != NULL)
-		pfree(m->table);
-	m->table_size = 64;
-	while (m->table_size < m->nextra * 2)
-		m->table_size *= 2;
-	m->table = palloc(sizeof(int) * m->table_size);
-	memset(m->table, -1, sizeof(int) * m->table_size);
-	for (int i = 0; i < m->nextra; i++)
-		extra_table_insert(m, i);
-}
-
-static bool
-same_name(const ExtraMember *e, const char *name, size_t len, uint32 hash)
-{
-	return e->hash == hash && e->name_len == len && memcmp(e->name, name, len) == 0;
-}
-
-/* Keep an unknown member for extra; a repeated key replaces the value. */
+/* Keep an unknown member for extra; repeats are resolved at the end. */
 static void
 add_extra(EventMembers *m, const JsonScanValue *key, const JsonScanValue *value)
 {
-	const char *name = key->start + 1;
-	size_t		len = key->end - key->start - 2;
-	uint32		hash;
 	ExtraMember *e;
-
-	if (key->escaped)
-	{
-		char	   *text = palloc(len + 1);
-
-		len = json_string_decode(key, text);
-		name = text;
-	}
-	hash = name_hash(name, len);
-
-	if (m->table == NULL)
-	{
-		for (int i = 0; i < m->nextra; i++)
-			if (same_name(&m->extra[i], name, len, hash))
-			{
-				m->extra[i].value = value->start;
-				m->extra[i].value_end = value->end;
-				return;
-			}
-	}
-	else
-	{
-		uint32		mask = m->table_size - 1;
-
-		for (uint32 slot = hash & mask; m->table[slot] >= 0; slot = (slot + 1) & mask)
-			if (same_name(&m->extra[m->table[slot]], name, len, hash))
-			{
-				m->extra[m->table[slot]].value = value->start;
-				m->extra[m->table[slot]].value_end = value->end;
-				return;
-			}
-	}
 
 	if (m->nextra == m->extra_cap)
 	{
@@ -709,44 +753,161 @@ add_extra(EventMembers *m, const JsonScanValue *key, const JsonScanValue *value)
 		m->extra_cap *= 2;
 	}
 	e = &m->extra[m->nextra++];
-	e->key = key->start;
-	e->key_len = key->end - key->start;
-	e->name = name;
-	e->name_len = len;
-	e->hash = hash;
-	e->value = value->start;
-	e->value_end = value->end;
+	e->key = *key;
+	e->value = *value;
+	e->repeated = false;
+	e->name = key->start + 1;
+	e->name_len = key->end - key->start - 2;
+	if (key->escaped)
+	{
+		char	   *text = palloc(e->name_len + 1);
 
-	if (m->table != NULL && m->nextra * 2 <= m->table_size)
-		extra_table_insert(m, m->nextra - 1);
-	else if (m->table != NULL || m->nextra > EXTRA_LINEAR)
-		extra_table_rebuild(m);
+		e->name_len = json_string_decode(key, text);
+		e->name = text;
+	}
 }
 
-/* The unknown members as one compact JSON object, in order of appearance. */
+static int
+compare_names(const ExtraMember *a, const ExtraMember *b)
+{
+	int			c = memcmp(a->name, b->name, Min(a->name_len, b->name_len));
+
+	if (c != 0)
+		return c;
+	return a->name_len < b->name_len ? -1 : a->name_len > b->name_len;
+}
+
+/*
+ * The indexes of the unknown members ordered by name, then by place: a
+ * bottom-up merge sort, O(n log n) comparisons whatever keys a client
+ * crafts (a hash table over client keys can be flooded).
+ */
+static int *
+sort_by_name(const EventMembers *m)
+{
+	int			n = m->nextra;
+	int		   *idx = palloc(sizeof(int) * n);
+	int		   *tmp = palloc(sizeof(int) * n);
+
+	for (int i = 0; i < n; i++)
+		idx[i] = i;
+	for (int width = 1; width < n; width *= 2)
+	{
+		for (int lo = 0; lo < n; lo += 2 * width)
+		{
+			int			mid = Min(lo + width, n);
+			int			hi = Min(lo + 2 * width, n);
+			int			a = lo,
+						b = mid,
+						d = lo;
+
+			CHECK_FOR_INTERRUPTS();
+			/* stable: on equal names the left (earlier) one goes first */
+			while (a < mid && b < hi)
+				tmp[d++] = compare_names(&m->extra[idx[b]], &m->extra[idx[a]]) < 0
+					? idx[b++] : idx[a++];
+			while (a < mid)
+				tmp[d++] = idx[a++];
+			while (b < hi)
+				tmp[d++] = idx[b++];
+		}
+		{
+			int		   *swap = idx;
+
+			idx = tmp;
+			tmp = swap;
+		}
+	}
+	pfree(tmp);
+	return idx;
+}
+
+/*
+ * Repeated unknown keys: the first member of a name takes the value of the
+ * last one, the others are marked repeated.
+ */
+static void
+resolve_repeats(EventMembers *m)
+{
+	if (m->nextra <= EXTRA_LINEAR)
+	{
+		for (int i = 1; i < m->nextra; i++)
+			for (int j = 0; j < i; j++)
+				if (!m->extra[j].repeated && compare_names(&m->extra[j], &m->extra[i]) == 0)
+				{
+					m->extra[j].value = m->extra[i].value;
+					m->extra[i].repeated = true;
+					break;
+				}
+	}
+	else
+	{
+		int		   *idx = sort_by_name(m);
+
+		for (int i = 0; i < m->nextra;)
+		{
+			int			j = i + 1;
+
+			while (j < m->nextra && compare_names(&m->extra[idx[i]], &m->extra[idx[j]]) == 0)
+			{
+				m->extra[idx[j]].repeated = true;
+				j++;
+			}
+			if (j > i + 1)
+				m->extra[idx[i]].value = m->extra[idx[j - 1]].value;
+			i = j;
+		}
+		pfree(idx);
+	}
+}
+
+/*
+ * The unknown members as one compact JSON object, in order of appearance,
+ * into *json; NULL, or the reason jsonb could not store it.
+ */
 static char *
-extra_json(const EventMembers *m)
+extra_json(EventMembers *m, char **json)
 {
 	size_t		size = 2;
-	char	   *json;
 	char	   *d;
 
+	if (m->extra_len > MAX_EXTRA_LEN)
+		return psprintf("unknown fields are too large to store: more than %d bytes of JSON",
+						MAX_EXTRA_LEN);
+	resolve_repeats(m);
 	for (int i = 0; i < m->nextra; i++)
-		size += m->extra[i].key_len + 2 + (m->extra[i].value_end - m->extra[i].value);
-	d = json = palloc(size + 1);
+	{
+		const ExtraMember *e = &m->extra[i];
+
+		if (e->repeated)
+			continue;
+		if (e->key.defect != JSD_NONE)
+			return defect_reason("field name", field_label(&e->key), &e->key);
+		if (e->value.defect != JSD_NONE)
+			return defect_reason("field", field_label(&e->key), &e->value);
+		if (e->value.depth >= MAX_EXTRA_DEPTH)
+			return psprintf("field \"%s\" cannot be stored: nested %d levels deep (at most %d)",
+							field_label(&e->key), e->value.depth, MAX_EXTRA_DEPTH - 1);
+		size += e->key.end - e->key.start + 2 + (e->value.end - e->value.start);
+	}
+	d = *json = palloc(size + 1);
 	*d++ = '{';
 	for (int i = 0; i < m->nextra; i++)
 	{
-		if (i > 0)
+		const ExtraMember *e = &m->extra[i];
+
+		if (e->repeated)
+			continue;
+		if (d - *json > 1)
 			*d++ = ',';
-		memcpy(d, m->extra[i].key, m->extra[i].key_len);
-		d += m->extra[i].key_len;
+		memcpy(d, e->key.start, e->key.end - e->key.start);
+		d += e->key.end - e->key.start;
 		*d++ = ':';
-		d += json_compact(m->extra[i].value, m->extra[i].value_end, d);
+		d += json_compact(e->value.start, e->value.end, d);
 	}
 	*d++ = '}';
 	*d = '\0';
-	return json;
+	return NULL;
 }
 
 /*
@@ -763,25 +924,26 @@ scan_event(JsonScanner *s, int depth, EventMembers *m)
 	m->seen = 0;
 	m->norder = 0;
 	m->nextra = 0;
-	if (m->table != NULL)
-	{
-		pfree(m->table);
-		m->table = NULL;
-		m->table_size = 0;
-	}
+	m->extra_len = 0;
 	if (!json_scan_open(s, depth))
 		return false;
 	for (bool first = true; (r = json_scan_member(s, first, &key)) > 0; first = false)
 	{
 		EventKey	k = key_of(&key);
 
+		CHECK_FOR_INTERRUPTS();
 		if (k == K_UNKNOWN)
 		{
 			JsonScanValue value;
 
 			if (!json_scan_value(s, depth + 1, &value))
 				return false;
-			add_extra(m, &key, &value);
+			/* past the limit the event is rejected: scan on, keep nothing */
+			if (m->extra_len <= MAX_EXTRA_LEN)
+			{
+				m->extra_len += (key.end - key.start) + (value.end - value.start);
+				add_extra(m, &key, &value);
+			}
 			continue;
 		}
 		if (!json_scan_value(s, depth + 1, &m->value[k]))
@@ -795,9 +957,12 @@ scan_event(JsonScanner *s, int depth, EventMembers *m)
 	return r == 0;
 }
 
-/* Judge the scanned members of one event; NULL on success or the reason. */
+/*
+ * Judge the scanned members of one event; NULL on success or the reason.
+ * The canonical fields first, in order of appearance, then the unknown ones.
+ */
 static char *
-decode_event(const EventMembers *m, const QoeDecodeWindow *window, QoeEvent *ev)
+decode_event(EventMembers *m, const QoeDecodeWindow *window, QoeEvent *ev)
 {
 	bool		typed = false;
 	bool		timed = false;
@@ -809,11 +974,15 @@ decode_event(const EventMembers *m, const QoeDecodeWindow *window, QoeEvent *ev)
 	for (int i = 0; i < m->norder; i++)
 	{
 		EventKey	k = (EventKey) m->order[i];
+		const JsonScanValue *v = &m->value[k];
 		char	   *reason;
 
-		if (m->value[k].kind == JSK_NULL)
+		if (v->kind == JSK_NULL)
 			continue;			/* an explicit null is an absent field */
-		reason = read_field(k, &m->value[k], ev, &typed);
+		/* a number's defect is numeric's: the columns here are not numeric */
+		if (v->kind == JSK_STRING && v->defect != JSD_NONE)
+			return defect_reason("field", key_names[k], v);
+		reason = read_field(k, v, ev, &typed);
 		if (reason != NULL)
 			return reason;
 		timed |= (k == K_TIMESTAMP);
@@ -837,7 +1006,7 @@ decode_event(const EventMembers *m, const QoeDecodeWindow *window, QoeEvent *ev)
 			return reason;
 	}
 	if (m->nextra > 0)
-		ev->extra = extra_json(m);
+		return extra_json(m, &ev->extra);
 	return NULL;
 }
 
@@ -893,7 +1062,13 @@ decode_item(JsonScanner *s, int depth, int item_index, DecodeState *st)
 		}
 		reason = decode_event(&st->members, st->window, &out->events[out->nevents]);
 		if (reason == NULL)
-			out->events[out->nevents++].item_index = item_index;
+		{
+			QoeEvent   *ev = &out->events[out->nevents++];
+
+			ev->item_index = item_index;
+			ev->raw = start;
+			ev->raw_len = s->p - start;
+		}
 		else
 			reject_value(st, item_index, reason, start, s->p);
 	}
@@ -937,6 +1112,7 @@ qoe_decode_payload(const char *data, size_t len, const QoeDecodeWindow *window,
 	JsonScanner s;
 	DecodeState st;
 	bool		ok;
+	char	   *reason = NULL;	/* why the payload as a whole is rejected */
 
 	memset(out, 0, sizeof(*out));
 	st.window = window;
@@ -944,8 +1120,6 @@ qoe_decode_payload(const char *data, size_t len, const QoeDecodeWindow *window,
 	st.reject_cap = 0;
 	st.members.extra = st.members.local_extra;
 	st.members.extra_cap = LOCAL_EXTRA;
-	st.members.table = NULL;
-	st.members.table_size = 0;
 	json_scan_init(&s, data, len);
 
 	if (json_scan_peek(&s) == '[')
@@ -962,6 +1136,12 @@ qoe_decode_payload(const char *data, size_t len, const QoeDecodeWindow *window,
 				ok = (r == 0);
 				break;
 			}
+			if (i == MAX_PAYLOAD_ITEMS)
+			{
+				reason = psprintf("payload holds more than %d events", MAX_PAYLOAD_ITEMS);
+				break;
+			}
+			CHECK_FOR_INTERRUPTS();
 			ok = decode_item(&s, 2, i, &st);
 		}
 	}
@@ -970,19 +1150,27 @@ qoe_decode_payload(const char *data, size_t len, const QoeDecodeWindow *window,
 		st.event_cap = 1;
 		out->events = palloc(sizeof(QoeEvent));
 		ok = decode_item(&s, 1, -1, &st);
+		if (ok && out->nevents == 1)
+		{
+			/* the whole document is the event's text */
+			out->events[0].raw = data;
+			out->events[0].raw_len = len;
+		}
 	}
-	if (ok)
+	if (ok && reason == NULL)
 		ok = json_scan_finish(&s);
-
 	if (!ok)
+		reason = json_scan_error_message(&s);
+
+	if (reason != NULL)
 	{
-		/* not JSON: whatever was decoded goes, the raw bytes are the payload */
+		/* whatever was decoded goes, the raw bytes are the payload */
 		char	   *raw = palloc(len + 1);
 
 		memcpy(raw, data, len);
 		raw[len] = '\0';
 		out->nevents = 0;
 		out->nrejections = 0;
-		add_rejection(&st, -1, json_scan_error_message(&s), raw, len);
+		add_rejection(&st, -1, reason, raw, len);
 	}
 }

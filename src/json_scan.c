@@ -5,14 +5,15 @@
  * It reads the source bytes in place: no token buffer, no tree, no memory
  * allocated except a copy of an over-long real number for strtod. Nested
  * values are checked with an explicit bit stack instead of recursion, so
- * the C stack stays bounded whatever the input. Error reasons follow
- * jansson's wording (the decoder used jansson before), with the line, the
- * column after the offending token and that token quoted when it is short.
+ * the C stack stays bounded whatever the input, and every value of a
+ * container checks for interrupts: a huge payload can be cancelled. Error
+ * reasons follow jansson's wording (the decoder used jansson before), with
+ * the line, the column after the offending token and that token quoted when
+ * it is short.
  */
 #include "postgres.h"
 
-#include <errno.h>
-#include <math.h>
+#include "miscadmin.h"
 
 #include "json_scan.h"
 
@@ -73,8 +74,8 @@ hex_value(unsigned char c)
  * Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlongs, no
  * surrogates, nothing above U+10FFFF), or 0.
  */
-static int
-utf8_sequence(const unsigned char *p, const unsigned char *end)
+int
+json_utf8_sequence(const unsigned char *p, const unsigned char *end)
 {
 	unsigned char c = p[0];
 	unsigned char lo = 0x80,
@@ -144,7 +145,7 @@ token_end(const char *p, const char *end)
 	}
 	if (*q >= 0x80)
 	{
-		int			n = utf8_sequence(q, e);
+		int			n = json_utf8_sequence(q, e);
 
 		return (const char *) q + (n > 0 ? n : 1);
 	}
@@ -172,6 +173,20 @@ fail_token(JsonScanner *s, const char *reason)
 	return fail(s, reason, s->p, token_end(s->p, s->end), true);
 }
 
+/* Keep the first defect of the value being scanned; scanning goes on. */
+static inline void
+note_defect(JsonScanner *s, JsonScanDefect defect, const char *start, const char *end)
+{
+	JsonScanValue *v = s->target;
+
+	if (v->defect == JSD_NONE)
+	{
+		v->defect = defect;
+		v->defect_start = start;
+		v->defect_end = end;
+	}
+}
+
 static bool
 fail_utf8(JsonScanner *s, const char *at)
 {
@@ -190,11 +205,42 @@ json_scan_init(JsonScanner *s, const char *data, size_t len)
 	s->error_start = s->error_end = data;
 	s->error_near = false;
 	s->error_buf[0] = '\0';
+	s->target = NULL;
+}
+
+/* The code unit of the \uXXXX escape at p (6 bytes are there), or -1. */
+static int
+unicode_escape(const unsigned char *p)
+{
+	int			cp = 0;
+
+	for (int i = 2; i < 6; i++)
+	{
+		int			h = hex_value(p[i]);
+
+		if (h < 0)
+			return -1;
+		cp = cp * 16 + h;
+	}
+	return cp;
+}
+
+/* A \u escape at esc whose hex digits are not; the error ends at the bad one. */
+static bool
+fail_escape(JsonScanner *s, const unsigned char *start, const unsigned char *esc)
+{
+	int			i = 2;
+
+	while (hex_value(esc[i]) >= 0)
+		i++;
+	return fail(s, "invalid escape", (const char *) start, (const char *) esc + i + 1, true);
 }
 
 /*
- * A string; s->p is at its opening quote. Checks the escapes (a high
- * surrogate needs its low one; \u0000 is refused) and the UTF-8.
+ * A string; s->p is at its opening quote. Checks the escapes and the UTF-8;
+ * \u0000, a surrogate escape outside a high-low pair and bytes that are not
+ * UTF-8 are defects (jsonb refuses them), the rest of a bad string is a
+ * syntax error.
  */
 static bool
 scan_string(JsonScanner *s, JsonScanValue *v)
@@ -223,58 +269,30 @@ scan_string(JsonScanner *s, JsonScanValue *v)
 			c = p[1];
 			if (c == 'u')
 			{
-				int			cp = 0;
+				int			cp;
 
 				if (end - p < 6)
 					return fail(s, "premature end of input", (const char *) start, s->end, true);
-				for (int i = 2; i < 6; i++)
-				{
-					int			h = hex_value(p[i]);
-
-					if (h < 0)
-						return fail(s, "invalid escape", (const char *) start,
-									(const char *) p + i + 1, true);
-					cp = cp * 16 + h;
-				}
+				cp = unicode_escape(p);
+				if (cp < 0)
+					return fail_escape(s, start, p);
 				if (cp == 0)
-					return fail(s, "\\u0000 is not allowed", (const char *) start,
-								token_end((const char *) start, s->end), true);
-				if (cp >= 0xDC00 && cp <= 0xDFFF)
+					note_defect(s, JSD_NUL, (const char *) p, (const char *) p + 6);
+				else if (cp >= 0xD800 && cp <= 0xDBFF && end - p >= 12 &&
+						 p[6] == '\\' && p[7] == 'u')
 				{
-					snprintf(s->error_buf, sizeof(s->error_buf), "invalid Unicode '\\u%04X'", cp);
-					return fail(s, s->error_buf, (const char *) start,
-								token_end((const char *) start, s->end), true);
-				}
-				if (cp >= 0xD800 && cp <= 0xDBFF)
-				{
-					int			lo = 0;
+					int			lo = unicode_escape(p + 6);
 
-					if (end - p < 12 || p[6] != '\\' || p[7] != 'u')
-					{
-						snprintf(s->error_buf, sizeof(s->error_buf), "invalid Unicode '\\u%04X'", cp);
-						return fail(s, s->error_buf, (const char *) start,
-									token_end((const char *) start, s->end), true);
-					}
-					for (int i = 8; i < 12; i++)
-					{
-						int			h = hex_value(p[i]);
-
-						if (h < 0)
-							return fail(s, "invalid escape", (const char *) start,
-										(const char *) p + i + 1, true);
-						lo = lo * 16 + h;
-					}
-					if (lo < 0xDC00 || lo > 0xDFFF)
-					{
-						snprintf(s->error_buf, sizeof(s->error_buf),
-								 "invalid Unicode '\\u%04X\\u%04X'", cp, lo);
-						return fail(s, s->error_buf, (const char *) start,
-									token_end((const char *) start, s->end), true);
-					}
-					p += 12;
+					if (lo < 0)
+						return fail_escape(s, start, p + 6);
+					if (lo >= 0xDC00 && lo <= 0xDFFF)
+						p += 6;	/* a pair */
+					else
+						note_defect(s, JSD_SURROGATE, (const char *) p, (const char *) p + 6);
 				}
-				else
-					p += 6;
+				else if (cp >= 0xD800 && cp <= 0xDFFF)
+					note_defect(s, JSD_SURROGATE, (const char *) p, (const char *) p + 6);
+				p += 6;
 			}
 			else if (c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' ||
 					 c == 'n' || c == 'r' || c == 't')
@@ -291,10 +309,13 @@ scan_string(JsonScanner *s, JsonScanValue *v)
 		}
 		else
 		{
-			int			n = utf8_sequence(p, end);
+			int			n = json_utf8_sequence(p, end);
 
 			if (n == 0)
-				return fail_utf8(s, (const char *) p);
+			{
+				note_defect(s, JSD_UTF8, (const char *) p, (const char *) p + 1);
+				n = 1;
+			}
 			p += n;
 		}
 	}
@@ -307,10 +328,29 @@ scan_string(JsonScanner *s, JsonScanValue *v)
 }
 
 /*
- * A number, RFC 8259 grammar. Integers are exact int64 (overflow is an
- * error); reals come from strtod, or from one exact IEEE operation when the
- * digits and the power of ten are both exact doubles (the result is then
- * the correctly rounded one, the same as strtod's).
+ * Would numeric_in accept this number? digits counts the significant ones
+ * (from the first nonzero), frac_digits those after the point, exponent is
+ * as written (saturated far beyond every limit). The display scale is the
+ * fraction's length less the exponent; the weight is the decimal position
+ * of the first significant digit (no limit for zero); see json_scan.h.
+ */
+static inline bool
+numeric_range_ok(int64 digits, int64 frac_digits, int64 exponent)
+{
+	if (exponent >= JSON_NUMERIC_MAX_EXPONENT || exponent <= -JSON_NUMERIC_MAX_EXPONENT)
+		return false;
+	if (frac_digits - exponent > JSON_NUMERIC_MAX_DSCALE)
+		return false;
+	return digits == 0 || exponent - frac_digits + digits - 1 <= JSON_NUMERIC_MAX_DEC_WEIGHT;
+}
+
+/*
+ * A number, RFC 8259 grammar. Integers within int64 are exact, larger ones
+ * are huge (json_scan_real approximates them). A real is computed here when
+ * the digits and the power of ten are both exact doubles (one IEEE
+ * operation: the correctly rounded result, the same as strtod's), else by
+ * json_scan_real when a reader needs it. Any number outside numeric's
+ * range is a defect.
  */
 static bool
 scan_number(JsonScanner *s, JsonScanValue *v)
@@ -321,9 +361,9 @@ scan_number(JsonScanner *s, JsonScanValue *v)
 	bool		negative = false;
 	bool		real = false;
 	uint64		mantissa = 0;
-	int			digits = 0;		/* significant digits, leading zeros aside */
-	int			frac_digits = 0;
-	int			exponent = 0;
+	int64		digits = 0;		/* significant digits, leading zeros aside */
+	int64		frac_digits = 0;
+	int64		exponent = 0;
 
 	if (*p == '-')
 	{
@@ -372,7 +412,7 @@ scan_number(JsonScanner *s, JsonScanValue *v)
 		if (p >= end || !is_digit(*p))
 			return fail(s, "invalid token", start, (const char *) p, true);
 		for (; p < end && is_digit(*p); p++)
-			if (exponent < 100000)
+			if (exponent < PG_INT64_MAX / 100)
 				exponent = exponent * 10 + (*p - '0');
 		if (exp_negative)
 			exponent = -exponent;
@@ -381,15 +421,19 @@ scan_number(JsonScanner *s, JsonScanValue *v)
 	v->start = start;
 	v->end = (const char *) p;
 	s->p = v->end;
+	/* without an exponent, up to 19 digits and 16383 decimals always fit */
+	if ((exponent != 0 || digits > 19 || frac_digits > JSON_NUMERIC_MAX_DSCALE) &&
+		!numeric_range_ok(digits, frac_digits, exponent))
+		note_defect(s, JSD_NUMERIC, v->start, v->end);
 
 	if (!real)
 	{
 		/* "0" and "-0" have no significant digit; 19 digits fit in uint64 */
-		if (digits > 19 || mantissa > (uint64) PG_INT64_MAX + (negative ? 1 : 0))
-			return fail(s, negative ? "too big negative integer" : "too big integer",
-						v->start, v->end, true);
 		v->kind = JSK_INTEGER;
-		if (!negative)
+		v->huge = digits > 19 || mantissa > (uint64) PG_INT64_MAX + (negative ? 1 : 0);
+		if (v->huge)
+			v->integer = 0;
+		else if (!negative)
 			v->integer = (int64) mantissa;
 		else if (mantissa == (uint64) PG_INT64_MAX + 1)
 			v->integer = PG_INT64_MIN;
@@ -400,6 +444,7 @@ scan_number(JsonScanner *s, JsonScanValue *v)
 
 	v->kind = JSK_REAL;
 	exponent -= frac_digits;
+	v->real_exact = true;
 	if (digits == 0)
 		v->real = negative ? -0.0 : 0.0;
 	else if (digits <= 19 && mantissa <= ((uint64) 1 << 53) &&
@@ -411,21 +456,26 @@ scan_number(JsonScanner *s, JsonScanValue *v)
 		v->real = negative ? -d : d;
 	}
 	else
-	{
-		size_t		len = v->end - v->start;
-		char		local[128];
-		char	   *copy = len < sizeof(local) ? local : palloc(len + 1);
-
-		memcpy(copy, v->start, len);
-		copy[len] = '\0';
-		errno = 0;
-		v->real = strtod(copy, NULL);
-		if (copy != local)
-			pfree(copy);
-		if ((v->real == HUGE_VAL || v->real == -HUGE_VAL) && errno == ERANGE)
-			return fail(s, "real number overflow", v->start, v->end, true);
-	}
+		v->real_exact = false;
 	return true;
+}
+
+/* json_scan_real when strtod is needed: a huge integer, an inexact real. */
+double
+json_scan_real_slow(const JsonScanValue *v)
+{
+	size_t		len = v->end - v->start;
+	char		local[128];
+	char	   *copy = len < sizeof(local) ? local : palloc(len + 1);
+	double		d;
+
+	Assert(v->kind == JSK_INTEGER || v->kind == JSK_REAL);
+	memcpy(copy, v->start, len);
+	copy[len] = '\0';
+	d = strtod(copy, NULL);
+	if (copy != local)
+		pfree(copy);
+	return d;
 }
 
 /* true, false, null; any other word is an invalid token */
@@ -469,7 +519,7 @@ scan_scalar(JsonScanner *s, JsonScanValue *v)
 		return scan_word(s, v);
 	if (c == '}' || c == ']' || c == ',' || c == ':')
 		return fail_token(s, "unexpected token");
-	if (c >= 0x80 && utf8_sequence((const unsigned char *) s->p,
+	if (c >= 0x80 && json_utf8_sequence((const unsigned char *) s->p,
 								   (const unsigned char *) s->end) == 0)
 		return fail_utf8(s, s->p);
 	return fail_token(s, "invalid token");
@@ -485,6 +535,7 @@ scan_container(JsonScanner *s, int depth, JsonScanValue *v)
 {
 	uint64		is_object[JSON_SCAN_MAX_DEPTH / 64 + 1];
 	int			level = 0;		/* open containers; values inside are at depth + level */
+	int			max_level = 0;
 	const char *start = s->p;
 	JsonScanValue scalar;
 	int			c;
@@ -500,6 +551,8 @@ open:
 	else
 		is_object[level / 64] &= ~((uint64) 1 << (level % 64));
 	level++;
+	if (level > max_level)
+		max_level = level;
 	s->p++;
 	c = json_scan_peek(s);
 	if (TOP_IS_OBJECT())
@@ -528,6 +581,7 @@ key:
 	s->p++;
 
 value:
+	CHECK_FOR_INTERRUPTS();
 	c = json_scan_peek(s);
 	if (depth + level > JSON_SCAN_MAX_DEPTH)
 		return fail_token(s, "maximum parsing depth reached");
@@ -561,6 +615,7 @@ closed:
 
 	v->kind = *start == '{' ? JSK_OBJECT : JSK_ARRAY;
 	v->escaped = false;
+	v->depth = max_level;
 	v->start = start;
 	v->end = s->p;
 	return true;
@@ -611,6 +666,8 @@ json_scan_member(JsonScanner *s, bool first, JsonScanValue *key)
 		fail_token(s, "string or '}' expected");
 		return -1;
 	}
+	s->target = key;
+	key->defect = JSD_NONE;
 	if (!scan_string(s, key))
 		return -1;
 	if (json_scan_peek(s) != ':')
@@ -647,7 +704,7 @@ json_scan_element(JsonScanner *s, bool first)
 	return 1;
 }
 
-/* One complete value at the given depth. */
+/* One complete value at the given depth, with its first defect. */
 bool
 json_scan_value(JsonScanner *s, int depth, JsonScanValue *v)
 {
@@ -655,8 +712,11 @@ json_scan_value(JsonScanner *s, int depth, JsonScanValue *v)
 
 	if (depth > JSON_SCAN_MAX_DEPTH)
 		return fail_token(s, "maximum parsing depth reached");
+	s->target = v;
+	v->defect = JSD_NONE;
 	if (c == '{' || c == '[')
 		return scan_container(s, depth, v);
+	v->depth = 0;
 	return scan_scalar(s, v);
 }
 
@@ -702,7 +762,7 @@ json_scan_error_message(const JsonScanner *s)
 
 		while (p < e && *p != '\0')
 		{
-			int			n = utf8_sequence(p, e);
+			int			n = json_utf8_sequence(p, e);
 
 			if (n == 0)
 				break;
@@ -756,7 +816,9 @@ hex4(const char *p)
 
 /*
  * The text of a string the scanner accepted, unescaped into dst (room for
- * its source length), NUL-terminated; returns its length in bytes.
+ * its source length), NUL-terminated; returns its length in bytes. A
+ * string with a defect comes out as bytes that are not text (a NUL, a
+ * lone surrogate's three bytes): good only to compare keys.
  */
 size_t
 json_string_decode(const JsonScanValue *v, char *dst)
@@ -793,7 +855,9 @@ json_string_decode(const JsonScanValue *v, char *dst)
 				{
 					uint32		cp = hex4(p + 2);
 
-					if (cp >= 0xD800 && cp <= 0xDBFF)
+					if (cp >= 0xD800 && cp <= 0xDBFF && end - p >= 12 &&
+						p[6] == '\\' && p[7] == 'u' &&
+						hex4(p + 8) >= 0xDC00 && hex4(p + 8) <= 0xDFFF)
 					{
 						cp = 0x10000 + ((cp - 0xD800) << 10) + (hex4(p + 8) - 0xDC00);
 						p += 6;
