@@ -275,15 +275,22 @@ errcode(int sqlerrcode)
 	return 0;
 }
 
+static int
+print_message(const char *fmt, va_list args)
+{
+	vfprintf(stderr, fmt, args);
+	fputc('\n', stderr);
+	return 0;
+}
+
 int
 errmsg(const char *fmt,...)
 {
 	va_list		args;
 
 	va_start(args, fmt);
-	vfprintf(stderr, fmt, args);
+	print_message(fmt, args);
 	va_end(args);
-	fputc('\n', stderr);
 	return 0;
 }
 
@@ -293,9 +300,8 @@ errmsg_internal(const char *fmt,...)
 	va_list		args;
 
 	va_start(args, fmt);
-	vfprintf(stderr, fmt, args);
+	print_message(fmt, args);
 	va_end(args);
-	fputc('\n', stderr);
 	return 0;
 }
 
