@@ -4,11 +4,13 @@
 # QOE_PGBIN lets a developer test against a private copy of the server.
 PGBIN=${QOE_PGBIN:-/usr/lib/postgresql/15/bin}
 
+# A free port, searched from a random point so that clusters started at the
+# same time (several suites on one machine) rarely pick the same one.
 qoe_free_port() {
-	local port
-	for port in $(seq 55432 55532); do
-		if ! (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null &&
-			[ ! -e "/tmp/.s.PGSQL.$port" ]; then
+	local port i
+	for i in $(seq 0 999); do
+		port=$((55432 + (RANDOM + i) % 1000))
+		if ! (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
 			echo $port
 			return 0
 		fi
@@ -34,11 +36,18 @@ fsync = off
 timezone = 'Pacific/Kiritimati'
 ${1:-}
 CONF
-	runuser -u postgres -- $PGBIN/pg_ctl -D "$QOE_PGDATA_DIR/data" -w -t 60 \
-		-l "$QOE_PGDATA_DIR/server.log" start >/dev/null || {
-		cat "$QOE_PGDATA_DIR/server.log"
-		return 1
-	}
+	# a port taken between the check and the start: try another one
+	local try
+	for try in 1 2 3 4 5; do
+		runuser -u postgres -- $PGBIN/pg_ctl -D "$QOE_PGDATA_DIR/data" -w -t 60 \
+			-l "$QOE_PGDATA_DIR/server.log" start >/dev/null && break
+		if [ $try = 5 ] || ! grep -q "could not create any TCP/IP sockets" "$QOE_PGDATA_DIR/server.log"; then
+			cat "$QOE_PGDATA_DIR/server.log"
+			return 1
+		fi
+		PGPORT=$(qoe_free_port)
+		sed -i "s/^port = .*/port = $PGPORT/" "$QOE_PGDATA_DIR/data/postgresql.conf"
+	done
 	trap qoe_cluster_stop EXIT
 }
 
