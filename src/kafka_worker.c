@@ -383,7 +383,7 @@ load_config(const char *name)
 
 /*
  * Set stored_offset of the given partitions from qoe.source_offsets (-1: no
- * row), inside the caller's transaction.
+ * row), inside the caller's transaction, seeing its own changes.
  */
 static void
 read_stored_offsets(PartitionState *parts, int n)
@@ -396,7 +396,7 @@ read_stored_offsets(PartitionState *parts, int n)
 	if (SPI_execute_with_args("SELECT partition, next_offset FROM qoe.source_offsets"
 							  " WHERE source OPERATOR(pg_catalog.=) $1"
 							  " AND topic OPERATOR(pg_catalog.=) $2",
-							  2, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+							  2, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading qoe.source_offsets failed");
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
@@ -460,6 +460,88 @@ publish_partitions(void)
 	LWLockRelease(qoe_kafka_shared->lock);
 }
 
+/*
+ * Record where partitions without a stored row start, in its own
+ * transaction, so that a restart or a rebalance starts there too and not at
+ * start_position again ("latest" would skip what came meanwhile). Sets their
+ * stored_offset from the rows, which another worker may have written first;
+ * false if one differs from the given start.
+ */
+static bool
+record_starts(PartitionState **parts, const int64 *starts, int n)
+{
+	Datum	   *partitions = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *offsets = palloc(sizeof(Datum) * Max(n, 1));
+	PartitionState *rows = palloc(sizeof(PartitionState) * Max(n, 1));
+	Oid			argtypes[4] = {TEXTOID, TEXTOID, INT4ARRAYOID, INT8ARRAYOID};
+	Datum		args[4];
+	bool		agreed = true;
+
+	if (n == 0)
+		return true;
+	for (int i = 0; i < n; i++)
+	{
+		partitions[i] = Int32GetDatum(parts[i]->partition);
+		offsets[i] = Int64GetDatum(starts[i]);
+		rows[i].partition = parts[i]->partition;
+	}
+	args[0] = CStringGetTextDatum(cfg.name);
+	args[1] = CStringGetTextDatum(cfg.topic);
+	args[2] = PointerGetDatum(construct_array(partitions, n, INT4OID, 4, true, TYPALIGN_INT));
+	args[3] = PointerGetDatum(construct_array(offsets, n, INT8OID, 8, FLOAT8PASSBYVAL,
+											  TYPALIGN_DOUBLE));
+	begin_xact("recording where its partitions start");
+	/* a row left from the source's previous topic is overwritten */
+	if (SPI_execute_with_args("INSERT INTO qoe.source_offsets AS o (source, topic, partition, next_offset)"
+							  " SELECT $1, $2, b.partition, b.next_offset"
+							  "   FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4)) AS b(partition, next_offset)"
+							  " ON CONFLICT (source, partition) DO UPDATE"
+							  " SET topic = excluded.topic, next_offset = excluded.next_offset,"
+							  "     updated_at = pg_catalog.now()"
+							  " WHERE o.topic OPERATOR(pg_catalog.<>) excluded.topic",
+							  4, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "recording start offsets in qoe.source_offsets failed");
+	read_stored_offsets(rows, n);
+	commit_xact();
+	for (int i = 0; i < n; i++)
+	{
+		if (rows[i].stored_offset != starts[i])
+			agreed = false;
+		parts[i]->stored_offset = rows[i].stored_offset;
+	}
+	return agreed;
+}
+
+/*
+ * Resolve start_position of the partitions without a stored row (the
+ * topic's low or high watermark) and record it. A partition whose watermarks
+ * cannot be had now (no broker) starts at the logical offset instead, and
+ * its first message is recorded (record_start_offsets).
+ */
+static void
+resolve_starts(PartitionState *added, int n)
+{
+	PartitionState **parts = palloc(sizeof(PartitionState *) * Max(n, 1));
+	int64	   *starts = palloc(sizeof(int64) * Max(n, 1));
+	int			nparts = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		int64		low,
+					high;
+
+		if (added[i].stored_offset >= 0 ||
+			rd_kafka_query_watermark_offsets(consumer, cfg.topic, added[i].partition,
+											 &low, &high, 2000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+			continue;
+		parts[nparts] = &added[i];
+		starts[nparts++] = cfg.start_latest ? high : low;
+	}
+	(void) record_starts(parts, starts, nparts);
+	for (int i = 0; i < nparts; i++)
+		parts[i]->next_offset = parts[i]->stored_offset;
+}
+
 /* Take the partitions the group gave us, starting at the stored offsets. */
 static void
 apply_assignment(void)
@@ -481,6 +563,7 @@ apply_assignment(void)
 	for (int i = 0; i < list->cnt; i++)
 		added[i].partition = list->elems[i].partition;
 	load_offsets(added, list->cnt);
+	resolve_starts(added, list->cnt);
 	for (int i = 0; i < list->cnt; i++)
 		list->elems[i].offset = start_offset(&added[i]);
 	cb.npartitions += list->cnt;
@@ -680,62 +763,26 @@ batch_partitions(BatchPartition *bp)
 }
 
 /*
- * A partition without a stored row starts where its first message is: record
- * that in its own transaction, before the batch, so that a failed batch, a
- * rebalance or a restart resumes there and not at start_position again
- * ("latest" would skip what was read). False if another worker recorded a
- * different start meanwhile.
+ * A partition of the batch without a stored row (its start could not be
+ * recorded at assignment) starts at its first message: record that before
+ * the batch, so that a failed batch, a rebalance or a restart resumes there.
+ * False if another worker recorded a different start meanwhile.
  */
 static bool
 record_start_offsets(BatchPartition *bp, int nbp)
 {
-	Datum	   *partitions = palloc(sizeof(Datum) * nbp);
-	Datum	   *firsts = palloc(sizeof(Datum) * nbp);
-	Oid			argtypes[4] = {TEXTOID, TEXTOID, INT4ARRAYOID, INT8ARRAYOID};
-	Datum		args[4];
+	PartitionState **parts = palloc(sizeof(PartitionState *) * nbp);
+	int64	   *firsts = palloc(sizeof(int64) * nbp);
 	int			n = 0;
-	bool		agreed = true;
+	bool		agreed;
 
 	for (int i = 0; i < nbp; i++)
 		if (bp[i].expected < 0)
 		{
-			partitions[n] = Int32GetDatum(bp[i].partition);
-			firsts[n++] = Int64GetDatum(bp[i].first);
+			parts[n] = find_partition(bp[i].partition);
+			firsts[n++] = bp[i].first;
 		}
-	if (n == 0)
-		return true;
-	args[0] = CStringGetTextDatum(cfg.name);
-	args[1] = CStringGetTextDatum(cfg.topic);
-	args[2] = PointerGetDatum(construct_array(partitions, n, INT4OID, 4, true, TYPALIGN_INT));
-	args[3] = PointerGetDatum(construct_array(firsts, n, INT8OID, 8, FLOAT8PASSBYVAL,
-											  TYPALIGN_DOUBLE));
-	begin_xact("recording where its partitions start");
-	/* a row left from the source's previous topic is overwritten */
-	if (SPI_execute_with_args("INSERT INTO qoe.source_offsets AS o (source, topic, partition, next_offset)"
-							  " SELECT $1, $2, b.partition, b.next_offset"
-							  "   FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4)) AS b(partition, next_offset)"
-							  " ON CONFLICT (source, partition) DO UPDATE"
-							  " SET topic = excluded.topic, next_offset = excluded.next_offset,"
-							  "     updated_at = pg_catalog.now()"
-							  " WHERE o.topic OPERATOR(pg_catalog.<>) excluded.topic",
-							  4, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "recording start offsets in qoe.source_offsets failed");
-	{
-		PartitionState *parts = palloc(sizeof(PartitionState) * n);
-
-		for (int i = 0; i < n; i++)
-			parts[i].partition = DatumGetInt32(partitions[i]);
-		read_stored_offsets(parts, n);
-		commit_xact();
-		for (int i = 0; i < n; i++)
-		{
-			PartitionState *p = find_partition(parts[i].partition);
-
-			if (parts[i].stored_offset != DatumGetInt64(firsts[i]))
-				agreed = false;
-			p->stored_offset = parts[i].stored_offset;
-		}
-	}
+	agreed = record_starts(parts, firsts, n);
 	for (int i = 0; i < nbp; i++)
 		bp[i].expected = find_partition(bp[i].partition)->stored_offset;
 	return agreed;
