@@ -6,8 +6,8 @@
 # from the stored offsets: exactly N events and the sessions of qoe.ingest.
 # Each crash comes while half of the events are being produced, and each
 # wait is for a count that is sure to come. With the default consumer
-# settings ingest resumes within 10 s (the group waits for the dead
-# worker's session to time out, 6 s): both gaps are measured and shown.
+# settings the group waits 6 s for the dead worker's session to time out:
+# both gaps are measured and shown.
 set -eu
 export QOE_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$QOE_ROOT/test/lib/cluster.sh"
