@@ -30,8 +30,8 @@ OBJS = \
 DATA_built = qoe_ext--$(EXTVERSION).sql
 DATA = $(wildcard sql/qoe_ext--*--*.sql)
 
-REGRESS = setup decode ingest sessions vectors partitions \
-	tdigest tdigest_parallel tdigest_accuracy qoe_score sources
+REGRESS = setup decode ingest writer sessions vectors partitions \
+	tdigest tdigest_parallel tdigest_accuracy qoe_score sources privileges search_path
 REGRESS_OPTS = --inputdir=.
 export QOE_SHARED_DIR ?= $(abspath $(CURDIR)/../shared)
 
@@ -41,6 +41,9 @@ EXTRA_CLEAN = $(TOOLS) results regression.diffs regression.out
 DEPS = rdkafka jansson hiredis
 PG_CPPFLAGS = $(shell pkg-config --cflags $(DEPS)) -Wall -Wextra -Wno-unused-parameter -Werror
 SHLIB_LINK = $(shell pkg-config --libs $(DEPS)) -lm
+
+# rebuild what includes a changed header (.deps/, as PostgreSQL's own tree)
+override autodepend = yes
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

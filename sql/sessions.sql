@@ -99,3 +99,55 @@ SELECT count(*) AS s2_twice_events_stored FROM qoe.viewing_events WHERE session_
 -- 20 s arriving last adds to stall time and takes from watch time
 SELECT accepted FROM qoe.ingest(ev('s1', 'buffering', 20000, '{"buffering_ms":1500}'));
 SELECT session_id, stall_count, stall_ms, watch_ms, event_count FROM qoe.sessions WHERE session_id = 's1';
+
+-- Columns and constraints qoe_ext does not know (doc/security.md): an update
+-- carries such columns over and computes generated ones, an insert gives them
+-- their defaults, and NOT NULL and CHECK constraints hold on both paths.
+BEGIN;
+ALTER TABLE qoe.sessions ADD COLUMN note text NOT NULL DEFAULT 'n/a';
+ALTER TABLE qoe.sessions ADD COLUMN note_events integer
+    GENERATED ALWAYS AS (length(note) * 1000 + event_count) STORED;
+UPDATE qoe.sessions SET note = 'kept' WHERE session_id IN ('s6', 's7');
+-- s7 on the fast path, s6 rebuilt from its history (a late event), c1 new
+SELECT accepted FROM qoe.ingest(jsonb_build_array(
+    ev('s7', 'heartbeat', 30000), ev('s6', 'heartbeat', 4000), ev('c1', 'start', 0)));
+SELECT session_id, note, note_events, event_count FROM qoe.sessions
+ WHERE session_id IN ('s6', 's7', 'c1') ORDER BY 1;
+-- a CHECK added later holds for the next event (s7 has 6 events); the
+-- batch fails, or the event is a dead letter: either way nothing is stored
+ALTER TABLE qoe.sessions ADD CONSTRAINT sessions_few_events CHECK (event_count < 7) NOT VALID;
+DO $$ BEGIN
+    PERFORM qoe.ingest(ev('s7', 'heartbeat', 31000));
+EXCEPTION WHEN check_violation THEN NULL;
+END $$;
+ALTER TABLE qoe.sessions DROP CONSTRAINT sessions_few_events;
+-- and so does NOT NULL on a column the writer does not fill
+ALTER TABLE qoe.sessions ALTER COLUMN note DROP DEFAULT;
+DO $$ BEGIN
+    PERFORM qoe.ingest(ev('c2', 'start', 0));
+EXCEPTION WHEN not_null_violation THEN NULL;
+END $$;
+SELECT session_id, event_count FROM qoe.sessions WHERE session_id IN ('s7', 'c2') ORDER BY 1;
+-- INSERT row triggers fire; an UPDATE row trigger (it could not fire) is refused
+CREATE FUNCTION note_from_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN NEW.note := 'from trigger'; RETURN NEW; END $$;
+CREATE TRIGGER note_on_insert BEFORE INSERT ON qoe.sessions
+    FOR EACH ROW EXECUTE FUNCTION note_from_trigger();
+SELECT accepted FROM qoe.ingest(ev('c3', 'start', 0));
+SELECT note FROM qoe.sessions WHERE session_id = 'c3';
+CREATE TRIGGER note_on_update BEFORE UPDATE ON qoe.sessions
+    FOR EACH ROW EXECUTE FUNCTION note_from_trigger();
+SELECT accepted FROM qoe.ingest(ev('c3', 'heartbeat', 1000));
+ROLLBACK;
+
+-- Many events of one session in one call: near-linear and interruptible.
+-- 40,000 events with long ids, 1,000 of them repeating an id of the call.
+SET statement_timeout = '5s';
+SELECT accepted, duplicates FROM qoe.ingest((
+    SELECT json_agg(json_build_object('event_type', 'heartbeat', 'session_id', 'big',
+                                      'event_id', lpad((g % 39000)::text, 64, '0'),
+                                      'user_id', 1, 'content_id', 1,
+                                      'timestamp', test_ms(-600000) + g / 100))::text
+      FROM generate_series(1, 40000) g));
+RESET statement_timeout;
+SELECT event_count FROM qoe.sessions WHERE session_id = 'big';

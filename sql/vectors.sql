@@ -1,8 +1,10 @@
 -- The hand-worked reference sessions of ../shared/vectors/sessions.json: each
 -- session's events go through qoe.ingest and every pinned column must match.
 -- Output: one line per case with its mismatches (none expected).
+-- Read by psql, not the server: the server's OS user may not enter the
+-- checkout (e.g. under /root).
 \getenv shared_dir QOE_SHARED_DIR
-SELECT pg_read_file(:'shared_dir' || '/vectors/sessions.json')::jsonb AS vectors \gset
+\set vectors `cat :'shared_dir'/vectors/sessions.json`
 CREATE TEMP TABLE vector_base AS SELECT test_ms(-3600000) AS ms;
 
 CREATE TEMP TABLE vector_sessions AS

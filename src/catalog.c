@@ -72,7 +72,7 @@ qoe_require_ingest_privilege(Oid relid, AclMode mode, const char *what)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to ingest events"),
 				 errdetail("Ingesting needs %s.", what),
-				 errhint("Grant the role INSERT on qoe.viewing_events and qoe.dead_letters, and SELECT, INSERT and UPDATE on qoe.sessions.")));
+				 errhint("Grant it the role qoe_writer, which holds every privilege ingest needs.")));
 }
 
 int

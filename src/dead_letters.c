@@ -5,27 +5,33 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 
+#include "catalog.h"
 #include "dead_letters.h"
 
 #define DEAD_LETTER_ARGS 8
 
-void
-qoe_dead_letters_write(const QoeRejection *rejections, int n, const QoeSource *origin)
+/* Kept for the backend's life, for the qoe.dead_letters it was made for. */
+static SPIPlanPtr insert_plan;
+static Oid	insert_plan_relid = InvalidOid;
+
+static SPIPlanPtr
+dead_letter_plan(void)
 {
+	Oid			relid = qoe_relation_oid(get_namespace_oid("qoe", false), "dead_letters");
 	Oid			argtypes[DEAD_LETTER_ARGS] = {
 		TEXTOID, TEXTOID, INT4OID, INT8OID, INT4OID, TEXTOID, TEXTOID, BYTEAOID
 	};
 	SPIPlanPtr	plan;
 
-	if (n == 0)
-		return;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	if (insert_plan != NULL && insert_plan_relid == relid)
+		return insert_plan;
 	plan = SPI_prepare("INSERT INTO qoe.dead_letters (source, topic, kafka_partition,"
 					   " kafka_offset, item_index, reason, payload, payload_bytes)"
 					   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -33,7 +39,26 @@ qoe_dead_letters_write(const QoeRejection *rejections, int n, const QoeSource *o
 	if (plan == NULL)
 		elog(ERROR, "preparing the dead-letter insert failed: %s",
 			 SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	if (insert_plan != NULL)
+		SPI_freeplan(insert_plan);
+	insert_plan = plan;
+	insert_plan_relid = relid;
+	return plan;
+}
 
+void
+qoe_dead_letters_write(const QoeRejection *rejections, int n, const QoeSource *origin)
+{
+	SPIPlanPtr	plan;
+	int			nest_level;
+
+	if (n == 0)
+		return;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	nest_level = qoe_pin_search_path();
+	plan = dead_letter_plan();
 	for (int i = 0; i < n; i++)
 	{
 		const QoeRejection *r = &rejections[i];
@@ -57,7 +82,7 @@ qoe_dead_letters_write(const QoeRejection *rejections, int n, const QoeSource *o
 		values[5] = CStringGetTextDatum(r->reason);
 		if (is_text)
 		{
-			values[6] = CStringGetTextDatum(r->payload);
+			values[6] = PointerGetDatum(cstring_to_text_with_len(r->payload, (int) r->payload_len));
 			nulls[7] = 'n';
 		}
 		else
@@ -68,5 +93,19 @@ qoe_dead_letters_write(const QoeRejection *rejections, int n, const QoeSource *o
 		if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "writing a dead letter failed");
 	}
+	qoe_unpin_search_path(nest_level);
 	SPI_finish();
+}
+
+void
+qoe_dead_letter_event(const QoeEvent *ev, const QoeSource *origin, const char *reason)
+{
+	QoeRejection r = {
+		.item_index = ev->item_index,
+		.reason = (char *) reason,
+		.payload = (char *) (ev->raw != NULL ? ev->raw : ""),
+		.payload_len = ev->raw != NULL ? ev->raw_len : 0,
+	};
+
+	qoe_dead_letters_write(&r, 1, origin);
 }

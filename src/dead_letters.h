@@ -15,7 +15,12 @@ typedef struct QoeSource
 	int64		offset;
 } QoeSource;
 
+/* Store rejections[0..n), all from one origin. Needs no SPI connection. */
 extern void qoe_dead_letters_write(const QoeRejection *rejections, int n,
 								   const QoeSource *origin);
+
+/* Store one decoded event that storage refused, with its own JSON text. */
+extern void qoe_dead_letter_event(const QoeEvent *ev, const QoeSource *origin,
+								  const char *reason);
 
 #endif

@@ -5,7 +5,15 @@
  * event_ids are found; the surviving events then go straight into their day
  * partitions with table_multi_insert and index insertion, the way COPY does,
  * without planning or executing an INSERT per batch. Row triggers on the
- * partitions are therefore not fired (see doc/ingestion.md).
+ * partitions are therefore not fired (see doc/ingestion.md); constraints
+ * and stored generated columns are, as the executor would.
+ *
+ * One bad event never takes its batch with it: the batch is written in a
+ * subtransaction, and when that fails with a data error (a value storage
+ * refuses, a constraint, a trigger's error) the batch is split in halves and
+ * each half written the same way, down to the single events that fail,
+ * which go to qoe.dead_letters with the error text. k bad events in a batch
+ * of n cost O(k log n) subtransactions; a clean batch costs one.
  */
 #include "postgres.h"
 
@@ -13,7 +21,10 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "executor/executor.h"
+#include "executor/nodeModifyTable.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/resowner.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -44,9 +55,6 @@ static const char *const event_column_names[EC_COUNT] = {
 	"vst_ms", "fatal", "error_code", "content_duration_sec", "resolution",
 	"device_type", "country", "cdn_pop", "extra"
 };
-
-/* The day whose premake this backend has already done. */
-static int32 premade_through_today = -1;
 
 static int
 cmp_by_session(const void *a, const void *b)
@@ -128,6 +136,7 @@ insert_into_partition(const QoeCatalog *cat, Oid partition, QoeEvent **events, i
 	 * collide in the resource owner's hash and cost quadratic time.
 	 */
 	TupleDesc	desc = CreateTupleDescCopy(RelationGetDescr(rel));
+	TupleConstr *constr = RelationGetDescr(rel)->constr;	/* not in the copy */
 	EState	   *estate = CreateExecutorState();
 	ResultRelInfo *rri = makeNode(ResultRelInfo);
 	TupleTableSlot **slots = palloc(sizeof(TupleTableSlot *) * n);
@@ -142,7 +151,8 @@ insert_into_partition(const QoeCatalog *cat, Oid partition, QoeEvent **events, i
 				 RelationGetRelationName(rel), event_column_names[c]);
 	}
 
-	InitResultRelInfo(rri, rel, 1, NULL, 0);
+	/* no range table: a constraint error then reports no column values */
+	InitResultRelInfo(rri, rel, 0, NULL, 0);
 	ExecOpenIndices(rri, false);
 	for (int i = 0; i < n; i++)
 	{
@@ -152,6 +162,15 @@ insert_into_partition(const QoeCatalog *cat, Oid partition, QoeEvent **events, i
 		fill_event_row(cat, events[i], received_at, attno,
 					   slots[i]->tts_values, slots[i]->tts_isnull);
 		ExecStoreVirtualTuple(slots[i]);
+		if (constr != NULL)
+		{
+			if (constr->has_generated_stored)
+				ExecComputeStoredGenerated(rri, estate, slots[i], CMD_INSERT);
+			ExecConstraints(rri, slots[i], estate);
+			ResetPerTupleExprContext(estate);
+		}
+		if (i % 1024 == 0)
+			CHECK_FOR_INTERRUPTS();
 	}
 	table_multi_insert(rel, slots, n, GetCurrentCommandId(true), 0, NULL);
 	for (int i = 0; i < n; i++)
@@ -178,79 +197,216 @@ cmp_by_day(const void *a, const void *b)
 	return da != db ? (da > db) - (da < db) : cmp_by_session(a, b);
 }
 
-QoeWriteResult
-qoe_write_events(QoeEvent *events, int n, TimestampTz received_at, const QoeSource *origins)
+/* The partition of one day of a batch; InvalidOid when it has none usable. */
+typedef struct DayPartition
+{
+	int32		day;
+	Oid			partition;
+} DayPartition;
+
+static int
+cmp_day_partition(const void *a, const void *b)
+{
+	int32		da = ((const DayPartition *) a)->day;
+	int32		db = ((const DayPartition *) b)->day;
+
+	return (da > db) - (da < db);
+}
+
+static Oid
+partition_of(const DayPartition *days, int ndays, const QoeEvent *ev)
+{
+	DayPartition key = {.day = qoe_day_of(ev->event_time)};
+	DayPartition *found = bsearch(&key, days, ndays, sizeof(DayPartition), cmp_day_partition);
+
+	Assert(found != NULL);
+	return found->partition;
+}
+
+/*
+ * Write events[0..n) (sorted by session) in the current (sub)transaction.
+ * Events whose day has no usable partition go to the dead letters here.
+ */
+static QoeWriteResult
+write_batch(const QoeCatalog *cat, QoeEvent **events, int n, TimestampTz received_at,
+			const QoeSource *origins)
 {
 	QoeWriteResult result = {0};
-	MemoryContext batch_cxt;
-	MemoryContext old_cxt;
-	QoeCatalog	cat;
-	QoeEvent  **sorted;
-	QoeEvent  **kept;
-	bool	   *keep;
+	QoeEvent  **by_day = palloc(sizeof(QoeEvent *) * n);
+	QoeEvent  **usable = palloc(sizeof(QoeEvent *) * n);
+	bool	   *keep = palloc(sizeof(bool) * n);
+	DayPartition *days = palloc(sizeof(DayPartition) * n);
+	int			ndays = 0;
+	int			nusable = 0;
 	int			nkept = 0;
-	int32		today = qoe_day_of(received_at);
-
-	if (n == 0)
-		return result;
-	batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "qoe batch writer",
-									  ALLOCSET_DEFAULT_SIZES);
-	old_cxt = MemoryContextSwitchTo(batch_cxt);
-
-	qoe_catalog_lookup(&cat);
-	qoe_require_ingest_privilege(cat.viewing_events_oid, ACL_INSERT, "INSERT on qoe.viewing_events");
-	sorted = palloc(sizeof(QoeEvent *) * n);
-	kept = palloc(sizeof(QoeEvent *) * n);
-	keep = palloc(sizeof(bool) * n);
-	for (int i = 0; i < n; i++)
-		sorted[i] = &events[i];
-	qsort(sorted, n, sizeof(QoeEvent *), cmp_by_session);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
-	/* partitions first, before this batch holds any lock on viewing_events */
-	if (premade_through_today != today)
+	/*
+	 * Partitions first, days in order (two writers creating the same days
+	 * lock them in the same order), before the sessions are touched.
+	 */
+	memcpy(by_day, events, sizeof(QoeEvent *) * n);
+	qsort(by_day, n, sizeof(QoeEvent *), cmp_by_day);
+	for (int start = 0, end; start < n; start = end)
 	{
-		qoe_premake_partitions(&cat, qoe_partition_premake_days);
-		premade_through_today = today;
+		DayPartition *d = &days[ndays++];
+		char	   *problem;
+
+		d->day = qoe_day_of(by_day[start]->event_time);
+		d->partition = qoe_partition_for_day(cat, d->day, &problem);
+		for (end = start + 1; end < n && qoe_day_of(by_day[end]->event_time) == d->day; end++)
+			;
+		if (OidIsValid(d->partition))
+			continue;
+		problem = psprintf("no partition can store the event: %s", problem);
+		for (int i = start; i < end; i++)
+			qoe_dead_letter_event(by_day[i], &origins[by_day[i]->origin], problem);
+		result.dead_letters += end - start;
 	}
 	for (int i = 0; i < n; i++)
-	{
-		bool		created;
+		if (OidIsValid(partition_of(days, ndays, events[i])))
+			usable[nusable++] = events[i];
 
-		if (i == 0 || qoe_day_of(sorted[i]->event_time) != qoe_day_of(sorted[i - 1]->event_time))
-			(void) qoe_partition_for_day(&cat, qoe_day_of(sorted[i]->event_time), &created);
-	}
-
-	qoe_sessions_apply(&cat, sorted, n, keep);
-	for (int i = 0; i < n; i++)
+	qoe_sessions_apply(cat, usable, nusable, keep);
+	for (int i = 0; i < nusable; i++)
 		if (keep[i])
-			kept[nkept++] = sorted[i];
+			by_day[nkept++] = usable[i];
 	result.stored = nkept;
-	result.duplicates = n - nkept;
+	result.duplicates = nusable - nkept;
 
 	if (nkept > 0)
 	{
-		Relation	parent = table_open(cat.viewing_events_oid, RowExclusiveLock);
+		Relation	parent = table_open(cat->viewing_events_oid, RowExclusiveLock);
 
-		qsort(kept, nkept, sizeof(QoeEvent *), cmp_by_day);
+		qsort(by_day, nkept, sizeof(QoeEvent *), cmp_by_day);
 		for (int start = 0, end; start < nkept; start = end)
 		{
-			int32		day = qoe_day_of(kept[start]->event_time);
-			bool		created;
-			Oid			partition = qoe_partition_for_day(&cat, day, &created);
+			int32		day = qoe_day_of(by_day[start]->event_time);
 
-			for (end = start + 1; end < nkept && qoe_day_of(kept[end]->event_time) == day; end++)
+			for (end = start + 1; end < nkept && qoe_day_of(by_day[end]->event_time) == day; end++)
 				;
-			insert_into_partition(&cat, partition, &kept[start], end - start, received_at);
+			insert_into_partition(cat, partition_of(days, ndays, by_day[start]), &by_day[start],
+								  end - start, received_at);
 		}
 		table_close(parent, NoLock);
 		CommandCounterIncrement();
 	}
 	SPI_finish();
+	return result;
+}
 
-	MemoryContextSwitchTo(old_cxt);
-	MemoryContextDelete(batch_cxt);
+/*
+ * Errors one event can cause: data exceptions, integrity constraints, the
+ * errors of triggers and the routines they call, program limits (a value
+ * too deep or too large). Anything else (serialization failures, deadlocks,
+ * lack of resources, shutdown, permissions, a missing table) is about the
+ * batch or the system, not an event: it propagates, and the whole batch is
+ * retried or fails.
+ */
+static bool
+caused_by_one_event(int sqlerrcode)
+{
+	switch (ERRCODE_TO_CATEGORY(sqlerrcode))
+	{
+		case ERRCODE_DATA_EXCEPTION:
+		case ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION:
+		case ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION:
+		case ERRCODE_EXTERNAL_ROUTINE_EXCEPTION:
+		case ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION:
+		case ERRCODE_SQL_ROUTINE_EXCEPTION:
+		case ERRCODE_WITH_CHECK_OPTION_VIOLATION:
+		case ERRCODE_PROGRAM_LIMIT_EXCEEDED:
+		case ERRCODE_PLPGSQL_ERROR:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/* The reason of a dead letter: the error's message (its detail would repeat the row). */
+static char *
+storage_refusal(const ErrorData *edata)
+{
+	return psprintf("could not store the event: %s", edata->message);
+}
+
+/*
+ * Write events[0..n) in a subtransaction; on a data error, bisect. Each
+ * level of the bisection is a subtransaction of the one that failed.
+ */
+static void
+write_isolating(const QoeCatalog *cat, QoeEvent **events, int n, TimestampTz received_at,
+				const QoeSource *origins, QoeWriteResult *total)
+{
+	MemoryContext caller_cxt = CurrentMemoryContext;
+	ResourceOwner caller_owner = CurrentResourceOwner;
+	MemoryContext work_cxt = AllocSetContextCreate(caller_cxt, "qoe batch writer",
+												   ALLOCSET_DEFAULT_SIZES);
+	ErrorData  *edata = NULL;
+
+	CHECK_FOR_INTERRUPTS();
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(work_cxt);
+	PG_TRY();
+	{
+		QoeWriteResult r = write_batch(cat, events, n, received_at, origins);
+
+		ReleaseCurrentSubTransaction();
+		total->stored += r.stored;
+		total->duplicates += r.duplicates;
+		total->dead_letters += r.dead_letters;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(caller_cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(caller_cxt);
+	CurrentResourceOwner = caller_owner;
+	MemoryContextDelete(work_cxt);
+	if (edata == NULL)
+		return;
+
+	if (!caused_by_one_event(edata->sqlerrcode))
+		ReThrowError(edata);
+	if (n == 1)
+	{
+		qoe_dead_letter_event(events[0], &origins[events[0]->origin], storage_refusal(edata));
+		total->dead_letters++;
+	}
+	else
+	{
+		write_isolating(cat, events, n / 2, received_at, origins, total);
+		write_isolating(cat, events + n / 2, n - n / 2, received_at, origins, total);
+	}
+	FreeErrorData(edata);
+}
+
+QoeWriteResult
+qoe_write_events(QoeEvent *events, int n, TimestampTz received_at, const QoeSource *origins)
+{
+	QoeWriteResult result = {0};
+	QoeCatalog	cat;
+	QoeEvent  **sorted;
+	int			nest_level;
+
+	if (n == 0)
+		return result;
+	qoe_catalog_lookup(&cat);
+	qoe_require_ingest_privilege(cat.viewing_events_oid, ACL_INSERT, "INSERT on qoe.viewing_events");
+	sorted = palloc(sizeof(QoeEvent *) * n);
+	for (int i = 0; i < n; i++)
+		sorted[i] = &events[i];
+	qsort(sorted, n, sizeof(QoeEvent *), cmp_by_session);
+
+	nest_level = qoe_pin_search_path();
+	write_isolating(&cat, sorted, n, received_at, origins, &result);
+	qoe_unpin_search_path(nest_level);
+	pfree(sorted);
 	return result;
 }

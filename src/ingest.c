@@ -9,6 +9,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "common/int.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -16,6 +17,7 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "catalog.h"
 #include "dead_letters.h"
 #include "event_decode.h"
 #include "event_writer.h"
@@ -50,7 +52,7 @@ ingest_payload(FunctionCallInfo fcinfo, const char *data, size_t len)
 	qoe_dead_letters_write(decoded.rejections, decoded.nrejections, &origin);
 
 	values[0] = Int32GetDatum(written.stored);
-	values[1] = Int32GetDatum(decoded.nrejections);
+	values[1] = Int32GetDatum(decoded.nrejections + written.dead_letters);
 	values[2] = Int32GetDatum(written.duplicates);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }
@@ -121,20 +123,32 @@ qoe_expire_sessions(PG_FUNCTION_ARGS)
 {
 	int64		timeout_ms = (int64) qoe_session_timeout_s * 1000;
 	uint64		expired;
+	int			nest_level;
 
 	if (!PG_ARGISNULL(0))
 	{
 		Interval   *iv = PG_GETARG_INTERVAL_P(0);
+		int64		day_us;
+		int64		timeout_us;
 
+		/* checked: a huge timeout must never wrap around into "expire everything" */
 		if (iv->month != 0 || iv->day < 0 || iv->time < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("timeout must be a positive interval of days, hours, minutes or seconds")));
-		timeout_ms = (iv->time + (int64) iv->day * USECS_PER_DAY) / 1000;
+		if (pg_mul_s64_overflow(iv->day, USECS_PER_DAY, &day_us) ||
+			pg_add_s64_overflow(day_us, iv->time, &timeout_us))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+					 errmsg("timeout is out of range"),
+					 errdetail("The timeout must be less than about 292,000 years.")));
+		timeout_ms = timeout_us / 1000;
 	}
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	nest_level = qoe_pin_search_path();
 	expired = qoe_sessions_expire(timeout_ms);
+	qoe_unpin_search_path(nest_level);
 	SPI_finish();
-	PG_RETURN_INT32((int32) expired);
+	PG_RETURN_INT32((int32) Min(expired, (uint64) PG_INT32_MAX));
 }

@@ -3,23 +3,42 @@
  *
  * A partition covers one UTC day and is named viewing_events_pYYYYMMDD, a
  * name made from the day number alone: no event text ever reaches the SQL
- * built here. Partitions are made ahead (premake) and, for late or early
- * events inside the accepted window, on demand in the ingesting transaction;
- * an advisory lock per day keeps two writers from racing to create one.
+ * built here. Partitions are made ahead by the Kafka launcher (premake) and,
+ * for late or early events inside the accepted window, on demand by the
+ * writer. Either way a partition is created as a standalone table and then
+ * attached: ATTACH PARTITION takes only SHARE UPDATE EXCLUSIVE on
+ * qoe.viewing_events, which neither readers nor inserters wait for, where
+ * CREATE TABLE ... PARTITION OF would hold ACCESS EXCLUSIVE until the
+ * ingesting transaction commits. An advisory lock per day keeps two writers
+ * from racing to create one.
+ *
+ * The DDL runs as the owner of qoe.viewing_events (writers need no
+ * ownership) in a security-restricted context, with search_path pinned and a
+ * lock timeout, so it can neither run the caller's code nor queue behind a
+ * long query for long.
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "access/table.h"
 #include "catalog/namespace.h"
+#include "catalog/partition.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
-#include "utils/inval.h"
 #include "utils/datetime.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "guc.h"
@@ -29,6 +48,9 @@
 
 /* advisory lock class of partition creation; the day is the other key */
 #define PARTITION_LOCK_CLASS 0x716f6570	/* "qoep" */
+
+/* how long partition DDL waits for a lock on qoe.viewing_events */
+#define PARTITION_LOCK_TIMEOUT "5s"
 
 int32
 qoe_day_of(TimestampTz t)
@@ -58,35 +80,152 @@ day_bound(int32 day)
 	return psprintf("'%04d-%02d-%02d 00:00:00+00'", y, m, d);
 }
 
-Oid
-qoe_partition_for_day(const QoeCatalog *cat, int32 day, bool *created)
+/* The security context partition DDL runs in, and what to restore after. */
+typedef struct OwnerContext
+{
+	Oid			saved_userid;
+	int			saved_sec_context;
+	int			nest_level;
+} OwnerContext;
+
+static void
+become_owner(const QoeCatalog *cat, OwnerContext *ctx)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(cat->viewing_events_oid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", cat->viewing_events_oid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+
+	GetUserIdAndSecContext(&ctx->saved_userid, &ctx->saved_sec_context);
+	SetUserIdAndSecContext(owner, ctx->saved_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	ctx->nest_level = qoe_pin_search_path();
+	(void) set_config_option("lock_timeout", PARTITION_LOCK_TIMEOUT, PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+}
+
+/* An error in between restores all of this with the (sub)transaction. */
+static void
+become_caller(const OwnerContext *ctx)
+{
+	qoe_unpin_search_path(ctx->nest_level);
+	SetUserIdAndSecContext(ctx->saved_userid, ctx->saved_sec_context);
+}
+
+static void
+run_ddl(const char *sql)
+{
+	int			ret = SPI_execute(sql, false, 0);
+
+	if (ret != SPI_OK_UTILITY)
+		elog(ERROR, "\"%s\" failed: %s", sql, SPI_result_code_string(ret));
+}
+
+static Oid
+create_partition(const QoeCatalog *cat, int32 day, const char *name)
+{
+	OwnerContext ctx;
+	const char *qname = quote_identifier(name);
+
+	become_owner(cat, &ctx);
+	run_ddl(psprintf("CREATE TABLE qoe.%s (LIKE qoe.viewing_events INCLUDING DEFAULTS"
+					 " INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING STORAGE"
+					 " INCLUDING COMPRESSION)", qname));
+	run_ddl(psprintf("ALTER TABLE qoe.viewing_events ATTACH PARTITION qoe.%s"
+					 " FOR VALUES FROM (%s) TO (%s)",
+					 qname, day_bound(day), day_bound(day + 1)));
+	become_caller(&ctx);
+	return get_relname_relid(name, cat->namespace_oid);
+}
+
+/* Do the partition's bounds hold the first and the last microsecond of day? */
+static bool
+bounds_cover_day(Relation rel, int32 day)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	AttrNumber	attno = SPI_fnumber(desc, "event_time");
+	EState	   *estate = CreateExecutorState();
+	ResultRelInfo *rri = makeNode(ResultRelInfo);
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
+	TimestampTz ends[2] = {(TimestampTz) day * USECS_PER_DAY,
+	(TimestampTz) (day + 1) * USECS_PER_DAY - 1};
+	bool		covered = attno > 0;
+
+	InitResultRelInfo(rri, rel, 0, NULL, 0);
+	for (int i = 0; i < 2 && covered; i++)
+	{
+		ExecClearTuple(slot);
+		memset(slot->tts_isnull, true, sizeof(bool) * desc->natts);
+		slot->tts_values[attno - 1] = TimestampTzGetDatum(ends[i]);
+		slot->tts_isnull[attno - 1] = false;
+		ExecStoreVirtualTuple(slot);
+		covered = ExecPartitionCheck(rri, slot, estate, false);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	FreeExecutorState(estate);
+	return covered;
+}
+
+/*
+ * Why the relation found under a day's partition name cannot take that day's
+ * events, or NULL when it can: it must be a plain table attached to
+ * qoe.viewing_events whose bounds hold the whole day (the writer inserts
+ * into it directly, without partition routing).
+ */
+static char *
+partition_problem(const QoeCatalog *cat, Oid relid, int32 day, const char *name)
+{
+	Relation	rel = relation_open(relid, RowExclusiveLock);
+	char	   *problem = NULL;
+
+	if (rel->rd_rel->relkind != RELKIND_RELATION)
+		problem = psprintf("qoe.%s is not a plain table (relkind '%c')", name,
+						   rel->rd_rel->relkind);
+	else if (!rel->rd_rel->relispartition ||
+			 get_partition_parent(relid, true) != cat->viewing_events_oid)
+		problem = psprintf("qoe.%s is not a partition of qoe.viewing_events", name);
+	else if (!bounds_cover_day(rel, day))
+		problem = psprintf("the bounds of qoe.%s do not hold the whole UTC day", name);
+	relation_close(rel, NoLock);
+	return problem;
+}
+
+static Oid
+partition_for_day(const QoeCatalog *cat, int32 day, char **problem, bool *created)
 {
 	char		name[NAMEDATALEN];
 	Oid			relid;
 	LOCKTAG		tag;
-	int			ret;
 
+	*problem = NULL;
 	*created = false;
 	partition_name(day, name, sizeof(name));
 	relid = get_relname_relid(name, cat->namespace_oid);
-	if (OidIsValid(relid))
-		return relid;
+	if (!OidIsValid(relid))
+	{
+		SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, PARTITION_LOCK_CLASS, (uint32) day, 3);
+		(void) LockAcquire(&tag, ExclusiveLock, false, false);
+		AcceptInvalidationMessages();
+		relid = get_relname_relid(name, cat->namespace_oid);
+		if (!OidIsValid(relid))
+		{
+			*created = true;
+			return create_partition(cat, day, name);
+		}
+	}
+	*problem = partition_problem(cat, relid, day, name);
+	return *problem == NULL ? relid : InvalidOid;
+}
 
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, PARTITION_LOCK_CLASS, (uint32) day, 3);
-	(void) LockAcquire(&tag, ExclusiveLock, false, false);
-	AcceptInvalidationMessages();
-	relid = get_relname_relid(name, cat->namespace_oid);
-	if (OidIsValid(relid))
-		return relid;
+Oid
+qoe_partition_for_day(const QoeCatalog *cat, int32 day, char **problem)
+{
+	bool		created;
 
-	ret = SPI_execute(psprintf("CREATE TABLE qoe.%s PARTITION OF qoe.viewing_events"
-							   " FOR VALUES FROM (%s) TO (%s)",
-							   quote_identifier(name), day_bound(day), day_bound(day + 1)),
-					  false, 0);
-	if (ret != SPI_OK_UTILITY)
-		elog(ERROR, "creating partition %s failed: %s", name, SPI_result_code_string(ret));
-	*created = true;
-	return get_relname_relid(name, cat->namespace_oid);
+	return partition_for_day(cat, day, problem, &created);
 }
 
 int
@@ -97,9 +236,10 @@ qoe_premake_partitions(const QoeCatalog *cat, int days)
 
 	for (int32 day = today; day <= today + days; day++)
 	{
+		char	   *problem;
 		bool		created;
 
-		(void) qoe_partition_for_day(cat, day, &created);
+		(void) partition_for_day(cat, day, &problem, &created);
 		made += created;
 	}
 	return made;
@@ -119,7 +259,8 @@ qoe_premake_partitions_sql(PG_FUNCTION_ARGS)
 				 errmsg("days must be between 0 and 366"),
 				 errdetail("The value given was %d.", days)));
 	qoe_catalog_lookup(&cat);
-	SPI_connect();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
 	made = qoe_premake_partitions(&cat, days);
 	SPI_finish();
 	PG_RETURN_INT32(made);
@@ -140,37 +281,80 @@ day_of_partition_name(const char *name, int32 *day)
 	return true;
 }
 
+/*
+ * Dropping a partition locks qoe.viewing_events in ACCESS EXCLUSIVE mode. With
+ * the lock timeout, a long query holds the drop back (it is retried on the
+ * next call) instead of queueing every reader and writer behind the drop.
+ */
+static bool
+try_drop(const char *name)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool dropped = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		run_ddl(psprintf("DROP TABLE qoe.%s", quote_identifier(name)));
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+			ReThrowError(edata);
+		ereport(WARNING,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("partition qoe.%s was not dropped: qoe.viewing_events is in use", name),
+				 errdetail("The lock was not granted within %s.", PARTITION_LOCK_TIMEOUT),
+				 errhint("It is dropped by a later call of qoe.drop_old_partitions().")));
+		dropped = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return dropped;
+}
+
 PG_FUNCTION_INFO_V1(qoe_drop_old_partitions);
 Datum
 qoe_drop_old_partitions(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	int64		retention_us;
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	TimestampTz cutoff;
 	QoeCatalog	cat;
+	OwnerContext ctx;
 	List	   *children;
 	ListCell   *lc;
 
+	/* calendar arithmetic that fails on overflow, never wraps around */
 	if (PG_ARGISNULL(0))
-		retention_us = (int64) qoe_event_retention_s * USECS_PER_SEC;
+		cutoff = now - (TimestampTz) qoe_event_retention_s * USECS_PER_SEC;
 	else
-	{
-		Interval   *iv = PG_GETARG_INTERVAL_P(0);
-
-		retention_us = iv->time + (int64) iv->day * USECS_PER_DAY +
-			(int64) iv->month * DAYS_PER_MONTH * USECS_PER_DAY;
-	}
-	if (retention_us < USECS_PER_DAY)
+		cutoff = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+														 TimestampTzGetDatum(now),
+														 PG_GETARG_DATUM(0)));
+	if (cutoff > now - USECS_PER_DAY)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("retention must be at least one day"),
 				 errhint("Raw events are dropped a whole day at a time.")));
-	cutoff = GetCurrentTimestamp() - retention_us;
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	qoe_catalog_lookup(&cat);
 	children = find_inheritance_children(cat.viewing_events_oid, AccessShareLock);
-	SPI_connect();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	become_owner(&cat, &ctx);
 	foreach(lc, children)
 	{
 		char	   *name = get_rel_name(lfirst_oid(lc));
@@ -182,11 +366,12 @@ qoe_drop_old_partitions(PG_FUNCTION_ARGS)
 		if (name == NULL || !day_of_partition_name(name, &day) ||
 			(TimestampTz) (day + 1) * USECS_PER_DAY > cutoff)
 			continue;
-		if (SPI_execute(psprintf("DROP TABLE qoe.%s", quote_identifier(name)), false, 0) != SPI_OK_UTILITY)
-			elog(ERROR, "dropping partition %s failed", name);
+		if (!try_drop(name))
+			continue;
 		value = CStringGetTextDatum(name);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
 	}
+	become_caller(&ctx);
 	SPI_finish();
 	return (Datum) 0;
 }

@@ -18,8 +18,9 @@
  * so the stored fold state is simply carried forward. Otherwise (late or
  * repeated events) the session is rebuilt from its stored events plus the new
  * ones; this is also where a repeated event_id is recognised and dropped.
- * Like the events themselves, session rows are written without firing row
- * triggers (doc/ingestion.md).
+ * New sessions are inserted with SQL, so INSERT triggers fire; updates keep
+ * columns qoe_ext does not fill and check constraints, but fire no row
+ * triggers, so row-level UPDATE triggers are refused (doc/security.md).
  */
 #include "postgres.h"
 
@@ -29,11 +30,18 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
+#include "common/int.h"
+#include "common/pg_prng.h"
+#include "commands/trigger.h"
 #include "executor/executor.h"
+#include "executor/nodeModifyTable.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -115,6 +123,8 @@ typedef struct SessionStore
 	TupleTableSlot *read_slot;	/* a stored version, as read */
 	TupleTableSlot *write_slot; /* the version to write */
 	AttrNumber	attno[SC_COUNT];
+	bool		carry_over;		/* has columns qoe_ext does not fill */
+	bool		has_generated;	/* has stored generated columns */
 	Oid			state_ended;
 	Oid			state_active;
 } SessionStore;
@@ -135,11 +145,13 @@ typedef struct RowHint
 
 static HTAB *row_hints;
 static RelFileNode row_hints_node;	/* the sessions file the hints point into */
+static uint64 row_hints_seed;	/* random: clients cannot pick colliding ids */
 
 static uint64
 row_hint_key(const char *session_id)
 {
-	return hash_bytes_extended((const unsigned char *) session_id, strlen(session_id), 0);
+	return hash_bytes_extended((const unsigned char *) session_id, strlen(session_id),
+							   row_hints_seed);
 }
 
 static void
@@ -155,6 +167,7 @@ row_hints_reset_if_stale(Relation rel)
 	ctl.keysize = sizeof(uint64);
 	ctl.entrysize = sizeof(RowHint);
 	row_hints = hash_create("qoe_ext session row hints", 1024, &ctl, HASH_ELEM | HASH_BLOBS);
+	row_hints_seed = pg_prng_uint64(&pg_global_prng_state);
 	row_hints_node = rel->rd_node;
 }
 
@@ -185,6 +198,8 @@ prepare_plans(const QoeCatalog *cat)
 	Oid			text_type = TEXTOID;
 	Oid			int8_array = INT8ARRAYOID;
 	Oid			rows_type = get_array_type(get_rel_type_id(cat->sessions_oid));
+	StringInfoData columns;
+	StringInfoData insert_sql;
 
 	if (plans_sessions_oid == cat->sessions_oid)
 		return;
@@ -196,19 +211,28 @@ prepare_plans(const QoeCatalog *cat)
 		SPI_freeplan(insert_plan);
 		history_plan = NULL;
 	}
+	/* columns qoe_ext does not fill are left to their defaults */
+	initStringInfo(&columns);
+	for (int c = 0; c < SC_COUNT; c++)
+		appendStringInfo(&columns, "%s%s", c > 0 ? ", " : "", session_column_names[c]);
+	initStringInfo(&insert_sql);
+	appendStringInfo(&insert_sql,
+					 "INSERT INTO qoe.sessions (%s) SELECT %s"
+					 " FROM pg_catalog.unnest($1::qoe.sessions[])"
+					 " ON CONFLICT (session_id) DO NOTHING RETURNING session_id, ctid",
+					 columns.data, columns.data);
 	history_plan = prepare_kept(
 		"SELECT event_time, event_type, event_id, position_sec, bitrate_kbps,"
 		" buffer_health_sec, buffering_events, dropped_frames, stall_ms, vst_ms,"
 		" fatal, error_code, content_duration_sec, user_id, profile_id, content_id,"
-		" device_type, country, cdn_pop FROM qoe.viewing_events WHERE session_id = $1",
+		" device_type, country, cdn_pop FROM qoe.viewing_events"
+		" WHERE session_id OPERATOR(pg_catalog.=) $1",
 		1, &text_type);
 	duration_plan = prepare_kept(
-		"SELECT content_id, duration_sec FROM qoe.content WHERE content_id = ANY($1)",
+		"SELECT content_id, duration_sec FROM qoe.content"
+		" WHERE content_id OPERATOR(pg_catalog.=) ANY ($1)",
 		1, &int8_array);
-	insert_plan = prepare_kept(
-		"INSERT INTO qoe.sessions SELECT * FROM unnest($1::qoe.sessions[])"
-		" ON CONFLICT (session_id) DO NOTHING RETURNING session_id, ctid",
-		1, &rows_type);
+	insert_plan = prepare_kept(insert_sql.data, 1, &rows_type);
 	plans_sessions_oid = cat->sessions_oid;
 }
 
@@ -223,16 +247,44 @@ session_state_oid(const QoeCatalog *cat, const char *label)
 												ObjectIdGetDatum(typid)));
 }
 
+/*
+ * Stored sessions are updated without the executor, so UPDATE row triggers
+ * (foreign-key checks among them) would silently not fire: refuse them.
+ * INSERT goes through SQL, so its triggers fire as usual.
+ */
+static void
+refuse_update_triggers(Relation rel)
+{
+	TriggerDesc *trigdesc = rel->trigdesc;
+
+	if (trigdesc == NULL)
+		return;
+	for (int i = 0; i < trigdesc->numtriggers; i++)
+	{
+		const Trigger *trig = &trigdesc->triggers[i];
+
+		if (TRIGGER_FOR_ROW(trig->tgtype) && TRIGGER_FOR_UPDATE(trig->tgtype) &&
+			trig->tgenabled != TRIGGER_DISABLED)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("qoe.sessions has the row-level UPDATE trigger \"%s\"", trig->tgname),
+					 errdetail("qoe_ext updates session rows directly; row-level UPDATE triggers, foreign keys among them, would not fire."),
+					 errhint("Drop or disable the trigger; INSERT and statement-level triggers are allowed.")));
+	}
+}
+
 static void
 store_open(const QoeCatalog *cat, SessionStore *store)
 {
 	TupleDesc	desc;
+	int			known = 0;
 
 	/* rows are read and updated here without the executor's checks */
 	qoe_require_ingest_privilege(cat->sessions_oid, ACL_SELECT, "SELECT on qoe.sessions");
 	qoe_require_ingest_privilege(cat->sessions_oid, ACL_UPDATE, "UPDATE on qoe.sessions");
 
 	store->rel = table_open(cat->sessions_oid, RowExclusiveLock);
+	refuse_update_triggers(store->rel);
 	desc = RelationGetDescr(store->rel);
 	for (int c = 0; c < SC_COUNT; c++)
 	{
@@ -240,9 +292,14 @@ store_open(const QoeCatalog *cat, SessionStore *store)
 		if (store->attno[c] <= 0)
 			elog(ERROR, "qoe.sessions has no column \"%s\"", session_column_names[c]);
 	}
+	for (int a = 0; a < desc->natts; a++)
+		known += !TupleDescAttr(desc, a)->attisdropped;
+	store->carry_over = known > SC_COUNT;
+	store->has_generated = desc->constr != NULL && desc->constr->has_generated_stored;
 	store->estate = CreateExecutorState();
 	store->rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(store->rri, store->rel, 1, NULL, 0);
+	/* no range table: the executor then reports no column as "modified" */
+	InitResultRelInfo(store->rri, store->rel, 0, NULL, 0);
 	ExecOpenIndices(store->rri, false);
 	store->pkey = NULL;
 	for (int i = 0; i < store->rri->ri_NumIndices; i++)
@@ -303,24 +360,48 @@ fold_events(SessionWork *w)
 	}
 }
 
-/* Drop repeats of an event_id within the batch's events for this session. */
+typedef struct IdAt
+{
+	const char *id;
+	int			at;
+} IdAt;
+
+static int
+cmp_id_at(const void *a, const void *b)
+{
+	const IdAt *x = a;
+	const IdAt *y = b;
+	int			c = strcmp(x->id, y->id);
+
+	return c != 0 ? c : (x->at > y->at) - (x->at < y->at);
+}
+
+/*
+ * Drop repeats of an event_id within the batch's events for this session:
+ * the first in fold order is kept. Sorting makes this O(n log n) in the
+ * number of events a client sent for one session.
+ */
 static void
 drop_repeats_within_batch(SessionWork *w)
 {
-	for (int i = 0; i < w->nevents; i++)
-	{
-		const char *id = w->events[i]->event_id;
+	IdAt	   *ids = palloc(sizeof(IdAt) * w->nevents);
+	int			nids = 0;
 
-		if (id == NULL || !w->keep[i])
-			continue;
-		for (int j = 0; j < i; j++)
-			if (w->keep[j] && w->events[j]->event_id != NULL &&
-				strcmp(w->events[j]->event_id, id) == 0)
-			{
-				w->keep[i] = false;
-				break;
-			}
+	for (int i = 0; i < w->nevents; i++)
+		if (w->keep[i] && w->events[i]->event_id != NULL)
+		{
+			ids[nids].id = w->events[i]->event_id;
+			ids[nids].at = i;
+			nids++;
+		}
+	qsort(ids, nids, sizeof(IdAt), cmp_id_at);
+	for (int i = 1; i < nids; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (strcmp(ids[i].id, ids[i - 1].id) == 0)
+			w->keep[ids[i].at] = false;
 	}
+	pfree(ids);
 }
 
 static char *
@@ -556,6 +637,7 @@ rebuild_from_history(const QoeCatalog *cat, SessionWork *w)
 	all = palloc(sizeof(QoeEvent *) * (nstored + w->nevents));
 	for (uint64 r = 0; r < nstored; r++)
 	{
+		CHECK_FOR_INTERRUPTS();
 		stored_event(cat, SPI_tuptable->vals[r], SPI_tuptable->tupdesc, &stored[r]);
 		all[nall++] = &stored[r];
 		if (stored[r].event_id != NULL)
@@ -611,20 +693,50 @@ fold_forward(const QoeCatalog *cat, SessionWork *w)
 		rebuild_from_history(cat, w);
 }
 
-/* Title durations from qoe.content for sessions whose events carry none. */
+/* A session waiting for the catalog duration of its title. */
+typedef struct DurationWant
+{
+	int64		content_id;
+	SessionWork *work;
+} DurationWant;
+
+static int
+cmp_duration_want(const void *a, const void *b)
+{
+	int64		x = ((const DurationWant *) a)->content_id;
+	int64		y = ((const DurationWant *) b)->content_id;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Title durations from qoe.content for sessions whose events carry none.
+ * The sessions are sorted by title, so each catalog row finds its sessions
+ * by binary search.
+ */
 static void
 lookup_catalog_durations(SessionWork **pending, int npending)
 {
+	DurationWant *wants = palloc(sizeof(DurationWant) * npending);
 	Datum	   *ids = palloc(sizeof(Datum) * npending);
+	int			nwants = 0;
 	int			nids = 0;
 	Datum		arg;
 	int			ret;
 
 	for (int i = 0; i < npending; i++)
 		if (pending[i]->changed && pending[i]->fold.content_duration_sec <= 0)
-			ids[nids++] = Int64GetDatum(pending[i]->dims.content_id);
-	if (nids == 0)
+		{
+			wants[nwants].content_id = pending[i]->dims.content_id;
+			wants[nwants].work = pending[i];
+			nwants++;
+		}
+	if (nwants == 0)
 		return;
+	qsort(wants, nwants, sizeof(DurationWant), cmp_duration_want);
+	for (int i = 0; i < nwants; i++)
+		if (i == 0 || wants[i].content_id != wants[i - 1].content_id)
+			ids[nids++] = Int64GetDatum(wants[i].content_id);
 	arg = PointerGetDatum(construct_array(ids, nids, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	ret = SPI_execute_plan(duration_plan, &arg, NULL, true, 0);
 	if (ret != SPI_OK_SELECT)
@@ -635,12 +747,23 @@ lookup_catalog_durations(SessionWork **pending, int npending)
 		int64		content_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r],
 															 SPI_tuptable->tupdesc, 1, &isnull));
 		Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull);
+		int			lo = 0;
+		int			hi = nwants;
 
+		CHECK_FOR_INTERRUPTS();
 		if (isnull)
 			continue;
-		for (int i = 0; i < npending; i++)
-			if (pending[i]->dims.content_id == content_id)
-				pending[i]->catalog_duration_sec = DatumGetFloat4(d);
+		while (lo < hi)			/* the first want of this title */
+		{
+			int			mid = lo + (hi - lo) / 2;
+
+			if (wants[mid].content_id < content_id)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (; lo < nwants && wants[lo].content_id == content_id; lo++)
+			wants[lo].work->catalog_duration_sec = DatumGetFloat4(d);
 	}
 }
 
@@ -651,11 +774,13 @@ text_datum_or_null(const char *s, bool *isnull)
 	return s == NULL ? (Datum) 0 : CStringGetTextDatum(s);
 }
 
-/* The qoe.sessions row for a session; columns qoe_ext does not fill are NULL. */
+/*
+ * Set the columns qoe_ext fills in a qoe.sessions row of values/nulls; the
+ * others are left as the caller set them.
+ */
 static void
 fill_session_values(const SessionStore *store, SessionWork *w, Datum *values, bool *nulls)
 {
-	int			natts = RelationGetDescr(store->rel)->natts;
 	Datum		v[SC_COUNT];
 	bool		n[SC_COUNT] = {0};
 	SessionMetrics m;
@@ -707,7 +832,6 @@ fill_session_values(const SessionStore *store, SessionWork *w, Datum *values, bo
 	v[SC_EVENT_COUNT] = Int32GetDatum(f->event_count);
 	v[SC_FOLD_STATE] = PointerGetDatum(state);
 
-	memset(nulls, true, sizeof(bool) * natts);
 	for (int c = 0; c < SC_COUNT; c++)
 	{
 		values[store->attno[c] - 1] = v[c];
@@ -716,21 +840,41 @@ fill_session_values(const SessionStore *store, SessionWork *w, Datum *values, bo
 }
 
 /*
- * Update a stored session in place of the version that was read. Returns
- * false when another transaction changed (or deleted) it first.
+ * Update a stored session in place of the version that was read, as an
+ * UPDATE would: columns qoe_ext does not fill keep their values, stored
+ * generated columns are computed, NOT NULL and CHECK constraints are checked.
+ * Returns false when another transaction changed (or deleted) it first.
  */
 static bool
 update_session(SessionStore *store, SessionWork *w)
 {
 	TupleTableSlot *slot = store->write_slot;
+	int			natts = slot->tts_tupleDescriptor->natts;
 	TM_FailureData tmfd;
 	LockTupleMode lockmode;
 	bool		update_indexes;
 	TM_Result	result;
 
 	ExecClearTuple(slot);
+	if (store->carry_over)
+	{
+		/* the version that was read: our pin keeps it until the update */
+		if (!table_tuple_fetch_row_version(store->rel, &w->stored_tid, SnapshotAny,
+										   store->read_slot))
+			return false;
+		slot_getallattrs(store->read_slot);
+		memcpy(slot->tts_values, store->read_slot->tts_values, sizeof(Datum) * natts);
+		memcpy(slot->tts_isnull, store->read_slot->tts_isnull, sizeof(bool) * natts);
+	}
+	else
+		memset(slot->tts_isnull, true, sizeof(bool) * natts);
 	fill_session_values(store, w, slot->tts_values, slot->tts_isnull);
 	ExecStoreVirtualTuple(slot);
+	/* every generated column is computed again, as qoe_ext rewrites the row */
+	if (store->has_generated)
+		ExecComputeStoredGenerated(store->rri, store->estate, slot, CMD_INSERT);
+	if (slot->tts_tupleDescriptor->constr != NULL)
+		ExecConstraints(store->rri, slot, store->estate);
 	result = table_tuple_update(store->rel, &w->stored_tid, slot,
 								GetCurrentCommandId(true), InvalidSnapshot,
 								InvalidSnapshot, true, &tmfd, &lockmode, &update_indexes);
@@ -783,6 +927,8 @@ insert_sessions(SessionStore *store, SessionWork **news, int nnews,
 	char	  **done;
 	int			ndone;
 
+	/* only the columns qoe_ext fills are inserted: the others get their defaults */
+	memset(nulls, true, sizeof(bool) * desc->natts);
 	for (int i = 0; i < nnews; i++)
 	{
 		fill_session_values(store, news[i], values, nulls);
@@ -909,12 +1055,17 @@ qoe_sessions_expire(int64 timeout_ms)
 	Interval   *timeout = palloc0(sizeof(Interval));
 	int			ret;
 
-	timeout->time = timeout_ms * 1000;
+	if (pg_mul_s64_overflow(timeout_ms, 1000, &timeout->time))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("session timeout out of range"),
+				 errdetail("The timeout was %lld ms.", (long long) timeout_ms)));
 	arg = IntervalPGetDatum(timeout);
 	ret = SPI_execute_with_args(
-		"UPDATE qoe.sessions SET state = 'abandoned',"
+		"UPDATE qoe.sessions SET state = 'abandoned'::qoe.session_state,"
 		" ebvs = first_frame_at IS NULL AND NOT start_failed"
-		" WHERE state = 'active' AND last_event_at < now() - $1",
+		" WHERE state OPERATOR(pg_catalog.=) 'active'::qoe.session_state"
+		" AND last_event_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) $1)",
 		1, argtypes, &arg, NULL, false, 0);
 	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "expiring sessions failed: %s", SPI_result_code_string(ret));
