@@ -67,3 +67,35 @@ FROM generate_series(1, 5000) i;
 SELECT abs(sum(sw) / sum(w) - (SELECT qoe.qoe_score_agg(score, watch) FROM sess)) < 1e-9 AS merge_equals
 FROM (SELECT sum(score * watch) AS sw, sum(watch) AS w FROM sess GROUP BY hour) h;
 SELECT bool_and(score BETWEEN 0 AND 100) AS scores_in_range FROM sess;
+
+-- Sums that overflow are an error (as for sum(float8)), never Infinity or NaN.
+SELECT qoe.rebuffer_ratio(v, v) FROM (VALUES (1e308::float8), (1e308)) t(v);
+SELECT qoe.qoe_score_agg(score, watch)
+FROM (VALUES (100::float8, 1e307::float8), (0, 1e308)) t(score, watch);
+
+-- The support functions check any state passed to them directly.
+SELECT qoe.rebuffer_ratio_final('{1,NaN,1}');
+SELECT qoe.qoe_score_agg_final('{1,-5,1}');
+SELECT qoe.qoe_good_share_final('{1,2,3}');
+SELECT qoe.float8_sums_combine('{1,1e308}', '{1,1e308}');
+SELECT qoe.rebuffer_ratio_trans('{0,Infinity,0}', 1, 1);
+
+-- The configuration is checked in C as well: its CHECK constraints can be
+-- dropped by the table's owner.
+BEGIN;
+ALTER TABLE qoe.qoe_score_config DROP CONSTRAINT qoe_score_config_weights,
+    DROP CONSTRAINT qoe_score_config_thresholds, DROP CONSTRAINT qoe_score_config_good_score;
+UPDATE qoe.qoe_score_config SET weight_vst = 1e308, weight_rebuffer = 1e308;
+SELECT qoe.qoe_score(1000, 0, 8000, 0);
+ROLLBACK;
+BEGIN;
+ALTER TABLE qoe.qoe_score_config DROP CONSTRAINT qoe_score_config_thresholds;
+UPDATE qoe.qoe_score_config SET vst_good_ms = -1e308, vst_bad_ms = 1e308;
+SELECT qoe.qoe_score(1000, 0, 8000, 0);
+ROLLBACK;
+BEGIN;
+ALTER TABLE qoe.qoe_score_config DROP CONSTRAINT qoe_score_config_good_score;
+UPDATE qoe.qoe_score_config SET good_score = 150;
+SELECT qoe.qoe_good_share(50);
+ROLLBACK;
+SELECT qoe.qoe_score(1000, 0, 8000, 0) AS config_intact;

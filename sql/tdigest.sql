@@ -146,3 +146,42 @@ SELECT qoe.tdigest_agg(v) FROM (VALUES (1e308::float8), (1e308)) t(v);
 
 -- Window use: the state stays valid after a final call.
 SELECT x, qoe.tdigest_count(qoe.tdigest_agg(x) OVER (ORDER BY x)) FROM generate_series(1, 4) x;
+
+-- Sorting is exact however the values collide: values a few ulps apart
+-- (equal in their top 48 bits), in long and short runs, with both signs,
+-- and single-value digests merged in random order.  At compression 10000
+-- every centroid holds one value, so percentiles must equal percentile_cont.
+CREATE TEMP TABLE td_ulps AS
+SELECT 1 + ((i * 7919) % 3000) * 2.0::float8 ^ (-52) AS v FROM generate_series(1, 3000) i
+UNION ALL
+SELECT (CASE WHEN i % 2 = 0 THEN -1 ELSE 1 END) * ((i % 500) + 1 + (i / 500) * 2.0::float8 ^ (-44))
+FROM generate_series(1, 3000) i;
+WITH d AS (SELECT qoe.tdigest_agg(v, 10000) AS d FROM td_ulps),
+     m AS (SELECT qoe.tdigest_merge(d ORDER BY random()) AS d
+           FROM (SELECT qoe.tdigest_agg(v, 10000) AS d FROM td_ulps GROUP BY v) s)
+SELECT name, qoe.tdigest_centroid_count(d) AS centroids,
+       (SELECT bool_and(qoe.tdigest_percentile(d, q / 200.0) =
+                        (SELECT percentile_cont(q / 200.0) WITHIN GROUP (ORDER BY v) FROM td_ulps))
+        FROM generate_series(0, 200) q) AS exact
+FROM (SELECT 'agg' AS name, d FROM d UNION ALL SELECT 'merge', d FROM m) s ORDER BY name;
+
+-- Counts are capped at 2^53, so that every count and weight is exact: larger
+-- input is refused, and a merge beyond the cap is an error, never a stored
+-- value that cannot be read back.
+SELECT '{"version":1,"compression":100,"count":9007199254740993,"min":5,"max":5,"sum":5,"centroids":[[5,9007199254740993]]}'::qoe.tdigest;
+SELECT '{"version":1,"compression":100,"count":5000000000000000000,"min":1,"max":2,"sum":3,"centroids":[[1,1],[2,4999999999999999999]]}'::qoe.tdigest;
+SELECT '{"version":1,"compression":100,"count":18014398509481985,"min":2,"max":2,"sum":2,"centroids":[[2,18014398509481985]]}'::qoe.tdigest;
+CREATE TEMP TABLE td_big (d qoe.tdigest);
+INSERT INTO td_big VALUES
+    ('{"version":1,"compression":100,"count":9007199254740992,"min":1,"max":2,"sum":3,"centroids":[[1,1],[2,9007199254740991]]}'),
+    ('{"version":1,"compression":100,"count":9007199254740992,"min":1,"max":2,"sum":3,"centroids":[[1,1],[2,9007199254740991]]}');
+SELECT qoe.tdigest_merge(d) FROM td_big;
+\set VERBOSITY sqlstate
+CREATE TEMP TABLE td_merged AS SELECT qoe.tdigest_merge(d) AS m FROM td_big;
+\set VERBOSITY default
+-- up to the cap itself, a merge is exact
+DELETE FROM td_big;
+INSERT INTO td_big VALUES
+    ('{"version":1,"compression":100,"count":9007199254740991,"min":1,"max":2,"sum":3,"centroids":[[1,1],[2,9007199254740990]]}'),
+    ('{"version":1,"compression":100,"count":1,"min":1.5,"max":1.5,"sum":1.5,"centroids":[[1.5,1]]}');
+SELECT qoe.tdigest_merge(d), qoe.tdigest_count(qoe.tdigest_merge(d)) FROM td_big;

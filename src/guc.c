@@ -15,6 +15,7 @@ int			qoe_session_timeout_s = 300;
 int			qoe_event_retention_s = 30 * 24 * 3600;
 int			qoe_partition_premake_days = 3;
 char	   *qoe_database = NULL;
+char	   *qoe_worker_role = NULL;
 
 void
 GucInit(void)
@@ -47,11 +48,18 @@ GucInit(void)
 	/*
 	 * Read by the launcher at server start; a library loaded later (not
 	 * preloaded) may not define a postmaster setting, and has no launcher.
+	 * Workers take the launcher's role, so the two always agree.
 	 */
 	DefineCustomStringVariable("qoe.database",
 							   "Database whose qoe.sources the Kafka launcher serves.",
 							   "Used only when qoe_ext is in shared_preload_libraries.",
 							   &qoe_database, "postgres",
+							   process_shared_preload_libraries_in_progress ? PGC_POSTMASTER : PGC_SIGHUP,
+							   0, NULL, NULL, NULL);
+	DefineCustomStringVariable("qoe.worker_role",
+							   "Role the Kafka launcher and workers connect as.",
+							   "Must not be a superuser: the workers fire other roles' triggers. Used only when qoe_ext is in shared_preload_libraries.",
+							   &qoe_worker_role, "qoe_worker",
 							   process_shared_preload_libraries_in_progress ? PGC_POSTMASTER : PGC_SIGHUP,
 							   0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("qoe");

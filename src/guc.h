@@ -10,6 +10,7 @@ extern int	qoe_session_timeout_s;	/* idle time before a session is abandoned */
 extern int	qoe_event_retention_s;	/* raw events older than this are dropped */
 extern int	qoe_partition_premake_days;
 extern char *qoe_database;			/* where the Kafka launcher runs */
+extern char *qoe_worker_role;		/* who the launcher and workers are */
 
 extern void GucInit(void);
 

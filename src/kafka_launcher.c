@@ -1,18 +1,33 @@
 /*
- * kafka_launcher.c: the background worker that keeps one Kafka worker
+ * kafka_launcher.c: the background workers that keep one Kafka worker
  * running per enabled source and worker index.
  *
- * Registered at server start when qoe_ext is preloaded; connects to the
- * database named by qoe.database. Each time its latch is set (a change to
- * qoe.sources, a worker starting or exiting) and every few seconds, it reads
- * qoe.sources and reconciles: starts missing workers, stops those whose
- * source was stopped, dropped or changed, and restarts a worker that exited
- * on its own after a backoff doubling from 1 s to 60 s. It waits quietly
- * while the extension is not installed there.
+ * Two processes, so that none runs other roles' code as a superuser:
+ * - the supervisor, registered at server start when qoe_ext is preloaded,
+ *   connects to no database (it reads only pg_database and pg_authid, so no
+ *   user's code can run in it). It waits quietly until qoe.database and the
+ *   role qoe.worker_role exist and that role is no superuser, then starts
+ *   the launcher, and starts it again 10 s after it exits.
+ * - the launcher connects to qoe.database as qoe.worker_role. Each time its
+ *   latch is set (a change to qoe.sources, a worker starting or exiting) and
+ *   every few seconds, it reads qoe.sources and reconciles: starts missing
+ *   workers, stops those whose source was stopped, dropped or changed, and
+ *   restarts a worker that exited on its own after a backoff doubling from
+ *   1 s to 60 s. It waits quietly while the extension is not installed
+ *   there. It also premakes the days' partitions, so that no ingest
+ *   transaction has to create one.
+ * Both, and the workers, resolve names with search_path = pg_catalog,
+ * pg_temp whatever the database or role settings say.
  */
 #include "postgres.h"
 
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_database.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -23,18 +38,26 @@
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "catalog.h"
 #include "guc.h"
 #include "kafka_launcher.h"
 #include "kafka_shmem.h"
+#include "partitions.h"
 
+#define SUPERVISE_MS		10000	/* the supervisor's look, and restart delay */
 #define RECHECK_MS			10000
 #define MIN_BACKOFF_MS		1000
 #define MAX_BACKOFF_MS		60000
 #define HEALTHY_RUN_MS		60000	/* a worker that ran this long starts afresh */
+#define PREMAKE_MS			(10 * 60 * 1000)
+#define PREMAKE_RETRY_MS	60000	/* after a failure, e.g. a lock timeout */
 
 /* An enabled source as read from qoe.sources. */
 typedef struct WantedSource
@@ -58,6 +81,8 @@ typedef struct Launched
 
 static Launched launched[QOE_MAX_WORKERS];
 
+static BackgroundWorkerHandle *launcher_handle;	/* the supervisor's */
+
 void
 KafkaLauncherRegister(void)
 {
@@ -67,11 +92,191 @@ KafkaLauncherRegister(void)
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	worker.bgw_restart_time = 10;
 	strlcpy(worker.bgw_library_name, "qoe_ext", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, "qoe_supervisor_main", BGW_MAXLEN);
+	strlcpy(worker.bgw_name, "qoe_ext supervisor", BGW_MAXLEN);
+	strlcpy(worker.bgw_type, "qoe_ext supervisor", BGW_MAXLEN);
+	RegisterBackgroundWorker(&worker);
+}
+
+/* ---- the connection of the launcher and the workers ---- */
+
+/*
+ * Right after connecting: never go on as a superuser (the supervisor checked
+ * the role, but it may have changed since), and pin search_path for the
+ * whole process, as autovacuum does: PGC_S_OVERRIDE beats ALTER DATABASE and
+ * ALTER ROLE settings, so no object outside pg_catalog can capture a name.
+ */
+static void
+secure_session(void)
+{
+	if (GetSessionUserIsSuperuser())
+		ereport(FATAL,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("qoe_ext background workers must not run as a superuser"),
+				 errdetail("qoe.worker_role names role \"%s\", a superuser.", qoe_worker_role),
+				 errhint("Run ALTER ROLE %s NOSUPERUSER, or name another role in qoe.worker_role and restart the server.",
+						 quote_identifier(qoe_worker_role))));
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+}
+
+/* The launcher hands its own role to its workers in bgw_extra. */
+void
+qoe_worker_connect(Oid dboid)
+{
+	Oid			roleid;
+
+	memcpy(&roleid, MyBgworkerEntry->bgw_extra, sizeof(roleid));
+	BackgroundWorkerInitializeConnectionByOid(dboid, roleid, 0);
+	secure_session();
+}
+
+/* ---- the supervisor ---- */
+
+/* With no database selected, pg_database can only be scanned in full. */
+static bool
+database_exists(const char *name)
+{
+	Relation	rel = table_open(DatabaseRelationId, AccessShareLock);
+	TableScanDesc scan = table_beginscan_catalog(rel, 0, NULL);
+	HeapTuple	tup;
+	bool		found = false;
+
+	while (!found && HeapTupleIsValid(tup = heap_getnext(scan, ForwardScanDirection)))
+		found = strcmp(NameStr(((Form_pg_database) GETSTRUCT(tup))->datname), name) == 0;
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/* Why the launcher cannot start now (message and hint), or false. */
+static bool
+launcher_obstacle(char *msg, char *hint, size_t len)
+{
+	HeapTuple	tup;
+
+	msg[0] = hint[0] = '\0';
+	StartTransactionCommand();
+	if (!database_exists(qoe_database))
+	{
+		snprintf(msg, len, "database \"%s\" named by qoe.database does not exist", qoe_database);
+		snprintf(hint, len, "Create it, or set qoe.database and restart the server.");
+	}
+	else if (!HeapTupleIsValid(tup = SearchSysCache1(AUTHNAME, CStringGetDatum(qoe_worker_role))))
+	{
+		snprintf(msg, len, "role \"%s\" named by qoe.worker_role does not exist", qoe_worker_role);
+		snprintf(hint, len, "CREATE EXTENSION qoe_ext creates it.");
+	}
+	else
+	{
+		Form_pg_authid role = (Form_pg_authid) GETSTRUCT(tup);
+
+		if (role->rolsuper)
+		{
+			snprintf(msg, len, "role \"%s\" named by qoe.worker_role is a superuser, and the workers run other roles' triggers",
+					 qoe_worker_role);
+			snprintf(hint, len, "Run ALTER ROLE %s NOSUPERUSER, or name another role in qoe.worker_role and restart the server.",
+					 quote_identifier(qoe_worker_role));
+		}
+		else if (!role->rolcanlogin)
+		{
+			snprintf(msg, len, "role \"%s\" named by qoe.worker_role cannot log in", qoe_worker_role);
+			snprintf(hint, len, "Run ALTER ROLE %s LOGIN CONNECTION LIMIT 0: background workers can then use it, clients cannot.",
+					 quote_identifier(qoe_worker_role));
+		}
+		ReleaseSysCache(tup);
+	}
+	CommitTransactionCommand();
+	return msg[0] != '\0';
+}
+
+static bool
+start_launcher(char *msg, char *hint, size_t len)
+{
+	BackgroundWorker worker = {0};
+
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	strlcpy(worker.bgw_library_name, "qoe_ext", BGW_MAXLEN);
 	strlcpy(worker.bgw_function_name, "qoe_launcher_main", BGW_MAXLEN);
 	strlcpy(worker.bgw_name, "qoe_ext launcher", BGW_MAXLEN);
 	strlcpy(worker.bgw_type, "qoe_ext launcher", BGW_MAXLEN);
-	RegisterBackgroundWorker(&worker);
+	worker.bgw_notify_pid = MyProcPid;
+	if (RegisterDynamicBackgroundWorker(&worker, &launcher_handle))
+		return true;
+	launcher_handle = NULL;
+	snprintf(msg, len, "no background worker slot is free for the launcher");
+	snprintf(hint, len, "Raise max_worker_processes.");
+	return false;
 }
+
+/* the launcher's life is within the supervisor's: never two launchers */
+static void
+stop_launcher(int code, Datum arg)
+{
+	if (launcher_handle != NULL)
+		TerminateBackgroundWorker(launcher_handle);
+}
+
+void
+qoe_supervisor_main(Datum main_arg)
+{
+	char		logged[256] = "";
+	TimestampTz next_try = 0;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+	pgstat_report_appname("qoe_ext supervisor");
+	before_shmem_exit(stop_launcher, 0);
+
+	for (;;)
+	{
+		TimestampTz now = GetCurrentTimestamp();
+		long		wait_ms = SUPERVISE_MS;
+		pid_t		pid;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		if (launcher_handle != NULL &&
+			GetBackgroundWorkerPid(launcher_handle, &pid) == BGWH_STOPPED)
+		{
+			pfree(launcher_handle);
+			launcher_handle = NULL;
+			next_try = TimestampTzPlusMilliseconds(now, SUPERVISE_MS);
+		}
+		if (launcher_handle == NULL && now >= next_try)
+		{
+			char		msg[256];
+			char		hint[256];
+
+			if (!launcher_obstacle(msg, hint, sizeof(msg)) &&
+				start_launcher(msg, hint, sizeof(msg)))
+				logged[0] = '\0';
+			else if (strcmp(msg, logged) != 0)
+			{
+				/* once per new reason: waiting is normal before CREATE EXTENSION */
+				ereport(LOG,
+						(errmsg("qoe_ext launcher not started: %s", msg),
+						 errhint("%s", hint)));
+				strlcpy(logged, msg, sizeof(logged));
+			}
+			next_try = TimestampTzPlusMilliseconds(now, SUPERVISE_MS);
+		}
+		if (launcher_handle == NULL)
+			wait_ms = Max(TimestampDifferenceMilliseconds(now, next_try), 10);
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 wait_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/* ---- the launcher ---- */
 
 /* The enabled sources, or none while the extension is not installed. */
 static WantedSource *
@@ -85,12 +290,16 @@ read_sources(int *n)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	if (OidIsValid(get_extension_oid("qoe_ext", true)))
 	{
+		int			nest_level;
+
 		pgstat_report_activity(STATE_RUNNING, "reading qoe.sources");
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		if (SPI_execute("SELECT name, workers, xmin::text::bigint FROM qoe.sources"
-						" WHERE enabled ORDER BY name", true, 0) != SPI_OK_SELECT)
+		nest_level = qoe_pin_search_path();
+		if (SPI_execute("SELECT name, workers, xmin::pg_catalog.text::pg_catalog.int8"
+						" FROM qoe.sources WHERE enabled ORDER BY name", true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "reading qoe.sources failed");
+		qoe_unpin_search_path(nest_level);
 		wanted = MemoryContextAllocZero(TopMemoryContext,
 										sizeof(WantedSource) * (SPI_processed + 1));
 		for (uint64 r = 0; r < SPI_processed; r++)
@@ -110,6 +319,58 @@ read_sources(int *n)
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, "waiting for changes to qoe.sources");
 	return wanted;
+}
+
+/*
+ * Create today's partition and the next qoe.partition_premake_days' in one
+ * short transaction. A failure (qoe_premake_partitions gives up on a lock
+ * it cannot get at once) is logged and retried later, never fatal.
+ */
+static bool
+premake_partitions(void)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile bool done = false;
+
+	PG_TRY();
+	{
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		if (OidIsValid(get_extension_oid("qoe_ext", true)))
+		{
+			QoeCatalog	cat;
+			int			nest_level;
+
+			pgstat_report_activity(STATE_RUNNING, "premaking partitions");
+			if (SPI_connect() != SPI_OK_CONNECT)
+				elog(ERROR, "SPI_connect failed");
+			nest_level = qoe_pin_search_path();
+			qoe_catalog_lookup(&cat);
+			(void) qoe_premake_partitions(&cat, qoe_partition_premake_days);
+			qoe_unpin_search_path(nest_level);
+			SPI_finish();
+		}
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		done = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		ereport(LOG,
+				(errmsg("qoe_ext launcher could not premake partitions, retrying in %d s: %s",
+						PREMAKE_RETRY_MS / 1000, edata->message)));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	pgstat_report_activity(STATE_IDLE, "waiting for changes to qoe.sources");
+	return done;
 }
 
 static const WantedSource *
@@ -137,6 +398,7 @@ start_worker(int i, TimestampTz now)
 	BackgroundWorker worker = {0};
 	QoeWorkerSlot *slot = &qoe_kafka_shared->slots[i];
 	Launched   *l = &launched[i];
+	Oid			role = GetSessionUserId();
 
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
@@ -148,6 +410,7 @@ start_worker(int i, TimestampTz now)
 	strlcpy(worker.bgw_type, "qoe_ext worker", BGW_MAXLEN);
 	worker.bgw_main_arg = Int32GetDatum(i);
 	worker.bgw_notify_pid = MyProcPid;
+	memcpy(worker.bgw_extra, &role, sizeof(role));		/* see qoe_worker_connect */
 
 	l->started_at = now;
 	if (RegisterDynamicBackgroundWorker(&worker, &l->handle))
@@ -301,10 +564,15 @@ launcher_detach(int code, Datum arg)
 void
 qoe_launcher_main(Datum main_arg)
 {
+	TimestampTz premake_at = 0;
+	int32		premade_day = -1;
+
+	/* die: SIGTERM ends a lock wait at once, and the transaction with it */
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(qoe_database, NULL, 0);
+	BackgroundWorkerInitializeConnection(qoe_database, qoe_worker_role, 0);
+	secure_session();
 	pgstat_report_appname("qoe_ext launcher");
 
 	/* a new generation: workers of a previous launcher stop by themselves */
@@ -318,10 +586,12 @@ qoe_launcher_main(Datum main_arg)
 			qoe_kafka_shared->slots[i].state = QOE_WS_FREE;
 	LWLockRelease(qoe_kafka_shared->lock);
 	before_shmem_exit(launcher_detach, 0);
-	ereport(LOG, (errmsg("qoe_ext launcher started for database \"%s\"", qoe_database)));
+	ereport(LOG, (errmsg("qoe_ext launcher started for database \"%s\" as role \"%s\"",
+						 qoe_database, qoe_worker_role)));
 
 	for (;;)
 	{
+		TimestampTz now;
 		long		wait_ms;
 
 		CHECK_FOR_INTERRUPTS();
@@ -330,13 +600,18 @@ qoe_launcher_main(Datum main_arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		if (ShutdownRequestPending)
-			break;
 		wait_ms = reconcile();
+
+		/* every few minutes, and at once when the UTC day changes */
+		now = GetCurrentTimestamp();
+		if (now >= premake_at || qoe_day_of(now) != premade_day)
+		{
+			premade_day = qoe_day_of(now);
+			premake_at = TimestampTzPlusMilliseconds(now, premake_partitions() ?
+													 PREMAKE_MS : PREMAKE_RETRY_MS);
+		}
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 wait_ms, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
-	/* exit 1: a launcher terminated by pg_terminate_backend is restarted */
-	proc_exit(1);
 }

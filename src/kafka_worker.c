@@ -53,6 +53,7 @@
 #include "dead_letters.h"
 #include "event_decode.h"
 #include "event_writer.h"
+#include "kafka_launcher.h"
 #include "kafka_shmem.h"
 #include "kafka_sources.h"
 #include "kafka_worker.h"
@@ -1327,7 +1328,7 @@ qoe_worker_main(Datum main_arg)
 	if (my_generation != qoe_kafka_shared->generation)
 		proc_exit(0);
 
-	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	qoe_worker_connect(dboid);
 	pgstat_report_appname("qoe_ext worker");
 	worker_cxt = AllocSetContextCreate(TopMemoryContext, "qoe_ext kafka worker",
 									   ALLOCSET_DEFAULT_SIZES);

@@ -143,10 +143,14 @@ config_load(void)
 	}
 	SPI_finish();
 
+	/* the table's CHECK constraints, again: its owner may have dropped them */
 	for (i = 0; i < 4; i++)
 	{
 		if (c.weight[i] < 0.0)
 			config_error(psprintf("The weight of %s is negative (%g).", component_name[i], c.weight[i]));
+		if (c.good[i] < 0.0 || c.bad[i] < 0.0)
+			config_error(psprintf("A threshold of %s is negative (good %g, bad %g).",
+								  component_name[i], c.good[i], c.bad[i]));
 		if (c.good[i] == c.bad[i])
 			config_error(psprintf("The good and bad thresholds of %s are equal (%g).",
 								  component_name[i], c.good[i]));
@@ -154,6 +158,10 @@ config_load(void)
 	}
 	if (wsum <= 0.0)
 		config_error("All weights are zero.");
+	if (!isfinite(wsum))
+		config_error("The sum of the weights is not finite.");
+	if (c.good_score < 0.0 || c.good_score > 100.0)
+		config_error(psprintf("The good score %g is not between 0 and 100.", c.good_score));
 	config = c;
 	config_valid = true;
 }
@@ -264,28 +272,64 @@ qoe_score_sql(PG_FUNCTION_ARGS)
  * ---------------------------------------------------------------------
  */
 
+static void bad_state(const char *detail) pg_attribute_noreturn();
+
+static void
+bad_state(const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid qoe aggregate state"),
+			 errdetail_internal("%s", detail),
+			 errhint("The support functions of qoe.rebuffer_ratio, qoe.qoe_score_agg and qoe.qoe_good_share take only their own states.")));
+}
+
+/*
+ * The sums in a state, checked: the support functions can be called directly
+ * with any array, and every sum of non-negative measures is finite and
+ * non-negative.
+ */
 static float8 *
 sums_of(ArrayType *arr, int n)
 {
+	float8	   *s;
+	int			i;
+
 	if (ARR_NDIM(arr) != 1 || ARR_DIMS(arr)[0] != n || ARR_HASNULL(arr) ||
 		ARR_ELEMTYPE(arr) != FLOAT8OID)
-		elog(ERROR, "qoe aggregate state is not a float8[%d] without NULLs", n);
+		bad_state(psprintf("The state is not a float8[%d] without NULLs.", n));
 	/* no NULL bitmap (checked), so the data follows the fixed header */
-	return (float8 *) ((char *) arr + ARR_OVERHEAD_NONULLS(1));
+	s = (float8 *) ((char *) arr + ARR_OVERHEAD_NONULLS(1));
+	for (i = 0; i < n; i++)
+		if (!(s[i] >= 0.0) || isinf(s[i]))
+			bad_state(psprintf("Element %d is %g, not a finite non-negative sum.", i + 1, s[i]));
+	return s;
 }
 
-/* the state to update: in place inside an aggregate, else a copy */
-static ArrayType *
-state_for_update(FunctionCallInfo fcinfo, int n)
+/* the sums to update: in place inside an aggregate, else in a copy */
+static float8 *
+state_for_update(FunctionCallInfo fcinfo, int n, ArrayType **arr)
 {
-	ArrayType  *arr;
-
 	if (AggCheckCallContext(fcinfo, NULL))
-		arr = PG_GETARG_ARRAYTYPE_P(0);
+		*arr = PG_GETARG_ARRAYTYPE_P(0);
 	else
-		arr = PG_GETARG_ARRAYTYPE_P_COPY(0);
-	(void) sums_of(arr, n);
-	return arr;
+		*arr = PG_GETARG_ARRAYTYPE_P_COPY(0);
+	return sums_of(*arr, n);
+}
+
+/* *sum += v, an error (as for sum(float8)) if it overflows */
+static void
+add_to_sum(float8 *sum, double v)
+{
+	double		r = *sum + v;
+
+	if (isinf(r))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("qoe aggregate sum is out of range"),
+				 errdetail("Adding %g to %g overflows double precision.", v, *sum),
+				 errhint("Scale the measures down, for example to seconds instead of milliseconds.")));
+	*sum = r;
 }
 
 static void
@@ -313,16 +357,16 @@ check_score(double v)
 Datum
 qoe_rebuffer_ratio_trans(PG_FUNCTION_ARGS)
 {
-	ArrayType  *arr = state_for_update(fcinfo, 3);
-	float8	   *s = sums_of(arr, 3);
+	ArrayType  *arr;
+	float8	   *s = state_for_update(fcinfo, 3, &arr);
 	double		stall = PG_GETARG_FLOAT8(1);
 	double		watch = PG_GETARG_FLOAT8(2);
 
 	check_measure("stall time", stall);
 	check_measure("watch time", watch);
+	add_to_sum(&s[1], stall);
+	add_to_sum(&s[2], watch);
 	s[0] += 1.0;
-	s[1] += stall;
-	s[2] += watch;
 	PG_RETURN_ARRAYTYPE_P(arr);
 }
 
@@ -340,16 +384,16 @@ qoe_rebuffer_ratio_final(PG_FUNCTION_ARGS)
 Datum
 qoe_score_agg_trans(PG_FUNCTION_ARGS)
 {
-	ArrayType  *arr = state_for_update(fcinfo, 3);
-	float8	   *s = sums_of(arr, 3);
+	ArrayType  *arr;
+	float8	   *s = state_for_update(fcinfo, 3, &arr);
 	double		score = PG_GETARG_FLOAT8(1);
 	double		watch = PG_GETARG_FLOAT8(2);
 
 	check_score(score);
 	check_measure("watch time", watch);
+	add_to_sum(&s[1], score * watch);
+	add_to_sum(&s[2], watch);
 	s[0] += 1.0;
-	s[1] += score * watch;
-	s[2] += watch;
 	PG_RETURN_ARRAYTYPE_P(arr);
 }
 
@@ -369,8 +413,8 @@ qoe_score_agg_final(PG_FUNCTION_ARGS)
 Datum
 qoe_good_share_trans(PG_FUNCTION_ARGS)
 {
-	ArrayType  *arr = state_for_update(fcinfo, 2);
-	float8	   *s = sums_of(arr, 2);
+	ArrayType  *arr;
+	float8	   *s = state_for_update(fcinfo, 2, &arr);
 	double		score = PG_GETARG_FLOAT8(1);
 	double		threshold;
 
@@ -408,12 +452,12 @@ qoe_float8_sums_combine(PG_FUNCTION_ARGS)
 {
 	ArrayType  *a2 = PG_GETARG_ARRAYTYPE_P(1);
 	int			n = ARR_NDIM(a2) == 1 ? ARR_DIMS(a2)[0] : 0;
-	ArrayType  *a1 = state_for_update(fcinfo, n);
-	float8	   *s1 = sums_of(a1, n);
+	ArrayType  *a1;
+	float8	   *s1 = state_for_update(fcinfo, n, &a1);
 	float8	   *s2 = sums_of(a2, n);
 	int			i;
 
 	for (i = 0; i < n; i++)
-		s1[i] += s2[i];
+		add_to_sum(&s1[i], s2[i]);
 	PG_RETURN_ARRAYTYPE_P(a1);
 }

@@ -28,6 +28,8 @@
 #include <float.h>
 #include <math.h>
 
+#include "common/int.h"
+#include "miscadmin.h"
 #include "utils/float.h"
 #include "utils/memutils.h"
 
@@ -68,16 +70,29 @@ static TDCentroid *scratch_out = NULL;
 static int	scratch_out_size = 0;
 static TDCentroid *scratch_in = NULL;
 static int	scratch_in_size = 0;
+static TDCentroid *scratch_sort = NULL;
+static int	scratch_sort_size = 0;
 
-static void *
-scratch_grow(void *ptr, int *size, int need, Size elemsize)
+/*
+ * Make *ptr hold at least need elements.  The old buffer is released only
+ * once the new one exists, so an allocation failure leaves *ptr and *size
+ * consistent for the next call in this backend.
+ */
+static void
+scratch_grow(void **ptr, int *size, int need, Size elemsize)
 {
+	int			newsize;
+	void	   *newptr;
+
 	if (need <= *size)
-		return ptr;
-	if (ptr)
-		pfree(ptr);
-	*size = Max(need, 2 * *size);
-	return MemoryContextAlloc(TopMemoryContext, (Size) *size * elemsize);
+		return;
+	/* grow geometrically, but never beyond what one allocation can hold */
+	newsize = Max(need, (int) Min((Size) 2 * *size, MaxAllocSize / elemsize));
+	newptr = MemoryContextAlloc(TopMemoryContext, (Size) newsize * elemsize);
+	if (*ptr)
+		pfree(*ptr);
+	*ptr = newptr;
+	*size = newsize;
 }
 
 void
@@ -195,69 +210,46 @@ td_unkey(uint64 k)
 	return v;
 }
 
-/*
- * Sort n doubles ascending.  LSD radix sort on order-preserving 64-bit keys,
- * on the top six bytes only (one histogram pass, then one scatter pass per
- * byte that actually varies), which orders the values to 2^-36 of their
- * magnitude; a final insertion pass fixes the rare pairs that differ only
- * below that, so the output is exactly sorted.  Insertion sort for tiny
- * inputs.
- */
+/* below this many keys, insertion sort beats the radix passes */
+#define TD_RADIX_MIN			32
+
 static void
-td_insertion_sort(double *v, int n)
+td_insertion_sort_keys(uint64 *a, int n)
 {
 	int			i;
 
 	for (i = 1; i < n; i++)
 	{
-		double		x = v[i];
+		uint64		x = a[i];
 		int			j = i - 1;
 
-		while (j >= 0 && v[j] > x)
+		while (j >= 0 && a[j] > x)
 		{
-			v[j + 1] = v[j];
+			a[j + 1] = a[j];
 			j--;
 		}
-		v[j + 1] = x;
+		a[j + 1] = x;
 	}
 }
 
-static void
-td_sort_values(double *v, int n)
+/*
+ * LSD radix passes over bytes first..last of n keys, least significant
+ * first, skipping a byte that is the same in every key.  hist[byte] holds
+ * that byte's histogram and is used up.  The keys move between a and b; the
+ * result is the one returned.
+ */
+static uint64 *
+td_radix_passes(uint64 *a, uint64 *b, int n, int first, int last,
+				uint32 (*hist)[256])
 {
-	uint32		hist[6][256];
-	uint64	   *a;
-	uint64	   *b;
-	int			i,
-				pass;
+	int			byte,
+				i;
 
-	if (n < 32)
+	for (byte = first; byte <= last; byte++)
 	{
-		td_insertion_sort(v, n);
-		return;
-	}
-
-	scratch_keys = scratch_grow(scratch_keys, &scratch_keys_size, n, sizeof(uint64));
-	a = (uint64 *) v;			/* keys overwrite the values in place */
-	b = scratch_keys;
-	memset(hist, 0, sizeof(hist));
-	for (i = 0; i < n; i++)
-	{
-		uint64		k = td_key(v[i]);
-
-		a[i] = k;
-		hist[0][(k >> 16) & 0xff]++;
-		hist[1][(k >> 24) & 0xff]++;
-		hist[2][(k >> 32) & 0xff]++;
-		hist[3][(k >> 40) & 0xff]++;
-		hist[4][(k >> 48) & 0xff]++;
-		hist[5][k >> 56]++;
-	}
-	for (pass = 0; pass < 6; pass++)
-	{
-		int			shift = 16 + pass * 8;
+		int			shift = 8 * byte;
+		uint32	   *h = hist[byte];
 		uint32		offset = 0;
-		uint32	   *h = hist[pass];
 		uint64	   *tmp;
 
 		if (h[(a[0] >> shift) & 0xff] == (uint32) n)
@@ -275,18 +267,87 @@ td_sort_values(double *v, int n)
 		a = b;
 		b = tmp;
 	}
-	for (i = 0; i < n; i++)
-		v[i] = td_unkey(a[i]);
-	td_insertion_sort(v, n);
+	return a;
 }
 
-#define ST_SORT td_sort_centroids
-#define ST_ELEMENT_TYPE TDCentroid
-#define ST_COMPARE(a, b) (((a)->mean > (b)->mean) - ((a)->mean < (b)->mean))
-#define ST_SCOPE static
-#define ST_DECLARE
-#define ST_DEFINE
-#include "lib/sort_template.h"
+/* order n keys that agree in their top six bytes; tmp has room for n */
+static void
+td_sort_run(uint64 *run, uint64 *tmp, int n)
+{
+	uint32		hist[2][256];
+	uint64	   *sorted;
+	int			i;
+
+	if (n < TD_RADIX_MIN)
+	{
+		td_insertion_sort_keys(run, n);
+		return;
+	}
+	memset(hist, 0, sizeof(hist));
+	for (i = 0; i < n; i++)
+	{
+		hist[0][run[i] & 0xff]++;
+		hist[1][(run[i] >> 8) & 0xff]++;
+	}
+	sorted = td_radix_passes(run, tmp, n, 0, 1, hist);
+	if (sorted != run)
+		memcpy(run, sorted, sizeof(uint64) * n);
+}
+
+/*
+ * Sort n doubles ascending in linear time, whatever the input.  The values
+ * become order-preserving 64-bit keys, LSD radix-sorted on their top six
+ * bytes (one histogram pass, then one scatter pass per byte that varies),
+ * which orders them to 2^-36 of their magnitude.  Keys sharing those six
+ * bytes are then adjacent; each such run is ordered by the low two bytes.
+ * Ordinary data has almost no runs, and values a few ulps apart cost at
+ * most two more passes, never a quadratic fix-up.
+ */
+static void
+td_sort_values(double *v, int n)
+{
+	uint32		hist[8][256];
+	uint64	   *a = (uint64 *) v;	/* keys overwrite the values in place */
+	int			i,
+				j;
+
+	if (n < TD_RADIX_MIN)
+	{
+		for (i = 0; i < n; i++)
+			a[i] = td_key(v[i]);
+		td_insertion_sort_keys(a, n);
+	}
+	else
+	{
+		uint64	   *other;
+
+		scratch_grow((void **) &scratch_keys, &scratch_keys_size, n, sizeof(uint64));
+		memset(hist[2], 0, sizeof(uint32) * 6 * 256);
+		for (i = 0; i < n; i++)
+		{
+			uint64		k = td_key(v[i]);
+
+			a[i] = k;
+			hist[2][(k >> 16) & 0xff]++;
+			hist[3][(k >> 24) & 0xff]++;
+			hist[4][(k >> 32) & 0xff]++;
+			hist[5][(k >> 40) & 0xff]++;
+			hist[6][(k >> 48) & 0xff]++;
+			hist[7][k >> 56]++;
+		}
+		a = td_radix_passes(a, scratch_keys, n, 2, 7, hist);
+		other = (a == scratch_keys) ? (uint64 *) v : scratch_keys;
+		for (i = 0; i < n; i = j)
+		{
+			for (j = i + 1; j < n && (a[j] >> 16) == (a[i] >> 16); j++)
+				;
+			if (j - i > 1)
+				td_sort_run(a + i, other + i, j - i);
+		}
+	}
+	for (i = 0; i < n; i++)
+		v[i] = td_unkey(a[i]);
+}
 
 /* ---------------------------------------------------------------------
  * Scale function
@@ -420,28 +481,113 @@ td_merge_centroids(const TDCentroid *a, int na, const TDCentroid *b, int nb,
 		out[k++] = b[j++];
 }
 
+/* index just past the ascending run of centroids starting at start */
+static int
+td_run_end(const TDCentroid *a, int start, int n)
+{
+	int			i = start + 1;
+
+	while (i < n && a[i].mean >= a[i - 1].mean)
+		i++;
+	return i;
+}
+
+/*
+ * Sort centroids by mean in O(n log n) for any input: a natural merge sort,
+ * which is cheap on what the pending centroids usually are (one ascending
+ * run per merged digest).  tmp has room for n; the result is the array
+ * returned.
+ */
+static TDCentroid *
+td_sort_centroids(TDCentroid *a, TDCentroid *tmp, int n)
+{
+	for (;;)
+	{
+		int			start = 0;
+		TDCentroid *t;
+
+		while (start < n)
+		{
+			int			mid = td_run_end(a, start, n);
+			int			end;
+
+			if (mid == n)
+			{
+				if (start == 0)
+					return a;	/* one run: sorted */
+				memcpy(tmp + start, a + start, sizeof(TDCentroid) * (n - start));
+				break;
+			}
+			end = td_run_end(a, mid, n);
+			td_merge_centroids(a + start, mid - start, a + mid, end - mid, tmp + start);
+			start = end;
+		}
+		t = a;
+		a = tmp;
+		tmp = t;
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+static void td_count_error(int64 count, int64 n) pg_attribute_noreturn();
+
+static void
+td_count_error(int64 count, int64 n)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("tdigest count is out of range"),
+			 errdetail("Adding " INT64_FORMAT " values to a digest of " INT64_FORMAT
+					   " would exceed the maximum count of " INT64_FORMAT " (2^53).",
+					   n, count, TD_MAX_COUNT),
+			 errhint("Merge fewer digests into one.")));
+}
+
+/* *count += n, which must stay within TD_MAX_COUNT */
+static inline void
+td_count_add(int64 *count, int64 n)
+{
+	int64		r;
+
+	if (unlikely(pg_add_s64_overflow(*count, n, &r) || r > TD_MAX_COUNT))
+		td_count_error(*count, n);
+	*count = r;
+}
+
+/* a weight limit as a whole number of values (NaN gives 0) */
+static inline int64
+td_int_limit(double limit)
+{
+	if (!(limit > 0.0))
+		return 0;
+	if (limit >= (double) TD_MAX_COUNT)
+		return TD_MAX_COUNT;
+	return (int64) limit;
+}
+
 /*
  * The centroid a run of merged items becomes. The mean of a run of equal
  * values must be exactly that value, and rounding must not leave [lo, hi].
  */
 static TDCentroid
-td_closed_centroid(double sum, double weight, double lo, double hi)
+td_closed_centroid(double sum, int64 weight, double lo, double hi)
 {
 	TDCentroid	c;
-	double		mean = sum / weight;
+	double		mean = sum / (double) weight;
 
 	if (!(mean >= lo))
 		mean = isnan(mean) ? lo / 2 + hi / 2 : lo;
 	if (mean > hi)
 		mean = hi;
 	c.mean = mean;
-	c.weight = (int64) weight;
+	c.weight = weight;
 	return c;
 }
 
 /*
  * Merge the buffered values and pending centroids into the centroids.
- * After this, nbuffer = npending = 0.
+ * After this, nbuffer = npending = 0.  Weights stay int64, so they are
+ * exact; the scale function's limit is rounded down to a whole weight.
  */
 void
 td_compress(TDigest *td)
@@ -455,17 +601,21 @@ td_compress(TDigest *td)
 				j,
 				nout;
 	double		total = (double) td->count;
-	double		before;			/* weight of the emitted centroids */
-	double		limit;
-	double		cur_w,
-				cur_sum,
+	int64		before;			/* weight of the emitted centroids */
+	int64		limit;			/* most weight the open centroid may hold */
+	int64		cur_w;
+	double		cur_sum,
 				cur_lo,
 				cur_hi;
 	TDCentroid *out;
 
 	if (td->nbuffer == 0 && td->npending == 0)
 		return;
+	CHECK_FOR_INTERRUPTS();
 	td_check_sum(td);
+	/* td_add counts rows unchecked (hot path); the cap is enforced here */
+	if (td->count > TD_MAX_COUNT)
+		td_count_error(td->count - td->nbuffer, td->nbuffer);
 
 	if (nv > 0)
 		td_sort_values(td->buffer, nv);
@@ -474,16 +624,19 @@ td_compress(TDigest *td)
 	nc = td->ncentroids;
 	if (td->npending > 0)
 	{
-		td_sort_centroids(td->pending, td->npending);
-		scratch_in = scratch_grow(scratch_in, &scratch_in_size,
-								  nc + td->npending, sizeof(TDCentroid));
-		td_merge_centroids(td->centroids, nc, td->pending, td->npending, scratch_in);
+		const TDCentroid *pending;
+
+		scratch_grow((void **) &scratch_sort, &scratch_sort_size, td->npending,
+					 sizeof(TDCentroid));
+		pending = td_sort_centroids(td->pending, scratch_sort, td->npending);
+		scratch_grow((void **) &scratch_in, &scratch_in_size, nc + td->npending,
+					 sizeof(TDCentroid));
+		td_merge_centroids(td->centroids, nc, pending, td->npending, scratch_in);
 		cs = scratch_in;
 		nc += td->npending;
 	}
 
-	scratch_out = scratch_grow(scratch_out, &scratch_out_size, nc + nv,
-							   sizeof(TDCentroid));
+	scratch_grow((void **) &scratch_out, &scratch_out_size, nc + nv, sizeof(TDCentroid));
 	out = scratch_out;
 	scale = td_scale(td->compression);
 
@@ -491,54 +644,58 @@ td_compress(TDigest *td)
 	i = j = 0;
 	if (j >= nv || (i < nc && cs[i].mean <= vs[j]))
 	{
-		cur_w = (double) cs[i].weight;
-		cur_sum = cs[i].mean * cur_w;
+		cur_w = cs[i].weight;
+		cur_sum = cs[i].mean * (double) cur_w;
 		cur_lo = cur_hi = cs[i].mean;
 		i++;
 	}
 	else
 	{
-		cur_w = 1.0;
+		cur_w = 1;
 		cur_sum = cur_lo = cur_hi = vs[j];
 		j++;
 	}
-	before = 0.0;
+	before = 0;
 	nout = 0;
-	limit = td_weight_limit(&scale, before, total);
+	limit = td_int_limit(td_weight_limit(&scale, 0.0, total));
 
 	for (;;)
 	{
 		double		m,
-					w;
+					mw;			/* m * w */
+		int64		w,
+					merged;
 
 		if (i < nc && (j >= nv || cs[i].mean <= vs[j]))
 		{
 			m = cs[i].mean;
-			w = (double) cs[i].weight;
+			w = cs[i].weight;
+			mw = m * (double) w;
 			i++;
 		}
 		else if (j < nv)
 		{
-			m = vs[j];
-			w = 1.0;
+			m = mw = vs[j];
+			w = 1;
 			j++;
 		}
 		else
 			break;
 
-		if (cur_w + w <= limit)
+		/* (the weights sum to count, so the sum cannot really overflow) */
+		if (!pg_add_s64_overflow(cur_w, w, &merged) && merged <= limit)
 		{
-			cur_w += w;
-			cur_sum += m * w;
+			cur_w = merged;
+			cur_sum += mw;
 			cur_hi = m;
 		}
 		else
 		{
 			out[nout++] = td_closed_centroid(cur_sum, cur_w, cur_lo, cur_hi);
-			before += cur_w;
-			limit = td_weight_limit(&scale, before, total);
+			td_count_add(&before, cur_w);
+			limit = td_int_limit(td_weight_limit(&scale, (double) before, total));
 			cur_w = w;
-			cur_sum = m * w;
+			cur_sum = mw;
 			cur_lo = cur_hi = m;
 		}
 	}
@@ -558,10 +715,13 @@ td_compress(TDigest *td)
 	td->ncentroids = nout;
 	td->nbuffer = 0;
 	td->npending = 0;
-#ifdef USE_ASSERT_CHECKING
-	/* every merge must leave a digest that the stored-value checks accept */
+
+	/*
+	 * Every merge must leave a digest that the stored-value checks accept;
+	 * this is what gets packed, so it is checked in every build (the cost is
+	 * one pass over the few centroids).
+	 */
 	td_validate(td, ERRCODE_INTERNAL_ERROR);
-#endif
 }
 
 /* queue one centroid of another digest */
@@ -585,25 +745,28 @@ td_push_centroid(TDigest *td, double mean, int64 weight)
 			td->maxpending = newsize;
 		}
 	}
+	td_count_add(&td->count, weight);
 	td->pending[td->npending].mean = mean;
 	td->pending[td->npending].weight = weight;
 	td->npending++;
-	td->count += weight;
 }
 
 /*
  * Add everything in src to dst (the combine step).  src is not modified.
  * The result keeps the larger of the two compressions, so no detail is
- * thrown away.
+ * thrown away.  A combined count beyond TD_MAX_COUNT is an error before
+ * anything changes.
  */
 void
 td_add_digest(TDigest *dst, const TDigest *src)
 {
 	int			i;
 	double		t;
+	int64		combined = dst->count;
 
 	if (src->count == 0)
 		return;
+	td_count_add(&combined, src->count);
 	if (src->compression > dst->compression)
 		dst->compression = src->compression;
 	if (src->min < dst->min)
@@ -628,7 +791,7 @@ td_add_digest(TDigest *dst, const TDigest *src)
 		if (dst->nbuffer >= dst->maxbuffer)
 			td_buffer_full(dst);
 		dst->buffer[dst->nbuffer++] = src->buffer[i];
-		dst->count++;
+		td_count_add(&dst->count, 1);
 	}
 }
 
@@ -685,6 +848,7 @@ td_knots(const TDigest *td, TDKnots *k)
 	{
 		double		w = (double) td->centroids[i].weight;
 
+		CHECK_FOR_INTERRUPTS();
 		k->pos[n] = before + (w - 1.0) / 2.0;
 		k->val[n] = td->centroids[i].mean;
 		k->exact[n] = (td->centroids[i].weight == 1);
@@ -873,7 +1037,10 @@ td_quantiles(const TDigest *td, const double *qs, const bool *qnull, int nq,
 
 	td_knots(td, &k);
 	for (i = 0; i < nq; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
 		out[i] = (qnull && qnull[i]) ? 0.0 : td_knots_quantile(td, &k, qs[i]);
+	}
 	td_knots_free(&k);
 }
 
@@ -1041,6 +1208,9 @@ td_validate(const TDigest *td, int sqlstate)
 									 TD_MIN_COMPRESSION, TD_MAX_COMPRESSION));
 	if (td->count < 1)
 		td_invalid(sqlstate, psprintf("Count " INT64_FORMAT " is not positive.", td->count));
+	if (td->count > TD_MAX_COUNT)
+		td_invalid(sqlstate, psprintf("Count " INT64_FORMAT " exceeds the maximum of " INT64_FORMAT " (2^53).",
+									 td->count, TD_MAX_COUNT));
 	if (td->ncentroids < 1 || (int64) td->ncentroids > td->count)
 		td_invalid(sqlstate, psprintf("There are %d centroids for " INT64_FORMAT " values.",
 									 td->ncentroids, td->count));
@@ -1054,6 +1224,7 @@ td_validate(const TDigest *td, int sqlstate)
 		double		m = td->centroids[i].mean;
 		int64		w = td->centroids[i].weight;
 
+		CHECK_FOR_INTERRUPTS();
 		if (!isfinite(m) || m < td->min || m > td->max)
 			td_invalid(sqlstate, psprintf("Mean %g of centroid %d is not finite or outside [%g, %g].",
 										 m, i + 1, td->min, td->max));
@@ -1130,6 +1301,7 @@ td_unpack(TDigest *td, MemoryContext mcxt, const struct varlena *packed, int sql
 		uint64		w = 0;
 		int			shift = 0;
 
+		CHECK_FOR_INTERRUPTS();
 		for (;;)
 		{
 			uint8		byte;

@@ -22,6 +22,12 @@
 #define TD_MAX_COMPRESSION		10000
 #define TD_DEFAULT_COMPRESSION	100
 
+/*
+ * Largest count a digest may hold: 2^53, so that every count, weight and
+ * position is exact as a double as well as an int64.
+ */
+#define TD_MAX_COUNT			(INT64CONST(1) << 53)
+
 /* Current packed format; readers reject versions they do not know. */
 #define TD_FORMAT_VERSION		1
 /* No flags are defined in version 1; a reader rejects unknown ones. */

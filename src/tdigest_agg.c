@@ -14,6 +14,7 @@
 
 #include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 
@@ -211,6 +212,7 @@ read_q_array(ArrayType *arr, double **qs, bool **qnulls, int *nq)
 	*qs = palloc(sizeof(double) * Max(*nq, 1));
 	for (i = 0; i < *nq; i++)
 	{
+		CHECK_FOR_INTERRUPTS();
 		(*qs)[i] = (*qnulls)[i] ? 0.0 : DatumGetFloat8(elems[i]);
 		if (!(*qnulls)[i])
 			td_check_q((*qs)[i]);

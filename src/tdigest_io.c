@@ -23,6 +23,7 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "libpq/pqformat.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -235,6 +236,7 @@ qoe_tdigest_in(PG_FUNCTION_ARGS)
 				td.centroids = palloc(sizeof(TDCentroid) * td.maxcentroids);
 				do
 				{
+					CHECK_FOR_INTERRUPTS();
 					if (td.ncentroids >= td.maxcentroids)
 					{
 						if (td.maxcentroids >= (int) (MaxAllocSize / sizeof(TDCentroid) / 2))
@@ -309,6 +311,7 @@ qoe_tdigest_out(PG_FUNCTION_ARGS)
 	appendStringInfoString(&buf, ",\"centroids\":[");
 	for (i = 0; i < td.ncentroids; i++)
 	{
+		CHECK_FOR_INTERRUPTS();
 		if (i > 0)
 			appendStringInfoChar(&buf, ',');
 		appendStringInfoChar(&buf, '[');
@@ -369,6 +372,7 @@ qoe_tdigest_recv(PG_FUNCTION_ARGS)
 	td.centroids = palloc(sizeof(TDCentroid) * n);
 	for (i = 0; i < n; i++)
 	{
+		CHECK_FOR_INTERRUPTS();
 		td.centroids[i].mean = pq_getmsgfloat8(msg);
 		td.centroids[i].weight = pq_getmsgint64(msg);
 	}
@@ -395,6 +399,7 @@ qoe_tdigest_send(PG_FUNCTION_ARGS)
 	pq_sendint32(&buf, td.ncentroids);
 	for (i = 0; i < td.ncentroids; i++)
 	{
+		CHECK_FOR_INTERRUPTS();
 		pq_sendfloat8(&buf, td.centroids[i].mean);
 		pq_sendint64(&buf, td.centroids[i].weight);
 	}
@@ -438,6 +443,7 @@ td_quantile_array(const TDigest *td, ArrayType *qarr)
 	out = palloc(sizeof(double) * Max(n, 1));
 	for (i = 0; i < n; i++)
 	{
+		CHECK_FOR_INTERRUPTS();
 		if (nulls[i])
 			continue;
 		qs[i] = DatumGetFloat8(elems[i]);

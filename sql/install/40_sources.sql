@@ -35,10 +35,21 @@ CREATE TABLE sources (
     CONSTRAINT "workers must be between 1 and 64" CHECK (workers BETWEEN 1 AND 64),
     CONSTRAINT "properties must be a JSON object" CHECK (jsonb_typeof(properties) = 'object')
 );
--- properties may hold credentials (sasl.password, ssl.key.password...)
+-- properties may hold credentials (sasl.password, ssl.key.password...): only
+-- superusers and the workers read them. qoe_admin manages sources through
+-- the functions below without reading them, and cannot point a source's
+-- credentials at other brokers (no UPDATE of brokers, topic, group_id or
+-- properties: drop the source and add it again, credentials included).
 REVOKE ALL ON sources FROM PUBLIC;
+GRANT SELECT (name, brokers, topic, group_id, batch_size, batch_bytes, flush_interval_ms,
+              start_position, workers, enabled, created_at, updated_at),
+      INSERT, DELETE,
+      UPDATE (batch_size, batch_bytes, flush_interval_ms, start_position, workers, enabled,
+              updated_at)
+   ON sources TO qoe_admin;
+GRANT SELECT ON sources TO qoe_worker;
 COMMENT ON TABLE sources IS
-    'Kafka topics consumed by the qoe_ext workers; superusers only (properties may hold credentials). Manage with qoe.add_source/start_source/stop_source/drop_source';
+    'Kafka topics consumed by the qoe_ext workers; properties (credentials) readable by superusers and the workers only. Manage with qoe.add_source/start_source/stop_source/drop_source (role qoe_admin)';
 COMMENT ON COLUMN sources.brokers IS 'bootstrap servers, host:port[,host:port...]';
 COMMENT ON COLUMN sources.group_id IS 'Kafka consumer group (default qoe_ext.<name>); workers of a source share its partitions';
 COMMENT ON COLUMN sources.batch_size IS 'a batch is stored once it holds this many messages';
@@ -61,6 +72,10 @@ COMMENT ON TABLE source_offsets IS
     'The next Kafka offset to store per source partition, written in the transaction that stored the events before it: the source of truth for exactly-once ingest';
 COMMENT ON COLUMN source_offsets.next_offset IS 'offset of the first message not yet stored (Kafka''s committed-offset convention)';
 
+REVOKE ALL ON source_offsets FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE ON source_offsets TO qoe_worker;
+GRANT SELECT ON source_offsets TO qoe_admin;
+
 SELECT pg_catalog.pg_extension_config_dump('sources', '');
 SELECT pg_catalog.pg_extension_config_dump('source_offsets', '');
 
@@ -68,13 +83,30 @@ CREATE FUNCTION check_kafka_properties(properties jsonb)
     RETURNS void
     AS 'MODULE_PATHNAME', 'qoe_check_kafka_properties'
     LANGUAGE C STRICT STABLE;
+REVOKE EXECUTE ON FUNCTION check_kafka_properties(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION check_kafka_properties(jsonb) TO qoe_admin;
 COMMENT ON FUNCTION check_kafka_properties(jsonb) IS
-    'Raise an error unless librdkafka accepts every property of the JSON object (and none is one qoe_ext sets itself)';
+    'Raise an error unless every property of the JSON object is on qoe_ext''s allow-list, may be set by the current role (file paths: superusers and pg_read_server_files) and is accepted by librdkafka';
+
+CREATE FUNCTION sources_check_properties()
+    RETURNS trigger
+    AS 'MODULE_PATHNAME', 'qoe_sources_check_properties'
+    LANGUAGE C;
+REVOKE EXECUTE ON FUNCTION sources_check_properties() FROM PUBLIC;
+COMMENT ON FUNCTION sources_check_properties() IS
+    'Trigger function: check the properties of a new or changed qoe.sources row as qoe.check_kafka_properties does, for the role writing it';
+
+CREATE TRIGGER sources_check_properties BEFORE INSERT OR UPDATE OF properties ON sources
+    FOR EACH ROW EXECUTE FUNCTION sources_check_properties();
+COMMENT ON TRIGGER sources_check_properties ON sources IS
+    'every write of properties is checked, by whatever path; the workers check the allow-list again';
 
 CREATE FUNCTION launcher_pid()
     RETURNS integer
     AS 'MODULE_PATHNAME', 'qoe_launcher_pid'
     LANGUAGE C STRICT VOLATILE;
+REVOKE EXECUTE ON FUNCTION launcher_pid() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION launcher_pid() TO qoe_admin;
 COMMENT ON FUNCTION launcher_pid() IS
     'Process id of the qoe_ext launcher serving this database, NULL when none does (library not preloaded, or qoe.database names another database)';
 
@@ -82,6 +114,7 @@ CREATE FUNCTION wake_launcher()
     RETURNS trigger
     AS 'MODULE_PATHNAME', 'qoe_wake_launcher'
     LANGUAGE C;
+REVOKE EXECUTE ON FUNCTION wake_launcher() FROM PUBLIC;
 COMMENT ON FUNCTION wake_launcher() IS
     'Trigger function: wake the launcher when the transaction commits, so it applies the changed qoe.sources';
 
@@ -176,6 +209,8 @@ BEGIN
               HINT = 'SELECT name FROM qoe.sources lists the sources; qoe.add_source adds one.';
 END
 $$;
+REVOKE EXECUTE ON FUNCTION raise_unknown_source(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION raise_unknown_source(text) TO qoe_admin;
 COMMENT ON FUNCTION raise_unknown_source(text) IS
     'Raise the error of qoe.start_source/stop_source/drop_source for a name that is not in qoe.sources';
 
@@ -199,6 +234,7 @@ BEGIN
 END
 $$;
 REVOKE EXECUTE ON FUNCTION set_source_enabled(text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION set_source_enabled(text, boolean) TO qoe_admin;
 COMMENT ON FUNCTION set_source_enabled(text, boolean) IS
     'Enable or disable a Kafka source (what qoe.start_source and qoe.stop_source do); says when no launcher serves this database';
 
@@ -216,12 +252,13 @@ CREATE FUNCTION add_source(name text, brokers text, topic text,
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    PERFORM qoe.check_kafka_properties(coalesce(properties, '{}'));
     BEGIN
-        -- the table's defaults stay the only defaults
-        INSERT INTO qoe.sources (name, brokers, topic, group_id, enabled)
+        -- the table's defaults stay the only defaults (but for properties:
+        -- qoe_admin may not update them); its trigger checks the properties
+        INSERT INTO qoe.sources (name, brokers, topic, group_id, properties, enabled)
         VALUES (add_source.name, add_source.brokers, add_source.topic,
-                coalesce(add_source.group_id, 'qoe_ext.' || add_source.name), false);
+                coalesce(add_source.group_id, 'qoe_ext.' || add_source.name),
+                coalesce(add_source.properties, '{}'), false);
     EXCEPTION WHEN unique_violation THEN
         RAISE EXCEPTION 'source "%" already exists', add_source.name
             USING ERRCODE = 'duplicate_object',
@@ -232,14 +269,15 @@ BEGIN
            batch_bytes = coalesce(add_source.batch_bytes, s.batch_bytes),
            flush_interval_ms = coalesce(add_source.flush_interval_ms, s.flush_interval_ms),
            start_position = coalesce(add_source.start_position, s.start_position),
-           workers = coalesce(add_source.workers, s.workers),
-           properties = coalesce(add_source.properties, s.properties)
+           workers = coalesce(add_source.workers, s.workers)
      WHERE s.name = add_source.name;
     PERFORM qoe.set_source_enabled(add_source.name, coalesce(add_source.enabled, true));
 END
 $$;
 REVOKE EXECUTE ON FUNCTION add_source(text, text, text, text, integer, integer, integer,
                                       text, integer, jsonb, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION add_source(text, text, text, text, integer, integer, integer,
+                                     text, integer, jsonb, boolean) TO qoe_admin;
 COMMENT ON FUNCTION add_source(text, text, text, text, integer, integer, integer, text,
                                integer, jsonb, boolean) IS
     'Add a Kafka source (brokers, topic and options, see doc/ingestion.md); enabled sources are consumed by the launcher''s workers from the next commit on';
@@ -250,6 +288,7 @@ CREATE FUNCTION start_source(name text)
     SET search_path = pg_catalog, pg_temp
     AS $$ SELECT qoe.set_source_enabled(name, true) $$;
 REVOKE EXECUTE ON FUNCTION start_source(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION start_source(text) TO qoe_admin;
 COMMENT ON FUNCTION start_source(text) IS
     'Enable a Kafka source: its workers start after the commit and resume from the offsets stored in qoe.source_offsets';
 
@@ -259,6 +298,7 @@ CREATE FUNCTION stop_source(name text)
     SET search_path = pg_catalog, pg_temp
     AS $$ SELECT qoe.set_source_enabled(name, false) $$;
 REVOKE EXECUTE ON FUNCTION stop_source(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stop_source(text) TO qoe_admin;
 COMMENT ON FUNCTION stop_source(text) IS
     'Disable a Kafka source: after the commit its workers store their current batch and exit; offsets are kept';
 
@@ -275,5 +315,15 @@ BEGIN
 END
 $$;
 REVOKE EXECUTE ON FUNCTION drop_source(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION drop_source(text) TO qoe_admin;
 COMMENT ON FUNCTION drop_source(text) IS
     'Remove a Kafka source and its stored offsets; its workers stop after the commit (a source added again under the name starts from start_position)';
+
+-- The status shows source names, brokers and the brokers' errors (failed
+-- authentications included): qoe_admin's, not everyone's. A view's caller
+-- needs EXECUTE on the functions it calls, so the views are qoe_admin's too.
+REVOKE EXECUTE ON FUNCTION source_workers() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION source_watermarks() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION source_workers() TO qoe_admin;
+GRANT EXECUTE ON FUNCTION source_watermarks() TO qoe_admin;
+GRANT SELECT ON source_status, source_partitions TO qoe_admin;

@@ -47,6 +47,14 @@ COMMENT ON COLUMN qoe.qoe_score_config.bitrate_bad_kbps IS 'Average bitrate (kbp
 COMMENT ON COLUMN qoe.qoe_score_config.dropped_good IS 'Dropped-frame ratio (dropped / (watch seconds x 30)) that scores 1';
 COMMENT ON COLUMN qoe.qoe_score_config.dropped_bad IS 'Dropped-frame ratio that scores 0';
 COMMENT ON COLUMN qoe.qoe_score_config.good_score IS 'Score from which a session counts as good (qoe.qoe_good_share)';
+COMMENT ON CONSTRAINT qoe_score_config_pkey ON qoe.qoe_score_config IS 'Key of the single row';
+COMMENT ON CONSTRAINT qoe_score_config_id_check ON qoe.qoe_score_config IS 'id is always true, so the table holds at most one row';
+COMMENT ON CONSTRAINT qoe_score_config_weights ON qoe.qoe_score_config IS
+    'Weights are non-negative with a positive, finite sum (qoe_score checks this again in C)';
+COMMENT ON CONSTRAINT qoe_score_config_thresholds ON qoe.qoe_score_config IS
+    'Each good threshold differs from its bad one; all thresholds finite and non-negative (checked again in C)';
+COMMENT ON CONSTRAINT qoe_score_config_good_score ON qoe.qoe_score_config IS
+    'good_score is a score between 0 and 100 (checked again in C)';
 
 CREATE FUNCTION qoe.qoe_score_config_changed() RETURNS trigger
     AS 'MODULE_PATHNAME', 'qoe_score_config_changed' LANGUAGE C;

@@ -54,6 +54,13 @@ rnd = random.Random(7)
 for _ in range(60):                              # seeded random garbage
     emit(bytes(rnd.getrandbits(8) for _ in range(rnd.randint(0, 120))))
 open(os.path.join(d, 'count'), 'w').write(str(n))
+# a digest that is consistent but counts beyond 2^53, and one at 2^53
+def digest(count):
+    return (struct.pack('>BBH', 1, 0, 100) + struct.pack('>q', count)
+            + struct.pack('>ddd', 5.0, 5.0, 5.0 * count) + struct.pack('>i', 1)
+            + struct.pack('>dq', 5.0, count))
+write('cap_over.bin', digest(2 ** 60))
+write('cap_at.bin', digest(2 ** 53))
 PY
 count=$(cat "$dir/count")
 chmod 644 "$dir"/*.bin
@@ -71,6 +78,17 @@ if echo "$out" | grep -q "server closed the connection\|terminating connection\|
 	echo "$out" | tail -20
 	exit 1
 fi
+# counts are capped at 2^53 so that merges stay exact
+cap=$(psql -X -d $db -v ON_ERROR_STOP=0 2>&1 <<SQL
+COPY dst FROM '$dir/cap_over.bin' (FORMAT binary);
+COPY dst FROM '$dir/cap_at.bin' (FORMAT binary);
+SELECT 'at cap', qoe.tdigest_count(d) FROM dst WHERE qoe.tdigest_count(d) = 9007199254740992;
+DELETE FROM dst WHERE qoe.tdigest_count(d) = 9007199254740992;
+SQL
+)
+echo "$cap" | grep -q "Count 1152921504606846976 exceeds the maximum" ||
+	{ echo "a binary digest counting 2^60 values was not refused:"; echo "$cap"; exit 1; }
+echo "$cap" | grep -q "at cap" || { echo "a binary digest counting 2^53 values was refused:"; echo "$cap"; exit 1; }
 errors=$(echo "$out" | grep -c "ERROR:")
 accepted=$(psql -X -At -d $db -c "SELECT count(*) - 1 FROM dst")
 echo "$out" | grep -q "alive" || { echo "$out" | tail -20; exit 1; }

@@ -60,6 +60,12 @@ RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_s
 SELECT qoe.qoe_score(2000, 0.01, 3000, 0.001), qoe.qoe_score(NULL, 0, 1, 0), qoe.qoe_score(1, NULL, NULL, NULL);
 UPDATE qoe.qoe_score_config SET weight_vst = 0.5;
 SELECT qoe.qoe_score(2000, 0.01, 3000, 0.001);
+-- values sharing their top 48 bits (runs of keys sorted by the low bytes),
+-- and single-value digests merged in random order (merge-sorted centroids)
+SELECT qoe.tdigest_percentile(qoe.tdigest_agg(1 + (65535 - i % 3000 - i % 7) * 2.0::float8 ^ (-52), 10000), 0.5)
+FROM generate_series(1, 20000) i;
+SELECT qoe.tdigest_count(qoe.tdigest_merge(d ORDER BY random()))
+FROM (SELECT qoe.tdigest_agg(v, 50) AS d FROM t GROUP BY v) s;
 -- invalid input must be an error, never a bad access
 SELECT qoe.tdigest_agg(v) FROM (VALUES (1::float8), ('NaN')) x(v);
 SELECT '{"version":1,"compression":100,"count":2,"min":1,"max":5,"sum":6,"centroids":[[5,1],[1,1]]}'::qoe.tdigest;
@@ -68,6 +74,11 @@ SELECT '{"version":1,"compression":100,"count":1,"min":5,"max":5,"sum":5,"centro
 SELECT qoe.tdigest_percentile(qoe.tdigest_agg(x), 2) FROM generate_series(1, 3) x;
 SELECT qoe.tdigest_agg(x, 3) FROM generate_series(1, 3) x;
 SELECT qoe.qoe_score(-1, 0, 0, 0);
+SELECT qoe.tdigest_merge(d) FROM (VALUES
+    ('{"version":1,"compression":100,"count":9007199254740992,"min":1,"max":2,"sum":3,"centroids":[[1,1],[2,9007199254740991]]}'::qoe.tdigest),
+    ('{"version":1,"compression":100,"count":1,"min":1,"max":1,"sum":1,"centroids":[[1,1]]}')) v(d);
+SELECT qoe.rebuffer_ratio(v, v) FROM (VALUES (1e308::float8), (1e308)) t(v);
+SELECT qoe.rebuffer_ratio_final('{1,NaN,1}');
 SQL
 runuser -u postgres -- $PGBIN/pg_ctl -D "$dir/data" -m fast -w -t 300 stop >/dev/null 2>&1
 wait
