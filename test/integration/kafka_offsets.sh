@@ -19,6 +19,7 @@ qoe_kafka_events "$WORK/events.ndjson" 60 111
 # ---- 1. latest, failing first batches
 psql -qX -v ON_ERROR_STOP=1 <<SQL
 CREATE TABLE failing (on_ boolean);
+GRANT SELECT ON failing TO PUBLIC;  -- the trigger runs as the workers' role
 CREATE FUNCTION refuse_offsets() RETURNS trigger LANGUAGE plpgsql AS \$\$
 BEGIN
     IF NEW.next_offset > 0 AND EXISTS (SELECT FROM public.failing) THEN
