@@ -47,12 +47,12 @@ SELECT c.oid::regclass AS relation, r AS role,
            UNION ALL
            SELECT 'USAGE' WHERE c.relkind = 'S' AND has_sequence_privilege(r, c.oid, 'USAGE')
            UNION ALL
-           SELECT 'SELECT (' || string_agg(a.attname, ', ' ORDER BY a.attnum) || ')'
-             FROM pg_attribute a
+           SELECT cp || ' (' || string_agg(a.attname, ', ' ORDER BY a.attnum) || ')'
+             FROM unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'REFERENCES']) cp, pg_attribute a
             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-              AND NOT has_table_privilege(r, c.oid, 'SELECT')
-              AND has_column_privilege(r, c.oid, a.attnum, 'SELECT')
-           HAVING count(*) > 0), ', ') AS privileges
+              AND NOT has_table_privilege(r, c.oid, cp)
+              AND has_column_privilege(r, c.oid, a.attnum, cp)
+            GROUP BY cp), ', ') AS privileges
   FROM pg_class c,
        unnest(ARRAY['qoe_reader', 'qoe_writer', 'qoe_admin', 'qoe_worker']) r
  WHERE c.relnamespace = 'qoe'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
