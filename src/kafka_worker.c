@@ -524,20 +524,29 @@ resolve_starts(PartitionState *added, int n)
 {
 	PartitionState **parts = palloc(sizeof(PartitionState *) * Max(n, 1));
 	int64	   *starts = palloc(sizeof(int64) * Max(n, 1));
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(Max(n, 1));
 	int			nparts = 0;
 
+	/* one ListOffsets request for all: -1 asks for the end, -2 the start */
 	for (int i = 0; i < n; i++)
-	{
-		int64		low,
-					high;
+		if (added[i].stored_offset < 0)
+			rd_kafka_topic_partition_list_add(list, cfg.topic, added[i].partition)->offset =
+				cfg.start_latest ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
+	if (list->cnt > 0 &&
+		rd_kafka_offsets_for_times(consumer, list, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+		for (int i = 0; i < list->cnt; i++)
+		{
+			PartitionState *p = NULL;
 
-		if (added[i].stored_offset >= 0 ||
-			rd_kafka_query_watermark_offsets(consumer, cfg.topic, added[i].partition,
-											 &low, &high, 2000) != RD_KAFKA_RESP_ERR_NO_ERROR)
-			continue;
-		parts[nparts] = &added[i];
-		starts[nparts++] = cfg.start_latest ? high : low;
-	}
+			if (list->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR || list->elems[i].offset < 0)
+				continue;
+			for (int j = 0; j < n && p == NULL; j++)
+				if (added[j].partition == list->elems[i].partition)
+					p = &added[j];
+			parts[nparts] = p;
+			starts[nparts++] = list->elems[i].offset;
+		}
+	rd_kafka_topic_partition_list_destroy(list);
 	(void) record_starts(parts, starts, nparts);
 	for (int i = 0; i < nparts; i++)
 		parts[i]->next_offset = parts[i]->stored_offset;
