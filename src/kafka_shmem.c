@@ -75,6 +75,16 @@ qoe_slot_set_error(QoeWorkerSlot *slot, const char *message)
 	LWLockRelease(qoe_kafka_shared->lock);
 }
 
+/* Also the slot's last error; it stays until the worker restarts. */
+void
+qoe_slot_set_stalled(QoeWorkerSlot *slot, const char *message)
+{
+	qoe_slot_set_error(slot, message);
+	LWLockAcquire(qoe_kafka_shared->lock, LW_EXCLUSIVE);
+	strlcpy(slot->stalled, message, QOE_ERROR_LEN);
+	LWLockRelease(qoe_kafka_shared->lock);
+}
+
 void
 qoe_slot_count_batch(QoeWorkerSlot *slot, int64 events, int64 messages, int64 bytes,
 					 int64 dead_letters)

@@ -33,6 +33,7 @@ typedef struct QoePartitionLag
 {
 	int32		partition;
 	int64		high_watermark; /* -1 until the broker told us */
+	bool		stalled;		/* stopped: its stored offset is out of range */
 } QoePartitionLag;
 
 typedef struct QoeRateBucket
@@ -56,6 +57,7 @@ typedef struct QoeWorkerSlot
 	TimestampTz last_stored_at; /* last batch that stored something */
 	char		last_error[QOE_ERROR_LEN];
 	TimestampTz last_error_at;
+	char		stalled[QOE_ERROR_LEN]; /* why a partition stopped; "" if none */
 	QoeRateBucket rate[QOE_RATE_SECONDS];
 	int			npartitions;
 	QoePartitionLag partitions[QOE_SLOT_PARTITIONS];
@@ -77,6 +79,7 @@ extern QoeKafkaShared *qoe_kafka_shared;
 extern void KafkaShmemInit(void);
 extern void qoe_kafka_wake_launcher(void);
 extern void qoe_slot_set_error(QoeWorkerSlot *slot, const char *message);
+extern void qoe_slot_set_stalled(QoeWorkerSlot *slot, const char *message);
 extern void qoe_slot_count_batch(QoeWorkerSlot *slot, int64 events, int64 messages,
 								 int64 bytes, int64 dead_letters);
 extern int64 qoe_slot_events_last_minute(const QoeWorkerSlot *slot);

@@ -414,8 +414,8 @@ qoe_source_workers(PG_FUNCTION_ARGS)
 	for (int i = 0; i < n; i++)
 	{
 		const QoeWorkerSlot *s = &slots[i];
-		Datum		values[13];
-		bool		nulls[13] = {0};
+		Datum		values[14];
+		bool		nulls[14] = {0};
 
 		values[0] = CStringGetTextDatum(s->source);
 		values[1] = Int32GetDatum(s->worker_index);
@@ -434,6 +434,8 @@ qoe_source_workers(PG_FUNCTION_ARGS)
 		nulls[11] = s->last_error_at == 0;
 		values[12] = TimestampTzGetDatum(s->last_error_at);
 		nulls[12] = s->last_error_at == 0;
+		values[13] = CStringGetTextDatum(s->stalled);
+		nulls[13] = s->stalled[0] == '\0';
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
@@ -453,12 +455,13 @@ qoe_source_watermarks(PG_FUNCTION_ARGS)
 		for (int p = 0; p < slots[i].npartitions; p++)
 		{
 			const QoePartitionLag *part = &slots[i].partitions[p];
-			Datum		values[3];
-			bool		nulls[3] = {false, false, part->high_watermark < 0};
+			Datum		values[4];
+			bool		nulls[4] = {false, false, part->high_watermark < 0, false};
 
 			values[0] = CStringGetTextDatum(slots[i].source);
 			values[1] = Int32GetDatum(part->partition);
 			values[2] = Int64GetDatum(part->high_watermark);
+			values[3] = BoolGetDatum(part->stalled);
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		}
 	return (Datum) 0;

@@ -16,6 +16,13 @@
  * stored offsets are still those the batch started from (a fence against a
  * worker that lost the partition in a rebalance it has not seen yet). If
  * not, the batch is rolled back and the worker re-reads the offsets.
+ * The consumer's position is never trusted: every message must carry the
+ * offset that follows the previous one of its partition (a gap is re-read
+ * after a fresh seek, and accepted only if it is still there: compaction,
+ * transaction markers), a partition without a stored row has its first
+ * offset recorded before its first batch is stored, a failed batch is
+ * retried from the messages in hand, and a stored offset the topic no
+ * longer has stops that partition with an error instead of a reset.
  *
  * librdkafka callbacks run inside librdkafka calls (the log callback on
  * librdkafka's own threads): they never call PostgreSQL, they only record
@@ -42,6 +49,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "catalog.h"
 #include "dead_letters.h"
 #include "event_decode.h"
 #include "event_writer.h"
@@ -79,7 +87,10 @@ typedef struct PartitionState
 {
 	int32		partition;
 	int64		stored_offset;	/* next_offset in qoe.source_offsets, -1: no row */
-	int64		next_offset;	/* messages below this are stored already */
+	int64		next_offset;	/* the offset the next message must have, -1: any */
+	int64		gap_offset;		/* a gap's end, re-read after a fresh seek; -1: none */
+	uint64		gap_poll;		/* the poll that saw it */
+	bool		stalled;		/* stopped on an offset error until the source restarts */
 } PartitionState;
 
 /* Written by the librdkafka callbacks, read by the main loop. */
@@ -107,6 +118,7 @@ static SPIPlanPtr offsets_plan;
 static MemoryContext worker_cxt;
 static MemoryContext batch_cxt;
 static int	failures_in_a_row;
+static uint64 polls;			/* rd_kafka_consume_batch_queue calls so far */
 
 /* ---- librdkafka callbacks: plain C only ---- */
 
@@ -215,10 +227,11 @@ set_state(QoeWorkerState state)
 	LWLockRelease(qoe_kafka_shared->lock);
 }
 
+/* SIGTERM (die) or a new launcher; a wait inside a transaction ends at once. */
 static bool
 must_stop(void)
 {
-	return ShutdownRequestPending || qoe_kafka_shared->generation != my_generation;
+	return ProcDiePending || qoe_kafka_shared->generation != my_generation;
 }
 
 /* Copy what the callbacks recorded into the log and shared memory. */
@@ -274,7 +287,8 @@ backoff_wait(long ms)
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 left, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
+		if (!must_stop())
+			CHECK_FOR_INTERRUPTS();
 	}
 	return false;
 }
@@ -283,6 +297,7 @@ backoff_wait(long ms)
 
 /* The context current before begin_xact, current again after the commit. */
 static MemoryContext caller_cxt;
+static int	pinned_level;
 
 static void
 begin_xact(const char *what)
@@ -293,15 +308,25 @@ begin_xact(const char *what)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	pinned_level = qoe_pin_search_path();
 	report_activity(STATE_RUNNING, what);
 }
 
 static void
 commit_xact(void)
 {
+	qoe_unpin_search_path(pinned_level);
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(caller_cxt);
+	report_activity(STATE_IDLE, "waiting for messages");
+}
+
+static void
+abort_xact(void)
+{
+	AbortCurrentTransaction();
 	MemoryContextSwitchTo(caller_cxt);
 	report_activity(STATE_IDLE, "waiting for messages");
 }
@@ -325,7 +350,7 @@ load_config(const char *name)
 	begin_xact("reading its configuration");
 	if (SPI_execute_with_args("SELECT brokers, topic, group_id, start_position, batch_size,"
 							  " batch_bytes, flush_interval_ms"
-							  " FROM qoe.sources WHERE name = $1 AND enabled",
+							  " FROM qoe.sources WHERE name OPERATOR(pg_catalog.=) $1 AND enabled",
 							  1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "reading qoe.sources failed");
 	found = SPI_processed == 1;
@@ -340,7 +365,8 @@ load_config(const char *name)
 		cfg.batch_bytes = pg_strtoint32(spi_text(0, 6));
 		cfg.flush_interval_ms = pg_strtoint32(spi_text(0, 7));
 		if (SPI_execute_with_args("SELECT p.key, p.value FROM qoe.sources s,"
-								  " jsonb_each_text(s.properties) p WHERE s.name = $1",
+								  " pg_catalog.jsonb_each_text(s.properties) p"
+								  " WHERE s.name OPERATOR(pg_catalog.=) $1",
 								  1, &argtype, &arg, NULL, true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "reading qoe.sources failed");
 		cfg.nproperties = (int) SPI_processed;
@@ -357,21 +383,21 @@ load_config(const char *name)
 }
 
 /*
- * Read the stored offsets of this source into the partition table; a
- * partition with no stored row starts at start_position.
+ * Set stored_offset of the given partitions from qoe.source_offsets (-1: no
+ * row), inside the caller's transaction, seeing its own changes.
  */
 static void
-load_offsets(PartitionState *parts, int n)
+read_stored_offsets(PartitionState *parts, int n)
 {
 	Datum		args[2] = {CStringGetTextDatum(cfg.name), CStringGetTextDatum(cfg.topic)};
 	Oid			argtypes[2] = {TEXTOID, TEXTOID};
 
 	for (int i = 0; i < n; i++)
-		parts[i].stored_offset = parts[i].next_offset = -1;
-	begin_xact("reading its stored offsets");
+		parts[i].stored_offset = -1;
 	if (SPI_execute_with_args("SELECT partition, next_offset FROM qoe.source_offsets"
-							  " WHERE source = $1 AND topic = $2",
-							  2, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+							  " WHERE source OPERATOR(pg_catalog.=) $1"
+							  " AND topic OPERATOR(pg_catalog.=) $2",
+							  2, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading qoe.source_offsets failed");
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
@@ -383,9 +409,26 @@ load_offsets(PartitionState *parts, int n)
 
 		for (int i = 0; i < n; i++)
 			if (parts[i].partition == partition)
-				parts[i].stored_offset = parts[i].next_offset = next;
+				parts[i].stored_offset = next;
 	}
+}
+
+/*
+ * Start the given partitions afresh from their stored offsets: the next
+ * message of each must have exactly that offset (any, with no row).
+ */
+static void
+load_offsets(PartitionState *parts, int n)
+{
+	begin_xact("reading its stored offsets");
+	read_stored_offsets(parts, n);
 	commit_xact();
+	for (int i = 0; i < n; i++)
+	{
+		parts[i].next_offset = parts[i].stored_offset;
+		parts[i].gap_offset = -1;
+		parts[i].stalled = false;
+	}
 }
 
 /* The librdkafka start offset of a partition. */
@@ -408,6 +451,7 @@ publish_partitions(void)
 					high;
 
 		slot->partitions[i].partition = cb.partitions[i].partition;
+		slot->partitions[i].stalled = cb.partitions[i].stalled;
 		if (rd_kafka_get_watermark_offsets(consumer, cfg.topic, cb.partitions[i].partition,
 										   &low, &high) != RD_KAFKA_RESP_ERR_NO_ERROR ||
 			high < 0)
@@ -415,6 +459,97 @@ publish_partitions(void)
 		slot->partitions[i].high_watermark = high;
 	}
 	LWLockRelease(qoe_kafka_shared->lock);
+}
+
+/*
+ * Record where partitions without a stored row start, in its own
+ * transaction, so that a restart or a rebalance starts there too and not at
+ * start_position again ("latest" would skip what came meanwhile). Sets their
+ * stored_offset from the rows, which another worker may have written first;
+ * false if one differs from the given start.
+ */
+static bool
+record_starts(PartitionState **parts, const int64 *starts, int n)
+{
+	Datum	   *partitions = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *offsets = palloc(sizeof(Datum) * Max(n, 1));
+	PartitionState *rows = palloc(sizeof(PartitionState) * Max(n, 1));
+	Oid			argtypes[4] = {TEXTOID, TEXTOID, INT4ARRAYOID, INT8ARRAYOID};
+	Datum		args[4];
+	bool		agreed = true;
+
+	if (n == 0)
+		return true;
+	for (int i = 0; i < n; i++)
+	{
+		partitions[i] = Int32GetDatum(parts[i]->partition);
+		offsets[i] = Int64GetDatum(starts[i]);
+		rows[i].partition = parts[i]->partition;
+	}
+	args[0] = CStringGetTextDatum(cfg.name);
+	args[1] = CStringGetTextDatum(cfg.topic);
+	args[2] = PointerGetDatum(construct_array(partitions, n, INT4OID, 4, true, TYPALIGN_INT));
+	args[3] = PointerGetDatum(construct_array(offsets, n, INT8OID, 8, FLOAT8PASSBYVAL,
+											  TYPALIGN_DOUBLE));
+	begin_xact("recording where its partitions start");
+	/* a row left from the source's previous topic is overwritten */
+	if (SPI_execute_with_args("INSERT INTO qoe.source_offsets AS o (source, topic, partition, next_offset)"
+							  " SELECT $1, $2, b.partition, b.next_offset"
+							  "   FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4)) AS b(partition, next_offset)"
+							  " ON CONFLICT (source, partition) DO UPDATE"
+							  " SET topic = excluded.topic, next_offset = excluded.next_offset,"
+							  "     updated_at = pg_catalog.now()"
+							  " WHERE o.topic OPERATOR(pg_catalog.<>) excluded.topic",
+							  4, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "recording start offsets in qoe.source_offsets failed");
+	read_stored_offsets(rows, n);
+	commit_xact();
+	for (int i = 0; i < n; i++)
+	{
+		if (rows[i].stored_offset != starts[i])
+			agreed = false;
+		parts[i]->stored_offset = rows[i].stored_offset;
+	}
+	return agreed;
+}
+
+/*
+ * Resolve start_position of the partitions without a stored row (the
+ * topic's low or high watermark) and record it. A partition whose watermarks
+ * cannot be had now (no broker) starts at the logical offset instead, and
+ * its first message is recorded (record_start_offsets).
+ */
+static void
+resolve_starts(PartitionState *added, int n)
+{
+	PartitionState **parts = palloc(sizeof(PartitionState *) * Max(n, 1));
+	int64	   *starts = palloc(sizeof(int64) * Max(n, 1));
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(Max(n, 1));
+	int			nparts = 0;
+
+	/* one ListOffsets request for all: -1 asks for the end, -2 the start */
+	for (int i = 0; i < n; i++)
+		if (added[i].stored_offset < 0)
+			rd_kafka_topic_partition_list_add(list, cfg.topic, added[i].partition)->offset =
+				cfg.start_latest ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
+	if (list->cnt > 0 &&
+		rd_kafka_offsets_for_times(consumer, list, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+		for (int i = 0; i < list->cnt; i++)
+		{
+			PartitionState *p = NULL;
+
+			if (list->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR || list->elems[i].offset < 0)
+				continue;
+			for (int j = 0; j < n && p == NULL; j++)
+				if (added[j].partition == list->elems[i].partition)
+					p = &added[j];
+			parts[nparts] = p;
+			starts[nparts++] = list->elems[i].offset;
+		}
+	rd_kafka_topic_partition_list_destroy(list);
+	(void) record_starts(parts, starts, nparts);
+	for (int i = 0; i < nparts; i++)
+		parts[i]->next_offset = parts[i]->stored_offset;
 }
 
 /* Take the partitions the group gave us, starting at the stored offsets. */
@@ -438,6 +573,7 @@ apply_assignment(void)
 	for (int i = 0; i < list->cnt; i++)
 		added[i].partition = list->elems[i].partition;
 	load_offsets(added, list->cnt);
+	resolve_starts(added, list->cnt);
 	for (int i = 0; i < list->cnt; i++)
 		list->elems[i].offset = start_offset(&added[i]);
 	cb.npartitions += list->cnt;
@@ -459,37 +595,208 @@ apply_assignment(void)
 	publish_partitions();
 }
 
-/* After a failed or fenced batch: back to the offsets the database holds. */
+/*
+ * Seek the given partitions to their next_offset (start_position with no
+ * row). A partition whose seek failed is not trusted more than any other:
+ * its next message must still carry next_offset, else it is sought again.
+ */
 static void
-reseek_to_stored_offsets(void)
+seek_partitions(PartitionState **parts, int n)
 {
 	rd_kafka_topic_partition_list_t *list;
 	rd_kafka_error_t *error;
 
-	if (cb.npartitions == 0)
+	if (n == 0)
 		return;
-	load_offsets(cb.partitions, cb.npartitions);
-	list = rd_kafka_topic_partition_list_new(cb.npartitions);
-	for (int i = 0; i < cb.npartitions; i++)
-		rd_kafka_topic_partition_list_add(list, cfg.topic, cb.partitions[i].partition)->offset =
-			start_offset(&cb.partitions[i]);
+	list = rd_kafka_topic_partition_list_new(n);
+	for (int i = 0; i < n; i++)
+		rd_kafka_topic_partition_list_add(list, cfg.topic, parts[i]->partition)->offset =
+			parts[i]->next_offset >= 0 ? parts[i]->next_offset : start_offset(parts[i]);
 	error = rd_kafka_seek_partitions(consumer, list, 5000);
 	if (error != NULL)
 	{
-		qoe_slot_set_error(slot, rd_kafka_error_string(error));
+		record_text(cb.error, &cb.error_pending, "kafka seek: ", rd_kafka_error_string(error));
 		rd_kafka_error_destroy(error);
 	}
+	for (int i = 0; i < list->cnt; i++)
+		if (list->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		{
+			char		text[QOE_ERROR_LEN];
+
+			snprintf(text, sizeof(text), "partition %d: seek to offset %lld failed: %s",
+					 list->elems[i].partition, (long long) list->elems[i].offset,
+					 rd_kafka_err2str(list->elems[i].err));
+			record_text(cb.error, &cb.error_pending, "kafka: ", text);
+		}
 	rd_kafka_topic_partition_list_destroy(list);
 }
 
+/* After a fenced batch: back to the offsets the database holds. */
+static void
+reseek_to_stored_offsets(void)
+{
+	PartitionState **parts = palloc(sizeof(PartitionState *) * Max(cb.npartitions, 1));
+	int			n = 0;
+
+	load_offsets(cb.partitions, cb.npartitions);
+	for (int i = 0; i < cb.npartitions; i++)
+		parts[n++] = &cb.partitions[i];
+	seek_partitions(parts, n);
+	pfree(parts);
+}
+
+/*
+ * A partition whose stored offset the topic does not have: stop it, and say
+ * so in the status views, instead of letting librdkafka reset it (which
+ * would skip or re-read messages). The operator decides (doc/operations.md).
+ */
+static void
+stall_partition(PartitionState *p, const rd_kafka_message_t *msg)
+{
+	rd_kafka_topic_partition_list_t *list;
+	int64		low = -1,
+				high = -1;
+	int64		stored = p->stored_offset >= 0 ? p->stored_offset : msg->offset;
+	char		text[QOE_ERROR_LEN];
+
+	(void) rd_kafka_query_watermark_offsets(consumer, cfg.topic, p->partition, &low, &high, 5000);
+	if (high >= 0 && stored > high)
+		snprintf(text, sizeof(text),
+				 "partition %d: stored offset %lld is beyond the end of the topic (%lld); the topic may have been recreated",
+				 p->partition, (long long) stored, (long long) high);
+	else if (low >= 0 && stored < low)
+		snprintf(text, sizeof(text),
+				 "partition %d: stored offset %lld is below the start of the topic (%lld); those messages were deleted before they were stored",
+				 p->partition, (long long) stored, (long long) low);
+	else
+		snprintf(text, sizeof(text), "partition %d: offset %lld cannot be read: %s",
+				 p->partition, (long long) stored, rd_kafka_message_errstr(msg));
+	p->stalled = true;
+	list = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(list, cfg.topic, p->partition);
+	(void) rd_kafka_pause_partitions(consumer, list);
+	rd_kafka_topic_partition_list_destroy(list);
+	ereport(WARNING,
+			(errmsg("qoe_ext source \"%s\": %s", cfg.name, text),
+			 errdetail("The partition is stopped; the source's other partitions go on."),
+			 errhint("Set or delete its row in qoe.source_offsets, then run qoe.stop_source and qoe.start_source.")));
+	qoe_slot_set_stalled(slot, text);
+	publish_partitions();
+}
+
+/*
+ * Keep a polled message? Not if it is stored or in hand already, or from a
+ * lost or stopped partition. Offsets must follow each other: a gap is read
+ * again after a fresh seek, and accepted only if that seek shows it again
+ * (librdkafka 2.0.2 can skip messages when batch consumption meets a seek or
+ * a rebalance; compaction and transaction markers leave real gaps).
+ */
+static bool
+wanted(const rd_kafka_message_t *msg)
+{
+	PartitionState *p = find_partition(msg->partition);
+
+	if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
+		if ((msg->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+			 msg->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) && p != NULL && !p->stalled)
+			stall_partition(p, msg);
+		else if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+			record_text(cb.error, &cb.error_pending, "kafka: ", rd_kafka_message_errstr(msg));
+		return false;
+	}
+	if (p == NULL || p->stalled || msg->offset < p->next_offset)
+		return false;
+	if (p->next_offset >= 0 && msg->offset > p->next_offset)
+	{
+		static bool gap_logged;
+
+		/* later messages of the poll that saw the gap were fetched before the seek */
+		if (p->gap_offset >= 0 && msg->offset > p->gap_offset && p->gap_poll == polls)
+			return false;
+		if (msg->offset != p->gap_offset)
+		{
+			p->gap_offset = msg->offset;
+			p->gap_poll = polls;
+			seek_partitions(&p, 1);
+			return false;
+		}
+		ereport(gap_logged ? DEBUG1 : LOG,
+				(errmsg("qoe_ext source \"%s\": partition %d has no messages at offsets %lld to %lld",
+						cfg.name, p->partition, (long long) p->next_offset,
+						(long long) msg->offset - 1),
+				 errdetail("A fresh seek showed the same gap again: the topic is compacted or holds transaction markers.")));
+		gap_logged = true;
+	}
+	p->gap_offset = -1;
+	p->next_offset = msg->offset + 1;
+	return true;
+}
+
 /* ---- storing a batch ---- */
+
+/* The messages polled and not yet stored: close_consumer frees them too. */
+static rd_kafka_message_t **held;
+static int	nheld;
 
 typedef struct BatchPartition
 {
 	int32		partition;
 	int64		expected;		/* stored_offset when the batch started */
+	int64		first;			/* the batch's first offset */
 	int64		next;			/* last offset in the batch + 1 */
 } BatchPartition;
+
+/* The partitions of the held batch, in order of first appearance. */
+static int
+batch_partitions(BatchPartition *bp)
+{
+	int			nbp = 0;
+
+	for (int m = 0; m < nheld; m++)
+	{
+		BatchPartition *b = NULL;
+
+		for (int i = nbp - 1; i >= 0 && b == NULL; i--)
+			if (bp[i].partition == held[m]->partition)
+				b = &bp[i];
+		if (b == NULL)
+		{
+			b = &bp[nbp++];
+			b->partition = held[m]->partition;
+			b->expected = find_partition(held[m]->partition)->stored_offset;
+			b->first = held[m]->offset;
+		}
+		b->next = held[m]->offset + 1;
+	}
+	return nbp;
+}
+
+/*
+ * A partition of the batch without a stored row (its start could not be
+ * recorded at assignment) starts at its first message: record that before
+ * the batch, so that a failed batch, a rebalance or a restart resumes there.
+ * False if another worker recorded a different start meanwhile.
+ */
+static bool
+record_start_offsets(BatchPartition *bp, int nbp)
+{
+	PartitionState **parts = palloc(sizeof(PartitionState *) * nbp);
+	int64	   *firsts = palloc(sizeof(int64) * nbp);
+	int			n = 0;
+	bool		agreed;
+
+	for (int i = 0; i < nbp; i++)
+		if (bp[i].expected < 0)
+		{
+			parts[n] = find_partition(bp[i].partition);
+			firsts[n++] = bp[i].first;
+		}
+	agreed = record_starts(parts, firsts, n);
+	for (int i = 0; i < nbp; i++)
+		bp[i].expected = find_partition(bp[i].partition)->stored_offset;
+	return agreed;
+}
 
 static void
 prepare_offsets_plan(void)
@@ -497,22 +804,18 @@ prepare_offsets_plan(void)
 	Oid			argtypes[5] = {TEXTOID, TEXTOID, INT4ARRAYOID, INT8ARRAYOID, INT8ARRAYOID};
 
 	/*
-	 * The UPDATE only matches rows still at the offset this batch started
-	 * from; row locks make a concurrent writer wait and then re-check it.
-	 * A partition's first batch inserts its row, unless another worker did;
-	 * a row left from the source's previous topic is overwritten.
+	 * The fence: the UPDATE only matches rows still at the offset this batch
+	 * started from; row locks make a concurrent writer wait and then re-check
+	 * it. Every partition of a batch has its row (record_start_offsets).
 	 */
-	offsets_plan = SPI_prepare(
-							   "WITH b AS (SELECT * FROM unnest($3, $4, $5) AS b(partition, expected, next_offset)),"
-							   " u AS (UPDATE qoe.source_offsets o SET next_offset = b.next_offset, updated_at = now()"
-							   "       FROM b WHERE o.source = $1 AND o.partition = b.partition"
-							   "        AND o.topic = $2 AND o.next_offset = b.expected RETURNING 1),"
-							   " i AS (INSERT INTO qoe.source_offsets AS o (source, topic, partition, next_offset)"
-							   "       SELECT $1, $2, b.partition, b.next_offset FROM b WHERE b.expected < 0"
-							   "       ON CONFLICT (source, partition) DO UPDATE"
-							   "       SET topic = excluded.topic, next_offset = excluded.next_offset, updated_at = now()"
-							   "       WHERE o.topic <> excluded.topic RETURNING 1)"
-							   " SELECT (SELECT count(*) FROM u) + (SELECT count(*) FROM i)",
+	offsets_plan = SPI_prepare("UPDATE qoe.source_offsets o"
+							   "   SET next_offset = b.next_offset, updated_at = pg_catalog.now()"
+							   "  FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5))"
+							   "       AS b(partition, expected, next_offset)"
+							   " WHERE o.source OPERATOR(pg_catalog.=) $1"
+							   "   AND o.topic OPERATOR(pg_catalog.=) $2"
+							   "   AND o.partition OPERATOR(pg_catalog.=) b.partition"
+							   "   AND o.next_offset OPERATOR(pg_catalog.=) b.expected",
 							   5, argtypes);
 	if (offsets_plan == NULL)
 		elog(ERROR, "preparing the offsets update failed: %s",
@@ -528,7 +831,6 @@ store_offsets(const BatchPartition *bp, int n)
 	Datum	   *expected = palloc(sizeof(Datum) * n);
 	Datum	   *next = palloc(sizeof(Datum) * n);
 	Datum		args[5];
-	bool		isnull;
 
 	if (offsets_plan == NULL)
 		prepare_offsets_plan();
@@ -545,11 +847,9 @@ store_offsets(const BatchPartition *bp, int n)
 											  TYPALIGN_DOUBLE));
 	args[4] = PointerGetDatum(construct_array(next, n, INT8OID, 8, FLOAT8PASSBYVAL,
 											  TYPALIGN_DOUBLE));
-	if (SPI_execute_plan(offsets_plan, args, NULL, false, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
+	if (SPI_execute_plan(offsets_plan, args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "updating qoe.source_offsets failed");
-	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
-									   &isnull)) == n;
+	return SPI_processed == (uint64) n;
 }
 
 typedef enum BatchOutcome
@@ -566,29 +866,28 @@ typedef struct BatchCounts
 } BatchCounts;
 
 static BatchOutcome
-store_batch_once(rd_kafka_message_t **msgs, int n, BatchPartition *bp, int *nbp,
-				 BatchCounts *counts)
+store_batch_once(BatchPartition *bp, int nbp, BatchCounts *counts)
 {
 	QoeDecodeWindow window;
 	QoeEvent   *events;
 	QoeSource  *origins;
 	QoeWriteResult written;
 	int			nevents = 0;
-	int			capacity = n;
+	int			capacity = nheld;
 	char		activity[64];
 
 	memset(counts, 0, sizeof(*counts));
-	*nbp = 0;
-	snprintf(activity, sizeof(activity), "storing a batch of %d messages", n);
+	if (!record_start_offsets(bp, nbp))
+		return BATCH_FENCED;
+	snprintf(activity, sizeof(activity), "storing a batch of %d messages", nheld);
 	begin_xact(activity);
 	qoe_decode_window_now(&window);
 	events = palloc_extended(sizeof(QoeEvent) * capacity, MCXT_ALLOC_HUGE);
-	origins = palloc(sizeof(QoeSource) * n);
-	for (int m = 0; m < n; m++)
+	origins = palloc(sizeof(QoeSource) * nheld);
+	for (int m = 0; m < nheld; m++)
 	{
-		rd_kafka_message_t *msg = msgs[m];
+		rd_kafka_message_t *msg = held[m];
 		QoeDecoded	decoded;
-		BatchPartition *b = NULL;
 
 		origins[m] = (QoeSource) {"kafka", cfg.topic, msg->partition, msg->offset};
 		qoe_decode_payload(msg->payload != NULL ? msg->payload : "", msg->len,
@@ -610,28 +909,13 @@ store_batch_once(rd_kafka_message_t **msgs, int n, BatchPartition *bp, int *nbp,
 			counts->dead_letters += decoded.nrejections;
 		}
 		counts->bytes += msg->len;
-
-		for (int i = *nbp - 1; i >= 0 && b == NULL; i--)
-			if (bp[i].partition == msg->partition)
-				b = &bp[i];
-		if (b == NULL)
-		{
-			b = &bp[(*nbp)++];
-			b->partition = msg->partition;
-			b->expected = find_partition(msg->partition)->stored_offset;
-		}
-		b->next = msg->offset + 1;
 	}
 	written = qoe_write_events(events, nevents, window.received_at, origins);
 	counts->events = written.stored;
 	counts->dead_letters += written.dead_letters;
-	if (!store_offsets(bp, *nbp))
+	if (!store_offsets(bp, nbp))
 	{
-		SPI_finish();
-		PopActiveSnapshot();
-		AbortCurrentTransaction();
-		MemoryContextSwitchTo(caller_cxt);
-		report_activity(STATE_IDLE, "waiting for messages");
+		abort_xact();
 		return BATCH_FENCED;
 	}
 	commit_xact();
@@ -640,7 +924,7 @@ store_batch_once(rd_kafka_message_t **msgs, int n, BatchPartition *bp, int *nbp,
 
 /* After the database commit: move on, and tell Kafka (for lag tools). */
 static void
-batch_committed(const BatchPartition *bp, int nbp, int nmessages, const BatchCounts *counts)
+batch_committed(const BatchPartition *bp, int nbp, const BatchCounts *counts)
 {
 	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(nbp);
 
@@ -648,88 +932,130 @@ batch_committed(const BatchPartition *bp, int nbp, int nmessages, const BatchCou
 	{
 		PartitionState *p = find_partition(bp[i].partition);
 
-		if (p != NULL)
-			p->stored_offset = p->next_offset = bp[i].next;
+		p->stored_offset = bp[i].next;
 		rd_kafka_topic_partition_list_add(list, cfg.topic, bp[i].partition)->offset = bp[i].next;
 	}
 	(void) rd_kafka_commit(consumer, list, 1);
 	rd_kafka_topic_partition_list_destroy(list);
-	qoe_slot_count_batch(slot, counts->events, nmessages, counts->bytes, counts->dead_letters);
+	qoe_slot_count_batch(slot, counts->events, nheld, counts->bytes, counts->dead_letters);
 }
 
-static void
-store_batch(rd_kafka_message_t **msgs, int n)
+/* Errors that pass by themselves: conflicts, resources, an operator. */
+static bool
+transient_error(int sqlerrcode)
 {
-	BatchPartition *bp = palloc(sizeof(BatchPartition) * n);
-	int			nbp = 0;
+	switch (ERRCODE_TO_CATEGORY(sqlerrcode))
+	{
+		case ERRCODE_TRANSACTION_ROLLBACK:	/* 40001, 40P01 */
+		case ERRCODE_INSUFFICIENT_RESOURCES:	/* 53 */
+		case ERRCODE_OPERATOR_INTERVENTION: /* 57 */
+		case ERRCODE_CONNECTION_EXCEPTION:	/* 08 */
+			return true;
+	}
+	return sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE;
+}
+
+/* store_batch_once; an error is rolled back and returned. */
+static ErrorData *
+try_store_batch(BatchPartition *bp, int nbp, BatchCounts *counts, BatchOutcome *outcome)
+{
+	ErrorData  *volatile edata = NULL;
+
+	PG_TRY();
+	{
+		*outcome = store_batch_once(bp, nbp, counts);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(batch_cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		MemoryContextSwitchTo(batch_cxt);
+		report_activity(STATE_IDLE, "retrying a failed batch");
+	}
+	PG_END_TRY();
+	return edata;
+}
+
+/*
+ * Store the held messages, retrying from them (never from a seek) until it
+ * works, another worker turns out to own their partitions, or the worker is
+ * told to stop. The writer dead-letters events storage refuses, so an error
+ * here is not one event's fault: transient ones are retried quickly and
+ * quietly at first, anything else with a growing backoff, loudly.
+ */
+static void
+store_batch(void)
+{
+	BatchPartition *bp = palloc(sizeof(BatchPartition) * nheld);
+	int			nbp = batch_partitions(bp);
 	BatchCounts counts;
 
 	for (int attempt = 0;; attempt++)
 	{
-		volatile BatchOutcome outcome = BATCH_STORED;
-		ErrorData  *volatile edata = NULL;
+		BatchOutcome outcome = BATCH_STORED;
+		ErrorData  *edata = try_store_batch(bp, nbp, &counts, &outcome);
+		bool		transient;
+		long		wait_ms;
 
-		PG_TRY();
-		{
-			outcome = store_batch_once(msgs, n, bp, &nbp, &counts);
-		}
-		PG_CATCH();
-		{
-			MemoryContextSwitchTo(batch_cxt);
-			edata = CopyErrorData();
-			FlushErrorState();
-			AbortCurrentTransaction();
-			MemoryContextSwitchTo(batch_cxt);
-			report_activity(STATE_IDLE, "retrying a failed batch");
-		}
-		PG_END_TRY();
-
-		if (edata != NULL &&
-			(edata->sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED ||
-			 edata->sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE) &&
-			attempt < MAX_DEADLOCK_RETRIES)
-		{
-			if (!backoff_wait(10L << attempt))
-				return;
-			continue;
-		}
-		if (edata != NULL)
-		{
-			/*
-			 * Anything else: log it, show it, wait longer each time, and
-			 * start again from the stored offsets. A batch that always
-			 * fails keeps failing loudly, without blocking the database.
-			 */
-			failures_in_a_row++;
-			ereport(WARNING,
-					(errmsg("qoe_ext source \"%s\": storing a batch of %d messages failed: %s",
-							cfg.name, n, edata->message),
-					 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
-					 errhint("It is retried from the offsets in qoe.source_offsets (failure %d in a row).",
-							 failures_in_a_row)));
-			qoe_slot_set_error(slot, edata->message);
-			set_state(QOE_WS_RETRYING);
-			if (backoff_wait(Min(1000L << Min(failures_in_a_row - 1, 6), MAX_RETRY_BACKOFF_MS)))
-				reseek_to_stored_offsets();
-			set_state(QOE_WS_RUNNING);
-			return;
-		}
-		if (outcome == BATCH_FENCED)
+		if (edata == NULL && outcome == BATCH_FENCED)
 		{
 			ereport(LOG,
 					(errmsg("qoe_ext source \"%s\": the stored offsets moved under a batch of %d messages; rereading them",
-							cfg.name, n),
+							cfg.name, nheld),
 					 errdetail("Another worker of the consumer group stored these partitions during a rebalance.")));
 			reseek_to_stored_offsets();
-			return;
+			break;
 		}
-		failures_in_a_row = 0;
-		batch_committed(bp, nbp, n, &counts);
-		return;
+		if (edata == NULL)
+		{
+			if (failures_in_a_row > 0)
+				set_state(QOE_WS_RUNNING);
+			failures_in_a_row = 0;
+			batch_committed(bp, nbp, &counts);
+			break;
+		}
+
+		failures_in_a_row++;
+		transient = transient_error(edata->sqlerrcode);
+		if (transient && attempt < MAX_DEADLOCK_RETRIES)
+			wait_ms = 10L << attempt;
+		else
+		{
+			wait_ms = Min(1000L << Min(failures_in_a_row - 1, 6), MAX_RETRY_BACKOFF_MS);
+			ereport(WARNING,
+					(errmsg("qoe_ext source \"%s\": storing a batch of %d messages failed: %s",
+							cfg.name, nheld, edata->message),
+					 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
+					 errhint("The same messages are stored again in %ld ms (failure %d in a row).",
+							 wait_ms, failures_in_a_row)));
+			qoe_slot_set_error(slot, edata->message);
+			set_state(QOE_WS_RETRYING);
+		}
+		FreeErrorData(edata);
+		if (!backoff_wait(wait_ms))
+			break;
 	}
+	pfree(bp);
 }
 
 /* ---- the consumer ---- */
+
+static void
+conf_set(rd_kafka_conf_t *conf, const char *key, const char *value)
+{
+	char		errbuf[512];
+
+	if (rd_kafka_conf_set(conf, key, value, errbuf, sizeof(errbuf)) != RD_KAFKA_CONF_OK)
+	{
+		rd_kafka_conf_destroy(conf);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("source \"%s\": invalid %s", cfg.name, key),
+				 errdetail_internal("%s", errbuf)));
+	}
+}
 
 static void
 create_consumer(void)
@@ -741,32 +1067,37 @@ create_consumer(void)
 	char		fetch_wait[16];
 
 	/*
-	 * The source's own settings; its properties are applied after them
-	 * (reserved ones refused). fetch.wait.max.ms defaults to the flush
-	 * interval (at most librdkafka's 500 ms): a broker may hold a fetch that
-	 * long when little data waits, which would be a quiet topic's latency.
+	 * Defaults the source's properties may override. fetch.wait.max.ms is
+	 * the flush interval (at most librdkafka's 500 ms): a broker may hold a
+	 * fetch that long when little data waits, which would be a quiet topic's
+	 * latency. The session timeout is how long the group waits for a worker
+	 * that died before its partitions move on: 6 s (the broker's usual
+	 * minimum) instead of librdkafka's 45 s.
+	 */
+	const char *defaults[][2] = {
+		{"client.id", client_id},
+		{"fetch.wait.max.ms", fetch_wait},
+		{"session.timeout.ms", "6000"},
+		{"heartbeat.interval.ms", "1500"},
+	};
+
+	/*
+	 * Set last, whatever the properties say. Every assignment names its
+	 * start offset, so auto.offset.reset only matters when a stored offset
+	 * is out of range: an error then, which stops that partition.
 	 */
 	const char *fixed[][2] = {
 		{"bootstrap.servers", cfg.brokers},
 		{"group.id", cfg.group_id},
 		{"enable.auto.commit", "false"},
 		{"enable.auto.offset.store", "false"},
-		{"auto.offset.reset", cfg.start_latest ? "latest" : "earliest"},
-		{"client.id", client_id},
-		{"fetch.wait.max.ms", fetch_wait},
+		{"auto.offset.reset", "error"},
 	};
 
 	snprintf(client_id, sizeof(client_id), "qoe_ext-%s-%d", cfg.name, slot->worker_index);
 	snprintf(fetch_wait, sizeof(fetch_wait), "%d", Min(cfg.flush_interval_ms, 500));
-	for (int i = 0; i < (int) lengthof(fixed); i++)
-		if (rd_kafka_conf_set(conf, fixed[i][0], fixed[i][1], errbuf, sizeof(errbuf)) != RD_KAFKA_CONF_OK)
-		{
-			rd_kafka_conf_destroy(conf);
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("source \"%s\": invalid %s", cfg.name, fixed[i][0]),
-					 errdetail_internal("%s", errbuf)));
-		}
+	for (int i = 0; i < (int) lengthof(defaults); i++)
+		conf_set(conf, defaults[i][0], defaults[i][1]);
 	for (int i = 0; i < cfg.nproperties; i++)
 		if (!qoe_kafka_property_set(conf, cfg.keys[i], cfg.values[i], errbuf, sizeof(errbuf)))
 		{
@@ -776,9 +1107,12 @@ create_consumer(void)
 					 errmsg("source \"%s\": invalid kafka property \"%s\"", cfg.name, cfg.keys[i]),
 					 errdetail_internal("%s", errbuf)));
 		}
+	for (int i = 0; i < (int) lengthof(fixed); i++)
+		conf_set(conf, fixed[i][0], fixed[i][1]);
 	rd_kafka_conf_set_error_cb(conf, error_cb);
 	rd_kafka_conf_set_log_cb(conf, log_cb);
 	rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+
 
 	consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errbuf, sizeof(errbuf));
 	if (consumer == NULL)
@@ -826,6 +1160,14 @@ start_consumer(void)
 	PG_END_TRY();
 }
 
+static void
+destroy_held(void)
+{
+	for (int i = 0; i < nheld; i++)
+		rd_kafka_message_destroy(held[i]);
+	nheld = 0;
+}
+
 /*
  * Leave the group cleanly (so the partitions move to the other workers at
  * once) but never wait long for an absent broker.
@@ -840,6 +1182,7 @@ close_consumer(int code, Datum arg)
 
 	if (consumer == NULL)
 		return;
+	destroy_held();
 	error = rd_kafka_consumer_close_queue(consumer, consumer_queue);
 	if (error == NULL)
 	{
@@ -870,53 +1213,55 @@ release_slot(int code, Datum arg)
 	{
 		slot->pid = 0;
 		slot->npartitions = 0;
+		slot->stalled[0] = '\0';
 		if (my_generation != qoe_kafka_shared->generation)
 			slot->state = QOE_WS_FREE;	/* no launcher knows this slot */
 	}
 	LWLockRelease(qoe_kafka_shared->lock);
 }
 
-/* Keep a polled message? Not if stored already or from a lost partition. */
-static bool
-wanted(const rd_kafka_message_t *msg)
+/*
+ * After a rebalance: keep the held messages of partitions that stayed ours;
+ * the others are read again, by whoever has them now, from the stored
+ * offsets (a partition assigned afresh expects its stored offset next).
+ */
+static int64
+keep_retained_messages(void)
 {
-	PartitionState *p;
+	int			kept = 0;
+	int64		bytes = 0;
 
-	if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+	for (int i = 0; i < nheld; i++)
 	{
-		if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-			record_text(cb.error, &cb.error_pending, "kafka: ", rd_kafka_message_errstr(msg));
-		return false;
-	}
-	p = find_partition(msg->partition);
-	return p != NULL && msg->offset >= p->next_offset;
-}
+		PartitionState *p = find_partition(held[i]->partition);
 
-static void
-destroy_messages(rd_kafka_message_t **msgs, int n)
-{
-	for (int i = 0; i < n; i++)
-		rd_kafka_message_destroy(msgs[i]);
+		if (p != NULL && !p->stalled && held[i]->offset < p->next_offset)
+		{
+			bytes += held[i]->len;
+			held[kept++] = held[i];
+		}
+		else
+			rd_kafka_message_destroy(held[i]);
+	}
+	nheld = kept;
+	return bytes;
 }
 
 /*
- * Fill msgs with up to batch_size wanted messages, stopping at batch_bytes,
- * at the flush interval after the first one, or when told to stop. A
- * rebalance throws away what was polled: it is polled again after the
- * assignment, from the stored offsets.
+ * Fill held with up to batch_size wanted messages, stopping at batch_bytes,
+ * at the flush interval after the first one, or when told to stop.
  */
-static int
-poll_batch(rd_kafka_message_t **msgs)
+static void
+poll_batch(void)
 {
-	int			n = 0;
 	int64		bytes = 0;
 	TimestampTz deadline = 0;
 
-	while (n < cfg.batch_size && bytes < cfg.batch_bytes && !must_stop())
+	while (nheld < cfg.batch_size && bytes < cfg.batch_bytes && !must_stop())
 	{
 		long		timeout = Min(IDLE_POLL_MS, cfg.flush_interval_ms);
 		ssize_t		got;
-		int			kept = n;
+		int			kept = nheld;
 
 		if (deadline != 0)
 		{
@@ -925,33 +1270,35 @@ poll_batch(rd_kafka_message_t **msgs)
 				break;
 			timeout = Min(timeout, FILL_POLL_MS);
 		}
-		got = rd_kafka_consume_batch_queue(consumer_queue, (int) timeout, &msgs[n],
-										   cfg.batch_size - n);
+		got = rd_kafka_consume_batch_queue(consumer_queue, (int) timeout, &held[nheld],
+										   cfg.batch_size - nheld);
+		polls++;
 		for (ssize_t i = 0; i < got; i++)
 		{
-			if (wanted(msgs[n + i]))
+			if (wanted(held[nheld + i]))
 			{
-				bytes += msgs[n + i]->len;
-				msgs[kept++] = msgs[n + i];
+				bytes += held[nheld + i]->len;
+				held[kept++] = held[nheld + i];
 			}
 			else
-				rd_kafka_message_destroy(msgs[n + i]);
+				rd_kafka_message_destroy(held[nheld + i]);
 		}
-		n = kept;
-		if (n > 0 && deadline == 0)
-			deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), cfg.flush_interval_ms);
+		nheld = kept;
 
 		if (cb.rebalanced)
 		{
 			cb.rebalanced = false;
-			destroy_messages(msgs, n);
-			n = 0;
-			bytes = 0;
-			deadline = 0;
 			if (cb.to_assign != NULL)
 				apply_assignment();
+			bytes = keep_retained_messages();
 		}
+		if (nheld > 0 && deadline == 0)
+			deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), cfg.flush_interval_ms);
+		else if (nheld == 0)
+			deadline = 0;
 		drain_callback_texts();
+		if (must_stop())
+			break;
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 		{
@@ -961,7 +1308,6 @@ poll_batch(rd_kafka_message_t **msgs)
 		if (!PostmasterIsAlive())
 			proc_exit(1);
 	}
-	return n;
 }
 
 void
@@ -970,11 +1316,11 @@ qoe_worker_main(Datum main_arg)
 	int			slot_no = DatumGetInt32(main_arg);
 	char		source[NAMEDATALEN];
 	Oid			dboid;
-	rd_kafka_message_t **msgs;
 	TimestampTz watermarks_at = 0;
 
+	/* die: SIGTERM ends any wait, even for a lock or a standby */
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	if (qoe_kafka_shared == NULL || slot_no < 0 || slot_no >= QOE_MAX_WORKERS)
 		elog(FATAL, "qoe_ext worker started without its shared memory slot");
@@ -985,6 +1331,7 @@ qoe_worker_main(Datum main_arg)
 	dboid = slot->dboid;
 	my_generation = slot->generation;
 	slot->pid = MyProcPid;
+	slot->stalled[0] = '\0';
 	LWLockRelease(qoe_kafka_shared->lock);
 	before_shmem_exit(release_slot, 0);
 	if (my_generation != qoe_kafka_shared->generation)
@@ -1002,8 +1349,9 @@ qoe_worker_main(Datum main_arg)
 		proc_exit(0);			/* the launcher no longer wants us */
 
 	start_consumer();
+	/* runs on any exit, FATAL from die included: frees held, leaves the group */
 	before_shmem_exit(close_consumer, 0);
-	msgs = palloc(sizeof(rd_kafka_message_t *) * cfg.batch_size);
+	held = palloc(sizeof(rd_kafka_message_t *) * cfg.batch_size);
 	set_state(QOE_WS_RUNNING);
 	report_activity(STATE_IDLE, "waiting for messages");
 	ereport(LOG, (errmsg("qoe_ext source \"%s\": worker %d consuming topic \"%s\"",
@@ -1011,17 +1359,17 @@ qoe_worker_main(Datum main_arg)
 
 	while (!must_stop())
 	{
-		int			n = poll_batch(msgs);
+		poll_batch();
 
-		/* a batch being filled when SIGTERM came is stored before exiting */
-		if (n > 0)
+		/* a batch being filled when SIGTERM came is read again by the next worker */
+		if (nheld > 0 && !must_stop())
 		{
 			MemoryContextSwitchTo(batch_cxt);
-			store_batch(msgs, n);
+			store_batch();
 			MemoryContextSwitchTo(worker_cxt);
 			MemoryContextReset(batch_cxt);
-			destroy_messages(msgs, n);
 		}
+		destroy_held();
 		if (TimestampDifferenceExceeds(watermarks_at, GetCurrentTimestamp(),
 									   WATERMARK_INTERVAL_MS))
 		{

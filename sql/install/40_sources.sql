@@ -128,20 +128,21 @@ CREATE FUNCTION source_workers(OUT source text, OUT worker_index integer, OUT pi
                                OUT events bigint, OUT messages bigint,
                                OUT bytes bigint, OUT dead_letters bigint,
                                OUT events_last_minute bigint, OUT last_stored_at timestamptz,
-                               OUT last_error text, OUT last_error_at timestamptz)
+                               OUT last_error text, OUT last_error_at timestamptz,
+                               OUT stalled text)
     RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'qoe_source_workers'
     LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION source_workers() IS
-    'One row per Kafka worker slot of this database, from shared memory; counters since the server started';
+    'One row per Kafka worker slot of this database, from shared memory; counters since the server started; stalled: why one of its partitions stopped (its stored offset is out of the topic''s range), NULL if none did';
 
 CREATE FUNCTION source_watermarks(OUT source text, OUT partition integer,
-                                  OUT high_watermark bigint)
+                                  OUT high_watermark bigint, OUT stalled boolean)
     RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'qoe_source_watermarks'
     LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION source_watermarks() IS
-    'The high watermark (offset of the next message to be produced) of each partition a worker of this database consumes';
+    'The high watermark (offset of the next message to be produced) of each partition a worker of this database consumes, and whether the worker stopped it (stored offset out of range)';
 
 CREATE VIEW source_partitions AS
     SELECT coalesce(o.source, w.source) AS source, o.topic,
@@ -149,11 +150,11 @@ CREATE VIEW source_partitions AS
            o.next_offset AS committed_offset, w.high_watermark,
            CASE WHEN w.high_watermark IS NOT NULL AND o.next_offset IS NOT NULL
                 THEN greatest(w.high_watermark - o.next_offset, 0) END AS lag,
-           o.updated_at
+           o.updated_at, coalesce(w.stalled, false) AS stalled
       FROM source_offsets o
       FULL JOIN source_watermarks() w ON w.source = o.source AND w.partition = o.partition;
 COMMENT ON VIEW source_partitions IS
-    'Per source partition: the offset stored in the database, the broker''s high watermark as last seen by a worker, and the lag between them';
+    'Per source partition: the offset stored in the database, the broker''s high watermark as last seen by a worker, the lag between them, and whether it is stopped because its stored offset is out of the topic''s range (see qoe.source_status.last_error)';
 
 CREATE VIEW source_status AS
     SELECT s.name, s.topic, s.enabled,
@@ -181,8 +182,10 @@ CREATE VIEW source_status AS
                  sum(sw.bytes)::bigint AS bytes,
                  sum(sw.events_last_minute) AS events_last_minute,
                  sum(sw.dead_letters)::bigint AS dead_letters,
-                 bool_or(sw.last_error_at > coalesce(sw.last_stored_at, '-infinity')) AS failing,
-                 (array_agg(sw.last_error ORDER BY sw.last_error_at DESC NULLS LAST))[1] AS last_error,
+                 bool_or(sw.last_error_at > coalesce(sw.last_stored_at, '-infinity')
+                         OR sw.stalled IS NOT NULL) AS failing,
+                 coalesce((array_agg(sw.stalled ORDER BY sw.worker_index) FILTER (WHERE sw.stalled IS NOT NULL))[1],
+                          (array_agg(sw.last_error ORDER BY sw.last_error_at DESC NULLS LAST))[1]) AS last_error,
                  max(sw.last_error_at) AS last_error_at
             FROM source_workers() sw
            WHERE sw.source = s.name
@@ -192,7 +195,7 @@ CREATE VIEW source_status AS
           SELECT sum(sp.lag)::bigint AS lag FROM source_partitions sp WHERE sp.source = s.name
       ) p ON true;
 COMMENT ON VIEW source_status IS
-    'One row per Kafka source: state (stopped, no launcher, starting, error, or the workers'' states), worker pids, events and bytes stored and dead letters since server start, events/s over the last minute, total lag, last error';
+    'One row per Kafka source: state (stopped, no launcher, starting, error, or the workers'' states), worker pids, events and bytes stored and dead letters since server start, events/s over the last minute, total lag, last error (a stopped partition''s error first: it stays an error until the source restarts)';
 
 -- The unknown-source error of start/stop/drop.
 CREATE FUNCTION raise_unknown_source(name text)
