@@ -216,6 +216,22 @@ stop_launcher(int code, Datum arg)
 {
 	if (launcher_handle != NULL)
 		TerminateBackgroundWorker(launcher_handle);
+	LWLockAcquire(qoe_kafka_shared->lock, LW_EXCLUSIVE);
+	qoe_kafka_shared->supervisor_latch = NULL;
+	LWLockRelease(qoe_kafka_shared->lock);
+}
+
+/* Did a change to qoe.sources ask for a launcher (the first source after CREATE EXTENSION)? */
+static bool
+launcher_wanted(void)
+{
+	bool		wanted;
+
+	LWLockAcquire(qoe_kafka_shared->lock, LW_EXCLUSIVE);
+	wanted = qoe_kafka_shared->launcher_wanted;
+	qoe_kafka_shared->launcher_wanted = false;
+	LWLockRelease(qoe_kafka_shared->lock);
+	return wanted;
 }
 
 void
@@ -229,6 +245,9 @@ qoe_supervisor_main(Datum main_arg)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
 	pgstat_report_appname("qoe_ext supervisor");
+	LWLockAcquire(qoe_kafka_shared->lock, LW_EXCLUSIVE);
+	qoe_kafka_shared->supervisor_latch = MyLatch;
+	LWLockRelease(qoe_kafka_shared->lock);
 	before_shmem_exit(stop_launcher, 0);
 
 	for (;;)
@@ -250,6 +269,8 @@ qoe_supervisor_main(Datum main_arg)
 			launcher_handle = NULL;
 			next_try = TimestampTzPlusMilliseconds(now, SUPERVISE_MS);
 		}
+		if (launcher_wanted())
+			next_try = now;
 		if (launcher_handle == NULL && now >= next_try)
 		{
 			char		msg[256];

@@ -53,16 +53,22 @@ KafkaShmemInit(void)
 	shmem_startup_hook = kafka_shmem_startup;
 }
 
-/* Set the launcher's latch, if a launcher serves this database. */
 void
 qoe_kafka_wake_launcher(void)
 {
 	if (qoe_kafka_shared == NULL)
 		return;
-	LWLockAcquire(qoe_kafka_shared->lock, LW_SHARED);
-	if (qoe_kafka_shared->launcher_pid != 0 &&
-		qoe_kafka_shared->launcher_dboid == MyDatabaseId)
-		SetLatch(qoe_kafka_shared->launcher_latch);
+	LWLockAcquire(qoe_kafka_shared->lock, LW_EXCLUSIVE);
+	if (qoe_kafka_shared->launcher_pid != 0)
+	{
+		if (qoe_kafka_shared->launcher_dboid == MyDatabaseId)
+			SetLatch(qoe_kafka_shared->launcher_latch);
+	}
+	else if (qoe_kafka_shared->supervisor_latch != NULL)
+	{
+		qoe_kafka_shared->launcher_wanted = true;
+		SetLatch(qoe_kafka_shared->supervisor_latch);
+	}
 	LWLockRelease(qoe_kafka_shared->lock);
 }
 

@@ -69,6 +69,8 @@ typedef struct QoeKafkaShared
 	pid_t		launcher_pid;
 	Oid			launcher_dboid; /* InvalidOid until connected */
 	Latch	   *launcher_latch;
+	Latch	   *supervisor_latch;	/* NULL until the supervisor runs */
+	bool		launcher_wanted;	/* a source changed while no launcher ran */
 	uint32		generation;		/* bumped by each launcher start */
 	QoeWorkerSlot slots[QOE_MAX_WORKERS];
 } QoeKafkaShared;
@@ -77,6 +79,10 @@ typedef struct QoeKafkaShared
 extern QoeKafkaShared *qoe_kafka_shared;
 
 extern void KafkaShmemInit(void);
+/*
+ * Set the launcher's latch, if a launcher serves this database; with no
+ * launcher, the supervisor's, which then tries to start one at once.
+ */
 extern void qoe_kafka_wake_launcher(void);
 extern void qoe_slot_set_error(QoeWorkerSlot *slot, const char *message);
 extern void qoe_slot_set_stalled(QoeWorkerSlot *slot, const char *message);
