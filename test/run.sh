@@ -2,7 +2,8 @@
 # The whole test suite: installs the Debian packages it needs, builds and
 # installs qoe_ext, starts a throwaway cluster with the library preloaded, runs
 # the pg_regress suite (sql/ + expected/) and every test/integration/*.sh, and
-# ends with one line "N passed, N failed".
+# ends with one line "N passed, N failed". QOE_PGBIN=<a server's bin/> builds,
+# installs and tests against that copy of PostgreSQL 15 instead of Debian's.
 set -u
 export QOE_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export QOE_SHARED_DIR=${QOE_SHARED_DIR:-$(cd "$QOE_ROOT/.." && pwd)/shared}
