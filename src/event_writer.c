@@ -151,8 +151,10 @@ insert_into_partition(const QoeCatalog *cat, Oid partition, QoeEvent **events, i
 				 RelationGetRelationName(rel), event_column_names[c]);
 	}
 
-	/* no range table entry: nothing below needs one (a constraint error shows
-	 * the failing row only to roles that may read the table) */
+	/*
+	 * No range table entry: nothing below needs one (a constraint error shows
+	 * the failing row only to roles that may read the table).
+	 */
 	InitResultRelInfo(rri, rel, 0, NULL, 0);
 	ExecOpenIndices(rri, false);
 	for (int i = 0; i < n; i++)
