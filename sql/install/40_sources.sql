@@ -225,7 +225,11 @@ BEGIN
     IF NOT FOUND AND NOT EXISTS (SELECT FROM qoe.sources s WHERE s.name = set_source_enabled.name) THEN
         PERFORM qoe.raise_unknown_source(set_source_enabled.name);
     END IF;
-    IF set_source_enabled.enabled AND qoe.launcher_pid() IS NULL THEN
+    -- preloaded for this database, a launcher is on its way (woken at commit)
+    IF set_source_enabled.enabled AND qoe.launcher_pid() IS NULL
+       AND NOT EXISTS (SELECT FROM pg_settings g
+                        WHERE g.name = 'qoe.database' AND g.context = 'postmaster'
+                          AND g.setting = current_database()) THEN
         RAISE NOTICE 'no qoe_ext launcher serves database "%": source "%" will not be consumed yet',
                 current_database(), set_source_enabled.name
             USING HINT = format('Set shared_preload_libraries = ''qoe_ext'' and qoe.database = %L, then restart the server.',

@@ -44,7 +44,7 @@ qoe_wait_for 30 "$QOE_STORED_SQL" 1
 psql -qX -c "ALTER SYSTEM SET synchronous_standby_names = 'nosuch_standby'" -c "SELECT pg_reload_conf()" >/dev/null
 sed -n 2p "$WORK/events.ndjson" | qoe_kafka_produce events
 qoe_wait_for 30 "$waiting" IPC/SyncRep
-runuser -u postgres -- $PGBIN/pg_ctl -D "$QOE_PGDATA_DIR/data" -m fast -t 20 -w stop ||
+qoe_as_postgres $PGBIN/pg_ctl -D "$QOE_PGDATA_DIR/data" -m fast -t 20 -w stop ||
 	{ echo "fast shutdown did not end the worker waiting for the standby"; exit 1; }
 echo "fast shutdown ended the worker waiting for a synchronous standby"
 sed -i '/synchronous_standby_names/d' "$QOE_PGDATA_DIR/data/postgresql.auto.conf"

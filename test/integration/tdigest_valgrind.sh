@@ -8,7 +8,7 @@
 set -u
 QOE_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$QOE_ROOT/test/lib/deps.sh"
-PGBIN=${QOE_PGBIN:-/usr/lib/postgresql/15/bin}
+. "$QOE_ROOT/test/lib/cluster.sh"	# PGBIN, qoe_as_postgres
 qoe_install_deps valgrind >/dev/null 2>&1 || true
 command -v valgrind >/dev/null || { echo "valgrind not available"; exit 77; }
 [ -f "$($PGBIN/pg_config --pkglibdir)/qoe_ext.so" ] || { echo "qoe_ext is not installed"; exit 77; }
@@ -17,11 +17,11 @@ dir=$(mktemp -d /tmp/qoe_vg.XXXXXX)
 chown postgres: "$dir"
 port=$((56000 + RANDOM % 1000))
 cleanup() {
-	runuser -u postgres -- $PGBIN/pg_ctl -D "$dir/data" -m immediate stop >/dev/null 2>&1
+	qoe_as_postgres $PGBIN/pg_ctl -D "$dir/data" -m immediate stop >/dev/null 2>&1
 	rm -rf "$dir"
 }
 trap cleanup EXIT
-runuser -u postgres -- $PGBIN/initdb -D "$dir/data" -A trust -E UTF8 --locale=C >/dev/null || exit 1
+qoe_as_postgres $PGBIN/initdb -D "$dir/data" -A trust -E UTF8 --locale=C >/dev/null || exit 1
 cat >>"$dir/data/postgresql.conf" <<CONF
 listen_addresses = ''
 port = $port
@@ -30,7 +30,7 @@ max_parallel_workers_per_gather = 2
 fsync = off
 autovacuum = off
 CONF
-runuser -u postgres -- valgrind --quiet --trace-children=yes --num-callers=30 \
+qoe_as_postgres valgrind --quiet --trace-children=yes --num-callers=30 \
 	--error-limit=no --log-file="$dir/vg.%p.log" \
 	$PGBIN/postgres -D "$dir/data" >"$dir/server.log" 2>&1 &
 for _ in $(seq 1 240); do
@@ -80,7 +80,7 @@ SELECT qoe.tdigest_merge(d) FROM (VALUES
 SELECT qoe.rebuffer_ratio(v, v) FROM (VALUES (1e308::float8), (1e308)) t(v);
 SELECT qoe.rebuffer_ratio_final('{1,NaN,1}');
 SQL
-runuser -u postgres -- $PGBIN/pg_ctl -D "$dir/data" -m fast -w -t 300 stop >/dev/null 2>&1
+qoe_as_postgres $PGBIN/pg_ctl -D "$dir/data" -m fast -w -t 300 stop >/dev/null 2>&1
 wait
 
 fail=0

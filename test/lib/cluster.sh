@@ -18,11 +18,17 @@ qoe_free_port() {
 	return 1
 }
 
+# Run a command as the postgres OS user, from a directory it may enter (the
+# checkout may be under /root).
+qoe_as_postgres() {
+	(cd / && runuser -u postgres -- "$@")
+}
+
 qoe_cluster_start() {
 	QOE_PGDATA_DIR=$(mktemp -d /tmp/qoe_pg.XXXXXX)
 	chown postgres: "$QOE_PGDATA_DIR"
 	export PGPORT=$(qoe_free_port) PGHOST=$QOE_PGDATA_DIR PGUSER=postgres PGDATABASE=postgres
-	runuser -u postgres -- $PGBIN/initdb -D "$QOE_PGDATA_DIR/data" -A trust -E UTF8 \
+	qoe_as_postgres $PGBIN/initdb -D "$QOE_PGDATA_DIR/data" -A trust -E UTF8 \
 		--locale=C >/dev/null || return 1
 	cat >>"$QOE_PGDATA_DIR/data/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
@@ -39,7 +45,7 @@ CONF
 	# a port taken between the check and the start: try another one
 	local try
 	for try in 1 2 3 4 5; do
-		runuser -u postgres -- $PGBIN/pg_ctl -D "$QOE_PGDATA_DIR/data" -w -t 60 \
+		qoe_as_postgres $PGBIN/pg_ctl -D "$QOE_PGDATA_DIR/data" -w -t 60 \
 			-l "$QOE_PGDATA_DIR/server.log" start >/dev/null && break
 		if [ $try = 5 ] || ! grep -q "could not create any TCP/IP sockets" "$QOE_PGDATA_DIR/server.log"; then
 			cat "$QOE_PGDATA_DIR/server.log"
@@ -53,7 +59,7 @@ CONF
 
 qoe_cluster_stop() {
 	[ -n "${QOE_PGDATA_DIR:-}" ] || return 0
-	runuser -u postgres -- $PGBIN/pg_ctl -D "$QOE_PGDATA_DIR/data" -m fast stop >/dev/null 2>&1
+	qoe_as_postgres $PGBIN/pg_ctl -D "$QOE_PGDATA_DIR/data" -m fast stop >/dev/null 2>&1
 	rm -rf "$QOE_PGDATA_DIR"
 	QOE_PGDATA_DIR=
 }

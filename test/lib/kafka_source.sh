@@ -48,7 +48,7 @@ qoe_events_summary() {
 
 # Server restarts for the crash tests.
 qoe_server_ctl() {
-	runuser -u postgres -- $PGBIN/pg_ctl -D "$QOE_PGDATA_DIR/data" -w -t 60 \
+	qoe_as_postgres $PGBIN/pg_ctl -D "$QOE_PGDATA_DIR/data" -w -t 60 \
 		-l "$QOE_PGDATA_DIR/server.log" "$@" >/dev/null
 }
 
