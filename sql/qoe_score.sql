@@ -35,6 +35,9 @@ SELECT qoe.qoe_score(3000, 0.05, 500, 0.02) AS defaults_again;
 BEGIN;
 DELETE FROM qoe.qoe_score_config;
 SELECT qoe.qoe_score(4500, 0.025, 4250, 0.01) AS spec_defaults_without_row;
+-- a good start and a bad rebuffering: 30, not 40 (the weights are not symmetric)
+SELECT qoe.qoe_score(1000, 0.05, 500, 0.02) AS vst_only_without_row,
+       qoe.qoe_score(8000, 0, 500, 0.02) AS rebuffer_only_without_row;
 ROLLBACK;
 UPDATE qoe.qoe_score_config SET weight_vst = -1;
 UPDATE qoe.qoe_score_config SET vst_bad_ms = vst_good_ms;

@@ -97,7 +97,7 @@ SELECT count(*) AS s2_twice_events_stored FROM qoe.viewing_events WHERE session_
 
 -- a late event inside an ended session is folded in its place: a stall at
 -- 20 s arriving last adds to stall time and takes from watch time
-SELECT accepted FROM qoe.ingest(ev('s1', 'buffering', 20000, '{"buffering_ms":1500}'));
+SELECT accepted FROM qoe.ingest(ev('s1', 'buffering', 45000, '{"buffering_ms":1500}'));
 SELECT session_id, stall_count, stall_ms, watch_ms, event_count FROM qoe.sessions WHERE session_id = 's1';
 
 -- Columns and constraints qoe_ext does not know (doc/security.md): an update
@@ -151,3 +151,104 @@ SELECT accepted, duplicates FROM qoe.ingest((
       FROM generate_series(1, 40000) g));
 RESET statement_timeout;
 SELECT event_count FROM qoe.sessions WHERE session_id = 'big';
+
+-- One player state at a time (doc/metrics.md, "Overlapping states"): hand-worked
+CREATE VIEW state_check AS
+    SELECT session_id, stall_count, stall_ms, seek_stall_count, seek_stall_ms, paused_ms,
+           watch_ms, playback_failed,
+           (extract(epoch FROM ended_at - started_at) * 1000)::bigint AS ended_after_ms
+      FROM qoe.sessions WHERE session_id LIKE 'x%' ORDER BY session_id;
+SELECT accepted FROM qoe.ingest(jsonb_build_array(
+    -- xp1: buffering while paused is no stall: paused 30000, watch 59000 - 30000
+    ev('xp1', 'start', 0), ev('xp1', 'first_frame', 1000), ev('xp1', 'pause', 10000),
+    ev('xp1', 'buffering', 15000), ev('xp1', 'resume', 40000), ev('xp1', 'stop', 60000),
+    -- xp2: the same with a length: still no stall
+    ev('xp2', 'start', 0), ev('xp2', 'first_frame', 1000), ev('xp2', 'pause', 10000),
+    ev('xp2', 'buffering', 15000, '{"buffering_ms":3000}'), ev('xp2', 'resume', 40000),
+    ev('xp2', 'stop', 60000),
+    -- xp3: a pause cuts a 5000 ms stall at 2000; paused 8000, watch 29000 - 10000
+    ev('xp3', 'start', 0), ev('xp3', 'first_frame', 1000),
+    ev('xp3', 'buffering', 10000, '{"buffering_ms":5000}'), ev('xp3', 'pause', 12000),
+    ev('xp3', 'resume', 20000), ev('xp3', 'stop', 30000),
+    -- xp4: the end cuts a 10000 ms stall at 5000; watch 59000 - 5000
+    ev('xp4', 'start', 0), ev('xp4', 'first_frame', 1000),
+    ev('xp4', 'buffering', 55000, '{"buffering_ms":10000}'), ev('xp4', 'stop', 60000),
+    -- xp5: a fatal error during a stall ends both: stall 5000, watch 24000 - 5000
+    ev('xp5', 'start', 0), ev('xp5', 'first_frame', 1000),
+    ev('xp5', 'buffering', 20000, '{"buffering_ms":10000}'),
+    ev('xp5', 'error', 25000, '{"fatal":true,"error_code":"E1"}'),
+    -- xp6: a non-fatal error is an event: it ends a stall of unknown length (3000)
+    ev('xp6', 'start', 0), ev('xp6', 'first_frame', 1000), ev('xp6', 'buffering', 20000),
+    ev('xp6', 'error', 23000, '{"fatal":false}'), ev('xp6', 'stop', 30000),
+    -- xp7: a stall that overlaps the previous one cuts it: 2000 + 1000
+    ev('xp7', 'start', 0), ev('xp7', 'first_frame', 1000),
+    ev('xp7', 'buffering', 10000, '{"buffering_ms":5000}'),
+    ev('xp7', 'buffering', 12000, '{"buffering_ms":1000}'), ev('xp7', 'stop', 20000),
+    -- xp8: a seek while paused: the paused buffering is nothing, the first
+    -- after the resume is seek-induced (800); watch 29000 - 10000 - 800
+    ev('xp8', 'start', 0), ev('xp8', 'first_frame', 1000), ev('xp8', 'pause', 10000),
+    ev('xp8', 'seek', 12000, '{"position_sec":300}'), ev('xp8', 'buffering', 13000),
+    ev('xp8', 'heartbeat', 15000), ev('xp8', 'resume', 20000),
+    ev('xp8', 'buffering', 20500, '{"buffering_ms":800}'), ev('xp8', 'stop', 30000)));
+SELECT * FROM state_check;
+
+-- Seek-induced stalls apart (doc/metrics.md, stall_count and seek_stall_count)
+SELECT accepted FROM qoe.ingest(jsonb_build_array(
+    -- xs1: the first buffering after the seek is seek-induced, the later one not;
+    -- watch 39000 - 2000 - 1500
+    ev('xs1', 'start', 0), ev('xs1', 'first_frame', 1000),
+    ev('xs1', 'seek', 10000, '{"position_sec":300}'),
+    ev('xs1', 'buffering', 10100, '{"buffering_ms":1500}'),
+    ev('xs1', 'buffering', 30000, '{"buffering_ms":2000}'), ev('xs1', 'stop', 40000),
+    -- xs2: a heartbeat while playing closes the seek window: a connection stall
+    ev('xs2', 'start', 0), ev('xs2', 'first_frame', 1000), ev('xs2', 'seek', 10000),
+    ev('xs2', 'heartbeat', 11000), ev('xs2', 'buffering', 12000, '{"buffering_ms":1000}'),
+    ev('xs2', 'stop', 20000),
+    -- xs3: the client's seek_induced overrides the inference, both ways
+    ev('xs3', 'start', 0), ev('xs3', 'first_frame', 1000), ev('xs3', 'seek', 10000),
+    ev('xs3', 'buffering', 10100, '{"buffering_ms":1500,"seek_induced":false}'),
+    ev('xs3', 'buffering', 20000, '{"buffering_ms":700,"seek_induced":true}'),
+    ev('xs3', 'stop', 30000),
+    -- xs4: a seek stall of unknown length lasts until the next event (2000);
+    -- the counter (2) less the seek stall leaves 1 connection stall
+    ev('xs4', 'start', 0), ev('xs4', 'first_frame', 1000), ev('xs4', 'seek', 10000),
+    ev('xs4', 'buffering', 10100), ev('xs4', 'heartbeat', 12100, '{"buffering_events":2}'),
+    ev('xs4', 'stop', 20000)));
+SELECT * FROM state_check WHERE session_id LIKE 'xs%';
+-- the field is stored in extra, so a rebuild (the seek arrives late) keeps the
+-- client's word: xs5 ends like xs3's first stall, a connection stall
+SELECT accepted FROM qoe.ingest(jsonb_build_array(
+    ev('xs5', 'start', 0), ev('xs5', 'first_frame', 1000),
+    ev('xs5', 'buffering', 10100, '{"buffering_ms":1500,"seek_induced":false}'),
+    ev('xs5', 'stop', 30000)));
+SELECT accepted FROM qoe.ingest(ev('xs5', 'seek', 10000));
+SELECT extra FROM qoe.viewing_events WHERE session_id = 'xs5' AND event_type = 'buffering';
+SELECT * FROM state_check WHERE session_id = 'xs5';
+-- a non-boolean seek_induced is rejected
+SELECT accepted, rejected FROM qoe.ingest(ev('xs6', 'buffering', 0, '{"seek_induced":"yes"}'));
+SELECT reason FROM qoe.dead_letters ORDER BY id DESC LIMIT 1;
+-- the rebuffering ratio and the score see connection stalls only: xs1 2000 / 35500
+SELECT round(qoe.rebuffer_ratio(stall_ms, watch_ms)::numeric, 6) AS rebuffer_ratio
+  FROM qoe.sessions WHERE session_id = 'xs1';
+
+-- started_at is the start event's time even when a skewed clock stamps the
+-- first frame 2 s earlier; vst_ms is then unknown
+SELECT accepted FROM qoe.ingest(jsonb_build_array(
+    ev('xt1', 'first_frame', 0), ev('xt1', 'start', 2000), ev('xt1', 'stop', 10000)));
+SELECT (extract(epoch FROM started_at) * 1000)::bigint - (SELECT ms FROM base) AS started_ms,
+       (extract(epoch FROM first_frame_at - started_at) * 1000)::bigint AS first_frame_after_ms,
+       vst_ms, watch_ms
+  FROM qoe.sessions WHERE session_id = 'xt1';
+
+-- Thresholds: completion at exactly 70 % of the duration, and just under it;
+-- the bitrate weighs playing time only: (2000 x 10 s + 6000 x 10 s) / 20 s
+SELECT accepted FROM qoe.ingest(jsonb_build_array(
+    ev('xc1', 'start', 0), ev('xc1', 'first_frame', 1000),
+    ev('xc1', 'stop', 80000, '{"position_sec":70,"content_duration_sec":100}'),
+    ev('xc2', 'start', 0), ev('xc2', 'first_frame', 1000),
+    ev('xc2', 'stop', 80000, '{"position_sec":69.99,"content_duration_sec":100}'),
+    ev('xb1', 'start', 0, '{"bitrate_kbps":2000}'), ev('xb1', 'first_frame', 1000),
+    ev('xb1', 'pause', 11000), ev('xb1', 'resume', 41000, '{"bitrate_kbps":6000}'),
+    ev('xb1', 'stop', 51000)));
+SELECT session_id, completed, avg_bitrate_kbps FROM qoe.sessions
+ WHERE session_id IN ('xc1', 'xc2', 'xb1') ORDER BY 1;

@@ -118,6 +118,7 @@ typedef enum EventKey
 	K_DEVICE_TYPE,
 	K_COUNTRY,
 	K_CDN_POP,
+	K_SEEK_INDUCED,
 	K_COUNT,
 	K_UNKNOWN = -1
 } EventKey;
@@ -127,7 +128,7 @@ static const char *const key_names[K_COUNT] = {
 	"content_id", "timestamp", "position_sec", "bitrate_kbps", "resolution",
 	"buffer_health_sec", "buffering_events", "dropped_frames", "buffering_ms",
 	"duration_ms", "vst_ms", "error_code", "fatal", "content_duration_sec",
-	"device_type", "country", "cdn_pop"
+	"device_type", "country", "cdn_pop", "seek_induced"
 };
 
 /* An unknown member, kept for QoeEvent.extra. */
@@ -215,6 +216,8 @@ lookup_key(const char *s, size_t len)
 		case 12:
 			if (s[0] == 'p')
 				return IS(K_POSITION);
+			if (s[0] == 's')
+				return IS(K_SEEK_INDUCED);
 			return s[1] == 'i' ? IS(K_BITRATE) : IS(K_BUFFERING_MS);
 		case 14:
 			return IS(K_DROPPED_FRAMES);
@@ -427,6 +430,15 @@ read_int32(const char *key, const JsonScanValue *v, int32 max, int32 *out)
 
 	*out = (int32) value;
 	return reason;
+}
+
+static char *
+read_bool(const char *key, const JsonScanValue *v, bool *out)
+{
+	if (v->kind != JSK_TRUE && v->kind != JSK_FALSE)
+		return psprintf("field \"%s\" must be a boolean, got %s", key, kind_name(v->kind));
+	*out = (v->kind == JSK_TRUE);
+	return NULL;
 }
 
 /* A real column: the range is checked as a double, well inside float4's. */
@@ -711,11 +723,11 @@ read_field(EventKey k, const JsonScanValue *v, QoeEvent *ev, bool *typed)
 			ev->present |= QOE_HAS_VST_MS;
 			return read_int32(key, v, MAX_VST_MS, &ev->vst_ms);
 		case K_FATAL:
-			if (v->kind != JSK_TRUE && v->kind != JSK_FALSE)
-				return psprintf("field \"fatal\" must be a boolean, got %s", kind_name(v->kind));
 			ev->present |= QOE_HAS_FATAL;
-			ev->fatal = (v->kind == JSK_TRUE);
-			return NULL;
+			return read_bool(key, v, &ev->fatal);
+		case K_SEEK_INDUCED:
+			ev->present |= QOE_HAS_SEEK_INDUCED;
+			return read_bool(key, v, &ev->seek_induced);
 		case K_CONTENT_DURATION:
 			ev->present |= QOE_HAS_DURATION;
 			return read_double(key, v, MAX_POSITION_SEC, &ev->content_duration_sec);
@@ -764,6 +776,17 @@ add_extra(EventMembers *m, const JsonScanValue *key, const JsonScanValue *value)
 
 		e->name_len = json_string_decode(key, text);
 		e->name = text;
+	}
+}
+
+/* Past the size limit the event is rejected: scan on, keep nothing. */
+static void
+keep_extra(EventMembers *m, const JsonScanValue *key, const JsonScanValue *value)
+{
+	if (m->extra_len <= MAX_EXTRA_LEN)
+	{
+		m->extra_len += (key->end - key->start) + (value->end - value->start);
+		add_extra(m, key, value);
 	}
 }
 
@@ -938,16 +961,14 @@ scan_event(JsonScanner *s, int depth, EventMembers *m)
 
 			if (!json_scan_value(s, depth + 1, &value))
 				return false;
-			/* past the limit the event is rejected: scan on, keep nothing */
-			if (m->extra_len <= MAX_EXTRA_LEN)
-			{
-				m->extra_len += (key.end - key.start) + (value.end - value.start);
-				add_extra(m, &key, &value);
-			}
+			keep_extra(m, &key, &value);
 			continue;
 		}
 		if (!json_scan_value(s, depth + 1, &m->value[k]))
 			return false;
+		/* no column of its own: stored in extra, where a rebuild reads it */
+		if (k == K_SEEK_INDUCED)
+			keep_extra(m, &key, &m->value[k]);
 		if ((m->seen & (1u << k)) == 0)
 		{
 			m->seen |= 1u << k;

@@ -38,6 +38,7 @@ typedef enum QoeEventType
 #define QOE_HAS_VST_MS			(1 << 7)
 #define QOE_HAS_FATAL			(1 << 8)
 #define QOE_HAS_DURATION		(1 << 9)
+#define QOE_HAS_SEEK_INDUCED	(1 << 10)
 
 typedef struct QoeEvent
 {
@@ -56,6 +57,7 @@ typedef struct QoeEvent
 	int32		stall_ms;
 	int32		vst_ms;
 	bool		fatal;
+	bool		seek_induced;	/* buffering: the client says a seek caused it */
 	int			item_index;		/* position in the payload's array, from 0 */
 	int			origin;			/* index of its payload in the caller's QoeSource array */
 	const char *raw;			/* the event's own JSON text inside the payload */

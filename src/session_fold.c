@@ -3,8 +3,8 @@
  *
  * session_fold_apply() takes events in qoe_event_order_cmp() order. Between
  * two events the player is in one state (not started, playing, paused,
- * stalled, ended) with one rendition, which is what makes sample-and-hold
- * bitrate and pause time computable one event at a time.
+ * stalled, stalled after a seek, ended) with one rendition, which is what
+ * makes sample-and-hold bitrate and pause time computable one event at a time.
  */
 #include "postgres.h"
 
@@ -116,14 +116,36 @@ add_counter(int32 value, int32 *last, int32 *total)
 	*last = value;
 }
 
+/* The stall time of the latest stall's kind. */
+static int64 *
+stall_total(SessionFold *fold)
+{
+	return (fold->flags & SF_STALL_SEEK) ? &fold->seek_stall_ms : &fold->stall_ms;
+}
+
 /* A stall of unknown length lasts until the next event. */
 static void
 close_open_stall(SessionFold *fold, TimestampTz t)
 {
 	if (fold->flags & SF_STALL_OPEN)
 	{
-		fold->stall_ms += ms_between(fold->stall_opened_at, t);
+		*stall_total(fold) += ms_between(fold->stall_opened_at, t);
 		fold->flags &= ~SF_STALL_OPEN;
+	}
+}
+
+/*
+ * One state at a time: a stall of known length still running at t (a new
+ * stall, a pause, the end) is cut short there.
+ */
+static void
+cut_stall(SessionFold *fold, TimestampTz t)
+{
+	if (t < fold->stall_until)
+	{
+		*stall_total(fold) -= ms_between(fold->stall_opened_at, fold->stall_until) -
+			ms_between(fold->stall_opened_at, t);
+		fold->stall_until = t;
 	}
 }
 
@@ -131,12 +153,13 @@ static void
 end_session(SessionFold *fold, TimestampTz t)
 {
 	close_open_stall(fold, t);
+	cut_stall(fold, t);
 	if (fold->flags & SF_PAUSED)
 	{
 		fold->paused_ms += ms_between(fold->paused_at, t);
 		fold->flags &= ~SF_PAUSED;
 	}
-	fold->flags |= SF_ENDED;
+	fold->flags = (fold->flags & ~SF_SEEK_WINDOW) | SF_ENDED;
 	fold->ended_at = t;
 }
 
@@ -154,20 +177,37 @@ apply_bitrate(SessionFold *fold, int32 kbps)
 	fold->peak_bitrate_kbps = Max(fold->peak_bitrate_kbps, kbps);
 }
 
+/*
+ * A stall is seek-induced when the client says so, else when it is the first
+ * buffering after a seek with no sign of playback in between.
+ */
 static void
 apply_buffering(SessionFold *fold, const QoeEvent *ev)
 {
-	/* stalls before the first frame are part of the start time, not rebuffering */
-	if (!(fold->flags & SF_HAS_FIRST_FRAME) || (fold->flags & SF_ENDED))
+	bool		seek_induced;
+
+	/* before the first frame it is start time; paused or ended, no stall */
+	if (!(fold->flags & SF_HAS_FIRST_FRAME) || (fold->flags & (SF_ENDED | SF_PAUSED)))
 		return;
-	fold->stall_events++;
-	if (ev->present & QOE_HAS_STALL_MS)
-		fold->stall_ms += ev->stall_ms;
-	else
+	seek_induced = (ev->present & QOE_HAS_SEEK_INDUCED)
+		? ev->seek_induced : (fold->flags & SF_SEEK_WINDOW) != 0;
+	cut_stall(fold, ev->event_time);
+	fold->flags &= ~(SF_SEEK_WINDOW | SF_STALL_SEEK);
+	if (seek_induced)
 	{
-		fold->flags |= SF_STALL_OPEN;
-		fold->stall_opened_at = ev->event_time;
+		fold->flags |= SF_STALL_SEEK;
+		fold->seek_stall_events++;
 	}
+	else
+		fold->stall_events++;
+	fold->stall_opened_at = ev->event_time;
+	if (ev->present & QOE_HAS_STALL_MS)
+	{
+		*stall_total(fold) += ev->stall_ms;
+		fold->stall_until = ev->event_time + (TimestampTz) ev->stall_ms * 1000;
+	}
+	else
+		fold->flags |= SF_STALL_OPEN;
 }
 
 static void
@@ -198,9 +238,8 @@ session_fold_apply(SessionFold *fold, const QoeEvent *ev)
 	if (ev->type == QOE_EV_START && !(fold->flags & SF_HAS_START))
 	{
 		fold->flags |= SF_HAS_START;
-		/* a start seen after other events still marks the request time */
-		if (!(fold->flags & SF_HAS_FIRST_FRAME) || t <= fold->first_frame_at)
-			fold->started_at = t;
+		/* the request time, even when a skewed clock put other events first */
+		fold->started_at = t;
 	}
 	note_first_frame(fold, ev);
 
@@ -227,9 +266,19 @@ session_fold_apply(SessionFold *fold, const QoeEvent *ev)
 		case QOE_EV_BUFFERING:
 			apply_buffering(fold, ev);
 			break;
+		case QOE_EV_HEARTBEAT:
+			/* a playing player's heartbeat shows playback moving again */
+			if (!(fold->flags & SF_PAUSED))
+				fold->flags &= ~SF_SEEK_WINDOW;
+			break;
+		case QOE_EV_SEEK:
+			if ((fold->flags & SF_HAS_FIRST_FRAME) && !(fold->flags & SF_ENDED))
+				fold->flags |= SF_SEEK_WINDOW;
+			break;
 		case QOE_EV_PAUSE:
 			if ((fold->flags & SF_HAS_FIRST_FRAME) && !(fold->flags & (SF_ENDED | SF_PAUSED)))
 			{
+				cut_stall(fold, t);
 				fold->flags |= SF_PAUSED;
 				fold->paused_at = t;
 			}
@@ -259,6 +308,7 @@ session_fold_metrics(const SessionFold *fold, double catalog_duration_sec, Sessi
 	TimestampTz play_end = (fold->flags & SF_ENDED) ? fold->ended_at : fold->last_event_at;
 	int64		open_stall = (fold->flags & SF_STALL_OPEN)
 		? ms_between(fold->stall_opened_at, play_end) : 0;
+	bool		open_is_seek = (fold->flags & SF_STALL_SEEK) != 0;
 	int64		open_pause = (fold->flags & SF_PAUSED)
 		? ms_between(fold->paused_at, play_end) : 0;
 
@@ -268,9 +318,13 @@ session_fold_metrics(const SessionFold *fold, double catalog_duration_sec, Sessi
 	m->has_first_frame = (fold->flags & SF_HAS_FIRST_FRAME) != 0;
 	m->start_failed = (fold->flags & SF_START_FAILED) != 0;
 	m->playback_failed = (fold->flags & SF_PLAYBACK_FAILED) != 0;
-	m->stall_ms = fold->stall_ms + open_stall;
+	m->stall_ms = fold->stall_ms + (open_is_seek ? 0 : open_stall);
+	m->seek_stall_ms = fold->seek_stall_ms + (open_is_seek ? open_stall : 0);
 	m->paused_ms = fold->paused_ms + open_pause;
-	m->stall_count = Max(fold->stall_events, fold->buffering_counter_total);
+	/* the client's counter counts every buffering, seek-induced ones too */
+	m->stall_count = Max(fold->stall_events,
+						 fold->buffering_counter_total - fold->seek_stall_events);
+	m->seek_stall_count = fold->seek_stall_events;
 	m->dropped_frames = fold->dropped_counter_total;
 
 	if (fold->flags & SF_HAS_VST_FIELD)
@@ -287,7 +341,7 @@ session_fold_metrics(const SessionFold *fold, double catalog_duration_sec, Sessi
 
 	if (m->has_first_frame)
 		m->watch_ms = Max(0, ms_between(fold->first_frame_at, play_end) -
-						  m->stall_ms - m->paused_ms);
+						  m->stall_ms - m->seek_stall_ms - m->paused_ms);
 	if (fold->bitrate_weight_ms > 0)
 	{
 		m->has_avg_bitrate = true;

@@ -12,7 +12,7 @@
 
 #include "event_decode.h"
 
-#define SESSION_FOLD_VERSION 1
+#define SESSION_FOLD_VERSION 2
 
 /* SessionFold.flags */
 #define SF_HAS_START		(1 << 0)
@@ -25,6 +25,8 @@
 #define SF_STALL_OPEN		(1 << 7)
 #define SF_HAS_VST_FIELD	(1 << 8)
 #define SF_HAS_POSITION		(1 << 9)
+#define SF_SEEK_WINDOW		(1 << 10)	/* a seek, no buffering or progress since */
+#define SF_STALL_SEEK		(1 << 11)	/* the latest stall is seek-induced */
 
 typedef struct SessionFold
 {
@@ -37,7 +39,9 @@ typedef struct SessionFold
 	TimestampTz weighed_until;	/* playing time attributed to a bitrate so far */
 	TimestampTz paused_at;
 	TimestampTz stall_opened_at;
+	TimestampTz stall_until;	/* end of the latest stall of known length */
 	int64		stall_ms;
+	int64		seek_stall_ms;
 	int64		paused_ms;
 	int64		bitrate_kbps_ms;	/* sum of bitrate x playing time */
 	int64		bitrate_weight_ms;
@@ -49,6 +53,7 @@ typedef struct SessionFold
 	int32		bitrate_switches;
 	int32		bitrate_downswitches;
 	int32		stall_events;
+	int32		seek_stall_events;
 	int32		buffering_counter_last;
 	int32		buffering_counter_total;
 	int32		dropped_counter_last;
@@ -69,6 +74,8 @@ typedef struct SessionMetrics
 	int64		watch_ms;
 	int32		stall_count;
 	int64		stall_ms;
+	int32		seek_stall_count;
+	int64		seek_stall_ms;
 	int64		paused_ms;
 	int32		avg_bitrate_kbps;
 	int32		dropped_frames;

@@ -91,7 +91,7 @@ typedef enum SessionColumn
 	SC_SESSION_ID, SC_USER_ID, SC_PROFILE_ID, SC_CONTENT_ID, SC_DEVICE_TYPE,
 	SC_COUNTRY, SC_CDN_POP, SC_STARTED_AT, SC_FIRST_FRAME_AT, SC_LAST_EVENT_AT,
 	SC_ENDED_AT, SC_STATE, SC_VST_MS, SC_WATCH_MS, SC_STALL_COUNT, SC_STALL_MS,
-	SC_PAUSED_MS, SC_AVG_BITRATE, SC_PEAK_BITRATE, SC_BITRATE_SWITCHES,
+	SC_SEEK_STALL_COUNT, SC_SEEK_STALL_MS, SC_PAUSED_MS, SC_AVG_BITRATE, SC_PEAK_BITRATE, SC_BITRATE_SWITCHES,
 	SC_BITRATE_DOWNSWITCHES, SC_DROPPED_FRAMES, SC_MAX_POSITION, SC_DURATION,
 	SC_COMPLETED, SC_EBVS, SC_START_FAILED, SC_PLAYBACK_FAILED, SC_ERROR_COUNT,
 	SC_LAST_ERROR_CODE, SC_EVENT_COUNT, SC_FOLD_STATE, SC_COUNT
@@ -101,7 +101,7 @@ static const char *const session_column_names[SC_COUNT] = {
 	"session_id", "user_id", "profile_id", "content_id", "device_type",
 	"country", "cdn_pop", "started_at", "first_frame_at", "last_event_at",
 	"ended_at", "state", "vst_ms", "watch_ms", "stall_count", "stall_ms",
-	"paused_ms", "avg_bitrate_kbps", "peak_bitrate_kbps", "bitrate_switches",
+	"seek_stall_count", "seek_stall_ms", "paused_ms", "avg_bitrate_kbps", "peak_bitrate_kbps", "bitrate_switches",
 	"bitrate_downswitches", "dropped_frames", "max_position_sec", "content_duration_sec",
 	"completed", "ebvs", "start_failed", "playback_failed", "error_count",
 	"last_error_code", "event_count", "fold_state"
@@ -225,7 +225,8 @@ prepare_plans(const QoeCatalog *cat)
 		"SELECT event_time, event_type, event_id, position_sec, bitrate_kbps,"
 		" buffer_health_sec, buffering_events, dropped_frames, stall_ms, vst_ms,"
 		" fatal, error_code, content_duration_sec, user_id, profile_id, content_id,"
-		" device_type, country, cdn_pop FROM qoe.viewing_events"
+		" device_type, country, cdn_pop,"
+		" extra OPERATOR(pg_catalog.->>) 'seek_induced' FROM qoe.viewing_events"
 		" WHERE session_id OPERATOR(pg_catalog.=) $1",
 		1, &text_type);
 	duration_plan = prepare_kept(
@@ -598,6 +599,16 @@ stored_event(const QoeCatalog *cat, HeapTuple tup, TupleDesc desc, QoeEvent *ev)
 	ev->device_type = SPI_getvalue(tup, desc, 17);
 	ev->country = SPI_getvalue(tup, desc, 18);
 	ev->cdn_pop = SPI_getvalue(tup, desc, 19);
+	/* a JSON boolean; anything else came from before the field was known */
+	d = SPI_getbinval(tup, desc, 20, &isnull);
+	if (!isnull)
+	{
+		char	   *flag = TextDatumGetCString(d);
+
+		ev->seek_induced = (strcmp(flag, "true") == 0);
+		if (ev->seek_induced || strcmp(flag, "false") == 0)
+			ev->present |= QOE_HAS_SEEK_INDUCED;
+	}
 }
 
 static int
@@ -811,6 +822,8 @@ fill_session_values(const SessionStore *store, SessionWork *w, Datum *values, bo
 	v[SC_WATCH_MS] = Int64GetDatum(m.watch_ms);
 	v[SC_STALL_COUNT] = Int32GetDatum(m.stall_count);
 	v[SC_STALL_MS] = Int64GetDatum(m.stall_ms);
+	v[SC_SEEK_STALL_COUNT] = Int32GetDatum(m.seek_stall_count);
+	v[SC_SEEK_STALL_MS] = Int64GetDatum(m.seek_stall_ms);
 	v[SC_PAUSED_MS] = Int64GetDatum(m.paused_ms);
 	v[SC_AVG_BITRATE] = Int32GetDatum(m.avg_bitrate_kbps);
 	n[SC_AVG_BITRATE] = !m.has_avg_bitrate;

@@ -40,6 +40,8 @@ CREATE TABLE sessions (
     watch_ms          bigint  NOT NULL,
     stall_count       integer NOT NULL,
     stall_ms          bigint  NOT NULL,
+    seek_stall_count  integer NOT NULL,
+    seek_stall_ms     bigint  NOT NULL,
     paused_ms         bigint  NOT NULL,
     avg_bitrate_kbps  integer,
     peak_bitrate_kbps integer,
@@ -65,9 +67,11 @@ CREATE INDEX sessions_active_idx ON sessions (started_at) WHERE state = 'active'
 
 COMMENT ON TABLE sessions IS 'One row per playback session, kept current as events arrive (definitions: doc/metrics.md)';
 COMMENT ON COLUMN sessions.vst_ms IS 'video start time: start request to first frame, ms; NULL when the video never started';
-COMMENT ON COLUMN sessions.watch_ms IS 'time between first frame and the end of playback, less stalls and pauses, ms';
-COMMENT ON COLUMN sessions.stall_count IS 'rebuffering stalls after the first frame';
-COMMENT ON COLUMN sessions.stall_ms IS 'rebuffering time after the first frame, ms';
+COMMENT ON COLUMN sessions.watch_ms IS 'time between first frame and the end of playback, less stalls (of both kinds) and pauses, ms';
+COMMENT ON COLUMN sessions.stall_count IS 'connection-induced rebuffering stalls after the first frame (seek-induced ones excluded)';
+COMMENT ON COLUMN sessions.stall_ms IS 'connection-induced rebuffering time after the first frame, ms (seek-induced excluded)';
+COMMENT ON COLUMN sessions.seek_stall_count IS 'seek-induced stalls: buffering the client marks seek_induced, or the first after a seek before playback moves on';
+COMMENT ON COLUMN sessions.seek_stall_ms IS 'time in seek-induced stalls, ms';
 COMMENT ON COLUMN sessions.paused_ms IS 'time spent paused after the first frame, ms';
 COMMENT ON COLUMN sessions.avg_bitrate_kbps IS 'time-weighted average bitrate over playing time (sample and hold)';
 COMMENT ON COLUMN sessions.max_position_sec IS 'furthest playhead position reported, seconds; NULL when no event carried one';
