@@ -119,10 +119,28 @@ SELECT name, qoe.tdigest_count(d) AS count, qoe.tdigest_min(d) AS min, qoe.tdige
 FROM (SELECT 'one' AS name, d FROM one UNION ALL SELECT 'forward', d FROM fwd
       UNION ALL SELECT 'reverse', d FROM rev UNION ALL SELECT 'two levels', d FROM two) s, exact
 ORDER BY name;
--- merging keeps the larger compression
-SELECT qoe.tdigest_compression(qoe.tdigest_merge(d))
-FROM (SELECT qoe.tdigest_agg(x, c) AS d FROM generate_series(1, 100) x, (VALUES (50), (300)) c(c)
+-- merging takes the smaller compression, in either order
+SELECT qoe.tdigest_compression(qoe.tdigest_merge(d ORDER BY c)) AS up,
+       qoe.tdigest_compression(qoe.tdigest_merge(d ORDER BY c DESC)) AS down
+FROM (SELECT c, qoe.tdigest_agg(x, c) AS d FROM generate_series(1, 100) x, (VALUES (50), (300)) c(c)
       GROUP BY c) s;
+-- and is as accurate as merging two digests of the smaller one: a
+-- compression-50 and a compression-200 digest of 50,000 values each
+SELECT setseed(0.77);
+CREATE TEMP TABLE td_mix AS
+SELECT i, exp(random() * 6) AS v FROM generate_series(1, 100000) i;
+WITH d50 AS (SELECT qoe.tdigest_agg(v, 50) AS d FROM td_mix WHERE i % 2 = 0),
+     d50b AS (SELECT qoe.tdigest_agg(v, 50) AS d FROM td_mix WHERE i % 2 = 1),
+     d200 AS (SELECT qoe.tdigest_agg(v, 200) AS d FROM td_mix WHERE i % 2 = 1),
+     m AS (SELECT (SELECT qoe.tdigest_merge(d) FROM (SELECT d FROM d50 UNION ALL SELECT d FROM d200) s) AS mixed,
+                  (SELECT qoe.tdigest_merge(d) FROM (SELECT d FROM d50 UNION ALL SELECT d FROM d50b) s) AS same),
+     e AS (SELECT q / 20.0 AS q, qoe.tdigest_rank(mixed, v) - q / 20.0 AS mixed_err,
+                  qoe.tdigest_rank(same, v) - q / 20.0 AS same_err
+           FROM m, generate_series(1, 19) q,
+                LATERAL (SELECT percentile_disc(q / 20.0) WITHIN GROUP (ORDER BY v) AS v FROM td_mix) x)
+SELECT max(abs(mixed_err)) < 0.002 AS mixed_within_bound,
+       max(abs(mixed_err)) <= 2 * max(abs(same_err)) AS as_good_as_50_50
+FROM e;
 
 -- Text input is checked: syntax, then every invariant.
 SELECT 'garbage'::qoe.tdigest;
@@ -185,3 +203,63 @@ INSERT INTO td_big VALUES
     ('{"version":1,"compression":100,"count":9007199254740991,"min":1,"max":2,"sum":3,"centroids":[[1,1],[2,9007199254740990]]}'),
     ('{"version":1,"compression":100,"count":1,"min":1.5,"max":1.5,"sum":1.5,"centroids":[[1.5,1]]}');
 SELECT qoe.tdigest_merge(d), qoe.tdigest_count(qoe.tdigest_merge(d)) FROM td_big;
+
+-- Exact repeats are point masses (issue 10 item 3).  500 zeros and 500
+-- ones: rank(0) is 0.5 and every percentile is percentile_cont's.
+WITH v AS (SELECT (g > 500)::int::float8 AS v FROM generate_series(1, 1000) g),
+     d AS (SELECT qoe.tdigest_agg(v ORDER BY hashint4(v::int)) AS d FROM v)
+SELECT qoe.tdigest_rank(d, 0) AS rank_0, qoe.tdigest_rank(d, 0.5) AS rank_half,
+       qoe.tdigest_rank(d, -0.001) AS rank_below, qoe.tdigest_rank(d, 1) AS rank_1,
+       (SELECT bool_and(qoe.tdigest_percentile(d, q / 20.0) =
+                        (SELECT percentile_cont(q / 20.0) WITHIN GROUP (ORDER BY v) FROM v))
+        FROM generate_series(0, 20) q) AS like_percentile_cont
+FROM d;
+-- A stall-time column, 80 % zeros, in scrambled order and merged from ten
+-- parts: rank(0) is 0.8 and every percentile up to position 7,999 of
+-- 10,000 is exactly 0.
+CREATE TEMP TABLE td_stall AS
+SELECT x, CASE WHEN x <= 8000 THEN 0 ELSE round(exp((x - 8000) / 300.0)) + 100 END::float8 AS v
+FROM generate_series(1, 10000) x;
+WITH one AS (SELECT qoe.tdigest_agg(v ORDER BY hashint4(x)) AS d FROM td_stall),
+     parts AS (SELECT qoe.tdigest_merge(d) AS d
+               FROM (SELECT qoe.tdigest_agg(v) AS d FROM td_stall GROUP BY x % 10) s)
+SELECT name, qoe.tdigest_rank(d, 0) AS rank_0,
+       (SELECT bool_and(qoe.tdigest_percentile(d, q / 1000.0) = 0)
+        FROM generate_series(0, 799) q) AS below_080_are_0,
+       qoe.tdigest_percentile(d, 7999.0 / 9999) AS at_last_zero
+FROM (SELECT 'one' AS name, d FROM one UNION ALL SELECT 'ten parts', d FROM parts) s;
+-- A capped column (half the values at the cap): the cap is the maximum,
+-- held exactly, and the rank just below it counts only the rest.
+WITH d AS (SELECT qoe.tdigest_agg(least(x, 5000)::float8) AS d FROM generate_series(1, 10000) x)
+SELECT qoe.tdigest_rank(d, 4999.5) AS rank_below_cap,
+       qoe.tdigest_percentile(d, 0.5) AS p50, qoe.tdigest_percentile(d, 0.75) AS p75
+FROM d;
+-- A repeated value in the middle, heavier than a centroid there.
+WITH d AS (SELECT qoe.tdigest_agg(CASE WHEN x % 4 = 0 THEN 7777 ELSE x END::float8) AS d
+           FROM generate_series(1, 20000) x)
+SELECT qoe.tdigest_rank(d, 7777) - qoe.tdigest_rank(d, 7776.999) AS mass_at_7777,
+       qoe.tdigest_percentile(d, 0.35) AS p35
+FROM d;
+
+-- The extremes are exact knots (issue 10 item 6): 999 values 1 .. 999 and a
+-- maximum of 100,000; position 998.5 of 0 .. 999 is halfway between 999
+-- and the maximum, and everything below the maximum is 999 of 1000.
+WITH d AS (SELECT qoe.tdigest_agg(CASE WHEN x = 1000 THEN 100000 ELSE x END::float8) AS d
+           FROM generate_series(1, 1000) x)
+SELECT qoe.tdigest_percentile(d, 998.5 / 999) AS halfway_to_max,
+       qoe.tdigest_percentile(d, 1) AS top, qoe.tdigest_rank(d, 99999.9) AS rank_below_max,
+       qoe.tdigest_percentile(d, 0.5 / 999) AS halfway_from_min,
+       qoe.tdigest_rank(d, 1) AS rank_min
+FROM d;
+-- every documented bound is accepted, and one past it rejected
+SELECT qoe.tdigest_compression(qoe.tdigest_agg(x, 10)) AS c_min,
+       qoe.tdigest_compression(qoe.tdigest_agg(x, 10000)) AS c_max
+FROM generate_series(1, 10) x;
+SELECT qoe.tdigest_agg(x, 9) FROM generate_series(1, 10) x;
+SELECT qoe.tdigest_agg(x, 10001) FROM generate_series(1, 10) x;
+SELECT qoe.tdigest_percentiles(qoe.tdigest_agg(x), ARRAY[0, 1]) FROM generate_series(1, 10) x;
+SELECT qoe.tdigest_percentile(qoe.tdigest_agg(x), 1 + 1e-15) FROM generate_series(1, 10) x;
+SELECT qoe.tdigest_percentile(qoe.tdigest_agg(x), -1e-300) FROM generate_series(1, 10) x;
+SELECT qoe.tdigest_count('{"version":1,"compression":10000,"count":9007199254740992,"min":5,"max":5,"sum":4.503599627370496e16,"centroids":[[5,9007199254740992]]}'::qoe.tdigest);
+SELECT '{"version":1,"compression":10001,"count":1,"min":5,"max":5,"sum":5,"centroids":[[5,1]]}'::qoe.tdigest;
+SELECT '{"version":1,"compression":10,"count":9007199254740993,"min":5,"max":5,"sum":4.5035996273704965e16,"centroids":[[5,9007199254740993]]}'::qoe.tdigest;

@@ -19,7 +19,9 @@
  * Quantiles interpolate linearly between centroid means, with the exact
  * minimum and maximum as the end points and single-value centroids treated
  * as exact points; a digest whose centroids are all single values therefore
- * answers exactly like percentile_cont.
+ * answers exactly like percentile_cont.  A value repeated enough to fill a
+ * centroid by itself is kept apart as a point mass (two centroids with its
+ * mean), so percentiles inside it and its rank are exact.
  *
  * The packed (stored) format is described at TDPackedHeader.
  */
@@ -29,6 +31,7 @@
 #include <math.h>
 
 #include "common/int.h"
+#include "common/shortest_dec.h"
 #include "miscadmin.h"
 #include "utils/float.h"
 #include "utils/memutils.h"
@@ -112,10 +115,16 @@ void
 td_check_q(double q)
 {
 	if (isnan(q) || q < 0.0 || q > 1.0)
+	{
+		/* shortest exact form: 1 + 1e-15 must not print as 1 */
+		char		qbuf[DOUBLE_SHORTEST_DECIMAL_LEN];
+
+		double_to_shortest_decimal_buf(q, qbuf);
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("percentile %g is not between 0 and 1", q),
+				 errmsg("percentile %s is not between 0 and 1", qbuf),
 				 errhint("Pass a fraction, for example 0.95 for the 95th percentile.")));
+	}
 }
 
 void
@@ -636,70 +645,86 @@ td_compress(TDigest *td)
 		nc += td->npending;
 	}
 
-	scratch_grow((void **) &scratch_out, &scratch_out_size, nc + nv, sizeof(TDCentroid));
+	/* a point mass takes two centroids, and splits one open centroid */
+	scratch_grow((void **) &scratch_out, &scratch_out_size, nc + nv + 2,
+				 sizeof(TDCentroid));
 	out = scratch_out;
 	scale = td_scale(td->compression);
 
-	/* the first item opens the first centroid */
 	i = j = 0;
-	if (j >= nv || (i < nc && cs[i].mean <= vs[j]))
-	{
-		cur_w = cs[i].weight;
-		cur_sum = cs[i].mean * (double) cur_w;
-		cur_lo = cur_hi = cs[i].mean;
-		i++;
-	}
-	else
-	{
-		cur_w = 1;
-		cur_sum = cur_lo = cur_hi = vs[j];
-		j++;
-	}
 	before = 0;
 	nout = 0;
-	limit = td_int_limit(td_weight_limit(&scale, 0.0, total));
-
-	for (;;)
+	cur_w = 0;					/* no centroid open */
+	limit = 0;
+	cur_sum = cur_lo = cur_hi = 0.0;
+	while (i < nc || j < nv)
 	{
-		double		m,
-					mw;			/* m * w */
+		double		m;
 		int64		w,
 					merged;
+		int			nitems = 1;
 
 		if (i < nc && (j >= nv || cs[i].mean <= vs[j]))
 		{
 			m = cs[i].mean;
 			w = cs[i].weight;
-			mw = m * (double) w;
 			i++;
 		}
-		else if (j < nv)
+		else
 		{
-			m = mw = vs[j];
+			m = vs[j];
 			w = 1;
 			j++;
 		}
-		else
-			break;
+		/* take the whole run of items equal to m at once */
+		for (; j < nv && vs[j] == m; j++, nitems++)
+			w++;
+		for (; i < nc && cs[i].mean == m; i++, nitems++)
+			w += cs[i].weight;
+
+		/*
+		 * A repeated value (or a centroid at an extreme, whose values must
+		 * all equal it) that would fill a centroid by itself stays a point
+		 * mass: two centroids with that mean, which td_knots reads as
+		 * exact.  Smaller runs merge as usual, within the rank-error bound.
+		 */
+		if (unlikely(w > 1 && (nitems > 1 || m == td->min || m == td->max)) &&
+			w >= td_int_limit(td_weight_limit(&scale, (double) (before + cur_w), total)))
+		{
+			if (cur_w > 0)
+			{
+				out[nout++] = td_closed_centroid(cur_sum, cur_w, cur_lo, cur_hi);
+				td_count_add(&before, cur_w);
+				cur_w = 0;
+			}
+			out[nout].mean = out[nout + 1].mean = m;
+			out[nout].weight = w - 1;
+			out[nout + 1].weight = 1;
+			nout += 2;
+			td_count_add(&before, w);
+			continue;
+		}
 
 		/* (the weights sum to count, so the sum cannot really overflow) */
-		if (!pg_add_s64_overflow(cur_w, w, &merged) && merged <= limit)
+		if (cur_w > 0 && !pg_add_s64_overflow(cur_w, w, &merged) && merged <= limit)
 		{
 			cur_w = merged;
-			cur_sum += mw;
+			cur_sum += m * (double) w;
 			cur_hi = m;
+			continue;
 		}
-		else
+		if (cur_w > 0)
 		{
 			out[nout++] = td_closed_centroid(cur_sum, cur_w, cur_lo, cur_hi);
 			td_count_add(&before, cur_w);
-			limit = td_int_limit(td_weight_limit(&scale, (double) before, total));
-			cur_w = w;
-			cur_sum = mw;
-			cur_lo = cur_hi = m;
 		}
+		limit = td_int_limit(td_weight_limit(&scale, (double) before, total));
+		cur_w = w;
+		cur_sum = m * (double) w;
+		cur_lo = cur_hi = m;
 	}
-	out[nout++] = td_closed_centroid(cur_sum, cur_w, cur_lo, cur_hi);
+	if (cur_w > 0)
+		out[nout++] = td_closed_centroid(cur_sum, cur_w, cur_lo, cur_hi);
 
 	if (nout > td->maxcentroids)
 	{
@@ -753,8 +778,9 @@ td_push_centroid(TDigest *td, double mean, int64 weight)
 
 /*
  * Add everything in src to dst (the combine step).  src is not modified.
- * The result keeps the larger of the two compressions, so no detail is
- * thrown away.  A combined count beyond TD_MAX_COUNT is an error before
+ * The result takes the smaller of the two compressions: the coarser input's
+ * centroids cannot be resolved more finely, so the result is recompressed
+ * at (and claims) the accuracy the coarser one has.  A combined count beyond TD_MAX_COUNT is an error before
  * anything changes.
  */
 void
@@ -767,7 +793,7 @@ td_add_digest(TDigest *dst, const TDigest *src)
 	if (src->count == 0)
 		return;
 	td_count_add(&combined, src->count);
-	if (src->compression > dst->compression)
+	if (src->compression < dst->compression)
 		dst->compression = src->compression;
 	if (src->min < dst->min)
 		dst->min = src->min;
@@ -802,7 +828,11 @@ td_add_digest(TDigest *dst, const TDigest *src)
  * 0 .. count-1 (the convention of percentile_cont).  Its knots are the
  * centroid means, each at the position of its middle value, plus the exact
  * minimum at 0 and maximum at count-1.  A centroid holding a single value
- * is an exact point, as are the two extremes.
+ * is an exact point, as are the two extremes.  A point mass (a run of
+ * centroids with the same mean, which td_compress writes for a repeated
+ * value, or a centroid whose mean is an extreme) gives two exact knots with
+ * its value, at its first and its last position: a percentile inside it is
+ * that value and the rank of that value counts all of it.
  *
  * Between two knots the function is linear plus a quadratic term whose
  * curvature is estimated from the neighbouring knots (the second difference
@@ -828,34 +858,58 @@ td_knots(const TDigest *td, TDKnots *k)
 {
 	int			nc = td->ncentroids;
 	int			i,
+				j,
 				n = 0;
 	double		before = 0.0;
 
 	Assert(td->nbuffer == 0 && td->npending == 0 && nc > 0);
-	k->pos = palloc(sizeof(double) * (nc + 2));
-	k->val = palloc(sizeof(double) * (nc + 2));
-	k->exact = palloc(sizeof(bool) * (nc + 2));
-	k->curv = palloc(sizeof(double) * (nc + 2));
+	/* at most two knots per centroid, plus the extremes */
+	k->pos = palloc(sizeof(double) * (2 * nc + 2));
+	k->val = palloc(sizeof(double) * (2 * nc + 2));
+	k->exact = palloc(sizeof(bool) * (2 * nc + 2));
+	k->curv = palloc(sizeof(double) * (2 * nc + 2));
 
-	if (!(td->centroids[0].weight == 1 && td->centroids[0].mean == td->min))
+	/* a first or last centroid whose mean is an extreme is a point mass */
+	if (td->centroids[0].mean != td->min)
 	{
 		k->pos[n] = 0.0;
 		k->val[n] = td->min;
 		k->exact[n] = true;
 		n++;
 	}
-	for (i = 0; i < nc; i++)
+	for (i = 0; i < nc; i = j)
 	{
-		double		w = (double) td->centroids[i].weight;
+		double		v = td->centroids[i].mean;
+		double		w = 0.0;
 
 		CHECK_FOR_INTERRUPTS();
-		k->pos[n] = before + (w - 1.0) / 2.0;
-		k->val[n] = td->centroids[i].mean;
-		k->exact[n] = (td->centroids[i].weight == 1);
-		n++;
+		for (j = i; j < nc && td->centroids[j].mean == v; j++)
+			w += (double) td->centroids[j].weight;
+		if (j - i > 1 || w == 1.0 || v == td->min || v == td->max)
+		{
+			/* a point mass: exact at its first and its last position */
+			k->pos[n] = before;
+			k->val[n] = v;
+			k->exact[n] = true;
+			n++;
+			if (w > 1.0)
+			{
+				k->pos[n] = before + w - 1.0;
+				k->val[n] = v;
+				k->exact[n] = true;
+				n++;
+			}
+		}
+		else
+		{
+			k->pos[n] = before + (w - 1.0) / 2.0;
+			k->val[n] = v;
+			k->exact[n] = false;
+			n++;
+		}
 		before += w;
 	}
-	if (!(td->centroids[nc - 1].weight == 1 && td->centroids[nc - 1].mean == td->max))
+	if (td->centroids[nc - 1].mean != td->max)
 	{
 		k->pos[n] = (double) (td->count - 1);
 		k->val[n] = td->max;
@@ -864,10 +918,12 @@ td_knots(const TDigest *td, TDKnots *k)
 	}
 	k->n = n;
 
+	/* no curvature at a point mass: interpolation runs straight into it */
 	for (i = 0; i < n; i++)
 	{
 		k->curv[i] = 0.0;
-		if (i > 0 && i < n - 1 && k->pos[i] > k->pos[i - 1] && k->pos[i + 1] > k->pos[i])
+		if (i > 0 && i < n - 1 && k->pos[i] > k->pos[i - 1] && k->pos[i + 1] > k->pos[i] &&
+			k->val[i] > k->val[i - 1] && k->val[i + 1] > k->val[i])
 		{
 			double		sm = (k->val[i] - k->val[i - 1]) / (k->pos[i] - k->pos[i - 1]);
 			double		sp = (k->val[i + 1] - k->val[i]) / (k->pos[i + 1] - k->pos[i]);
