@@ -12,6 +12,7 @@ OBJS = \
 	src/sessions.o \
 	src/partitions.o \
 	src/catalog.o \
+	src/subxact.o \
 	src/session_fold.o \
 	src/dead_letters.o \
 	src/ingest.o \

@@ -24,7 +24,6 @@
 #include "executor/nodeModifyTable.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
-#include "utils/resowner.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -38,6 +37,7 @@
 #include "partitions.h"
 #include "session_fold.h"
 #include "sessions.h"
+#include "subxact.h"
 
 typedef enum EventColumn
 {
@@ -335,6 +335,27 @@ storage_refusal(const ErrorData *edata)
 	return psprintf("could not store the event: %s", edata->message);
 }
 
+/* One call of write_batch, run by qoe_try_subtransaction. */
+typedef struct BatchWrite
+{
+	const QoeCatalog *cat;
+	QoeEvent  **events;
+	int			n;
+	TimestampTz received_at;
+	const QoeSource *origins;
+	MemoryContext work_cxt;		/* deleted after the attempt, failed or not */
+	QoeWriteResult result;
+} BatchWrite;
+
+static void
+write_batch_in(void *arg)
+{
+	BatchWrite *w = arg;
+
+	MemoryContextSwitchTo(w->work_cxt);
+	w->result = write_batch(w->cat, w->events, w->n, w->received_at, w->origins);
+}
+
 /*
  * Write events[0..n) in a subtransaction; on a data error, bisect. Each
  * level of the bisection is a subtransaction of the one that failed.
@@ -343,37 +364,23 @@ static void
 write_isolating(const QoeCatalog *cat, QoeEvent **events, int n, TimestampTz received_at,
 				const QoeSource *origins, QoeWriteResult *total)
 {
-	MemoryContext caller_cxt = CurrentMemoryContext;
-	ResourceOwner caller_owner = CurrentResourceOwner;
-	MemoryContext work_cxt = AllocSetContextCreate(caller_cxt, "qoe batch writer",
-												   ALLOCSET_DEFAULT_SIZES);
-	ErrorData  *edata = NULL;
+	BatchWrite	w = {
+		.cat = cat, .events = events, .n = n, .received_at = received_at, .origins = origins,
+		.work_cxt = AllocSetContextCreate(CurrentMemoryContext, "qoe batch writer",
+										  ALLOCSET_DEFAULT_SIZES),
+	};
+	ErrorData  *edata;
 
 	CHECK_FOR_INTERRUPTS();
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(work_cxt);
-	PG_TRY();
-	{
-		QoeWriteResult r = write_batch(cat, events, n, received_at, origins);
-
-		ReleaseCurrentSubTransaction();
-		total->stored += r.stored;
-		total->duplicates += r.duplicates;
-		total->dead_letters += r.dead_letters;
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(caller_cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(caller_cxt);
-	CurrentResourceOwner = caller_owner;
-	MemoryContextDelete(work_cxt);
+	edata = qoe_try_subtransaction(write_batch_in, &w);
+	MemoryContextDelete(w.work_cxt);
 	if (edata == NULL)
+	{
+		total->stored += w.result.stored;
+		total->duplicates += w.result.duplicates;
+		total->dead_letters += w.result.dead_letters;
 		return;
+	}
 
 	if (!caused_by_one_event(edata->sqlerrcode))
 		ReThrowError(edata);

@@ -43,6 +43,7 @@
 
 #include "guc.h"
 #include "partitions.h"
+#include "subxact.h"
 
 #define PARTITION_PREFIX "viewing_events_p"
 
@@ -286,42 +287,28 @@ day_of_partition_name(const char *name, int32 *day)
  * the lock timeout, a long query holds the drop back (it is retried on the
  * next call) instead of queueing every reader and writer behind the drop.
  */
+static void
+drop_partition(void *name)
+{
+	run_ddl(psprintf("DROP TABLE qoe.%s", quote_identifier((const char *) name)));
+}
+
 static bool
 try_drop(const char *name)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	volatile bool dropped = true;
+	ErrorData  *edata = qoe_try_subtransaction(drop_partition, (void *) name);
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		run_ddl(psprintf("DROP TABLE qoe.%s", quote_identifier(name)));
-		ReleaseCurrentSubTransaction();
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		CurrentResourceOwner = owner;
-		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
-			ReThrowError(edata);
-		ereport(WARNING,
-				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
-				 errmsg("partition qoe.%s was not dropped: qoe.viewing_events is in use", name),
-				 errdetail("The lock was not granted within %s.", PARTITION_LOCK_TIMEOUT),
-				 errhint("It is dropped by a later call of qoe.drop_old_partitions().")));
-		dropped = false;
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = owner;
-	return dropped;
+	if (edata == NULL)
+		return true;
+	if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+		ReThrowError(edata);
+	ereport(WARNING,
+			(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+			 errmsg("partition qoe.%s was not dropped: qoe.viewing_events is in use", name),
+			 errdetail("The lock was not granted within %s.", PARTITION_LOCK_TIMEOUT),
+			 errhint("It is dropped by a later call of qoe.drop_old_partitions().")));
+	FreeErrorData(edata);
+	return false;
 }
 
 PG_FUNCTION_INFO_V1(qoe_drop_old_partitions);
