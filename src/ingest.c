@@ -121,7 +121,7 @@ PG_FUNCTION_INFO_V1(qoe_expire_sessions);
 Datum
 qoe_expire_sessions(PG_FUNCTION_ARGS)
 {
-	int64		timeout_ms = (int64) qoe_session_timeout_s * 1000;
+	int64		timeout_us = (int64) qoe_session_timeout_s * USECS_PER_SEC;
 	uint64		expired;
 	int			nest_level;
 
@@ -129,7 +129,6 @@ qoe_expire_sessions(PG_FUNCTION_ARGS)
 	{
 		Interval   *iv = PG_GETARG_INTERVAL_P(0);
 		int64		day_us;
-		int64		timeout_us;
 
 		/* checked: a huge timeout must never wrap around into "expire everything" */
 		if (iv->month != 0 || iv->day < 0 || iv->time < 0)
@@ -142,12 +141,11 @@ qoe_expire_sessions(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 					 errmsg("timeout is out of range"),
 					 errdetail("The timeout must be less than about 292,000 years.")));
-		timeout_ms = timeout_us / 1000;
 	}
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	nest_level = qoe_pin_search_path();
-	expired = qoe_sessions_expire(timeout_ms);
+	expired = qoe_sessions_expire(timeout_us);
 	qoe_unpin_search_path(nest_level);
 	SPI_finish();
 	PG_RETURN_INT32((int32) Min(expired, (uint64) PG_INT32_MAX));

@@ -33,7 +33,6 @@
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
-#include "common/int.h"
 #include "common/pg_prng.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
@@ -1061,18 +1060,14 @@ qoe_sessions_apply(const QoeCatalog *cat, QoeEvent **events, int n, bool *keep)
 }
 
 uint64
-qoe_sessions_expire(int64 timeout_ms)
+qoe_sessions_expire(int64 timeout_us)
 {
 	Oid			argtypes[1] = {INTERVALOID};
 	Datum		arg;
 	Interval   *timeout = palloc0(sizeof(Interval));
 	int			ret;
 
-	if (pg_mul_s64_overflow(timeout_ms, 1000, &timeout->time))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("session timeout out of range"),
-				 errdetail("The timeout was %lld ms.", (long long) timeout_ms)));
+	timeout->time = timeout_us;
 	arg = IntervalPGetDatum(timeout);
 	ret = SPI_execute_with_args(
 		"UPDATE qoe.sessions SET state = 'abandoned'::qoe.session_state,"

@@ -15,7 +15,7 @@
  */
 extern void qoe_sessions_apply(const QoeCatalog *cat, QoeEvent **events, int n, bool *keep);
 
-/* Mark sessions idle for longer than timeout_ms abandoned; returns how many. */
-extern uint64 qoe_sessions_expire(int64 timeout_ms);
+/* Mark sessions idle for longer than timeout_us abandoned; returns how many. */
+extern uint64 qoe_sessions_expire(int64 timeout_us);
 
 #endif
