@@ -4,26 +4,26 @@ EXTVERSION = 0.1.0
 
 MODULE_big = qoe_ext
 OBJS = \
-	src/qoe_ext.o \
-	src/guc.o \
-	src/event_decode.o \
-	src/json_scan.o \
-	src/event_writer.o \
-	src/sessions.o \
-	src/partitions.o \
-	src/catalog.o \
-	src/subxact.o \
-	src/session_fold.o \
-	src/dead_letters.o \
-	src/ingest.o \
-	src/kafka_shmem.o \
-	src/kafka_sources.o \
-	src/kafka_launcher.o \
-	src/kafka_worker.o \
-	src/tdigest.o \
-	src/tdigest_io.o \
-	src/tdigest_agg.o \
-	src/qoe_score.o
+	src/core/qoe_ext.o \
+	src/core/guc.o \
+	src/ingest/event_decode.o \
+	src/ingest/json_scan.o \
+	src/ingest/event_writer.o \
+	src/ingest/sessions.o \
+	src/ingest/partitions.o \
+	src/core/catalog.o \
+	src/core/subxact.o \
+	src/ingest/session_fold.o \
+	src/ingest/dead_letters.o \
+	src/ingest/ingest.o \
+	src/kafka/kafka_shmem.o \
+	src/kafka/kafka_sources.o \
+	src/kafka/kafka_launcher.o \
+	src/kafka/kafka_worker.o \
+	src/sketch/tdigest.o \
+	src/sketch/tdigest_io.o \
+	src/sketch/tdigest_agg.o \
+	src/sketch/qoe_score.o
 
 # The install script of a version under development is assembled from one
 # piece per concept (sql/install/NN_*.sql); a released version's script is
@@ -40,7 +40,7 @@ TOOLS = src/tools/qoe_gen src/tools/qoe_kafka_mock
 EXTRA_CLEAN = $(TOOLS) results regression.diffs regression.out
 
 DEPS = rdkafka jansson hiredis
-PG_CPPFLAGS = $(shell pkg-config --cflags $(DEPS)) -Wall -Wextra -Wno-unused-parameter -Werror
+PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags $(DEPS)) -Wall -Wextra -Wno-unused-parameter -Werror
 SHLIB_LINK = $(shell pkg-config --libs $(DEPS)) -lm
 
 # rebuild what includes a changed header (.deps/, as PostgreSQL's own tree)

@@ -20,14 +20,15 @@ case $($CC --version) in
 *clang*) CFLAGS="$CFLAGS -Wno-unknown-warning-option -Wno-ignored-optimization-argument -Wno-ignored-attributes" ;;
 esac
 LIBS="-L$($PG_CONFIG --pkglibdir) -lpgport $(pkg-config --libs jansson) -lm ${LDEXTRA:-}"
-SRCS="$ROOT/src/event_decode.c $ROOT/src/json_scan.c $ROOT/bench/decode/decode_bench.c"
+SRCS="$ROOT/src/ingest/event_decode.c $ROOT/src/ingest/json_scan.c $ROOT/bench/decode/decode_bench.c"
 
 OBJDIR=$(mktemp -d /tmp/decode_bench.XXXXXX)
 trap 'rm -rf "$OBJDIR"' EXIT
 OLD=""
 if git -C "$ROOT" show "$OLD_COMMIT:src/event_decode.c" >"$OBJDIR/old_event_decode.c" 2>/dev/null; then
 	# the old decoder casts an out-of-range double to int64 (timestamp 1e300)
-	$CC $CFLAGS -Wno-missing-prototypes -fno-sanitize=float-cast-overflow $INC -Dqoe_decode_payload=old_qoe_decode_payload \
+	# it includes its headers by their names from before src/ had subsystems
+	$CC $CFLAGS -Wno-missing-prototypes -fno-sanitize=float-cast-overflow $INC -I$ROOT/src/core -I$ROOT/src/ingest -Dqoe_decode_payload=old_qoe_decode_payload \
 		-DEventDecodeInit=old_EventDecodeInit -Dqoe_event_type_name=old_qoe_event_type_name \
 		-c -o "$OBJDIR/old_event_decode.o" "$OBJDIR/old_event_decode.c"
 	OLD="-DWITH_OLD $OBJDIR/old_event_decode.o"

@@ -2,7 +2,7 @@
  * decode_bench.c: the event decoder outside the server, for timing and for
  * differential fuzzing.
  *
- * It links src/event_decode.c and src/json_scan.c as they are, with small
+ * It links src/ingest/event_decode.c and src/ingest/json_scan.c as they are, with small
  * stand-ins for the few backend functions they call (palloc and friends,
  * psprintf, timestamptz_to_str); libpgport provides the rest. Built with
  * -DWITH_OLD it also links the jansson-based decoder of commit 8523c78
@@ -28,13 +28,13 @@
 #include <time.h>
 #include <jansson.h>
 
-#include "guc.h"
+#include "core/guc.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/timestamp.h"
 
-#include "event_decode.h"
-#include "json_scan.h"
+#include "ingest/event_decode.h"
+#include "ingest/json_scan.h"
 
 #define JSON_DEPTH_PROBE JSON_SCAN_MAX_DEPTH
 

@@ -13,7 +13,7 @@
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
-#include "catalog.h"
+#include "core/catalog.h"
 
 Oid
 qoe_relation_oid(Oid namespace_oid, const char *name)

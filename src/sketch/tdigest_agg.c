@@ -18,7 +18,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 
-#include "tdigest.h"
+#include "sketch/tdigest.h"
 
 PG_FUNCTION_INFO_V1(qoe_tdigest_agg_trans);
 PG_FUNCTION_INFO_V1(qoe_tdigest_merge_trans);

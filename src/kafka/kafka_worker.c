@@ -49,14 +49,14 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#include "catalog.h"
-#include "dead_letters.h"
-#include "event_decode.h"
-#include "event_writer.h"
-#include "kafka_launcher.h"
-#include "kafka_shmem.h"
-#include "kafka_sources.h"
-#include "kafka_worker.h"
+#include "core/catalog.h"
+#include "ingest/dead_letters.h"
+#include "ingest/event_decode.h"
+#include "ingest/event_writer.h"
+#include "kafka/kafka_launcher.h"
+#include "kafka/kafka_shmem.h"
+#include "kafka/kafka_sources.h"
+#include "kafka/kafka_worker.h"
 
 #define MAX_PARTITIONS			4096	/* per worker */
 #define IDLE_POLL_MS			100 /* SIGTERM is noticed within this */

@@ -36,7 +36,7 @@
 #include "utils/float.h"
 #include "utils/memutils.h"
 
-#include "tdigest.h"
+#include "sketch/tdigest.h"
 
 /* Scale function coefficients per unit of compression (see above). */
 #define TD_K1_PER_COMPRESSION	(1.0 / (2.0 * M_PI))

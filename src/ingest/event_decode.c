@@ -31,9 +31,9 @@
 #include "utils/datetime.h"
 #include "utils/timestamp.h"
 
-#include "event_decode.h"
-#include "guc.h"
-#include "json_scan.h"
+#include "ingest/event_decode.h"
+#include "core/guc.h"
+#include "ingest/json_scan.h"
 
 #define MAX_TEXT_FIELD_LEN	200
 #define MAX_BITRATE_KBPS	1000000

@@ -9,7 +9,7 @@
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 
-#include "subxact.h"
+#include "core/subxact.h"
 
 ErrorData *
 qoe_try_subtransaction(void (*fn) (void *arg), void *arg)

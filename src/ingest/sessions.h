@@ -4,8 +4,8 @@
 #ifndef QOE_SESSIONS_H
 #define QOE_SESSIONS_H
 
-#include "catalog.h"
-#include "event_decode.h"
+#include "core/catalog.h"
+#include "ingest/event_decode.h"
 
 /*
  * Fold events into their sessions. events[] is sorted by session_id, then by

@@ -8,7 +8,7 @@
  */
 #include "postgres.h"
 
-#include "session_fold.h"
+#include "ingest/session_fold.h"
 
 #define COMPLETION_SHARE 0.70
 

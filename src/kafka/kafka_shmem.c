@@ -11,7 +11,7 @@
 #include "storage/shmem.h"
 #include "utils/timestamp.h"
 
-#include "kafka_shmem.h"
+#include "kafka/kafka_shmem.h"
 
 QoeKafkaShared *qoe_kafka_shared = NULL;
 

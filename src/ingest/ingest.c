@@ -17,12 +17,12 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
-#include "catalog.h"
-#include "dead_letters.h"
-#include "event_decode.h"
-#include "event_writer.h"
-#include "guc.h"
-#include "sessions.h"
+#include "core/catalog.h"
+#include "ingest/dead_letters.h"
+#include "ingest/event_decode.h"
+#include "ingest/event_writer.h"
+#include "core/guc.h"
+#include "ingest/sessions.h"
 
 static void
 decode_now(const char *data, size_t len, QoeDecoded *decoded, TimestampTz *received_at)

@@ -41,9 +41,9 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
-#include "guc.h"
-#include "partitions.h"
-#include "subxact.h"
+#include "core/guc.h"
+#include "ingest/partitions.h"
+#include "core/subxact.h"
 
 #define PARTITION_PREFIX "viewing_events_p"
 

@@ -45,11 +45,11 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
-#include "catalog.h"
-#include "guc.h"
-#include "kafka_launcher.h"
-#include "kafka_shmem.h"
-#include "partitions.h"
+#include "core/catalog.h"
+#include "core/guc.h"
+#include "kafka/kafka_launcher.h"
+#include "kafka/kafka_shmem.h"
+#include "ingest/partitions.h"
 
 #define SUPERVISE_MS		10000	/* the supervisor's look, and restart delay */
 #define RECHECK_MS			10000

@@ -7,9 +7,9 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 
-#include "guc.h"
-#include "kafka_launcher.h"
-#include "kafka_shmem.h"
+#include "core/guc.h"
+#include "kafka/kafka_launcher.h"
+#include "kafka/kafka_shmem.h"
 
 PG_MODULE_MAGIC;
 

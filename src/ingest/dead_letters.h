@@ -4,7 +4,7 @@
 #ifndef QOE_DEAD_LETTERS_H
 #define QOE_DEAD_LETTERS_H
 
-#include "event_decode.h"
+#include "ingest/event_decode.h"
 
 /* Where a payload came from; topic NULL (and the numbers ignored) for SQL. */
 typedef struct QoeSource

@@ -31,13 +31,13 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
-#include "catalog.h"
-#include "event_writer.h"
-#include "guc.h"
-#include "partitions.h"
-#include "session_fold.h"
-#include "sessions.h"
-#include "subxact.h"
+#include "core/catalog.h"
+#include "ingest/event_writer.h"
+#include "core/guc.h"
+#include "ingest/partitions.h"
+#include "ingest/session_fold.h"
+#include "ingest/sessions.h"
+#include "core/subxact.h"
 
 typedef enum EventColumn
 {

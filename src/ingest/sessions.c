@@ -52,8 +52,8 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
-#include "session_fold.h"
-#include "sessions.h"
+#include "ingest/session_fold.h"
+#include "ingest/sessions.h"
 
 /* Attributes that come from the earliest event carrying them. */
 typedef struct SessionDims

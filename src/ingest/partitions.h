@@ -4,7 +4,7 @@
 #ifndef QOE_PARTITIONS_H
 #define QOE_PARTITIONS_H
 
-#include "catalog.h"
+#include "core/catalog.h"
 
 /* UTC day number (days since 2000-01-01) of a timestamp. */
 extern int32 qoe_day_of(TimestampTz t);

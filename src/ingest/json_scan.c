@@ -15,7 +15,7 @@
 
 #include "miscadmin.h"
 
-#include "json_scan.h"
+#include "ingest/json_scan.h"
 
 /* Bytes that stand for themselves inside a string: printable ASCII but '"'
  * and '\\'. Control characters are invalid, 0x80 and up start UTF-8. */

@@ -7,7 +7,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
-#include "guc.h"
+#include "core/guc.h"
 
 int			qoe_late_window_s = 3 * 24 * 3600;
 int			qoe_future_window_s = 3600;

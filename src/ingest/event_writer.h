@@ -4,8 +4,8 @@
 #ifndef QOE_EVENT_WRITER_H
 #define QOE_EVENT_WRITER_H
 
-#include "dead_letters.h"
-#include "event_decode.h"
+#include "ingest/dead_letters.h"
+#include "ingest/event_decode.h"
 
 typedef struct QoeWriteResult
 {

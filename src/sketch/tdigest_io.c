@@ -28,7 +28,7 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
-#include "tdigest.h"
+#include "sketch/tdigest.h"
 
 PG_FUNCTION_INFO_V1(qoe_tdigest_in);
 PG_FUNCTION_INFO_V1(qoe_tdigest_out);

@@ -32,7 +32,7 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
-#include "qoe_score.h"
+#include "sketch/qoe_score.h"
 
 PG_FUNCTION_INFO_V1(qoe_score_sql);
 PG_FUNCTION_INFO_V1(qoe_score_config_changed);

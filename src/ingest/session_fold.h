@@ -10,7 +10,7 @@
 #ifndef QOE_SESSION_FOLD_H
 #define QOE_SESSION_FOLD_H
 
-#include "event_decode.h"
+#include "ingest/event_decode.h"
 
 #define SESSION_FOLD_VERSION 2
 

@@ -12,8 +12,8 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
-#include "catalog.h"
-#include "dead_letters.h"
+#include "core/catalog.h"
+#include "ingest/dead_letters.h"
 
 #define DEAD_LETTER_ARGS 8
 

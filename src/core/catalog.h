@@ -4,7 +4,7 @@
 #ifndef QOE_CATALOG_H
 #define QOE_CATALOG_H
 
-#include "event_decode.h"
+#include "ingest/event_decode.h"
 #include "nodes/parsenodes.h"
 
 typedef struct QoeCatalog

@@ -24,8 +24,8 @@
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 
-#include "kafka_shmem.h"
-#include "kafka_sources.h"
+#include "kafka/kafka_shmem.h"
+#include "kafka/kafka_sources.h"
 
 /*
  * Properties qoe_ext sets itself from the source's columns: exactly once
