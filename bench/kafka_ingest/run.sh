@@ -13,6 +13,13 @@
 # the commit time of the transaction that stored its row.
 # (a) and (d) are skipped when the build has no Kafka workers.
 #
+# Every contender runs QOE_BENCH_RUNS times (default 3), in rounds (a1, a2, b,
+# c, d, then again), so that a drift of the machine touches all of them; the
+# table gives each one's median and spread, the time to its first stored row
+# apart from its rate, and the CPU the mock broker used meanwhile (share of
+# one core): a run where the local broker, not the consumer, is the
+# bottleneck says so.
+#
 #   bash bench/kafka_ingest/run.sh [events] [viewers] [latency_rate] [latency_seconds]
 set -eu
 export QOE_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -25,6 +32,7 @@ EVENTS=${1:-2000000}
 VIEWERS=${2:-2000}
 LAT_RATE=${3:-10000}
 LAT_SECONDS=${4:-40}
+RUNS=${QOE_BENCH_RUNS:-3}
 PARTITIONS=64           # lz4 batches of 2 M events stay well under the mock's 5 MiB per partition
 BATCH=10000
 FLUSH_MS=100
@@ -56,7 +64,7 @@ synchronous_commit = off
 fsync = on
 track_commit_timestamp = on"
 trap 'qoe_cluster_stop; rm -rf "$WORK"' EXIT
-qoe_kafka_start events:$PARTITIONS live:$LAT_PARTITIONS
+qoe_kafka_start events:$PARTITIONS $(for r in $(seq "$RUNS"); do echo "live_$r:$LAT_PARTITIONS"; done)
 
 psql -qX -v ON_ERROR_STOP=1 -c "CREATE EXTENSION qoe_ext" -f "$HERE/setup.sql" \
 	-c "\\copy qoe.content (content_id, title, duration_sec, genres) FROM PROGRAM '$QOE_ROOT/src/tools/qoe_gen --seed 7 --catalog' WITH (FORMAT csv)" \
@@ -75,14 +83,31 @@ fi
 echo "produced $EVENTS events to $PARTITIONS partitions"
 
 now_s() { date +%s.%N; }
-rate() { echo "$1 / ($3 - $2)" | bc -l; }
-declare -A total_eps first_eps secs note
+calc() { echo "$*" | bc -l; }
+CLK_TCK=$(getconf CLK_TCK)
+# CPU seconds of one process (user + system), and of the whole machine
+proc_cpu() { awk -v hz="$CLK_TCK" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
+machine_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
+NCPU=$(nproc)
 
-# a contender's result: name, events, start, first row, done
+# Per contender and run: events/s end to end, events/s from the first stored
+# row, seconds to that row, broker CPU (share of one core), machine busy
+# (share of all cores). Keys "contender,run".
+declare -A eps from_first first_s broker_cpu busy note
+measure_begin() {
+	m_broker0=$(proc_cpu "$QOE_KAFKA_PID")
+	read -r m_busy0 m_all0 <<<"$(machine_busy)"
+}
+# contender, run, events, start, first row, done
 record() {
-	total_eps[$1]=$(rate "$2" "$3" "$5")
-	first_eps[$1]=$(rate "$2" "$4" "$5")
-	secs[$1]=$(echo "$5 - $3" | bc -l)
+	local key=$1,$2 b1 busy1 all1
+	b1=$(proc_cpu "$QOE_KAFKA_PID")
+	read -r busy1 all1 <<<"$(machine_busy)"
+	eps[$key]=$(calc "$3 / ($6 - $4)")
+	from_first[$key]=$(calc "$3 / ($6 - $5)")
+	first_s[$key]=$(calc "$5 - $4")
+	broker_cpu[$key]=$(calc "($b1 - $m_broker0) / ($6 - $4)")
+	busy[$key]=$(calc "($busy1 - $m_busy0) / ($all1 - $m_all0)")
 }
 
 fresh_tables() {
@@ -139,29 +164,29 @@ check_rows() {
 	fi
 }
 
-# (a) the workers
-for workers in 1 2; do
-	name="workers_$workers"
-	if [ "$have_workers" != t ]; then
-		note[$name]="skipped (no Kafka workers in this build)"
-		continue
-	fi
+# (a) the workers: run_workers WORKERS RUN
+run_workers() {
+	local name=workers_$1 source=workers_$1_$2
 	fresh_tables
-	run_source "$name" events $workers $FLUSH_MS
-	wait_source "$name" "$EVENTS"
-	record "$name" "$EVENTS" "$t0" "$t_first" "$t_done"
+	measure_begin
+	run_source "$source" events "$1" $FLUSH_MS
+	wait_source "$source" "$EVENTS"
+	record "$name" "$2" "$EVENTS" "$t0" "$t_first" "$t_done"
 	check_rows qoe.viewing_events "$EVENTS"
 	note[$name]="$(psql -qXAt -c "SELECT count(*) || ' sessions, ' || (SELECT count(*) FROM qoe.dead_letters) || ' dead letters' FROM qoe.sessions")"
-	drop_source "$name"
-done
+	drop_source "$source"
+}
 
 # (b) kcat | psql COPY into staging, then json_to_record into the typed table
-fresh_tables
-t0=$(now_s)
-kcat -C -q -b "$QOE_KAFKA_BROKERS" -t events -o beginning -e |
-	psql -qX -v ON_ERROR_STOP=1 -c "COPY staging (doc) FROM STDIN WITH (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')"
-t_first=$(now_s)
-psql -qX -v ON_ERROR_STOP=1 <<'SQL'
+run_kcat() {
+	local t_copied
+	fresh_tables
+	measure_begin
+	t0=$(now_s)
+	kcat -C -q -b "$QOE_KAFKA_BROKERS" -t events -o beginning -e |
+		psql -qX -v ON_ERROR_STOP=1 -c "COPY staging (doc) FROM STDIN WITH (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')"
+	t_copied=$(now_s)
+	psql -qX -v ON_ERROR_STOP=1 <<'SQL'
 INSERT INTO plain_events (event_time, received_at, event_type, user_id, content_id, profile_id,
                           session_id, event_id, position_sec, bitrate_kbps, buffer_health_sec,
                           buffering_events, dropped_frames, stall_ms, fatal, error_code,
@@ -178,79 +203,136 @@ SELECT to_timestamp(r."timestamp" / 1000.0), now(), r.event_type::qoe.event_type
            error_code text, fatal boolean, content_duration_sec real, device_type text,
            country text, cdn_pop text);
 SQL
-t_done=$(now_s)
-check_rows plain_events "$EVENTS"
-record kcat_copy "$EVENTS" "$t0" "$t0" "$t_done"
-note[kcat_copy]="COPY to staging $(printf '%.1f' "$(echo "$t_first - $t0" | bc -l)") s, INSERT ... json_to_record $(printf '%.1f' "$(echo "$t_done - $t_first" | bc -l)") s"
+	t_done=$(now_s)
+	check_rows plain_events "$EVENTS"
+	# every row appears at the INSERT's commit: its first row is its last
+	record kcat_copy "$1" "$EVENTS" "$t0" "$t0" "$t_done"
+	note[kcat_copy]="COPY to staging $(printf '%.1f' "$(calc "$t_copied - $t0")") s, then INSERT ... json_to_record"
+}
 
 # (c) the Python consumer
-fresh_tables
-read -r t0 t_first t_done stored <<<"$($PYTHON "$HERE/py_consumer.py" "$QOE_KAFKA_BROKERS" events "bench.python.$$" plain_events "$EVENTS")"
-check_rows plain_events "$EVENTS"
-record python "$EVENTS" "$t0" "$t_first" "$t_done"
-note[python]="batches of $BATCH, commit per batch"
-
-# (d) latency at a steady rate through the workers
-if [ "$have_workers" = t ]; then
+run_python() {
 	fresh_tables
-	run_source latency live 1 $LAT_FLUSH_MS "$LAT_PROPERTIES"
-	# warm-up events, so the ~3 s consumer-group join is not counted
+	measure_begin
+	read -r t0 t_first t_done _ <<<"$($PYTHON "$HERE/py_consumer.py" "$QOE_KAFKA_BROKERS" events "bench.python.$$.$1" plain_events "$EVENTS")"
+	check_rows plain_events "$EVENTS"
+	record python "$1" "$EVENTS" "$t0" "$t_first" "$t_done"
+	note[python]="batches of $BATCH, commit per batch"
+}
+
+# (d) latency at a steady rate through one worker, into a topic of its own
+# per run (a topic's cost in the mock grows with what it holds)
+declare -A lat_p50 lat_p99 lat_max lat_rate lat_drain
+run_latency() {
+	local run=$1 topic=live_$1 source=latency_$1 lat_events p0 p1 p0_ms held n
+	fresh_tables
+	run_source "$source" "$topic" 1 $LAT_FLUSH_MS "$LAT_PROPERTIES"
+	# warm-up events, so that the start of the worker is not counted
 	$QOE_ROOT/src/tools/qoe_gen --seed 21 --events 100 --viewers 100 --start-ms $START_MS --kafka-key |
-		qoe_kafka_produce --keyed live
-	wait_source latency 100
+		qoe_kafka_produce --keyed "$topic"
+	wait_source "$source" 100
 	lat_events=$((LAT_RATE * LAT_SECONDS))
 	p0=$(now_s)
 	p0_ms=$(date +%s%3N)
-	$QOE_ROOT/src/tools/qoe_gen --seed 22 --events $lat_events --viewers "$VIEWERS" --start-ms $START_MS \
-		--rate "$LAT_RATE" --kafka-key | qoe_kafka_produce --keyed live -X linger.ms=$LAT_LINGER_MS
+	$QOE_ROOT/src/tools/qoe_gen --seed $((22 + run)) --events $lat_events --viewers "$VIEWERS" --start-ms $START_MS \
+		--rate "$LAT_RATE" --kafka-key | qoe_kafka_produce --keyed "$topic" -X linger.ms=$LAT_LINGER_MS
 	p1=$(now_s)
-	wait_source latency $((lat_events + 100))
-	held=$(qoe_kafka_count live)
-	[ "$held" -eq $((lat_events + 100)) ] || { echo "the live topic holds $held events" >&2; exit 1; }
-	kcat -C -q -b "$QOE_KAFKA_BROKERS" -t live -o beginning -e -f '%T\t%s\n' |
+	wait_source "$source" $((lat_events + 100))
+	held=$(qoe_kafka_count "$topic")
+	[ "$held" -eq $((lat_events + 100)) ] || { echo "the $topic topic holds $held events" >&2; exit 1; }
+	kcat -C -q -b "$QOE_KAFKA_BROKERS" -t "$topic" -o beginning -e -f '%T\t%s\n' |
 		sed -E 's/^([0-9]+)\t.*"event_id":"([^"]*)","session_id":"([^"]*)".*$/\3\t\2\t\1/' |
 		psql -qX -v ON_ERROR_STOP=1 -c "COPY produced (session_id, event_id, produced_ms) FROM STDIN"
-	read -r lat_n lat_p50 lat_p99 lat_max <<<"$(psql -qXAt -F ' ' -c "
+	read -r n lat_p50[$run] lat_p99[$run] lat_max[$run] <<<"$(psql -qXAt -F ' ' -c "
 		SELECT count(*), round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 1),
 		       round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 1), round(max(ms)::numeric, 1)
 		  FROM (SELECT extract(epoch FROM pg_xact_commit_timestamp(v.xmin)) * 1000 - p.produced_ms AS ms
 		          FROM qoe.viewing_events v JOIN produced p USING (session_id, event_id)
 		         WHERE p.produced_ms >= $p0_ms) l")"
-	[ "$lat_n" -eq $lat_events ] || { echo "latency: matched $lat_n of $lat_events events" >&2; exit 1; }
-	# a drain time well above the flush interval means the workers fell behind
-	lat_line=$(printf '%d events at %.0f events/s (asked %d) for %.0f s, flush interval %d ms, %s:\n      p50 %s ms, p99 %s ms, max %s ms; last row stored %.2f s after the producer finished' \
-		"$lat_events" "$(rate "$lat_events" "$p0" "$p1")" "$LAT_RATE" "$(echo "$p1 - $p0" | bc -l)" "$LAT_FLUSH_MS" "$LAT_PROPERTIES" \
-		"$lat_p50" "$lat_p99" "$lat_max" "$(echo "$t_done - $p1" | bc -l)")
-	drop_source latency
-else
-	lat_line="skipped (no Kafka workers in this build)"
-fi
+	[ "$n" -eq $lat_events ] || { echo "latency: matched $n of $lat_events events" >&2; exit 1; }
+	lat_rate[$run]=$(calc "$lat_events / ($p1 - $p0)")
+	# a drain time well above the flush interval means the worker fell behind
+	lat_drain[$run]=$(calc "$t_done - $p1")
+	drop_source "$source"
+}
 
+for run in $(seq "$RUNS"); do
+	if [ "$have_workers" = t ]; then
+		run_workers 1 "$run"
+		run_workers 2 "$run"
+	fi
+	run_kcat "$run"
+	run_python "$run"
+	[ "$have_workers" = t ] && run_latency "$run"
+	echo "round $run of $RUNS done"
+done
+
+# median and spread of the runs of one measure: stats ARRAY_NAME CONTENDER
+# prints "median min max"
+stats() {
+	local -n values=$1
+	local r
+	for r in $(seq "$RUNS"); do
+		[ -n "${values[$2,$r]:-}" ] && echo "${values[$2,$r]}"
+	done | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) exit;
+		m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; print m, v[1], v[NR] }'
+}
 row() {
-	if [ -n "${total_eps[$2]:-}" ]; then
-		printf '  %-34s %9.1f %14.0f %16.0f   %s\n' "$1" "${secs[$2]}" "${total_eps[$2]}" "${first_eps[$2]}" "${note[$2]:-}"
-	else
-		printf '  %-34s %9s %14s %16s   %s\n' "$1" - - - "${note[$2]:-}"
+	local e f fs b u
+	e=$(stats eps "$2")
+	if [ -z "$e" ]; then
+		printf '  %-34s %s\n' "$1" "${note[$2]:-skipped}"
+		return
 	fi
+	read -r e_med e_min e_max <<<"$e"
+	read -r f _ <<<"$(stats from_first "$2")"
+	read -r fs _ <<<"$(stats first_s "$2")"
+	read -r b b_min b_max <<<"$(stats broker_cpu "$2")"
+	read -r u _ <<<"$(stats busy "$2")"
+	printf '  %-34s %9.0f %6.0f-%-7.0f %5.1f%% %9.0f %7.1f   %4.0f%% (%2.0f-%3.0f%%)%s %4.0f%%   %s\n' \
+		"$1" "$e_med" "$e_min" "$e_max" "$(calc "100 * ($e_max - $e_min) / $e_med")" "$f" "$fs" \
+		"$(calc "100 * $b")" "$(calc "100 * $b_min")" "$(calc "100 * $b_max")" \
+		"$( [ "$(calc "$b_max >= 0.9")" = 1 ] && echo ' broker-bound' || echo '')" \
+		"$(calc "100 * $u")" "${note[$2]:-}"
 }
-# end to end, and from the first row (without the consumer-group join)
+# ratios of medians, with the target
 ratio() {
-	if [ -n "${total_eps[$2]:-}" ]; then
-		printf '  %-32s %6.2f end to end, %6.2f from the first row (target >= %s)\n' "$1" \
-			"$(echo "${total_eps[$2]} / ${total_eps[$3]}" | bc -l)" \
-			"$(echo "${first_eps[$2]} / ${first_eps[$3]}" | bc -l)" "$4"
+	local a b
+	read -r a _ <<<"$(stats eps "$2")"
+	read -r b _ <<<"$(stats eps "$3")"
+	if [ -n "$a" ] && [ -n "$b" ]; then
+		printf '  %-34s %6.2f (target >= %s)\n' "$1" "$(calc "$a / $b")" "$4"
 	else
-		printf '  %-32s %6s\n' "$1" -
+		printf '  %-34s %6s\n' "$1" -
 	fi
 }
-printf '\nbench/kafka_ingest: %d events, %d concurrent viewers, %d partitions, 1 mock broker\n' "$EVENTS" "$VIEWERS" $PARTITIONS
-printf '  %-34s %9s %14s %16s\n' contender seconds events/s "from 1st row/s"
+list() {
+	local -n values=$1
+	local r out=""
+	for r in $(seq "$RUNS"); do out="$out ${values[$r]:-}"; done
+	echo "$out" | awk '{ n = split($0, v, " "); for (i = 1; i <= n; i++) printf "%s%s", (i > 1 ? ", " : ""), v[i] }'
+}
+printf '\nbench/kafka_ingest: %d events, %d concurrent viewers, %d partitions, 1 mock broker, %d runs each, %d cores\n' \
+	"$EVENTS" "$VIEWERS" $PARTITIONS "$RUNS" "$NCPU"
+printf '  %-34s %9s %-14s %6s %9s %7s   %-14s %5s\n' contender 'events/s' ' min-max' spread \
+	'1st row/s' '1st row' 'broker CPU' 'busy'
+printf '  %-34s %9s %-14s %6s %9s %7s   %-14s %5s\n' '' median '' '' median 's' 'of one core' 'all'
 row "(a) qoe_ext, 1 worker" workers_1
 row "(a) qoe_ext, 2 workers" workers_2
 row "(b) kcat | COPY + json_to_record" kcat_copy
 row "(c) Python confluent_kafka" python
+ratio "ratio workers(2) / workers(1):" workers_2 workers_1 1.6
 ratio "ratio workers(1) / kcat-COPY:" workers_1 kcat_copy 2
 ratio "ratio workers(2) / kcat-COPY:" workers_2 kcat_copy 2
 ratio "ratio workers(1) / Python:" workers_1 python 5
 ratio "ratio workers(2) / Python:" workers_2 python 5
-printf '  (d) latency, Kafka CreateTime to row commit: %s\n' "$lat_line"
+if [ "$have_workers" = t ]; then
+	printf '  (d) latency, Kafka CreateTime to row commit, %d events/s asked for %d s, flush interval %d ms, %s, per run:\n' \
+		"$LAT_RATE" "$LAT_SECONDS" "$LAT_FLUSH_MS" "$LAT_PROPERTIES"
+	printf '      p50 ms: %s\n      p99 ms: %s\n      max ms: %s\n      events/s produced: %s\n      last row after the producer finished, s: %s\n' \
+		"$(list lat_p50)" "$(list lat_p99)" "$(list lat_max)" \
+		"$(for r in $(seq "$RUNS"); do printf '%.0f ' "${lat_rate[$r]}"; done)" \
+		"$(for r in $(seq "$RUNS"); do printf '%.2f ' "${lat_drain[$r]}"; done)"
+else
+	printf '  (d) latency: skipped (no Kafka workers in this build)\n'
+fi
