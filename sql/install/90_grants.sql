@@ -36,3 +36,10 @@ GRANT SELECT, DELETE ON dead_letters TO qoe_admin;
 
 -- trigger functions are for triggers only
 REVOKE EXECUTE ON FUNCTION qoe_score_config_changed() FROM PUBLIC;
+
+-- business views (65_business_views.sql): read by qoe_reader, refreshed by qoe_admin
+GRANT SELECT ON content_metrics_daily, user_metrics_daily, daily_active_users, cohort_analysis,
+    drop_off, top_content, engagement, churn_risk, concurrent_viewers TO qoe_reader;
+REVOKE EXECUTE ON FUNCTION session_qoe_score(sessions), refresh_views() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION session_qoe_score(sessions) TO qoe_reader;
+GRANT EXECUTE ON FUNCTION refresh_views() TO qoe_admin;

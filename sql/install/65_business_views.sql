@@ -1,0 +1,278 @@
+-- Business views over sessions (doc/views.md). A session belongs to the UTC
+-- day it started. The daily views are materialized (each scans a day of
+-- sessions once per refresh, not once per dashboard query) and hold the
+-- mergeable sums beside their ratios, so a week or a month is an exact
+-- merge of days; qoe.refresh_views() refreshes them concurrently.
+
+CREATE FUNCTION session_qoe_score(s sessions) RETURNS float8
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT CASE WHEN s.playback_failed THEN 0::float8
+                ELSE qoe.qoe_score(s.vst_ms,
+                                   s.stall_ms::float8 / NULLIF(s.watch_ms, 0),
+                                   s.avg_bitrate_kbps,
+                                   s.dropped_frames / NULLIF(s.watch_ms / 1000.0 * 30, 0)::float8)
+           END $$;
+COMMENT ON FUNCTION session_qoe_score(sessions) IS
+    'QoE score 0-100 of one session (SPEC section 4, doc/metrics.md): qoe.qoe_score of its video start time, connection-induced rebuffering ratio (stall_ms / watch_ms), average bitrate and dropped-frame ratio (dropped_frames / (watch seconds x 30 fps)); 0 for a session that never started or failed';
+
+CREATE MATERIALIZED VIEW content_metrics_daily AS
+    SELECT (s.started_at AT TIME ZONE 'UTC')::date AS day,
+           s.content_id,
+           count(*) AS attempts,
+           count(*) FILTER (WHERE s.first_frame_at IS NOT NULL) AS plays,
+           count(DISTINCT s.user_id) AS unique_viewers,
+           count(*) FILTER (WHERE s.completed) AS completions,
+           count(*) FILTER (WHERE s.ebvs) AS ebvs,
+           count(*) FILTER (WHERE s.start_failed) AS start_failures,
+           count(*) FILTER (WHERE s.playback_failed) AS playback_failures,
+           sum(s.watch_ms) AS watch_ms,
+           sum(s.stall_ms) AS stall_ms,
+           sum(s.stall_count) AS stall_count,
+           sum(s.seek_stall_ms) AS seek_stall_ms,
+           sum(s.avg_bitrate_kbps::float8 * s.watch_ms) AS bitrate_x_watch_ms,
+           sum(s.watch_ms) FILTER (WHERE s.avg_bitrate_kbps IS NOT NULL) AS bitrate_watch_ms,
+           sum(qoe.session_qoe_score(s) * s.watch_ms) AS score_x_watch_ms,
+           count(*) FILTER (WHERE qoe.session_qoe_score(s) >= 70) AS good_sessions,
+           qoe.tdigest_agg(s.vst_ms) FILTER (WHERE s.vst_ms IS NOT NULL) AS vst_digest,
+           round(qoe.tdigest_percentile(qoe.tdigest_agg(s.vst_ms) FILTER (WHERE s.vst_ms IS NOT NULL), 0.5)) AS vst_p50_ms,
+           round(qoe.tdigest_percentile(qoe.tdigest_agg(s.vst_ms) FILTER (WHERE s.vst_ms IS NOT NULL), 0.95)) AS vst_p95_ms,
+           sum(s.stall_ms)::float8 / NULLIF(sum(s.watch_ms), 0) AS rebuffering_ratio,
+           count(*) FILTER (WHERE s.completed)::float8
+               / NULLIF(count(*) FILTER (WHERE s.first_frame_at IS NOT NULL), 0) AS completion_rate,
+           count(*) FILTER (WHERE s.ebvs)::float8 / count(*) AS ebvs_rate,
+           sum(qoe.session_qoe_score(s) * s.watch_ms) / NULLIF(sum(s.watch_ms), 0) AS qoe_score,
+           sum(s.watch_ms) / 3600000.0 AS watch_hours
+      FROM qoe.sessions s
+     GROUP BY 1, 2;
+CREATE UNIQUE INDEX content_metrics_daily_key ON content_metrics_daily (day, content_id);
+COMMENT ON MATERIALIZED VIEW content_metrics_daily IS
+    'Per UTC day (of the session start) and title: attempts, plays, failures, watch and stall time, VST, rebuffering, completion and QoE score (doc/views.md); refreshed by qoe.refresh_views()';
+COMMENT ON COLUMN content_metrics_daily.day IS 'UTC day the sessions started';
+COMMENT ON COLUMN content_metrics_daily.attempts IS 'sessions (each session is a play attempt)';
+COMMENT ON COLUMN content_metrics_daily.plays IS 'sessions that showed a first frame';
+COMMENT ON COLUMN content_metrics_daily.unique_viewers IS 'distinct user_id, exact for the day (not additive across days)';
+COMMENT ON COLUMN content_metrics_daily.completions IS 'sessions that reached 70 % of the title duration';
+COMMENT ON COLUMN content_metrics_daily.ebvs IS 'exits before video start';
+COMMENT ON COLUMN content_metrics_daily.start_failures IS 'video start failures (fatal error before the first frame)';
+COMMENT ON COLUMN content_metrics_daily.playback_failures IS 'playback failures (fatal error after the first frame)';
+COMMENT ON COLUMN content_metrics_daily.watch_ms IS 'sum of watch time, ms';
+COMMENT ON COLUMN content_metrics_daily.stall_ms IS 'sum of connection-induced stall time, ms';
+COMMENT ON COLUMN content_metrics_daily.stall_count IS 'sum of connection-induced stalls';
+COMMENT ON COLUMN content_metrics_daily.seek_stall_ms IS 'sum of seek-induced stall time, ms (not in the rebuffering ratio)';
+COMMENT ON COLUMN content_metrics_daily.bitrate_x_watch_ms IS 'sum of average bitrate (kbps) x watch time (ms): divided by bitrate_watch_ms gives the time-weighted bitrate';
+COMMENT ON COLUMN content_metrics_daily.bitrate_watch_ms IS 'watch time of the sessions that reported a bitrate, ms';
+COMMENT ON COLUMN content_metrics_daily.score_x_watch_ms IS 'sum of session QoE score x watch time (ms): divided by watch_ms gives the group score';
+COMMENT ON COLUMN content_metrics_daily.good_sessions IS 'sessions whose QoE score is at least 70';
+COMMENT ON COLUMN content_metrics_daily.vst_digest IS 'qoe.tdigest of the video start times, ms: merge with qoe.tdigest_merge for longer periods';
+COMMENT ON COLUMN content_metrics_daily.vst_p50_ms IS 'median video start time, ms (t-digest)';
+COMMENT ON COLUMN content_metrics_daily.vst_p95_ms IS '95th percentile video start time, ms (t-digest)';
+COMMENT ON COLUMN content_metrics_daily.rebuffering_ratio IS 'stall_ms / watch_ms (CTA-2066 stalled time percentage, as a fraction)';
+COMMENT ON COLUMN content_metrics_daily.completion_rate IS 'completions / plays';
+COMMENT ON COLUMN content_metrics_daily.ebvs_rate IS 'ebvs / attempts';
+COMMENT ON COLUMN content_metrics_daily.qoe_score IS 'watch-time-weighted mean session QoE score, 0-100';
+COMMENT ON COLUMN content_metrics_daily.watch_hours IS 'watch_ms in hours';
+
+CREATE MATERIALIZED VIEW user_metrics_daily AS
+    SELECT (s.started_at AT TIME ZONE 'UTC')::date AS day,
+           s.user_id,
+           count(*) AS sessions,
+           count(*) FILTER (WHERE s.first_frame_at IS NOT NULL) AS plays,
+           count(DISTINCT s.content_id) AS titles,
+           count(*) FILTER (WHERE s.completed) AS completions,
+           sum(s.watch_ms) AS watch_ms,
+           sum(s.stall_ms) AS stall_ms,
+           sum(qoe.session_qoe_score(s) * s.watch_ms) AS score_x_watch_ms,
+           sum(s.stall_ms)::float8 / NULLIF(sum(s.watch_ms), 0) AS rebuffering_ratio,
+           sum(qoe.session_qoe_score(s) * s.watch_ms) / NULLIF(sum(s.watch_ms), 0) AS qoe_score,
+           sum(s.watch_ms) / 3600000.0 AS watch_hours
+      FROM qoe.sessions s
+     GROUP BY 1, 2;
+CREATE UNIQUE INDEX user_metrics_daily_key ON user_metrics_daily (day, user_id);
+CREATE INDEX user_metrics_daily_user ON user_metrics_daily (user_id, day);
+COMMENT ON MATERIALIZED VIEW user_metrics_daily IS
+    'Per UTC day (of the session start) and viewer: sessions, plays, titles, completions, watch and stall time, QoE (doc/views.md); refreshed by qoe.refresh_views()';
+COMMENT ON COLUMN user_metrics_daily.sessions IS 'sessions the viewer started that day';
+COMMENT ON COLUMN user_metrics_daily.plays IS 'of which showed a first frame';
+COMMENT ON COLUMN user_metrics_daily.titles IS 'distinct titles attempted';
+COMMENT ON COLUMN user_metrics_daily.completions IS 'sessions that reached 70 % of the title';
+COMMENT ON COLUMN user_metrics_daily.watch_ms IS 'sum of watch time, ms';
+COMMENT ON COLUMN user_metrics_daily.stall_ms IS 'sum of connection-induced stall time, ms';
+COMMENT ON COLUMN user_metrics_daily.score_x_watch_ms IS 'sum of session QoE score x watch time (ms)';
+COMMENT ON COLUMN user_metrics_daily.rebuffering_ratio IS 'stall_ms / watch_ms';
+COMMENT ON COLUMN user_metrics_daily.qoe_score IS 'watch-time-weighted mean session QoE score, 0-100';
+COMMENT ON COLUMN user_metrics_daily.watch_hours IS 'watch_ms in hours';
+
+-- a viewer is active on a day with at least one play (a first frame)
+CREATE MATERIALIZED VIEW daily_active_users AS
+    WITH active AS (
+        SELECT day, user_id, min(day) OVER (PARTITION BY user_id) AS first_day
+          FROM qoe.user_metrics_daily
+         WHERE plays > 0
+    )
+    SELECT day,
+           count(*) AS active_users,
+           count(*) FILTER (WHERE day = first_day) AS new_viewers,
+           count(*) FILTER (WHERE day > first_day) AS returning_viewers
+      FROM active
+     GROUP BY day;
+CREATE UNIQUE INDEX daily_active_users_key ON daily_active_users (day);
+COMMENT ON MATERIALIZED VIEW daily_active_users IS
+    'DAU: viewers with at least one play per UTC day, split into first-time and returning viewers (doc/views.md); refreshed by qoe.refresh_views() after user_metrics_daily';
+COMMENT ON COLUMN daily_active_users.active_users IS 'distinct viewers with a play that day';
+COMMENT ON COLUMN daily_active_users.new_viewers IS 'of which had their first play ever that day (as far as the kept sessions go back)';
+COMMENT ON COLUMN daily_active_users.returning_viewers IS 'of which had played on an earlier day';
+
+-- retention by signup week: of the viewers who signed up in a week, the
+-- share that played in each later week
+CREATE MATERIALIZED VIEW cohort_analysis AS
+    WITH cohort AS (
+        SELECT u.user_id, date_trunc('week', u.signup_at AT TIME ZONE 'UTC')::date AS cohort_week
+          FROM qoe.users u
+         WHERE u.signup_at IS NOT NULL
+    ), size AS (
+        SELECT cohort_week, count(*) AS cohort_size FROM cohort GROUP BY 1
+    ), activity AS (
+        SELECT DISTINCT c.cohort_week, c.user_id, (m.day - c.cohort_week) / 7 AS week_number
+          FROM cohort c
+          JOIN qoe.user_metrics_daily m ON m.user_id = c.user_id AND m.plays > 0
+         WHERE m.day >= c.cohort_week
+    )
+    SELECT a.cohort_week, a.week_number, s.cohort_size,
+           count(*) AS active_users,
+           count(*)::float8 / s.cohort_size AS retention
+      FROM activity a
+      JOIN size s USING (cohort_week)
+     GROUP BY a.cohort_week, a.week_number, s.cohort_size;
+CREATE UNIQUE INDEX cohort_analysis_key ON cohort_analysis (cohort_week, week_number);
+COMMENT ON MATERIALIZED VIEW cohort_analysis IS
+    'Retention by signup week (qoe.users.signup_at, UTC weeks starting Monday): for each week since signup, the viewers of the cohort with a play that week; weeks without any are absent (doc/views.md)';
+COMMENT ON COLUMN cohort_analysis.cohort_week IS 'Monday of the UTC week the viewers signed up';
+COMMENT ON COLUMN cohort_analysis.week_number IS 'weeks since the cohort week: 0 is the signup week';
+COMMENT ON COLUMN cohort_analysis.cohort_size IS 'viewers who signed up that week';
+COMMENT ON COLUMN cohort_analysis.active_users IS 'of them, viewers with at least one play in week week_number';
+COMMENT ON COLUMN cohort_analysis.retention IS 'active_users / cohort_size';
+
+-- where in each title viewers stop: the furthest position of finished
+-- sessions, by tenth of the duration
+CREATE MATERIALIZED VIEW drop_off AS
+    WITH stopped AS (
+        SELECT s.content_id,
+               least(floor(10 * s.max_position_sec
+                           / coalesce(s.content_duration_sec, c.duration_sec)), 10)::int AS decile
+          FROM qoe.sessions s
+          LEFT JOIN qoe.content c USING (content_id)
+         WHERE s.state <> 'active' AND s.first_frame_at IS NOT NULL
+           AND s.max_position_sec IS NOT NULL
+           AND coalesce(s.content_duration_sec, c.duration_sec) > 0
+    )
+    SELECT content_id, decile, count(*) AS sessions,
+           count(*)::float8 / sum(count(*)) OVER (PARTITION BY content_id) AS share
+      FROM stopped
+     GROUP BY content_id, decile;
+CREATE UNIQUE INDEX drop_off_key ON drop_off (content_id, decile);
+COMMENT ON MATERIALIZED VIEW drop_off IS
+    'Where viewers stop each title: finished sessions (ended or abandoned, with a play and a known position and duration) by the tenth of the duration their furthest position fell in (doc/views.md)';
+COMMENT ON COLUMN drop_off.decile IS 'floor(10 x max_position_sec / duration): 0 = stopped in the first 10 %, 9 = in the last 10 %, 10 = reached the end';
+COMMENT ON COLUMN drop_off.sessions IS 'finished sessions that stopped there';
+COMMENT ON COLUMN drop_off.share IS 'sessions / all finished sessions of the title';
+
+CREATE VIEW top_content AS
+    SELECT rank() OVER (ORDER BY sum(m.plays) DESC, sum(m.watch_ms) DESC) AS rank,
+           m.content_id, c.title,
+           sum(m.plays) AS plays,
+           sum(m.watch_ms) / 3600000.0 AS watch_hours,
+           sum(m.completions)::float8 / NULLIF(sum(m.plays), 0) AS completion_rate,
+           sum(m.score_x_watch_ms) / NULLIF(sum(m.watch_ms), 0) AS qoe_score
+      FROM qoe.content_metrics_daily m
+      LEFT JOIN qoe.content c USING (content_id)
+     WHERE m.day > (pg_catalog.now() AT TIME ZONE 'UTC')::date - 7
+     GROUP BY m.content_id, c.title;
+COMMENT ON VIEW top_content IS
+    'Titles ranked by plays over the last 7 UTC days including today (ties by watch time), from content_metrics_daily (doc/views.md)';
+COMMENT ON COLUMN top_content.plays IS 'sessions with a first frame, last 7 days';
+COMMENT ON COLUMN top_content.watch_hours IS 'watch time, hours';
+COMMENT ON COLUMN top_content.completion_rate IS 'completions / plays';
+COMMENT ON COLUMN top_content.qoe_score IS 'watch-time-weighted mean session QoE score';
+
+CREATE VIEW engagement AS
+    SELECT m.day, m.content_id, m.attempts, m.plays, m.completions,
+           0.1 * m.attempts + 0.3 * m.plays + 0.6 * m.completions AS engagement_score,
+           (0.1 * m.attempts + 0.3 * m.plays + 0.6 * m.completions) / m.attempts AS engagement_rate
+      FROM qoe.content_metrics_daily m;
+COMMENT ON VIEW engagement IS
+    'Engagement per UTC day and title (SPEC section 4): 0.1 x attempts + 0.3 x plays + 0.6 x completions, and that per attempt (doc/views.md)';
+COMMENT ON COLUMN engagement.engagement_score IS '0.1 x attempts + 0.3 x plays + 0.6 x completions';
+COMMENT ON COLUMN engagement.engagement_rate IS 'engagement_score / attempts: 0.1 when nobody played, 1 when every attempt completed';
+
+-- churn risk = 0.5 recency + 0.3 infrequency + 0.2 decline, each in [0, 1]
+CREATE VIEW churn_risk AS
+    WITH today AS (SELECT (pg_catalog.now() AT TIME ZONE 'UTC')::date AS d),
+    per_user AS (
+        SELECT m.user_id,
+               max(m.day) AS last_active_day,
+               count(*) FILTER (WHERE m.day > t.d - 28) AS active_days_28d,
+               coalesce(sum(m.watch_ms) FILTER (WHERE m.day > t.d - 28), 0) AS watch_ms_28d,
+               coalesce(sum(m.watch_ms) FILTER (WHERE m.day <= t.d - 28), 0) AS watch_ms_prior_28d,
+               t.d AS today
+          FROM qoe.user_metrics_daily m, today t
+         WHERE m.plays > 0 AND m.day > t.d - 56
+         GROUP BY m.user_id, t.d
+    ), parts AS (
+        SELECT user_id, last_active_day, active_days_28d, watch_ms_28d, watch_ms_prior_28d,
+               least((today - last_active_day) / 28.0, 1) AS recency,
+               1 - least(active_days_28d / 14.0, 1) AS infrequency,
+               CASE WHEN watch_ms_prior_28d > 0
+                    THEN greatest(0, least(1, (watch_ms_prior_28d - watch_ms_28d)::numeric / watch_ms_prior_28d))
+                    ELSE 0 END AS decline
+          FROM per_user
+    )
+    SELECT user_id, last_active_day, active_days_28d,
+           watch_ms_28d / 3600000.0 AS watch_hours_28d,
+           watch_ms_prior_28d / 3600000.0 AS watch_hours_prior_28d,
+           round(0.5 * recency + 0.3 * infrequency + 0.2 * decline, 3) AS risk,
+           CASE WHEN 0.5 * recency + 0.3 * infrequency + 0.2 * decline >= 0.6 THEN 'high'
+                WHEN 0.5 * recency + 0.3 * infrequency + 0.2 * decline >= 0.3 THEN 'medium'
+                ELSE 'low' END AS risk_band
+      FROM parts;
+COMMENT ON VIEW churn_risk IS
+    'Churn risk of viewers with a play in the last 56 UTC days: 0.5 x recency (days since the last play / 28, at most 1) + 0.3 x infrequency (1 - active days in the last 28 / 14, at least 0) + 0.2 x decline (drop of watch time, last 28 days against the 28 before, 0..1); bands high >= 0.6, medium >= 0.3, else low (doc/views.md)';
+COMMENT ON COLUMN churn_risk.active_days_28d IS 'days with a play among the last 28 (today included)';
+COMMENT ON COLUMN churn_risk.risk IS 'churn risk score 0..1, higher is likelier to churn';
+COMMENT ON COLUMN churn_risk.risk_band IS 'high (risk >= 0.6), medium (>= 0.3) or low';
+
+-- playing now: a session that showed a first frame, has not ended, and sent
+-- an event within the inactivity timeout
+CREATE VIEW concurrent_viewers AS
+    SELECT s.content_id, s.country, s.device_type, s.cdn_pop, count(*) AS viewers
+      FROM qoe.sessions s
+     WHERE s.state = 'active' AND s.first_frame_at IS NOT NULL
+       AND s.last_event_at > pg_catalog.now()
+           - coalesce(pg_catalog.current_setting('qoe.session_timeout', true), '5min')::interval
+     GROUP BY s.content_id, s.country, s.device_type, s.cdn_pop;
+COMMENT ON VIEW concurrent_viewers IS
+    'Sessions playing now per title, country, device type and CDN POP: active, past their first frame, with an event within qoe.session_timeout (doc/views.md)';
+COMMENT ON COLUMN concurrent_viewers.viewers IS 'sessions playing now';
+
+CREATE FUNCTION refresh_views()
+    RETURNS TABLE (view_name text, seconds float8)
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v text;
+    t0 timestamptz;
+BEGIN
+    -- user_metrics_daily before the views computed from it
+    FOREACH v IN ARRAY ARRAY['content_metrics_daily', 'user_metrics_daily', 'daily_active_users',
+                             'cohort_analysis', 'drop_off'] LOOP
+        t0 := clock_timestamp();
+        EXECUTE format('REFRESH MATERIALIZED VIEW CONCURRENTLY qoe.%I', v);
+        view_name := v;
+        seconds := extract(epoch FROM clock_timestamp() - t0);
+        RETURN NEXT;
+    END LOOP;
+END $$;
+COMMENT ON FUNCTION refresh_views() IS
+    'Refresh the materialized business views concurrently (readers are never blocked), in dependency order; returns each view and the seconds it took. Runs as the extension owner; granted to qoe_admin';
