@@ -70,7 +70,7 @@
 #define FILL_POLL_MS			10	/* poll slice while a batch fills */
 #define MAX_DEADLOCK_RETRIES	5
 #define MAX_RETRY_BACKOFF_MS	60000
-#define PARTITION_DISCOVERY_MS	2000	/* a new partition waits at most this */
+#define PARTITION_DISCOVERY_MS	5000	/* a new partition waits at most this */
 #define METADATA_TIMEOUT_MS		1000	/* SIGTERM may wait this long */
 #define WATERMARK_INTERVAL_MS	1000
 #define LOG_REPEAT_MS			60000
@@ -100,6 +100,7 @@ typedef struct PartitionState
 	int64		gap_offset;		/* a gap's end, re-read after a fresh seek; -1: none */
 	uint64		gap_poll;		/* the poll that saw it */
 	bool		stalled;		/* stopped on an offset error until the source restarts */
+	int			missing;		/* metadata answers in a row without it */
 } PartitionState;
 
 /* Written by the librdkafka callbacks, read by the main loop. */
@@ -121,7 +122,6 @@ static QoeWorkerSlot *slot;
 static uint32 my_generation;
 static rd_kafka_t *consumer;
 static rd_kafka_queue_t *consumer_queue;
-static rd_kafka_topic_t *topic_handle;	/* for the metadata requests */
 static SPIPlanPtr offsets_plan;
 static MemoryContext worker_cxt;
 static MemoryContext batch_cxt;
@@ -524,7 +524,10 @@ assign_partitions(const int32 *ids, int n)
 				 errhint("Raise the source's workers.")));
 	added = &owned[nowned];
 	for (int i = 0; i < n; i++)
+	{
 		added[i].partition = ids[i];
+		added[i].missing = 0;
+	}
 	load_offsets(added, n);
 	resolve_starts(added, n);
 	list = rd_kafka_topic_partition_list_new(n);
@@ -616,7 +619,12 @@ stop_partition(PartitionState *p, const char *text, bool gone)
 	p->stalled = true;
 	rd_kafka_topic_partition_list_add(list, cfg.topic, p->partition);
 	if (gone)
-		rd_kafka_error_destroy(rd_kafka_incremental_unassign(consumer, list));
+	{
+		rd_kafka_error_t *error = rd_kafka_incremental_unassign(consumer, list);
+
+		if (error != NULL)
+			rd_kafka_error_destroy(error);
+	}
 	else
 		(void) rd_kafka_pause_partitions(consumer, list);
 	rd_kafka_topic_partition_list_destroy(list);
@@ -673,43 +681,52 @@ static bool
 discover_partitions(void)
 {
 	const rd_kafka_metadata_t *md;
-	const rd_kafka_metadata_topic_t *t;
+	const rd_kafka_metadata_topic_t *t = NULL;
 	rd_kafka_resp_err_t err;
+	int			npresent;
 	int32	   *added;
 	int			nadded = 0;
 	bool		stopped = false;
 
-	err = rd_kafka_metadata(consumer, 0, topic_handle, &md, METADATA_TIMEOUT_MS);
+	/*
+	 * Metadata of all topics: asking for the one topic by name (with a topic
+	 * handle) created it on the mock cluster, allow.auto.create.topics=false
+	 * notwithstanding, and would on a broker that auto-creates topics.
+	 */
+	err = rd_kafka_metadata(consumer, 1, NULL, &md, METADATA_TIMEOUT_MS);
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
 	{
 		record_text(cb.error, &cb.error_pending, "kafka metadata: ", rd_kafka_err2str(err));
 		return false;
 	}
-	t = md->topic_cnt == 1 ? &md->topics[0] : NULL;
-	if (t == NULL || (t->err != RD_KAFKA_RESP_ERR_NO_ERROR &&
-					  t->err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART))
+	for (int i = 0; i < md->topic_cnt && t == NULL; i++)
+		if (strcmp(md->topics[i].topic, cfg.topic) == 0)
+			t = &md->topics[i];
+	if (t != NULL && t->err != RD_KAFKA_RESP_ERR_NO_ERROR)
 	{
 		/* e.g. a leader election: ask again later */
-		record_text(cb.error, &cb.error_pending, "kafka metadata: ",
-					rd_kafka_err2str(t != NULL ? t->err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
+		record_text(cb.error, &cb.error_pending, "kafka metadata: ", rd_kafka_err2str(t->err));
 		rd_kafka_metadata_destroy(md);
 		return false;
 	}
-	if (t->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+	if (t == NULL)
 	{
 		char		text[QOE_ERROR_LEN];
 
 		snprintf(text, sizeof(text), "topic \"%s\" does not exist", cfg.topic);
 		record_text(cb.error, &cb.error_pending, "kafka: ", text);
 	}
+	npresent = t != NULL ? t->partition_cnt : 0;
 
 	for (int i = 0; i < nowned; i++)
 	{
 		bool		present = false;
 
-		for (int j = 0; j < t->partition_cnt && !present; j++)
+		for (int j = 0; j < npresent && !present; j++)
 			present = t->partitions[j].id == owned[i].partition;
-		if (!present && !owned[i].stalled)
+		/* twice in a row: one answer may come from a broker not up to date */
+		owned[i].missing = present ? 0 : owned[i].missing + 1;
+		if (owned[i].missing == 2 && !owned[i].stalled)
 		{
 			char		text[QOE_ERROR_LEN];
 
@@ -721,8 +738,8 @@ discover_partitions(void)
 		}
 	}
 
-	added = palloc(sizeof(int32) * Max(t->partition_cnt, 1));
-	for (int j = 0; j < t->partition_cnt; j++)
+	added = palloc(sizeof(int32) * Max(npresent, 1));
+	for (int j = 0; j < npresent; j++)
 	{
 		int32		id = t->partitions[j].id;
 
@@ -1167,12 +1184,6 @@ create_consumer(void)
 	/* callbacks are then served by our consume calls, on this thread */
 	rd_kafka_poll_set_consumer(consumer);
 	consumer_queue = rd_kafka_queue_get_consumer(consumer);
-	topic_handle = rd_kafka_topic_new(consumer, cfg.topic, NULL);
-	if (topic_handle == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_CONNECTION_FAILURE),
-				 errmsg("source \"%s\": could not open topic \"%s\"", cfg.name, cfg.topic),
-				 errdetail_internal("%s", rd_kafka_err2str(rd_kafka_last_error()))));
 }
 
 /* create_consumer, with its error shown in the status views too */
@@ -1214,8 +1225,6 @@ close_consumer(int code, Datum arg)
 	if (consumer == NULL)
 		return;
 	destroy_held();
-	if (topic_handle != NULL)
-		rd_kafka_topic_destroy(topic_handle);
 	if (consumer_queue != NULL)
 		rd_kafka_queue_destroy(consumer_queue);
 	rd_kafka_destroy_flags(consumer, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
