@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Partition discovery: the workers look at the topic's metadata every 2 s
+# Partition discovery: the workers look at the topic's metadata every 5 s
 # and take the partitions of their share that appeared since, without a
 # restart. librdkafka 2.0.2's mock cluster cannot add partitions to a topic,
 # so the source is added before its topic exists: its state shows why
