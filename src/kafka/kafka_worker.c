@@ -730,9 +730,13 @@ discover_partitions(void)
 		{
 			char		text[QOE_ERROR_LEN];
 
-			snprintf(text, sizeof(text),
-					 "partition %d is no longer in the topic; its stored offset is %lld",
-					 owned[i].partition, (long long) owned[i].stored_offset);
+			if (owned[i].stored_offset >= 0)
+				snprintf(text, sizeof(text),
+						 "partition %d is no longer in the topic; its stored offset is %lld",
+						 owned[i].partition, (long long) owned[i].stored_offset);
+			else
+				snprintf(text, sizeof(text), "partition %d is no longer in the topic",
+						 owned[i].partition);
 			stop_partition(&owned[i], text, true);
 			stopped = true;
 		}
