@@ -421,8 +421,8 @@ publish_partitions(void)
 /*
  * Record where partitions without a stored row start, in its own
  * transaction, so that a restart or another worker starts there too and not
- * at start_position again ("latest" would skip what came meanwhile). Sets their
- * stored_offset from the rows, which another worker may have written first;
+ * at start_position again ("latest" would skip what came meanwhile). Sets
+ * their stored_offset from the rows, which another worker may have written first;
  * false if one differs from the given start.
  */
 static bool
@@ -852,7 +852,8 @@ batch_partitions(BatchPartition *bp)
  * A partition of the batch without a stored row (its start could not be
  * recorded at assignment) starts at its first message: record that before
  * the batch, so that a failed batch, a restart or a new split of the
- * partitions resumes there. False if another worker recorded a different start meanwhile.
+ * partitions resumes there. False if another worker recorded a different
+ * start meanwhile.
  */
 static bool
 record_start_offsets(BatchPartition *bp, int nbp)
