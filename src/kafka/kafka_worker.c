@@ -101,6 +101,7 @@ typedef struct PartitionState
 	uint64		gap_poll;		/* the poll that saw it */
 	bool		stalled;		/* stopped on an offset error until the source restarts */
 	int			missing;		/* metadata answers in a row without it */
+	bool		from_end;		/* with no stored row: starts at the end, not the start */
 } PartitionState;
 
 /* Written by the librdkafka callbacks, read by the main loop. */
@@ -394,7 +395,7 @@ start_offset(const PartitionState *p)
 {
 	if (p->stored_offset >= 0)
 		return p->stored_offset;
-	return cfg.start_latest ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
+	return p->from_end ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
 }
 
 static void
@@ -488,7 +489,7 @@ resolve_starts(PartitionState *added, int n)
 	for (int i = 0; i < n; i++)
 		if (added[i].stored_offset < 0)
 			rd_kafka_topic_partition_list_add(list, cfg.topic, added[i].partition)->offset =
-				cfg.start_latest ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
+				added[i].from_end ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
 	if (list->cnt > 0 &&
 		rd_kafka_offsets_for_times(consumer, list, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
 		for (int i = 0; i < list->cnt; i++)
@@ -509,10 +510,17 @@ resolve_starts(PartitionState *added, int n)
 		parts[i]->next_offset = parts[i]->stored_offset;
 }
 
-/* Start consuming the given partitions, at their stored offsets. */
+/*
+ * Start consuming the given partitions, at their stored offsets. Those
+ * without a row start at start_position if the worker has just started and
+ * none of them has a row (the source is new, or its topic was); a partition
+ * that appears later starts at its beginning, whatever start_position says,
+ * so that nothing produced into it before the worker saw it is skipped.
+ */
 static void
-assign_partitions(const int32 *ids, int n)
+assign_partitions(const int32 *ids, int n, bool first_look)
 {
+	bool		from_end = cfg.start_latest && first_look;
 	rd_kafka_topic_partition_list_t *list;
 	PartitionState *added;
 	rd_kafka_error_t *error;
@@ -529,6 +537,10 @@ assign_partitions(const int32 *ids, int n)
 		added[i].missing = 0;
 	}
 	load_offsets(added, n);
+	for (int i = 0; i < n; i++)
+		from_end &= added[i].stored_offset < 0;
+	for (int i = 0; i < n; i++)
+		added[i].from_end = from_end;
 	resolve_starts(added, n);
 	list = rd_kafka_topic_partition_list_new(n);
 	for (int i = 0; i < n; i++)
@@ -687,6 +699,7 @@ discover_partitions(void)
 	int32	   *added;
 	int			nadded = 0;
 	bool		stopped = false;
+	static bool looked;			/* a look succeeded before */
 
 	/*
 	 * Metadata of all topics: asking for the one topic by name (with a topic
@@ -754,9 +767,10 @@ discover_partitions(void)
 	if (nadded > 0)
 	{
 		qsort(added, nadded, sizeof(int32), cmp_int32);
-		assign_partitions(added, nadded);
+		assign_partitions(added, nadded, !looked);
 	}
 	pfree(added);
+	looked = true;
 	return stopped;
 }
 
