@@ -512,15 +512,14 @@ resolve_starts(PartitionState *added, int n)
 
 /*
  * Start consuming the given partitions, at their stored offsets. Those
- * without a row start at start_position if the worker has just started and
- * none of them has a row (the source is new, or its topic was); a partition
- * that appears later starts at its beginning, whatever start_position says,
- * so that nothing produced into it before the worker saw it is skipped.
+ * without a row start at start_position at the worker's first look; a
+ * partition that appears later starts at its beginning, whatever
+ * start_position says, so that nothing produced into it before the worker
+ * saw it is skipped.
  */
 static void
 assign_partitions(const int32 *ids, int n, bool first_look)
 {
-	bool		from_end = cfg.start_latest && first_look;
 	rd_kafka_topic_partition_list_t *list;
 	PartitionState *added;
 	rd_kafka_error_t *error;
@@ -535,12 +534,9 @@ assign_partitions(const int32 *ids, int n, bool first_look)
 	{
 		added[i].partition = ids[i];
 		added[i].missing = 0;
+		added[i].from_end = cfg.start_latest && first_look;
 	}
 	load_offsets(added, n);
-	for (int i = 0; i < n; i++)
-		from_end &= added[i].stored_offset < 0;
-	for (int i = 0; i < n; i++)
-		added[i].from_end = from_end;
 	resolve_starts(added, n);
 	list = rd_kafka_topic_partition_list_new(n);
 	for (int i = 0; i < n; i++)
