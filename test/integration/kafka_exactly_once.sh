@@ -14,8 +14,7 @@ qoe_kafka_produce events <"$WORK/events.ndjson"
 [ "$(qoe_kafka_count events)" = $N ] || { echo "the broker holds $(qoe_kafka_count events) of $N"; exit 1; }
 
 psql -qX -v ON_ERROR_STOP=1 <<SQL
-SELECT qoe.add_source('player', '$QOE_KAFKA_BROKERS', 'events',
-                      properties => '{"session.timeout.ms": "6000"}');
+SELECT qoe.add_source('player', '$QOE_KAFKA_BROKERS', 'events');
 SQL
 qoe_wait_for 90 "$QOE_STORED_SQL" $N
 qoe_wait_for 10 "SELECT state, workers_running, lag FROM qoe.source_status" "running|1|0"
