@@ -51,7 +51,7 @@ GRANT SELECT ON sources TO qoe_worker;
 COMMENT ON TABLE sources IS
     'Kafka topics consumed by the qoe_ext workers; properties (credentials) readable by superusers and the workers only. Manage with qoe.add_source/start_source/stop_source/drop_source (role qoe_admin)';
 COMMENT ON COLUMN sources.brokers IS 'bootstrap servers, host:port[,host:port...]';
-COMMENT ON COLUMN sources.group_id IS 'group.id the workers give librdkafka (default qoe_ext.<name>); they join no consumer group and commit no offsets to Kafka';
+COMMENT ON COLUMN sources.group_id IS 'group.id the workers give librdkafka (default qoe_ext.<name>): they join no consumer group, but commit their stored offsets to it after each database commit, for lag tools';
 COMMENT ON COLUMN sources.batch_size IS 'a batch is stored once it holds this many messages';
 COMMENT ON COLUMN sources.batch_bytes IS 'a batch is stored once its payloads reach this many bytes';
 COMMENT ON COLUMN sources.flush_interval_ms IS 'a non-empty batch is stored at most this long after its first message';

@@ -1009,12 +1009,25 @@ store_batch_once(BatchPartition *bp, int nbp, BatchCounts *counts)
 	return BATCH_STORED;
 }
 
-/* After the database commit: move on. */
+/*
+ * After the database commit: move on, and tell Kafka too, so that lag tools
+ * (kafka-consumer-groups.sh, Burrow, exporters) see the source's progress
+ * under its group_id (SPEC section 5). The commit is asynchronous and only
+ * informative: qoe.source_offsets stays the truth the workers start from, so
+ * a commit lost with a crash or a broker outage costs nothing.
+ */
 static void
 batch_committed(const BatchPartition *bp, int nbp, const BatchCounts *counts)
 {
+	rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_new(nbp);
+
 	for (int i = 0; i < nbp; i++)
+	{
 		find_partition(bp[i].partition)->stored_offset = bp[i].next;
+		rd_kafka_topic_partition_list_add(committed, cfg.topic, bp[i].partition)->offset = bp[i].next;
+	}
+	(void) rd_kafka_commit(consumer, committed, 1);
+	rd_kafka_topic_partition_list_destroy(committed);
 	qoe_slot_count_batch(slot, counts->events, nheld, counts->bytes, counts->dead_letters);
 }
 
@@ -1231,8 +1244,9 @@ destroy_held(void)
 }
 
 /*
- * No group to leave and no offset to commit: close without waiting for a
- * broker, which may be absent.
+ * No group to leave, and the offsets that count are in the database: close
+ * without waiting for a broker, which may be absent, nor for a commit to
+ * Kafka in flight.
  */
 static void
 close_consumer(int code, Datum arg)

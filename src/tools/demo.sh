@@ -37,8 +37,7 @@ produced=$(qoe_kafka_count playback)
 
 echo "consuming $produced messages with a qoe_ext worker..."
 start=$(date +%s.%N)
-psql -qX -v ON_ERROR_STOP=1 -c "SELECT qoe.add_source('demo', '$QOE_KAFKA_BROKERS', 'playback',
-    properties => '{\"session.timeout.ms\": \"6000\"}')" >/dev/null
+psql -qX -v ON_ERROR_STOP=1 -c "SELECT qoe.add_source('demo', '$QOE_KAFKA_BROKERS', 'playback')" >/dev/null
 qoe_wait_for 600 "$QOE_STORED_SQL" "$produced" >/dev/null
 elapsed=$(echo "$(date +%s.%N) - $start" | bc -l)
 psql -qX -v ON_ERROR_STOP=1 <<'SQL'
@@ -54,7 +53,7 @@ SELECT count(*) AS events, round(count(*) / :elapsed) AS events_per_s,
        (SELECT count(*) FROM qoe.dead_letters) AS dead_letters
   FROM qoe.viewing_events \gset
 \echo
-\echo 'ingested' :events 'events at' :events_per_s 'events/s (group join included);' :dead_letters 'dead letters;' :sessions_marked_abandoned 'idle sessions marked abandoned'
+\echo 'ingested' :events 'events at' :events_per_s 'events/s (worker start included);' :dead_letters 'dead letters;' :sessions_marked_abandoned 'idle sessions marked abandoned'
 \echo
 \echo '== QoE overview =='
 SELECT count(*) AS sessions,
