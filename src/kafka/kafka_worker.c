@@ -14,8 +14,9 @@
  * flush interval has passed, then stores it in ONE transaction: the
  * messages' events through the same decoder and batch writer as qoe.ingest,
  * rejections in qoe.dead_letters with their Kafka coordinates, and the next
- * offset of every partition of the batch in qoe.source_offsets. Nothing is
- * committed to Kafka: the database is the only record of progress.
+ * offset of every partition of the batch in qoe.source_offsets. The database
+ * is the record of progress; after its commit the offsets are also committed
+ * to Kafka under the source's group.id, for lag tools only.
  *
  * Exactly once follows from that: the batch's offset update only succeeds
  * if the stored offsets are still those the batch started from, a fence
