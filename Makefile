@@ -16,6 +16,7 @@ OBJS = \
 	src/ingest/session_fold.o \
 	src/ingest/dead_letters.o \
 	src/ingest/ingest.o \
+	src/analytics/rollup.o \
 	src/kafka/kafka_shmem.o \
 	src/kafka/kafka_sources.o \
 	src/kafka/kafka_launcher.o \

@@ -82,6 +82,11 @@ typedef struct SessionWork
 	SessionFold fold;
 	SessionDims dims;
 	double		catalog_duration_sec;
+	/* for the rollups: the stored session before this batch, or all its events */
+	SessionFold before;
+	SessionDims before_dims;
+	QoeEvent  **all;			/* set when rebuilt from history */
+	int			nall;
 } SessionWork;
 
 /* The columns of qoe.sessions the writer fills, in no particular order. */
@@ -678,6 +683,8 @@ rebuild_from_history(const QoeCatalog *cat, SessionWork *w)
 	}
 	for (int i = 0; i < w->nevents; i++)
 		w->changed |= w->keep[i];
+	w->all = all;
+	w->nall = nall;
 }
 
 static void
@@ -687,6 +694,9 @@ fold_forward(const QoeCatalog *cat, SessionWork *w)
 	for (int i = 0; i < w->nevents; i++)
 		w->keep[i] = true;
 	w->changed = false;
+	w->before = w->fold;
+	w->before_dims = w->dims;
+	w->all = NULL;
 	if (!w->exists)
 	{
 		session_fold_init(&w->fold);
@@ -720,7 +730,8 @@ cmp_duration_want(const void *a, const void *b)
 }
 
 /*
- * Title durations from qoe.content for sessions whose events carry none.
+ * Title durations from qoe.content for sessions whose events carry none (now
+ * or before this batch: the rollups weigh both states).
  * The sessions are sorted by title, so each catalog row finds its sessions
  * by binary search.
  */
@@ -735,7 +746,8 @@ lookup_catalog_durations(SessionWork **pending, int npending)
 	int			ret;
 
 	for (int i = 0; i < npending; i++)
-		if (pending[i]->changed && pending[i]->fold.content_duration_sec <= 0)
+		if (pending[i]->changed && (pending[i]->fold.content_duration_sec <= 0 ||
+									(pending[i]->exists && pending[i]->before.content_duration_sec <= 0)))
 		{
 			wants[nwants].content_id = pending[i]->dims.content_id;
 			wants[nwants].work = pending[i];
@@ -1011,8 +1023,52 @@ cmp_work_ptr(const void *a, const void *b)
 	return (wa > wb) - (wa < wb);
 }
 
+/* What the batch did to each changed session, for the rollups. */
+static QoeSessionChange *
+report_changes(SessionWork *works, int nworks, int *nchanges)
+{
+	QoeSessionChange *changes = palloc(sizeof(QoeSessionChange) * Max(nworks, 1));
+	int			n = 0;
+
+	for (int i = 0; i < nworks; i++)
+	{
+		SessionWork *w = &works[i];
+		QoeSessionChange *c = &changes[n];
+
+		if (!w->changed)
+			continue;
+		c->session_id = w->session_id;
+		c->existed = w->exists;
+		c->before = w->before;
+		c->after = w->fold;
+		c->catalog_duration_sec = w->catalog_duration_sec;
+		c->dims_changed = w->exists &&
+			(w->before_dims.user_id != w->dims.user_id ||
+			 w->before_dims.content_id != w->dims.content_id ||
+			 (w->before_dims.device_type == NULL) != (w->dims.device_type == NULL) ||
+			 (w->before_dims.country == NULL) != (w->dims.country == NULL) ||
+			 (w->before_dims.cdn_pop == NULL) != (w->dims.cdn_pop == NULL) ||
+			 (w->dims.device_type && strcmp(w->before_dims.device_type, w->dims.device_type) != 0) ||
+			 (w->dims.country && strcmp(w->before_dims.country, w->dims.country) != 0) ||
+			 (w->dims.cdn_pop && strcmp(w->before_dims.cdn_pop, w->dims.cdn_pop) != 0));
+		c->user_id = w->dims.user_id;
+		c->content_id = w->dims.content_id;
+		c->device_type = w->dims.device_type;
+		c->country = w->dims.country;
+		c->cdn_pop = w->dims.cdn_pop;
+		c->events = w->all != NULL ? w->all : w->events;
+		c->keep = w->all != NULL ? NULL : w->keep;
+		c->nevents = w->all != NULL ? w->nall : w->nevents;
+		c->rebuilt = w->all != NULL;
+		n++;
+	}
+	*nchanges = n;
+	return changes;
+}
+
 void
-qoe_sessions_apply(const QoeCatalog *cat, QoeEvent **events, int n, bool *keep)
+qoe_sessions_apply(const QoeCatalog *cat, QoeEvent **events, int n, bool *keep,
+				   QoeSessionChange **changes, int *nchanges)
 {
 	SessionWork *works = palloc0(sizeof(SessionWork) * Max(n, 1));
 	SessionWork **pending = palloc(sizeof(SessionWork *) * Max(n, 1));
@@ -1057,6 +1113,7 @@ qoe_sessions_apply(const QoeCatalog *cat, QoeEvent **events, int n, bool *keep)
 		qsort(pending, npending, sizeof(SessionWork *), cmp_work_ptr);
 	}
 	store_close(&store);
+	*changes = report_changes(works, nworks, nchanges);
 }
 
 uint64

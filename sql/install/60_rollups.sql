@@ -1,0 +1,352 @@
+-- The 5-minute QoE rollups (doc/rollups.md): per session and window what the
+-- session contributed (kept by the batch writer, in the ingest transaction),
+-- the groups that changed, and their re-aggregation into qoe.qoe_5min.
+-- Unique viewers are an hll (the postgresql-hll extension, required by
+-- qoe_ext.control); while this script runs, search_path holds hll's schema.
+
+CREATE TABLE qoe.session_windows (
+    session_id text NOT NULL,
+    window_start timestamptz NOT NULL,
+    user_id bigint NOT NULL,
+    content_id bigint NOT NULL,
+    country text,
+    device_type text,
+    cdn_pop text,
+    score_x_watch float8 NOT NULL,
+    events bigint NOT NULL,
+    attempts bigint NOT NULL,
+    plays bigint NOT NULL,
+    ebvs bigint NOT NULL,
+    start_failures bigint NOT NULL,
+    playback_failures bigint NOT NULL,
+    vst_count bigint NOT NULL,
+    vst_ms bigint NOT NULL,
+    watch_ms bigint NOT NULL,
+    stall_ms bigint NOT NULL,
+    stall_count bigint NOT NULL,
+    seek_stall_ms bigint NOT NULL,
+    seek_stall_count bigint NOT NULL,
+    paused_ms bigint NOT NULL,
+    bitrate_x_watch bigint NOT NULL,
+    bitrate_switches bigint NOT NULL,
+    bitrate_downswitches bigint NOT NULL,
+    dropped_frames bigint NOT NULL,
+    completions bigint NOT NULL,
+    scored_sessions bigint NOT NULL,
+    good_sessions bigint NOT NULL,
+    fatal_errors bigint NOT NULL,
+    nonfatal_errors bigint NOT NULL,
+    CONSTRAINT session_windows_pkey PRIMARY KEY (session_id, window_start)
+);
+CREATE INDEX session_windows_group ON qoe.session_windows (window_start, content_id);
+COMMENT ON TABLE qoe.session_windows IS
+    'What each session contributed to each 5-minute window (event time); maintained by the batch writer, re-aggregated into qoe.qoe_5min';
+COMMENT ON CONSTRAINT session_windows_pkey ON qoe.session_windows IS 'One row per session and window';
+
+CREATE TABLE qoe.rollup_invalid (
+    window_start timestamptz NOT NULL,
+    content_id bigint NOT NULL,
+    country text,
+    device_type text,
+    cdn_pop text
+);
+COMMENT ON TABLE qoe.rollup_invalid IS
+    'Groups of qoe.qoe_5min whose session windows changed since the last qoe.refresh_rollups(); written in the ingest transaction';
+COMMENT ON COLUMN qoe.rollup_invalid.window_start IS 'Start of the stale window';
+COMMENT ON COLUMN qoe.rollup_invalid.content_id IS 'Title of the stale group';
+COMMENT ON COLUMN qoe.rollup_invalid.country IS 'Country of the stale group (NULL: unknown)';
+COMMENT ON COLUMN qoe.rollup_invalid.device_type IS 'Device type of the stale group (NULL: unknown)';
+COMMENT ON COLUMN qoe.rollup_invalid.cdn_pop IS 'CDN POP of the stale group (NULL: unknown)';
+
+CREATE TABLE qoe.qoe_5min (
+    window_start timestamptz NOT NULL,
+    content_id bigint NOT NULL,
+    country text,
+    device_type text,
+    cdn_pop text,
+    sessions bigint NOT NULL,
+    events bigint NOT NULL,
+    attempts bigint NOT NULL,
+    plays bigint NOT NULL,
+    ebvs bigint NOT NULL,
+    start_failures bigint NOT NULL,
+    playback_failures bigint NOT NULL,
+    vst_digest qoe.tdigest,
+    vst_count bigint NOT NULL,
+    vst_lt_1s bigint NOT NULL,
+    vst_1_2s bigint NOT NULL,
+    vst_2_4s bigint NOT NULL,
+    vst_4_8s bigint NOT NULL,
+    vst_ge_8s bigint NOT NULL,
+    watch_ms bigint NOT NULL,
+    stall_ms bigint NOT NULL,
+    stall_count bigint NOT NULL,
+    seek_stall_ms bigint NOT NULL,
+    seek_stall_count bigint NOT NULL,
+    paused_ms bigint NOT NULL,
+    bitrate_x_watch bigint NOT NULL,
+    bitrate_switches bigint NOT NULL,
+    bitrate_downswitches bigint NOT NULL,
+    dropped_frames bigint NOT NULL,
+    completions bigint NOT NULL,
+    score_x_watch float8 NOT NULL,
+    scored_sessions bigint NOT NULL,
+    good_sessions bigint NOT NULL,
+    fatal_errors bigint NOT NULL,
+    nonfatal_errors bigint NOT NULL,
+    unique_viewers hll NOT NULL,
+    CONSTRAINT qoe_5min_group UNIQUE NULLS NOT DISTINCT
+        (window_start, content_id, country, device_type, cdn_pop)
+);
+COMMENT ON TABLE qoe.qoe_5min IS
+    'QoE per 5-minute window (event time) x title x country x device type x CDN POP, as mergeable state only; query it with qoe.qoe_metrics()';
+COMMENT ON CONSTRAINT qoe_5min_group ON qoe.qoe_5min IS 'One row per window and group; unknown (NULL) dimensions form a group of their own';
+
+CREATE TABLE qoe.rollup_status (
+    id boolean PRIMARY KEY DEFAULT true CHECK (id),
+    enabled boolean NOT NULL DEFAULT true,
+    last_run timestamptz,
+    last_groups bigint,
+    last_error text,
+    last_error_at timestamptz
+);
+INSERT INTO qoe.rollup_status DEFAULT VALUES;
+COMMENT ON TABLE qoe.rollup_status IS 'The rollups'' switch and the outcome of the latest qoe.refresh_rollups() (one row)';
+COMMENT ON COLUMN qoe.rollup_status.id IS 'Always true: the table holds one row';
+COMMENT ON COLUMN qoe.rollup_status.enabled IS
+    'Whether ingest maintains qoe.session_windows; off is for measuring its cost only: sessions written while off are missing from the rollups';
+COMMENT ON COLUMN qoe.rollup_status.last_run IS 'End of the latest successful qoe.refresh_rollups()';
+COMMENT ON COLUMN qoe.rollup_status.last_groups IS 'Groups the latest successful refresh re-aggregated';
+COMMENT ON COLUMN qoe.rollup_status.last_error IS 'Error of the latest failed refresh by the scheduler, cleared by a successful one';
+COMMENT ON COLUMN qoe.rollup_status.last_error_at IS 'When that error happened';
+COMMENT ON CONSTRAINT rollup_status_pkey ON qoe.rollup_status IS 'Key of the single row';
+COMMENT ON CONSTRAINT rollup_status_id_check ON qoe.rollup_status IS 'id is always true, so the table holds at most one row';
+
+-- column comments shared by qoe.session_windows and qoe.qoe_5min
+DO $$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN SELECT * FROM (VALUES
+        ('window_start', 'Start of the 5-minute window (event time, UTC-aligned); it holds [window_start, window_start + 5 min)'),
+        ('content_id', 'Title (qoe.sessions.content_id)'),
+        ('country', 'Country of the session (qoe.sessions.country; NULL: unknown)'),
+        ('device_type', 'Device type of the session (NULL: unknown)'),
+        ('cdn_pop', 'CDN POP of the session (NULL: unknown)'),
+        ('events', 'Events stored in the window (repeats excluded)'),
+        ('attempts', 'Sessions whose start (started_at) is in the window'),
+        ('plays', 'Sessions whose first frame (first_frame_at) is in the window'),
+        ('ebvs', 'Exits before video start whose end (ended_at) is in the window'),
+        ('start_failures', 'Video start failures whose fatal error is in the window'),
+        ('playback_failures', 'Playback failures whose fatal error is in the window'),
+        ('vst_count', 'Video start times measured in the window (first frame in it)'),
+        ('watch_ms', 'Watch time in the window (ms): the part of qoe.sessions.watch_ms played inside it'),
+        ('stall_ms', 'Connection-induced stall time in the window (ms), split at window boundaries'),
+        ('stall_count', 'Connection-induced stalls counted in the window'),
+        ('seek_stall_ms', 'Seek-induced stall time in the window (ms), split at window boundaries'),
+        ('seek_stall_count', 'Seek-induced stalls counted in the window'),
+        ('paused_ms', 'Paused time in the window (ms), split at window boundaries'),
+        ('bitrate_x_watch', 'Average bitrate x watch time (kbps x ms) accrued in the window; divided by watch_ms, the time-weighted bitrate'),
+        ('bitrate_switches', 'Bitrate switches in the window'),
+        ('bitrate_downswitches', 'Bitrate switches to a lower bitrate in the window'),
+        ('dropped_frames', 'Dropped frames counted in the window'),
+        ('completions', 'Sessions reaching 70 % of the title in the window'),
+        ('score_x_watch', 'QoE score x watch time accrued in the window; divided by watch_ms, the watch-time-weighted score'),
+        ('scored_sessions', 'Sessions with a QoE score, counted in the window where they were first scored'),
+        ('good_sessions', 'Sessions scoring 70 or more, counted in the window where they became good'),
+        ('fatal_errors', 'Fatal error events in the window'),
+        ('nonfatal_errors', 'Non-fatal error events in the window')) AS v(col, txt)
+    LOOP
+        EXECUTE format('COMMENT ON COLUMN qoe.session_windows.%I IS %L', c.col, c.txt);
+        EXECUTE format('COMMENT ON COLUMN qoe.qoe_5min.%I IS %L', c.col, c.txt);
+    END LOOP;
+END
+$$;
+COMMENT ON COLUMN qoe.session_windows.session_id IS 'The session';
+COMMENT ON COLUMN qoe.session_windows.user_id IS 'Its viewer';
+COMMENT ON COLUMN qoe.session_windows.vst_ms IS 'The session''s video start time (ms) when its first frame is in the window (vst_count = 1), else 0';
+COMMENT ON COLUMN qoe.qoe_5min.sessions IS 'Sessions with a row in qoe.session_windows for the window (active in it)';
+COMMENT ON COLUMN qoe.qoe_5min.vst_digest IS 'qoe.tdigest of the video start times (ms) of vst_count; merge with qoe.tdigest_merge';
+COMMENT ON COLUMN qoe.qoe_5min.vst_lt_1s IS 'Video start times under 1 s';
+COMMENT ON COLUMN qoe.qoe_5min.vst_1_2s IS 'Video start times from 1 s to under 2 s';
+COMMENT ON COLUMN qoe.qoe_5min.vst_2_4s IS 'Video start times from 2 s to under 4 s';
+COMMENT ON COLUMN qoe.qoe_5min.vst_4_8s IS 'Video start times from 4 s to under 8 s';
+COMMENT ON COLUMN qoe.qoe_5min.vst_ge_8s IS 'Video start times of 8 s or more';
+COMMENT ON COLUMN qoe.qoe_5min.unique_viewers IS
+    'hll of the user_id of the sessions active in the window; merge with hll_union_agg, count with hll_cardinality';
+
+CREATE FUNCTION qoe.refresh_rollups() RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    groups bigint;
+BEGIN
+    -- one refresher at a time; writers only append to qoe.rollup_invalid
+    PERFORM 1 FROM qoe.rollup_status FOR UPDATE;
+    WITH taken AS (
+        DELETE FROM qoe.rollup_invalid
+        RETURNING window_start, content_id, country, device_type, cdn_pop
+    ), g AS (
+        SELECT DISTINCT * FROM taken
+    ), agg AS (
+        SELECT g.window_start, g.content_id, g.country, g.device_type, g.cdn_pop,
+               count(s.session_id) AS sessions,
+               coalesce(sum(s.events), 0) AS events,
+               coalesce(sum(s.attempts), 0) AS attempts,
+               coalesce(sum(s.plays), 0) AS plays,
+               coalesce(sum(s.ebvs), 0) AS ebvs,
+               coalesce(sum(s.start_failures), 0) AS start_failures,
+               coalesce(sum(s.playback_failures), 0) AS playback_failures,
+               qoe.tdigest_agg(s.vst_ms::float8) FILTER (WHERE s.vst_count = 1) AS vst_digest,
+               count(*) FILTER (WHERE s.vst_count = 1) AS vst_count,
+               count(*) FILTER (WHERE s.vst_count = 1 AND s.vst_ms < 1000) AS vst_lt_1s,
+               count(*) FILTER (WHERE s.vst_count = 1 AND s.vst_ms >= 1000 AND s.vst_ms < 2000) AS vst_1_2s,
+               count(*) FILTER (WHERE s.vst_count = 1 AND s.vst_ms >= 2000 AND s.vst_ms < 4000) AS vst_2_4s,
+               count(*) FILTER (WHERE s.vst_count = 1 AND s.vst_ms >= 4000 AND s.vst_ms < 8000) AS vst_4_8s,
+               count(*) FILTER (WHERE s.vst_count = 1 AND s.vst_ms >= 8000) AS vst_ge_8s,
+               coalesce(sum(s.watch_ms), 0) AS watch_ms,
+               coalesce(sum(s.stall_ms), 0) AS stall_ms,
+               coalesce(sum(s.stall_count), 0) AS stall_count,
+               coalesce(sum(s.seek_stall_ms), 0) AS seek_stall_ms,
+               coalesce(sum(s.seek_stall_count), 0) AS seek_stall_count,
+               coalesce(sum(s.paused_ms), 0) AS paused_ms,
+               coalesce(sum(s.bitrate_x_watch), 0) AS bitrate_x_watch,
+               coalesce(sum(s.bitrate_switches), 0) AS bitrate_switches,
+               coalesce(sum(s.bitrate_downswitches), 0) AS bitrate_downswitches,
+               coalesce(sum(s.dropped_frames), 0) AS dropped_frames,
+               coalesce(sum(s.completions), 0) AS completions,
+               coalesce(sum(s.score_x_watch), 0) AS score_x_watch,
+               coalesce(sum(s.scored_sessions), 0) AS scored_sessions,
+               coalesce(sum(s.good_sessions), 0) AS good_sessions,
+               coalesce(sum(s.fatal_errors), 0) AS fatal_errors,
+               coalesce(sum(s.nonfatal_errors), 0) AS nonfatal_errors,
+               coalesce(hll_add_agg(hll_hash_bigint(s.user_id)), hll_empty()) AS unique_viewers
+          FROM g LEFT JOIN qoe.session_windows s
+            ON s.window_start = g.window_start AND s.content_id = g.content_id
+           AND s.country IS NOT DISTINCT FROM g.country
+           AND s.device_type IS NOT DISTINCT FROM g.device_type
+           AND s.cdn_pop IS NOT DISTINCT FROM g.cdn_pop
+         GROUP BY g.window_start, g.content_id, g.country, g.device_type, g.cdn_pop
+    ), up AS (
+        INSERT INTO qoe.qoe_5min AS q
+        SELECT * FROM agg WHERE agg.sessions > 0
+        ON CONFLICT ON CONSTRAINT qoe_5min_group DO UPDATE SET
+            sessions = excluded.sessions, events = excluded.events,
+            attempts = excluded.attempts, plays = excluded.plays, ebvs = excluded.ebvs,
+            start_failures = excluded.start_failures,
+            playback_failures = excluded.playback_failures,
+            vst_digest = excluded.vst_digest, vst_count = excluded.vst_count,
+            vst_lt_1s = excluded.vst_lt_1s, vst_1_2s = excluded.vst_1_2s,
+            vst_2_4s = excluded.vst_2_4s, vst_4_8s = excluded.vst_4_8s,
+            vst_ge_8s = excluded.vst_ge_8s, watch_ms = excluded.watch_ms,
+            stall_ms = excluded.stall_ms, stall_count = excluded.stall_count,
+            seek_stall_ms = excluded.seek_stall_ms, seek_stall_count = excluded.seek_stall_count,
+            paused_ms = excluded.paused_ms, bitrate_x_watch = excluded.bitrate_x_watch,
+            bitrate_switches = excluded.bitrate_switches,
+            bitrate_downswitches = excluded.bitrate_downswitches,
+            dropped_frames = excluded.dropped_frames, completions = excluded.completions,
+            score_x_watch = excluded.score_x_watch, scored_sessions = excluded.scored_sessions,
+            good_sessions = excluded.good_sessions, fatal_errors = excluded.fatal_errors,
+            nonfatal_errors = excluded.nonfatal_errors, unique_viewers = excluded.unique_viewers
+        RETURNING 1
+    ), gone AS (
+        DELETE FROM qoe.qoe_5min q USING agg
+         WHERE agg.sessions = 0 AND q.window_start = agg.window_start
+           AND q.content_id = agg.content_id
+           AND q.country IS NOT DISTINCT FROM agg.country
+           AND q.device_type IS NOT DISTINCT FROM agg.device_type
+           AND q.cdn_pop IS NOT DISTINCT FROM agg.cdn_pop
+        RETURNING 1
+    )
+    SELECT count(*) INTO groups FROM g;
+    UPDATE qoe.rollup_status SET last_run = clock_timestamp(), last_groups = groups,
+                                 last_error = NULL, last_error_at = NULL;
+    RETURN groups;
+END
+$$;
+COMMENT ON FUNCTION qoe.refresh_rollups() IS
+    'Re-aggregates the qoe.qoe_5min groups logged in qoe.rollup_invalid from qoe.session_windows; returns how many';
+
+CREATE FUNCTION qoe.qoe_metrics(from_ts timestamptz, to_ts timestamptz,
+                                grain interval DEFAULT NULL, group_by text[] DEFAULT '{}')
+RETURNS TABLE (bucket timestamptz, content_id bigint, country text, device_type text,
+               cdn_pop text, attempts bigint, plays bigint, ebvs_rate float8,
+               video_start_failure_rate float8, playback_failure_rate float8,
+               vst_p50_ms float8, vst_p95_ms float8, vst_p99_ms float8,
+               rebuffering_ratio float8, stalls_per_hour float8, avg_bitrate_kbps float8,
+               completion_rate float8, qoe_score float8, good_share float8,
+               watch_hours float8, unique_viewers bigint)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    dims constant text[] := '{content_id,country,device_type,cdn_pop}';
+    d text;
+    cols text := '';
+    keys text := '';
+    bucket_expr text := '$1';
+BEGIN
+    IF from_ts IS NULL OR to_ts IS NULL THEN
+        RAISE EXCEPTION 'from_ts and to_ts must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    FOREACH d IN ARRAY dims LOOP
+        IF d = ANY (group_by) THEN
+            cols := cols || format(', q.%I', d);
+            keys := keys || format(', q.%I', d);
+        ELSE
+            cols := cols || format(', NULL::%s', CASE d WHEN 'content_id' THEN 'bigint' ELSE 'text' END);
+        END IF;
+    END LOOP;
+    FOREACH d IN ARRAY coalesce(group_by, '{}') LOOP
+        IF d IS NULL OR NOT d = ANY (dims) THEN
+            RAISE EXCEPTION 'unknown dimension "%" in group_by', d
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'The rollups are kept by content_id, country, device_type and cdn_pop.',
+                      HINT = 'Valid dimensions: content_id, country, device_type, cdn_pop.';
+        END IF;
+    END LOOP;
+    IF grain IS NOT NULL THEN
+        IF grain <= interval '0' OR extract(month FROM grain) <> 0 OR extract(year FROM grain) <> 0
+           OR (extract(epoch FROM grain) * 1000)::bigint % 300000 <> 0 THEN
+            RAISE EXCEPTION 'grain % is not a positive multiple of 5 minutes', grain
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Use for example ''5 min'', ''1 hour'' or ''1 day''; months are not supported.';
+        END IF;
+        bucket_expr := 'date_bin($3, q.window_start, ''2000-01-01 00:00+00''::timestamptz)';
+    END IF;
+    RETURN QUERY EXECUTE format($q$
+        SELECT %s AS bucket %s,
+               sum(q.attempts)::bigint, sum(q.plays)::bigint,
+               (sum(q.ebvs) / nullif(sum(q.attempts), 0))::float8,
+               (sum(q.start_failures) / nullif(sum(q.attempts), 0))::float8,
+               (sum(q.playback_failures) / nullif(sum(q.attempts), 0))::float8,
+               qoe.tdigest_percentile(qoe.tdigest_merge(q.vst_digest), 0.50),
+               qoe.tdigest_percentile(qoe.tdigest_merge(q.vst_digest), 0.95),
+               qoe.tdigest_percentile(qoe.tdigest_merge(q.vst_digest), 0.99),
+               (sum(q.stall_ms) / nullif(sum(q.watch_ms), 0))::float8,
+               (sum(q.stall_count) / nullif(sum(q.watch_ms) / 3600000.0, 0))::float8,
+               (sum(q.bitrate_x_watch) / nullif(sum(q.watch_ms), 0))::float8,
+               (sum(q.completions) / nullif(sum(q.plays), 0))::float8,
+               (sum(q.score_x_watch) / nullif(sum(q.watch_ms), 0))::float8,
+               (sum(q.good_sessions) / nullif(sum(q.scored_sessions), 0))::float8,
+               (sum(q.watch_ms) / 3600000.0)::float8,
+               round(hll_cardinality(hll_union_agg(q.unique_viewers)))::bigint
+          FROM qoe.qoe_5min q
+         WHERE q.window_start >= $1 AND q.window_start < $2
+         GROUP BY 1 %s
+         ORDER BY 1 %s$q$, bucket_expr, cols, keys, keys)
+        USING from_ts, to_ts, grain;
+END
+$$;
+COMMENT ON FUNCTION qoe.qoe_metrics(timestamptz, timestamptz, interval, text[]) IS
+    'QoE metrics (doc/metrics.md) of the 5-minute windows starting in [from_ts, to_ts), merged per grain bucket (NULL: one bucket) and the dimensions in group_by';
+
+-- the functions resolve hll's objects wherever that extension was installed
+DO $$
+DECLARE
+    path text := format('pg_catalog, %I, pg_temp',
+                        (SELECT n.nspname FROM pg_catalog.pg_extension e
+                           JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+                          WHERE e.extname = 'hll'));
+BEGIN
+    EXECUTE format('ALTER FUNCTION qoe.refresh_rollups() SET search_path = %s', path);
+    EXECUTE format('ALTER FUNCTION qoe.qoe_metrics(timestamptz, timestamptz, interval, text[]) SET search_path = %s', path);
+END
+$$;

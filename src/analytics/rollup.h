@@ -1,0 +1,26 @@
+/*
+ * rollup.h: the 5-minute QoE rollups (doc/rollups.md).
+ *
+ * The batch writer hands over what it did to each session; rollup.c turns
+ * that into the session's per-window contributions (qoe.session_windows) and
+ * logs the (window, title, country, device, POP) groups it touched in
+ * qoe.rollup_invalid, in the ingest transaction. qoe.refresh_rollups()
+ * re-aggregates the logged groups into qoe.qoe_5min.
+ */
+#ifndef QOE_ROLLUP_H
+#define QOE_ROLLUP_H
+
+#include "core/catalog.h"
+#include "ingest/sessions.h"
+
+/* Window length: every window starts at a multiple of it since 2000-01-01 UTC. */
+#define QOE_ROLLUP_WINDOW_US ((int64) 5 * 60 * USECS_PER_SEC)
+
+/*
+ * Bring qoe.session_windows up to date for the sessions a batch changed,
+ * and log the groups whose qoe.qoe_5min rows are now stale. Must run inside
+ * the writer's SPI connection.
+ */
+extern void qoe_rollup_sessions(const QoeCatalog *cat, const QoeSessionChange *changes, int n);
+
+#endif
