@@ -19,6 +19,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -40,7 +42,7 @@ typedef enum Figure
 	F_EVENTS, F_ATTEMPTS, F_PLAYS, F_EBVS, F_START_FAILURES, F_PLAYBACK_FAILURES,
 	F_VST_COUNT, F_VST_MS, F_WATCH_MS, F_STALL_MS, F_STALL_COUNT, F_SEEK_STALL_MS,
 	F_SEEK_STALL_COUNT, F_PAUSED_MS, F_BITRATE_X_WATCH, F_BITRATE_SWITCHES,
-	F_BITRATE_DOWNSWITCHES, F_DROPPED_FRAMES, F_COMPLETIONS, F_SCORED_SESSIONS,
+	F_BITRATE_DOWNSWITCHES, F_DROPPED_FRAMES, F_COMPLETIONS, F_SCORE_X_WATCH, F_SCORED_SESSIONS,
 	F_GOOD_SESSIONS, F_FATAL_ERRORS, F_NONFATAL_ERRORS, F_COUNT
 } Figure;
 
@@ -48,28 +50,28 @@ static const char *const figure_names[F_COUNT] = {
 	"events", "attempts", "plays", "ebvs", "start_failures", "playback_failures",
 	"vst_count", "vst_ms", "watch_ms", "stall_ms", "stall_count", "seek_stall_ms",
 	"seek_stall_count", "paused_ms", "bitrate_x_watch", "bitrate_switches",
-	"bitrate_downswitches", "dropped_frames", "completions", "scored_sessions",
+	"bitrate_downswitches", "dropped_frames", "completions", "score_x_watch", "scored_sessions",
 	"good_sessions", "fatal_errors", "nonfatal_errors"
 };
 
-/* The key columns, then score_x_watch (float8), then the figures. */
+/* The key columns, then the figures. */
 typedef enum KeyColumn
 {
 	K_SESSION_ID, K_WINDOW_START, K_USER_ID, K_CONTENT_ID, K_COUNTRY,
-	K_DEVICE_TYPE, K_CDN_POP, K_SCORE_X_WATCH, K_COUNT
+	K_DEVICE_TYPE, K_CDN_POP, K_COUNT
 } KeyColumn;
 
 static const char *const key_names[K_COUNT] = {
 	"session_id", "window_start", "user_id", "content_id", "country",
-	"device_type", "cdn_pop", "score_x_watch"
+	"device_type", "cdn_pop"
 };
 
 #define GOOD_SCORE 70.0			/* SPEC section 4: a good session scores 70 or more */
 
+/* Integers only: differences of integers add up exactly, in any order. */
 typedef struct Figures
 {
 	int64		v[F_COUNT];
-	double		score_x_watch;
 } Figures;
 
 /* One row to add to qoe.session_windows. */
@@ -190,7 +192,7 @@ running_figures(const SessionFold *fold, double catalog_duration_sec, TimestampT
 							m.watch_ms > 0 ? &dropped : NULL, &score_null);
 	if (!score_null)
 	{
-		out->score_x_watch = score * m.watch_ms;
+		out->v[F_SCORE_X_WATCH] = (int64) rint(score * m.watch_ms);
 		out->v[F_SCORED_SESSIONS] = 1;
 		out->v[F_GOOD_SESSIONS] = score >= GOOD_SCORE ? 1 : 0;
 	}
@@ -200,10 +202,8 @@ running_figures(const SessionFold *fold, double catalog_duration_sec, TimestampT
 static bool
 add_difference(Figures *f, const Figures *now, const Figures *prev)
 {
-	bool		changed = now->score_x_watch != prev->score_x_watch;
+	bool		changed = false;
 
-	if (f != NULL)
-		f->score_x_watch += now->score_x_watch - prev->score_x_watch;
 	for (int i = 0; i < F_COUNT; i++)
 	{
 		changed |= now->v[i] != prev->v[i];
@@ -388,11 +388,10 @@ prepare_plans(Oid relid)
 	appendStringInfoString(&sql,
 						   "WITH up AS (INSERT INTO qoe.session_windows AS s"
 						   " SELECT * FROM pg_catalog.unnest($1)"
-						   " ON CONFLICT (session_id, window_start) DO UPDATE SET"
-						   " score_x_watch = s.score_x_watch OPERATOR(pg_catalog.+) excluded.score_x_watch");
+						   " ON CONFLICT (session_id, window_start) DO UPDATE SET");
 	for (int i = 0; i < F_COUNT; i++)
-		appendStringInfo(&sql, ", %s = s.%s OPERATOR(pg_catalog.+) excluded.%s",
-						 figure_names[i], figure_names[i], figure_names[i]);
+		appendStringInfo(&sql, "%s %s = s.%s OPERATOR(pg_catalog.+) excluded.%s",
+						 i > 0 ? "," : "", figure_names[i], figure_names[i], figure_names[i]);
 	appendStringInfoString(&sql,
 						   " RETURNING " GROUP_COLUMNS ")"
 						   " INSERT INTO qoe.rollup_invalid (" GROUP_COLUMNS ")"
@@ -527,7 +526,6 @@ upsert_rows(Oid relid, const RowList *list)
 		values[key_attno[K_DEVICE_TYPE] - 1] =
 			text_or_null(c->device_type, &nulls[key_attno[K_DEVICE_TYPE] - 1]);
 		values[key_attno[K_CDN_POP] - 1] = text_or_null(c->cdn_pop, &nulls[key_attno[K_CDN_POP] - 1]);
-		values[key_attno[K_SCORE_X_WATCH] - 1] = Float8GetDatum(row->f.score_x_watch);
 		for (int i = 0; i < F_COUNT; i++)
 			values[fig_attno[i] - 1] = Int64GetDatum(row->f.v[i]);
 		rows[r] = HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
