@@ -237,9 +237,14 @@ cross_windows(RowList *list, const QoeSessionChange *c, const SessionFold *fold,
 	}
 }
 
-/* The moments of a session, counted (sign +1) or taken back (-1). */
+/*
+ * The moments of a session, counted (sign +1) or taken back (-1). An
+ * abandoned session that never started is an EBVS at its last event
+ * (qoe_rollup_abandoned); a new event makes it active again.
+ */
 static void
-add_points(RowList *list, const QoeSessionChange *c, const SessionFold *fold, int sign)
+add_points(RowList *list, const QoeSessionChange *c, const SessionFold *fold, bool abandoned,
+		   int sign)
 {
 	SessionMetrics m;
 
@@ -264,6 +269,8 @@ add_points(RowList *list, const QoeSessionChange *c, const SessionFold *fold, in
 		f->v[F_START_FAILURES] += m.start_failed ? sign : 0;
 		f->v[F_PLAYBACK_FAILURES] += m.playback_failed ? sign : 0;
 	}
+	else if (abandoned && !m.has_first_frame)
+		row_for(list, c, window_of(fold->last_event_at))->v[F_EBVS] += sign;
 }
 
 /*
@@ -287,7 +294,7 @@ session_rows(RowList *list, const QoeSessionChange *c)
 		running_figures(&fold, c->catalog_duration_sec, 0, false, &prev);
 		cur = window_of(fold.last_event_at);
 		any = true;
-		add_points(list, c, &fold, -1);
+		add_points(list, c, &fold, c->abandoned_before, -1);
 	}
 	else
 	{
@@ -318,7 +325,7 @@ session_rows(RowList *list, const QoeSessionChange *c)
 		return;
 	running_figures(&fold, c->catalog_duration_sec, 0, false, &now);
 	add_difference(row_for(list, c, cur), &now, &prev);
-	add_points(list, c, &fold, 1);
+	add_points(list, c, &fold, false, 1);
 }
 
 /* Plans kept for the backend's life, for the qoe.session_windows they were made for. */
@@ -556,5 +563,46 @@ qoe_rollup_sessions(const QoeCatalog *cat, const QoeSessionChange *changes, int 
 		session_rows(&list, &changes[i]);
 	}
 	if (list.n > 0)
+		upsert_rows(relid, &list);
+}
+
+void
+qoe_rollup_abandoned(SPITupleTable *expired, uint64 n)
+{
+	QoeCatalog	cat;
+	Oid			relid;
+	QoeSessionChange *changes;
+	RowList		list = {0};
+	TupleDesc	desc = expired->tupdesc;
+
+	if (n == 0)
+		return;
+	qoe_catalog_lookup(&cat);
+	relid = qoe_relation_oid(cat.namespace_oid, "session_windows");
+	list.cap = (int) n;
+	list.rows = palloc(sizeof(WindowRow) * n);
+	changes = palloc0(sizeof(QoeSessionChange) * n);
+	/* read the tuples first: the next SPI call replaces them */
+	for (uint64 r = 0; r < n; r++)
+	{
+		HeapTuple	tup = expired->vals[r];
+		QoeSessionChange *c = &changes[list.n];
+		bool		isnull;
+
+		CHECK_FOR_INTERRUPTS();
+		if (!DatumGetBool(SPI_getbinval(tup, desc, 8, &isnull)))
+			continue;			/* it had started: no EBVS */
+		c->session_id = SPI_getvalue(tup, desc, 1);
+		c->user_id = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+		c->content_id = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+		c->country = SPI_getvalue(tup, desc, 4);
+		c->device_type = SPI_getvalue(tup, desc, 5);
+		c->cdn_pop = SPI_getvalue(tup, desc, 6);
+		list.session_first = list.n;
+		row_for(&list, c, window_of(DatumGetTimestampTz(SPI_getbinval(tup, desc, 7, &isnull))))
+			->v[F_EBVS] = 1;
+	}
+	prepare_plans(relid);
+	if (list.n > 0 && rollups_enabled())
 		upsert_rows(relid, &list);
 }

@@ -11,6 +11,7 @@
 #define QOE_ROLLUP_H
 
 #include "core/catalog.h"
+#include "executor/spi.h"
 #include "ingest/sessions.h"
 
 /* Window length: every window starts at a multiple of it since 2000-01-01 UTC. */
@@ -22,5 +23,14 @@
  * the writer's SPI connection.
  */
 extern void qoe_rollup_sessions(const QoeCatalog *cat, const QoeSessionChange *changes, int n);
+
+/*
+ * qoe_sessions_expire() returns these columns of the sessions it marked
+ * abandoned; qoe_rollup_abandoned() counts those that never started as
+ * EBVS in the window of their last event.
+ */
+#define QOE_ROLLUP_ABANDONED_COLUMNS \
+	"session_id, user_id, content_id, country, device_type, cdn_pop, last_event_at, ebvs"
+extern void qoe_rollup_abandoned(SPITupleTable *expired, uint64 n);
 
 #endif

@@ -52,6 +52,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "analytics/rollup.h"
 #include "ingest/session_fold.h"
 #include "ingest/sessions.h"
 
@@ -85,6 +86,7 @@ typedef struct SessionWork
 	/* for the rollups: the stored session before this batch, or all its events */
 	SessionFold before;
 	SessionDims before_dims;
+	bool		abandoned;		/* stored as abandoned (state) */
 	QoeEvent  **all;			/* set when rebuilt from history */
 	int			nall;
 } SessionWork;
@@ -430,6 +432,9 @@ read_stored(SessionStore *store, SessionWork *w)
 
 	w->exists = true;
 	w->stored_tid = slot->tts_tid;
+	d = slot_getattr(slot, attno[SC_STATE], &isnull);
+	w->abandoned = !isnull && DatumGetObjectId(d) != store->state_active &&
+		DatumGetObjectId(d) != store->state_ended;
 	w->dims.known = true;
 	w->dims.user_id = DatumGetInt64(slot_getattr(slot, attno[SC_USER_ID], &isnull));
 	d = slot_getattr(slot, attno[SC_PROFILE_ID], &isnull);
@@ -1040,6 +1045,7 @@ report_changes(SessionWork *works, int nworks, int *nchanges)
 		c->session_id = w->session_id;
 		c->existed = w->exists;
 		c->before = w->before;
+		c->abandoned_before = w->exists && w->abandoned;
 		c->after = w->fold;
 		c->catalog_duration_sec = w->catalog_duration_sec;
 		c->dims_changed = w->exists &&
@@ -1123,6 +1129,7 @@ qoe_sessions_expire(int64 timeout_us)
 	Datum		arg;
 	Interval   *timeout = palloc0(sizeof(Interval));
 	int			ret;
+	uint64		expired;
 
 	timeout->time = timeout_us;
 	arg = IntervalPGetDatum(timeout);
@@ -1130,9 +1137,13 @@ qoe_sessions_expire(int64 timeout_us)
 		"UPDATE qoe.sessions SET state = 'abandoned'::qoe.session_state,"
 		" ebvs = first_frame_at IS NULL AND NOT start_failed"
 		" WHERE state OPERATOR(pg_catalog.=) 'active'::qoe.session_state"
-		" AND last_event_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) $1)",
+		" AND last_event_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) $1)"
+		" RETURNING " QOE_ROLLUP_ABANDONED_COLUMNS,
 		1, argtypes, &arg, NULL, false, 0);
-	if (ret != SPI_OK_UPDATE)
+	if (ret != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "expiring sessions failed: %s", SPI_result_code_string(ret));
-	return SPI_processed;
+	expired = SPI_processed;
+	/* an abandoned session that never started is an EBVS, in the rollups too */
+	qoe_rollup_abandoned(SPI_tuptable, expired);
+	return expired;
 }

@@ -15,6 +15,7 @@ typedef struct QoeSessionChange
 	bool		existed;		/* stored before the batch: before is its fold then */
 	bool		rebuilt;		/* folded again from all its events: events[] holds them all */
 	bool		dims_changed;	/* user, title, device, country or POP differ from before */
+	bool		abandoned_before;	/* stored as abandoned before the batch */
 	SessionFold before;
 	SessionFold after;
 	double		catalog_duration_sec;
