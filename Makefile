@@ -33,7 +33,7 @@ DATA_built = qoe_ext--$(EXTVERSION).sql
 DATA = $(wildcard sql/qoe_ext--*--*.sql)
 
 REGRESS = setup decode ingest writer sessions vectors partitions \
-	tdigest tdigest_parallel tdigest_accuracy qoe_score sources privileges search_path
+	tdigest tdigest_parallel tdigest_accuracy qoe_score rollups sources privileges search_path
 REGRESS_OPTS = --inputdir=.
 export QOE_SHARED_DIR ?= $(abspath $(CURDIR)/../shared)
 

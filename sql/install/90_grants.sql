@@ -38,14 +38,12 @@ GRANT SELECT, DELETE ON dead_letters TO qoe_admin;
 REVOKE EXECUTE ON FUNCTION qoe_score_config_changed() FROM PUBLIC;
 
 -- rollups (60_rollups.sql): readers read them and call qoe_metrics; ingest
--- keeps qoe.session_windows and logs stale groups; the refresh is maintenance
+-- keeps qoe.session_windows as its owner (src/analytics/rollup.c), so
+-- writers need nothing here; the refresh is maintenance
 GRANT SELECT ON qoe_5min, session_windows, rollup_status TO qoe_reader;
 REVOKE EXECUTE ON FUNCTION qoe_metrics(timestamptz, timestamptz, interval, text[]),
     refresh_rollups() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION qoe_metrics(timestamptz, timestamptz, interval, text[]) TO qoe_reader;
-GRANT SELECT, INSERT, UPDATE, DELETE ON session_windows TO qoe_writer;
-GRANT INSERT ON rollup_invalid TO qoe_writer;
-GRANT SELECT ON rollup_status TO qoe_writer;
 GRANT EXECUTE ON FUNCTION refresh_rollups() TO qoe_admin, qoe_worker;
 GRANT SELECT, INSERT, UPDATE, DELETE ON qoe_5min TO qoe_admin, qoe_worker;
 GRANT SELECT, DELETE ON rollup_invalid TO qoe_admin, qoe_worker;

@@ -22,6 +22,7 @@
 #include <math.h>
 
 #include "access/htup_details.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -30,6 +31,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
@@ -543,27 +545,53 @@ upsert_rows(Oid relid, const RowList *list)
 		elog(ERROR, "writing session windows failed");
 }
 
+/*
+ * The rollups are ingest's own bookkeeping, like a session's fold_state:
+ * they are kept as the owner of qoe.session_windows, so a role that may
+ * ingest needs no rights on them (and cannot write them directly). An error
+ * in between restores the caller's identity with the (sub)transaction.
+ */
+static void
+become_owner(Oid relid, Oid *save_userid, int *save_sec)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	GetUserIdAndSecContext(save_userid, save_sec);
+	SetUserIdAndSecContext(owner, *save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+}
+
 void
 qoe_rollup_sessions(const QoeCatalog *cat, const QoeSessionChange *changes, int n)
 {
 	Oid			relid = qoe_relation_oid(cat->namespace_oid, "session_windows");
 	RowList		list = {0};
+	Oid			save_userid;
+	int			save_sec;
 
 	if (n == 0)
 		return;
+	become_owner(relid, &save_userid, &save_sec);
 	prepare_plans(relid);
-	if (!rollups_enabled())
-		return;
-	drop_and_rekey(changes, n);
-	list.cap = Max(2 * n, 16);
-	list.rows = palloc(sizeof(WindowRow) * list.cap);
-	for (int i = 0; i < n; i++)
+	if (rollups_enabled())
 	{
-		CHECK_FOR_INTERRUPTS();
-		session_rows(&list, &changes[i]);
+		drop_and_rekey(changes, n);
+		list.cap = Max(2 * n, 16);
+		list.rows = palloc(sizeof(WindowRow) * list.cap);
+		for (int i = 0; i < n; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
+			session_rows(&list, &changes[i]);
+		}
+		if (list.n > 0)
+			upsert_rows(relid, &list);
 	}
-	if (list.n > 0)
-		upsert_rows(relid, &list);
+	SetUserIdAndSecContext(save_userid, save_sec);
 }
 
 void
@@ -574,6 +602,8 @@ qoe_rollup_abandoned(SPITupleTable *expired, uint64 n)
 	QoeSessionChange *changes;
 	RowList		list = {0};
 	TupleDesc	desc = expired->tupdesc;
+	Oid			save_userid;
+	int			save_sec;
 
 	if (n == 0)
 		return;
@@ -602,7 +632,9 @@ qoe_rollup_abandoned(SPITupleTable *expired, uint64 n)
 		row_for(&list, c, window_of(DatumGetTimestampTz(SPI_getbinval(tup, desc, 7, &isnull))))
 			->v[F_EBVS] = 1;
 	}
+	become_owner(relid, &save_userid, &save_sec);
 	prepare_plans(relid);
 	if (list.n > 0 && rollups_enabled())
 		upsert_rows(relid, &list);
+	SetUserIdAndSecContext(save_userid, save_sec);
 }
