@@ -1,6 +1,6 @@
 -- The 5-minute QoE rollups (doc/rollups.md): per session and window what the
 -- session contributed (kept by the batch writer, in the ingest transaction),
--- the groups that changed, and their re-aggregation into qoe.qoe_5min.
+-- the windows that changed, and their re-aggregation into qoe.qoe_5min.
 -- Unique viewers are an hll (the postgresql-hll extension, required by
 -- qoe_ext.control); while this script runs, search_path holds hll's schema.
 
@@ -37,26 +37,18 @@ CREATE TABLE qoe.session_windows (
     fatal_errors bigint NOT NULL,
     nonfatal_errors bigint NOT NULL,
     CONSTRAINT session_windows_pkey PRIMARY KEY (session_id, window_start)
-);
-CREATE INDEX session_windows_group ON qoe.session_windows (window_start, content_id);
+) WITH (fillfactor = 80);  -- room for the in-place (HOT) updates of a session's last window
+CREATE INDEX session_windows_window ON qoe.session_windows (window_start);
 COMMENT ON TABLE qoe.session_windows IS
     'What each session contributed to each 5-minute window (event time); maintained by the batch writer, re-aggregated into qoe.qoe_5min';
 COMMENT ON CONSTRAINT session_windows_pkey ON qoe.session_windows IS 'One row per session and window';
 
 CREATE TABLE qoe.rollup_invalid (
-    window_start timestamptz NOT NULL,
-    content_id bigint NOT NULL,
-    country text,
-    device_type text,
-    cdn_pop text
+    window_start timestamptz NOT NULL
 );
 COMMENT ON TABLE qoe.rollup_invalid IS
-    'Groups of qoe.qoe_5min whose session windows changed since the last qoe.refresh_rollups(); written in the ingest transaction';
-COMMENT ON COLUMN qoe.rollup_invalid.window_start IS 'Start of the stale window';
-COMMENT ON COLUMN qoe.rollup_invalid.content_id IS 'Title of the stale group';
-COMMENT ON COLUMN qoe.rollup_invalid.country IS 'Country of the stale group (NULL: unknown)';
-COMMENT ON COLUMN qoe.rollup_invalid.device_type IS 'Device type of the stale group (NULL: unknown)';
-COMMENT ON COLUMN qoe.rollup_invalid.cdn_pop IS 'CDN POP of the stale group (NULL: unknown)';
+    'Windows of qoe.qoe_5min whose session windows changed since the last qoe.refresh_rollups(); written in the ingest transaction';
+COMMENT ON COLUMN qoe.rollup_invalid.window_start IS 'Start of the stale window (one row per writing batch and window; duplicates are expected)';
 
 CREATE TABLE qoe.qoe_5min (
     window_start timestamptz NOT NULL,
@@ -106,7 +98,7 @@ CREATE TABLE qoe.rollup_status (
     id boolean PRIMARY KEY DEFAULT true CHECK (id),
     enabled boolean NOT NULL DEFAULT true,
     last_run timestamptz,
-    last_groups bigint,
+    last_windows bigint,
     last_error text,
     last_error_at timestamptz
 );
@@ -116,7 +108,7 @@ COMMENT ON COLUMN qoe.rollup_status.id IS 'Always true: the table holds one row'
 COMMENT ON COLUMN qoe.rollup_status.enabled IS
     'Whether ingest maintains qoe.session_windows; off is for measuring its cost only: sessions written while off are missing from the rollups';
 COMMENT ON COLUMN qoe.rollup_status.last_run IS 'End of the latest successful qoe.refresh_rollups()';
-COMMENT ON COLUMN qoe.rollup_status.last_groups IS 'Groups the latest successful refresh re-aggregated';
+COMMENT ON COLUMN qoe.rollup_status.last_windows IS 'Windows the latest successful refresh re-aggregated';
 COMMENT ON COLUMN qoe.rollup_status.last_error IS 'Error of the latest failed refresh by the scheduler, cleared by a successful one';
 COMMENT ON COLUMN qoe.rollup_status.last_error_at IS 'When that error happened';
 COMMENT ON CONSTRAINT rollup_status_pkey ON qoe.rollup_status IS 'Key of the single row';
@@ -177,93 +169,43 @@ COMMENT ON COLUMN qoe.qoe_5min.unique_viewers IS
 
 CREATE FUNCTION qoe.refresh_rollups() RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
-    groups bigint;
+    windows timestamptz[];
 BEGIN
     -- one refresher at a time; writers only append to qoe.rollup_invalid
     PERFORM 1 FROM qoe.rollup_status FOR UPDATE;
-    WITH taken AS (
-        DELETE FROM qoe.rollup_invalid
-        RETURNING window_start, content_id, country, device_type, cdn_pop
-    ), g AS (
-        SELECT DISTINCT * FROM taken
-    ), agg AS (
-        SELECT g.window_start, g.content_id, g.country, g.device_type, g.cdn_pop,
-               count(s.session_id) AS sessions,
-               coalesce(sum(s.events), 0) AS events,
-               coalesce(sum(s.attempts), 0) AS attempts,
-               coalesce(sum(s.plays), 0) AS plays,
-               coalesce(sum(s.ebvs), 0) AS ebvs,
-               coalesce(sum(s.start_failures), 0) AS start_failures,
-               coalesce(sum(s.playback_failures), 0) AS playback_failures,
-               qoe.tdigest_agg(s.vst_ms::float8) FILTER (WHERE s.vst_count = 1) AS vst_digest,
-               count(*) FILTER (WHERE s.vst_count = 1) AS vst_count,
-               count(*) FILTER (WHERE s.vst_count = 1 AND s.vst_ms < 1000) AS vst_lt_1s,
-               count(*) FILTER (WHERE s.vst_count = 1 AND s.vst_ms >= 1000 AND s.vst_ms < 2000) AS vst_1_2s,
-               count(*) FILTER (WHERE s.vst_count = 1 AND s.vst_ms >= 2000 AND s.vst_ms < 4000) AS vst_2_4s,
-               count(*) FILTER (WHERE s.vst_count = 1 AND s.vst_ms >= 4000 AND s.vst_ms < 8000) AS vst_4_8s,
-               count(*) FILTER (WHERE s.vst_count = 1 AND s.vst_ms >= 8000) AS vst_ge_8s,
-               coalesce(sum(s.watch_ms), 0) AS watch_ms,
-               coalesce(sum(s.stall_ms), 0) AS stall_ms,
-               coalesce(sum(s.stall_count), 0) AS stall_count,
-               coalesce(sum(s.seek_stall_ms), 0) AS seek_stall_ms,
-               coalesce(sum(s.seek_stall_count), 0) AS seek_stall_count,
-               coalesce(sum(s.paused_ms), 0) AS paused_ms,
-               coalesce(sum(s.bitrate_x_watch), 0) AS bitrate_x_watch,
-               coalesce(sum(s.bitrate_switches), 0) AS bitrate_switches,
-               coalesce(sum(s.bitrate_downswitches), 0) AS bitrate_downswitches,
-               coalesce(sum(s.dropped_frames), 0) AS dropped_frames,
-               coalesce(sum(s.completions), 0) AS completions,
-               coalesce(sum(s.score_x_watch), 0) AS score_x_watch,
-               coalesce(sum(s.scored_sessions), 0) AS scored_sessions,
-               coalesce(sum(s.good_sessions), 0) AS good_sessions,
-               coalesce(sum(s.fatal_errors), 0) AS fatal_errors,
-               coalesce(sum(s.nonfatal_errors), 0) AS nonfatal_errors,
-               coalesce(hll_add_agg(hll_hash_bigint(s.user_id)), hll_empty()) AS unique_viewers
-          FROM g LEFT JOIN qoe.session_windows s
-            ON s.window_start = g.window_start AND s.content_id = g.content_id
-           AND s.country IS NOT DISTINCT FROM g.country
-           AND s.device_type IS NOT DISTINCT FROM g.device_type
-           AND s.cdn_pop IS NOT DISTINCT FROM g.cdn_pop
-         GROUP BY g.window_start, g.content_id, g.country, g.device_type, g.cdn_pop
-    ), up AS (
-        INSERT INTO qoe.qoe_5min AS q
-        SELECT * FROM agg WHERE agg.sessions > 0
-        ON CONFLICT ON CONSTRAINT qoe_5min_group DO UPDATE SET
-            sessions = excluded.sessions, events = excluded.events,
-            attempts = excluded.attempts, plays = excluded.plays, ebvs = excluded.ebvs,
-            start_failures = excluded.start_failures,
-            playback_failures = excluded.playback_failures,
-            vst_digest = excluded.vst_digest, vst_count = excluded.vst_count,
-            vst_lt_1s = excluded.vst_lt_1s, vst_1_2s = excluded.vst_1_2s,
-            vst_2_4s = excluded.vst_2_4s, vst_4_8s = excluded.vst_4_8s,
-            vst_ge_8s = excluded.vst_ge_8s, watch_ms = excluded.watch_ms,
-            stall_ms = excluded.stall_ms, stall_count = excluded.stall_count,
-            seek_stall_ms = excluded.seek_stall_ms, seek_stall_count = excluded.seek_stall_count,
-            paused_ms = excluded.paused_ms, bitrate_x_watch = excluded.bitrate_x_watch,
-            bitrate_switches = excluded.bitrate_switches,
-            bitrate_downswitches = excluded.bitrate_downswitches,
-            dropped_frames = excluded.dropped_frames, completions = excluded.completions,
-            score_x_watch = excluded.score_x_watch, scored_sessions = excluded.scored_sessions,
-            good_sessions = excluded.good_sessions, fatal_errors = excluded.fatal_errors,
-            nonfatal_errors = excluded.nonfatal_errors, unique_viewers = excluded.unique_viewers
-        RETURNING 1
-    ), gone AS (
-        DELETE FROM qoe.qoe_5min q USING agg
-         WHERE agg.sessions = 0 AND q.window_start = agg.window_start
-           AND q.content_id = agg.content_id
-           AND q.country IS NOT DISTINCT FROM agg.country
-           AND q.device_type IS NOT DISTINCT FROM agg.device_type
-           AND q.cdn_pop IS NOT DISTINCT FROM agg.cdn_pop
-        RETURNING 1
-    )
-    SELECT count(*) INTO groups FROM g;
-    UPDATE qoe.rollup_status SET last_run = clock_timestamp(), last_groups = groups,
+    WITH taken AS (DELETE FROM qoe.rollup_invalid RETURNING window_start)
+    SELECT array_agg(DISTINCT window_start) INTO windows FROM taken;
+    IF windows IS NOT NULL THEN
+        DELETE FROM qoe.qoe_5min WHERE window_start = ANY (windows);
+        INSERT INTO qoe.qoe_5min
+        SELECT s.window_start, s.content_id, s.country, s.device_type, s.cdn_pop,
+               count(*) AS sessions, sum(s.events), sum(s.attempts), sum(s.plays), sum(s.ebvs),
+               sum(s.start_failures), sum(s.playback_failures),
+               qoe.tdigest_agg(s.vst_ms::float8) FILTER (WHERE s.vst_count = 1),
+               count(*) FILTER (WHERE s.vst_count = 1),
+               count(*) FILTER (WHERE s.vst_count = 1 AND s.vst_ms < 1000),
+               count(*) FILTER (WHERE s.vst_count = 1 AND s.vst_ms >= 1000 AND s.vst_ms < 2000),
+               count(*) FILTER (WHERE s.vst_count = 1 AND s.vst_ms >= 2000 AND s.vst_ms < 4000),
+               count(*) FILTER (WHERE s.vst_count = 1 AND s.vst_ms >= 4000 AND s.vst_ms < 8000),
+               count(*) FILTER (WHERE s.vst_count = 1 AND s.vst_ms >= 8000),
+               sum(s.watch_ms), sum(s.stall_ms), sum(s.stall_count), sum(s.seek_stall_ms),
+               sum(s.seek_stall_count), sum(s.paused_ms), sum(s.bitrate_x_watch),
+               sum(s.bitrate_switches), sum(s.bitrate_downswitches), sum(s.dropped_frames),
+               sum(s.completions), sum(s.score_x_watch), sum(s.scored_sessions),
+               sum(s.good_sessions), sum(s.fatal_errors), sum(s.nonfatal_errors),
+               hll_add_agg(hll_hash_bigint(s.user_id))
+          FROM qoe.session_windows s
+         WHERE s.window_start = ANY (windows)
+         GROUP BY s.window_start, s.content_id, s.country, s.device_type, s.cdn_pop;
+    END IF;
+    UPDATE qoe.rollup_status SET last_run = clock_timestamp(),
+                                 last_windows = coalesce(cardinality(windows), 0),
                                  last_error = NULL, last_error_at = NULL;
-    RETURN groups;
+    RETURN coalesce(cardinality(windows), 0);
 END
 $$;
 COMMENT ON FUNCTION qoe.refresh_rollups() IS
-    'Re-aggregates the qoe.qoe_5min groups logged in qoe.rollup_invalid from qoe.session_windows; returns how many';
+    'Re-aggregates the qoe.qoe_5min windows logged in qoe.rollup_invalid from qoe.session_windows; returns how many windows';
 
 CREATE FUNCTION qoe.qoe_metrics(from_ts timestamptz, to_ts timestamptz,
                                 grain interval DEFAULT NULL, group_by text[] DEFAULT '{}')

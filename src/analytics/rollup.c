@@ -14,7 +14,7 @@
  * A batch that only adds events later than everything the session had (the
  * fold's fast path) changes only the session's last window and later ones:
  * their changes are added to the stored rows. A session rebuilt from all its
- * events has its rows replaced. Either way, the groups touched are logged in
+ * events has its rows replaced. Either way, the windows touched are logged in
  * qoe.rollup_invalid, for qoe.refresh_rollups() to re-aggregate.
  */
 #include "postgres.h"
@@ -336,6 +336,7 @@ static SPIPlanPtr enabled_plan;
 static SPIPlanPtr drop_plan;
 static SPIPlanPtr rekey_plan;
 static SPIPlanPtr upsert_plan;
+static SPIPlanPtr invalidate_plan;
 
 static SPIPlanPtr
 prepare_kept(const char *sql, int nargs, Oid *argtypes)
@@ -349,13 +350,13 @@ prepare_kept(const char *sql, int nargs, Oid *argtypes)
 	return plan;
 }
 
-#define GROUP_COLUMNS "window_start, content_id, country, device_type, cdn_pop"
 
 static void
 prepare_plans(Oid relid)
 {
 	Oid			rows_type = get_array_type(get_rel_type_id(relid));
 	Oid			text_array = TEXTARRAYOID;
+	Oid			timestamptz_array = TIMESTAMPTZARRAYOID;
 	Oid			rekey_types[6] = {TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
 	TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
 	StringInfoData sql;
@@ -368,44 +369,39 @@ prepare_plans(Oid relid)
 		SPI_freeplan(drop_plan);
 		SPI_freeplan(rekey_plan);
 		SPI_freeplan(upsert_plan);
+		SPI_freeplan(invalidate_plan);
 		enabled_plan = NULL;
 	}
 	enabled_plan = prepare_kept("SELECT enabled FROM qoe.rollup_status", 0, NULL);
 	drop_plan = prepare_kept(
 		"WITH gone AS (DELETE FROM qoe.session_windows"
-		" WHERE session_id OPERATOR(pg_catalog.=) ANY ($1) RETURNING " GROUP_COLUMNS ")"
-		" INSERT INTO qoe.rollup_invalid (" GROUP_COLUMNS ")"
-		" SELECT DISTINCT " GROUP_COLUMNS " FROM gone",
+		" WHERE session_id OPERATOR(pg_catalog.=) ANY ($1) RETURNING window_start)"
+		" INSERT INTO qoe.rollup_invalid (window_start) SELECT DISTINCT window_start FROM gone",
 		1, &text_array);
 	/* a dimension first seen now (an earlier event lacked it) moves every row */
 	rekey_plan = prepare_kept(
 		"WITH n AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
 		" pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6))"
 		"   AS n(session_id, user_id, content_id, country, device_type, cdn_pop)),"
-		" old AS (INSERT INTO qoe.rollup_invalid (" GROUP_COLUMNS ")"
-		"   SELECT DISTINCT s.window_start, s.content_id, s.country, s.device_type, s.cdn_pop"
-		"   FROM qoe.session_windows s JOIN n ON s.session_id OPERATOR(pg_catalog.=) n.session_id),"
 		" moved AS (UPDATE qoe.session_windows s SET user_id = n.user_id,"
 		"   content_id = n.content_id, country = n.country, device_type = n.device_type,"
 		"   cdn_pop = n.cdn_pop FROM n WHERE s.session_id OPERATOR(pg_catalog.=) n.session_id"
-		"   RETURNING s.window_start, s.content_id, s.country, s.device_type, s.cdn_pop)"
-		" INSERT INTO qoe.rollup_invalid (" GROUP_COLUMNS ")"
-		" SELECT DISTINCT " GROUP_COLUMNS " FROM moved",
+		"   RETURNING s.window_start)"
+		" INSERT INTO qoe.rollup_invalid (window_start) SELECT DISTINCT window_start FROM moved",
 		6, rekey_types);
 
 	initStringInfo(&sql);
 	appendStringInfoString(&sql,
-						   "WITH up AS (INSERT INTO qoe.session_windows AS s"
+						   "INSERT INTO qoe.session_windows AS s"
 						   " SELECT * FROM pg_catalog.unnest($1)"
 						   " ON CONFLICT (session_id, window_start) DO UPDATE SET");
 	for (int i = 0; i < F_COUNT; i++)
 		appendStringInfo(&sql, "%s %s = s.%s OPERATOR(pg_catalog.+) excluded.%s",
 						 i > 0 ? "," : "", figure_names[i], figure_names[i], figure_names[i]);
-	appendStringInfoString(&sql,
-						   " RETURNING " GROUP_COLUMNS ")"
-						   " INSERT INTO qoe.rollup_invalid (" GROUP_COLUMNS ")"
-						   " SELECT DISTINCT " GROUP_COLUMNS " FROM up");
 	upsert_plan = prepare_kept(sql.data, 1, &rows_type);
+	invalidate_plan = prepare_kept("INSERT INTO qoe.rollup_invalid (window_start)"
+								   " SELECT pg_catalog.unnest($1)",
+								   1, &timestamptz_array);
 	plans_relid = relid;
 }
 
@@ -501,6 +497,36 @@ drop_and_rekey(const QoeSessionChange *changes, int n)
 	}
 }
 
+static int
+cmp_timestamptz(const void *a, const void *b)
+{
+	TimestampTz x = *(const TimestampTz *) a;
+	TimestampTz y = *(const TimestampTz *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* Log the windows the rows fall in, each once, for qoe.refresh_rollups(). */
+static void
+invalidate_windows(const RowList *list)
+{
+	TimestampTz *windows = palloc(sizeof(TimestampTz) * list->n);
+	Datum	   *elems = palloc(sizeof(Datum) * list->n);
+	int			n = 0;
+	Datum		arg;
+
+	for (int r = 0; r < list->n; r++)
+		windows[r] = list->rows[r].window_start;
+	qsort(windows, list->n, sizeof(TimestampTz), cmp_timestamptz);
+	for (int r = 0; r < list->n; r++)
+		if (r == 0 || windows[r] != windows[r - 1])
+			elems[n++] = TimestampTzGetDatum(windows[r]);
+	arg = PointerGetDatum(construct_array(elems, n, TIMESTAMPTZOID, sizeof(TimestampTz),
+										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	if (SPI_execute_plan(invalidate_plan, &arg, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "logging stale windows failed");
+}
+
 static void
 upsert_rows(Oid relid, const RowList *list)
 {
@@ -543,6 +569,7 @@ upsert_rows(Oid relid, const RowList *list)
 										  TYPALIGN_DOUBLE));
 	if (SPI_execute_plan(upsert_plan, &arg, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "writing session windows failed");
+	invalidate_windows(list);
 }
 
 /*

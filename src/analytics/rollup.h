@@ -3,9 +3,9 @@
  *
  * The batch writer hands over what it did to each session; rollup.c turns
  * that into the session's per-window contributions (qoe.session_windows) and
- * logs the (window, title, country, device, POP) groups it touched in
- * qoe.rollup_invalid, in the ingest transaction. qoe.refresh_rollups()
- * re-aggregates the logged groups into qoe.qoe_5min.
+ * logs the windows it touched in qoe.rollup_invalid, in the ingest
+ * transaction. qoe.refresh_rollups() re-aggregates the logged windows into
+ * qoe.qoe_5min.
  */
 #ifndef QOE_ROLLUP_H
 #define QOE_ROLLUP_H
@@ -19,7 +19,7 @@
 
 /*
  * Bring qoe.session_windows up to date for the sessions a batch changed,
- * and log the groups whose qoe.qoe_5min rows are now stale. Must run inside
+ * and log the windows whose qoe.qoe_5min rows are now stale. Must run inside
  * the writer's SPI connection.
  */
 extern void qoe_rollup_sessions(const QoeCatalog *cat, const QoeSessionChange *changes, int n);
