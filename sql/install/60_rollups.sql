@@ -1,10 +1,11 @@
 -- The 5-minute QoE rollups (doc/rollups.md): per session and window what the
--- session contributed (kept by the batch writer, in the ingest transaction),
--- the windows that changed, and their re-aggregation into qoe.qoe_5min.
+-- session contributed (changes appended by the batch writer, in the ingest
+-- transaction, merged by qoe.refresh_rollups()), and per group and window the
+-- mergeable state of qoe.qoe_5min.
 -- Unique viewers are an hll (the postgresql-hll extension, required by
 -- qoe_ext.control); while this script runs, search_path holds hll's schema.
 
-CREATE TABLE qoe.session_windows (
+CREATE TABLE qoe.session_window_deltas (
     session_id text NOT NULL,
     window_start timestamptz NOT NULL,
     user_id bigint NOT NULL,
@@ -35,20 +36,15 @@ CREATE TABLE qoe.session_windows (
     scored_sessions bigint NOT NULL,
     good_sessions bigint NOT NULL,
     fatal_errors bigint NOT NULL,
-    nonfatal_errors bigint NOT NULL,
-    CONSTRAINT session_windows_pkey PRIMARY KEY (session_id, window_start)
-) WITH (fillfactor = 80);  -- room for the in-place (HOT) updates of a session's last window
-CREATE INDEX session_windows_window ON qoe.session_windows (window_start);
-COMMENT ON TABLE qoe.session_windows IS
-    'What each session contributed to each 5-minute window (event time); maintained by the batch writer, re-aggregated into qoe.qoe_5min';
-COMMENT ON CONSTRAINT session_windows_pkey ON qoe.session_windows IS 'One row per session and window';
-
-CREATE TABLE qoe.rollup_invalid (
-    window_start timestamptz NOT NULL
+    nonfatal_errors bigint NOT NULL
 );
-COMMENT ON TABLE qoe.rollup_invalid IS
-    'Windows of qoe.qoe_5min whose session windows changed since the last qoe.refresh_rollups(); written in the ingest transaction';
-COMMENT ON COLUMN qoe.rollup_invalid.window_start IS 'Start of the stale window (one row per writing batch and window; duplicates are expected)';
+COMMENT ON TABLE qoe.session_window_deltas IS
+    'Changes to qoe.session_windows appended by the batch writer in the ingest transaction (no index: appending is all ingest does); drained by qoe.refresh_rollups()';
+
+CREATE TABLE qoe.session_windows (LIKE qoe.session_window_deltas);
+CREATE INDEX session_windows_key ON qoe.session_windows (window_start, session_id);
+COMMENT ON TABLE qoe.session_windows IS
+    'What each session contributed to each 5-minute window (event time), per its attributes; merged from qoe.session_window_deltas by qoe.refresh_rollups(), re-aggregated into qoe.qoe_5min';
 
 CREATE TABLE qoe.qoe_5min (
     window_start timestamptz NOT NULL,
@@ -150,6 +146,7 @@ BEGIN
         ('nonfatal_errors', 'Non-fatal error events in the window')) AS v(col, txt)
     LOOP
         EXECUTE format('COMMENT ON COLUMN qoe.session_windows.%I IS %L', c.col, c.txt);
+        EXECUTE format('COMMENT ON COLUMN qoe.session_window_deltas.%I IS %L', c.col, 'Change to ' || c.txt);
         EXECUTE format('COMMENT ON COLUMN qoe.qoe_5min.%I IS %L', c.col, c.txt);
     END LOOP;
 END
@@ -157,6 +154,9 @@ $$;
 COMMENT ON COLUMN qoe.session_windows.session_id IS 'The session';
 COMMENT ON COLUMN qoe.session_windows.user_id IS 'Its viewer';
 COMMENT ON COLUMN qoe.session_windows.vst_ms IS 'The session''s video start time (ms) when its first frame is in the window (vst_count = 1), else 0';
+COMMENT ON COLUMN qoe.session_window_deltas.session_id IS 'The session';
+COMMENT ON COLUMN qoe.session_window_deltas.user_id IS 'Its viewer';
+COMMENT ON COLUMN qoe.session_window_deltas.vst_ms IS 'Change to the session''s video start time in the window';
 COMMENT ON COLUMN qoe.qoe_5min.sessions IS 'Sessions with a row in qoe.session_windows for the window (active in it)';
 COMMENT ON COLUMN qoe.qoe_5min.vst_digest IS 'qoe.tdigest of the video start times (ms) of vst_count; merge with qoe.tdigest_merge';
 COMMENT ON COLUMN qoe.qoe_5min.vst_lt_1s IS 'Video start times under 1 s';
@@ -169,13 +169,107 @@ COMMENT ON COLUMN qoe.qoe_5min.unique_viewers IS
 
 CREATE FUNCTION qoe.refresh_rollups() RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
+    pending qoe.session_window_deltas[];
     windows timestamptz[];
 BEGIN
-    -- one refresher at a time; writers only append to qoe.rollup_invalid
+    -- one refresher at a time; writers only append to qoe.session_window_deltas
     PERFORM 1 FROM qoe.rollup_status FOR UPDATE;
-    WITH taken AS (DELETE FROM qoe.rollup_invalid RETURNING window_start)
-    SELECT array_agg(DISTINCT window_start) INTO windows FROM taken;
-    IF windows IS NOT NULL THEN
+    -- the committed deltas, one per session, window and attributes
+    WITH taken AS (DELETE FROM qoe.session_window_deltas RETURNING *),
+    merged AS (
+        SELECT session_id, window_start, user_id, content_id, country, device_type, cdn_pop,
+                   sum(events),
+                   sum(attempts),
+                   sum(plays),
+                   sum(ebvs),
+                   sum(start_failures),
+                   sum(playback_failures),
+                   sum(vst_count),
+                   sum(vst_ms),
+                   sum(watch_ms),
+                   sum(stall_ms),
+                   sum(stall_count),
+                   sum(seek_stall_ms),
+                   sum(seek_stall_count),
+                   sum(paused_ms),
+                   sum(bitrate_x_watch),
+                   sum(bitrate_switches),
+                   sum(bitrate_downswitches),
+                   sum(dropped_frames),
+                   sum(completions),
+                   sum(score_x_watch),
+                   sum(scored_sessions),
+                   sum(good_sessions),
+                   sum(fatal_errors),
+                   sum(nonfatal_errors)
+          FROM taken
+         GROUP BY session_id, window_start, user_id, content_id, country, device_type, cdn_pop)
+    SELECT array_agg(m) INTO pending FROM merged m;
+    IF pending IS NOT NULL THEN
+        windows := ARRAY(SELECT DISTINCT window_start FROM unnest(pending));
+        -- added to the stored rows of the same keys; rows that come to nothing go
+        WITH p AS (SELECT * FROM unnest(pending)),
+        old AS (
+            DELETE FROM qoe.session_windows s USING p
+             WHERE s.window_start = p.window_start AND s.session_id = p.session_id
+               AND s.user_id = p.user_id AND s.content_id = p.content_id
+               AND s.country IS NOT DISTINCT FROM p.country
+               AND s.device_type IS NOT DISTINCT FROM p.device_type
+               AND s.cdn_pop IS NOT DISTINCT FROM p.cdn_pop
+            RETURNING s.*)
+        INSERT INTO qoe.session_windows
+        SELECT session_id, window_start, user_id, content_id, country, device_type, cdn_pop,
+                   sum(events),
+                   sum(attempts),
+                   sum(plays),
+                   sum(ebvs),
+                   sum(start_failures),
+                   sum(playback_failures),
+                   sum(vst_count),
+                   sum(vst_ms),
+                   sum(watch_ms),
+                   sum(stall_ms),
+                   sum(stall_count),
+                   sum(seek_stall_ms),
+                   sum(seek_stall_count),
+                   sum(paused_ms),
+                   sum(bitrate_x_watch),
+                   sum(bitrate_switches),
+                   sum(bitrate_downswitches),
+                   sum(dropped_frames),
+                   sum(completions),
+                   sum(score_x_watch),
+                   sum(scored_sessions),
+                   sum(good_sessions),
+                   sum(fatal_errors),
+                   sum(nonfatal_errors)
+          FROM (SELECT * FROM old UNION ALL SELECT * FROM p) x
+         GROUP BY session_id, window_start, user_id, content_id, country, device_type, cdn_pop
+        HAVING sum(events) <> 0
+                OR sum(attempts) <> 0
+                OR sum(plays) <> 0
+                OR sum(ebvs) <> 0
+                OR sum(start_failures) <> 0
+                OR sum(playback_failures) <> 0
+                OR sum(vst_count) <> 0
+                OR sum(vst_ms) <> 0
+                OR sum(watch_ms) <> 0
+                OR sum(stall_ms) <> 0
+                OR sum(stall_count) <> 0
+                OR sum(seek_stall_ms) <> 0
+                OR sum(seek_stall_count) <> 0
+                OR sum(paused_ms) <> 0
+                OR sum(bitrate_x_watch) <> 0
+                OR sum(bitrate_switches) <> 0
+                OR sum(bitrate_downswitches) <> 0
+                OR sum(dropped_frames) <> 0
+                OR sum(completions) <> 0
+                OR sum(score_x_watch) <> 0
+                OR sum(scored_sessions) <> 0
+                OR sum(good_sessions) <> 0
+                OR sum(fatal_errors) <> 0
+                OR sum(nonfatal_errors) <> 0;
+        -- and the windows re-aggregated
         DELETE FROM qoe.qoe_5min WHERE window_start = ANY (windows);
         INSERT INTO qoe.qoe_5min
         SELECT s.window_start, s.content_id, s.country, s.device_type, s.cdn_pop,
@@ -205,7 +299,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION qoe.refresh_rollups() IS
-    'Re-aggregates the qoe.qoe_5min windows logged in qoe.rollup_invalid from qoe.session_windows; returns how many windows';
+    'Merges the committed qoe.session_window_deltas into qoe.session_windows and re-aggregates the windows they touch into qoe.qoe_5min; returns how many windows';
 
 CREATE FUNCTION qoe.qoe_metrics(from_ts timestamptz, to_ts timestamptz,
                                 grain interval DEFAULT NULL, group_by text[] DEFAULT '{}')

@@ -38,14 +38,13 @@ GRANT SELECT, DELETE ON dead_letters TO qoe_admin;
 REVOKE EXECUTE ON FUNCTION qoe_score_config_changed() FROM PUBLIC;
 
 -- rollups (60_rollups.sql): readers read them and call qoe_metrics; ingest
--- keeps qoe.session_windows as its owner (src/analytics/rollup.c), so
--- writers need nothing here; the refresh is maintenance
+-- appends to qoe.session_window_deltas as its owner (src/analytics/rollup.c),
+-- so writers need nothing here; the refresh is maintenance
 GRANT SELECT ON qoe_5min, session_windows, rollup_status TO qoe_reader;
 REVOKE EXECUTE ON FUNCTION qoe_metrics(timestamptz, timestamptz, interval, text[]),
     refresh_rollups() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION qoe_metrics(timestamptz, timestamptz, interval, text[]) TO qoe_reader;
 GRANT EXECUTE ON FUNCTION refresh_rollups() TO qoe_admin, qoe_worker;
-GRANT SELECT, INSERT, UPDATE, DELETE ON qoe_5min TO qoe_admin, qoe_worker;
-GRANT SELECT, DELETE ON rollup_invalid TO qoe_admin, qoe_worker;
+GRANT SELECT, INSERT, DELETE ON qoe_5min, session_windows TO qoe_admin, qoe_worker;
+GRANT SELECT, DELETE ON session_window_deltas TO qoe_admin, qoe_worker;
 GRANT SELECT, UPDATE ON rollup_status TO qoe_admin, qoe_worker;
-GRANT SELECT ON session_windows TO qoe_worker;

@@ -56,7 +56,7 @@ static const char *const figure_names[F_COUNT] = {
 	"good_sessions", "fatal_errors", "nonfatal_errors"
 };
 
-/* The key columns, then the figures. */
+/* The key columns, then the figures (qoe.session_window_deltas). */
 typedef enum KeyColumn
 {
 	K_SESSION_ID, K_WINDOW_START, K_USER_ID, K_CONTENT_ID, K_COUNTRY,
@@ -76,10 +76,21 @@ typedef struct Figures
 	int64		v[F_COUNT];
 } Figures;
 
-/* One row to add to qoe.session_windows. */
+/* Whose row: a session in one group (its attributes then). */
+typedef struct RowKey
+{
+	const char *session_id;
+	int64		user_id;
+	int64		content_id;
+	const char *device_type;
+	const char *country;
+	const char *cdn_pop;
+} RowKey;
+
+/* One row to append to qoe.session_window_deltas. */
 typedef struct WindowRow
 {
-	const QoeSessionChange *change;
+	const RowKey *key;
 	TimestampTz window_start;
 	Figures		f;
 } WindowRow;
@@ -91,6 +102,15 @@ typedef struct RowList
 	int			cap;
 	int			session_first;	/* this session's rows start here */
 } RowList;
+
+/* Rows of one session being made: sign -1 takes a former state back. */
+typedef struct Builder
+{
+	RowList    *list;
+	const RowKey *key;
+	double		catalog_duration_sec;
+	int			sign;
+} Builder;
 
 static TimestampTz
 window_of(TimestampTz t)
@@ -106,14 +126,31 @@ ms_between(TimestampTz from, TimestampTz to)
 	return to > from ? (to - from) / 1000 : 0;
 }
 
-/* The row of this session for window w, made if absent. */
-static Figures *
-row_for(RowList *list, const QoeSessionChange *c, TimestampTz w)
+static bool
+same_text(const char *a, const char *b)
 {
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+/* Same group (a rebuilt session's former and present attributes may agree). */
+static bool
+same_key(const RowKey *a, const RowKey *b)
+{
+	return a == b ||
+		(a->user_id == b->user_id && a->content_id == b->content_id &&
+		 same_text(a->device_type, b->device_type) && same_text(a->country, b->country) &&
+		 same_text(a->cdn_pop, b->cdn_pop));
+}
+
+/* The row of b's key for window w, made if absent. */
+static Figures *
+row_for(Builder *b, TimestampTz w)
+{
+	RowList    *list = b->list;
 	WindowRow  *row;
 
 	for (int i = list->n - 1; i >= list->session_first; i--)
-		if (list->rows[i].window_start == w)
+		if (list->rows[i].window_start == w && same_key(list->rows[i].key, b->key))
 			return &list->rows[i].f;
 	if (list->n == list->cap)
 	{
@@ -122,7 +159,7 @@ row_for(RowList *list, const QoeSessionChange *c, TimestampTz w)
 	}
 	row = &list->rows[list->n++];
 	memset(row, 0, sizeof(*row));
-	row->change = c;
+	row->key = b->key;
 	row->window_start = w;
 	return &row->f;
 }
@@ -200,9 +237,9 @@ running_figures(const SessionFold *fold, double catalog_duration_sec, TimestampT
 	}
 }
 
-/* Add now - prev to f; false when that changes nothing. */
+/* Add sign x (now - prev) to f; false when that changes nothing. */
 static bool
-add_difference(Figures *f, const Figures *now, const Figures *prev)
+add_difference(Figures *f, const Figures *now, const Figures *prev, int sign)
 {
 	bool		changed = false;
 
@@ -210,7 +247,7 @@ add_difference(Figures *f, const Figures *now, const Figures *prev)
 	{
 		changed |= now->v[i] != prev->v[i];
 		if (f != NULL)
-			f->v[i] += now->v[i] - prev->v[i];
+			f->v[i] += sign * (now->v[i] - prev->v[i]);
 	}
 	return changed;
 }
@@ -221,17 +258,17 @@ add_difference(Figures *f, const Figures *now, const Figures *prev)
  * between gets one only when something accrued in it (playing, stalling).
  */
 static void
-cross_windows(RowList *list, const QoeSessionChange *c, const SessionFold *fold,
-			  Figures *prev, TimestampTz cur, TimestampTz next)
+cross_windows(Builder *b, const SessionFold *fold, Figures *prev, TimestampTz cur,
+			  TimestampTz next)
 {
 	for (TimestampTz w = cur; w < next; w += QOE_ROLLUP_WINDOW_US)
 	{
 		Figures		now;
 
 		CHECK_FOR_INTERRUPTS();
-		running_figures(fold, c->catalog_duration_sec, w + QOE_ROLLUP_WINDOW_US, true, &now);
-		if (w == cur || add_difference(NULL, &now, prev))
-			add_difference(row_for(list, c, w), &now, prev);
+		running_figures(fold, b->catalog_duration_sec, w + QOE_ROLLUP_WINDOW_US, true, &now);
+		if (w == cur || add_difference(NULL, &now, prev, 1))
+			add_difference(row_for(b, w), &now, prev, b->sign);
 		*prev = now;
 		/* an ended session accrues nothing more: skip the empty windows */
 		if (fold->flags & SF_ENDED)
@@ -245,16 +282,16 @@ cross_windows(RowList *list, const QoeSessionChange *c, const SessionFold *fold,
  * (qoe_rollup_abandoned); a new event makes it active again.
  */
 static void
-add_points(RowList *list, const QoeSessionChange *c, const SessionFold *fold, bool abandoned,
-		   int sign)
+add_points(Builder *b, const SessionFold *fold, bool abandoned, int sign)
 {
 	SessionMetrics m;
 
-	session_fold_metrics(fold, c->catalog_duration_sec, &m);
-	row_for(list, c, window_of(fold->started_at))->v[F_ATTEMPTS] += sign;
+	sign *= b->sign;
+	session_fold_metrics(fold, b->catalog_duration_sec, &m);
+	row_for(b, window_of(fold->started_at))->v[F_ATTEMPTS] += sign;
 	if (m.has_first_frame)
 	{
-		Figures    *f = row_for(list, c, window_of(fold->first_frame_at));
+		Figures    *f = row_for(b, window_of(fold->first_frame_at));
 
 		f->v[F_PLAYS] += sign;
 		if (m.has_vst)
@@ -265,78 +302,143 @@ add_points(RowList *list, const QoeSessionChange *c, const SessionFold *fold, bo
 	}
 	if (m.ended)
 	{
-		Figures    *f = row_for(list, c, window_of(fold->ended_at));
+		Figures    *f = row_for(b, window_of(fold->ended_at));
 
 		f->v[F_EBVS] += m.ebvs ? sign : 0;
 		f->v[F_START_FAILURES] += m.start_failed ? sign : 0;
 		f->v[F_PLAYBACK_FAILURES] += m.playback_failed ? sign : 0;
 	}
 	else if (abandoned && !m.has_first_frame)
-		row_for(list, c, window_of(fold->last_event_at))->v[F_EBVS] += sign;
+		row_for(b, window_of(fold->last_event_at))->v[F_EBVS] += sign;
 }
 
 /*
- * The rows to add for one session: from its stored state on (fast path),
- * or from nothing (a new or rebuilt session, whose rows are replaced).
+ * Fold events[] (those with keep[i], all when keep is NULL) into the rows of
+ * b: on top of the stored state from (its figures are then already in the
+ * rows, and only what changes from its last window on is added), or from
+ * nothing.
  */
 static void
-session_rows(RowList *list, const QoeSessionChange *c)
+fold_rows(Builder *b, const SessionFold *from, bool from_abandoned, QoeEvent **events,
+		  const bool *keep, int n)
 {
-	bool		incremental = c->existed && !c->rebuilt;
 	SessionFold fold;
 	Figures		prev;
 	Figures		now;
 	TimestampTz cur = 0;
 	bool		any = false;
 
-	list->session_first = list->n;
-	if (incremental)
+	if (from != NULL)
 	{
-		fold = c->before;
-		running_figures(&fold, c->catalog_duration_sec, 0, false, &prev);
+		fold = *from;
+		running_figures(&fold, b->catalog_duration_sec, 0, false, &prev);
 		cur = window_of(fold.last_event_at);
 		any = true;
-		add_points(list, c, &fold, c->abandoned_before, -1);
+		add_points(b, &fold, from_abandoned, -1);
 	}
 	else
 	{
 		session_fold_init(&fold);
 		memset(&prev, 0, sizeof(prev));
 	}
-	for (int i = 0; i < c->nevents; i++)
+	for (int i = 0; i < n; i++)
 	{
-		const QoeEvent *ev = c->events[i];
+		const QoeEvent *ev = events[i];
 		TimestampTz w = window_of(ev->event_time);
 		Figures    *f;
 
-		if (c->keep != NULL && !c->keep[i])
+		if (keep != NULL && !keep[i])
 			continue;
-		if (!any)
-			cur = w;
-		else if (w != cur)
-			cross_windows(list, c, &fold, &prev, cur, w);
+		if (any && w != cur)
+			cross_windows(b, &fold, &prev, cur, w);
 		any = true;
 		cur = w;
 		session_fold_apply(&fold, ev);
-		f = row_for(list, c, w);
-		f->v[F_EVENTS]++;
+		f = row_for(b, w);
+		f->v[F_EVENTS] += b->sign;
 		if (ev->type == QOE_EV_ERROR)
-			f->v[(ev->present & QOE_HAS_FATAL) && ev->fatal ? F_FATAL_ERRORS : F_NONFATAL_ERRORS]++;
+			f->v[(ev->present & QOE_HAS_FATAL) && ev->fatal ? F_FATAL_ERRORS : F_NONFATAL_ERRORS] +=
+				b->sign;
 	}
 	if (!any)
 		return;
-	running_figures(&fold, c->catalog_duration_sec, 0, false, &now);
-	add_difference(row_for(list, c, cur), &now, &prev);
-	add_points(list, c, &fold, false, 1);
+	running_figures(&fold, b->catalog_duration_sec, 0, false, &now);
+	add_difference(row_for(b, cur), &now, &prev, b->sign);
+	add_points(b, &fold, false, 1);
 }
 
-/* Plans kept for the backend's life, for the qoe.session_windows they were made for. */
+static int
+cmp_ptr(const void *a, const void *b)
+{
+	uintptr_t	x = (uintptr_t) *(void *const *) a;
+	uintptr_t	y = (uintptr_t) *(void *const *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * The rows a batch adds for one session. Fast path (only later events): on
+ * top of its stored state. Rebuilt: everything it had, with its former
+ * attributes, taken back, and everything it has now added, both folded from
+ * its events (the former ones are all but the batch's new ones).
+ */
+static void
+session_rows(RowList *list, const QoeSessionChange *c)
+{
+	RowKey	   *now = palloc(sizeof(RowKey));
+	Builder		b = {.list = list, .key = now, .catalog_duration_sec = c->catalog_duration_sec, .sign = 1};
+
+	now->session_id = c->session_id;
+	now->user_id = c->user_id;
+	now->content_id = c->content_id;
+	now->device_type = c->device_type;
+	now->country = c->country;
+	now->cdn_pop = c->cdn_pop;
+	list->session_first = list->n;
+
+	if (c->all != NULL)
+	{
+		RowKey	   *then = palloc(sizeof(RowKey));
+		Builder		old = b;
+		QoeEvent  **added = palloc(sizeof(QoeEvent *) * Max(c->nevents, 1));
+		bool	   *was_stored = palloc(sizeof(bool) * c->nall);
+		int			nadded = 0;
+
+		*then = *now;
+		then->user_id = c->before_user_id;
+		then->content_id = c->before_content_id;
+		then->device_type = c->before_device_type;
+		then->country = c->before_country;
+		then->cdn_pop = c->before_cdn_pop;
+		for (int i = 0; i < c->nevents; i++)
+			if (c->keep[i])
+				added[nadded++] = c->events[i];
+		qsort(added, nadded, sizeof(QoeEvent *), cmp_ptr);
+		for (int i = 0; i < c->nall; i++)
+			was_stored[i] = bsearch(&c->all[i], added, nadded, sizeof(QoeEvent *), cmp_ptr) == NULL;
+		old.key = then;
+		old.sign = -1;
+		fold_rows(&old, NULL, false, c->all, was_stored, c->nall);
+		if (c->abandoned_before)
+		{
+			/* the EBVS the abandonment added (the fold just taken back had not ended) */
+			SessionMetrics m;
+
+			session_fold_metrics(&c->before, c->catalog_duration_sec, &m);
+			if (!m.ended && !m.has_first_frame)
+				row_for(&old, window_of(c->before.last_event_at))->v[F_EBVS]--;
+		}
+		fold_rows(&b, NULL, false, c->all, NULL, c->nall);
+	}
+	else
+		fold_rows(&b, c->existed ? &c->before : NULL, c->abandoned_before,
+				  c->events, c->keep, c->nevents);
+}
+
+/* Plans kept for the backend's life, for the qoe.session_window_deltas they were made for. */
 static Oid	plans_relid = InvalidOid;
 static SPIPlanPtr enabled_plan;
-static SPIPlanPtr drop_plan;
-static SPIPlanPtr rekey_plan;
-static SPIPlanPtr upsert_plan;
-static SPIPlanPtr invalidate_plan;
+static SPIPlanPtr append_plan;
 
 static SPIPlanPtr
 prepare_kept(const char *sql, int nargs, Oid *argtypes)
@@ -350,58 +452,22 @@ prepare_kept(const char *sql, int nargs, Oid *argtypes)
 	return plan;
 }
 
-
 static void
 prepare_plans(Oid relid)
 {
 	Oid			rows_type = get_array_type(get_rel_type_id(relid));
-	Oid			text_array = TEXTARRAYOID;
-	Oid			timestamptz_array = TIMESTAMPTZARRAYOID;
-	Oid			rekey_types[6] = {TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
-	TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
-	StringInfoData sql;
 
 	if (plans_relid == relid)
 		return;
 	if (enabled_plan != NULL)
 	{
 		SPI_freeplan(enabled_plan);
-		SPI_freeplan(drop_plan);
-		SPI_freeplan(rekey_plan);
-		SPI_freeplan(upsert_plan);
-		SPI_freeplan(invalidate_plan);
+		SPI_freeplan(append_plan);
 		enabled_plan = NULL;
 	}
 	enabled_plan = prepare_kept("SELECT enabled FROM qoe.rollup_status", 0, NULL);
-	drop_plan = prepare_kept(
-		"WITH gone AS (DELETE FROM qoe.session_windows"
-		" WHERE session_id OPERATOR(pg_catalog.=) ANY ($1) RETURNING window_start)"
-		" INSERT INTO qoe.rollup_invalid (window_start) SELECT DISTINCT window_start FROM gone",
-		1, &text_array);
-	/* a dimension first seen now (an earlier event lacked it) moves every row */
-	rekey_plan = prepare_kept(
-		"WITH n AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
-		" pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6))"
-		"   AS n(session_id, user_id, content_id, country, device_type, cdn_pop)),"
-		" moved AS (UPDATE qoe.session_windows s SET user_id = n.user_id,"
-		"   content_id = n.content_id, country = n.country, device_type = n.device_type,"
-		"   cdn_pop = n.cdn_pop FROM n WHERE s.session_id OPERATOR(pg_catalog.=) n.session_id"
-		"   RETURNING s.window_start)"
-		" INSERT INTO qoe.rollup_invalid (window_start) SELECT DISTINCT window_start FROM moved",
-		6, rekey_types);
-
-	initStringInfo(&sql);
-	appendStringInfoString(&sql,
-						   "INSERT INTO qoe.session_windows AS s"
-						   " SELECT * FROM pg_catalog.unnest($1)"
-						   " ON CONFLICT (session_id, window_start) DO UPDATE SET");
-	for (int i = 0; i < F_COUNT; i++)
-		appendStringInfo(&sql, "%s %s = s.%s OPERATOR(pg_catalog.+) excluded.%s",
-						 i > 0 ? "," : "", figure_names[i], figure_names[i], figure_names[i]);
-	upsert_plan = prepare_kept(sql.data, 1, &rows_type);
-	invalidate_plan = prepare_kept("INSERT INTO qoe.rollup_invalid (window_start)"
-								   " SELECT pg_catalog.unnest($1)",
-								   1, &timestamptz_array);
+	append_plan = prepare_kept("INSERT INTO qoe.session_window_deltas"
+							   " SELECT * FROM pg_catalog.unnest($1)", 1, &rows_type);
 	plans_relid = relid;
 }
 
@@ -409,14 +475,12 @@ static bool
 rollups_enabled(void)
 {
 	bool		isnull;
-	bool		enabled;
 
 	if (SPI_execute_plan(enabled_plan, NULL, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "reading qoe.rollup_status failed");
-	enabled = SPI_processed == 0 ||
+	return SPI_processed == 0 ||
 		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) ||
 		isnull;
-	return enabled;
 }
 
 static Datum
@@ -426,157 +490,73 @@ text_or_null(const char *s, bool *isnull)
 	return s == NULL ? (Datum) 0 : CStringGetTextDatum(s);
 }
 
-static Datum
-text_array(Datum *elems, bool *nulls, int n)
+static bool
+all_zero(const Figures *f)
 {
-	int			dims[1] = {n};
-	int			lbs[1] = {1};
-
-	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, TEXTOID, -1, false,
-											  TYPALIGN_INT));
+	for (int i = 0; i < F_COUNT; i++)
+		if (f->v[i] != 0)
+			return false;
+	return true;
 }
 
-static Datum
-int8_array(Datum *elems, int n)
-{
-	return PointerGetDatum(construct_array(elems, n, INT8OID, 8, FLOAT8PASSBYVAL,
-										   TYPALIGN_DOUBLE));
-}
-
-/* Replace nothing, move or drop the rows of sessions whose rows no longer fit. */
+/*
+ * Append the rows to qoe.session_window_deltas: one INSERT of an array, into
+ * a table without indexes, which qoe.refresh_rollups() drains.
+ */
 static void
-drop_and_rekey(const QoeSessionChange *changes, int n)
-{
-	Datum	   *ids = palloc(sizeof(Datum) * n);
-	int			nids = 0;
-	Datum	   *cols[6];
-	bool	   *nulls[6];
-	int			nrekey = 0;
-
-	for (int i = 0; i < n; i++)
-		if (changes[i].rebuilt)
-			ids[nids++] = CStringGetTextDatum(changes[i].session_id);
-	if (nids > 0)
-	{
-		Datum		arg = text_array(ids, NULL, nids);
-
-		if (SPI_execute_plan(drop_plan, &arg, NULL, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "replacing session windows failed");
-	}
-
-	for (int c = 0; c < 6; c++)
-	{
-		cols[c] = palloc(sizeof(Datum) * n);
-		nulls[c] = palloc0(sizeof(bool) * n);
-	}
-	for (int i = 0; i < n; i++)
-	{
-		const QoeSessionChange *ch = &changes[i];
-
-		if (ch->rebuilt || !ch->dims_changed)
-			continue;
-		cols[0][nrekey] = CStringGetTextDatum(ch->session_id);
-		cols[1][nrekey] = Int64GetDatum(ch->user_id);
-		cols[2][nrekey] = Int64GetDatum(ch->content_id);
-		cols[3][nrekey] = text_or_null(ch->country, &nulls[3][nrekey]);
-		cols[4][nrekey] = text_or_null(ch->device_type, &nulls[4][nrekey]);
-		cols[5][nrekey] = text_or_null(ch->cdn_pop, &nulls[5][nrekey]);
-		nrekey++;
-	}
-	if (nrekey > 0)
-	{
-		Datum		args[6];
-
-		args[0] = text_array(cols[0], NULL, nrekey);
-		args[1] = int8_array(cols[1], nrekey);
-		args[2] = int8_array(cols[2], nrekey);
-		for (int c = 3; c < 6; c++)
-			args[c] = text_array(cols[c], nulls[c], nrekey);
-		if (SPI_execute_plan(rekey_plan, args, NULL, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "moving session windows failed");
-	}
-}
-
-static int
-cmp_timestamptz(const void *a, const void *b)
-{
-	TimestampTz x = *(const TimestampTz *) a;
-	TimestampTz y = *(const TimestampTz *) b;
-
-	return (x > y) - (x < y);
-}
-
-/* Log the windows the rows fall in, each once, for qoe.refresh_rollups(). */
-static void
-invalidate_windows(const RowList *list)
-{
-	TimestampTz *windows = palloc(sizeof(TimestampTz) * list->n);
-	Datum	   *elems = palloc(sizeof(Datum) * list->n);
-	int			n = 0;
-	Datum		arg;
-
-	for (int r = 0; r < list->n; r++)
-		windows[r] = list->rows[r].window_start;
-	qsort(windows, list->n, sizeof(TimestampTz), cmp_timestamptz);
-	for (int r = 0; r < list->n; r++)
-		if (r == 0 || windows[r] != windows[r - 1])
-			elems[n++] = TimestampTzGetDatum(windows[r]);
-	arg = PointerGetDatum(construct_array(elems, n, TIMESTAMPTZOID, sizeof(TimestampTz),
-										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	if (SPI_execute_plan(invalidate_plan, &arg, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "logging stale windows failed");
-}
-
-static void
-upsert_rows(Oid relid, const RowList *list)
+append_rows(Oid relid, const RowList *list)
 {
 	TupleDesc	desc = lookup_rowtype_tupdesc_copy(get_rel_type_id(relid), -1);
 	AttrNumber	key_attno[K_COUNT];
 	AttrNumber	fig_attno[F_COUNT];
 	Datum	   *values = palloc(sizeof(Datum) * desc->natts);
 	bool	   *nulls = palloc(sizeof(bool) * desc->natts);
-	Datum	   *rows = palloc(sizeof(Datum) * list->n);
+	Datum	   *rows = palloc(sizeof(Datum) * Max(list->n, 1));
+	int			nrows = 0;
 	Datum		arg;
 
 	for (int k = 0; k < K_COUNT; k++)
 		if ((key_attno[k] = SPI_fnumber(desc, key_names[k])) <= 0)
-			elog(ERROR, "qoe.session_windows has no column \"%s\"", key_names[k]);
+			elog(ERROR, "qoe.session_window_deltas has no column \"%s\"", key_names[k]);
 	for (int i = 0; i < F_COUNT; i++)
 		if ((fig_attno[i] = SPI_fnumber(desc, figure_names[i])) <= 0)
-			elog(ERROR, "qoe.session_windows has no column \"%s\"", figure_names[i]);
+			elog(ERROR, "qoe.session_window_deltas has no column \"%s\"", figure_names[i]);
 	if (desc->natts != K_COUNT + F_COUNT)
-		elog(ERROR, "qoe.session_windows has unexpected columns");
+		elog(ERROR, "qoe.session_window_deltas has unexpected columns");
 
 	for (int r = 0; r < list->n; r++)
 	{
 		const WindowRow *row = &list->rows[r];
-		const QoeSessionChange *c = row->change;
+		const RowKey *key = row->key;
 
+		if (all_zero(&row->f))
+			continue;
 		memset(nulls, false, sizeof(bool) * desc->natts);
-		values[key_attno[K_SESSION_ID] - 1] = CStringGetTextDatum(c->session_id);
+		values[key_attno[K_SESSION_ID] - 1] = CStringGetTextDatum(key->session_id);
 		values[key_attno[K_WINDOW_START] - 1] = TimestampTzGetDatum(row->window_start);
-		values[key_attno[K_USER_ID] - 1] = Int64GetDatum(c->user_id);
-		values[key_attno[K_CONTENT_ID] - 1] = Int64GetDatum(c->content_id);
-		values[key_attno[K_COUNTRY] - 1] = text_or_null(c->country, &nulls[key_attno[K_COUNTRY] - 1]);
+		values[key_attno[K_USER_ID] - 1] = Int64GetDatum(key->user_id);
+		values[key_attno[K_CONTENT_ID] - 1] = Int64GetDatum(key->content_id);
+		values[key_attno[K_COUNTRY] - 1] = text_or_null(key->country, &nulls[key_attno[K_COUNTRY] - 1]);
 		values[key_attno[K_DEVICE_TYPE] - 1] =
-			text_or_null(c->device_type, &nulls[key_attno[K_DEVICE_TYPE] - 1]);
-		values[key_attno[K_CDN_POP] - 1] = text_or_null(c->cdn_pop, &nulls[key_attno[K_CDN_POP] - 1]);
+			text_or_null(key->device_type, &nulls[key_attno[K_DEVICE_TYPE] - 1]);
+		values[key_attno[K_CDN_POP] - 1] = text_or_null(key->cdn_pop, &nulls[key_attno[K_CDN_POP] - 1]);
 		for (int i = 0; i < F_COUNT; i++)
 			values[fig_attno[i] - 1] = Int64GetDatum(row->f.v[i]);
-		rows[r] = HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+		rows[nrows++] = HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 	}
-	arg = PointerGetDatum(construct_array(rows, list->n, desc->tdtypeid, -1, false,
+	if (nrows == 0)
+		return;
+	arg = PointerGetDatum(construct_array(rows, nrows, desc->tdtypeid, -1, false,
 										  TYPALIGN_DOUBLE));
-	if (SPI_execute_plan(upsert_plan, &arg, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "writing session windows failed");
-	invalidate_windows(list);
+	if (SPI_execute_plan(append_plan, &arg, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "writing session window deltas failed");
 }
 
 /*
  * The rollups are ingest's own bookkeeping, like a session's fold_state:
- * they are kept as the owner of qoe.session_windows, so a role that may
- * ingest needs no rights on them (and cannot write them directly). An error
- * in between restores the caller's identity with the (sub)transaction.
+ * they are kept as the owner of qoe.session_window_deltas, so a role that
+ * may ingest needs no rights on them (and cannot write them directly). An
+ * error in between restores the caller's identity with the (sub)transaction.
  */
 static void
 become_owner(Oid relid, Oid *save_userid, int *save_sec)
@@ -596,18 +576,18 @@ become_owner(Oid relid, Oid *save_userid, int *save_sec)
 void
 qoe_rollup_sessions(const QoeCatalog *cat, const QoeSessionChange *changes, int n)
 {
-	Oid			relid = qoe_relation_oid(cat->namespace_oid, "session_windows");
+	Oid			relid = qoe_relation_oid(cat->namespace_oid, "session_window_deltas");
 	RowList		list = {0};
 	Oid			save_userid;
 	int			save_sec;
 
 	if (n == 0)
 		return;
+	/* as the owner from here: the score reads qoe.qoe_score_config */
 	become_owner(relid, &save_userid, &save_sec);
 	prepare_plans(relid);
 	if (rollups_enabled())
 	{
-		drop_and_rekey(changes, n);
 		list.cap = Max(2 * n, 16);
 		list.rows = palloc(sizeof(WindowRow) * list.cap);
 		for (int i = 0; i < n; i++)
@@ -615,8 +595,7 @@ qoe_rollup_sessions(const QoeCatalog *cat, const QoeSessionChange *changes, int 
 			CHECK_FOR_INTERRUPTS();
 			session_rows(&list, &changes[i]);
 		}
-		if (list.n > 0)
-			upsert_rows(relid, &list);
+		append_rows(relid, &list);
 	}
 	SetUserIdAndSecContext(save_userid, save_sec);
 }
@@ -625,43 +604,44 @@ void
 qoe_rollup_abandoned(SPITupleTable *expired, uint64 n)
 {
 	QoeCatalog	cat;
-	Oid			relid;
-	QoeSessionChange *changes;
 	RowList		list = {0};
 	TupleDesc	desc = expired->tupdesc;
+	RowKey	   *keys;
+	Oid			relid;
 	Oid			save_userid;
 	int			save_sec;
 
 	if (n == 0)
 		return;
-	qoe_catalog_lookup(&cat);
-	relid = qoe_relation_oid(cat.namespace_oid, "session_windows");
 	list.cap = (int) n;
 	list.rows = palloc(sizeof(WindowRow) * n);
-	changes = palloc0(sizeof(QoeSessionChange) * n);
+	keys = palloc(sizeof(RowKey) * n);
 	/* read the tuples first: the next SPI call replaces them */
 	for (uint64 r = 0; r < n; r++)
 	{
 		HeapTuple	tup = expired->vals[r];
-		QoeSessionChange *c = &changes[list.n];
+		RowKey	   *key = &keys[list.n];
+		Builder		b = {.list = &list, .key = key, .sign = 1};
 		bool		isnull;
 
 		CHECK_FOR_INTERRUPTS();
 		if (!DatumGetBool(SPI_getbinval(tup, desc, 8, &isnull)))
 			continue;			/* it had started: no EBVS */
-		c->session_id = SPI_getvalue(tup, desc, 1);
-		c->user_id = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
-		c->content_id = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
-		c->country = SPI_getvalue(tup, desc, 4);
-		c->device_type = SPI_getvalue(tup, desc, 5);
-		c->cdn_pop = SPI_getvalue(tup, desc, 6);
+		key->session_id = SPI_getvalue(tup, desc, 1);
+		key->user_id = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+		key->content_id = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+		key->country = SPI_getvalue(tup, desc, 4);
+		key->device_type = SPI_getvalue(tup, desc, 5);
+		key->cdn_pop = SPI_getvalue(tup, desc, 6);
 		list.session_first = list.n;
-		row_for(&list, c, window_of(DatumGetTimestampTz(SPI_getbinval(tup, desc, 7, &isnull))))
+		row_for(&b, window_of(DatumGetTimestampTz(SPI_getbinval(tup, desc, 7, &isnull))))
 			->v[F_EBVS] = 1;
 	}
+	qoe_catalog_lookup(&cat);
+	relid = qoe_relation_oid(cat.namespace_oid, "session_window_deltas");
 	become_owner(relid, &save_userid, &save_sec);
 	prepare_plans(relid);
-	if (list.n > 0 && rollups_enabled())
-		upsert_rows(relid, &list);
+	if (rollups_enabled())
+		append_rows(relid, &list);
 	SetUserIdAndSecContext(save_userid, save_sec);
 }

@@ -692,6 +692,26 @@ rebuild_from_history(const QoeCatalog *cat, SessionWork *w)
 	w->nall = nall;
 }
 
+/*
+ * Whether the batch gives the session a device, country or POP it had none
+ * of: its rollup rows then move to another group, which the rollups can only
+ * take back from all its events (the rebuild).
+ */
+static bool
+fills_missing_dim(const SessionWork *w)
+{
+	for (int i = 0; i < w->nevents; i++)
+	{
+		const QoeEvent *ev = w->events[i];
+
+		if ((w->dims.device_type == NULL && ev->device_type != NULL) ||
+			(w->dims.country == NULL && ev->country != NULL) ||
+			(w->dims.cdn_pop == NULL && ev->cdn_pop != NULL))
+			return true;
+	}
+	return false;
+}
+
 static void
 fold_forward(const QoeCatalog *cat, SessionWork *w)
 {
@@ -709,7 +729,7 @@ fold_forward(const QoeCatalog *cat, SessionWork *w)
 		drop_repeats_within_batch(w);
 		fold_events(w);
 	}
-	else if (w->events[0]->event_time > w->fold.last_event_at)
+	else if (w->events[0]->event_time > w->fold.last_event_at && !fills_missing_dim(w))
 	{
 		drop_repeats_within_batch(w);
 		fold_events(w);
@@ -1048,24 +1068,21 @@ report_changes(SessionWork *works, int nworks, int *nchanges)
 		c->abandoned_before = w->exists && w->abandoned;
 		c->after = w->fold;
 		c->catalog_duration_sec = w->catalog_duration_sec;
-		c->dims_changed = w->exists &&
-			(w->before_dims.user_id != w->dims.user_id ||
-			 w->before_dims.content_id != w->dims.content_id ||
-			 (w->before_dims.device_type == NULL) != (w->dims.device_type == NULL) ||
-			 (w->before_dims.country == NULL) != (w->dims.country == NULL) ||
-			 (w->before_dims.cdn_pop == NULL) != (w->dims.cdn_pop == NULL) ||
-			 (w->dims.device_type && strcmp(w->before_dims.device_type, w->dims.device_type) != 0) ||
-			 (w->dims.country && strcmp(w->before_dims.country, w->dims.country) != 0) ||
-			 (w->dims.cdn_pop && strcmp(w->before_dims.cdn_pop, w->dims.cdn_pop) != 0));
 		c->user_id = w->dims.user_id;
 		c->content_id = w->dims.content_id;
 		c->device_type = w->dims.device_type;
 		c->country = w->dims.country;
 		c->cdn_pop = w->dims.cdn_pop;
-		c->events = w->all != NULL ? w->all : w->events;
-		c->keep = w->all != NULL ? NULL : w->keep;
-		c->nevents = w->all != NULL ? w->nall : w->nevents;
-		c->rebuilt = w->all != NULL;
+		c->before_user_id = w->before_dims.user_id;
+		c->before_content_id = w->before_dims.content_id;
+		c->before_device_type = w->before_dims.device_type;
+		c->before_country = w->before_dims.country;
+		c->before_cdn_pop = w->before_dims.cdn_pop;
+		c->events = w->events;
+		c->keep = w->keep;
+		c->nevents = w->nevents;
+		c->all = w->all;
+		c->nall = w->nall;
 		n++;
 	}
 	*nchanges = n;

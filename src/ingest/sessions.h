@@ -13,20 +13,26 @@ typedef struct QoeSessionChange
 {
 	const char *session_id;
 	bool		existed;		/* stored before the batch: before is its fold then */
-	bool		rebuilt;		/* folded again from all its events: events[] holds them all */
-	bool		dims_changed;	/* user, title, device, country or POP differ from before */
 	bool		abandoned_before;	/* stored as abandoned before the batch */
 	SessionFold before;
 	SessionFold after;
 	double		catalog_duration_sec;
+	/* the session's attributes now, and as stored before the batch */
 	int64		user_id;
 	int64		content_id;
 	const char *device_type;
 	const char *country;
 	const char *cdn_pop;
-	QoeEvent  **events;		/* in fold order: the batch's events, or all when rebuilt */
-	bool	   *keep;			/* which of the batch's events were new; NULL when rebuilt */
+	int64		before_user_id;
+	int64		before_content_id;
+	const char *before_device_type;
+	const char *before_country;
+	const char *before_cdn_pop;
+	QoeEvent  **events;			/* the batch's events, in fold order */
+	bool	   *keep;			/* which of them are new to the session */
 	int			nevents;
+	QoeEvent  **all;			/* rebuilt from history: all its events, in fold order */
+	int			nall;			/* (the stored ones and the batch's new ones); else NULL */
 } QoeSessionChange;
 
 /*
