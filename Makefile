@@ -17,6 +17,7 @@ OBJS = \
 	src/ingest/dead_letters.o \
 	src/ingest/ingest.o \
 	src/analytics/rollup.o \
+	src/analytics/scheduler.o \
 	src/kafka/kafka_shmem.o \
 	src/kafka/kafka_sources.o \
 	src/kafka/kafka_launcher.o \
