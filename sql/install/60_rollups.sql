@@ -42,7 +42,7 @@ COMMENT ON TABLE qoe.session_window_deltas IS
     'Changes to qoe.session_windows appended by the batch writer in the ingest transaction (no index: appending is all ingest does); drained by qoe.refresh_rollups()';
 
 CREATE TABLE qoe.session_windows (LIKE qoe.session_window_deltas);
-CREATE INDEX session_windows_key ON qoe.session_windows (window_start, session_id);
+CREATE INDEX session_windows_key ON qoe.session_windows (window_start, content_id, session_id);
 COMMENT ON TABLE qoe.session_windows IS
     'What each session contributed to each 5-minute window (event time), per its attributes; merged from qoe.session_window_deltas by qoe.refresh_rollups(), re-aggregated into qoe.qoe_5min';
 
@@ -169,14 +169,15 @@ COMMENT ON COLUMN qoe.qoe_5min.unique_viewers IS
 
 CREATE FUNCTION qoe.refresh_rollups() RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
-    pending qoe.session_window_deltas[];
-    windows timestamptz[];
+    g record;
 BEGIN
     -- one refresher at a time; writers only append to qoe.session_window_deltas
     PERFORM 1 FROM qoe.rollup_status FOR UPDATE;
-    -- the committed deltas, one per session, window and attributes
+    -- the committed deltas, per session, window and attributes, added to the
+    -- stored rows of the same key (rows that come to nothing go); the groups
+    -- they fall in are collected
     WITH taken AS (DELETE FROM qoe.session_window_deltas RETURNING *),
-    merged AS (
+    p AS (
         SELECT session_id, window_start, user_id, content_id, country, device_type, cdn_pop,
                    sum(events),
                    sum(attempts),
@@ -203,20 +204,16 @@ BEGIN
                    sum(fatal_errors),
                    sum(nonfatal_errors)
           FROM taken
-         GROUP BY session_id, window_start, user_id, content_id, country, device_type, cdn_pop)
-    SELECT array_agg(m) INTO pending FROM merged m;
-    IF pending IS NOT NULL THEN
-        windows := ARRAY(SELECT DISTINCT window_start FROM unnest(pending));
-        -- added to the stored rows of the same keys; rows that come to nothing go
-        WITH p AS (SELECT * FROM unnest(pending)),
-        old AS (
-            DELETE FROM qoe.session_windows s USING p
-             WHERE s.window_start = p.window_start AND s.session_id = p.session_id
-               AND s.user_id = p.user_id AND s.content_id = p.content_id
-               AND s.country IS NOT DISTINCT FROM p.country
-               AND s.device_type IS NOT DISTINCT FROM p.device_type
-               AND s.cdn_pop IS NOT DISTINCT FROM p.cdn_pop
-            RETURNING s.*)
+         GROUP BY session_id, window_start, user_id, content_id, country, device_type, cdn_pop),
+    old AS (
+        DELETE FROM qoe.session_windows s USING p
+         WHERE s.window_start = p.window_start AND s.content_id = p.content_id
+           AND s.session_id = p.session_id AND s.user_id = p.user_id
+           AND s.country IS NOT DISTINCT FROM p.country
+           AND s.device_type IS NOT DISTINCT FROM p.device_type
+           AND s.cdn_pop IS NOT DISTINCT FROM p.cdn_pop
+        RETURNING s.*),
+    merged AS (
         INSERT INTO qoe.session_windows
         SELECT session_id, window_start, user_id, content_id, country, device_type, cdn_pop,
                    sum(events),
@@ -268,9 +265,19 @@ BEGIN
                 OR sum(scored_sessions) <> 0
                 OR sum(good_sessions) <> 0
                 OR sum(fatal_errors) <> 0
-                OR sum(nonfatal_errors) <> 0;
-        -- and the windows re-aggregated
-        DELETE FROM qoe.qoe_5min WHERE window_start = ANY (windows);
+                OR sum(nonfatal_errors) <> 0)
+    SELECT array_agg(DISTINCT window_start) AS windows, array_agg(window_start) AS w,
+           array_agg(content_id) AS c, array_agg(country) AS co, array_agg(device_type) AS d,
+           array_agg(cdn_pop) AS pop
+      INTO g
+      FROM (SELECT DISTINCT window_start, content_id, country, device_type, cdn_pop FROM p) groups;
+    IF g.windows IS NOT NULL THEN
+        -- the groups touched, re-aggregated: digests and hll cannot subtract
+        DELETE FROM qoe.qoe_5min q
+         USING unnest(g.w, g.c, g.co, g.d, g.pop) AS t(w, c, co, d, pop)
+         WHERE q.window_start = t.w AND q.content_id = t.c
+           AND q.country IS NOT DISTINCT FROM t.co AND q.device_type IS NOT DISTINCT FROM t.d
+           AND q.cdn_pop IS NOT DISTINCT FROM t.pop;
         INSERT INTO qoe.qoe_5min
         SELECT s.window_start, s.content_id, s.country, s.device_type, s.cdn_pop,
                count(*) AS sessions, sum(s.events), sum(s.attempts), sum(s.plays), sum(s.ebvs),
@@ -289,17 +296,20 @@ BEGIN
                sum(s.good_sessions), sum(s.fatal_errors), sum(s.nonfatal_errors),
                hll_add_agg(hll_hash_bigint(s.user_id))
           FROM qoe.session_windows s
-         WHERE s.window_start = ANY (windows)
+          JOIN unnest(g.w, g.c, g.co, g.d, g.pop) AS t(w, c, co, d, pop)
+            ON s.window_start = t.w AND s.content_id = t.c
+           AND s.country IS NOT DISTINCT FROM t.co AND s.device_type IS NOT DISTINCT FROM t.d
+           AND s.cdn_pop IS NOT DISTINCT FROM t.pop
          GROUP BY s.window_start, s.content_id, s.country, s.device_type, s.cdn_pop;
     END IF;
     UPDATE qoe.rollup_status SET last_run = clock_timestamp(),
-                                 last_windows = coalesce(cardinality(windows), 0),
+                                 last_windows = coalesce(cardinality(g.windows), 0),
                                  last_error = NULL, last_error_at = NULL;
-    RETURN coalesce(cardinality(windows), 0);
+    RETURN coalesce(cardinality(g.windows), 0);
 END
 $$;
 COMMENT ON FUNCTION qoe.refresh_rollups() IS
-    'Merges the committed qoe.session_window_deltas into qoe.session_windows and re-aggregates the windows they touch into qoe.qoe_5min; returns how many windows';
+    'Merges the committed qoe.session_window_deltas into qoe.session_windows and re-aggregates the groups they touch into qoe.qoe_5min; returns how many windows they touch';
 
 CREATE FUNCTION qoe.qoe_metrics(from_ts timestamptz, to_ts timestamptz,
                                 grain interval DEFAULT NULL, group_by text[] DEFAULT '{}')
