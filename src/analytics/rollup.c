@@ -1,6 +1,7 @@
 /*
- * rollup.c: a session's contributions to the 5-minute windows, kept in
- * qoe.session_windows as the writer folds its events (doc/rollups.md).
+ * rollup.c: the changes a batch makes to its sessions' contributions to the
+ * 5-minute windows, appended to qoe.session_window_deltas as the writer
+ * folds the events (doc/rollups.md).
  *
  * src/analytics/ holds the analytics layer; this file is its ingest side.
  * Attribution is by event time. Quantities that accrue over time (watch,
@@ -12,10 +13,12 @@
  * frame and its VST, EBVS and failures) go to the window of their moment.
  *
  * A batch that only adds events later than everything the session had (the
- * fold's fast path) changes only the session's last window and later ones:
- * their changes are added to the stored rows. A session rebuilt from all its
- * events has its rows replaced. Either way, the windows touched are logged in
- * qoe.rollup_invalid, for qoe.refresh_rollups() to re-aggregate.
+ * fold's fast path) changes only the session's last window and later ones,
+ * computed from the stored fold state. A session rebuilt from all its events
+ * takes back what its former events gave (with its former attributes) and
+ * adds what all of them give. Ingest only appends these changes, in one
+ * INSERT per batch; qoe.refresh_rollups() merges them into
+ * qoe.session_windows and re-aggregates qoe.qoe_5min.
  */
 #include "postgres.h"
 
@@ -26,7 +29,6 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
-#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"

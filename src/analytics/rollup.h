@@ -2,10 +2,10 @@
  * rollup.h: the 5-minute QoE rollups (doc/rollups.md).
  *
  * The batch writer hands over what it did to each session; rollup.c turns
- * that into the session's per-window contributions (qoe.session_windows) and
- * logs the windows it touched in qoe.rollup_invalid, in the ingest
- * transaction. qoe.refresh_rollups() re-aggregates the logged windows into
- * qoe.qoe_5min.
+ * that into changes to the session's per-window contributions, appended to
+ * qoe.session_window_deltas in the ingest transaction. qoe.refresh_rollups()
+ * (run by scheduler.c) merges them into qoe.session_windows and
+ * re-aggregates the groups they touch into qoe.qoe_5min.
  */
 #ifndef QOE_ROLLUP_H
 #define QOE_ROLLUP_H
@@ -18,9 +18,9 @@
 #define QOE_ROLLUP_WINDOW_US ((int64) 5 * 60 * USECS_PER_SEC)
 
 /*
- * Bring qoe.session_windows up to date for the sessions a batch changed,
- * and log the windows whose qoe.qoe_5min rows are now stale. Must run inside
- * the writer's SPI connection.
+ * Append the changes a batch made to its sessions' windows (nothing while
+ * qoe.rollup_status.enabled is off). Must run inside the writer's SPI
+ * connection.
  */
 extern void qoe_rollup_sessions(const QoeCatalog *cat, const QoeSessionChange *changes, int n);
 

@@ -16,8 +16,11 @@
  *
  * Fast path: every new event is later than anything the session has seen,
  * so the stored fold state is simply carried forward. Otherwise (late or
- * repeated events) the session is rebuilt from its stored events plus the new
- * ones; this is also where a repeated event_id is recognised and dropped.
+ * repeated events, or a device, country or POP the session had none of, which
+ * moves its rollup rows) the session is rebuilt from its stored events plus
+ * the new ones; this is also where a repeated event_id is recognised and
+ * dropped. What the batch did to each session is reported to the rollups
+ * (src/analytics/rollup.c).
  * New sessions are inserted with SQL, so INSERT triggers fire; updates keep
  * columns qoe_ext does not fill and check constraints, but fire no row
  * triggers, so row-level UPDATE triggers are refused (doc/security.md).
