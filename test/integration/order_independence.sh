@@ -9,7 +9,7 @@ GEN="$QOE_ROOT/src/tools/qoe_gen --seed 11 --viewers 150 --duration-sec 1800
 
 for db in inorder shuffled; do
 	psql -qX -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
-	psql -qX -d $db -v ON_ERROR_STOP=1 -c "CREATE EXTENSION qoe_ext"
+	psql -qX -d $db -v ON_ERROR_STOP=1 -c "CREATE EXTENSION qoe_ext CASCADE"
 done
 
 as_sql() { sed -e 's/^/SELECT accepted, duplicates FROM qoe.ingest($q$/' -e 's/$/$q$);/'; }
