@@ -3,8 +3,11 @@
 # in batches (sent by feed.c as bound parameters, as an application would),
 # against COPY of the same events into a plain jsonb table and
 # COPY of the same typed rows into a plain table, all in one run on one
-# throwaway cluster. Prints events/s (wall clock and per server CPU second),
-# ratios, and stored bytes per event.
+# throwaway cluster. qoe.ingest runs twice: with the rollups off, then on
+# (ingest appends window deltas, the launcher's scheduler refreshes
+# qoe.qoe_5min meanwhile, and the time until the rollups have caught up
+# after the last batch is reported). Prints events/s (wall clock and per
+# server CPU second), ratios, and stored bytes per event.
 #
 #   bash bench/ingest_sql/run.sh [events] [batch] [viewers]
 set -eu
@@ -60,9 +63,26 @@ SQL
 
 t0=$(now_s)
 copy_cpu=$(psql_cpu "\\copy jsonb_events (doc) FROM '$WORK/events.ndjson' WITH (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')")
+copy_s=$(elapsed "$t0" "$(now_s)")
+
+# qoe.ingest with the rollups off, then from empty tables with them on
+psql -qX -v ON_ERROR_STOP=1 -c "UPDATE qoe.rollup_status SET enabled = false" >/dev/null
+off_t0=$(now_s)
+read -r _ _ _ off_cpu < <("$WORK/feed" "" <"$WORK/batches.json")
+off_s=$(elapsed "$off_t0" "$(now_s)")
+psql -qX -v ON_ERROR_STOP=1 -c "TRUNCATE qoe.viewing_events, qoe.sessions, qoe.dead_letters,
+    qoe.session_window_deltas, qoe.session_windows, qoe.qoe_5min" \
+	-c "UPDATE qoe.rollup_status SET enabled = true" -c "CHECKPOINT" >/dev/null
 t1=$(now_s)
 read -r _ _ _ ingest_cpu < <("$WORK/feed" "" <"$WORK/batches.json")
 t2=$(now_s)
+# caught up: every delta merged by a refresh that ended after the last batch
+for _ in $(seq 1200); do
+	[ "$(psql -qXAt -c "SELECT NOT EXISTS (SELECT FROM qoe.session_window_deltas)
+	                        AND (SELECT last_run FROM qoe.rollup_status) > to_timestamp($t2)")" = t ] && break
+	sleep 0.05
+done
+caught_up_s=$(elapsed "$t2" "$(now_s)")
 psql -qX -v ON_ERROR_STOP=1 <<SQL
 CREATE TABLE typed_copy (LIKE qoe.viewing_events);
 \copy (SELECT * FROM qoe.viewing_events) TO '$WORK/typed.copy'
@@ -81,7 +101,6 @@ read -r stored sessions dead jsonb_bytes qoe_bytes typed_bytes <<<"$(psql -qXAt 
              WHERE inhparent = 'qoe.viewing_events'::regclass),
            pg_total_relation_size('typed_copy')")"
 
-copy_s=$(elapsed "$t0" "$t1")
 ingest_s=$(elapsed "$t1" "$t2")
 typed_s=$(elapsed "$t3" "$t4")
 printf '\nbench/ingest_sql: %d events, batches of %d, %d concurrent viewers\n' "$EVENTS" "$BATCH" "$VIEWERS"
@@ -91,10 +110,13 @@ row() { # name seconds cpu_seconds events bytes
 		"$3" "$(echo "$4 / $3" | bc -l)" "$(echo "$5 / $4" | bc -l)"
 }
 row "COPY NDJSON into a jsonb table" "$copy_s" "$copy_cpu" "$EVENTS" "$jsonb_bytes"
-row "qoe.ingest (sessions maintained)" "$ingest_s" "$ingest_cpu" "$EVENTS" "$qoe_bytes"
+row "qoe.ingest, rollups off" "$off_s" "$off_cpu" "$EVENTS" "$qoe_bytes"
+row "qoe.ingest (sessions, rollups on)" "$ingest_s" "$ingest_cpu" "$EVENTS" "$qoe_bytes"
 row "COPY typed rows into a plain table" "$typed_s" "$typed_cpu" "$stored" "$typed_bytes"
 printf '  stored %d events, %d sessions, %d dead letters\n' "$stored" "$sessions" "$dead"
 printf '  ratio qoe.ingest / COPY jsonb speed: %.2f wall clock, %.2f server CPU (target >= 1.00)\n' \
 	"$(echo "$copy_s / $ingest_s" | bc -l)" "$(echo "$copy_cpu / $ingest_cpu" | bc -l)"
+printf '  ratio rollups on / off: %.2f wall clock, %.2f server CPU of ingest (target >= 0.75); rollups caught up %.2f s after the last batch\n' \
+	"$(echo "$off_s / $ingest_s" | bc -l)" "$(echo "$off_cpu / $ingest_cpu" | bc -l)" "$caught_up_s"
 printf '  ratio qoe bytes / jsonb bytes per event: %.2f (target <= 0.40)\n' \
 	"$(echo "($qoe_bytes / $stored) / ($jsonb_bytes / $EVENTS)" | bc -l)"

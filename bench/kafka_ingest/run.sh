@@ -13,12 +13,12 @@
 # the commit time of the transaction that stored its row.
 # (a) and (d) are skipped when the build has no Kafka workers.
 #
-# Every contender runs QOE_BENCH_RUNS times (default 3), in rounds (a1, a2, b,
-# c, d, then again), so that a drift of the machine touches all of them; the
-# table gives each one's median and spread, the time to its first stored row
-# apart from its rate, and the CPU the mock broker used meanwhile (share of
-# one core): a run where the local broker, not the consumer, is the
-# bottleneck says so.
+# Every contender runs QOE_BENCH_RUNS times (default 3), in rounds (a1 with
+# the rollups off, a1, a2, b, c, d, then again), so that a drift of the
+# machine touches all of them; the table gives each one's median and
+# spread, the time to its first stored row apart from its rate, and the CPU
+# the mock broker used meanwhile (share of one core): a run where the local
+# broker, not the consumer, is the bottleneck says so.
 #
 #   bash bench/kafka_ingest/run.sh [events] [viewers] [latency_rate] [latency_seconds]
 set -eu
@@ -112,7 +112,8 @@ record() {
 
 fresh_tables() {
 	psql -qX -v ON_ERROR_STOP=1 -c "TRUNCATE plain_events, staging, produced" \
-		-c "TRUNCATE qoe.viewing_events, qoe.sessions, qoe.dead_letters" -c "CHECKPOINT" >/dev/null
+		-c "TRUNCATE qoe.viewing_events, qoe.sessions, qoe.dead_letters" \
+		-c "TRUNCATE qoe.session_window_deltas, qoe.session_windows, qoe.qoe_5min" -c "CHECKPOINT" >/dev/null
 	if [ "$have_workers" = t ]; then
 		psql -qX -v ON_ERROR_STOP=1 -c "TRUNCATE qoe.source_offsets" >/dev/null
 	fi
@@ -164,10 +165,11 @@ check_rows() {
 	fi
 }
 
-# (a) the workers: run_workers WORKERS RUN
+# (a) the workers: run_workers WORKERS RUN [off], off: with the rollups off
 run_workers() {
-	local name=workers_$1 source=workers_$1_$2
+	local name=workers_$1${3:+_$3} source=workers_$1_$2
 	fresh_tables
+	[ "${3:-}" = off ] && psql -qX -c "UPDATE qoe.rollup_status SET enabled = false" >/dev/null
 	measure_begin
 	run_source "$source" events "$1" $FLUSH_MS
 	wait_source "$source" "$EVENTS"
@@ -175,6 +177,7 @@ run_workers() {
 	check_rows qoe.viewing_events "$EVENTS"
 	note[$name]="$(psql -qXAt -c "SELECT count(*) || ' sessions, ' || (SELECT count(*) FROM qoe.dead_letters) || ' dead letters' FROM qoe.sessions")"
 	drop_source "$source"
+	psql -qX -c "UPDATE qoe.rollup_status SET enabled = true" >/dev/null
 }
 
 # (b) kcat | psql COPY into staging, then json_to_record into the typed table
@@ -258,6 +261,7 @@ run_latency() {
 
 for run in $(seq "$RUNS"); do
 	if [ "$have_workers" = t ]; then
+		run_workers 1 "$run" off
 		run_workers 1 "$run"
 		run_workers 2 "$run"
 	fi
@@ -317,10 +321,12 @@ printf '\nbench/kafka_ingest: %d events, %d concurrent viewers, %d partitions, 1
 printf '  %-34s %9s %-14s %6s %9s %7s   %-14s %5s\n' contender 'events/s' ' min-max' spread \
 	'1st row/s' '1st row' 'broker CPU' 'busy'
 printf '  %-34s %9s %-14s %6s %9s %7s   %-14s %5s\n' '' median '' '' median 's' 'of one core' 'all'
+row "(a) qoe_ext, 1 worker, rollups off" workers_1_off
 row "(a) qoe_ext, 1 worker" workers_1
 row "(a) qoe_ext, 2 workers" workers_2
 row "(b) kcat | COPY + json_to_record" kcat_copy
 row "(c) Python confluent_kafka" python
+ratio "ratio rollups on / off, 1 worker:" workers_1 workers_1_off 0.75
 ratio "ratio workers(2) / workers(1):" workers_2 workers_1 1.6
 ratio "ratio workers(1) / kcat-COPY:" workers_1 kcat_copy 2
 ratio "ratio workers(2) / kcat-COPY:" workers_2 kcat_copy 2
