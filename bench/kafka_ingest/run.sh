@@ -225,7 +225,7 @@ run_python() {
 
 # (d) latency at a steady rate through one worker, into a topic of its own
 # per run (a topic's cost in the mock grows with what it holds)
-declare -A lat_p50 lat_p99 lat_max lat_rate lat_drain
+declare -A lat_p50 lat_p99 lat_max lat_rate lat_drain lat_rollups
 run_latency() {
 	local run=$1 topic=live_$1 source=latency_$1 lat_events p0 p1 p0_ms held n
 	fresh_tables
@@ -241,6 +241,13 @@ run_latency() {
 		--rate "$LAT_RATE" --kafka-key | qoe_kafka_produce --keyed "$topic" -X linger.ms=$LAT_LINGER_MS
 	p1=$(now_s)
 	wait_source "$source" $((lat_events + 100))
+	# the rollups have caught up once every delta is merged by a refresh
+	# that ended after the last row was stored
+	while [ "$(psql -qXAt -c "SELECT NOT EXISTS (SELECT FROM qoe.session_window_deltas)
+	                           AND (SELECT last_run FROM qoe.rollup_status) > to_timestamp($t_done)")" != t ]; do
+		sleep 0.02
+	done
+	lat_rollups[$run]=$(calc "$(now_s) - $t_done")
 	held=$(qoe_kafka_count "$topic")
 	[ "$held" -eq $((lat_events + 100)) ] || { echo "the $topic topic holds $held events" >&2; exit 1; }
 	kcat -C -q -b "$QOE_KAFKA_BROKERS" -t "$topic" -o beginning -e -f '%T\t%s\n' |
@@ -339,6 +346,8 @@ if [ "$have_workers" = t ]; then
 		"$(list lat_p50)" "$(list lat_p99)" "$(list lat_max)" \
 		"$(for r in $(seq "$RUNS"); do printf '%.0f ' "${lat_rate[$r]}"; done)" \
 		"$(for r in $(seq "$RUNS"); do printf '%.2f ' "${lat_drain[$r]}"; done)"
+	printf '      rollups caught up after the last row, s: %s\n' \
+		"$(for r in $(seq "$RUNS"); do printf '%.2f ' "${lat_rollups[$r]}"; done)"
 else
 	printf '  (d) latency: skipped (no Kafka workers in this build)\n'
 fi
