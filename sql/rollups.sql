@@ -66,7 +66,7 @@ SELECT ((extract(epoch FROM window_start) * 1000)::bigint - (SELECT ms FROM rb))
        paused_ms, completions, fatal_errors,
        qoe.tdigest_count(vst_digest) AS digest_count, hll_cardinality(unique_viewers) AS viewers
   FROM qoe.qoe_5min WHERE content_id = 4242 ORDER BY 1;
-SELECT last_run IS NOT NULL AS ran, last_windows > 0 AS windows, last_error FROM qoe.rollup_status;
+SELECT last_run IS NOT NULL AS ran, last_windows > 0 AS windows FROM qoe.rollup_status;
 
 -- a late heartbeat (r1 rebuilt from its events) changes only window 5: its
 -- changes, then the windows

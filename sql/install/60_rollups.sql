@@ -94,19 +94,15 @@ CREATE TABLE qoe.rollup_status (
     id boolean PRIMARY KEY DEFAULT true CHECK (id),
     enabled boolean NOT NULL DEFAULT true,
     last_run timestamptz,
-    last_windows bigint,
-    last_error text,
-    last_error_at timestamptz
+    last_windows bigint
 );
 INSERT INTO qoe.rollup_status DEFAULT VALUES;
-COMMENT ON TABLE qoe.rollup_status IS 'The rollups'' switch and the outcome of the latest qoe.refresh_rollups() (one row)';
+COMMENT ON TABLE qoe.rollup_status IS 'The rollups'' switch and the outcome of the latest qoe.refresh_rollups() (one row; the scheduler''s runs and errors are in qoe.scheduler_status)';
 COMMENT ON COLUMN qoe.rollup_status.id IS 'Always true: the table holds one row';
 COMMENT ON COLUMN qoe.rollup_status.enabled IS
     'Whether ingest maintains qoe.session_windows; off is for measuring its cost only: sessions written while off are missing from the rollups';
 COMMENT ON COLUMN qoe.rollup_status.last_run IS 'End of the latest successful qoe.refresh_rollups()';
 COMMENT ON COLUMN qoe.rollup_status.last_windows IS 'Windows the latest successful refresh re-aggregated';
-COMMENT ON COLUMN qoe.rollup_status.last_error IS 'Error of the latest failed refresh by the scheduler, cleared by a successful one';
-COMMENT ON COLUMN qoe.rollup_status.last_error_at IS 'When that error happened';
 COMMENT ON CONSTRAINT rollup_status_pkey ON qoe.rollup_status IS 'Key of the single row';
 COMMENT ON CONSTRAINT rollup_status_id_check ON qoe.rollup_status IS 'id is always true, so the table holds at most one row';
 
@@ -303,8 +299,7 @@ BEGIN
          GROUP BY s.window_start, s.content_id, s.country, s.device_type, s.cdn_pop;
     END IF;
     UPDATE qoe.rollup_status SET last_run = clock_timestamp(),
-                                 last_windows = coalesce(cardinality(g.windows), 0),
-                                 last_error = NULL, last_error_at = NULL;
+                                 last_windows = coalesce(cardinality(g.windows), 0);
     RETURN coalesce(cardinality(g.windows), 0);
 END
 $$;

@@ -55,3 +55,12 @@ GRANT SELECT ON content_metrics_daily, user_metrics_daily, daily_active_users, c
 REVOKE EXECUTE ON FUNCTION session_qoe_score(sessions), refresh_views() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION session_qoe_score(sessions) TO qoe_reader;
 GRANT EXECUTE ON FUNCTION refresh_views() TO qoe_admin;
+
+-- the scheduler (67_scheduler.sql): the launcher runs the jobs as qoe_worker
+GRANT SELECT ON concurrency_1min TO qoe_reader;
+GRANT SELECT ON scheduler_status TO qoe_admin;
+GRANT SELECT, INSERT, UPDATE ON scheduler_status TO qoe_worker;
+REVOKE EXECUTE ON FUNCTION record_concurrency(), apply_retention(), setting_interval(text, interval)
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION record_concurrency(), apply_retention(), refresh_views(),
+    expire_sessions(interval) TO qoe_admin, qoe_worker;

@@ -1,5 +1,5 @@
 /*
- * scheduler.h: the analytics layer's periodic work, run by the qoe_ext
+ * scheduler.h: the periodic jobs of the analytics layer, run by the qoe_ext
  * launcher's loop (src/kafka/kafka_launcher.c) between its own tasks.
  */
 #ifndef QOE_SCHEDULER_H
@@ -8,9 +8,11 @@
 #include "postgres.h"
 
 /*
- * Run whatever is due (qoe.refresh_rollups() twice a second), each in a
- * transaction of its own, outside any transaction. Returns how many ms
- * until something is due again.
+ * Run the jobs that are due (merge the rollups, expire sessions, sample
+ * concurrent viewers, refresh the business views, apply retention; each on
+ * its qoe.*_interval setting), each in a transaction of its own, recorded in
+ * qoe.scheduler_status; call outside any transaction. Errors are recorded
+ * and logged, never raised. Returns how many ms until a job is due again.
  */
 extern long qoe_scheduler_run(void);
 

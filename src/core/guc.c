@@ -14,6 +14,23 @@ int			qoe_future_window_s = 3600;
 int			qoe_session_timeout_s = 300;
 int			qoe_event_retention_s = 30 * 24 * 3600;
 int			qoe_partition_premake_days = 3;
+int			qoe_session_retention_s = 730 * 24 * 3600;
+int			qoe_rollup_retention_s = 730 * 24 * 3600;
+int			qoe_rollup_refresh_ms = 500;
+int			qoe_session_expiry_ms = 30 * 1000;
+int			qoe_concurrency_sample_ms = 10 * 1000;
+int			qoe_view_refresh_ms = 5 * 60 * 1000;
+int			qoe_retention_ms = 3600 * 1000;
+
+/* how often a scheduler job runs: ms, at most a day, 0 = never */
+static void
+define_job_interval(const char *name, const char *what, int *value)
+{
+	DefineCustomIntVariable(name, what,
+							"Run by the qoe_ext launcher (qoe_ext preloaded); 0 turns the job off. Its runs and errors are in qoe.scheduler_status.",
+							value, *value, 0, 24 * 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+}
 char	   *qoe_database = NULL;
 char	   *qoe_worker_role = NULL;
 
@@ -45,6 +62,31 @@ GucInit(void)
 							NULL,
 							&qoe_partition_premake_days, qoe_partition_premake_days, 0, 60,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("qoe.session_retention",
+							"Age after which qoe.apply_retention() deletes finished sessions (by their last event).",
+							NULL,
+							&qoe_session_retention_s, qoe_session_retention_s, 24 * 3600, PG_INT32_MAX,
+							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("qoe.rollup_retention",
+							"Age after which qoe.apply_retention() deletes rollup windows and concurrency minutes.",
+							NULL,
+							&qoe_rollup_retention_s, qoe_rollup_retention_s, 24 * 3600, PG_INT32_MAX,
+							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
+	define_job_interval("qoe.rollup_refresh_interval",
+						"How often the scheduler merges new events into the rollups (qoe.refresh_rollups).",
+						&qoe_rollup_refresh_ms);
+	define_job_interval("qoe.session_expiry_interval",
+						"How often the scheduler marks idle sessions abandoned (qoe.expire_sessions).",
+						&qoe_session_expiry_ms);
+	define_job_interval("qoe.concurrency_sample_interval",
+						"How often the scheduler samples concurrent viewers into qoe.concurrency_1min.",
+						&qoe_concurrency_sample_ms);
+	define_job_interval("qoe.view_refresh_interval",
+						"How often the scheduler refreshes the materialized business views (qoe.refresh_views).",
+						&qoe_view_refresh_ms);
+	define_job_interval("qoe.retention_interval",
+						"How often the scheduler applies the retention settings (qoe.apply_retention).",
+						&qoe_retention_ms);
 	/*
 	 * Read by the launcher at server start; a library loaded later (not
 	 * preloaded) may not define a postmaster setting, and has no launcher.

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The launcher refreshes the rollups twice a second (src/analytics/scheduler.c):
 # an accepted event shows in qoe.qoe_metrics() without anyone calling
-# qoe.refresh_rollups(); a failing refresh is reported in qoe.rollup_status
-# and cleared by the next good one.
+# qoe.refresh_rollups(); a failing refresh is reported in qoe.scheduler_status
+# and in the log, and the next good one clears it.
 set -eu
 QOE_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$QOE_ROOT/test/lib/cluster.sh"
@@ -33,11 +33,13 @@ echo "visible in qoe.qoe_metrics after $(( ($(date +%s%N) - start) / 1000000 )) 
 q -c "REVOKE DELETE ON qoe.session_window_deltas FROM qoe_worker"
 q -c "SELECT accepted FROM qoe.ingest('{\"event_type\":\"heartbeat\",\"session_id\":\"sched-1\",\"user_id\":1,
       \"content_id\":777,\"timestamp\":$((now_ms + 1000))}'::jsonb)" >/dev/null
-wait_for "last_error LIKE '%permission denied%' AND last_error_at IS NOT NULL FROM qoe.rollup_status" 20 ||
+wait_for "failing AND last_error LIKE '%permission denied%' AND last_error_at IS NOT NULL
+          FROM qoe.scheduler_status WHERE job = 'refresh_rollups'" 20 ||
 	fail "the failing refresh was not reported"
 q -c "GRANT DELETE ON qoe.session_window_deltas TO qoe_worker"
-wait_for "last_error IS NULL FROM qoe.rollup_status" 20 || fail "the error was not cleared"
+wait_for "NOT failing AND failures > 0 FROM qoe.scheduler_status WHERE job = 'refresh_rollups'" 20 ||
+	fail "the error was not cleared"
 wait_for "coalesce(sum(events), 0) = 2 FROM qoe.qoe_5min WHERE content_id = 777" 20 ||
 	fail "the event written while the refresh failed was lost"
-grep -q "could not refresh the rollups" "$QOE_PGDATA_DIR/server.log" || fail "the failure was not logged"
+grep -q "scheduler job refresh_rollups failed" "$QOE_PGDATA_DIR/server.log" || fail "the failure was not logged"
 echo "a failing refresh is reported and recovered from"

@@ -1,0 +1,115 @@
+-- The scheduler's jobs and their status (doc/operations.md, "The scheduler").
+-- The qoe_ext launcher runs each job on its own interval setting
+-- (qoe.rollup_refresh_interval, qoe.session_expiry_interval,
+-- qoe.concurrency_sample_interval, qoe.view_refresh_interval,
+-- qoe.retention_interval); every function here can also be called by hand.
+
+CREATE TABLE qoe.scheduler_status (
+    job              text PRIMARY KEY,
+    run_every        interval NOT NULL,
+    last_started     timestamptz NOT NULL,
+    last_finished    timestamptz NOT NULL,
+    last_duration_ms float8 NOT NULL,
+    failing          boolean NOT NULL,
+    runs             bigint NOT NULL,
+    failures         bigint NOT NULL,
+    last_error       text,
+    last_error_at    timestamptz
+);
+COMMENT ON TABLE qoe.scheduler_status IS
+    'One row per scheduler job, written by the qoe_ext launcher after each run (doc/operations.md)';
+COMMENT ON COLUMN qoe.scheduler_status.job IS
+    'refresh_rollups, expire_sessions, record_concurrency, refresh_views or apply_retention';
+COMMENT ON COLUMN qoe.scheduler_status.run_every IS 'the job''s interval setting at its last run';
+COMMENT ON COLUMN qoe.scheduler_status.last_started IS 'start of the last run';
+COMMENT ON COLUMN qoe.scheduler_status.last_finished IS 'end of the last run, or when its failure was recorded';
+COMMENT ON COLUMN qoe.scheduler_status.last_duration_ms IS 'how long the last run took, ms';
+COMMENT ON COLUMN qoe.scheduler_status.failing IS 'whether the last run failed';
+COMMENT ON COLUMN qoe.scheduler_status.runs IS 'runs since the extension was created';
+COMMENT ON COLUMN qoe.scheduler_status.failures IS 'of which failed';
+COMMENT ON COLUMN qoe.scheduler_status.last_error IS 'the error of the latest failed run (kept after later successes: see failing)';
+COMMENT ON COLUMN qoe.scheduler_status.last_error_at IS 'when that run failed';
+
+CREATE TABLE qoe.concurrency_1min (
+    minute       timestamptz NOT NULL,
+    content_id   bigint NOT NULL,
+    country      text,
+    device_type  text,
+    cdn_pop      text,
+    peak_viewers integer NOT NULL,
+    last_viewers integer NOT NULL,
+    samples      integer NOT NULL,
+    CONSTRAINT concurrency_1min_group UNIQUE NULLS NOT DISTINCT
+        (minute, content_id, country, device_type, cdn_pop)
+);
+COMMENT ON TABLE qoe.concurrency_1min IS
+    'Concurrent viewers per minute, title, country, device type and CDN POP: the peak and the last of the samples of qoe.concurrent_viewers the scheduler took in that minute (every qoe.concurrency_sample_interval); a group without a row had no viewer at any sample';
+COMMENT ON COLUMN qoe.concurrency_1min.minute IS 'start of the minute';
+COMMENT ON COLUMN qoe.concurrency_1min.peak_viewers IS 'highest sampled number of sessions playing in the minute (a spike shorter than the sample interval can be missed)';
+COMMENT ON COLUMN qoe.concurrency_1min.last_viewers IS 'the minute''s latest sample';
+COMMENT ON COLUMN qoe.concurrency_1min.samples IS 'samples in which the group had viewers';
+COMMENT ON CONSTRAINT concurrency_1min_group ON qoe.concurrency_1min IS 'One row per minute and group; unknown (NULL) dimensions form a group of their own';
+
+CREATE FUNCTION qoe.record_concurrency() RETURNS integer
+    LANGUAGE sql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    WITH sampled AS (
+        INSERT INTO qoe.concurrency_1min AS c (minute, content_id, country, device_type, cdn_pop,
+                                               peak_viewers, last_viewers, samples)
+        SELECT date_trunc('minute', now()), v.content_id, v.country, v.device_type, v.cdn_pop,
+               v.viewers, v.viewers, 1
+          FROM qoe.concurrent_viewers v
+        ON CONFLICT ON CONSTRAINT concurrency_1min_group DO UPDATE
+           SET peak_viewers = greatest(c.peak_viewers, excluded.peak_viewers),
+               last_viewers = excluded.last_viewers,
+               samples = c.samples + 1
+        RETURNING 1)
+    SELECT count(*)::integer FROM sampled $$;
+COMMENT ON FUNCTION qoe.record_concurrency() IS
+    'Sample qoe.concurrent_viewers into qoe.concurrency_1min (peak and last per minute and group); returns the groups sampled. Run by the scheduler every qoe.concurrency_sample_interval';
+
+-- a setting of this session, else its documented default
+CREATE FUNCTION qoe.setting_interval(name text, fallback interval) RETURNS interval
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT coalesce(nullif(current_setting(name, true), '')::interval, fallback) $$;
+COMMENT ON FUNCTION qoe.setting_interval(text, interval) IS
+    'A qoe.* time setting as an interval (the fallback when the library is not loaded in this session)';
+
+CREATE FUNCTION qoe.apply_retention()
+    RETURNS TABLE (data text, older_than interval, removed bigint)
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    event_age   interval := qoe.setting_interval('qoe.event_retention', '30 days');
+    session_age interval := qoe.setting_interval('qoe.session_retention', '730 days');
+    rollup_age  interval := qoe.setting_interval('qoe.rollup_retention', '730 days');
+BEGIN
+    data := 'viewing_events partitions'; older_than := event_age;
+    SELECT count(*) INTO removed FROM qoe.drop_old_partitions(event_age);
+    RETURN NEXT;
+    data := 'dead_letters'; older_than := event_age;
+    DELETE FROM qoe.dead_letters WHERE received_at < now() - event_age;
+    GET DIAGNOSTICS removed = ROW_COUNT;
+    RETURN NEXT;
+    data := 'sessions'; older_than := session_age;
+    DELETE FROM qoe.sessions WHERE state <> 'active' AND last_event_at < now() - session_age;
+    GET DIAGNOSTICS removed = ROW_COUNT;
+    RETURN NEXT;
+    data := 'session_windows'; older_than := rollup_age;
+    DELETE FROM qoe.session_windows WHERE window_start < now() - rollup_age;
+    GET DIAGNOSTICS removed = ROW_COUNT;
+    RETURN NEXT;
+    data := 'qoe_5min'; older_than := rollup_age;
+    DELETE FROM qoe.qoe_5min WHERE window_start < now() - rollup_age;
+    GET DIAGNOSTICS removed = ROW_COUNT;
+    RETURN NEXT;
+    data := 'concurrency_1min'; older_than := rollup_age;
+    DELETE FROM qoe.concurrency_1min WHERE minute < now() - rollup_age;
+    GET DIAGNOSTICS removed = ROW_COUNT;
+    RETURN NEXT;
+END $$;
+COMMENT ON FUNCTION qoe.apply_retention() IS
+    'Remove what is older than its retention setting: raw event partitions and dead letters (qoe.event_retention, 30 days), finished sessions by their last event (qoe.session_retention, 2 years), rollup windows and concurrency minutes (qoe.rollup_retention, 2 years); returns what was removed. Run by the scheduler every qoe.retention_interval; as the extension owner, granted to qoe_admin';
