@@ -43,3 +43,11 @@ GRANT SELECT ON content_metrics_daily, user_metrics_daily, daily_active_users, c
 REVOKE EXECUTE ON FUNCTION session_qoe_score(sessions), refresh_views() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION session_qoe_score(sessions) TO qoe_reader;
 GRANT EXECUTE ON FUNCTION refresh_views() TO qoe_admin;
+
+-- Redis publisher (80_redis.sql): its status for qoe_admin; it runs as
+-- qoe_worker and reads the two views it mirrors
+GRANT SELECT ON trending_content TO qoe_reader, qoe_worker;
+GRANT SELECT ON concurrent_viewers TO qoe_worker;
+REVOKE EXECUTE ON FUNCTION redis_publisher_status() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION redis_publisher_status() TO qoe_admin;
+GRANT SELECT ON redis_status TO qoe_admin;

@@ -1,0 +1,104 @@
+# A throwaway redis-server on loopback for the Redis publisher tests
+# (test/integration/redis_*.sh). Source after cluster.sh, with QOE_ROOT set.
+#   qoe_redis_start [redis-server options]  start on a free port (REDIS_PORT),
+#                                           or on REDIS_PORT again after a stop
+#   qoe_redis_stop                          stop it (SIGKILL: nothing is saved)
+#   qoe_rcli ARGS                           redis-cli against it
+#   qoe_publisher_cluster [conf lines]      a cluster with qoe_ext installed and
+#                                           the publisher pointed at this Redis
+#   qoe_redis_viewers / qoe_sql_viewers     concurrent viewers per title, "id|n"
+#                                           lines, from Redis and from SQL
+#   qoe_ms                                  the wall clock in ms
+QOE_REDIS_DIR=${QOE_REDIS_DIR:-}
+REDIS_PORT=${REDIS_PORT:-}
+
+qoe_ms() { date +%s%3N; }
+
+qoe_rcli() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
+
+qoe_redis_start() {
+	[ -n "$QOE_REDIS_DIR" ] || QOE_REDIS_DIR=$(mktemp -d /tmp/qoe_redis.XXXXXX)
+	[ -n "$REDIS_PORT" ] || REDIS_PORT=$(qoe_free_port)
+	redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
+		--dir "$QOE_REDIS_DIR" --daemonize yes --pidfile "$QOE_REDIS_DIR/redis.pid" \
+		--logfile "$QOE_REDIS_DIR/redis.log" "$@" || return 1
+	local deadline=$((SECONDS + 10))
+	until [ -s "$QOE_REDIS_DIR/redis.pid" ] && (echo >/dev/tcp/127.0.0.1/$REDIS_PORT) 2>/dev/null; do
+		[ $SECONDS -lt $deadline ] || { cat "$QOE_REDIS_DIR/redis.log"; return 1; }
+		sleep 0.05
+	done
+}
+
+qoe_redis_stop() {
+	[ -n "$QOE_REDIS_DIR" ] && [ -s "$QOE_REDIS_DIR/redis.pid" ] || return 0
+	local pid
+	pid=$(cat "$QOE_REDIS_DIR/redis.pid")
+	kill -CONT "$pid" 2>/dev/null
+	kill -KILL "$pid" 2>/dev/null
+	while kill -0 "$pid" 2>/dev/null; do sleep 0.02; done
+	rm -f "$QOE_REDIS_DIR/redis.pid"
+}
+
+qoe_redis_cleanup() {
+	qoe_cluster_stop
+	qoe_redis_stop
+	[ -n "$QOE_REDIS_DIR" ] && rm -rf "$QOE_REDIS_DIR"
+	QOE_REDIS_DIR=
+}
+
+# The publisher starts with the server when qoe.redis_host is set; it runs
+# as qoe_worker, which CREATE EXTENSION makes, hence the restart.
+qoe_publisher_cluster() {
+	qoe_cluster_start || return 1
+	trap qoe_redis_cleanup EXIT
+	psql -qX -v ON_ERROR_STOP=1 -c "CREATE EXTENSION qoe_ext" || return 1
+	cat >>"$QOE_PGDATA_DIR/data/postgresql.conf" <<CONF
+qoe.redis_host = '127.0.0.1'
+qoe.redis_port = $REDIS_PORT
+${1:-}
+CONF
+	qoe_as_postgres $PGBIN/pg_ctl -D "$QOE_PGDATA_DIR/data" -w -t 60 \
+		-l "$QOE_PGDATA_DIR/server.log" restart >/dev/null
+}
+
+qoe_sql_viewers() {
+	psql -qXAt -c "SELECT content_id || '|' || sum(viewers) FROM qoe.concurrent_viewers
+	                GROUP BY content_id ORDER BY content_id"
+}
+
+qoe_redis_viewers() {
+	local keys
+	keys=$(qoe_rcli --scan --pattern 'concurrent_viewers:*' | sort)
+	[ -n "$keys" ] || return 0
+	paste -d'|' <(echo "$keys" | sed 's/^concurrent_viewers://') <(qoe_rcli MGET $keys) |
+		sort -t'|' -k1,1n
+}
+
+# Wait until the Redis keys equal the view; prints the milliseconds it took.
+qoe_wait_viewers_equal() {
+	local timeout_ms=$1 t0 a b
+	t0=$(qoe_ms)
+	while :; do
+		a=$(qoe_sql_viewers)
+		b=$(qoe_redis_viewers)
+		if [ "$a" = "$b" ]; then
+			echo $(($(qoe_ms) - t0))
+			return 0
+		fi
+		if [ $(($(qoe_ms) - t0)) -gt "$timeout_ms" ]; then
+			echo "concurrent viewers differ after ${timeout_ms} ms" >&2
+			diff <(echo "$a") <(echo "$b") | head -20 >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+# Ingest generated events ending about a minute ago through qoe.ingest.
+qoe_ingest_recent() {
+	local seed=$1 viewers=$2
+	"$QOE_ROOT/src/tools/qoe_gen" --seed "$seed" --viewers "$viewers" --titles 50 \
+		--duration-sec 120 --start-ms $(( ($(date +%s) - 180) * 1000 )) --format array --batch 200 |
+		sed -e 's/^/SELECT accepted FROM qoe.ingest($q$/' -e 's/$/$q$);/' |
+		psql -qX -v ON_ERROR_STOP=1 -o /dev/null
+}
