@@ -43,7 +43,7 @@
 #include "publish/redis_status.h"
 
 #define MIN_BACKOFF_MS	50
-#define MAX_BACKOFF_MS	1000	/* keys catch up within about 1 s of Redis returning */
+#define MAX_BACKOFF_MS	750		/* keys catch up within 1 s of Redis returning */
 #define IDLE_WAIT_MS	60000	/* nothing to do: qoe.redis_host is empty */
 #define SCORE_LEN		32
 

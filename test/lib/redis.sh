@@ -97,7 +97,7 @@ qoe_wait_viewers_equal() {
 # Ingest generated events ending about a minute ago through qoe.ingest.
 qoe_ingest_recent() {
 	local seed=$1 viewers=$2
-	"$QOE_ROOT/src/tools/qoe_gen" --seed "$seed" --viewers "$viewers" --titles 50 \
+	"$QOE_ROOT/src/tools/qoe_gen" --seed "$seed" --viewers "$viewers" --titles 50 --uuid-ids \
 		--duration-sec 120 --start-ms $(( ($(date +%s) - 180) * 1000 )) --format array --batch 200 |
 		sed -e 's/^/SELECT accepted FROM qoe.ingest($q$/' -e 's/$/$q$);/' |
 		psql -qX -v ON_ERROR_STOP=1 -o /dev/null
