@@ -47,7 +47,7 @@ PublishGucInit(void)
 							   "Password for Redis AUTH; empty: no AUTH.",
 							   "Only superusers (and members of pg_read_all_settings) can read it.",
 							   &qoe_redis_password, "",
-							   PGC_SIGHUP, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL, NULL, NULL, NULL);
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
 	DefineCustomStringVariable("qoe.redis_key_prefix",
 							   "Prefix put before every Redis key the publisher writes.",
 							   NULL,
