@@ -27,22 +27,7 @@ echo "concurrent_viewers keys equal the view $ms ms after the ingest committed"
 ttl=$(qoe_rcli TTL "concurrent_viewers:$(qoe_sql_viewers | head -1 | cut -d'|' -f1)")
 [ "$ttl" -gt 0 ] && [ "$ttl" -le 60 ] || { echo "unexpected TTL $ttl"; exit 1; }
 
-trending_diff() {
-	local pairs
-	pairs=$(qoe_rcli ZREVRANGE trending_content 0 -1 WITHSCORES | paste -d' ' - - |
-		awk '{printf "%s(%s,%s)", (NR > 1 ? "," : ""), $1, $2}')
-	[ -n "$pairs" ] || pairs="(0,0)"
-	psql -qXAt -v ON_ERROR_STOP=1 -c "
-	    SELECT count(*) FROM qoe.trending_content v
-	      FULL JOIN (VALUES $pairs) r(content_id, score) USING (content_id)
-	     WHERE r.score IS NULL OR v.score IS NULL
-	        OR abs(v.score - r.score) > 0.001 * v.score"
-}
-deadline=$((SECONDS + 5))
-until [ "$(trending_diff)" = 0 ]; do
-	[ $SECONDS -lt $deadline ] || { echo "trending_content differs from the view: $(trending_diff) titles"; exit 1; }
-	sleep 0.1
-done
+qoe_wait_trending_equal 5000
 echo "trending_content: $(qoe_rcli ZCARD trending_content) titles, equal to qoe.trending_content; top 3:"
 qoe_rcli ZREVRANGE trending_content 0 2 WITHSCORES | paste -d' ' - -
 

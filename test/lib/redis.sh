@@ -8,6 +8,9 @@
 #                                           the publisher pointed at this Redis
 #   qoe_redis_viewers / qoe_sql_viewers     concurrent viewers per title, "id|n"
 #                                           lines, from Redis and from SQL
+#   qoe_wait_viewers_equal MS / qoe_wait_trending_equal MS
+#                                           wait until the keys equal the views
+#   qoe_ingest_recent SEED VIEWERS          ingest events of the last 3 minutes
 #   qoe_ms                                  the wall clock in ms
 QOE_REDIS_DIR=${QOE_REDIS_DIR:-}
 REDIS_PORT=${REDIS_PORT:-}
@@ -91,6 +94,28 @@ qoe_wait_viewers_equal() {
 			return 1
 		fi
 		sleep 0.05
+	done
+}
+
+# Titles whose trending_content member differs from qoe.trending_content
+# (missing on either side, or a score off by more than its rounding).
+qoe_trending_diff() {
+	local pairs
+	pairs=$(qoe_rcli ZREVRANGE trending_content 0 -1 WITHSCORES | paste -d' ' - - |
+		awk '{printf "%s(%s,%s)", (NR > 1 ? "," : ""), $1, $2}')
+	[ -n "$pairs" ] || pairs="(0,0)"
+	psql -qXAt -v ON_ERROR_STOP=1 -c "
+	    SELECT count(*) FROM qoe.trending_content v
+	      FULL JOIN (VALUES $pairs) r(content_id, score) USING (content_id)
+	     WHERE r.score IS NULL OR v.score IS NULL
+	        OR abs(v.score - r.score) > 0.001 * v.score"
+}
+qoe_wait_trending_equal() {
+	local deadline=$(($(qoe_ms) + $1))
+	until [ "$(qoe_trending_diff)" = 0 ]; do
+		[ "$(qoe_ms)" -lt $deadline ] ||
+			{ echo "trending_content differs from the view: $(qoe_trending_diff) titles"; return 1; }
+		sleep 0.1
 	done
 }
 
