@@ -159,17 +159,21 @@ server_name(void)
 }
 
 static void
-disconnect(const char *why)
+close_connection(void)
 {
 	if (conn != NULL)
 		redisFree(conn);
 	conn = NULL;
+}
+
+/* Drop the connection and wait longer before the next attempt. */
+static void
+connection_failed(const char *why)
+{
+	close_connection();
 	backoff_ms = backoff_ms == 0 ? MIN_BACKOFF_MS : Min(backoff_ms * 2, MAX_BACKOFF_MS);
-	if (why != NULL)
-	{
-		qoe_redis_status_set_state(QOE_REDIS_DISCONNECTED, server_name());
-		report_error(why);
-	}
+	qoe_redis_status_set_state(QOE_REDIS_DISCONNECTED, server_name());
+	report_error(why);
 }
 
 static bool
@@ -186,7 +190,8 @@ connect_redis(void)
 		char		msg[QOE_REDIS_ERRLEN];
 
 		snprintf(msg, sizeof(msg), "could not connect to Redis at %s: %s", server_name(), err);
-		disconnect(msg);
+		connection_failed(msg);
+		pgstat_report_activity(STATE_IDLE, NULL);
 		return false;
 	}
 	qoe_redis_status_set_state(QOE_REDIS_CONNECTED, server_name());
@@ -476,7 +481,7 @@ publish_round(MemoryContext round_cxt)
 	nops = 0;
 	if (!queue_commands())
 	{
-		disconnect("out of memory queueing Redis commands");
+		connection_failed("out of memory queueing Redis commands");
 		return;
 	}
 	pgstat_report_activity(STATE_RUNNING, "writing to Redis");
@@ -486,7 +491,8 @@ publish_round(MemoryContext round_cxt)
 		char		msg[QOE_REDIS_ERRLEN];
 
 		snprintf(msg, sizeof(msg), "lost the connection to Redis at %s: %s", server_name(), err);
-		disconnect(msg);
+		connection_failed(msg);
+		pgstat_report_activity(STATE_IDLE, NULL);
 		return;
 	}
 	backoff_ms = 0;
@@ -559,7 +565,7 @@ qoe_publisher_main(Datum main_arg)
 			if (strcmp(settings, settings_seen) != 0)
 			{
 				/* another server, database, identity or prefix: start afresh */
-				disconnect(NULL);
+				close_connection();
 				backoff_ms = 0;
 				retry_at = 0;
 				pfree(settings_seen);
@@ -571,7 +577,7 @@ qoe_publisher_main(Datum main_arg)
 		now = GetCurrentTimestamp();
 		if (qoe_redis_host[0] == '\0')
 		{
-			disconnect(NULL);
+			close_connection();
 			backoff_ms = 0;
 			qoe_redis_status_set_state(QOE_REDIS_OFF, "");
 			wait_ms = IDLE_WAIT_MS;
