@@ -15,6 +15,7 @@ CREATE VIEW trending_content AS
      GROUP BY s.content_id;
 COMMENT ON VIEW trending_content IS
     'Titles by trending score: plays (sessions past their first frame) started in the last hour, each weighted 0.5 ^ (age / 15 min), so a play now counts 1 and one an hour old 1/16; the Redis sorted set trending_content holds the top qoe.redis_trending_size (doc/redis.md)';
+COMMENT ON COLUMN trending_content.content_id IS 'the title';
 COMMENT ON COLUMN trending_content.score IS 'sum over its plays of 0.5 ^ (minutes since the session started / 15); a start in the future counts 1';
 COMMENT ON COLUMN trending_content.plays IS 'plays started in the last hour';
 
