@@ -16,6 +16,8 @@ OBJS = \
 	src/ingest/session_fold.o \
 	src/ingest/dead_letters.o \
 	src/ingest/ingest.o \
+	src/analytics/rollup.o \
+	src/analytics/scheduler.o \
 	src/kafka/kafka_shmem.o \
 	src/kafka/kafka_sources.o \
 	src/kafka/kafka_launcher.o \
@@ -33,8 +35,8 @@ DATA_built = qoe_ext--$(EXTVERSION).sql
 DATA = $(wildcard sql/qoe_ext--*--*.sql)
 
 REGRESS = setup decode ingest writer sessions vectors partitions \
-	tdigest tdigest_parallel tdigest_accuracy qoe_score sources privileges search_path \
-	business_views
+	tdigest tdigest_parallel tdigest_accuracy qoe_score rollups sources privileges search_path \
+	business_views definitions definitions_bounds
 REGRESS_OPTS = --inputdir=.
 export QOE_SHARED_DIR ?= $(abspath $(CURDIR)/../shared)
 

@@ -1,5 +1,5 @@
 -- Install, and check what the extension brings.
-CREATE EXTENSION qoe_ext;
+CREATE EXTENSION qoe_ext CASCADE;
 SELECT extname, extversion, nspname
   FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
  WHERE extname = 'qoe_ext';

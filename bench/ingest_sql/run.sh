@@ -39,7 +39,7 @@ cc -O2 -Wall -Wextra -Werror -I"$(pg_config --includedir)" -o "$WORK/feed" \
 $QOE_ROOT/src/tools/qoe_gen --seed 7 --catalog >"$WORK/catalog.csv"
 
 psql -qX -v ON_ERROR_STOP=1 <<SQL
-CREATE EXTENSION qoe_ext;
+CREATE EXTENSION qoe_ext CASCADE;
 CREATE TABLE jsonb_events (doc jsonb NOT NULL);
 \copy qoe.content (content_id, title, duration_sec, genres) FROM '$WORK/catalog.csv' WITH (FORMAT csv)
 SELECT qoe.premake_partitions() \\g /dev/null

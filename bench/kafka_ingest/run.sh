@@ -66,7 +66,7 @@ track_commit_timestamp = on"
 trap 'qoe_cluster_stop; rm -rf "$WORK"' EXIT
 qoe_kafka_start events:$PARTITIONS $(for r in $(seq "$RUNS"); do echo "live_$r:$LAT_PARTITIONS"; done)
 
-psql -qX -v ON_ERROR_STOP=1 -c "CREATE EXTENSION qoe_ext" -f "$HERE/setup.sql" \
+psql -qX -v ON_ERROR_STOP=1 -c "CREATE EXTENSION qoe_ext CASCADE" -f "$HERE/setup.sql" \
 	-c "\\copy qoe.content (content_id, title, duration_sec, genres) FROM PROGRAM '$QOE_ROOT/src/tools/qoe_gen --seed 7 --catalog' WITH (FORMAT csv)" \
 	-c "SELECT qoe.premake_partitions()" >/dev/null
 have_workers=$(psql -qXAt -c "SELECT count(*) > 0 FROM pg_proc WHERE proname = 'add_source' AND pronamespace = 'qoe'::regnamespace")

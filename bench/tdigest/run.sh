@@ -57,7 +57,7 @@ done >"$TIMING_SQL"
 psql -X -q -v ON_ERROR_STOP=1 -v rows="$ROWS" -d qoe_bench_tdigest <<SQL | tee "$OUT"
 \pset footer off
 SET client_min_messages = warning;
-CREATE EXTENSION qoe_ext;
+CREATE EXTENSION qoe_ext CASCADE;
 CREATE EXTENSION tdigest;
 SELECT setseed(0.42) \gset
 CREATE UNLOGGED TABLE bench AS

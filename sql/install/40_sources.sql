@@ -51,13 +51,13 @@ GRANT SELECT ON sources TO qoe_worker;
 COMMENT ON TABLE sources IS
     'Kafka topics consumed by the qoe_ext workers; properties (credentials) readable by superusers and the workers only. Manage with qoe.add_source/start_source/stop_source/drop_source (role qoe_admin)';
 COMMENT ON COLUMN sources.brokers IS 'bootstrap servers, host:port[,host:port...]';
-COMMENT ON COLUMN sources.group_id IS 'Kafka consumer group (default qoe_ext.<name>); workers of a source share its partitions';
+COMMENT ON COLUMN sources.group_id IS 'group.id the workers give librdkafka (default qoe_ext.<name>): they join no consumer group, but commit their stored offsets to it after each database commit, for lag tools';
 COMMENT ON COLUMN sources.batch_size IS 'a batch is stored once it holds this many messages';
 COMMENT ON COLUMN sources.batch_bytes IS 'a batch is stored once its payloads reach this many bytes';
 COMMENT ON COLUMN sources.flush_interval_ms IS 'a non-empty batch is stored at most this long after its first message';
 COMMENT ON COLUMN sources.start_position IS 'where a partition with no stored offset starts: earliest or latest';
-COMMENT ON COLUMN sources.workers IS 'number of worker processes (consumers in the group)';
-COMMENT ON COLUMN sources.properties IS 'extra librdkafka properties as a JSON object of strings (security settings, session.timeout.ms...)';
+COMMENT ON COLUMN sources.workers IS 'number of worker processes; worker i consumes the partitions whose number modulo workers is i';
+COMMENT ON COLUMN sources.properties IS 'extra librdkafka properties as a JSON object of strings (security settings, fetch tuning...)';
 COMMENT ON COLUMN sources.enabled IS 'false after qoe.stop_source: no worker runs';
 
 CREATE TABLE source_offsets (

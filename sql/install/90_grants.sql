@@ -37,6 +37,18 @@ GRANT SELECT, DELETE ON dead_letters TO qoe_admin;
 -- trigger functions are for triggers only
 REVOKE EXECUTE ON FUNCTION qoe_score_config_changed() FROM PUBLIC;
 
+-- rollups (60_rollups.sql): readers read them and call qoe_metrics; ingest
+-- appends to qoe.session_window_deltas as its owner (src/analytics/rollup.c),
+-- so writers need nothing here; the refresh is maintenance
+GRANT SELECT ON qoe_5min, session_windows, rollup_status TO qoe_reader;
+REVOKE EXECUTE ON FUNCTION qoe_metrics(timestamptz, timestamptz, interval, text[]),
+    refresh_rollups() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION qoe_metrics(timestamptz, timestamptz, interval, text[]) TO qoe_reader;
+GRANT EXECUTE ON FUNCTION refresh_rollups() TO qoe_admin, qoe_worker;
+GRANT SELECT, INSERT, DELETE ON qoe_5min, session_windows TO qoe_admin, qoe_worker;
+GRANT SELECT, DELETE ON session_window_deltas TO qoe_admin, qoe_worker;
+GRANT SELECT, UPDATE ON rollup_status TO qoe_admin, qoe_worker;
+
 -- business views (65_business_views.sql): read by qoe_reader, refreshed by qoe_admin
 GRANT SELECT ON content_metrics_daily, user_metrics_daily, daily_active_users, cohort_analysis,
     drop_off, top_content, engagement, churn_risk, concurrent_viewers TO qoe_reader;

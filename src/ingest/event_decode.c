@@ -531,6 +531,16 @@ days_from_civil(int y, int m, int d)
 	return (int64) era * 146097 + (int64) doe - 719468;
 }
 
+/* Days in a month of the proleptic Gregorian calendar; m in 1 .. 12. */
+static int
+days_in_month(int y, int m)
+{
+	static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	bool		leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	return days[m - 1] + (m == 2 && leap);
+}
+
 static bool
 read_digits(const char **p, int n, int *out)
 {
@@ -592,8 +602,8 @@ parse_iso8601_ms(const char *s, int64 *epoch_ms)
 		if (*p != '\0' && !read_digits(&p, 2, &off_m))
 			return false;
 	}
-	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
-		sec > 60 || off_h > 23 || off_m > 59)
+	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 ||
+		mi > 59 || sec > 60 || off_h > 23 || off_m > 59)
 		return false;
 	*epoch_ms = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000 + sec * 1000 + ms -
 		(int64) sign * (off_h * 60 + off_m) * 60000;

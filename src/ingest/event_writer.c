@@ -31,6 +31,7 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
+#include "analytics/rollup.h"
 #include "core/catalog.h"
 #include "ingest/event_writer.h"
 #include "core/guc.h"
@@ -242,6 +243,8 @@ write_batch(const QoeCatalog *cat, QoeEvent **events, int n, TimestampTz receive
 	int			ndays = 0;
 	int			nusable = 0;
 	int			nkept = 0;
+	QoeSessionChange *changes;
+	int			nchanges;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -272,7 +275,8 @@ write_batch(const QoeCatalog *cat, QoeEvent **events, int n, TimestampTz receive
 		if (OidIsValid(partition_of(days, ndays, events[i])))
 			usable[nusable++] = events[i];
 
-	qoe_sessions_apply(cat, usable, nusable, keep);
+	qoe_sessions_apply(cat, usable, nusable, keep, &changes, &nchanges);
+	qoe_rollup_sessions(cat, changes, nchanges);
 	for (int i = 0; i < nusable; i++)
 		if (keep[i])
 			by_day[nkept++] = usable[i];

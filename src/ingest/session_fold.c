@@ -57,7 +57,10 @@ weigh_bitrate_until(SessionFold *fold, TimestampTz t)
 {
 	if (is_playing(fold) && fold->bitrate_kbps > 0 && t > fold->weighed_until)
 	{
-		int64		ms = ms_between(fold->weighed_until, t);
+		/* less the part of it a stall of known length took */
+		int64		ms = ms_between(fold->weighed_until, t) -
+			ms_between(Max(fold->weighed_until, fold->stall_opened_at),
+					   Min(t, fold->stall_until));
 
 		fold->bitrate_kbps_ms += (int64) fold->bitrate_kbps * ms;
 		fold->bitrate_weight_ms += ms;
@@ -79,31 +82,40 @@ set_first_frame(SessionFold *fold, TimestampTz t, bool guessed)
 }
 
 /*
- * The first frame comes from a first_frame event or a vst_ms field; failing
- * both, from the first heartbeat with buffered video, which a later explicit
- * report replaces.
+ * The first frame comes from a first_frame event or a vst_ms field, the
+ * earlier of the two; failing both, from the first heartbeat with buffered
+ * video, which a later explicit report replaces. The first vst_ms reported
+ * is the start time even when a first_frame event came before it.
  */
 static void
 note_first_frame(SessionFold *fold, const QoeEvent *ev)
 {
 	bool		known = (fold->flags & SF_HAS_FIRST_FRAME) != 0;
-	bool		explicit_known = known && !(fold->flags & SF_FIRST_FRAME_GUESSED);
+	bool		guessed = known && (fold->flags & SF_FIRST_FRAME_GUESSED);
+	TimestampTz t;
 
-	if (explicit_known || (fold->flags & SF_ENDED))
+	if (fold->flags & SF_ENDED)
 		return;
-	if (ev->present & QOE_HAS_VST_MS)
+	if ((ev->present & QOE_HAS_VST_MS) && !(fold->flags & SF_HAS_VST_FIELD))
 	{
 		fold->flags |= SF_HAS_VST_FIELD;
 		fold->vst_field_ms = ev->vst_ms;
-		set_first_frame(fold, (fold->flags & SF_HAS_START)
-						? fold->started_at + (TimestampTz) ev->vst_ms * 1000
-						: ev->event_time, false);
+		t = (fold->flags & SF_HAS_START)
+			? fold->started_at + (TimestampTz) ev->vst_ms * 1000 : ev->event_time;
 	}
 	else if (ev->type == QOE_EV_FIRST_FRAME)
-		set_first_frame(fold, ev->event_time, false);
-	else if (!known && ev->type == QOE_EV_HEARTBEAT &&
-			 (ev->present & QOE_HAS_BUFFER_HEALTH) && ev->buffer_health_sec > 0)
-		set_first_frame(fold, ev->event_time, true);
+		t = ev->event_time;
+	else
+	{
+		if (!known && ev->type == QOE_EV_HEARTBEAT &&
+			(ev->present & QOE_HAS_BUFFER_HEALTH) && ev->buffer_health_sec > 0)
+			set_first_frame(fold, ev->event_time, true);
+		return;
+	}
+	if (!known || guessed)
+		set_first_frame(fold, t, false);
+	else if (t < fold->first_frame_at)
+		fold->first_frame_at = t;	/* bitrate stays weighed from the first report */
 }
 
 /* Cumulative counters: take increments, and treat a drop as a reset. */

@@ -16,8 +16,11 @@
  *
  * Fast path: every new event is later than anything the session has seen,
  * so the stored fold state is simply carried forward. Otherwise (late or
- * repeated events) the session is rebuilt from its stored events plus the new
- * ones; this is also where a repeated event_id is recognised and dropped.
+ * repeated events, or a device, country or POP the session had none of, which
+ * moves its rollup rows) the session is rebuilt from its stored events plus
+ * the new ones; this is also where a repeated event_id is recognised and
+ * dropped. What the batch did to each session is reported to the rollups
+ * (src/analytics/rollup.c).
  * New sessions are inserted with SQL, so INSERT triggers fire; updates keep
  * columns qoe_ext does not fill and check constraints, but fire no row
  * triggers, so row-level UPDATE triggers are refused (doc/security.md).
@@ -52,6 +55,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "analytics/rollup.h"
 #include "ingest/session_fold.h"
 #include "ingest/sessions.h"
 
@@ -82,6 +86,12 @@ typedef struct SessionWork
 	SessionFold fold;
 	SessionDims dims;
 	double		catalog_duration_sec;
+	/* for the rollups: the stored session before this batch, or all its events */
+	SessionFold before;
+	SessionDims before_dims;
+	bool		abandoned;		/* stored as abandoned (state) */
+	QoeEvent  **all;			/* set when rebuilt from history */
+	int			nall;
 } SessionWork;
 
 /* The columns of qoe.sessions the writer fills, in no particular order. */
@@ -425,6 +435,9 @@ read_stored(SessionStore *store, SessionWork *w)
 
 	w->exists = true;
 	w->stored_tid = slot->tts_tid;
+	d = slot_getattr(slot, attno[SC_STATE], &isnull);
+	w->abandoned = !isnull && DatumGetObjectId(d) != store->state_active &&
+		DatumGetObjectId(d) != store->state_ended;
 	w->dims.known = true;
 	w->dims.user_id = DatumGetInt64(slot_getattr(slot, attno[SC_USER_ID], &isnull));
 	d = slot_getattr(slot, attno[SC_PROFILE_ID], &isnull);
@@ -678,6 +691,28 @@ rebuild_from_history(const QoeCatalog *cat, SessionWork *w)
 	}
 	for (int i = 0; i < w->nevents; i++)
 		w->changed |= w->keep[i];
+	w->all = all;
+	w->nall = nall;
+}
+
+/*
+ * Whether the batch gives the session a device, country or POP it had none
+ * of: its rollup rows then move to another group, which the rollups can only
+ * take back from all its events (the rebuild).
+ */
+static bool
+fills_missing_dim(const SessionWork *w)
+{
+	for (int i = 0; i < w->nevents; i++)
+	{
+		const QoeEvent *ev = w->events[i];
+
+		if ((w->dims.device_type == NULL && ev->device_type != NULL) ||
+			(w->dims.country == NULL && ev->country != NULL) ||
+			(w->dims.cdn_pop == NULL && ev->cdn_pop != NULL))
+			return true;
+	}
+	return false;
 }
 
 static void
@@ -687,6 +722,9 @@ fold_forward(const QoeCatalog *cat, SessionWork *w)
 	for (int i = 0; i < w->nevents; i++)
 		w->keep[i] = true;
 	w->changed = false;
+	w->before = w->fold;
+	w->before_dims = w->dims;
+	w->all = NULL;
 	if (!w->exists)
 	{
 		session_fold_init(&w->fold);
@@ -694,7 +732,7 @@ fold_forward(const QoeCatalog *cat, SessionWork *w)
 		drop_repeats_within_batch(w);
 		fold_events(w);
 	}
-	else if (w->events[0]->event_time > w->fold.last_event_at)
+	else if (w->events[0]->event_time > w->fold.last_event_at && !fills_missing_dim(w))
 	{
 		drop_repeats_within_batch(w);
 		fold_events(w);
@@ -720,7 +758,8 @@ cmp_duration_want(const void *a, const void *b)
 }
 
 /*
- * Title durations from qoe.content for sessions whose events carry none.
+ * Title durations from qoe.content for sessions whose events carry none (now
+ * or before this batch: the rollups weigh both states).
  * The sessions are sorted by title, so each catalog row finds its sessions
  * by binary search.
  */
@@ -735,7 +774,8 @@ lookup_catalog_durations(SessionWork **pending, int npending)
 	int			ret;
 
 	for (int i = 0; i < npending; i++)
-		if (pending[i]->changed && pending[i]->fold.content_duration_sec <= 0)
+		if (pending[i]->changed && (pending[i]->fold.content_duration_sec <= 0 ||
+									(pending[i]->exists && pending[i]->before.content_duration_sec <= 0)))
 		{
 			wants[nwants].content_id = pending[i]->dims.content_id;
 			wants[nwants].work = pending[i];
@@ -1011,8 +1051,50 @@ cmp_work_ptr(const void *a, const void *b)
 	return (wa > wb) - (wa < wb);
 }
 
+/* What the batch did to each changed session, for the rollups. */
+static QoeSessionChange *
+report_changes(SessionWork *works, int nworks, int *nchanges)
+{
+	QoeSessionChange *changes = palloc(sizeof(QoeSessionChange) * Max(nworks, 1));
+	int			n = 0;
+
+	for (int i = 0; i < nworks; i++)
+	{
+		SessionWork *w = &works[i];
+		QoeSessionChange *c = &changes[n];
+
+		if (!w->changed)
+			continue;
+		c->session_id = w->session_id;
+		c->existed = w->exists;
+		c->before = w->before;
+		c->abandoned_before = w->exists && w->abandoned;
+		c->after = w->fold;
+		c->catalog_duration_sec = w->catalog_duration_sec;
+		c->user_id = w->dims.user_id;
+		c->content_id = w->dims.content_id;
+		c->device_type = w->dims.device_type;
+		c->country = w->dims.country;
+		c->cdn_pop = w->dims.cdn_pop;
+		c->before_user_id = w->before_dims.user_id;
+		c->before_content_id = w->before_dims.content_id;
+		c->before_device_type = w->before_dims.device_type;
+		c->before_country = w->before_dims.country;
+		c->before_cdn_pop = w->before_dims.cdn_pop;
+		c->events = w->events;
+		c->keep = w->keep;
+		c->nevents = w->nevents;
+		c->all = w->all;
+		c->nall = w->nall;
+		n++;
+	}
+	*nchanges = n;
+	return changes;
+}
+
 void
-qoe_sessions_apply(const QoeCatalog *cat, QoeEvent **events, int n, bool *keep)
+qoe_sessions_apply(const QoeCatalog *cat, QoeEvent **events, int n, bool *keep,
+				   QoeSessionChange **changes, int *nchanges)
 {
 	SessionWork *works = palloc0(sizeof(SessionWork) * Max(n, 1));
 	SessionWork **pending = palloc(sizeof(SessionWork *) * Max(n, 1));
@@ -1057,6 +1139,7 @@ qoe_sessions_apply(const QoeCatalog *cat, QoeEvent **events, int n, bool *keep)
 		qsort(pending, npending, sizeof(SessionWork *), cmp_work_ptr);
 	}
 	store_close(&store);
+	*changes = report_changes(works, nworks, nchanges);
 }
 
 uint64
@@ -1066,6 +1149,7 @@ qoe_sessions_expire(int64 timeout_us)
 	Datum		arg;
 	Interval   *timeout = palloc0(sizeof(Interval));
 	int			ret;
+	uint64		expired;
 
 	timeout->time = timeout_us;
 	arg = IntervalPGetDatum(timeout);
@@ -1073,9 +1157,13 @@ qoe_sessions_expire(int64 timeout_us)
 		"UPDATE qoe.sessions SET state = 'abandoned'::qoe.session_state,"
 		" ebvs = first_frame_at IS NULL AND NOT start_failed"
 		" WHERE state OPERATOR(pg_catalog.=) 'active'::qoe.session_state"
-		" AND last_event_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) $1)",
+		" AND last_event_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) $1)"
+		" RETURNING " QOE_ROLLUP_ABANDONED_COLUMNS,
 		1, argtypes, &arg, NULL, false, 0);
-	if (ret != SPI_OK_UPDATE)
+	if (ret != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "expiring sessions failed: %s", SPI_result_code_string(ret));
-	return SPI_processed;
+	expired = SPI_processed;
+	/* an abandoned session that never started is an EBVS, in the rollups too */
+	qoe_rollup_abandoned(SPI_tuptable, expired);
+	return expired;
 }

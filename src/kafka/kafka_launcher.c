@@ -15,7 +15,8 @@
  *   restarts a worker that exited on its own after a backoff doubling from
  *   1 s to 60 s. It waits quietly while the extension is not installed
  *   there. It also premakes the days' partitions, so that no ingest
- *   transaction has to create one.
+ *   transaction has to create one, and runs the analytics scheduler
+ *   (src/analytics/scheduler.c).
  * Both, and the workers, resolve names with search_path = pg_catalog,
  * pg_temp whatever the database or role settings say.
  */
@@ -45,6 +46,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "analytics/scheduler.h"
 #include "core/catalog.h"
 #include "core/guc.h"
 #include "kafka/kafka_launcher.h"
@@ -631,6 +633,7 @@ qoe_launcher_main(Datum main_arg)
 			premake_at = TimestampTzPlusMilliseconds(now, premake_partitions() ?
 													 PREMAKE_MS : PREMAKE_RETRY_MS);
 		}
+		wait_ms = Min(wait_ms, qoe_scheduler_run());
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 wait_ms, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);

@@ -37,16 +37,20 @@ static const char *const reserved_properties[] = {
 };
 
 /*
- * The librdkafka properties a source may set: security, group session, fetch
- * and connection tunables. Everything else is refused, for superusers too,
- * since a worker cannot tell who wrote a row: properties that load code
+ * The librdkafka properties a source may set: security, fetch and connection
+ * tunables. Everything else is refused, for superusers too, since a worker
+ * cannot tell who wrote a row: properties that load code
  * (plugin.library.paths, ssl.engine.location, ssl.providers), run commands
  * (sasl.kerberos.kinit.cmd, and the principal and keytab pasted into it),
  * write files (offset.store.path), fetch URLs (sasl.oauthbearer.token.
  * endpoint.url, file:// included), deliver events or signals the worker does
  * not handle (enable.partition.eof, log.queue, internal.termination.signal,
- * statistics.interval.ms), or break exactly once (group.instance.id, shared
- * by all workers of a source; partition.assignment.strategy).
+ * statistics.interval.ms), or tune a consumer group, which the workers do
+ * not join (group.instance.id, partition.assignment.strategy). The group
+ * settings allowed before the workers left groups (session.timeout.ms,
+ * heartbeat.interval.ms, max.poll.interval.ms, coordinator.query.interval.ms)
+ * stay allowed and do nothing, so that such sources still load (a dump's
+ * rows go through the trigger below).
  * A SERVER_FILE property makes the server read a file as its OS user: only
  * roles that may read server files may set it.
  */

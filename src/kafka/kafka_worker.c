@@ -2,20 +2,28 @@
  * kafka_worker.c: one background worker consuming one Kafka source.
  *
  * The launcher (kafka_launcher.c) starts one per enabled source and worker
- * index; the workers of a source share its partitions through the consumer
- * group. A worker polls messages until the batch is full (messages or bytes)
- * or its flush interval has passed, then stores it in ONE transaction: the
+ * index. There is no consumer group: worker i of a source's n workers takes
+ * the topic's partitions whose number is i modulo n, assigns them itself
+ * (rd_kafka_incremental_assign) at the offsets stored in qoe.source_offsets,
+ * and looks at the topic's metadata every PARTITION_DISCOVERY_MS for
+ * partitions added since (taken) or gone (stopped, with an error). So a
+ * restarted worker consumes as soon as it has read its offsets: nothing
+ * waits for a group coordinator to notice that a member died.
+ *
+ * A worker polls messages until the batch is full (messages or bytes) or its
+ * flush interval has passed, then stores it in ONE transaction: the
  * messages' events through the same decoder and batch writer as qoe.ingest,
  * rejections in qoe.dead_letters with their Kafka coordinates, and the next
- * offset of every partition of the batch in qoe.source_offsets. Only after
- * the commit are the offsets committed to Kafka, for lag tools.
+ * offset of every partition of the batch in qoe.source_offsets. The database
+ * is the record of progress; after its commit the offsets are also committed
+ * to Kafka under the source's group.id, for lag tools only.
  *
- * Exactly once follows from the database being the source of truth: on
- * every partition assignment the worker starts from the offsets stored in
- * qoe.source_offsets, and the batch's offset update only succeeds if the
- * stored offsets are still those the batch started from (a fence against a
- * worker that lost the partition in a rebalance it has not seen yet). If
- * not, the batch is rolled back and the worker re-reads the offsets.
+ * Exactly once follows from that: the batch's offset update only succeeds
+ * if the stored offsets are still those the batch started from, a fence
+ * against another worker that stored the same partition meanwhile (one of a
+ * previous launcher still finishing its batch, or of the source before its
+ * workers count changed). If not, the batch is rolled back and the worker
+ * re-reads the offsets.
  * The consumer's position is never trusted: every message must carry the
  * offset that follows the previous one of its partition (a gap is re-read
  * after a fresh seek, and accepted only if it is still there: compaction,
@@ -63,7 +71,8 @@
 #define FILL_POLL_MS			10	/* poll slice while a batch fills */
 #define MAX_DEADLOCK_RETRIES	5
 #define MAX_RETRY_BACKOFF_MS	60000
-#define CLOSE_TIMEOUT_MS		3000
+#define PARTITION_DISCOVERY_MS	5000	/* a new partition waits at most this */
+#define METADATA_TIMEOUT_MS		1000	/* SIGTERM may wait this long */
 #define WATERMARK_INTERVAL_MS	1000
 #define LOG_REPEAT_MS			60000
 
@@ -73,6 +82,7 @@ typedef struct SourceConfig
 	char	   *brokers;
 	char	   *topic;
 	char	   *group_id;
+	int			workers;
 	bool		start_latest;
 	int			batch_size;
 	int			batch_bytes;
@@ -91,6 +101,8 @@ typedef struct PartitionState
 	int64		gap_offset;		/* a gap's end, re-read after a fresh seek; -1: none */
 	uint64		gap_poll;		/* the poll that saw it */
 	bool		stalled;		/* stopped on an offset error until the source restarts */
+	int			missing;		/* metadata answers in a row without it */
+	bool		from_end;		/* with no stored row: starts at the end, not the start */
 } PartitionState;
 
 /* Written by the librdkafka callbacks, read by the main loop. */
@@ -101,13 +113,11 @@ static struct
 	bool		error_pending;
 	char		log[QOE_ERROR_LEN];
 	bool		log_pending;
-	/* rebalance: called on this thread, from inside consume calls */
-	bool		rebalanced;
-	rd_kafka_topic_partition_list_t *to_assign;
-	bool		cooperative;
-	PartitionState partitions[MAX_PARTITIONS];
-	int			npartitions;
 }			cb = {.mutex = PTHREAD_MUTEX_INITIALIZER};
+
+/* The partitions this worker consumes, in the order it took them. */
+static PartitionState owned[MAX_PARTITIONS];
+static int	nowned;
 
 static SourceConfig cfg;
 static QoeWorkerSlot *slot;
@@ -147,66 +157,14 @@ log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 		record_text(cb.log, &cb.log_pending, "kafka: ", buf);
 }
 
-static void
-forget_partition(int32 partition)
-{
-	for (int i = 0; i < cb.npartitions; i++)
-		if (cb.partitions[i].partition == partition)
-		{
-			cb.partitions[i] = cb.partitions[--cb.npartitions];
-			return;
-		}
-}
-
-static void
-rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-			 rd_kafka_topic_partition_list_t *partitions, void *opaque)
-{
-	cb.rebalanced = true;
-	cb.cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
-	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
-	{
-		/* assigned by the main loop, once it has read the stored offsets */
-		if (cb.to_assign == NULL)
-			cb.to_assign = rd_kafka_topic_partition_list_copy(partitions);
-		else
-			for (int i = 0; i < partitions->cnt; i++)
-				rd_kafka_topic_partition_list_add(cb.to_assign, partitions->elems[i].topic,
-												  partitions->elems[i].partition);
-		return;
-	}
-	if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && cb.cooperative)
-	{
-		for (int i = 0; i < partitions->cnt; i++)
-		{
-			forget_partition(partitions->elems[i].partition);
-			if (cb.to_assign != NULL)
-				rd_kafka_topic_partition_list_del(cb.to_assign, partitions->elems[i].topic,
-												  partitions->elems[i].partition);
-		}
-		rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, partitions));
-		return;
-	}
-	/* eager revocation, or a rebalance error: drop the whole assignment */
-	if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
-		record_text(cb.error, &cb.error_pending, "kafka rebalance: ", rd_kafka_err2str(err));
-	cb.npartitions = 0;
-	if (cb.to_assign != NULL)
-	{
-		rd_kafka_topic_partition_list_destroy(cb.to_assign);
-		cb.to_assign = NULL;
-	}
-	rd_kafka_assign(rk, NULL);
-}
-
 /* ---- helpers ---- */
 
 static PartitionState *
 find_partition(int32 partition)
 {
-	for (int i = 0; i < cb.npartitions; i++)
-		if (cb.partitions[i].partition == partition)
-			return &cb.partitions[i];
+	for (int i = 0; i < nowned; i++)
+		if (owned[i].partition == partition)
+			return &owned[i];
 	return NULL;
 }
 
@@ -349,7 +307,7 @@ load_config(const char *name)
 
 	begin_xact("reading its configuration");
 	if (SPI_execute_with_args("SELECT brokers, topic, group_id, start_position, batch_size,"
-							  " batch_bytes, flush_interval_ms"
+							  " batch_bytes, flush_interval_ms, workers"
 							  " FROM qoe.sources WHERE name OPERATOR(pg_catalog.=) $1 AND enabled",
 							  1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "reading qoe.sources failed");
@@ -364,6 +322,7 @@ load_config(const char *name)
 		cfg.batch_size = pg_strtoint32(spi_text(0, 5));
 		cfg.batch_bytes = pg_strtoint32(spi_text(0, 6));
 		cfg.flush_interval_ms = pg_strtoint32(spi_text(0, 7));
+		cfg.workers = pg_strtoint32(spi_text(0, 8));
 		if (SPI_execute_with_args("SELECT p.key, p.value FROM qoe.sources s,"
 								  " pg_catalog.jsonb_each_text(s.properties) p"
 								  " WHERE s.name OPERATOR(pg_catalog.=) $1",
@@ -437,22 +396,22 @@ start_offset(const PartitionState *p)
 {
 	if (p->stored_offset >= 0)
 		return p->stored_offset;
-	return cfg.start_latest ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
+	return p->from_end ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
 }
 
 static void
 publish_partitions(void)
 {
 	LWLockAcquire(qoe_kafka_shared->lock, LW_EXCLUSIVE);
-	slot->npartitions = Min(cb.npartitions, QOE_SLOT_PARTITIONS);
+	slot->npartitions = Min(nowned, QOE_SLOT_PARTITIONS);
 	for (int i = 0; i < slot->npartitions; i++)
 	{
 		int64		low,
 					high;
 
-		slot->partitions[i].partition = cb.partitions[i].partition;
-		slot->partitions[i].stalled = cb.partitions[i].stalled;
-		if (rd_kafka_get_watermark_offsets(consumer, cfg.topic, cb.partitions[i].partition,
+		slot->partitions[i].partition = owned[i].partition;
+		slot->partitions[i].stalled = owned[i].stalled;
+		if (rd_kafka_get_watermark_offsets(consumer, cfg.topic, owned[i].partition,
 										   &low, &high) != RD_KAFKA_RESP_ERR_NO_ERROR ||
 			high < 0)
 			high = -1;
@@ -463,9 +422,9 @@ publish_partitions(void)
 
 /*
  * Record where partitions without a stored row start, in its own
- * transaction, so that a restart or a rebalance starts there too and not at
- * start_position again ("latest" would skip what came meanwhile). Sets their
- * stored_offset from the rows, which another worker may have written first;
+ * transaction, so that a restart or another worker starts there too and not
+ * at start_position again ("latest" would skip what came meanwhile). Sets
+ * their stored_offset from the rows, which another worker may have written first;
  * false if one differs from the given start.
  */
 static bool
@@ -531,7 +490,7 @@ resolve_starts(PartitionState *added, int n)
 	for (int i = 0; i < n; i++)
 		if (added[i].stored_offset < 0)
 			rd_kafka_topic_partition_list_add(list, cfg.topic, added[i].partition)->offset =
-				cfg.start_latest ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
+				added[i].from_end ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
 	if (list->cnt > 0 &&
 		rd_kafka_offsets_for_times(consumer, list, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
 		for (int i = 0; i < list->cnt; i++)
@@ -552,46 +511,55 @@ resolve_starts(PartitionState *added, int n)
 		parts[i]->next_offset = parts[i]->stored_offset;
 }
 
-/* Take the partitions the group gave us, starting at the stored offsets. */
+/*
+ * Start consuming the given partitions, at their stored offsets. Those
+ * without a row start at start_position at the worker's first look; a
+ * partition that appears later starts at its beginning, whatever
+ * start_position says, so that nothing produced into it before the worker
+ * saw it is skipped.
+ */
 static void
-apply_assignment(void)
+assign_partitions(const int32 *ids, int n, bool first_look)
 {
-	rd_kafka_topic_partition_list_t *list = cb.to_assign;
+	rd_kafka_topic_partition_list_t *list;
 	PartitionState *added;
-	rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
-	rd_kafka_error_t *error = NULL;
+	rd_kafka_error_t *error;
 
-	cb.to_assign = NULL;
-	if (!cb.cooperative)
-		cb.npartitions = 0;
-	if (cb.npartitions + list->cnt > MAX_PARTITIONS)
+	if (nowned + n > MAX_PARTITIONS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("a qoe_ext worker can consume at most %d partitions", MAX_PARTITIONS),
 				 errhint("Raise the source's workers.")));
-	added = &cb.partitions[cb.npartitions];
-	for (int i = 0; i < list->cnt; i++)
-		added[i].partition = list->elems[i].partition;
-	load_offsets(added, list->cnt);
-	resolve_starts(added, list->cnt);
-	for (int i = 0; i < list->cnt; i++)
-		list->elems[i].offset = start_offset(&added[i]);
-	cb.npartitions += list->cnt;
-
-	if (cb.cooperative)
-		error = rd_kafka_incremental_assign(consumer, list);
-	else
-		err = rd_kafka_assign(consumer, list);
+	added = &owned[nowned];
+	for (int i = 0; i < n; i++)
+	{
+		added[i].partition = ids[i];
+		added[i].missing = 0;
+		added[i].from_end = cfg.start_latest && first_look;
+	}
+	load_offsets(added, n);
+	resolve_starts(added, n);
+	list = rd_kafka_topic_partition_list_new(n);
+	for (int i = 0; i < n; i++)
+		rd_kafka_topic_partition_list_add(list, cfg.topic, ids[i])->offset = start_offset(&added[i]);
+	error = rd_kafka_incremental_assign(consumer, list);
+	rd_kafka_topic_partition_list_destroy(list);
 	if (error != NULL)
 	{
-		qoe_slot_set_error(slot, rd_kafka_error_string(error));
+		char		text[QOE_ERROR_LEN];
+
+		/* not consumed, yet owned: only a restart can mend that */
+		snprintf(text, sizeof(text), "could not assign %d partitions: %s", n,
+				 rd_kafka_error_string(error));
 		rd_kafka_error_destroy(error);
+		qoe_slot_set_error(slot, text);
+		ereport(ERROR,
+				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+				 errmsg("qoe_ext source \"%s\": %s", cfg.name, text)));
 	}
-	else if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-		qoe_slot_set_error(slot, rd_kafka_err2str(err));
-	ereport(DEBUG1, (errmsg("qoe_ext source \"%s\": assigned %d partitions",
-							cfg.name, list->cnt)));
-	rd_kafka_topic_partition_list_destroy(list);
+	nowned += n;
+	ereport(DEBUG1, (errmsg("qoe_ext source \"%s\": worker %d consumes %d more partitions",
+							cfg.name, slot->worker_index, n)));
 	publish_partitions();
 }
 
@@ -635,25 +603,52 @@ seek_partitions(PartitionState **parts, int n)
 static void
 reseek_to_stored_offsets(void)
 {
-	PartitionState **parts = palloc(sizeof(PartitionState *) * Max(cb.npartitions, 1));
+	PartitionState **parts = palloc(sizeof(PartitionState *) * Max(nowned, 1));
 	int			n = 0;
 
-	load_offsets(cb.partitions, cb.npartitions);
-	for (int i = 0; i < cb.npartitions; i++)
-		parts[n++] = &cb.partitions[i];
+	load_offsets(owned, nowned);
+	for (int i = 0; i < nowned; i++)
+		parts[n++] = &owned[i];
 	seek_partitions(parts, n);
 	pfree(parts);
 }
 
 /*
- * A partition whose stored offset the topic does not have: stop it, and say
- * so in the status views, instead of letting librdkafka reset it (which
- * would skip or re-read messages). The operator decides (doc/operations.md).
+ * Stop a partition that cannot go on, and say so in the status views,
+ * instead of letting librdkafka reset it (which would skip or re-read
+ * messages); one the topic no longer has is also unassigned. It stays
+ * stopped until the source restarts; the operator decides
+ * (doc/operations.md).
  */
+static void
+stop_partition(PartitionState *p, const char *text, bool gone)
+{
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+
+	p->stalled = true;
+	rd_kafka_topic_partition_list_add(list, cfg.topic, p->partition);
+	if (gone)
+	{
+		rd_kafka_error_t *error = rd_kafka_incremental_unassign(consumer, list);
+
+		if (error != NULL)
+			rd_kafka_error_destroy(error);
+	}
+	else
+		(void) rd_kafka_pause_partitions(consumer, list);
+	rd_kafka_topic_partition_list_destroy(list);
+	ereport(WARNING,
+			(errmsg("qoe_ext source \"%s\": %s", cfg.name, text),
+			 errdetail("The partition is stopped; the source's other partitions go on."),
+			 errhint("Set or delete its row in qoe.source_offsets, then run qoe.stop_source and qoe.start_source.")));
+	qoe_slot_set_stalled(slot, text);
+	publish_partitions();
+}
+
+/* A partition whose stored offset the topic does not have. */
 static void
 stall_partition(PartitionState *p, const rd_kafka_message_t *msg)
 {
-	rd_kafka_topic_partition_list_t *list;
 	int64		low = -1,
 				high = -1;
 	int64		stored = p->stored_offset >= 0 ? p->stored_offset : msg->offset;
@@ -671,17 +666,109 @@ stall_partition(PartitionState *p, const rd_kafka_message_t *msg)
 	else
 		snprintf(text, sizeof(text), "partition %d: offset %lld cannot be read: %s",
 				 p->partition, (long long) stored, rd_kafka_message_errstr(msg));
-	p->stalled = true;
-	list = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(list, cfg.topic, p->partition);
-	(void) rd_kafka_pause_partitions(consumer, list);
-	rd_kafka_topic_partition_list_destroy(list);
-	ereport(WARNING,
-			(errmsg("qoe_ext source \"%s\": %s", cfg.name, text),
-			 errdetail("The partition is stopped; the source's other partitions go on."),
-			 errhint("Set or delete its row in qoe.source_offsets, then run qoe.stop_source and qoe.start_source.")));
-	qoe_slot_set_stalled(slot, text);
-	publish_partitions();
+	stop_partition(p, text, false);
+}
+
+static int
+cmp_int32(const void *a, const void *b)
+{
+	int32		x = *(const int32 *) a;
+	int32		y = *(const int32 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Look at the topic: take the partitions of this worker's share it does not
+ * consume yet (all of them at the first look), and stop those the topic no
+ * longer has. A partition's share is its number modulo the source's
+ * workers, so partitions added later never move the others. Returns true if
+ * a partition was stopped (the held messages must be filtered again). A
+ * failed look changes nothing: the next one comes PARTITION_DISCOVERY_MS on.
+ */
+static bool
+discover_partitions(void)
+{
+	const rd_kafka_metadata_t *md;
+	const rd_kafka_metadata_topic_t *t = NULL;
+	rd_kafka_resp_err_t err;
+	int			npresent;
+	int32	   *added;
+	int			nadded = 0;
+	bool		stopped = false;
+	static bool looked;			/* a look succeeded before */
+
+	/*
+	 * Metadata of all topics: asking for the one topic by name (with a topic
+	 * handle) created it on the mock cluster, allow.auto.create.topics=false
+	 * notwithstanding, and would on a broker that auto-creates topics.
+	 */
+	err = rd_kafka_metadata(consumer, 1, NULL, &md, METADATA_TIMEOUT_MS);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
+		record_text(cb.error, &cb.error_pending, "kafka metadata: ", rd_kafka_err2str(err));
+		return false;
+	}
+	for (int i = 0; i < md->topic_cnt && t == NULL; i++)
+		if (strcmp(md->topics[i].topic, cfg.topic) == 0)
+			t = &md->topics[i];
+	if (t != NULL && t->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
+		/* e.g. a leader election: ask again later */
+		record_text(cb.error, &cb.error_pending, "kafka metadata: ", rd_kafka_err2str(t->err));
+		rd_kafka_metadata_destroy(md);
+		return false;
+	}
+	if (t == NULL)
+	{
+		char		text[QOE_ERROR_LEN];
+
+		snprintf(text, sizeof(text), "topic \"%s\" does not exist", cfg.topic);
+		record_text(cb.error, &cb.error_pending, "kafka: ", text);
+	}
+	npresent = t != NULL ? t->partition_cnt : 0;
+
+	for (int i = 0; i < nowned; i++)
+	{
+		bool		present = false;
+
+		for (int j = 0; j < npresent && !present; j++)
+			present = t->partitions[j].id == owned[i].partition;
+		/* twice in a row: one answer may come from a broker not up to date */
+		owned[i].missing = present ? 0 : owned[i].missing + 1;
+		if (owned[i].missing == 2 && !owned[i].stalled)
+		{
+			char		text[QOE_ERROR_LEN];
+
+			if (owned[i].stored_offset >= 0)
+				snprintf(text, sizeof(text),
+						 "partition %d is no longer in the topic; its stored offset is %lld",
+						 owned[i].partition, (long long) owned[i].stored_offset);
+			else
+				snprintf(text, sizeof(text), "partition %d is no longer in the topic",
+						 owned[i].partition);
+			stop_partition(&owned[i], text, true);
+			stopped = true;
+		}
+	}
+
+	added = palloc(sizeof(int32) * Max(npresent, 1));
+	for (int j = 0; j < npresent; j++)
+	{
+		int32		id = t->partitions[j].id;
+
+		if (id % cfg.workers == slot->worker_index && find_partition(id) == NULL)
+			added[nadded++] = id;
+	}
+	rd_kafka_metadata_destroy(md);
+	if (nadded > 0)
+	{
+		qsort(added, nadded, sizeof(int32), cmp_int32);
+		assign_partitions(added, nadded, !looked);
+	}
+	pfree(added);
+	looked = true;
+	return stopped;
 }
 
 /*
@@ -775,8 +862,9 @@ batch_partitions(BatchPartition *bp)
 /*
  * A partition of the batch without a stored row (its start could not be
  * recorded at assignment) starts at its first message: record that before
- * the batch, so that a failed batch, a rebalance or a restart resumes there.
- * False if another worker recorded a different start meanwhile.
+ * the batch, so that a failed batch, a restart or a new split of the
+ * partitions resumes there. False if another worker recorded a different
+ * start meanwhile.
  */
 static bool
 record_start_offsets(BatchPartition *bp, int nbp)
@@ -922,21 +1010,25 @@ store_batch_once(BatchPartition *bp, int nbp, BatchCounts *counts)
 	return BATCH_STORED;
 }
 
-/* After the database commit: move on, and tell Kafka (for lag tools). */
+/*
+ * After the database commit: move on, and tell Kafka too, so that lag tools
+ * (kafka-consumer-groups.sh, Burrow, exporters) see the source's progress
+ * under its group_id (SPEC section 5). The commit is asynchronous and only
+ * informative: qoe.source_offsets stays the truth the workers start from, so
+ * a commit lost with a crash or a broker outage costs nothing.
+ */
 static void
 batch_committed(const BatchPartition *bp, int nbp, const BatchCounts *counts)
 {
-	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(nbp);
+	rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_new(nbp);
 
 	for (int i = 0; i < nbp; i++)
 	{
-		PartitionState *p = find_partition(bp[i].partition);
-
-		p->stored_offset = bp[i].next;
-		rd_kafka_topic_partition_list_add(list, cfg.topic, bp[i].partition)->offset = bp[i].next;
+		find_partition(bp[i].partition)->stored_offset = bp[i].next;
+		rd_kafka_topic_partition_list_add(committed, cfg.topic, bp[i].partition)->offset = bp[i].next;
 	}
-	(void) rd_kafka_commit(consumer, list, 1);
-	rd_kafka_topic_partition_list_destroy(list);
+	(void) rd_kafka_commit(consumer, committed, 1);
+	rd_kafka_topic_partition_list_destroy(committed);
 	qoe_slot_count_batch(slot, counts->events, nheld, counts->bytes, counts->dead_letters);
 }
 
@@ -1004,7 +1096,7 @@ store_batch(void)
 			ereport(LOG,
 					(errmsg("qoe_ext source \"%s\": the stored offsets moved under a batch of %d messages; rereading them",
 							cfg.name, nheld),
-					 errdetail("Another worker of the consumer group stored these partitions during a rebalance.")));
+					 errdetail("Another worker stored these partitions meanwhile: one of a previous launcher, or of the source before its workers changed.")));
 			reseek_to_stored_offsets();
 			break;
 		}
@@ -1061,7 +1153,6 @@ static void
 create_consumer(void)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	rd_kafka_topic_partition_list_t *topics;
 	char		errbuf[512];
 	char		client_id[NAMEDATALEN + 32];
 	char		fetch_wait[16];
@@ -1070,21 +1161,19 @@ create_consumer(void)
 	 * Defaults the source's properties may override. fetch.wait.max.ms is
 	 * the flush interval (at most librdkafka's 500 ms): a broker may hold a
 	 * fetch that long when little data waits, which would be a quiet topic's
-	 * latency. The session timeout is how long the group waits for a worker
-	 * that died before its partitions move on: 6 s (the broker's usual
-	 * minimum) instead of librdkafka's 45 s.
+	 * latency.
 	 */
 	const char *defaults[][2] = {
 		{"client.id", client_id},
 		{"fetch.wait.max.ms", fetch_wait},
-		{"session.timeout.ms", "6000"},
-		{"heartbeat.interval.ms", "1500"},
 	};
 
 	/*
-	 * Set last, whatever the properties say. Every assignment names its
-	 * start offset, so auto.offset.reset only matters when a stored offset
-	 * is out of range: an error then, which stops that partition.
+	 * Set last, whatever the properties say. librdkafka's assign API wants a
+	 * group.id, but no group is joined (nothing subscribes) and no offset is
+	 * committed to Kafka. Every assignment names its start offset, so
+	 * auto.offset.reset only matters when a stored offset is out of range:
+	 * an error then, which stops that partition.
 	 */
 	const char *fixed[][2] = {
 		{"bootstrap.servers", cfg.brokers},
@@ -1111,8 +1200,6 @@ create_consumer(void)
 		conf_set(conf, fixed[i][0], fixed[i][1]);
 	rd_kafka_conf_set_error_cb(conf, error_cb);
 	rd_kafka_conf_set_log_cb(conf, log_cb);
-	rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
-
 
 	consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errbuf, sizeof(errbuf));
 	if (consumer == NULL)
@@ -1126,17 +1213,6 @@ create_consumer(void)
 	/* callbacks are then served by our consume calls, on this thread */
 	rd_kafka_poll_set_consumer(consumer);
 	consumer_queue = rd_kafka_queue_get_consumer(consumer);
-
-	topics = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(topics, cfg.topic, RD_KAFKA_PARTITION_UA);
-	if (rd_kafka_subscribe(consumer, topics) != RD_KAFKA_RESP_ERR_NO_ERROR)
-	{
-		rd_kafka_topic_partition_list_destroy(topics);
-		ereport(ERROR,
-				(errcode(ERRCODE_CONNECTION_FAILURE),
-				 errmsg("source \"%s\": could not subscribe to topic \"%s\"", cfg.name, cfg.topic)));
-	}
-	rd_kafka_topic_partition_list_destroy(topics);
 }
 
 /* create_consumer, with its error shown in the status views too */
@@ -1169,39 +1245,19 @@ destroy_held(void)
 }
 
 /*
- * Leave the group cleanly (so the partitions move to the other workers at
- * once) but never wait long for an absent broker.
+ * No group to leave, and the offsets that count are in the database: close
+ * without waiting for a broker, which may be absent, nor for a commit to
+ * Kafka in flight.
  */
 static void
 close_consumer(int code, Datum arg)
 {
-	rd_kafka_message_t *msgs[64];
-	rd_kafka_error_t *error;
-	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), CLOSE_TIMEOUT_MS);
-	bool		closed = false;
-
 	if (consumer == NULL)
 		return;
 	destroy_held();
-	error = rd_kafka_consumer_close_queue(consumer, consumer_queue);
-	if (error == NULL)
-	{
-		while (!(closed = rd_kafka_consumer_closed(consumer)) &&
-			   GetCurrentTimestamp() < until)
-		{
-			ssize_t		got = rd_kafka_consume_batch_queue(consumer_queue, 100, msgs, lengthof(msgs));
-
-			for (ssize_t i = 0; i < got; i++)
-				rd_kafka_message_destroy(msgs[i]);
-		}
-	}
-	else
-		rd_kafka_error_destroy(error);
-	rd_kafka_queue_destroy(consumer_queue);
-	if (closed)
-		rd_kafka_destroy(consumer);
-	else
-		rd_kafka_destroy_flags(consumer, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+	if (consumer_queue != NULL)
+		rd_kafka_queue_destroy(consumer_queue);
+	rd_kafka_destroy_flags(consumer, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 	consumer = NULL;
 }
 
@@ -1221,9 +1277,9 @@ release_slot(int code, Datum arg)
 }
 
 /*
- * After a rebalance: keep the held messages of partitions that stayed ours;
- * the others are read again, by whoever has them now, from the stored
- * offsets (a partition assigned afresh expects its stored offset next).
+ * After partitions stopped: keep the held messages of the others; those of
+ * a stopped partition are read again from its stored offset once the
+ * source restarts.
  */
 static int64
 keep_retained_messages(void)
@@ -1254,6 +1310,7 @@ keep_retained_messages(void)
 static void
 poll_batch(void)
 {
+	static TimestampTz discovered_at;	/* 0: look at the topic at once */
 	int64		bytes = 0;
 	TimestampTz deadline = 0;
 
@@ -1261,8 +1318,16 @@ poll_batch(void)
 	{
 		long		timeout = Min(IDLE_POLL_MS, cfg.flush_interval_ms);
 		ssize_t		got;
-		int			kept = nheld;
+		int			kept;
 
+		if (TimestampDifferenceExceeds(discovered_at, GetCurrentTimestamp(),
+									   PARTITION_DISCOVERY_MS))
+		{
+			if (discover_partitions())
+				bytes = keep_retained_messages();
+			discovered_at = GetCurrentTimestamp();
+		}
+		kept = nheld;
 		if (deadline != 0)
 		{
 			timeout = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
@@ -1285,13 +1350,6 @@ poll_batch(void)
 		}
 		nheld = kept;
 
-		if (cb.rebalanced)
-		{
-			cb.rebalanced = false;
-			if (cb.to_assign != NULL)
-				apply_assignment();
-			bytes = keep_retained_messages();
-		}
 		if (nheld > 0 && deadline == 0)
 			deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), cfg.flush_interval_ms);
 		else if (nheld == 0)
@@ -1349,7 +1407,7 @@ qoe_worker_main(Datum main_arg)
 		proc_exit(0);			/* the launcher no longer wants us */
 
 	start_consumer();
-	/* runs on any exit, FATAL from die included: frees held, leaves the group */
+	/* runs on any exit, FATAL from die included: frees held and the consumer */
 	before_shmem_exit(close_consumer, 0);
 	held = palloc(sizeof(rd_kafka_message_t *) * cfg.batch_size);
 	set_state(QOE_WS_RUNNING);

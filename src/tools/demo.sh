@@ -37,8 +37,7 @@ produced=$(qoe_kafka_count playback)
 
 echo "consuming $produced messages with a qoe_ext worker..."
 start=$(date +%s.%N)
-psql -qX -v ON_ERROR_STOP=1 -c "SELECT qoe.add_source('demo', '$QOE_KAFKA_BROKERS', 'playback',
-    properties => '{\"session.timeout.ms\": \"6000\"}')" >/dev/null
+psql -qX -v ON_ERROR_STOP=1 -c "SELECT qoe.add_source('demo', '$QOE_KAFKA_BROKERS', 'playback')" >/dev/null
 qoe_wait_for 600 "$QOE_STORED_SQL" "$produced" >/dev/null
 elapsed=$(echo "$(date +%s.%N) - $start" | bc -l)
 psql -qX -v ON_ERROR_STOP=1 <<'SQL'
@@ -54,7 +53,7 @@ SELECT count(*) AS events, round(count(*) / :elapsed) AS events_per_s,
        (SELECT count(*) FROM qoe.dead_letters) AS dead_letters
   FROM qoe.viewing_events \gset
 \echo
-\echo 'ingested' :events 'events at' :events_per_s 'events/s (group join included);' :dead_letters 'dead letters;' :sessions_marked_abandoned 'idle sessions marked abandoned'
+\echo 'ingested' :events 'events at' :events_per_s 'events/s (worker start included);' :dead_letters 'dead letters;' :sessions_marked_abandoned 'idle sessions marked abandoned'
 \echo
 \echo '== QoE overview =='
 SELECT count(*) AS sessions,
@@ -62,26 +61,39 @@ SELECT count(*) AS sessions,
        round(100.0 * count(*) FILTER (WHERE ebvs) / count(*), 2) AS ebvs_pct,
        round(100.0 * count(*) FILTER (WHERE start_failed) / count(*), 2) AS start_failure_pct,
        round(100.0 * count(*) FILTER (WHERE playback_failed) / count(*), 2) AS playback_failure_pct,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY vst_ms)::int AS vst_p50_ms,
-       percentile_cont(0.95) WITHIN GROUP (ORDER BY vst_ms)::int AS vst_p95_ms,
-       round(100.0 * sum(stall_ms) / nullif(sum(watch_ms), 0), 3) AS rebuffering_pct,
-       round(100.0 * count(*) FILTER (WHERE completed)
-             / nullif(count(*) FILTER (WHERE first_frame_at IS NOT NULL), 0), 1) AS completion_pct,
+       round((qoe.percentile_approx(vst_ms, 0.5) / 1000)::numeric, 2) AS vst_p50_s,
+       round((qoe.percentile_approx(vst_ms, 0.95) / 1000)::numeric, 2) AS vst_p95_s,
+       round(100 * qoe.rebuffer_ratio(stall_ms, watch_ms)::numeric, 3) AS rebuffering_pct,
+       round(qoe.qoe_score_agg(qoe.session_qoe_score(s), watch_ms)::numeric, 1) AS qoe_score,
+       round(100 * qoe.qoe_good_share(qoe.session_qoe_score(s))::numeric, 1) AS good_pct,
        round(sum(watch_ms) / 3600000.0, 1) AS hours_watched
-  FROM qoe.sessions;
+  FROM qoe.sessions s;
 
 \echo '== By CDN POP (worst start time first) =='
 SELECT cdn_pop, count(*) AS sessions,
-       percentile_cont(0.95) WITHIN GROUP (ORDER BY vst_ms)::int AS vst_p95_ms,
-       round(100.0 * sum(stall_ms) / nullif(sum(watch_ms), 0), 3) AS rebuffering_pct,
-       round(100.0 * count(*) FILTER (WHERE ebvs) / count(*), 2) AS ebvs_pct
-  FROM qoe.sessions GROUP BY cdn_pop ORDER BY vst_p95_ms DESC NULLS LAST LIMIT 8;
+       round((qoe.percentile_approx(vst_ms, 0.95) / 1000)::numeric, 2) AS vst_p95_s,
+       round(100 * qoe.rebuffer_ratio(stall_ms, watch_ms)::numeric, 3) AS rebuffering_pct,
+       round(100.0 * count(*) FILTER (WHERE ebvs) / count(*), 2) AS ebvs_pct,
+       round(qoe.qoe_score_agg(qoe.session_qoe_score(s), watch_ms)::numeric, 1) AS qoe_score
+  FROM qoe.sessions s GROUP BY cdn_pop ORDER BY vst_p95_s DESC NULLS LAST LIMIT 8;
 
-\echo '== Top titles =='
-SELECT s.content_id, c.title, count(*) FILTER (WHERE s.first_frame_at IS NOT NULL) AS plays,
-       round(sum(s.watch_ms) / 3600000.0, 2) AS hours_watched,
-       round(100.0 * count(*) FILTER (WHERE s.completed)
-             / nullif(count(*) FILTER (WHERE s.first_frame_at IS NOT NULL), 0), 1) AS completion_pct
-  FROM qoe.sessions s LEFT JOIN qoe.content c USING (content_id)
- GROUP BY s.content_id, c.title ORDER BY plays DESC, s.content_id LIMIT 10;
+SELECT count(*) AS refreshed FROM qoe.refresh_views() \gset
+\echo '== Top titles (qoe.top_content; start times merged from the daily digests) =='
+SELECT t.rank, t.content_id, t.title, t.plays, round(t.watch_hours, 2) AS hours_watched,
+       round(100 * t.completion_rate::numeric, 1) AS completion_pct,
+       round(t.qoe_score::numeric, 1) AS qoe_score,
+       round((qoe.tdigest_percentile(d.vst, 0.5) / 1000)::numeric, 2) AS vst_p50_s,
+       round((qoe.tdigest_percentile(d.vst, 0.95) / 1000)::numeric, 2) AS vst_p95_s
+  FROM qoe.top_content t
+  CROSS JOIN LATERAL (SELECT qoe.tdigest_merge(m.vst_digest) AS vst
+                        FROM qoe.content_metrics_daily m
+                       WHERE m.content_id = t.content_id
+                         AND m.day > (now() AT TIME ZONE 'UTC')::date - 7) d
+ ORDER BY t.rank, t.content_id LIMIT 10;
+
+\echo '== Playing now (qoe.concurrent_viewers) =='
+SELECT coalesce(country, '(all)') AS country, sum(viewers) AS viewers
+  FROM qoe.concurrent_viewers GROUP BY ROLLUP (country) ORDER BY country NULLS FIRST LIMIT 6;
 SQL
+echo
+echo "demo done: events consumed from Kafka exactly once, sessions, start-time digests, QoE scores and business views computed inside PostgreSQL; the cluster and the broker are removed now."

@@ -19,7 +19,7 @@ done
 
 for db in serial concurrent; do
 	psql -qX -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" 2>/dev/null
-	psql -qX -d $db -v ON_ERROR_STOP=1 -c "CREATE EXTENSION qoe_ext"
+	psql -qX -d $db -v ON_ERROR_STOP=1 -c "CREATE EXTENSION qoe_ext CASCADE"
 done
 psql -qX -d serial -v ON_ERROR_STOP=1 -o /dev/null -f "$WORK/all.sql"
 pids=""

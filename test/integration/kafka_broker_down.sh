@@ -14,7 +14,7 @@ qoe_kafka_events "$WORK/events.ndjson" $N 61
 
 psql -qX -v ON_ERROR_STOP=1 <<SQL
 SELECT qoe.add_source('player', '$QOE_KAFKA_BROKERS', 'events',
-                      properties => '{"session.timeout.ms": "6000", "reconnect.backoff.max.ms": "1000"}');
+                      properties => '{"reconnect.backoff.max.ms": "1000"}');
 SQL
 head -n 10000 "$WORK/events.ndjson" | qoe_kafka_produce events
 qoe_wait_for 60 "$QOE_STORED_SQL" 10000

@@ -13,8 +13,7 @@ export LC_ALL=C
 qoe_kafka_test_start events:2
 
 psql -qX -v ON_ERROR_STOP=1 <<SQL
-SELECT qoe.add_source('player', '$QOE_KAFKA_BROKERS', 'events',
-                      properties => '{"session.timeout.ms": "6000"}');
+SELECT qoe.add_source('player', '$QOE_KAFKA_BROKERS', 'events');
 SQL
 qoe_wait_for 30 "SELECT state, workers_running FROM qoe.source_status" "running|1"
 pid=$(psql -qXAt -c "SELECT pids[1] FROM qoe.source_status")

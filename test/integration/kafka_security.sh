@@ -74,8 +74,7 @@ SQL
 export PGOPTIONS="-c search_path=pg_catalog"
 
 psql -qX -v ON_ERROR_STOP=1 >/dev/null 2>&1 <<SQL
-SELECT qoe.add_source('player', '$QOE_KAFKA_BROKERS', 'events',
-                      properties => '{"session.timeout.ms": "6000"}');
+SELECT qoe.add_source('player', '$QOE_KAFKA_BROKERS', 'events');
 SQL
 qoe_wait_for 30 "SELECT state, workers_running FROM qoe.source_status" "running|1"
 

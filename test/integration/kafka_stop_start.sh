@@ -13,7 +13,7 @@ qoe_kafka_events "$WORK/events.ndjson" $N 51
 
 psql -qX -v ON_ERROR_STOP=1 <<SQL
 SELECT qoe.add_source('player', '$QOE_KAFKA_BROKERS', 'events', batch_size => 500,
-                      flush_interval_ms => 10, properties => '{"session.timeout.ms": "6000"}');
+                      flush_interval_ms => 10);
 SQL
 qoe_wait_for 30 "SELECT state FROM qoe.source_status" running
 head -n 10000 "$WORK/events.ndjson" | qoe_kafka_produce events

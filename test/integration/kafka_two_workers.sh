@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# A source with workers => 2 on a 4-partition topic: the consumer group
-# gives each worker two partitions, both store events, exactly N in all.
+# A source with workers => 2 on a 4-partition topic: each worker takes two
+# partitions (0 and 2, 1 and 3), both store events, exactly N in all. The
+# group property session.timeout.ms is accepted and has no effect.
 set -eu
 export QOE_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$QOE_ROOT/test/lib/cluster.sh"

@@ -8,7 +8,7 @@ qoe_cluster_start "shared_preload_libraries = ''"
 
 psql -qXAt -v ON_ERROR_STOP=1 -c "SHOW shared_preload_libraries" | grep -qv qoe_ext
 out=$(psql -qXAt -v ON_ERROR_STOP=1 <<'SQL'
-CREATE EXTENSION qoe_ext;
+CREATE EXTENSION qoe_ext CASCADE;
 SELECT accepted FROM qoe.ingest('{"event_type":"start","session_id":"np","user_id":1,"content_id":2}');
 SELECT state FROM qoe.sessions WHERE session_id = 'np';
 SHOW qoe.session_timeout;

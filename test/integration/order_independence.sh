@@ -9,7 +9,7 @@ GEN="$QOE_ROOT/src/tools/qoe_gen --seed 11 --viewers 150 --duration-sec 1800
 
 for db in inorder shuffled; do
 	psql -qX -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
-	psql -qX -d $db -v ON_ERROR_STOP=1 -c "CREATE EXTENSION qoe_ext"
+	psql -qX -d $db -v ON_ERROR_STOP=1 -c "CREATE EXTENSION qoe_ext CASCADE"
 done
 
 as_sql() { sed -e 's/^/SELECT accepted, duplicates FROM qoe.ingest($q$/' -e 's/$/$q$);/'; }
@@ -37,8 +37,13 @@ sessions=$(echo "$a" | head -1 | cut -d'|' -f1)
 [ "$dups_in_order" -eq 0 ] || { echo "duplicates reported for a stream without any"; exit 1; }
 [ "$dups_shuffled" -gt 0 ] || { echo "the retried events were not reported as duplicates"; exit 1; }
 [ "$a" = "$b" ] || { echo "sessions or events differ"; exit 1; }
-# the comparison covers every column: make sure the stream exercises both stall kinds
+# the comparison covers every column (seek_stall_count and seek_stall_ms
+# included): make sure the stream exercises both stall kinds, with their
+# times, pauses and bitrate changes
 kinds=$(psql -qXAt -d inorder -v ON_ERROR_STOP=1 -c "
-    SELECT count(*) FILTER (WHERE seek_stall_count > 0) > 0 AND count(*) FILTER (WHERE stall_count > 0) > 0
+    SELECT count(*) FILTER (WHERE seek_stall_count > 0 AND seek_stall_ms > 0) > 0
+           AND count(*) FILTER (WHERE stall_count > 0 AND stall_ms > 0) > 0
+           AND count(*) FILTER (WHERE paused_ms > 0) > 0
+           AND count(*) FILTER (WHERE bitrate_switches > 0) > 0
       FROM qoe.sessions")
-[ "$kinds" = t ] || { echo "the stream has no seek-induced or no connection stalls"; exit 1; }
+[ "$kinds" = t ] || { echo "the stream lacks seek-induced or connection stalls, pauses or bitrate switches"; exit 1; }

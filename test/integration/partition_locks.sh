@@ -10,7 +10,7 @@ qoe_cluster_start || exit 1
 fail() { echo "FAIL: $*"; exit 1; }
 q() { psql -qXAt -v ON_ERROR_STOP=1 "$@"; }
 
-q -c "CREATE EXTENSION qoe_ext" || exit 1
+q -c "CREATE EXTENSION qoe_ext CASCADE" || exit 1
 ev() { # session, days ago
 	echo "{\"event_type\":\"start\",\"session_id\":\"$1\",\"user_id\":1,\"content_id\":1,\"timestamp\":$(( ($(date +%s) - $2 * 86400) * 1000 ))}"
 }

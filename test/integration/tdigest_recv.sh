@@ -14,7 +14,7 @@ chmod 755 "$dir"
 trap 'rm -rf "$dir"; psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1' EXIT
 PGOPTIONS="-c client_min_messages=warning" psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null || exit 1
 psql -X -q -v ON_ERROR_STOP=1 -d $db >/dev/null <<SQL || exit 1
-CREATE EXTENSION qoe_ext;
+CREATE EXTENSION qoe_ext CASCADE;
 SELECT setseed(0.9);
 CREATE TABLE src AS SELECT qoe.tdigest_agg(exp(random() * 9)) AS d FROM generate_series(1, 5000);
 CREATE TABLE dst (d qoe.tdigest);

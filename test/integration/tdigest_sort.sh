@@ -12,7 +12,7 @@ trap 'psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1' E
 PGOPTIONS="-c client_min_messages=warning" psql -X -q -d postgres \
 	-c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null || exit 1
 psql -X -q -v ON_ERROR_STOP=1 -d $db >/dev/null <<'SQL' || exit 1
-CREATE EXTENSION qoe_ext;
+CREATE EXTENSION qoe_ext CASCADE;
 SELECT setseed(0.4);
 CREATE TABLE ordinary AS SELECT random() * 1000 AS v FROM generate_series(0, 319999);
 CREATE TABLE colliding AS

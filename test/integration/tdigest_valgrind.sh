@@ -40,7 +40,7 @@ done
 $PGBIN/pg_isready -q -h "$dir" -p $port || { echo "server under valgrind did not start"; cat "$dir/server.log"; exit 1; }
 
 psql -X -q -h "$dir" -p $port -U postgres -d postgres -v ON_ERROR_STOP=0 >"$dir/workload.out" 2>&1 <<'SQL'
-CREATE EXTENSION qoe_ext;
+CREATE EXTENSION qoe_ext CASCADE;
 SELECT setseed(0.3);
 CREATE TABLE t AS SELECT i % 7 AS g, exp(7 + random() * 2) AS v, (i % 50)::float8 AS s
 FROM generate_series(1, 20000) i;

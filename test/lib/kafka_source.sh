@@ -27,7 +27,7 @@ qoe_kafka_events() {
 qoe_reference_ingest() {
 	psql -qX -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1"
 	psql -qX -d "$1" -v ON_ERROR_STOP=1 <<SQL
-CREATE EXTENSION qoe_ext;
+CREATE EXTENSION qoe_ext CASCADE;
 CREATE TEMP TABLE lines (n serial, line text);
 \copy lines (line) FROM '$2' WITH (FORMAT csv, QUOTE e'\x01', DELIMITER e'\x02')
 SELECT sum(r.accepted) FROM (SELECT n / 1000 AS b, '[' || string_agg(line, ',' ORDER BY n) || ']' AS a
@@ -68,7 +68,7 @@ qoe_kafka_test_start() {
 	WORK=$(mktemp -d /tmp/qoe_kafka_test.XXXXXX)
 	chmod 755 "$WORK"
 	trap 'rc=$?; qoe_show_log_on_failure $rc; qoe_kafka_stop; qoe_cluster_stop; rm -rf "$WORK"; exit $rc' EXIT
-	psql -qX -v ON_ERROR_STOP=1 -c "CREATE EXTENSION qoe_ext"
+	psql -qX -v ON_ERROR_STOP=1 -c "CREATE EXTENSION qoe_ext CASCADE"
 }
 
 # Offsets stored over all partitions of the source (= messages stored when

@@ -1,0 +1,398 @@
+-- The 5-minute QoE rollups (doc/rollups.md): per session and window what the
+-- session contributed (changes appended by the batch writer, in the ingest
+-- transaction, merged by qoe.refresh_rollups()), and per group and window the
+-- mergeable state of qoe.qoe_5min.
+-- Unique viewers are an hll (the postgresql-hll extension, required by
+-- qoe_ext.control); while this script runs, search_path holds hll's schema.
+
+CREATE TABLE qoe.session_window_deltas (
+    session_id text NOT NULL,
+    window_start timestamptz NOT NULL,
+    user_id bigint NOT NULL,
+    content_id bigint NOT NULL,
+    country text,
+    device_type text,
+    cdn_pop text,
+    events bigint NOT NULL,
+    attempts bigint NOT NULL,
+    plays bigint NOT NULL,
+    ebvs bigint NOT NULL,
+    start_failures bigint NOT NULL,
+    playback_failures bigint NOT NULL,
+    vst_count bigint NOT NULL,
+    vst_ms bigint NOT NULL,
+    watch_ms bigint NOT NULL,
+    stall_ms bigint NOT NULL,
+    stall_count bigint NOT NULL,
+    seek_stall_ms bigint NOT NULL,
+    seek_stall_count bigint NOT NULL,
+    paused_ms bigint NOT NULL,
+    bitrate_x_watch bigint NOT NULL,
+    bitrate_switches bigint NOT NULL,
+    bitrate_downswitches bigint NOT NULL,
+    dropped_frames bigint NOT NULL,
+    completions bigint NOT NULL,
+    score_x_watch bigint NOT NULL,
+    scored_sessions bigint NOT NULL,
+    good_sessions bigint NOT NULL,
+    fatal_errors bigint NOT NULL,
+    nonfatal_errors bigint NOT NULL
+);
+COMMENT ON TABLE qoe.session_window_deltas IS
+    'Changes to qoe.session_windows appended by the batch writer in the ingest transaction (no index: appending is all ingest does); drained by qoe.refresh_rollups()';
+
+CREATE TABLE qoe.session_windows (LIKE qoe.session_window_deltas);
+CREATE INDEX session_windows_key ON qoe.session_windows (window_start, content_id, session_id);
+COMMENT ON TABLE qoe.session_windows IS
+    'What each session contributed to each 5-minute window (event time), per its attributes; merged from qoe.session_window_deltas by qoe.refresh_rollups(), re-aggregated into qoe.qoe_5min';
+
+CREATE TABLE qoe.qoe_5min (
+    window_start timestamptz NOT NULL,
+    content_id bigint NOT NULL,
+    country text,
+    device_type text,
+    cdn_pop text,
+    sessions bigint NOT NULL,
+    events bigint NOT NULL,
+    attempts bigint NOT NULL,
+    plays bigint NOT NULL,
+    ebvs bigint NOT NULL,
+    start_failures bigint NOT NULL,
+    playback_failures bigint NOT NULL,
+    vst_digest qoe.tdigest,
+    vst_count bigint NOT NULL,
+    vst_lt_1s bigint NOT NULL,
+    vst_1_2s bigint NOT NULL,
+    vst_2_4s bigint NOT NULL,
+    vst_4_8s bigint NOT NULL,
+    vst_ge_8s bigint NOT NULL,
+    watch_ms bigint NOT NULL,
+    stall_ms bigint NOT NULL,
+    stall_count bigint NOT NULL,
+    seek_stall_ms bigint NOT NULL,
+    seek_stall_count bigint NOT NULL,
+    paused_ms bigint NOT NULL,
+    bitrate_x_watch bigint NOT NULL,
+    bitrate_switches bigint NOT NULL,
+    bitrate_downswitches bigint NOT NULL,
+    dropped_frames bigint NOT NULL,
+    completions bigint NOT NULL,
+    score_x_watch bigint NOT NULL,
+    scored_sessions bigint NOT NULL,
+    good_sessions bigint NOT NULL,
+    fatal_errors bigint NOT NULL,
+    nonfatal_errors bigint NOT NULL,
+    unique_viewers hll NOT NULL,
+    CONSTRAINT qoe_5min_group UNIQUE NULLS NOT DISTINCT
+        (window_start, content_id, country, device_type, cdn_pop)
+);
+COMMENT ON TABLE qoe.qoe_5min IS
+    'QoE per 5-minute window (event time) x title x country x device type x CDN POP, as mergeable state only; query it with qoe.qoe_metrics()';
+COMMENT ON CONSTRAINT qoe_5min_group ON qoe.qoe_5min IS 'One row per window and group; unknown (NULL) dimensions form a group of their own';
+
+CREATE TABLE qoe.rollup_status (
+    id boolean PRIMARY KEY DEFAULT true CHECK (id),
+    enabled boolean NOT NULL DEFAULT true,
+    last_run timestamptz,
+    last_windows bigint,
+    last_error text,
+    last_error_at timestamptz
+);
+INSERT INTO qoe.rollup_status DEFAULT VALUES;
+COMMENT ON TABLE qoe.rollup_status IS 'The rollups'' switch and the outcome of the latest qoe.refresh_rollups() (one row)';
+COMMENT ON COLUMN qoe.rollup_status.id IS 'Always true: the table holds one row';
+COMMENT ON COLUMN qoe.rollup_status.enabled IS
+    'Whether ingest maintains qoe.session_windows; off is for measuring its cost only: sessions written while off are missing from the rollups';
+COMMENT ON COLUMN qoe.rollup_status.last_run IS 'End of the latest successful qoe.refresh_rollups()';
+COMMENT ON COLUMN qoe.rollup_status.last_windows IS 'Windows the latest successful refresh re-aggregated';
+COMMENT ON COLUMN qoe.rollup_status.last_error IS 'Error of the latest failed refresh by the scheduler, cleared by a successful one';
+COMMENT ON COLUMN qoe.rollup_status.last_error_at IS 'When that error happened';
+COMMENT ON CONSTRAINT rollup_status_pkey ON qoe.rollup_status IS 'Key of the single row';
+COMMENT ON CONSTRAINT rollup_status_id_check ON qoe.rollup_status IS 'id is always true, so the table holds at most one row';
+
+-- column comments shared by qoe.session_windows and qoe.qoe_5min
+DO $$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN SELECT * FROM (VALUES
+        ('window_start', 'Start of the 5-minute window (event time, UTC-aligned); it holds [window_start, window_start + 5 min)'),
+        ('content_id', 'Title (qoe.sessions.content_id)'),
+        ('country', 'Country of the session (qoe.sessions.country; NULL: unknown)'),
+        ('device_type', 'Device type of the session (NULL: unknown)'),
+        ('cdn_pop', 'CDN POP of the session (NULL: unknown)'),
+        ('events', 'Events stored in the window (repeats excluded)'),
+        ('attempts', 'Sessions whose start (started_at) is in the window'),
+        ('plays', 'Sessions whose first frame (first_frame_at) is in the window'),
+        ('ebvs', 'Exits before video start whose end (ended_at) is in the window'),
+        ('start_failures', 'Video start failures whose fatal error is in the window'),
+        ('playback_failures', 'Playback failures whose fatal error is in the window'),
+        ('vst_count', 'Video start times measured in the window (first frame in it)'),
+        ('watch_ms', 'Watch time in the window (ms): the part of qoe.sessions.watch_ms played inside it'),
+        ('stall_ms', 'Connection-induced stall time in the window (ms), split at window boundaries'),
+        ('stall_count', 'Connection-induced stalls counted in the window'),
+        ('seek_stall_ms', 'Seek-induced stall time in the window (ms), split at window boundaries'),
+        ('seek_stall_count', 'Seek-induced stalls counted in the window'),
+        ('paused_ms', 'Paused time in the window (ms), split at window boundaries'),
+        ('bitrate_x_watch', 'Average bitrate x watch time (kbps x ms) accrued in the window; divided by watch_ms, the time-weighted bitrate'),
+        ('bitrate_switches', 'Bitrate switches in the window'),
+        ('bitrate_downswitches', 'Bitrate switches to a lower bitrate in the window'),
+        ('dropped_frames', 'Dropped frames counted in the window'),
+        ('completions', 'Sessions reaching 70 % of the title in the window'),
+        ('score_x_watch', 'QoE score x watch time (score points x ms, rounded per session) accrued in the window; divided by watch_ms, the watch-time-weighted score'),
+        ('scored_sessions', 'Sessions with a QoE score, counted in the window where they were first scored'),
+        ('good_sessions', 'Sessions scoring 70 or more, counted in the window where they became good'),
+        ('fatal_errors', 'Fatal error events in the window'),
+        ('nonfatal_errors', 'Non-fatal error events in the window')) AS v(col, txt)
+    LOOP
+        EXECUTE format('COMMENT ON COLUMN qoe.session_windows.%I IS %L', c.col, c.txt);
+        EXECUTE format('COMMENT ON COLUMN qoe.session_window_deltas.%I IS %L', c.col, 'Change to ' || c.txt);
+        EXECUTE format('COMMENT ON COLUMN qoe.qoe_5min.%I IS %L', c.col, c.txt);
+    END LOOP;
+END
+$$;
+COMMENT ON COLUMN qoe.session_windows.session_id IS 'The session';
+COMMENT ON COLUMN qoe.session_windows.user_id IS 'Its viewer';
+COMMENT ON COLUMN qoe.session_windows.vst_ms IS 'The session''s video start time (ms) when its first frame is in the window (vst_count = 1), else 0';
+COMMENT ON COLUMN qoe.session_window_deltas.session_id IS 'The session';
+COMMENT ON COLUMN qoe.session_window_deltas.user_id IS 'Its viewer';
+COMMENT ON COLUMN qoe.session_window_deltas.vst_ms IS 'Change to the session''s video start time in the window';
+COMMENT ON COLUMN qoe.qoe_5min.sessions IS 'Sessions with a row in qoe.session_windows for the window (active in it)';
+COMMENT ON COLUMN qoe.qoe_5min.vst_digest IS 'qoe.tdigest of the video start times (ms) of vst_count; merge with qoe.tdigest_merge';
+COMMENT ON COLUMN qoe.qoe_5min.vst_lt_1s IS 'Video start times under 1 s';
+COMMENT ON COLUMN qoe.qoe_5min.vst_1_2s IS 'Video start times from 1 s to under 2 s';
+COMMENT ON COLUMN qoe.qoe_5min.vst_2_4s IS 'Video start times from 2 s to under 4 s';
+COMMENT ON COLUMN qoe.qoe_5min.vst_4_8s IS 'Video start times from 4 s to under 8 s';
+COMMENT ON COLUMN qoe.qoe_5min.vst_ge_8s IS 'Video start times of 8 s or more';
+COMMENT ON COLUMN qoe.qoe_5min.unique_viewers IS
+    'hll of the user_id of the sessions active in the window; merge with hll_union_agg, count with hll_cardinality';
+
+CREATE FUNCTION qoe.refresh_rollups() RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    g record;
+BEGIN
+    -- one refresher at a time; writers only append to qoe.session_window_deltas
+    PERFORM 1 FROM qoe.rollup_status FOR UPDATE;
+    -- the committed deltas, per session, window and attributes, added to the
+    -- stored rows of the same key (rows that come to nothing go); the groups
+    -- they fall in are collected
+    WITH taken AS (DELETE FROM qoe.session_window_deltas RETURNING *),
+    p AS (
+        SELECT session_id, window_start, user_id, content_id, country, device_type, cdn_pop,
+                   sum(events),
+                   sum(attempts),
+                   sum(plays),
+                   sum(ebvs),
+                   sum(start_failures),
+                   sum(playback_failures),
+                   sum(vst_count),
+                   sum(vst_ms),
+                   sum(watch_ms),
+                   sum(stall_ms),
+                   sum(stall_count),
+                   sum(seek_stall_ms),
+                   sum(seek_stall_count),
+                   sum(paused_ms),
+                   sum(bitrate_x_watch),
+                   sum(bitrate_switches),
+                   sum(bitrate_downswitches),
+                   sum(dropped_frames),
+                   sum(completions),
+                   sum(score_x_watch),
+                   sum(scored_sessions),
+                   sum(good_sessions),
+                   sum(fatal_errors),
+                   sum(nonfatal_errors)
+          FROM taken
+         GROUP BY session_id, window_start, user_id, content_id, country, device_type, cdn_pop),
+    old AS (
+        DELETE FROM qoe.session_windows s USING p
+         WHERE s.window_start = p.window_start AND s.content_id = p.content_id
+           AND s.session_id = p.session_id AND s.user_id = p.user_id
+           AND s.country IS NOT DISTINCT FROM p.country
+           AND s.device_type IS NOT DISTINCT FROM p.device_type
+           AND s.cdn_pop IS NOT DISTINCT FROM p.cdn_pop
+        RETURNING s.*),
+    merged AS (
+        INSERT INTO qoe.session_windows
+        SELECT session_id, window_start, user_id, content_id, country, device_type, cdn_pop,
+                   sum(events),
+                   sum(attempts),
+                   sum(plays),
+                   sum(ebvs),
+                   sum(start_failures),
+                   sum(playback_failures),
+                   sum(vst_count),
+                   sum(vst_ms),
+                   sum(watch_ms),
+                   sum(stall_ms),
+                   sum(stall_count),
+                   sum(seek_stall_ms),
+                   sum(seek_stall_count),
+                   sum(paused_ms),
+                   sum(bitrate_x_watch),
+                   sum(bitrate_switches),
+                   sum(bitrate_downswitches),
+                   sum(dropped_frames),
+                   sum(completions),
+                   sum(score_x_watch),
+                   sum(scored_sessions),
+                   sum(good_sessions),
+                   sum(fatal_errors),
+                   sum(nonfatal_errors)
+          FROM (SELECT * FROM old UNION ALL SELECT * FROM p) x
+         GROUP BY session_id, window_start, user_id, content_id, country, device_type, cdn_pop
+        HAVING sum(events) <> 0
+                OR sum(attempts) <> 0
+                OR sum(plays) <> 0
+                OR sum(ebvs) <> 0
+                OR sum(start_failures) <> 0
+                OR sum(playback_failures) <> 0
+                OR sum(vst_count) <> 0
+                OR sum(vst_ms) <> 0
+                OR sum(watch_ms) <> 0
+                OR sum(stall_ms) <> 0
+                OR sum(stall_count) <> 0
+                OR sum(seek_stall_ms) <> 0
+                OR sum(seek_stall_count) <> 0
+                OR sum(paused_ms) <> 0
+                OR sum(bitrate_x_watch) <> 0
+                OR sum(bitrate_switches) <> 0
+                OR sum(bitrate_downswitches) <> 0
+                OR sum(dropped_frames) <> 0
+                OR sum(completions) <> 0
+                OR sum(score_x_watch) <> 0
+                OR sum(scored_sessions) <> 0
+                OR sum(good_sessions) <> 0
+                OR sum(fatal_errors) <> 0
+                OR sum(nonfatal_errors) <> 0)
+    SELECT array_agg(DISTINCT window_start) AS windows, array_agg(window_start) AS w,
+           array_agg(content_id) AS c, array_agg(country) AS co, array_agg(device_type) AS d,
+           array_agg(cdn_pop) AS pop
+      INTO g
+      FROM (SELECT DISTINCT window_start, content_id, country, device_type, cdn_pop FROM p) groups;
+    IF g.windows IS NOT NULL THEN
+        -- the groups touched, re-aggregated: digests and hll cannot subtract
+        DELETE FROM qoe.qoe_5min q
+         USING unnest(g.w, g.c, g.co, g.d, g.pop) AS t(w, c, co, d, pop)
+         WHERE q.window_start = t.w AND q.content_id = t.c
+           AND q.country IS NOT DISTINCT FROM t.co AND q.device_type IS NOT DISTINCT FROM t.d
+           AND q.cdn_pop IS NOT DISTINCT FROM t.pop;
+        INSERT INTO qoe.qoe_5min
+        SELECT s.window_start, s.content_id, s.country, s.device_type, s.cdn_pop,
+               count(*) AS sessions, sum(s.events), sum(s.attempts), sum(s.plays), sum(s.ebvs),
+               sum(s.start_failures), sum(s.playback_failures),
+               qoe.tdigest_agg(s.vst_ms::float8) FILTER (WHERE s.vst_count = 1),
+               count(*) FILTER (WHERE s.vst_count = 1),
+               count(*) FILTER (WHERE s.vst_count = 1 AND s.vst_ms < 1000),
+               count(*) FILTER (WHERE s.vst_count = 1 AND s.vst_ms >= 1000 AND s.vst_ms < 2000),
+               count(*) FILTER (WHERE s.vst_count = 1 AND s.vst_ms >= 2000 AND s.vst_ms < 4000),
+               count(*) FILTER (WHERE s.vst_count = 1 AND s.vst_ms >= 4000 AND s.vst_ms < 8000),
+               count(*) FILTER (WHERE s.vst_count = 1 AND s.vst_ms >= 8000),
+               sum(s.watch_ms), sum(s.stall_ms), sum(s.stall_count), sum(s.seek_stall_ms),
+               sum(s.seek_stall_count), sum(s.paused_ms), sum(s.bitrate_x_watch),
+               sum(s.bitrate_switches), sum(s.bitrate_downswitches), sum(s.dropped_frames),
+               sum(s.completions), sum(s.score_x_watch), sum(s.scored_sessions),
+               sum(s.good_sessions), sum(s.fatal_errors), sum(s.nonfatal_errors),
+               hll_add_agg(hll_hash_bigint(s.user_id))
+          FROM qoe.session_windows s
+          JOIN unnest(g.w, g.c, g.co, g.d, g.pop) AS t(w, c, co, d, pop)
+            ON s.window_start = t.w AND s.content_id = t.c
+           AND s.country IS NOT DISTINCT FROM t.co AND s.device_type IS NOT DISTINCT FROM t.d
+           AND s.cdn_pop IS NOT DISTINCT FROM t.pop
+         GROUP BY s.window_start, s.content_id, s.country, s.device_type, s.cdn_pop;
+    END IF;
+    UPDATE qoe.rollup_status SET last_run = clock_timestamp(),
+                                 last_windows = coalesce(cardinality(g.windows), 0),
+                                 last_error = NULL, last_error_at = NULL;
+    RETURN coalesce(cardinality(g.windows), 0);
+END
+$$;
+COMMENT ON FUNCTION qoe.refresh_rollups() IS
+    'Merges the committed qoe.session_window_deltas into qoe.session_windows and re-aggregates the groups they touch into qoe.qoe_5min; returns how many windows they touch';
+
+CREATE FUNCTION qoe.qoe_metrics(from_ts timestamptz, to_ts timestamptz,
+                                grain interval DEFAULT NULL, group_by text[] DEFAULT '{}')
+RETURNS TABLE (bucket timestamptz, content_id bigint, country text, device_type text,
+               cdn_pop text, attempts bigint, plays bigint, ebvs_rate float8,
+               video_start_failure_rate float8, playback_failure_rate float8,
+               vst_p50_ms float8, vst_p95_ms float8, vst_p99_ms float8,
+               rebuffering_ratio float8, stalls_per_hour float8, avg_bitrate_kbps float8,
+               completion_rate float8, qoe_score float8, good_share float8,
+               watch_hours float8, unique_viewers bigint)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    dims constant text[] := '{content_id,country,device_type,cdn_pop}';
+    d text;
+    cols text := '';
+    keys text := '';
+    bucket_expr text := '$1';
+BEGIN
+    IF from_ts IS NULL OR to_ts IS NULL THEN
+        RAISE EXCEPTION 'from_ts and to_ts must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    FOREACH d IN ARRAY dims LOOP
+        IF d = ANY (group_by) THEN
+            cols := cols || format(', q.%I', d);
+            keys := keys || format(', q.%I', d);
+        ELSE
+            cols := cols || format(', NULL::%s', CASE d WHEN 'content_id' THEN 'bigint' ELSE 'text' END);
+        END IF;
+    END LOOP;
+    FOREACH d IN ARRAY coalesce(group_by, '{}') LOOP
+        IF d IS NULL OR NOT d = ANY (dims) THEN
+            RAISE EXCEPTION 'unknown dimension "%" in group_by', d
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'The rollups are kept by content_id, country, device_type and cdn_pop.',
+                      HINT = 'Valid dimensions: content_id, country, device_type, cdn_pop.';
+        END IF;
+    END LOOP;
+    IF grain IS NOT NULL THEN
+        IF grain <= interval '0' OR extract(month FROM grain) <> 0 OR extract(year FROM grain) <> 0
+           OR (extract(epoch FROM grain) * 1000)::bigint % 300000 <> 0 THEN
+            RAISE EXCEPTION 'grain % is not a positive multiple of 5 minutes', grain
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Use for example ''5 min'', ''1 hour'' or ''1 day''; months are not supported.';
+        END IF;
+        bucket_expr := 'date_bin($3, q.window_start, ''2000-01-01 00:00+00''::timestamptz)';
+    END IF;
+    RETURN QUERY EXECUTE format($q$
+        SELECT %s AS bucket %s,
+               sum(q.attempts)::bigint, sum(q.plays)::bigint,
+               (sum(q.ebvs) / nullif(sum(q.attempts), 0))::float8,
+               (sum(q.start_failures) / nullif(sum(q.attempts), 0))::float8,
+               (sum(q.playback_failures) / nullif(sum(q.attempts), 0))::float8,
+               qoe.tdigest_percentile(qoe.tdigest_merge(q.vst_digest), 0.50),
+               qoe.tdigest_percentile(qoe.tdigest_merge(q.vst_digest), 0.95),
+               qoe.tdigest_percentile(qoe.tdigest_merge(q.vst_digest), 0.99),
+               (sum(q.stall_ms) / nullif(sum(q.watch_ms), 0))::float8,
+               (sum(q.stall_count) / nullif(sum(q.watch_ms) / 3600000.0, 0))::float8,
+               (sum(q.bitrate_x_watch) / nullif(sum(q.watch_ms), 0))::float8,
+               (sum(q.completions) / nullif(sum(q.plays), 0))::float8,
+               (sum(q.score_x_watch) / nullif(sum(q.watch_ms), 0))::float8,
+               (sum(q.good_sessions) / nullif(sum(q.scored_sessions), 0))::float8,
+               (sum(q.watch_ms) / 3600000.0)::float8,
+               round(hll_cardinality(hll_union_agg(q.unique_viewers)))::bigint
+          FROM qoe.qoe_5min q
+         WHERE q.window_start >= $1 AND q.window_start < $2
+         GROUP BY 1 %s
+         ORDER BY 1 %s$q$, bucket_expr, cols, keys, keys)
+        USING from_ts, to_ts, grain;
+END
+$$;
+COMMENT ON FUNCTION qoe.qoe_metrics(timestamptz, timestamptz, interval, text[]) IS
+    'QoE metrics (doc/metrics.md) of the 5-minute windows starting in [from_ts, to_ts), merged per grain bucket (NULL: one bucket) and the dimensions in group_by';
+
+-- the functions resolve hll's objects wherever that extension was installed
+DO $$
+DECLARE
+    path text := format('pg_catalog, %I, pg_temp',
+                        (SELECT n.nspname FROM pg_catalog.pg_extension e
+                           JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+                          WHERE e.extname = 'hll'));
+BEGIN
+    EXECUTE format('ALTER FUNCTION qoe.refresh_rollups() SET search_path = %s', path);
+    EXECUTE format('ALTER FUNCTION qoe.qoe_metrics(timestamptz, timestamptz, interval, text[]) SET search_path = %s', path);
+END
+$$;

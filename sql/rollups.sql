@@ -1,0 +1,172 @@
+-- The 5-minute rollups (doc/rollups.md) on hand-worked sessions: what each
+-- window holds, late and out-of-order events, abandonment, a rolled-back
+-- ingest, qoe.qoe_metrics at several grains, its errors, and who may call it.
+-- Times are milliseconds after a base three hours ago, aligned on a window.
+CREATE TABLE rb AS SELECT (test_ms(-3 * 3600000) / 300000) * 300000 AS ms;
+CREATE FUNCTION rev(sid text, type text, t bigint, fields jsonb DEFAULT '{}', uid bigint DEFAULT 7)
+    RETURNS jsonb LANGUAGE sql AS $$
+    SELECT jsonb_build_object('event_type', type, 'session_id', sid, 'event_id', type || t,
+                              'user_id', uid, 'content_id', 4242, 'timestamp', t + (SELECT ms FROM rb),
+                              'device_type', 'smart_tv', 'country', 'US', 'cdn_pop', 'us-east-1a')
+           || fields $$;
+CREATE VIEW rw AS
+    SELECT session_id,
+           ((extract(epoch FROM window_start) * 1000)::bigint - (SELECT ms FROM rb)) / 60000 AS minute,
+           events, attempts, plays, ebvs, start_failures AS sf, playback_failures AS pf,
+           vst_count, vst_ms, watch_ms, stall_ms, stall_count, seek_stall_ms, paused_ms,
+           bitrate_x_watch / 3000 AS bitrate_3000_ms, dropped_frames, completions,
+           fatal_errors, nonfatal_errors
+      FROM qoe.session_windows WHERE content_id = 4242 ORDER BY 1, 2;
+-- every column of qoe.session_windows against the session's own row
+CREATE VIEW rcheck AS
+    SELECT s.session_id,
+           s.event_count = sum(w.events) AS events,
+           (s.first_frame_at IS NOT NULL)::int = sum(w.plays) AS plays,
+           s.ebvs::int = sum(w.ebvs) AS ebvs,
+           s.watch_ms = sum(w.watch_ms) AND s.stall_ms = sum(w.stall_ms)
+               AND s.paused_ms = sum(w.paused_ms) AND s.seek_stall_ms = sum(w.seek_stall_ms) AS times,
+           s.stall_count = sum(w.stall_count) AND s.dropped_frames = sum(w.dropped_frames) AS counters,
+           coalesce(s.vst_ms, 0) = sum(w.vst_ms) AS vst,
+           coalesce(s.avg_bitrate_kbps, 0)::bigint * s.watch_ms = sum(w.bitrate_x_watch) AS bitrate,
+           round(qoe.qoe_score(s.vst_ms, s.stall_ms::float8 / nullif(s.watch_ms, 0), s.avg_bitrate_kbps,
+                               s.dropped_frames / nullif(s.watch_ms / 1000.0 * 30, 0)) * s.watch_ms)
+               = sum(w.score_x_watch) AS score
+      FROM qoe.sessions s JOIN qoe.session_windows w USING (session_id)
+     WHERE s.content_id = 4242
+     GROUP BY s.session_id ORDER BY 1;
+
+-- r1 crosses four windows. VST 2000 in window 0; a 20 s stall from 290 s:
+-- 10 s in window 0, 10 s in window 5; paused 400 s -> 700 s: 200 s in window
+-- 5, 100 s in window 10; stop at 960 s. Watch: 48 + 90 + 200 + 60 = 398 s.
+-- r2: a start failure, its fatal error in window 10. r3: a start only.
+SELECT accepted FROM qoe.ingest(jsonb_build_array(
+    rev('r1', 'start', 240000, '{"bitrate_kbps":3000}'),
+    rev('r1', 'first_frame', 242000),
+    rev('r1', 'buffering', 290000, '{"buffering_ms":20000}'),
+    rev('r1', 'pause', 400000),
+    rev('r1', 'resume', 700000),
+    rev('r1', 'stop', 960000, '{"position_sec":80,"content_duration_sec":100}'),
+    rev('r2', 'start', 100000),
+    rev('r2', 'error', 700000, '{"fatal":true,"error_code":"E1"}'),
+    rev('r3', 'start', 200000, '{}', 8)));
+-- ingest appends changes; the refresh merges them and rebuilds qoe_5min
+SELECT count(*) > 0 AS deltas, (SELECT count(*) FROM qoe.qoe_5min WHERE content_id = 4242) AS rows_5min
+  FROM qoe.session_window_deltas WHERE content_id = 4242;
+CREATE FUNCTION refreshed() RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+    windows bigint := qoe.refresh_rollups();
+BEGIN
+    RETURN windows > 0 AND NOT EXISTS (SELECT FROM qoe.session_window_deltas);
+END $$;
+SELECT refreshed();
+SELECT * FROM rw;
+SELECT * FROM rcheck;
+SELECT ((extract(epoch FROM window_start) * 1000)::bigint - (SELECT ms FROM rb)) / 60000 AS minute,
+       sessions, attempts, plays, start_failures, vst_count, vst_1_2s, watch_ms, stall_ms,
+       paused_ms, completions, fatal_errors,
+       qoe.tdigest_count(vst_digest) AS digest_count, hll_cardinality(unique_viewers) AS viewers
+  FROM qoe.qoe_5min WHERE content_id = 4242 ORDER BY 1;
+SELECT last_run IS NOT NULL AS ran, last_windows > 0 AS windows, last_error FROM qoe.rollup_status;
+
+-- a late heartbeat (r1 rebuilt from its events) changes only window 5: its
+-- changes, then the windows
+SELECT accepted FROM qoe.ingest(rev('r1', 'heartbeat', 500000, '{"dropped_frames":5}'));
+SELECT ((extract(epoch FROM window_start) * 1000)::bigint - (SELECT ms FROM rb)) / 60000 AS minute,
+       sum(events) AS events, sum(watch_ms) AS watch_ms, sum(dropped_frames) AS dropped_frames
+  FROM qoe.session_window_deltas WHERE session_id = 'r1' GROUP BY 1 ORDER BY 1;
+SELECT refreshed();
+SELECT * FROM rw WHERE session_id = 'r1';
+-- r3 is abandoned: an EBVS in the window of its last event...
+SELECT qoe.expire_sessions('1 min');
+SELECT refreshed();
+SELECT * FROM rw WHERE session_id = 'r3';
+-- ...until its first frame arrives: no longer EBVS, a play with VST 3000
+SELECT accepted FROM qoe.ingest(rev('r3', 'first_frame', 203000, '{}', 8));
+SELECT refreshed();
+SELECT * FROM rw WHERE session_id = 'r3';
+SELECT * FROM rcheck;
+-- a repeated event changes nothing
+SELECT accepted, duplicates FROM qoe.ingest(rev('r1', 'pause', 400000));
+SELECT count(*) AS deltas FROM qoe.session_window_deltas;
+
+-- a rolled-back ingest leaves no trace
+BEGIN;
+SELECT accepted FROM qoe.ingest(jsonb_build_array(rev('r4', 'start', 300000),
+                                                  rev('r1', 'heartbeat', 650000)));
+SELECT count(*) > 0 AS deltas_in_transaction FROM qoe.session_window_deltas;
+ROLLBACK;
+SELECT count(*) AS deltas FROM qoe.session_window_deltas;
+
+-- metrics at any grain, merged from the windows
+SELECT ((extract(epoch FROM bucket) * 1000)::bigint - (SELECT ms FROM rb)) / 60000 AS minute,
+       attempts, plays, round(ebvs_rate::numeric, 3) AS ebvs_rate,
+       round(video_start_failure_rate::numeric, 3) AS vsf_rate, vst_p50_ms,
+       round(rebuffering_ratio::numeric, 5) AS rebuffering, round(avg_bitrate_kbps) AS kbps,
+       round(completion_rate::numeric, 2) AS completion, round(watch_hours::numeric, 4) AS watch_h,
+       unique_viewers
+  FROM qoe.qoe_metrics(to_timestamp((SELECT ms FROM rb) / 1000.0),
+                       to_timestamp((SELECT ms FROM rb) / 1000.0) + interval '1 hour', '5 min',
+                       '{content_id}')
+ WHERE content_id = 4242;
+-- one bucket over the hour equals the direct figures of the sessions
+SELECT m.attempts = s.attempts AND m.plays = s.plays AS counts,
+       m.rebuffering_ratio = s.rebuffering AS rebuffering,
+       m.avg_bitrate_kbps = s.kbps AS bitrate,
+       abs(m.qoe_score - s.score) < 0.001 AS score,  -- rounded to score x ms per session
+       m.good_share = s.good_share AS good_share,
+       m.vst_p50_ms = s.vst_p50 AS vst_p50,
+       m.unique_viewers = 2 AS viewers,
+       m.country IS NULL AND m.cdn_pop IS NULL AS not_grouped
+  FROM qoe.qoe_metrics(to_timestamp((SELECT ms FROM rb) / 1000.0),
+                       to_timestamp((SELECT ms FROM rb) / 1000.0) + interval '1 hour', NULL,
+                       '{content_id}') m,
+       (SELECT count(*) AS attempts, count(first_frame_at) AS plays,
+               qoe.rebuffer_ratio(stall_ms, watch_ms) AS rebuffering,
+               sum(avg_bitrate_kbps::numeric * watch_ms)::float8 / sum(watch_ms) AS kbps,
+               qoe.qoe_score_agg(sc, watch_ms) AS score, qoe.qoe_good_share(sc) AS good_share,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY vst_ms) AS vst_p50
+          FROM (SELECT *, qoe.qoe_score(vst_ms, stall_ms::float8 / nullif(watch_ms, 0), avg_bitrate_kbps,
+                                        dropped_frames / nullif(watch_ms / 1000.0 * 30, 0)) AS sc
+                  FROM qoe.sessions WHERE content_id = 4242) x) s
+ WHERE m.content_id = 4242;
+-- grouped, and by day
+SELECT content_id, country, device_type, cdn_pop, attempts
+  FROM qoe.qoe_metrics(now() - interval '1 day', now(), NULL, '{country,content_id}')
+ WHERE content_id = 4242;
+SELECT count(*) BETWEEN 1 AND 2 AS day_buckets, sum(attempts) AS attempts
+  FROM qoe.qoe_metrics(now() - interval '2 days', now() + interval '1 day', '1 day', '{content_id}')
+ WHERE content_id = 4242;
+
+-- errors
+SELECT * FROM qoe.qoe_metrics(now() - interval '1 day', now(), NULL, '{country,title}');
+SELECT * FROM qoe.qoe_metrics(now() - interval '1 day', now(), '7 min');
+SELECT * FROM qoe.qoe_metrics(now() - interval '1 day', now(), '1 month');
+SELECT * FROM qoe.qoe_metrics(NULL, now());
+
+-- readers may call qoe_metrics and read the rollups; PUBLIC may not
+CREATE ROLE rollup_bi;
+GRANT qoe_reader TO rollup_bi;
+SET ROLE rollup_bi;
+SELECT attempts FROM qoe.qoe_metrics(now() - interval '1 day', now(), NULL, '{content_id}')
+ WHERE content_id = 4242;
+SELECT count(*) > 0 AS readable FROM qoe.qoe_5min;
+SELECT qoe.refresh_rollups();
+RESET ROLE;
+CREATE ROLE rollup_nobody;
+SET ROLE rollup_nobody;
+SELECT * FROM qoe.qoe_metrics(now() - interval '1 day', now());
+RESET ROLE;
+DROP ROLE rollup_bi;
+DROP ROLE rollup_nobody;
+
+-- the switch: with the rollups off, ingest leaves them alone
+UPDATE qoe.rollup_status SET enabled = false;
+SELECT accepted FROM qoe.ingest(rev('r5', 'start', 100000));
+SELECT count(*) AS r5_rows FROM qoe.session_windows WHERE session_id = 'r5';
+UPDATE qoe.rollup_status SET enabled = true;
+
+DROP FUNCTION refreshed();
+DROP VIEW rcheck;
+DROP VIEW rw;
+DROP FUNCTION rev(text, text, bigint, jsonb, bigint);
+DROP TABLE rb;

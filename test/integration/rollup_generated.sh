@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# The 5-minute rollups on generated data (doc/rollups.md). One stream, with
+# producer retries, is ingested three ways: in event-time order; shuffled
+# whole; and shuffled by two concurrent writers. Then:
+#  - qoe.session_windows is identical in all three (late and out-of-order
+#    events change exactly their windows; concurrent writers, which retry a
+#    batch that deadlocks as doc/ingestion.md says, count nothing twice);
+#  - the totals of qoe.qoe_5min equal the totals of qoe.sessions, column by
+#    column, also after sessions are abandoned;
+#  - every window's events, errors, attempts and plays equal a direct count
+#    over qoe.viewing_events and qoe.sessions;
+#  - VST percentiles from the merged digests are within the digest's rank
+#    bound of the sessions' exact distribution;
+#  - metrics by day equal the merge of their 5-minute buckets, and the
+#    day's attempts, plays and viewers equal the direct figures.
+set -eu
+QOE_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$QOE_ROOT/test/lib/cluster.sh"
+qoe_cluster_start || exit 1
+WORK=$(mktemp -d /tmp/qoe_rollup.XXXXXX)
+trap 'qoe_cluster_stop; rm -rf "$WORK"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+"$QOE_ROOT/src/tools/qoe_gen" --seed 21 --viewers 250 --events 60000 --titles 60 \
+	--start-ms $(( ($(date +%s) - 6 * 3600) * 1000 )) --format ndjson \
+	--out-of-order 0.2 --duplicates 0.05 >"$WORK/events.ndjson"
+# batches as SQL: in order (by event time), shuffled, and shuffled in two halves
+python3 - "$WORK" <<'PY'
+import json, random, sys
+work = sys.argv[1]
+events = [l for l in open(work + "/events.ndjson").read().splitlines() if l]
+def write(name, lst, size):
+    with open("%s/%s.sql" % (work, name), "w") as f:
+        for i in range(0, len(lst), size):
+            f.write("DO $do$ BEGIN LOOP BEGIN PERFORM qoe.ingest($q$[%s]$q$::text); EXIT;"
+                    " EXCEPTION WHEN deadlock_detected OR serialization_failure THEN END; END LOOP;"
+                    " END $do$;\n" % ",".join(lst[i:i + size]))
+write("inorder", sorted(events, key=lambda l: json.loads(l)["timestamp"]), 400)
+shuffled = events[:]
+random.Random(5).shuffle(shuffled)
+write("shuffled", shuffled, 700)
+write("half1", shuffled[: len(shuffled) // 2], 300)
+write("half2", shuffled[len(shuffled) // 2:], 300)
+PY
+
+for db in inorder shuffled concurrent; do
+	psql -qX -v ON_ERROR_STOP=1 -c "CREATE DATABASE $db" >/dev/null
+	psql -qX -d $db -v ON_ERROR_STOP=1 -c "CREATE EXTENSION qoe_ext CASCADE" 2>/dev/null
+done
+psql -qX -d inorder -v ON_ERROR_STOP=1 -f "$WORK/inorder.sql" || fail "in-order load"
+psql -qX -d shuffled -v ON_ERROR_STOP=1 -f "$WORK/shuffled.sql" || fail "shuffled load"
+psql -qX -d concurrent -v ON_ERROR_STOP=1 -f "$WORK/half1.sql" & p1=$!
+psql -qX -d concurrent -v ON_ERROR_STOP=1 -f "$WORK/half2.sql" & p2=$!
+wait $p1 || fail "concurrent load 1"
+wait $p2 || fail "concurrent load 2"
+
+q() { psql -qXAt -v ON_ERROR_STOP=1 -d "$@"; }
+windows_md5() { q "$1" -c "SELECT qoe.refresh_rollups()" >/dev/null; q "$1" -c "SELECT count(*) || ' ' || md5(string_agg(w::text, ';' ORDER BY session_id, window_start)) FROM qoe.session_windows w"; }
+a=$(windows_md5 inorder); b=$(windows_md5 shuffled); c=$(windows_md5 concurrent)
+echo "session windows: in order $a, shuffled $b, concurrent $c"
+[ "$a" = "$b" ] || fail "the shuffled load gives other session windows"
+[ "$a" = "$c" ] || fail "the concurrent load gives other session windows"
+[ "$(q inorder -c "SELECT count(*) > 500 FROM qoe.sessions")" = t ] || fail "too few sessions"
+
+# totals, before and after abandonment, and after every refresh
+totals_check() {
+	q "$1" -c "SELECT qoe.refresh_rollups()" >/dev/null
+	q "$1" -c "
+	WITH s AS (
+	    SELECT count(*) attempts, count(first_frame_at) plays, count(*) FILTER (WHERE ebvs) ebvs,
+	           count(*) FILTER (WHERE start_failed) sf, count(*) FILTER (WHERE playback_failed) pf,
+	           count(vst_ms) vst_count, sum(watch_ms) watch, sum(stall_ms) stall,
+	           sum(stall_count) stalls, sum(seek_stall_ms) seek_ms, sum(seek_stall_count) seeks,
+	           sum(paused_ms) paused, sum(coalesce(avg_bitrate_kbps, 0)::bigint * watch_ms) bxw,
+	           sum(bitrate_switches) sw, sum(bitrate_downswitches) dsw, sum(dropped_frames) dropped,
+	           count(*) FILTER (WHERE completed) compl, sum(error_count) errors, sum(event_count) events,
+	           sum(round(sc * watch_ms)) sxw, count(*) FILTER (WHERE sc >= 70) good
+	      FROM (SELECT *, qoe.qoe_score(vst_ms, stall_ms::float8 / nullif(watch_ms, 0), avg_bitrate_kbps,
+	                                    dropped_frames / nullif(watch_ms / 1000.0 * 30, 0)) sc
+	              FROM qoe.sessions) x),
+	r AS (
+	    SELECT sum(attempts), sum(plays), sum(ebvs), sum(start_failures), sum(playback_failures),
+	           sum(vst_count), sum(watch_ms), sum(stall_ms), sum(stall_count), sum(seek_stall_ms),
+	           sum(seek_stall_count), sum(paused_ms), sum(bitrate_x_watch), sum(bitrate_switches),
+	           sum(bitrate_downswitches), sum(dropped_frames), sum(completions),
+	           sum(fatal_errors + nonfatal_errors), sum(events), sum(score_x_watch), sum(good_sessions)
+	      FROM qoe.qoe_5min)
+	SELECT CASE WHEN (SELECT s::text FROM s) = (SELECT r::text FROM r) THEN 'equal'
+	            ELSE 'sessions ' || (SELECT s::text FROM s) || ' rollup ' || (SELECT r::text FROM r) END"
+}
+for db in inorder concurrent; do
+	t=$(totals_check $db)
+	[ "$t" = equal ] || fail "$db: totals differ: $t"
+done
+q inorder -c "SELECT qoe.expire_sessions('1 min')" >/dev/null
+t=$(totals_check inorder)
+[ "$t" = equal ] || fail "totals differ after abandonment: $t"
+[ "$(q inorder -c "SELECT sum(ebvs) > 0 FROM qoe.qoe_5min")" = t ] || fail "no EBVS in the data"
+echo "totals equal the sessions' (also after abandonment)"
+
+# each window against a direct count
+diff=$(q inorder -c "
+    WITH w AS (SELECT to_timestamp(floor(extract(epoch FROM t) / 300) * 300) AS window_start, *
+                 FROM (SELECT e.event_time AS t, e.event_type, e.fatal, s.content_id, s.country,
+                              s.device_type, s.cdn_pop
+                         FROM qoe.viewing_events e JOIN qoe.sessions s USING (session_id)) x),
+    direct AS (
+        SELECT window_start, content_id, country, device_type, cdn_pop, count(*) AS events,
+               count(*) FILTER (WHERE event_type = 'error' AND fatal) AS fatal,
+               count(*) FILTER (WHERE event_type = 'error' AND NOT coalesce(fatal, false)) AS nonfatal,
+               0 AS attempts, 0 AS plays
+          FROM w GROUP BY 1, 2, 3, 4, 5
+        UNION ALL
+        SELECT to_timestamp(floor(extract(epoch FROM started_at) / 300) * 300), content_id, country,
+               device_type, cdn_pop, 0, 0, 0, 1, 0 FROM qoe.sessions
+        UNION ALL
+        SELECT to_timestamp(floor(extract(epoch FROM first_frame_at) / 300) * 300), content_id, country,
+               device_type, cdn_pop, 0, 0, 0, 0, 1 FROM qoe.sessions WHERE first_frame_at IS NOT NULL),
+    d AS (SELECT window_start, content_id, country, device_type, cdn_pop, sum(events) events,
+                 sum(fatal) fatal, sum(nonfatal) nonfatal, sum(attempts) attempts, sum(plays) plays
+            FROM direct GROUP BY 1, 2, 3, 4, 5),
+    r AS (SELECT window_start, content_id, country, device_type, cdn_pop, events::numeric,
+                 fatal_errors::numeric, nonfatal_errors::numeric, attempts::numeric, plays::numeric
+            FROM qoe.qoe_5min WHERE events > 0 OR attempts > 0 OR plays > 0)
+    SELECT count(*) FROM ((SELECT * FROM d EXCEPT SELECT * FROM r) UNION ALL (SELECT * FROM r EXCEPT SELECT * FROM d)) x")
+[ "$diff" = 0 ] || fail "$diff windows differ from a direct count of events, errors, attempts or plays"
+echo "every window's events, errors, attempts and plays equal the direct counts"
+
+# percentiles: rank error within the digest's bound (doc/aggregates.md: 0.005),
+# plus one value's share for the discreteness of the exact distribution
+ranks=$(q inorder -c "
+    WITH m AS (SELECT * FROM qoe.qoe_metrics(now() - interval '2 days', now() + interval '1 day')),
+    v AS (SELECT vst_ms FROM qoe.sessions WHERE vst_ms IS NOT NULL),
+    n AS (SELECT count(*)::float8 AS n FROM v)
+    SELECT bool_and(below - q <= 0.005 + 1 / n.n AND upto - q >= -0.005 - 1 / n.n)
+      FROM (VALUES (0.5, (SELECT vst_p50_ms FROM m)), (0.95, (SELECT vst_p95_ms FROM m)),
+                   (0.99, (SELECT vst_p99_ms FROM m))) p(q, est), n,
+           LATERAL (SELECT count(*) FILTER (WHERE vst_ms < est) / n.n AS below,
+                           count(*) FILTER (WHERE vst_ms <= est) / n.n AS upto FROM v) r")
+[ "$ranks" = t ] || fail "VST percentiles outside the digest bound"
+echo "VST p50/p95/p99 within the digest bound"
+
+# re-grain: a day equals the merge of its 5-minute buckets and the direct day
+regrain=$(q inorder -c "
+    WITH d AS (SELECT * FROM qoe.qoe_metrics(now() - interval '2 days', now() + interval '1 day', '1 day')),
+    f AS (SELECT date_bin('1 day', bucket, '2000-01-01 00:00+00') AS bucket, sum(attempts) attempts,
+                 sum(plays) plays, sum(watch_hours) watch_hours
+            FROM qoe.qoe_metrics(now() - interval '2 days', now() + interval '1 day', '5 min') GROUP BY 1),
+    s AS (SELECT date_bin('1 day', started_at, '2000-01-01 00:00+00') AS bucket, count(*) attempts
+            FROM qoe.sessions GROUP BY 1),
+    p AS (SELECT date_bin('1 day', first_frame_at, '2000-01-01 00:00+00') AS bucket, count(*) plays
+            FROM qoe.sessions WHERE first_frame_at IS NOT NULL GROUP BY 1),
+    u AS (SELECT date_bin('1 day', window_start, '2000-01-01 00:00+00') AS bucket,
+                 count(DISTINCT user_id) viewers FROM qoe.session_windows GROUP BY 1)
+    SELECT bool_and(d.attempts = f.attempts AND d.plays = f.plays
+                    AND abs(d.watch_hours - f.watch_hours) < 1e-9
+                    AND d.attempts = coalesce(s.attempts, 0) AND d.plays = coalesce(p.plays, 0)
+                    AND abs(d.unique_viewers - u.viewers) <= 0.03 * u.viewers)
+           AND count(*) >= 1
+      FROM d JOIN f USING (bucket) JOIN u USING (bucket)
+      LEFT JOIN s USING (bucket) LEFT JOIN p USING (bucket)")
+[ "$regrain" = t ] || fail "a day differs from its 5-minute buckets or from the direct day"
+echo "days equal their 5-minute buckets and the direct figures"
