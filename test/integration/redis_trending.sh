@@ -7,7 +7,7 @@ set -eu
 QOE_ROOT=${QOE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$QOE_ROOT/test/lib/cluster.sh"
 qoe_cluster_start
-psql -qX -v ON_ERROR_STOP=1 -c "CREATE EXTENSION qoe_ext"
+psql -qX -v ON_ERROR_STOP=1 -c "CREATE EXTENSION qoe_ext CASCADE"
 
 got=$(psql -qXAt -v ON_ERROR_STOP=1 <<'SQL'
 -- title 1: plays started now, 15 and 30 min ago, one 61 min ago (out), one never started (no play)

@@ -54,7 +54,7 @@ qoe_redis_cleanup() {
 qoe_publisher_cluster() {
 	qoe_cluster_start || return 1
 	trap qoe_redis_cleanup EXIT
-	psql -qX -v ON_ERROR_STOP=1 -c "CREATE EXTENSION qoe_ext" || return 1
+	psql -qX -v ON_ERROR_STOP=1 -c "CREATE EXTENSION qoe_ext CASCADE" || return 1
 	cat >>"$QOE_PGDATA_DIR/data/postgresql.conf" <<CONF
 qoe.redis_host = '127.0.0.1'
 qoe.redis_port = $REDIS_PORT
