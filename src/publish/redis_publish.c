@@ -12,7 +12,8 @@
  * out on a value that did not change).
  *
  * It connects to qoe.database as qoe.worker_role, like the Kafka workers,
- * and reads only qoe.concurrent_viewers and qoe.trending_content.
+ * and reads only qoe.concurrent_viewers, qoe.trending_content and
+ * qoe.qoe_metrics (the 5-minute rollups).
  */
 #include "postgres.h"
 
@@ -64,13 +65,40 @@ typedef struct TrendingItem
 	char		score[SCORE_LEN];
 } TrendingItem;
 
+/* The fields of a qoe_metrics:{content_id} hash, but updated_at. */
+#define NFIELDS			8
+#define FIELD_LEN		32
+#define FIELD_VIEWERS	6		/* filled from the concurrent_viewers keys */
+static const char *const field_names[NFIELDS] = {
+	"vst_p50_ms", "vst_p95_ms", "vst_p99_ms", "rebuffering_ratio", "qoe_score", "plays",
+	"concurrent_viewers", "window_start"
+};
+
+/* The fields of one title's hash ("" for a NULL metric: no field). */
+typedef struct MetricsFields
+{
+	char		v[NFIELDS][FIELD_LEN];
+} MetricsFields;
+
+/* A qoe_metrics key: the fields Redis is known to hold, and those wanted. */
+typedef struct MetricsKey
+{
+	int64		content_id;		/* hash key */
+	MetricsFields wanted;
+	MetricsFields held;			/* meaningful when known */
+	bool		known;
+	bool		seen;
+} MetricsKey;
+
 /* What each pipelined command was for, to apply its reply. */
 typedef enum OpKind
 {
 	OP_SET_VIEWERS,
 	OP_DEL_VIEWERS,
-	OP_TRENDING_QUEUE,			/* MULTI and the commands it queues */
-	OP_TRENDING_EXEC
+	OP_DEL_METRICS,
+	OP_QUEUED,					/* MULTI and the commands it queues */
+	OP_TRENDING_EXEC,
+	OP_METRICS_EXEC
 } OpKind;
 
 typedef struct Op
@@ -81,6 +109,7 @@ typedef struct Op
 
 static redisContext *conn = NULL;
 static HTAB *viewers_keys = NULL;
+static HTAB *metrics_keys = NULL;
 static TrendingItem *trending_held = NULL;	/* NULL: not known */
 static int	trending_held_n = 0;
 static char *settings_seen = NULL;	/* what the connection was made with */
@@ -88,6 +117,7 @@ static int	backoff_ms = 0;
 static char logged_error[QOE_REDIS_ERRLEN];
 
 /* This round's input and output, in the round's memory context. */
+static char updated_at[FIELD_LEN];
 static TrendingItem *trending_wanted;
 static int	trending_wanted_n;
 static Op  *ops;
@@ -125,10 +155,14 @@ forget_published(void)
 {
 	HASH_SEQ_STATUS seq;
 	ViewersKey *k;
+	MetricsKey *m;
 
 	hash_seq_init(&seq, viewers_keys);
 	while ((k = hash_seq_search(&seq)) != NULL)
 		k->known = false;
+	hash_seq_init(&seq, metrics_keys);
+	while ((m = hash_seq_search(&seq)) != NULL)
+		m->known = false;
 	if (trending_held != NULL)
 		pfree(trending_held);
 	trending_held = NULL;
@@ -201,10 +235,108 @@ connect_redis(void)
 
 /* ---- reading the committed state ---- */
 
+static void
+read_viewers(void)
+{
+	if (SPI_execute("SELECT content_id, pg_catalog.sum(viewers)::pg_catalog.int8"
+					" FROM qoe.concurrent_viewers GROUP BY content_id",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading qoe.concurrent_viewers failed");
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+		bool		found;
+		ViewersKey *k = hash_search(viewers_keys, &id, HASH_ENTER, &found);
+
+		if (!found)
+			k->known = false;
+		k->wanted = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+		k->seen = true;
+	}
+}
+
+static void
+read_trending(MemoryContext round_cxt)
+{
+	char		sql[256];
+
+	snprintf(sql, sizeof(sql),
+			 "SELECT content_id, score FROM qoe.trending_content"
+			 " ORDER BY score DESC, content_id LIMIT %d", qoe_redis_trending_size);
+	if (SPI_execute(sql, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading qoe.trending_content failed");
+	trending_wanted = MemoryContextAllocZero(round_cxt,
+											 sizeof(TrendingItem) * (SPI_processed + 1));
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		bool		isnull;
+		TrendingItem *t = &trending_wanted[r];
+		char		rounded[SCORE_LEN];
+
+		t->content_id = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+		/* rounded, so a score that decays a little is no change */
+		snprintf(rounded, sizeof(rounded), "%.4g",
+				 DatumGetFloat8(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull)));
+		snprintf(t->score, SCORE_LEN, "%.15g", strtod(rounded, NULL));
+	}
+	trending_wanted_n = (int) SPI_processed;
+}
+
 /*
- * Read the views into viewers_keys (wanted, seen) and trending_wanted, in a
- * transaction of this process's own. False while the extension is not
- * installed, or on an error (reported, the round is skipped).
+ * Each title's metrics over the latest complete 5-minute window and the
+ * current one (doc/redis.md), from the rollups; concurrent_viewers is
+ * filled in when the commands are queued, from the viewers read above.
+ */
+static void
+read_qoe_metrics(void)
+{
+	if (SPI_execute("SELECT m.content_id, m.vst_p50_ms, m.vst_p95_ms, m.vst_p99_ms,"
+					" m.rebuffering_ratio, m.qoe_score, m.plays,"
+					" pg_catalog.to_char(w.s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+					" pg_catalog.to_char(pg_catalog.now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+					" FROM (SELECT pg_catalog.date_bin('5 min', pg_catalog.now(), '2000-01-01 00:00+00')"
+					"        OPERATOR(pg_catalog.-) interval '5 min' AS s) w,"
+					" qoe.qoe_metrics(w.s, pg_catalog.now(), NULL, '{content_id}') m",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading qoe.qoe_metrics failed");
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		bool		found;
+		MetricsKey *m = hash_search(metrics_keys, &id, HASH_ENTER, &found);
+		Datum		plays;
+		int			f;
+
+		if (!found)
+			m->known = false;
+		memset(&m->wanted, 0, sizeof(MetricsFields));
+		for (f = 0; f < 5; f++)
+		{
+			Datum		d = SPI_getbinval(tup, desc, f + 2, &isnull);
+
+			if (!isnull)
+				snprintf(m->wanted.v[f], FIELD_LEN, "%.6g", DatumGetFloat8(d));
+		}
+		plays = SPI_getbinval(tup, desc, 7, &isnull);
+		if (!isnull)
+			snprintf(m->wanted.v[5], FIELD_LEN, INT64_FORMAT, DatumGetInt64(plays));
+		strlcpy(m->wanted.v[7], SPI_getvalue(tup, desc, 8), FIELD_LEN);
+		strlcpy(updated_at, SPI_getvalue(tup, desc, 9), FIELD_LEN);
+		m->seen = true;
+	}
+}
+
+/*
+ * Read the views into viewers_keys, metrics_keys (wanted, seen) and
+ * trending_wanted, in a transaction of this process's own. False while the
+ * extension is not installed, or on an error (reported, the round is
+ * skipped).
  */
 static bool
 read_metrics(MemoryContext round_cxt)
@@ -212,10 +344,14 @@ read_metrics(MemoryContext round_cxt)
 	volatile bool installed = false;
 	HASH_SEQ_STATUS seq;
 	ViewersKey *k;
+	MetricsKey *m;
 
 	hash_seq_init(&seq, viewers_keys);
 	while ((k = hash_seq_search(&seq)) != NULL)
 		k->seen = false;
+	hash_seq_init(&seq, metrics_keys);
+	while ((m = hash_seq_search(&seq)) != NULL)
+		m->seen = false;
 	trending_wanted_n = 0;
 
 	PG_TRY();
@@ -226,52 +362,15 @@ read_metrics(MemoryContext round_cxt)
 		if (OidIsValid(get_extension_oid("qoe_ext", true)))
 		{
 			int			nest_level;
-			char		sql[256];
 
 			installed = true;
 			pgstat_report_activity(STATE_RUNNING, "reading the metrics published to Redis");
 			if (SPI_connect() != SPI_OK_CONNECT)
 				elog(ERROR, "SPI_connect failed");
 			nest_level = qoe_pin_search_path();
-			if (SPI_execute("SELECT content_id, pg_catalog.sum(viewers)::pg_catalog.int8"
-							" FROM qoe.concurrent_viewers GROUP BY content_id",
-							true, 0) != SPI_OK_SELECT)
-				elog(ERROR, "reading qoe.concurrent_viewers failed");
-			for (uint64 r = 0; r < SPI_processed; r++)
-			{
-				HeapTuple	tup = SPI_tuptable->vals[r];
-				bool		isnull;
-				int64		id = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
-				bool		found;
-
-				k = hash_search(viewers_keys, &id, HASH_ENTER, &found);
-				if (!found)
-					k->known = false;
-				k->wanted = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
-				k->seen = true;
-			}
-
-			snprintf(sql, sizeof(sql),
-					 "SELECT content_id, score FROM qoe.trending_content"
-					 " ORDER BY score DESC, content_id LIMIT %d", qoe_redis_trending_size);
-			if (SPI_execute(sql, true, 0) != SPI_OK_SELECT)
-				elog(ERROR, "reading qoe.trending_content failed");
-			trending_wanted = MemoryContextAllocZero(round_cxt,
-													 sizeof(TrendingItem) * (SPI_processed + 1));
-			for (uint64 r = 0; r < SPI_processed; r++)
-			{
-				HeapTuple	tup = SPI_tuptable->vals[r];
-				bool		isnull;
-				TrendingItem *t = &trending_wanted[r];
-				char		rounded[SCORE_LEN];
-
-				t->content_id = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
-				/* rounded, so a score that decays a little is no change */
-				snprintf(rounded, sizeof(rounded), "%.4g",
-						 DatumGetFloat8(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull)));
-				snprintf(t->score, SCORE_LEN, "%.15g", strtod(rounded, NULL));
-			}
-			trending_wanted_n = (int) SPI_processed;
+			read_viewers();
+			read_trending(round_cxt);
+			read_qoe_metrics();
 			qoe_unpin_search_path(nest_level);
 			SPI_finish();
 		}
@@ -332,9 +431,35 @@ trending_changed(void)
 	return false;
 }
 
-/* Queue the commands for what changed; false if hiredis ran out of memory. */
+/*
+ * Replace a key in one MULTI/EXEC (readers see the old value or the new
+ * one): DEL, then fill (argv, unless argc is 0) and EXPIRE.
+ */
 static bool
-queue_commands(void)
+queue_rebuild(const char *key, OpKind exec_kind, int64 content_id, int argc, const char **argv)
+{
+	char		ttl[16];
+	const char *multi[1] = {"MULTI"};
+	const char *del[2] = {"DEL", key};
+	const char *expire[3] = {"EXPIRE", key, ttl};
+	const char *exec[1] = {"EXEC"};
+	bool		ok = true;
+
+	snprintf(ttl, sizeof(ttl), "%d", qoe_redis_key_ttl_s);
+	ok &= append(OP_QUEUED, 0, 1, multi);
+	ok &= append(OP_QUEUED, 0, 2, del);
+	if (argc > 0)
+	{
+		ok &= append(OP_QUEUED, 0, argc, argv);
+		if (qoe_redis_key_ttl_s > 0)
+			ok &= append(OP_QUEUED, 0, 3, expire);
+	}
+	ok &= append(exec_kind, content_id, 1, exec);
+	return ok;
+}
+
+static bool
+queue_viewers(void)
 {
 	HASH_SEQ_STATUS seq;
 	ViewersKey *k;
@@ -360,34 +485,81 @@ queue_commands(void)
 			ok &= append(OP_DEL_VIEWERS, k->content_id, 2, argv);
 		}
 	}
+	return ok;
+}
 
-	if (trending_changed())
+static bool
+queue_trending(void)
+{
+	const char **argv;
+
+	if (!trending_changed())
+		return true;
+	argv = palloc(sizeof(char *) * (2 + 2 * trending_wanted_n));
+	argv[0] = "ZADD";
+	argv[1] = psprintf("%strending_content", qoe_redis_key_prefix);
+	for (int i = 0; i < trending_wanted_n; i++)
 	{
-		/* rebuilt in one MULTI/EXEC: readers see the old set or the new one */
-		char	   *key = psprintf("%strending_content", qoe_redis_key_prefix);
-		const char **argv = palloc(sizeof(char *) * (2 + 2 * trending_wanted_n));
-		const char *multi[1] = {"MULTI"};
-		const char *del[2] = {"DEL", key};
-		const char *expire[3] = {"EXPIRE", key, ttl};
-		const char *exec[1] = {"EXEC"};
-
-		ok &= append(OP_TRENDING_QUEUE, 0, 1, multi);
-		ok &= append(OP_TRENDING_QUEUE, 0, 2, del);
-		if (trending_wanted_n > 0)
-		{
-			argv[0] = "ZADD";
-			argv[1] = key;
-			for (int i = 0; i < trending_wanted_n; i++)
-			{
-				argv[2 + 2 * i] = trending_wanted[i].score;
-				argv[3 + 2 * i] = psprintf(INT64_FORMAT, trending_wanted[i].content_id);
-			}
-			ok &= append(OP_TRENDING_QUEUE, 0, 2 + 2 * trending_wanted_n, argv);
-			if (qoe_redis_key_ttl_s > 0)
-				ok &= append(OP_TRENDING_QUEUE, 0, 3, expire);
-		}
-		ok &= append(OP_TRENDING_EXEC, 0, 1, exec);
+		argv[2 + 2 * i] = trending_wanted[i].score;
+		argv[3 + 2 * i] = psprintf(INT64_FORMAT, trending_wanted[i].content_id);
 	}
+	return queue_rebuild(argv[1], OP_TRENDING_EXEC, 0,
+						 trending_wanted_n > 0 ? 2 + 2 * trending_wanted_n : 0, argv);
+}
+
+/* A title's hash is rewritten whole when a field but updated_at changed. */
+static bool
+queue_qoe_metrics(void)
+{
+	HASH_SEQ_STATUS seq;
+	MetricsKey *m;
+	bool		ok = true;
+
+	hash_seq_init(&seq, metrics_keys);
+	while ((m = hash_seq_search(&seq)) != NULL)
+	{
+		char	   *key = psprintf("%sqoe_metrics:" INT64_FORMAT, qoe_redis_key_prefix, m->content_id);
+
+		if (m->seen)
+		{
+			ViewersKey *k = hash_search(viewers_keys, &m->content_id, HASH_FIND, NULL);
+			const char *argv[2 + 2 * (NFIELDS + 1)] = {"HSET", key};
+			int			argc = 2;
+
+			snprintf(m->wanted.v[FIELD_VIEWERS], FIELD_LEN, INT64_FORMAT,
+					 k != NULL && k->seen ? k->wanted : 0);
+			if (m->known && memcmp(&m->held, &m->wanted, sizeof(MetricsFields)) == 0)
+				continue;
+			for (int f = 0; f < NFIELDS; f++)
+				if (m->wanted.v[f][0] != '\0')
+				{
+					argv[argc++] = field_names[f];
+					argv[argc++] = m->wanted.v[f];
+				}
+			argv[argc++] = "updated_at";
+			argv[argc++] = updated_at;
+			ok &= queue_rebuild(key, OP_METRICS_EXEC, m->content_id, argc, argv);
+		}
+		else
+		{
+			/* no activity in the two windows any more */
+			const char *argv[2] = {"DEL", key};
+
+			ok &= append(OP_DEL_METRICS, m->content_id, 2, argv);
+		}
+	}
+	return ok;
+}
+
+/* Queue the commands for what changed; false if hiredis ran out of memory. */
+static bool
+queue_commands(void)
+{
+	bool		ok = true;
+
+	ok &= queue_viewers();
+	ok &= queue_trending();
+	ok &= queue_qoe_metrics();
 	return ok;
 }
 
@@ -397,7 +569,7 @@ reply_error(const redisReply *r, OpKind kind)
 {
 	if (r->type == REDIS_REPLY_ERROR)
 		return r->str;
-	if (kind == OP_TRENDING_EXEC)
+	if (kind == OP_TRENDING_EXEC || kind == OP_METRICS_EXEC)
 	{
 		if (r->type != REDIS_REPLY_ARRAY)
 			return "the transaction was discarded";
@@ -423,15 +595,20 @@ apply_replies(redisReply **replies)
 	{
 		const char *error = reply_error(replies[i], ops[i].kind);
 		ViewersKey *k = NULL;
+		MetricsKey *m = NULL;
 
 		if (ops[i].kind == OP_SET_VIEWERS || ops[i].kind == OP_DEL_VIEWERS)
 			k = hash_search(viewers_keys, &ops[i].content_id, HASH_FIND, NULL);
+		if (ops[i].kind == OP_METRICS_EXEC || ops[i].kind == OP_DEL_METRICS)
+			m = hash_search(metrics_keys, &ops[i].content_id, HASH_FIND, NULL);
 		if (error != NULL)
 		{
 			if (first_error[0] == '\0')
 				snprintf(first_error, sizeof(first_error), "Redis refused a write: %s", error);
 			if (k != NULL)
 				k->known = false;
+			if (m != NULL)
+				m->known = false;
 			continue;
 		}
 		switch (ops[i].kind)
@@ -445,7 +622,11 @@ apply_replies(redisReply **replies)
 				hash_search(viewers_keys, &ops[i].content_id, HASH_REMOVE, NULL);
 				written++;
 				break;
-			case OP_TRENDING_QUEUE:
+			case OP_DEL_METRICS:
+				hash_search(metrics_keys, &ops[i].content_id, HASH_REMOVE, NULL);
+				written++;
+				break;
+			case OP_QUEUED:
 				break;
 			case OP_TRENDING_EXEC:
 				if (trending_held != NULL)
@@ -454,6 +635,11 @@ apply_replies(redisReply **replies)
 												   sizeof(TrendingItem) * (trending_wanted_n + 1));
 				memcpy(trending_held, trending_wanted, sizeof(TrendingItem) * trending_wanted_n);
 				trending_held_n = trending_wanted_n;
+				written++;
+				break;
+			case OP_METRICS_EXEC:
+				m->held = m->wanted;
+				m->known = true;
 				written++;
 				break;
 		}
@@ -545,6 +731,8 @@ qoe_publisher_main(Datum main_arg)
 	ctl.keysize = sizeof(int64);
 	ctl.entrysize = sizeof(ViewersKey);
 	viewers_keys = hash_create("qoe_ext published viewers", 1024, &ctl, HASH_ELEM | HASH_BLOBS);
+	ctl.entrysize = sizeof(MetricsKey);
+	metrics_keys = hash_create("qoe_ext published metrics", 1024, &ctl, HASH_ELEM | HASH_BLOBS);
 	round_cxt = AllocSetContextCreate(TopMemoryContext, "qoe_ext publisher round",
 									  ALLOCSET_DEFAULT_SIZES);
 	settings_seen = MemoryContextStrdup(TopMemoryContext, connection_settings());

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Events ingested by a Kafka worker reach Redis like those of qoe.ingest:
-# once the worker has stored them, concurrent_viewers:{id} and
-# trending_content equal the views they mirror.
+# once the worker has stored them, concurrent_viewers:{id},
+# trending_content and qoe_metrics:{id} equal what they mirror.
 set -eu
 export QOE_ROOT=${QOE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 command -v redis-server >/dev/null || { echo "redis-server not installed"; exit 77; }
@@ -28,4 +28,6 @@ echo "$n events through Kafka: concurrent_viewers keys equal the view $ms ms aft
 [ "$(qoe_sql_viewers | wc -l)" -gt 10 ] || { echo "too few titles playing to compare"; exit 1; }
 qoe_wait_trending_equal 3000
 echo "trending_content: $(qoe_rcli ZCARD trending_content) titles, equal to qoe.trending_content"
+qoe_wait_metrics_equal 5000
+echo "qoe_metrics: $(qoe_rcli --scan --pattern 'qoe_metrics:*' | wc -l) hashes, equal to qoe.qoe_metrics"
 echo ok

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The Redis publisher against a real redis-server (doc/redis.md): after
 # ingest through qoe.ingest, concurrent_viewers:{id} equals
-# qoe.concurrent_viewers summed per title and trending_content equals
-# qoe.trending_content; a rolled-back ingest publishes nothing; a title
+# qoe.concurrent_viewers summed per title, trending_content equals
+# qoe.trending_content and qoe_metrics:{id} qoe.qoe_metrics; a rolled-back ingest publishes nothing; a title
 # nobody watches loses its key; an error reply (Redis out of memory) is an
 # error in qoe.redis_status, not a crash, and the keys follow once Redis
 # accepts writes again.
@@ -30,6 +30,9 @@ ttl=$(qoe_rcli TTL "concurrent_viewers:$(qoe_sql_viewers | head -1 | cut -d'|' -
 qoe_wait_trending_equal 5000
 echo "trending_content: $(qoe_rcli ZCARD trending_content) titles, equal to qoe.trending_content; top 3:"
 qoe_rcli ZREVRANGE trending_content 0 2 WITHSCORES | paste -d' ' - -
+qoe_wait_metrics_equal 5000
+echo "qoe_metrics: $(qoe_rcli --scan --pattern 'qoe_metrics:*' | wc -l) hashes, equal to qoe.qoe_metrics; one of them:"
+qoe_rcli HGETALL "qoe_metrics:$(qoe_sql_viewers | head -1 | cut -d'|' -f1)" | paste -d' ' - - | tr '\n' ' '; echo
 
 # A rolled-back ingest publishes nothing, though the publisher ran 3 rounds
 # while it was uncommitted; the same ingest committed does publish.
@@ -49,18 +52,20 @@ BEGIN
 END \$\$;
 \! redis-cli -h 127.0.0.1 -p $REDIS_PORT EXISTS concurrent_viewers:999001
 \! redis-cli -h 127.0.0.1 -p $REDIS_PORT ZSCORE trending_content 999001
+\! redis-cli -h 127.0.0.1 -p $REDIS_PORT EXISTS qoe_metrics:999001
 ROLLBACK;
 SQL
 )
-echo "while uncommitted, EXISTS and ZSCORE: $(echo $uncommitted)"
-[ "$(echo $uncommitted)" = "0" ] || { echo "an uncommitted ingest was published"; exit 1; }
+echo "while uncommitted, EXISTS, ZSCORE, EXISTS: $(echo $uncommitted)"
+[ "$(echo $uncommitted)" = "0 0" ] || { echo "an uncommitted ingest was published"; exit 1; }
 psql -qX -v ON_ERROR_STOP=1 -o /dev/null -c "SELECT qoe.ingest('$events')"
 deadline=$((SECONDS + 3))
-until [ "$(qoe_rcli GET concurrent_viewers:999001)" = 1 ] && [ -n "$(qoe_rcli ZSCORE trending_content 999001)" ]; do
+until [ "$(qoe_rcli GET concurrent_viewers:999001)" = 1 ] && [ -n "$(qoe_rcli ZSCORE trending_content 999001)" ] &&
+	[ "$(qoe_rcli HGET qoe_metrics:999001 plays)" = 1 ]; do
 	[ $SECONDS -lt $deadline ] || { echo "the committed ingest was not published"; exit 1; }
 	sleep 0.05
 done
-echo "committed: concurrent_viewers:999001 = 1, in trending_content"
+echo "committed: concurrent_viewers:999001 = 1, in trending_content, qoe_metrics:999001 plays = 1"
 
 # a title nobody watches any more loses its key
 psql -qX -v ON_ERROR_STOP=1 -o /dev/null -c "SELECT qoe.ingest('{\"event_type\":\"stop\",\"session_id\":\"rb-1\",\"event_id\":\"c\",\"user_id\":1,\"content_id\":999001,\"timestamp\":$(qoe_ms)}')"
