@@ -1,6 +1,7 @@
 -- Live metrics in Redis (doc/redis.md): the view the trending_content key
 -- mirrors, and the publisher's status. The publisher (a background worker,
--- src/publish/) reads qoe.concurrent_viewers and qoe.trending_content.
+-- src/publish/) reads qoe.concurrent_viewers, qoe.trending_content and
+-- qoe.qoe_metrics.
 
 -- Plays started in the last hour, each weighted by 0.5 ^ (age / 15 min).
 CREATE VIEW trending_content AS
