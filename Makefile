@@ -25,7 +25,8 @@ OBJS = \
 	src/sketch/tdigest.o \
 	src/sketch/tdigest_io.o \
 	src/sketch/tdigest_agg.o \
-	src/sketch/qoe_score.o
+	src/sketch/qoe_score.o \
+	src/publish/publish_guc.o src/publish/redis_status.o src/publish/redis_conn.o src/publish/redis_publish.o
 
 # The install script of a version under development is assembled from one
 # piece per concept (sql/install/NN_*.sql); a released version's script is

@@ -10,6 +10,7 @@
 #include "core/guc.h"
 #include "kafka/kafka_launcher.h"
 #include "kafka/kafka_shmem.h"
+#include "publish/redis_publish.h"
 
 PG_MODULE_MAGIC;
 
@@ -18,6 +19,7 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	PublishInit();			/* before GucInit reserves the qoe prefix */
 	GucInit();
 	/* the Kafka workers need shared memory and a launcher: preload only */
 	if (process_shared_preload_libraries_in_progress)

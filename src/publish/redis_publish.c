@@ -1,0 +1,797 @@
+/*
+ * redis_publish.c: the Redis publisher (doc/redis.md), a background worker
+ * seen as "qoe_ext publisher" in pg_stat_activity.
+ *
+ * It runs apart from every ingest: each round (qoe.redis_publish_interval)
+ * it reads, in a transaction of its own, the views it mirrors, so it sees
+ * committed data only, then writes to Redis the keys whose value changed
+ * since Redis last acknowledged them, pipelined on one connection. Ingest
+ * never waits for it, and a slow or absent Redis only delays the next
+ * round. After a reconnection, and every third of the keys' TTL, it writes
+ * every key again (Redis may have restarted empty; the TTL must not run
+ * out on a value that did not change).
+ *
+ * It connects to qoe.database as qoe.worker_role, like the Kafka workers,
+ * and reads only qoe.concurrent_viewers, qoe.trending_content and
+ * qoe.qoe_metrics (the 5-minute rollups).
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/xact.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "core/catalog.h"
+#include "core/guc.h"
+#include "publish/publish_guc.h"
+#include "publish/redis_conn.h"
+#include "publish/redis_publish.h"
+#include "publish/redis_status.h"
+
+#define MIN_BACKOFF_MS	50
+#define MAX_BACKOFF_MS	750		/* keys catch up within 1 s of Redis returning */
+#define IDLE_WAIT_MS	60000	/* nothing to do: qoe.redis_host is empty */
+#define SCORE_LEN		32
+
+/* A concurrent_viewers key: what Redis is known to hold, and what is wanted. */
+typedef struct ViewersKey
+{
+	int64		content_id;		/* hash key */
+	int64		wanted;
+	int64		held;			/* meaningful when known */
+	bool		known;
+	bool		seen;			/* in this round's view */
+} ViewersKey;
+
+/* One member of trending_content, score rounded to 4 significant digits. */
+typedef struct TrendingItem
+{
+	int64		content_id;
+	char		score[SCORE_LEN];
+} TrendingItem;
+
+/* The fields of a qoe_metrics:{content_id} hash, but updated_at. */
+#define NFIELDS			8
+#define FIELD_LEN		32
+#define FIELD_VIEWERS	6		/* filled from the concurrent_viewers keys */
+static const char *const field_names[NFIELDS] = {
+	"vst_p50_ms", "vst_p95_ms", "vst_p99_ms", "rebuffering_ratio", "qoe_score", "plays",
+	"concurrent_viewers", "window_start"
+};
+
+/* The fields of one title's hash ("" for a NULL metric: no field). */
+typedef struct MetricsFields
+{
+	char		v[NFIELDS][FIELD_LEN];
+} MetricsFields;
+
+/* A qoe_metrics key: the fields Redis is known to hold, and those wanted. */
+typedef struct MetricsKey
+{
+	int64		content_id;		/* hash key */
+	MetricsFields wanted;
+	MetricsFields held;			/* meaningful when known */
+	bool		known;
+	bool		seen;
+} MetricsKey;
+
+/* What each pipelined command was for, to apply its reply. */
+typedef enum OpKind
+{
+	OP_SET_VIEWERS,
+	OP_DEL_VIEWERS,
+	OP_DEL_METRICS,
+	OP_QUEUED,					/* MULTI and the commands it queues */
+	OP_TRENDING_EXEC,
+	OP_METRICS_EXEC
+} OpKind;
+
+typedef struct Op
+{
+	OpKind		kind;
+	int64		content_id;
+} Op;
+
+static redisContext *conn = NULL;
+static HTAB *viewers_keys = NULL;
+static HTAB *metrics_keys = NULL;
+static TrendingItem *trending_held = NULL;	/* NULL: not known */
+static int	trending_held_n = 0;
+static char *settings_seen = NULL;	/* what the connection was made with */
+static int	backoff_ms = 0;
+static char logged_error[QOE_REDIS_ERRLEN];
+
+/* This round's input and output, in the round's memory context. */
+static char updated_at[FIELD_LEN];
+static TrendingItem *trending_wanted;
+static int	trending_wanted_n;
+static Op  *ops;
+static int	nops;
+static int	ops_size;
+
+void
+PublishInit(void)
+{
+	BackgroundWorker worker = {0};
+
+	PublishGucInit();
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	RedisStatusShmemInit();
+	if (qoe_redis_host[0] == '\0')
+		return;
+
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	/* after a crash, or while qoe.database or its role do not exist yet */
+	worker.bgw_restart_time = 10;
+	strlcpy(worker.bgw_library_name, "qoe_ext", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, "qoe_publisher_main", BGW_MAXLEN);
+	strlcpy(worker.bgw_name, "qoe_ext publisher", BGW_MAXLEN);
+	strlcpy(worker.bgw_type, "qoe_ext publisher", BGW_MAXLEN);
+	RegisterBackgroundWorker(&worker);
+}
+
+/* ---- the state of the keys ---- */
+
+/* Redis may hold anything now: write every key in the next round. */
+static void
+forget_published(void)
+{
+	HASH_SEQ_STATUS seq;
+	ViewersKey *k;
+	MetricsKey *m;
+
+	hash_seq_init(&seq, viewers_keys);
+	while ((k = hash_seq_search(&seq)) != NULL)
+		k->known = false;
+	hash_seq_init(&seq, metrics_keys);
+	while ((m = hash_seq_search(&seq)) != NULL)
+		m->known = false;
+	if (trending_held != NULL)
+		pfree(trending_held);
+	trending_held = NULL;
+}
+
+static void
+report_error(const char *message)
+{
+	qoe_redis_status_error(message);
+	/* once per new message: an outage would otherwise log every round */
+	if (strcmp(message, logged_error) != 0)
+	{
+		ereport(LOG, (errmsg("qoe_ext publisher: %s", message)));
+		strlcpy(logged_error, message, sizeof(logged_error));
+	}
+}
+
+static const char *
+server_name(void)
+{
+	static char name[256];
+
+	if (qoe_redis_host[0] == '/')
+		snprintf(name, sizeof(name), "%s db %d", qoe_redis_host, qoe_redis_db);
+	else
+		snprintf(name, sizeof(name), "%s:%d db %d", qoe_redis_host, qoe_redis_port, qoe_redis_db);
+	return name;
+}
+
+static void
+close_connection(void)
+{
+	if (conn != NULL)
+		redisFree(conn);
+	conn = NULL;
+}
+
+/* Drop the connection and wait longer before the next attempt. */
+static void
+connection_failed(const char *why)
+{
+	close_connection();
+	backoff_ms = backoff_ms == 0 ? MIN_BACKOFF_MS : Min(backoff_ms * 2, MAX_BACKOFF_MS);
+	qoe_redis_status_set_state(QOE_REDIS_DISCONNECTED, server_name());
+	report_error(why);
+}
+
+static bool
+connect_redis(void)
+{
+	char		err[QOE_REDIS_ERRLEN];
+
+	qoe_redis_status_set_state(QOE_REDIS_CONNECTING, server_name());
+	pgstat_report_activity(STATE_RUNNING, "connecting to Redis");
+	conn = qoe_redis_connect(qoe_redis_host, qoe_redis_port, qoe_redis_user,
+							 qoe_redis_password, qoe_redis_db, qoe_redis_timeout_ms, err);
+	if (conn == NULL)
+	{
+		char		msg[QOE_REDIS_ERRLEN];
+
+		snprintf(msg, sizeof(msg), "could not connect to Redis at %s: %s", server_name(), err);
+		connection_failed(msg);
+		pgstat_report_activity(STATE_IDLE, NULL);
+		return false;
+	}
+	qoe_redis_status_set_state(QOE_REDIS_CONNECTED, server_name());
+	forget_published();
+	return true;
+}
+
+/* ---- reading the committed state ---- */
+
+static void
+read_viewers(void)
+{
+	if (SPI_execute("SELECT content_id, pg_catalog.sum(viewers)::pg_catalog.int8"
+					" FROM qoe.concurrent_viewers GROUP BY content_id",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading qoe.concurrent_viewers failed");
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+		bool		found;
+		ViewersKey *k = hash_search(viewers_keys, &id, HASH_ENTER, &found);
+
+		if (!found)
+			k->known = false;
+		k->wanted = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+		k->seen = true;
+	}
+}
+
+static void
+read_trending(MemoryContext round_cxt)
+{
+	char		sql[256];
+
+	snprintf(sql, sizeof(sql),
+			 "SELECT content_id, score FROM qoe.trending_content"
+			 " ORDER BY score DESC, content_id LIMIT %d", qoe_redis_trending_size);
+	if (SPI_execute(sql, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading qoe.trending_content failed");
+	trending_wanted = MemoryContextAllocZero(round_cxt,
+											 sizeof(TrendingItem) * (SPI_processed + 1));
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		bool		isnull;
+		TrendingItem *t = &trending_wanted[r];
+		char		rounded[SCORE_LEN];
+
+		t->content_id = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+		/* rounded, so a score that decays a little is no change */
+		snprintf(rounded, sizeof(rounded), "%.4g",
+				 DatumGetFloat8(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull)));
+		snprintf(t->score, SCORE_LEN, "%.15g", strtod(rounded, NULL));
+	}
+	trending_wanted_n = (int) SPI_processed;
+}
+
+/*
+ * Each title's metrics over the latest complete 5-minute window and the
+ * current one (doc/redis.md), from the rollups; concurrent_viewers is
+ * filled in when the commands are queued, from the viewers read above.
+ */
+static void
+read_qoe_metrics(void)
+{
+	if (SPI_execute("SELECT m.content_id, m.vst_p50_ms, m.vst_p95_ms, m.vst_p99_ms,"
+					" m.rebuffering_ratio, m.qoe_score, m.plays,"
+					" pg_catalog.to_char(w.s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+					" pg_catalog.to_char(pg_catalog.now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+					" FROM (SELECT pg_catalog.date_bin('5 min', pg_catalog.now(), '2000-01-01 00:00+00')"
+					"        OPERATOR(pg_catalog.-) interval '5 min' AS s) w,"
+					" qoe.qoe_metrics(w.s, pg_catalog.now(), NULL, '{content_id}') m",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading qoe.qoe_metrics failed");
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		bool		found;
+		MetricsKey *m = hash_search(metrics_keys, &id, HASH_ENTER, &found);
+		Datum		plays;
+		int			f;
+
+		if (!found)
+			m->known = false;
+		memset(&m->wanted, 0, sizeof(MetricsFields));
+		for (f = 0; f < 5; f++)
+		{
+			Datum		d = SPI_getbinval(tup, desc, f + 2, &isnull);
+
+			if (!isnull)
+				snprintf(m->wanted.v[f], FIELD_LEN, "%.6g", DatumGetFloat8(d));
+		}
+		plays = SPI_getbinval(tup, desc, 7, &isnull);
+		if (!isnull)
+			snprintf(m->wanted.v[5], FIELD_LEN, INT64_FORMAT, DatumGetInt64(plays));
+		strlcpy(m->wanted.v[7], SPI_getvalue(tup, desc, 8), FIELD_LEN);
+		strlcpy(updated_at, SPI_getvalue(tup, desc, 9), FIELD_LEN);
+		m->seen = true;
+	}
+}
+
+/*
+ * Read the views into viewers_keys, metrics_keys (wanted, seen) and
+ * trending_wanted, in a transaction of this process's own. False while the
+ * extension is not installed, or on an error (reported, the round is
+ * skipped).
+ */
+static bool
+read_metrics(MemoryContext round_cxt)
+{
+	volatile bool installed = false;
+	HASH_SEQ_STATUS seq;
+	ViewersKey *k;
+	MetricsKey *m;
+
+	hash_seq_init(&seq, viewers_keys);
+	while ((k = hash_seq_search(&seq)) != NULL)
+		k->seen = false;
+	hash_seq_init(&seq, metrics_keys);
+	while ((m = hash_seq_search(&seq)) != NULL)
+		m->seen = false;
+	trending_wanted_n = 0;
+
+	PG_TRY();
+	{
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		if (OidIsValid(get_extension_oid("qoe_ext", true)))
+		{
+			int			nest_level;
+
+			installed = true;
+			pgstat_report_activity(STATE_RUNNING, "reading the metrics published to Redis");
+			if (SPI_connect() != SPI_OK_CONNECT)
+				elog(ERROR, "SPI_connect failed");
+			nest_level = qoe_pin_search_path();
+			read_viewers();
+			read_trending(round_cxt);
+			read_qoe_metrics();
+			qoe_unpin_search_path(nest_level);
+			SPI_finish();
+		}
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		char		msg[QOE_REDIS_ERRLEN];
+
+		MemoryContextSwitchTo(round_cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		snprintf(msg, sizeof(msg), "could not read the metrics: %s", edata->message);
+		report_error(msg);
+		FreeErrorData(edata);
+		installed = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(round_cxt);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return installed;
+}
+
+/* ---- writing the keys ---- */
+
+static bool
+append(OpKind kind, int64 content_id, int argc, const char **argv)
+{
+	if (nops == ops_size)
+	{
+		ops_size *= 2;
+		ops = repalloc(ops, sizeof(Op) * ops_size);
+	}
+	ops[nops].kind = kind;
+	ops[nops].content_id = content_id;
+	nops++;
+	return redisAppendCommandArgv(conn, argc, argv, NULL) == REDIS_OK;
+}
+
+static char *
+viewers_key(int64 content_id)
+{
+	return psprintf("%sconcurrent_viewers:" INT64_FORMAT, qoe_redis_key_prefix, content_id);
+}
+
+static bool
+trending_changed(void)
+{
+	if (trending_held == NULL || trending_held_n != trending_wanted_n)
+		return true;
+	for (int i = 0; i < trending_wanted_n; i++)
+		if (trending_held[i].content_id != trending_wanted[i].content_id ||
+			strcmp(trending_held[i].score, trending_wanted[i].score) != 0)
+			return true;
+	return false;
+}
+
+/*
+ * Replace a key in one MULTI/EXEC (readers see the old value or the new
+ * one): DEL, then fill (argv, unless argc is 0) and EXPIRE.
+ */
+static bool
+queue_rebuild(const char *key, OpKind exec_kind, int64 content_id, int argc, const char **argv)
+{
+	char		ttl[16];
+	const char *multi[1] = {"MULTI"};
+	const char *del[2] = {"DEL", key};
+	const char *expire[3] = {"EXPIRE", key, ttl};
+	const char *exec[1] = {"EXEC"};
+	bool		ok = true;
+
+	snprintf(ttl, sizeof(ttl), "%d", qoe_redis_key_ttl_s);
+	ok &= append(OP_QUEUED, 0, 1, multi);
+	ok &= append(OP_QUEUED, 0, 2, del);
+	if (argc > 0)
+	{
+		ok &= append(OP_QUEUED, 0, argc, argv);
+		if (qoe_redis_key_ttl_s > 0)
+			ok &= append(OP_QUEUED, 0, 3, expire);
+	}
+	ok &= append(exec_kind, content_id, 1, exec);
+	return ok;
+}
+
+static bool
+queue_viewers(void)
+{
+	HASH_SEQ_STATUS seq;
+	ViewersKey *k;
+	char		ttl[16];
+	bool		ok = true;
+
+	snprintf(ttl, sizeof(ttl), "%d", qoe_redis_key_ttl_s);
+	hash_seq_init(&seq, viewers_keys);
+	while ((k = hash_seq_search(&seq)) != NULL)
+	{
+		if (k->seen && (!k->known || k->held != k->wanted))
+		{
+			char	   *value = psprintf(INT64_FORMAT, k->wanted);
+			const char *argv[5] = {"SET", viewers_key(k->content_id), value, "EX", ttl};
+
+			ok &= append(OP_SET_VIEWERS, k->content_id, qoe_redis_key_ttl_s > 0 ? 5 : 3, argv);
+		}
+		else if (!k->seen)
+		{
+			/* nobody watches it now: the key goes, rather than reading 0 */
+			const char *argv[2] = {"DEL", viewers_key(k->content_id)};
+
+			ok &= append(OP_DEL_VIEWERS, k->content_id, 2, argv);
+		}
+	}
+	return ok;
+}
+
+static bool
+queue_trending(void)
+{
+	const char **argv;
+
+	if (!trending_changed())
+		return true;
+	argv = palloc(sizeof(char *) * (2 + 2 * trending_wanted_n));
+	argv[0] = "ZADD";
+	argv[1] = psprintf("%strending_content", qoe_redis_key_prefix);
+	for (int i = 0; i < trending_wanted_n; i++)
+	{
+		argv[2 + 2 * i] = trending_wanted[i].score;
+		argv[3 + 2 * i] = psprintf(INT64_FORMAT, trending_wanted[i].content_id);
+	}
+	return queue_rebuild(argv[1], OP_TRENDING_EXEC, 0,
+						 trending_wanted_n > 0 ? 2 + 2 * trending_wanted_n : 0, argv);
+}
+
+/* A title's hash is rewritten whole when a field but updated_at changed. */
+static bool
+queue_qoe_metrics(void)
+{
+	HASH_SEQ_STATUS seq;
+	MetricsKey *m;
+	bool		ok = true;
+
+	hash_seq_init(&seq, metrics_keys);
+	while ((m = hash_seq_search(&seq)) != NULL)
+	{
+		char	   *key = psprintf("%sqoe_metrics:" INT64_FORMAT, qoe_redis_key_prefix, m->content_id);
+
+		if (m->seen)
+		{
+			ViewersKey *k = hash_search(viewers_keys, &m->content_id, HASH_FIND, NULL);
+			const char *argv[2 + 2 * (NFIELDS + 1)] = {"HSET", key};
+			int			argc = 2;
+
+			snprintf(m->wanted.v[FIELD_VIEWERS], FIELD_LEN, INT64_FORMAT,
+					 k != NULL && k->seen ? k->wanted : 0);
+			if (m->known && memcmp(&m->held, &m->wanted, sizeof(MetricsFields)) == 0)
+				continue;
+			for (int f = 0; f < NFIELDS; f++)
+				if (m->wanted.v[f][0] != '\0')
+				{
+					argv[argc++] = field_names[f];
+					argv[argc++] = m->wanted.v[f];
+				}
+			argv[argc++] = "updated_at";
+			argv[argc++] = updated_at;
+			ok &= queue_rebuild(key, OP_METRICS_EXEC, m->content_id, argc, argv);
+		}
+		else
+		{
+			/* no activity in the two windows any more */
+			const char *argv[2] = {"DEL", key};
+
+			ok &= append(OP_DEL_METRICS, m->content_id, 2, argv);
+		}
+	}
+	return ok;
+}
+
+/* Queue the commands for what changed; false if hiredis ran out of memory. */
+static bool
+queue_commands(void)
+{
+	bool		ok = true;
+
+	ok &= queue_viewers();
+	ok &= queue_trending();
+	ok &= queue_qoe_metrics();
+	return ok;
+}
+
+/* The error a reply carries, if any (EXEC: of the first failed command). */
+static const char *
+reply_error(const redisReply *r, OpKind kind)
+{
+	if (r->type == REDIS_REPLY_ERROR)
+		return r->str;
+	if (kind == OP_TRENDING_EXEC || kind == OP_METRICS_EXEC)
+	{
+		if (r->type != REDIS_REPLY_ARRAY)
+			return "the transaction was discarded";
+		for (size_t i = 0; i < r->elements; i++)
+			if (r->element[i]->type == REDIS_REPLY_ERROR)
+				return r->element[i]->str;
+	}
+	return NULL;
+}
+
+/*
+ * Record what Redis acknowledged. An error reply (out of memory, a key of
+ * another type, a missing permission) leaves its key to be written again
+ * next round; it is reported, never fatal. Returns the keys written.
+ */
+static int64
+apply_replies(redisReply **replies)
+{
+	int64		written = 0;
+	char		first_error[QOE_REDIS_ERRLEN] = "";
+
+	for (int i = 0; i < nops; i++)
+	{
+		const char *error = reply_error(replies[i], ops[i].kind);
+		ViewersKey *k = NULL;
+		MetricsKey *m = NULL;
+
+		if (ops[i].kind == OP_SET_VIEWERS || ops[i].kind == OP_DEL_VIEWERS)
+			k = hash_search(viewers_keys, &ops[i].content_id, HASH_FIND, NULL);
+		if (ops[i].kind == OP_METRICS_EXEC || ops[i].kind == OP_DEL_METRICS)
+			m = hash_search(metrics_keys, &ops[i].content_id, HASH_FIND, NULL);
+		if (error != NULL)
+		{
+			if (first_error[0] == '\0')
+				snprintf(first_error, sizeof(first_error), "Redis refused a write: %s", error);
+			if (k != NULL)
+				k->known = false;
+			if (m != NULL)
+				m->known = false;
+			continue;
+		}
+		switch (ops[i].kind)
+		{
+			case OP_SET_VIEWERS:
+				k->held = k->wanted;
+				k->known = true;
+				written++;
+				break;
+			case OP_DEL_VIEWERS:
+				hash_search(viewers_keys, &ops[i].content_id, HASH_REMOVE, NULL);
+				written++;
+				break;
+			case OP_DEL_METRICS:
+				hash_search(metrics_keys, &ops[i].content_id, HASH_REMOVE, NULL);
+				written++;
+				break;
+			case OP_QUEUED:
+				break;
+			case OP_TRENDING_EXEC:
+				if (trending_held != NULL)
+					pfree(trending_held);
+				trending_held = MemoryContextAlloc(TopMemoryContext,
+												   sizeof(TrendingItem) * (trending_wanted_n + 1));
+				memcpy(trending_held, trending_wanted, sizeof(TrendingItem) * trending_wanted_n);
+				trending_held_n = trending_wanted_n;
+				written++;
+				break;
+			case OP_METRICS_EXEC:
+				m->held = m->wanted;
+				m->known = true;
+				written++;
+				break;
+		}
+	}
+	if (first_error[0] != '\0')
+		report_error(first_error);
+	else
+		logged_error[0] = '\0';
+	return written;
+}
+
+static void
+publish_round(MemoryContext round_cxt)
+{
+	redisReply **replies;
+	char		err[QOE_REDIS_ERRLEN];
+
+	MemoryContextReset(round_cxt);
+	MemoryContextSwitchTo(round_cxt);
+	if (!read_metrics(round_cxt))
+		return;
+
+	ops_size = 64;
+	ops = palloc(sizeof(Op) * ops_size);
+	nops = 0;
+	if (!queue_commands())
+	{
+		connection_failed("out of memory queueing Redis commands");
+		return;
+	}
+	pgstat_report_activity(STATE_RUNNING, "writing to Redis");
+	replies = palloc(sizeof(redisReply *) * (nops + 1));
+	if (!qoe_redis_exchange(conn, nops, replies, qoe_redis_timeout_ms, err))
+	{
+		char		msg[QOE_REDIS_ERRLEN];
+
+		snprintf(msg, sizeof(msg), "lost the connection to Redis at %s: %s", server_name(), err);
+		connection_failed(msg);
+		pgstat_report_activity(STATE_IDLE, NULL);
+		return;
+	}
+	backoff_ms = 0;
+	qoe_redis_status_published(apply_replies(replies));
+	qoe_redis_free_replies(nops, replies);
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/* ---- the worker ---- */
+
+/* As the Kafka workers: never a superuser, names resolved in pg_catalog only. */
+static void
+secure_session(void)
+{
+	if (GetSessionUserIsSuperuser())
+		ereport(FATAL,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("qoe_ext background workers must not run as a superuser"),
+				 errdetail("qoe.worker_role names role \"%s\", a superuser.", qoe_worker_role),
+				 errhint("Run ALTER ROLE %s NOSUPERUSER, or name another role in qoe.worker_role and restart the server.",
+						 quote_identifier(qoe_worker_role))));
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+}
+
+/* The settings a connection depends on; a change means a new connection. */
+static char *
+connection_settings(void)
+{
+	return psprintf("%s\n%d\n%d\n%s\n%s\n%s", qoe_redis_host, qoe_redis_port, qoe_redis_db,
+					qoe_redis_user, qoe_redis_password, qoe_redis_key_prefix);
+}
+
+void
+qoe_publisher_main(Datum main_arg)
+{
+	HASHCTL		ctl = {0};
+	MemoryContext round_cxt;
+	TimestampTz next_round = 0;
+	TimestampTz retry_at = 0;
+	TimestampTz refresh_at = 0;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(qoe_database, qoe_worker_role, 0);
+	secure_session();
+	pgstat_report_appname("qoe_ext publisher");
+	qoe_redis_status_attach();
+
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(ViewersKey);
+	viewers_keys = hash_create("qoe_ext published viewers", 1024, &ctl, HASH_ELEM | HASH_BLOBS);
+	ctl.entrysize = sizeof(MetricsKey);
+	metrics_keys = hash_create("qoe_ext published metrics", 1024, &ctl, HASH_ELEM | HASH_BLOBS);
+	round_cxt = AllocSetContextCreate(TopMemoryContext, "qoe_ext publisher round",
+									  ALLOCSET_DEFAULT_SIZES);
+	settings_seen = MemoryContextStrdup(TopMemoryContext, connection_settings());
+
+	for (;;)
+	{
+		TimestampTz now;
+		long		wait_ms;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			char	   *settings;
+
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			settings = connection_settings();
+			if (strcmp(settings, settings_seen) != 0)
+			{
+				/* another server, database, identity or prefix: start afresh */
+				close_connection();
+				backoff_ms = 0;
+				retry_at = 0;
+				pfree(settings_seen);
+				settings_seen = MemoryContextStrdup(TopMemoryContext, settings);
+			}
+			pfree(settings);
+		}
+
+		now = GetCurrentTimestamp();
+		if (qoe_redis_host[0] == '\0')
+		{
+			close_connection();
+			backoff_ms = 0;
+			qoe_redis_status_set_state(QOE_REDIS_OFF, "");
+			wait_ms = IDLE_WAIT_MS;
+		}
+		else
+		{
+			if (conn == NULL && now >= retry_at && !connect_redis())
+				retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), backoff_ms);
+			if (conn != NULL && now >= next_round)
+			{
+				if (qoe_redis_key_ttl_s > 0 && now >= refresh_at)
+				{
+					forget_published();
+					refresh_at = TimestampTzPlusMilliseconds(now, qoe_redis_key_ttl_s * 1000L / 3);
+				}
+				publish_round(round_cxt);
+				MemoryContextSwitchTo(TopMemoryContext);
+				if (conn == NULL)
+					retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), backoff_ms);
+				next_round = TimestampTzPlusMilliseconds(now, qoe_redis_interval_ms);
+			}
+			now = GetCurrentTimestamp();
+			wait_ms = TimestampDifferenceMilliseconds(now, conn != NULL ? next_round : retry_at);
+		}
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 Max(wait_ms, 1), PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}

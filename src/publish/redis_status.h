@@ -1,0 +1,24 @@
+/*
+ * redis_status.h: the publisher's state in shared memory, read by
+ * qoe.redis_status (doc/redis.md). Written by the publisher only.
+ */
+#ifndef QOE_REDIS_STATUS_H
+#define QOE_REDIS_STATUS_H
+
+#include "datatype/timestamp.h"
+
+typedef enum QoeRedisState
+{
+	QOE_REDIS_OFF,				/* no publisher, or qoe.redis_host is empty */
+	QOE_REDIS_CONNECTING,
+	QOE_REDIS_CONNECTED,
+	QOE_REDIS_DISCONNECTED		/* after a failure, until the next attempt */
+} QoeRedisState;
+
+extern void RedisStatusShmemInit(void);
+extern void qoe_redis_status_attach(void);
+extern void qoe_redis_status_set_state(QoeRedisState state, const char *server);
+extern void qoe_redis_status_error(const char *message);
+extern void qoe_redis_status_published(int64 keys_written);
+
+#endif

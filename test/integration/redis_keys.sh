@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# The Redis publisher against a real redis-server (doc/redis.md): after
+# ingest through qoe.ingest, concurrent_viewers:{id} equals
+# qoe.concurrent_viewers summed per title, trending_content equals
+# qoe.trending_content and qoe_metrics:{id} qoe.qoe_metrics; a rolled-back ingest publishes nothing; a title
+# nobody watches loses its key; an error reply (Redis out of memory) is an
+# error in qoe.redis_status, not a crash, and the keys follow once Redis
+# accepts writes again.
+set -eu
+QOE_ROOT=${QOE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+command -v redis-server >/dev/null || { echo "redis-server not installed"; exit 77; }
+. "$QOE_ROOT/test/lib/cluster.sh"
+. "$QOE_ROOT/test/lib/kafka_source.sh"
+. "$QOE_ROOT/test/lib/redis.sh"
+
+qoe_redis_start
+qoe_publisher_cluster
+qoe_wait_for 30 "SELECT state FROM qoe.redis_status" connected
+pid=$(psql -qXAt -c "SELECT pid FROM qoe.redis_status")
+[ "$(psql -qXAt -c "SELECT backend_type FROM pg_stat_activity WHERE pid = $pid")" = "qoe_ext publisher" ]
+
+# keys equal the views
+qoe_ingest_recent 1 100
+ms=$(qoe_wait_viewers_equal 3000)
+echo "concurrent_viewers keys equal the view $ms ms after the ingest committed"
+[ "$(qoe_sql_viewers | wc -l)" -gt 10 ] || { echo "too few titles playing to compare"; exit 1; }
+ttl=$(qoe_rcli TTL "concurrent_viewers:$(qoe_sql_viewers | head -1 | cut -d'|' -f1)")
+[ "$ttl" -gt 0 ] && [ "$ttl" -le 60 ] || { echo "unexpected TTL $ttl"; exit 1; }
+
+qoe_wait_trending_equal 5000
+echo "trending_content: $(qoe_rcli ZCARD trending_content) titles, equal to qoe.trending_content; top 3:"
+qoe_rcli ZREVRANGE trending_content 0 2 WITHSCORES | paste -d' ' - -
+qoe_wait_metrics_equal 5000
+echo "qoe_metrics: $(qoe_rcli --scan --pattern 'qoe_metrics:*' | wc -l) hashes, equal to qoe.qoe_metrics; one of them:"
+qoe_rcli HGETALL "qoe_metrics:$(qoe_sql_viewers | head -1 | cut -d'|' -f1)" | paste -d' ' - - | tr '\n' ' '; echo
+
+# A rolled-back ingest publishes nothing, though the publisher ran 3 rounds
+# while it was uncommitted; the same ingest committed does publish.
+now=$(qoe_ms)
+events="[{\"event_type\":\"start\",\"session_id\":\"rb-1\",\"event_id\":\"a\",\"user_id\":1,\"content_id\":999001,\"timestamp\":$((now - 2000))},
+         {\"event_type\":\"first_frame\",\"session_id\":\"rb-1\",\"event_id\":\"b\",\"user_id\":1,\"content_id\":999001,\"timestamp\":$((now - 1000))}]"
+uncommitted=$(psql -qXAt -v ON_ERROR_STOP=1 <<SQL
+BEGIN;
+SELECT accepted FROM qoe.ingest('$events') \g /dev/null
+DO \$\$ DECLARE
+    target bigint := (SELECT publishes FROM qoe.redis_status) + 3;
+BEGIN
+    WHILE (SELECT publishes FROM qoe.redis_status) < target LOOP
+        IF clock_timestamp() > now() + interval '10 s' THEN RAISE 'the publisher ran no rounds'; END IF;
+        PERFORM pg_sleep(0.02);
+    END LOOP;
+END \$\$;
+\! redis-cli -h 127.0.0.1 -p $REDIS_PORT EXISTS concurrent_viewers:999001
+\! redis-cli -h 127.0.0.1 -p $REDIS_PORT ZSCORE trending_content 999001
+\! redis-cli -h 127.0.0.1 -p $REDIS_PORT EXISTS qoe_metrics:999001
+ROLLBACK;
+SQL
+)
+echo "while uncommitted, EXISTS, ZSCORE, EXISTS: $(echo $uncommitted)"
+[ "$(echo $uncommitted)" = "0 0" ] || { echo "an uncommitted ingest was published"; exit 1; }
+psql -qX -v ON_ERROR_STOP=1 -o /dev/null -c "SELECT qoe.ingest('$events')"
+deadline=$((SECONDS + 3))
+until [ "$(qoe_rcli GET concurrent_viewers:999001)" = 1 ] && [ -n "$(qoe_rcli ZSCORE trending_content 999001)" ] &&
+	[ "$(qoe_rcli HGET qoe_metrics:999001 plays)" = 1 ]; do
+	[ $SECONDS -lt $deadline ] || { echo "the committed ingest was not published"; exit 1; }
+	sleep 0.05
+done
+echo "committed: concurrent_viewers:999001 = 1, in trending_content, qoe_metrics:999001 plays = 1"
+
+# a title nobody watches any more loses its key
+psql -qX -v ON_ERROR_STOP=1 -o /dev/null -c "SELECT qoe.ingest('{\"event_type\":\"stop\",\"session_id\":\"rb-1\",\"event_id\":\"c\",\"user_id\":1,\"content_id\":999001,\"timestamp\":$(qoe_ms)}')"
+deadline=$((SECONDS + 3))
+until [ "$(qoe_rcli EXISTS concurrent_viewers:999001)" = 0 ]; do
+	[ $SECONDS -lt $deadline ] || { echo "the key of a title nobody watches stayed"; exit 1; }
+	sleep 0.05
+done
+qoe_wait_viewers_equal 3000 >/dev/null
+
+# Redis out of memory: error replies are errors in the status, not a crash;
+# the keys follow once Redis accepts writes again
+qoe_rcli CONFIG SET maxmemory-policy noeviction >/dev/null
+qoe_rcli CONFIG SET maxmemory 1 >/dev/null
+psql -qX -v ON_ERROR_STOP=1 -o /dev/null -c "SELECT qoe.ingest('$events')"
+qoe_wait_for 5 "SELECT last_error LIKE '%OOM%' FROM qoe.redis_status" t
+psql -qXAt -c "SELECT 'status: ' || state || ', last error: ' || last_error FROM qoe.redis_status"
+[ "$(qoe_rcli EXISTS concurrent_viewers:999001)" = 0 ]
+qoe_rcli CONFIG SET maxmemory 0 >/dev/null
+ms=$(qoe_wait_viewers_equal 3000)
+echo "after maxmemory was lifted, keys equal the view within $ms ms"
+[ "$(psql -qXAt -c "SELECT pid FROM qoe.redis_status")" = "$pid" ] ||
+	{ echo "the publisher restarted"; exit 1; }
+echo "ok"
