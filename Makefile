@@ -23,7 +23,9 @@ OBJS = \
 	src/sketch/tdigest.o \
 	src/sketch/tdigest_io.o \
 	src/sketch/tdigest_agg.o \
-	src/sketch/qoe_score.o
+	src/sketch/qoe_score.o \
+	src/alerts/alert_template.o \
+	src/alerts/notifier.o
 
 # The install script of a version under development is assembled from one
 # piece per concept (sql/install/NN_*.sql); a released version's script is
@@ -40,7 +42,7 @@ export QOE_SHARED_DIR ?= $(abspath $(CURDIR)/../shared)
 TOOLS = src/tools/qoe_gen src/tools/qoe_kafka_mock
 EXTRA_CLEAN = $(TOOLS) results regression.diffs regression.out
 
-DEPS = rdkafka jansson hiredis
+DEPS = rdkafka jansson hiredis libcurl
 PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags $(DEPS)) -Wall -Wextra -Wno-unused-parameter -Werror
 SHLIB_LINK = $(shell pkg-config --libs $(DEPS)) -lm
 

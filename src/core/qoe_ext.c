@@ -7,6 +7,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 
+#include "alerts/notifier.h"
 #include "core/guc.h"
 #include "kafka/kafka_launcher.h"
 #include "kafka/kafka_shmem.h"
@@ -19,6 +20,7 @@ void
 _PG_init(void)
 {
 	GucInit();
+	AlertsInit();
 	/* the Kafka workers need shared memory and a launcher: preload only */
 	if (process_shared_preload_libraries_in_progress)
 	{
