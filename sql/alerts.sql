@@ -181,7 +181,32 @@ SELECT sent, failed, last_error, due FROM qoe.alert_delivery;
 
 DELETE FROM qoe.alert_rules WHERE name = 't_rebuf';
 SELECT count(*) FROM qoe.alerts;
+
+-- who may do what: readers read rules and alerts, admins manage rules and
+-- may evaluate; neither touches alerts or the notifier's functions
+CREATE ROLE alerts_bi LOGIN IN ROLE qoe_reader;
+CREATE ROLE alerts_ops LOGIN IN ROLE qoe_admin;
+SET ROLE alerts_bi;
+SELECT count(*) FROM qoe.alert_rules;
+SELECT count(*) FROM qoe.alerts;
+UPDATE qoe.alert_rules SET enabled = false;
+SELECT count(*) FROM qoe.evaluate_alerts('2000-01-01');
+SELECT * FROM qoe.alert_delivery;
+RESET ROLE;
+SET ROLE alerts_ops;
+INSERT INTO qoe.alert_rules (name, metric, scope, comparator, threshold, severity, message)
+    VALUES ('ops_rule', 'vst_p50_ms', '{cdn_pop}', '>', 2000, 'info', 'slow start at {{cdn_pop}}: {{value | round}} ms');
+UPDATE qoe.alert_rules SET enabled = false WHERE name = 'ops_rule';
+SELECT count(*) FROM qoe.evaluate_alerts('2000-01-01');
+SELECT sent FROM qoe.alert_delivery;
+DELETE FROM qoe.alert_rules WHERE name = 'ops_rule';
+UPDATE qoe.alerts SET state = 'resolved';
+SELECT qoe.alert_outbox(now(), 1, '1 minute');
+RESET ROLE;
+DROP ROLE alerts_bi, alerts_ops;
 UPDATE qoe.alert_rules SET enabled = true;
+UPDATE qoe.alert_notifier_status SET last_attempt_at = NULL, last_success_at = NULL,
+    last_error_at = NULL, last_error = NULL, sent = 0, failed = 0;
 \set ECHO none
 SELECT :'seam_def' \gexec
 \set ECHO all

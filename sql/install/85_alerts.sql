@@ -163,6 +163,7 @@ CREATE TABLE alerts (
 );
 -- one open alert per rule and scope, whoever evaluates
 CREATE UNIQUE INDEX alerts_open_idx ON alerts (rule, scope) WHERE state IN ('pending', 'firing');
+COMMENT ON SEQUENCE alerts_id_seq IS 'Numbers qoe.alerts rows in the order they started';
 CREATE INDEX alerts_outbox_idx ON alerts (deliver_at) WHERE deliver_at IS NOT NULL;
 CREATE INDEX alerts_rule_started_idx ON alerts (rule, started_at);
 COMMENT ON TABLE alerts IS 'Alert history: one row per alert, from pending to firing to resolved (doc/alerts.md)';
