@@ -19,8 +19,8 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	AlertsInit();				/* before GucInit reserves the qoe. prefix */
 	GucInit();
-	AlertsInit();
 	/* the Kafka workers need shared memory and a launcher: preload only */
 	if (process_shared_preload_libraries_in_progress)
 	{
