@@ -155,6 +155,21 @@ SELECT * FROM alerts_eval('14min');
 UPDATE qoe.alert_rules SET enabled = false WHERE name = 't_rebuf';
 SELECT * FROM alerts_eval('15min');
 SELECT count(*) AS open FROM qoe.alerts WHERE state IN ('pending', 'firing');
+-- NaN or a missing sample judge nothing; a scope longer than NOTIFY's
+-- payload or an index entry still alerts
+UPDATE qoe.alert_rules SET enabled = true WHERE name = 't_rebuf';
+INSERT INTO alerts_test_metrics VALUES (4, '{"rebuffering_ratio": "NaN", "plays": 100}'),
+    (5, '{"rebuffering_ratio": 0.5}');
+INSERT INTO qoe.alert_rules (name, metric, scope, comparator, threshold, severity, message)
+    VALUES ('t_pop', 'rebuffering_ratio', '{cdn_pop}', '>', 0.2, 'warning', '{{cdn_pop}}');
+UPDATE alerts_test_metrics SET metrics = metrics || jsonb_build_object('cdn_pop', repeat('p', 10000))
+ WHERE content_id = 5;
+SELECT rule, length(scope::text), state, value FROM alerts_eval('15min 30s') ORDER BY 1, 2;
+SELECT length(message) FROM qoe.alerts WHERE rule = 't_pop';
+DELETE FROM qoe.alert_rules WHERE name = 't_pop';
+DELETE FROM alerts_test_metrics WHERE content_id IN (4, 5);
+UPDATE qoe.alert_rules SET enabled = false WHERE name = 't_rebuf';
+SELECT * FROM alerts_eval('15min 40s');
 
 -- delivery: the outbox holds what fired or resolved; a success sets the next
 -- resend of firing alerts, a failure retries with a doubling backoff

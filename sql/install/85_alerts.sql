@@ -161,8 +161,9 @@ CREATE TABLE alerts (
     delivery_attempts integer NOT NULL DEFAULT 0,
     delivery_error    text
 );
--- one open alert per rule and scope, whoever evaluates
-CREATE UNIQUE INDEX alerts_open_idx ON alerts (rule, scope) WHERE state IN ('pending', 'firing');
+-- one open alert per rule and scope, whoever evaluates; a digest of the
+-- scope, whose values come from clients and may be longer than an index entry
+CREATE UNIQUE INDEX alerts_open_idx ON alerts (rule, md5(scope::text)) WHERE state IN ('pending', 'firing');
 COMMENT ON SEQUENCE alerts_id_seq IS 'Numbers qoe.alerts rows in the order they started';
 CREATE INDEX alerts_outbox_idx ON alerts (deliver_at) WHERE deliver_at IS NOT NULL;
 CREATE INDEX alerts_rule_started_idx ON alerts (rule, started_at);
@@ -322,6 +323,7 @@ DECLARE
     a qoe.alerts;
     v float8;
     sample float8;
+    present boolean;
     breach boolean;
     recovered boolean;
     vars jsonb;
@@ -362,11 +364,13 @@ BEGIN
         LOOP
             v := c.v;
             sample := (c.vars ->> r.min_sample_metric)::float8;
-            -- a scope without data, or with too small a sample, is not judged
-            breach := v IS NOT NULL AND sample >= r.min_sample
-                      AND qoe.alert_holds(v, r.comparator, r.threshold);
-            recovered := v IS NULL OR NOT sample >= r.min_sample
-                      OR NOT qoe.alert_holds(v, r.comparator, coalesce(r.recovery_threshold, r.threshold));
+            -- a scope without data (or NaN), or with too small a sample (or
+            -- none, when one is required), is not judged: it starts nothing,
+            -- and ends what it had started
+            present := v IS NOT NULL AND v <> 'NaN' AND coalesce(sample >= r.min_sample, r.min_sample <= 0);
+            breach := present AND coalesce(qoe.alert_holds(v, r.comparator, r.threshold), false);
+            recovered := NOT present OR NOT coalesce(qoe.alert_holds(v, r.comparator,
+                                                     coalesce(r.recovery_threshold, r.threshold)), false);
             vars := coalesce(c.vars, '{}') || jsonb_build_object(
                 'rule', r.name, 'severity', r.severity, 'metric', r.metric, 'value', v,
                 'threshold', r.threshold, 'recovery_threshold', coalesce(r.recovery_threshold, r.threshold),
@@ -382,7 +386,7 @@ BEGIN
                             CASE new_state WHEN 'firing' THEN now END, now,
                             qoe.alert_render(r.message, vars), r.channels,
                             CASE new_state WHEN 'firing' THEN now END)
-                    ON CONFLICT (rule, scope) WHERE state IN ('pending', 'firing') DO NOTHING
+                    ON CONFLICT (rule, md5(scope::text)) WHERE state IN ('pending', 'firing') DO NOTHING
                     RETURNING al.* INTO a;
                 END IF;
             ELSIF c.open_state = 'pending' THEN
