@@ -217,6 +217,9 @@ SELECT sent FROM qoe.alert_delivery;
 DELETE FROM qoe.alert_rules WHERE name = 'ops_rule';
 UPDATE qoe.alerts SET state = 'resolved';
 SELECT qoe.alert_outbox(now(), 1, '1 minute');
+-- the Alertmanager URL may hold a password: superusers only
+SHOW qoe.alertmanager_url;
+SHOW qoe.alertmanager_timeout;
 RESET ROLE;
 DROP ROLE alerts_bi, alerts_ops;
 UPDATE qoe.alert_rules SET enabled = true;
