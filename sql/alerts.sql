@@ -168,8 +168,25 @@ SELECT rule, length(scope::text), state, value FROM alerts_eval('15min 30s') ORD
 SELECT length(message) FROM qoe.alerts WHERE rule = 't_pop';
 DELETE FROM qoe.alert_rules WHERE name = 't_pop';
 DELETE FROM alerts_test_metrics WHERE content_id IN (4, 5);
-UPDATE qoe.alert_rules SET enabled = false WHERE name = 't_rebuf';
+-- a rule whose metrics cannot be read is skipped with a warning, its error
+-- kept in qoe.alert_rule_status, the others evaluated; and it is evaluated
+-- no more often than eval_every
+INSERT INTO alerts_test_metrics VALUES (6, '{"rebuffering_ratio": "oops", "plays": 100}');
+INSERT INTO qoe.alert_rules (name, metric, scope, comparator, threshold, severity, message)
+    VALUES ('t_plays', 'plays', '{content_id}', '>', 99, 'info', '{{plays}}');
 SELECT * FROM alerts_eval('15min 40s');
+SELECT rule, evaluated_at - '2026-01-01 00:00+00' AS evaluated, error, error_at IS NOT NULL AS failed
+  FROM qoe.alert_rule_status WHERE rule LIKE 't_%' ORDER BY rule;
+DELETE FROM alerts_test_metrics WHERE content_id = 6;
+DELETE FROM qoe.alert_rules WHERE name = 't_plays';
+SELECT * FROM alerts_eval('15min 45s');
+SELECT rule, evaluated_at - '2026-01-01 00:00+00' AS evaluated, error IS NOT NULL AS failing
+  FROM qoe.alert_rule_status WHERE rule LIKE 't_%' ORDER BY rule;
+SELECT * FROM alerts_eval('15min 50s');
+SELECT rule, evaluated_at - '2026-01-01 00:00+00' AS evaluated, error, error_at IS NOT NULL AS failed
+  FROM qoe.alert_rule_status WHERE rule LIKE 't_%' ORDER BY rule;
+UPDATE qoe.alert_rules SET enabled = false WHERE name = 't_rebuf';
+SELECT * FROM alerts_eval('15min 55s');
 
 -- delivery: the outbox holds what fired or resolved; a success sets the next
 -- resend of firing alerts, a failure retries with a doubling backoff

@@ -43,6 +43,7 @@ CREATE TABLE alert_rules (
     recovery_threshold float8,
     eval_window        interval NOT NULL DEFAULT '5 minutes'
                        CHECK (eval_window > '0' AND eval_window <= '1 day'),
+    eval_every         interval NOT NULL DEFAULT '10 seconds' CHECK (eval_every >= '0'),
     pending_for        interval NOT NULL DEFAULT '0' CHECK (pending_for >= '0'),
     keep_firing_for    interval NOT NULL DEFAULT '0' CHECK (keep_firing_for >= '0'),
     min_sample_metric  text NOT NULL DEFAULT 'plays',
@@ -61,6 +62,7 @@ COMMENT ON COLUMN alert_rules.comparator IS 'the alert condition is: metric comp
 COMMENT ON COLUMN alert_rules.threshold IS 'value that starts an alert';
 COMMENT ON COLUMN alert_rules.recovery_threshold IS 'value the metric must get back past to resolve (hysteresis); NULL means the threshold';
 COMMENT ON COLUMN alert_rules.eval_window IS 'metrics are computed over the last eval_window; for stall_loop, the longest span of the stalls';
+COMMENT ON COLUMN alert_rules.eval_every IS 'evaluations of this rule are at least this far apart, however often qoe.evaluate_alerts runs (0: every time)';
 COMMENT ON COLUMN alert_rules.pending_for IS 'how long the condition must hold before the alert fires';
 COMMENT ON COLUMN alert_rules.keep_firing_for IS 'how long the recovery must hold before a firing alert resolves (no flapping)';
 COMMENT ON COLUMN alert_rules.min_sample_metric IS 'metric that measures the sample, plays by default';
@@ -139,6 +141,19 @@ COMMENT ON FUNCTION alert_placeholders(text, text[]) IS
 
 CREATE TRIGGER alert_rules_check BEFORE INSERT OR UPDATE ON alert_rules
     FOR EACH ROW EXECUTE FUNCTION alert_rules_check();
+
+CREATE TABLE alert_rule_status (
+    rule         text PRIMARY KEY REFERENCES alert_rules (name) ON UPDATE CASCADE ON DELETE CASCADE,
+    evaluated_at timestamptz NOT NULL,
+    took_ms      float8,
+    error        text,
+    error_at     timestamptz
+);
+COMMENT ON TABLE alert_rule_status IS 'Per rule: its last evaluation, how long it took, and its last error (doc/alerts.md)';
+COMMENT ON COLUMN alert_rule_status.evaluated_at IS 'the now of its last evaluation, successful or not';
+COMMENT ON COLUMN alert_rule_status.took_ms IS 'milliseconds its last evaluation took';
+COMMENT ON COLUMN alert_rule_status.error IS 'why its last evaluation failed; NULL after a success';
+COMMENT ON COLUMN alert_rule_status.error_at IS 'when it last failed';
 
 CREATE TABLE alerts (
     id                bigserial PRIMARY KEY,
@@ -329,6 +344,7 @@ DECLARE
     vars jsonb;
     new_state text;
     msg text;
+    t0 timestamptz;
 BEGIN
     -- one evaluator at a time; alerts_open_idx keeps one open alert per rule
     -- and scope whatever happens
@@ -346,7 +362,14 @@ BEGIN
         RETURN QUERY SELECT a.id, a.rule, a.scope, a.state, a.value;
     END LOOP;
 
-    FOR r IN SELECT * FROM qoe.alert_rules ru WHERE ru.enabled ORDER BY ru.name LOOP
+    FOR r IN SELECT ru.* FROM qoe.alert_rules ru
+               LEFT JOIN qoe.alert_rule_status st ON st.rule = ru.name
+              WHERE ru.enabled
+                -- due: never evaluated, eval_every passed, or a replay of the past
+                AND (st.evaluated_at IS NULL OR now >= st.evaluated_at + ru.eval_every
+                     OR now < st.evaluated_at)
+              ORDER BY ru.name LOOP
+      t0 := clock_timestamp();
       -- a rule that fails (its metrics cannot be computed) does not stop the others
       BEGIN
         FOR c IN
@@ -418,11 +441,18 @@ BEGIN
                 RETURN QUERY SELECT a.id, a.rule, a.scope, a.state, a.value;
             END IF;
         END LOOP;
+        msg := NULL;
       EXCEPTION WHEN OTHERS THEN
         GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
         RAISE WARNING 'alert rule "%" was not evaluated: %', r.name, msg
-            USING HINT = 'Its alerts keep their state until it can be evaluated again.';
+            USING HINT = 'Its alerts keep their state until it can be evaluated again; see qoe.alert_rule_status.';
       END;
+      INSERT INTO qoe.alert_rule_status AS st (rule, evaluated_at, took_ms, error, error_at)
+      VALUES (r.name, now, extract(epoch FROM clock_timestamp() - t0) * 1000, msg,
+              CASE WHEN msg IS NOT NULL THEN now END)
+      ON CONFLICT (rule) DO UPDATE
+         SET evaluated_at = excluded.evaluated_at, took_ms = excluded.took_ms, error = excluded.error,
+             error_at = coalesce(excluded.error_at, st.error_at);
     END LOOP;
 END $$;
 COMMENT ON FUNCTION evaluate_alerts(timestamptz) IS
@@ -493,21 +523,21 @@ COMMENT ON FUNCTION alert_delivered(timestamptz, bigint[], text[], text, interva
 
 -- the design's rules (SPEC section 5), and the stall loop
 INSERT INTO alert_rules (name, metric, scope, comparator, threshold, recovery_threshold,
-                         eval_window, pending_for, keep_firing_for, min_sample_metric, min_sample,
+                         eval_window, eval_every, pending_for, keep_firing_for, min_sample_metric, min_sample,
                          severity, message, channels) VALUES
-    ('high_vst_p95', 'vst_p95_ms', '{content_id}', '>', 3000, 2500, '5 minutes', '1 minute', '2 minutes',
+    ('high_vst_p95', 'vst_p95_ms', '{content_id}', '>', 3000, 2500, '5 minutes', '10 seconds', '1 minute', '2 minutes',
      'plays', 20, 'warning',
      'Slow video start: p95 {{vst_p95_ms | round}} ms for content {{content_id}}', '{slack}'),
-    ('high_rebuffering', 'rebuffering_ratio', '{content_id}', '>', 0.02, 0.015, '5 minutes', '1 minute', '2 minutes',
+    ('high_rebuffering', 'rebuffering_ratio', '{content_id}', '>', 0.02, 0.015, '5 minutes', '10 seconds', '1 minute', '2 minutes',
      'plays', 20, 'critical',
      'High rebuffering: {{rebuffering_ratio | pct}} for content {{content_id}}', '{slack,pagerduty}'),
-    ('low_qoe_score', 'qoe_score', '{content_id}', '<', 70, 75, '5 minutes', '1 minute', '2 minutes',
+    ('low_qoe_score', 'qoe_score', '{content_id}', '<', 70, 75, '5 minutes', '10 seconds', '1 minute', '2 minutes',
      'plays', 20, 'warning',
      'Low QoE score: {{qoe_score | round(1)}} for content {{content_id}}', '{slack}'),
-    ('high_error_rate', 'error_rate', '{content_id}', '>', 0.01, 0.008, '5 minutes', '1 minute', '2 minutes',
+    ('high_error_rate', 'error_rate', '{content_id}', '>', 0.01, 0.008, '5 minutes', '10 seconds', '1 minute', '2 minutes',
      'attempts', 20, 'critical',
      'High error rate: {{error_rate | pct}} for content {{content_id}}', '{slack,pagerduty}'),
-    ('stall_loop', 'stall_loop', '{session_id,content_id}', '>=', 3, NULL, '3 seconds', '0', '0',
+    ('stall_loop', 'stall_loop', '{session_id,content_id}', '>=', 3, NULL, '3 seconds', '0', '0', '0',
      'stall_loop', 0, 'critical',
      'Stall loop: session {{session_id}} of user {{user_id}} stalled {{value}} times in a row within 3 s on content {{content_id}} via CDN POP {{cdn_pop}}',
      '{slack,pagerduty}');

@@ -48,7 +48,7 @@ GRANT EXECUTE ON FUNCTION refresh_views() TO qoe_admin;
 -- evaluated as the extension owner by qoe_admin or the scheduler (qoe_worker),
 -- delivered by the notifier (qoe_worker); the helpers of the evaluation are
 -- for it alone
-GRANT SELECT ON alert_rules, alerts TO qoe_reader;
+GRANT SELECT ON alert_rules, alert_rule_status, alerts TO qoe_reader;
 GRANT SELECT, INSERT, UPDATE, DELETE ON alert_rules TO qoe_admin;
 GRANT SELECT ON alert_delivery, alert_notifier_status TO qoe_admin;
 GRANT SELECT, UPDATE ON alerts, alert_notifier_status TO qoe_worker;
