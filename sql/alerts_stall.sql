@@ -32,12 +32,21 @@ SELECT count(*) FROM stall_events e,
                          '"cdn_pop":"pop-%s","timestamp":%s,"bitrate_kbps":3000,"buffering_ms":400%s}',
                          e.type, e.session_id, e.ms, length(e.session_id), length(e.session_id),
                          :t0 + e.ms, e.extra)) i;
+-- a loop that arrived 30 s ago, and a single stall arrived now: a loop is
+-- judged when its last stall arrives, so no alert (received_at set by hand)
+SELECT count(*) FROM qoe.ingest(format(
+    '[{"event_type":"start","session_id":"st-old","user_id":7,"content_id":6,"timestamp":%s},
+      {"event_type":"first_frame","session_id":"st-old","user_id":7,"content_id":6,"timestamp":%s}]',
+    :t0, :t0 + 1000)::jsonb);
+INSERT INTO qoe.viewing_events (event_time, received_at, user_id, content_id, event_type, session_id)
+SELECT now() - (s || ' seconds')::interval, now() - (r || ' seconds')::interval, 7, 6, 'buffering', 'st-old'
+  FROM (VALUES (33, 30), (32, 30), (31, 30), (5, 0)) v(s, r);
 SELECT rule, scope, state, value FROM qoe.evaluate_alerts() ORDER BY scope;
 SELECT scope ->> 'session_id' AS session, state, value, message, fired_at IS NOT NULL AS fired
   FROM qoe.alerts WHERE rule = 'stall_loop' ORDER BY id;
 -- one alert per session however often it is evaluated
 SELECT count(*) FROM qoe.evaluate_alerts();
--- the loop's events leave the two-minute look-back: resolved
+-- no stall completing a loop arrived in the last 10 s: resolved
 SELECT rule, scope ->> 'session_id' AS session, state FROM qoe.evaluate_alerts(now() + interval '3 minutes') ORDER BY 2;
 
 UPDATE qoe.alert_rules SET enabled = true;

@@ -240,12 +240,14 @@ END $$;
 COMMENT ON FUNCTION alert_metric_values(timestamptz, timestamptz, text[]) IS
     'Metrics of each scope over [from_ts, to_ts) for alert rules, from qoe.qoe_metrics, plus error_rate (doc/alerts.md)';
 
-CREATE INDEX viewing_events_buffering_idx ON viewing_events (event_time) WHERE event_type = 'buffering';
+-- Stalls by arrival: the stall loop looks at what arrived in the last seconds.
+CREATE INDEX viewing_events_buffering_idx ON viewing_events (received_at) WHERE event_type = 'buffering';
 
--- Sessions stalling in a row (doc/alerts.md): per session, the longest run of
--- connection-induced stalls after the first frame with no other event between
--- them but bitrate changes, the run's first and last stalls within max_span,
--- among events of the last two minutes before at.
+-- Sessions stalling in a row (doc/alerts.md): per session, its connection-
+-- induced stalls after the first frame with no other event between them but
+-- bitrate changes, among its events of the two minutes before at; a loop is
+-- `stalls` of them within max_span whose last one arrived in the 10 s before
+-- at. Only sessions with a stall arrived in those 10 s are looked at.
 CREATE FUNCTION alert_stall_loops(at timestamptz, stalls integer, max_span interval)
     RETURNS SETOF jsonb
     LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
@@ -253,29 +255,32 @@ CREATE FUNCTION alert_stall_loops(at timestamptz, stalls integer, max_span inter
     WITH recent AS (
         SELECT DISTINCT e.session_id FROM qoe.viewing_events e
          WHERE e.event_type = 'buffering'
+           AND e.received_at > at - interval '10 seconds' AND e.received_at <= at
            AND e.event_time > at - interval '2 minutes'
            AND e.event_time <= at + interval '1 minute'
     ), ev AS (
-        SELECT e.session_id, e.event_time,
+        SELECT e.session_id, e.event_time, e.received_at,
                e.event_type = 'buffering'
-                 AND (e.extra ->> 'seek_induced') IS DISTINCT FROM 'true' AS stall,
-               pg_catalog.count(*) FILTER (WHERE NOT (e.event_type = 'buffering'
-                 AND (e.extra ->> 'seek_induced') IS DISTINCT FROM 'true'))
-                 OVER (PARTITION BY e.session_id ORDER BY e.event_time, e.received_at
-                       ROWS UNBOUNDED PRECEDING) AS run
+                 AND (e.extra ->> 'seek_induced') IS DISTINCT FROM 'true' AS stall
           FROM qoe.viewing_events e JOIN recent r USING (session_id)
           JOIN qoe.sessions s USING (session_id)
          WHERE e.event_time > at - interval '2 minutes'
            AND e.event_time <= at + interval '1 minute'
            AND e.event_time > s.first_frame_at
            AND e.event_type <> 'bitrate_change'
+    ), runs AS (
+        -- a run: the stalls after the same number of other events
+        SELECT ev.*, pg_catalog.count(*) FILTER (WHERE NOT stall)
+                   OVER (PARTITION BY session_id ORDER BY event_time, received_at
+                         ROWS UNBOUNDED PRECEDING) AS run
+          FROM ev
     ), loops AS (
-        SELECT session_id, run,
-               pg_catalog.count(*) AS in_row,
-               pg_catalog.bool_or(event_time - back <= max_span) AS tight
-          FROM (SELECT ev.*, pg_catalog.lag(event_time, stalls - 1)
-                               OVER (PARTITION BY session_id, run ORDER BY event_time) AS back
-                  FROM ev WHERE stall) x
+        SELECT session_id, run, pg_catalog.count(*) AS in_row,
+               pg_catalog.bool_or(event_time - back <= max_span
+                                  AND received_at > at - interval '10 seconds') AS looping
+          FROM (SELECT runs.*, pg_catalog.lag(event_time, stalls - 1)
+                                 OVER (PARTITION BY session_id, run ORDER BY event_time) AS back
+                  FROM runs WHERE stall) x
          GROUP BY session_id, run
     )
     SELECT DISTINCT ON (l.session_id)
@@ -283,11 +288,11 @@ CREATE FUNCTION alert_stall_loops(at timestamptz, stalls integer, max_span inter
                'user_id', s.user_id, 'content_id', s.content_id, 'cdn_pop', s.cdn_pop,
                'country', s.country, 'device_type', s.device_type)
       FROM loops l JOIN qoe.sessions s USING (session_id)
-     WHERE l.tight
+     WHERE l.looping
      ORDER BY l.session_id, l.in_row DESC;
     END;
 COMMENT ON FUNCTION alert_stall_loops(timestamptz, integer, interval) IS
-    'Sessions with at least this many connection-induced stalls in a row within max_span, among the events of the two minutes before at (doc/alerts.md)';
+    'Sessions with at least this many connection-induced stalls in a row within max_span, the last arrived in the 10 s before at, among their events of the two minutes before at (doc/alerts.md)';
 
 -- The current metrics of every scope of a rule, one jsonb object each.
 CREATE FUNCTION alert_values(r alert_rules, at timestamptz) RETURNS SETOF jsonb
