@@ -33,6 +33,9 @@ INSERT INTO qoe.alert_rules (name, metric, scope, comparator, threshold, severit
     VALUES ('bad', 'stall_loop', '{content_id}', '>=', 3, 'critical', 'm');
 UPDATE qoe.alert_rules SET message = 'High rebuffering: {{rebuffering_ratio | pct}} for {{cdn_pop}}'
  WHERE name = 'high_rebuffering';
+-- an error quotes at most 200 bytes of the template, whole characters
+INSERT INTO qoe.alert_rules (name, metric, comparator, threshold, severity, message)
+    VALUES ('bad', 'plays', '>', 1, 'info', 'm {{plays | x' || repeat('é', 150) || '}}');
 
 -- templates: placeholders, the filters, and what is not a placeholder
 SELECT qoe.alert_render(message, '{"rebuffering_ratio": 0.0234567, "content_id": 42}')

@@ -95,6 +95,13 @@ emit(Walker *w, const char *s, int len)
 	appendBinaryStringInfo(w->out, s, len);
 }
 
+/* How much of a piece of template an error message quotes: whole characters. */
+static int
+clip(const char *s, int len)
+{
+	return pg_mbcliplen(s, len, 200);
+}
+
 static void
 bad_template(const char *what, const char *detail)
 {
@@ -235,7 +242,7 @@ placeholder(Walker *w, const char *p, const char *end)
 		if (w->strict)
 			bad_template("a placeholder is not a name",
 						 psprintf("\"{{%.*s}}\" should start with a name of at most %d letters, digits and underscores.",
-								  (int) Min(end - name, 200), name, ALERT_NAME_MAX));
+								  clip(name, end - name), name, ALERT_NAME_MAX));
 		return false;
 	}
 	p = bar;
@@ -254,7 +261,7 @@ placeholder(Walker *w, const char *p, const char *end)
 				bad_template(nfilters == ALERT_FILTERS_MAX ? "too many filters" : "unknown filter",
 							 nfilters == ALERT_FILTERS_MAX ?
 							 psprintf("A placeholder takes at most %d filters.", ALERT_FILTERS_MAX) :
-							 psprintf("The filter is \"%.*s\".", (int) Min(fend - p, 200), p));
+							 psprintf("The filter is \"%.*s\".", clip(p, fend - p), p));
 			return false;
 		}
 		nfilters++;
