@@ -213,6 +213,13 @@ SELECT qoe.alert_delivered('2026-01-01 00:16:03+00', o.ids, o.states, NULL, '1 m
 SELECT a.state, a.deliver_at - '2026-01-01 00:00+00' AS due, a.delivered_state, a.delivery_attempts
   FROM qoe.alerts a WHERE a.rule = 't_rebuf' AND a.delivered_at IS NOT NULL ORDER BY a.id;
 SELECT sent, failed, last_error, due FROM qoe.alert_delivery;
+-- a replay of the past resolves an alert before it fired: its endsAt stays
+-- after its startsAt (Alertmanager refuses a batch holding such an alert)
+UPDATE alerts_test_metrics SET metrics = metrics || '{"rebuffering_ratio": 0.001}' WHERE content_id = 2;
+SELECT * FROM alerts_eval('10min');
+SELECT e ->> 'startsAt' AS starts, e ->> 'endsAt' AS ends,
+       (e ->> 'endsAt')::timestamptz > (e ->> 'startsAt')::timestamptz AS ends_after_start
+  FROM qoe.alert_outbox('2026-01-01 00:16:04+00', 100, '1 minute') o, jsonb_array_elements(o.body::jsonb) e;
 
 DELETE FROM qoe.alert_rules WHERE name = 't_rebuf';
 SELECT count(*) FROM qoe.alerts;

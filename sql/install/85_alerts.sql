@@ -482,10 +482,13 @@ CREATE FUNCTION alert_outbox(at timestamptz, max_alerts integer, resend interval
                    'value', d.value::text, 'threshold', d.threshold::text, 'qoe_alert_id', d.id::text),
                'startsAt', pg_catalog.to_char(coalesce(d.fired_at, d.started_at) AT TIME ZONE 'UTC',
                                               'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-               'endsAt', pg_catalog.to_char(CASE d.state WHEN 'firing'
-                                                 THEN at + resend * 4::float8
-                                                 ELSE coalesce(d.resolved_at, at) END AT TIME ZONE 'UTC',
-                                            'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+               -- after startsAt, or Alertmanager refuses the whole batch (an
+               -- evaluation at a future now)
+               'endsAt', pg_catalog.to_char(greatest(CASE d.state WHEN 'firing'
+                                                          THEN at + resend * 4::float8
+                                                          ELSE coalesce(d.resolved_at, at) END,
+                                                     coalesce(d.fired_at, d.started_at) + interval '1 millisecond')
+                                            AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
                ORDER BY d.id)::text
       FROM (SELECT * FROM qoe.alerts a
              WHERE a.deliver_at <= at

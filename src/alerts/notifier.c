@@ -287,7 +287,10 @@ typedef struct Reply
 	char		data[REPLY_MAX + 1];
 } Reply;
 
-/* libcurl's reply callback: no PostgreSQL calls (no palloc, no ereport) in here */
+/*
+ * libcurl's reply callback: no PostgreSQL calls (no palloc, no ereport) in
+ * here. Printable ASCII only, so that any reply can be stored as text.
+ */
 static size_t
 keep_reply(char *data, size_t size, size_t nmemb, void *arg)
 {
@@ -295,7 +298,8 @@ keep_reply(char *data, size_t size, size_t nmemb, void *arg)
 	size_t		len = size * nmemb;
 	size_t		take = Min(len, REPLY_MAX - reply->len);
 
-	memcpy(reply->data + reply->len, data, take);
+	for (size_t i = 0; i < take; i++)
+		reply->data[reply->len + i] = (data[i] >= ' ' && data[i] <= '~') ? data[i] : '?';
 	reply->len += take;
 	reply->data[reply->len] = '\0';
 	return len;
@@ -383,13 +387,14 @@ notifier_main(void)
 			Oid			text_types[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 			Datum		values[4];
 
-			wait_ms = POLL_MS;
 			values[0] = Int32GetDatum(BATCH);
 			values[1] = CStringGetTextDatum(resend_interval());
+			/* a failure (logged) is tried again at the slower pace */
 			if (run_sql("reading the alert outbox",
 						"SELECT ids, states, body FROM qoe.alert_outbox(pg_catalog.now(), $1,"
-						" $2::pg_catalog.interval)", 2, types, values, NULL, &box) &&
-				box.ids != NULL)
+						" $2::pg_catalog.interval)", 2, types, values, NULL, &box))
+				wait_ms = POLL_MS;
+			if (box.ids != NULL)
 			{
 				char	   *error;
 
