@@ -13,6 +13,7 @@ export QOE_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$QOE_ROOT/test/lib/cluster.sh"
 . "$QOE_ROOT/test/lib/kafka_source.sh"
 . "$QOE_ROOT/test/lib/alertmanager.sh"
+. "$QOE_ROOT/test/lib/alerts.sh"
 [ -x "$QOE_AM_BIN" ] || { echo "prometheus-alertmanager is not installed"; exit 77; }
 
 fail() {
@@ -23,8 +24,7 @@ fail() {
 	exit 1
 }
 cleanup() {
-	[ -n "${EVAL_PID:-}" ] && kill $EVAL_PID 2>/dev/null
-	[ -n "${LISTEN_PID:-}" ] && kill $LISTEN_PID 2>/dev/null
+	qoe_alerts_stop
 	qoe_am_stop
 	qoe_cluster_stop
 	[ -n "${QOE_AM_DIR:-}" ] && rm -rf "$QOE_AM_DIR"
@@ -60,40 +60,10 @@ got=$(psql -qXAt -c "
 [ "$got" = "qoe_ext alert notifier:qoe_worker:postgres:false,qoe_ext alert watcher:postgres:-:true" ] ||
 	fail "alert processes (type:role:database:superuser): $got"
 
-# the scheduler's stand-in: an evaluation every second
-(while true; do psql -qXAt -c "SELECT count(*) FROM qoe.evaluate_alerts()" >/dev/null 2>&1; sleep 1; done) &
-EVAL_PID=$!
-
-# a LISTEN client, printing each notification with the time it saw it
+# the scheduler's stand-in, and a LISTEN client
+qoe_alerts_evaluate_every_second
 LISTEN_OUT=$(mktemp -p "$QOE_AM_DIR")
-(while true; do echo "SELECT 'tick ' || extract(epoch FROM clock_timestamp());"; sleep 0.1; done |
-	psql -qXAt -c "LISTEN qoe_alerts" -f - >"$LISTEN_OUT" 2>&1) &
-LISTEN_PID=$!
-
-# listen_wait SECONDS SESSION: a firing NOTIFY for the session's stall loop,
-# with the documented payload
-listen_wait() {
-	local deadline=$((SECONDS + $1))
-	while [ $SECONDS -lt $deadline ]; do
-		python3 - "$LISTEN_OUT" "$2" <<'PY' && return 0
-import json, re, sys
-for line in open(sys.argv[1]):
-    m = re.search(r'with payload "(.*)" received from', line)
-    if not m:
-        continue
-    p = json.loads(m.group(1))
-    if p.get("scope", {}).get("session_id") == sys.argv[2] and p["state"] == "firing":
-        assert set(p) == {"id", "rule", "severity", "scope", "state", "value"}, p
-        assert p["rule"] == "stall_loop" and p["severity"] == "critical" and p["value"] == 3, p
-        assert p["scope"] == {"session_id": sys.argv[2], "content_id": 5}, p
-        sys.exit(0)
-sys.exit(1)
-PY
-		sleep 0.1
-	done
-	echo "no NOTIFY qoe_alerts for the stall loop of $2"
-	return 1
-}
+qoe_alerts_listen "$LISTEN_OUT"
 
 # am_count FILTER: how many active alerts match a label filter (Alertmanager's own matcher)
 am_count() {
@@ -173,7 +143,7 @@ SQL
 	                            FROM qoe.alerts a, qoe.viewing_events e
 	                           WHERE a.rule = 'stall_loop' AND a.scope ->> 'session_id' = '$sid'
 	                             AND e.session_id = '$sid' GROUP BY a.fired_at")
-	listen_wait 5 "$sid" || fail "no NOTIFY for $sid"
+	qoe_alerts_listen_wait 5 "$LISTEN_OUT" "$sid" || fail "no NOTIFY for $sid"
 	echo "stall loop $sid: fired ${fired_ms} ms after the third stall was stored, in Alertmanager ${am_ms} ms after it was sent"
 	[ "$fired_ms" -le 3000 ] || fail "the stall loop fired after ${fired_ms} ms"
 	[ "$am_ms" -le 3000 ] || fail "the stall loop reached Alertmanager after ${am_ms} ms"
