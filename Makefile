@@ -26,7 +26,12 @@ OBJS = \
 	src/sketch/tdigest_io.o \
 	src/sketch/tdigest_agg.o \
 	src/sketch/qoe_score.o \
-	src/publish/publish_guc.o src/publish/redis_status.o src/publish/redis_conn.o src/publish/redis_publish.o
+	src/publish/publish_guc.o \
+	src/publish/redis_status.o \
+	src/publish/redis_conn.o \
+	src/publish/redis_publish.o \
+	src/alerts/alert_template.o \
+	src/alerts/notifier.o
 
 # The install script of a version under development is assembled from one
 # piece per concept (sql/install/NN_*.sql); a released version's script is
@@ -36,14 +41,14 @@ DATA = $(wildcard sql/qoe_ext--*--*.sql)
 
 REGRESS = setup decode ingest writer sessions vectors partitions \
 	tdigest tdigest_parallel tdigest_accuracy qoe_score rollups sources privileges search_path \
-	business_views definitions definitions_bounds
+	business_views definitions definitions_bounds alerts alerts_stall
 REGRESS_OPTS = --inputdir=.
 export QOE_SHARED_DIR ?= $(abspath $(CURDIR)/../shared)
 
 TOOLS = src/tools/qoe_gen src/tools/qoe_kafka_mock
 EXTRA_CLEAN = $(TOOLS) results regression.diffs regression.out
 
-DEPS = rdkafka jansson hiredis
+DEPS = rdkafka jansson hiredis libcurl
 PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags $(DEPS)) -Wall -Wextra -Wno-unused-parameter -Werror
 SHLIB_LINK = $(shell pkg-config --libs $(DEPS)) -lm
 

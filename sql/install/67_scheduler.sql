@@ -2,7 +2,8 @@
 -- The qoe_ext launcher runs each job on its own interval setting
 -- (qoe.rollup_refresh_interval, qoe.session_expiry_interval,
 -- qoe.concurrency_sample_interval, qoe.view_refresh_interval,
--- qoe.retention_interval); every function here can also be called by hand.
+-- qoe.retention_interval, qoe.alert_evaluation_interval); every function here
+-- can also be called by hand.
 
 CREATE TABLE qoe.scheduler_status (
     job              text PRIMARY KEY,
@@ -19,7 +20,7 @@ CREATE TABLE qoe.scheduler_status (
 COMMENT ON TABLE qoe.scheduler_status IS
     'One row per scheduler job, written by the qoe_ext launcher after each run (doc/operations.md)';
 COMMENT ON COLUMN qoe.scheduler_status.job IS
-    'refresh_rollups, expire_sessions, record_concurrency, refresh_views or apply_retention';
+    'refresh_rollups, expire_sessions, record_concurrency, refresh_views, apply_retention or evaluate_alerts';
 COMMENT ON COLUMN qoe.scheduler_status.run_every IS 'the job''s interval setting at its last run';
 COMMENT ON COLUMN qoe.scheduler_status.last_started IS 'start of the last run';
 COMMENT ON COLUMN qoe.scheduler_status.last_finished IS 'end of the last run, or when its failure was recorded';
@@ -110,6 +111,10 @@ BEGIN
     DELETE FROM qoe.concurrency_1min WHERE minute < now() - rollup_age;
     GET DIAGNOSTICS removed = ROW_COUNT;
     RETURN NEXT;
+    data := 'alerts'; older_than := rollup_age;
+    DELETE FROM qoe.alerts WHERE state IN ('resolved', 'cancelled') AND resolved_at < now() - rollup_age;
+    GET DIAGNOSTICS removed = ROW_COUNT;
+    RETURN NEXT;
 END $$;
 COMMENT ON FUNCTION qoe.apply_retention() IS
-    'Remove what is older than its retention setting: raw event partitions and dead letters (qoe.event_retention, 30 days), finished sessions by their last event (qoe.session_retention, 2 years), rollup windows and concurrency minutes (qoe.rollup_retention, 2 years); returns what was removed. Run by the scheduler every qoe.retention_interval; as the extension owner, granted to qoe_admin';
+    'Remove what is older than its retention setting: raw event partitions and dead letters (qoe.event_retention, 30 days), finished sessions by their last event (qoe.session_retention, 2 years), rollup windows, concurrency minutes and closed alerts (qoe.rollup_retention, 2 years); returns what was removed. Run by the scheduler every qoe.retention_interval; as the extension owner, granted to qoe_admin';

@@ -74,3 +74,25 @@ GRANT EXECUTE ON FUNCTION qoe_metrics(timestamptz, timestamptz, interval, text[]
 REVOKE EXECUTE ON FUNCTION redis_publisher_status() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION redis_publisher_status() TO qoe_admin;
 GRANT SELECT ON redis_status TO qoe_admin;
+
+-- alerts (85_alerts.sql): read by qoe_reader, rules managed by qoe_admin,
+-- evaluated as the extension owner by qoe_admin or the scheduler (qoe_worker),
+-- delivered by the notifier (qoe_worker); the helpers of the evaluation are
+-- for it alone
+GRANT SELECT ON alert_rules, alert_rule_status, alerts TO qoe_reader;
+GRANT SELECT, INSERT, UPDATE, DELETE ON alert_rules TO qoe_admin;
+GRANT SELECT ON alert_delivery, alert_notifier_status TO qoe_admin;
+GRANT SELECT, UPDATE ON alerts, alert_notifier_status TO qoe_worker;
+REVOKE EXECUTE ON FUNCTION alert_template_check(text, text[]), alert_render(text, jsonb),
+    alert_metrics(), alert_dimensions(text), alert_placeholders(text, text[]),
+    alert_rules_check(), alert_metric_values(timestamptz, timestamptz, text[]),
+    alert_stall_loops(timestamptz, integer, interval), alert_values(alert_rules, timestamptz),
+    alert_holds(float8, text, float8), alert_notify(alerts), evaluate_alerts(timestamptz),
+    alert_outbox(timestamptz, integer, interval),
+    alert_delivered(timestamptz, bigint[], text[], text, interval) FROM PUBLIC;
+-- the rule check calls these as the role writing the rule
+GRANT EXECUTE ON FUNCTION alert_template_check(text, text[]), alert_render(text, jsonb),
+    alert_metrics(), alert_dimensions(text), alert_placeholders(text, text[]) TO qoe_reader;
+GRANT EXECUTE ON FUNCTION evaluate_alerts(timestamptz) TO qoe_admin, qoe_worker;
+GRANT EXECUTE ON FUNCTION alert_outbox(timestamptz, integer, interval),
+    alert_delivered(timestamptz, bigint[], text[], text, interval) TO qoe_worker;

@@ -45,6 +45,8 @@ static SchedulerJob jobs[] = {
 	.interval_ms = &qoe_view_refresh_ms},
 	{.name = "apply_retention", .sql = "SELECT count(*) FROM qoe.apply_retention()",
 	.interval_ms = &qoe_retention_ms},
+	{.name = "evaluate_alerts", .sql = "SELECT count(*) FROM qoe.evaluate_alerts()",
+	.interval_ms = &qoe_alert_evaluation_ms},
 };
 
 #define RECORD_RUN \

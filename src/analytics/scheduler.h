@@ -9,7 +9,8 @@
 
 /*
  * Run the jobs that are due (merge the rollups, expire sessions, sample
- * concurrent viewers, refresh the business views, apply retention; each on
+ * concurrent viewers, refresh the business views, apply retention,
+ * evaluate the alert rules; each on
  * its qoe.*_interval setting), each in a transaction of its own, recorded in
  * qoe.scheduler_status; call outside any transaction. Errors are recorded
  * and logged, never raised. Returns how many ms until a job is due again.

@@ -21,6 +21,7 @@ int			qoe_session_expiry_ms = 30 * 1000;
 int			qoe_concurrency_sample_ms = 10 * 1000;
 int			qoe_view_refresh_ms = 5 * 60 * 1000;
 int			qoe_retention_ms = 3600 * 1000;
+int			qoe_alert_evaluation_ms = 1000;
 
 /* how often a scheduler job runs: ms, at most a day, 0 = never */
 static void
@@ -87,6 +88,9 @@ GucInit(void)
 	define_job_interval("qoe.retention_interval",
 						"How often the scheduler applies the retention settings (qoe.apply_retention).",
 						&qoe_retention_ms);
+	define_job_interval("qoe.alert_evaluation_interval",
+						"How often the scheduler evaluates the alert rules (qoe.evaluate_alerts); each rule also waits its eval_every.",
+						&qoe_alert_evaluation_ms);
 	/*
 	 * Read by the launcher at server start; a library loaded later (not
 	 * preloaded) may not define a postmaster setting, and has no launcher.
@@ -104,5 +108,4 @@ GucInit(void)
 							   &qoe_worker_role, "qoe_worker",
 							   process_shared_preload_libraries_in_progress ? PGC_POSTMASTER : PGC_SIGHUP,
 							   0, NULL, NULL, NULL);
-	MarkGUCPrefixReserved("qoe");
 }

@@ -1,5 +1,6 @@
 /*
- * guc.h: every qoe_ext setting, defined in one place (guc.c).
+ * guc.h: the qoe.* settings of ingest, sessions and the scheduler (guc.c);
+ * the Redis publisher and the alert notifier define theirs in their modules.
  */
 #ifndef QOE_GUC_H
 #define QOE_GUC_H
@@ -17,6 +18,7 @@ extern int	qoe_session_expiry_ms;
 extern int	qoe_concurrency_sample_ms;
 extern int	qoe_view_refresh_ms;
 extern int	qoe_retention_ms;
+extern int	qoe_alert_evaluation_ms;
 extern char *qoe_database;			/* where the Kafka launcher runs */
 extern char *qoe_worker_role;		/* who the launcher and workers are */
 

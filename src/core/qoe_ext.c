@@ -6,7 +6,9 @@
 
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/guc.h"
 
+#include "alerts/notifier.h"
 #include "core/guc.h"
 #include "kafka/kafka_launcher.h"
 #include "kafka/kafka_shmem.h"
@@ -19,12 +21,15 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
-	PublishInit();			/* before GucInit reserves the qoe prefix */
 	GucInit();
+	PublishInit();
+	AlertsInit();
 	/* the Kafka workers need shared memory and a launcher: preload only */
 	if (process_shared_preload_libraries_in_progress)
 	{
 		KafkaShmemInit();
 		KafkaLauncherRegister();
 	}
+	/* last: a qoe.* setting defined after this would lose its configured value */
+	MarkGUCPrefixReserved("qoe");
 }

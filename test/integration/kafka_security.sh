@@ -78,12 +78,13 @@ SELECT qoe.add_source('player', '$QOE_KAFKA_BROKERS', 'events');
 SQL
 qoe_wait_for 30 "SELECT state, workers_running FROM qoe.source_status" "running|1"
 
-# launcher and worker, as qoe_worker; the supervisor has no database
+# launcher and worker, as qoe_worker; the supervisor has no database (the
+# alert watcher and notifier have their own check in alerts_alertmanager.sh)
 got=$(psql -qXAt -c "
     SELECT string_agg(backend_type || ':' || usename || ':' || coalesce(datname, '-') || ':' || r.rolsuper, ','
                       ORDER BY backend_type)
       FROM pg_stat_activity a JOIN pg_roles r ON r.oid = a.usesysid
-     WHERE backend_type LIKE 'qoe_ext %'")
+     WHERE backend_type LIKE 'qoe_ext %' AND backend_type NOT LIKE 'qoe_ext alert %'")
 [ "$got" = "qoe_ext launcher:qoe_worker:postgres:false,qoe_ext supervisor:postgres:-:true,qoe_ext worker:qoe_worker:postgres:false" ] ||
 	fail "qoe_ext processes (type:role:database:superuser): $got"
 [ "$(psql -qXAt -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'qoe_ext worker' AND query LIKE '%search_path%'")" = 0 ]

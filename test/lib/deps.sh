@@ -1,8 +1,8 @@
 # Debian packages qoe_ext needs to build, test, benchmark and run its demo.
 # Sourced by the test, bench and demo scripts; installs only what is missing.
 QOE_DEB_PACKAGES="build-essential pkg-config bc postgresql-15 postgresql-server-dev-15 libpq-dev
-  libjansson-dev librdkafka-dev libhiredis-dev kcat redis-server valgrind python3
-  postgresql-15-hll"
+  libjansson-dev librdkafka-dev libhiredis-dev libcurl4-openssl-dev kcat redis-server valgrind python3
+  curl prometheus-alertmanager postgresql-15-hll"
 
 qoe_install_deps() {
 	local missing="" p

@@ -1,0 +1,551 @@
+-- Alerts (doc/alerts.md): rules, their evaluation into qoe.alerts with
+-- pending -> firing -> resolved states, NOTIFY qoe_alerts at commit, and the
+-- outbox the alert notifier (src/alerts/notifier.c) delivers to Prometheus
+-- Alertmanager after commit.
+
+CREATE FUNCTION alert_template_check(template text, placeholders text[]) RETURNS void
+    LANGUAGE c STRICT IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'qoe_alert_template_check';
+COMMENT ON FUNCTION alert_template_check(text, text[]) IS
+    'Raise an error when an alert message template is not well formed or uses a placeholder not in the list (doc/alerts.md)';
+CREATE FUNCTION alert_render(template text, vars jsonb) RETURNS text
+    LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'qoe_alert_render';
+COMMENT ON FUNCTION alert_render(text, jsonb) IS
+    'Render an alert message template with the values of a jsonb object (at most 4096 bytes; never fails on a template)';
+
+-- SQL-standard bodies (RETURN, BEGIN ATOMIC) and views are bound when this
+-- script creates them (pg_catalog first), and plpgsql bodies run with
+-- search_path pinned: operators need no OPERATOR(pg_catalog.x) here.
+
+-- The metrics of qoe.qoe_metrics (issue 12) a rule may watch, plus error_rate,
+-- and the dimensions it may group by; stall_loop is the per-session rule.
+CREATE FUNCTION alert_metrics() RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN ARRAY['attempts', 'plays', 'ebvs_rate', 'video_start_failure_rate',
+                 'playback_failure_rate', 'error_rate', 'vst_p50_ms', 'vst_p95_ms', 'vst_p99_ms',
+                 'rebuffering_ratio', 'stalls_per_hour', 'avg_bitrate_kbps', 'completion_rate',
+                 'qoe_score', 'good_share', 'watch_hours', 'unique_viewers', 'stall_loop'];
+COMMENT ON FUNCTION alert_metrics() IS
+    'Metrics an alert rule may watch: the columns of qoe.qoe_metrics, error_rate, and stall_loop (doc/alerts.md)';
+CREATE FUNCTION alert_dimensions(metric text) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE WHEN metric = 'stall_loop'
+                THEN ARRAY['session_id', 'user_id', 'content_id', 'cdn_pop', 'country', 'device_type']
+                ELSE ARRAY['content_id', 'country', 'device_type', 'cdn_pop'] END;
+COMMENT ON FUNCTION alert_dimensions(text) IS
+    'Dimensions the scope of a rule on this metric may name (doc/alerts.md)';
+
+CREATE TABLE alert_rules (
+    name               text PRIMARY KEY CHECK (name ~ '^[A-Za-z_][A-Za-z0-9_]{0,62}$'),
+    metric             text NOT NULL,
+    scope              text[] NOT NULL DEFAULT '{}',
+    comparator         text NOT NULL CHECK (comparator IN ('>', '>=', '<', '<=')),
+    threshold          float8 NOT NULL,
+    recovery_threshold float8,
+    eval_window        interval NOT NULL DEFAULT '5 minutes'
+                       CHECK (eval_window > '0' AND eval_window <= '1 day'),
+    eval_every         interval NOT NULL DEFAULT '10 seconds' CHECK (eval_every >= '0'),
+    pending_for        interval NOT NULL DEFAULT '0' CHECK (pending_for >= '0'),
+    keep_firing_for    interval NOT NULL DEFAULT '0' CHECK (keep_firing_for >= '0'),
+    min_sample_metric  text NOT NULL DEFAULT 'plays',
+    min_sample         float8 NOT NULL DEFAULT 0,
+    severity           text NOT NULL CHECK (severity IN ('info', 'warning', 'critical')),
+    message            text NOT NULL CHECK (length(message) <= 2000),
+    channels           text[] NOT NULL DEFAULT '{}',
+    enabled            boolean NOT NULL DEFAULT true,
+    updated_at         timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE alert_rules IS 'Alert rules evaluated by qoe.evaluate_alerts (doc/alerts.md); qoe_admin adds, changes and disables them';
+COMMENT ON COLUMN alert_rules.name IS 'rule name, the alertname label in Alertmanager';
+COMMENT ON COLUMN alert_rules.metric IS 'a column of qoe.qoe_metrics, error_rate, or stall_loop (see qoe.alert_metrics())';
+COMMENT ON COLUMN alert_rules.scope IS 'dimensions to group by; one alert per rule and combination of their values';
+COMMENT ON COLUMN alert_rules.comparator IS 'the alert condition is: metric comparator threshold';
+COMMENT ON COLUMN alert_rules.threshold IS 'value that starts an alert';
+COMMENT ON COLUMN alert_rules.recovery_threshold IS 'value the metric must get back past to resolve (hysteresis); NULL means the threshold';
+COMMENT ON COLUMN alert_rules.eval_window IS 'metrics are computed over the last eval_window; for stall_loop, the longest span of the stalls';
+COMMENT ON COLUMN alert_rules.eval_every IS 'evaluations of this rule are at least this far apart, however often qoe.evaluate_alerts runs (0: every time)';
+COMMENT ON COLUMN alert_rules.pending_for IS 'how long the condition must hold before the alert fires';
+COMMENT ON COLUMN alert_rules.keep_firing_for IS 'how long the recovery must hold before a firing alert resolves (no flapping)';
+COMMENT ON COLUMN alert_rules.min_sample_metric IS 'metric that measures the sample, plays by default';
+COMMENT ON COLUMN alert_rules.min_sample IS 'a scope whose min_sample_metric is below this is not judged';
+COMMENT ON COLUMN alert_rules.severity IS 'info, warning or critical; the severity label in Alertmanager';
+COMMENT ON COLUMN alert_rules.message IS 'message template with {{placeholders}} and | pct, | round, | round(N) filters';
+COMMENT ON COLUMN alert_rules.channels IS 'where the alert should go (e.g. slack, pagerduty); the channels label in Alertmanager, for routing';
+COMMENT ON COLUMN alert_rules.enabled IS 'a disabled rule is not evaluated, and its open alerts resolve';
+
+CREATE FUNCTION alert_rules_check() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    dims text[] := qoe.alert_dimensions(NEW.metric);
+    bad text;
+BEGIN
+    IF NOT NEW.metric = ANY (qoe.alert_metrics()) THEN
+        RAISE EXCEPTION 'unknown alert metric "%"', NEW.metric
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('Rule "%s" names metric "%s".', NEW.name, NEW.metric),
+                  HINT = 'The metrics are: ' || array_to_string(qoe.alert_metrics(), ', ') || '.';
+    END IF;
+    IF NEW.metric = 'stall_loop' THEN
+        NEW.min_sample_metric := 'stall_loop';
+        IF NOT 'session_id' = ANY (NEW.scope) OR NEW.comparator <> '>=' OR NEW.threshold < 2 THEN
+            RAISE EXCEPTION 'invalid stall_loop rule "%"', NEW.name
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'A stall_loop rule counts stalls in a row of one session.',
+                      HINT = 'Use scope {session_id, ...}, comparator >= and a threshold of at least 2 stalls.';
+        END IF;
+    END IF;
+    SELECT d INTO bad FROM unnest(NEW.scope) d WHERE d IS NULL OR NOT d = ANY (dims) LIMIT 1;
+    IF FOUND OR cardinality(NEW.scope) <> (SELECT count(DISTINCT d) FROM unnest(NEW.scope) d) THEN
+        RAISE EXCEPTION 'invalid alert scope %', NEW.scope
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = CASE WHEN bad IS NULL AND FOUND THEN 'The scope holds a NULL.'
+                                WHEN FOUND THEN format('"%s" is not a dimension of metric %s.', bad, NEW.metric)
+                                ELSE 'The scope names a dimension twice.' END,
+                  HINT = 'The dimensions are: ' || array_to_string(dims, ', ') || '.';
+    END IF;
+    IF NOT NEW.min_sample_metric = ANY (array_remove(qoe.alert_metrics(), 'stall_loop'))
+       AND NEW.metric <> 'stall_loop' THEN
+        RAISE EXCEPTION 'unknown alert metric "%" in min_sample_metric', NEW.min_sample_metric
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('Rule "%s" measures its sample with "%s".', NEW.name, NEW.min_sample_metric),
+                  HINT = 'The sample is one of: '
+                         || array_to_string(array_remove(qoe.alert_metrics(), 'stall_loop'), ', ') || '.';
+    END IF;
+    IF NEW.recovery_threshold IS NOT NULL
+       AND ((NEW.comparator IN ('>', '>=') AND NEW.recovery_threshold > NEW.threshold)
+            OR (NEW.comparator IN ('<', '<=') AND NEW.recovery_threshold < NEW.threshold)) THEN
+        RAISE EXCEPTION 'recovery threshold % is on the wrong side of threshold %',
+                NEW.recovery_threshold, NEW.threshold
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('Rule "%s" fires when %s %s %s; it could resolve while the condition still holds.',
+                                  NEW.name, NEW.metric, NEW.comparator, NEW.threshold),
+                  HINT = CASE WHEN NEW.comparator IN ('>', '>=')
+                              THEN 'With > or >=, the recovery threshold must be at most the threshold (or NULL).'
+                              ELSE 'With < or <=, the recovery threshold must be at least the threshold (or NULL).' END;
+    END IF;
+    PERFORM qoe.alert_template_check(NEW.message, qoe.alert_placeholders(NEW.metric, NEW.scope));
+    NEW.updated_at := now();
+    RETURN NEW;
+END $$;
+COMMENT ON FUNCTION alert_rules_check() IS 'Trigger: refuses an alert rule with an unknown metric or dimension, a bad template or a recovery threshold on the wrong side';
+
+-- What a message template may name (doc/alerts.md).
+CREATE FUNCTION alert_placeholders(metric text, scope text[]) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN ARRAY['rule', 'severity', 'metric', 'value', 'threshold', 'recovery_threshold', 'window']
+        || CASE WHEN metric = 'stall_loop'
+                                     THEN qoe.alert_dimensions(metric)
+                                     ELSE array_remove(qoe.alert_metrics(), 'stall_loop') || scope END;
+COMMENT ON FUNCTION alert_placeholders(text, text[]) IS
+    'Placeholders a message template of a rule on this metric and scope may use (doc/alerts.md)';
+
+CREATE TRIGGER alert_rules_check BEFORE INSERT OR UPDATE ON alert_rules
+    FOR EACH ROW EXECUTE FUNCTION alert_rules_check();
+
+CREATE TABLE alert_rule_status (
+    rule         text PRIMARY KEY REFERENCES alert_rules (name) ON UPDATE CASCADE ON DELETE CASCADE,
+    evaluated_at timestamptz NOT NULL,
+    took_ms      float8,
+    error        text,
+    error_at     timestamptz
+);
+COMMENT ON TABLE alert_rule_status IS 'Per rule: its last evaluation, how long it took, and its last error (doc/alerts.md)';
+COMMENT ON COLUMN alert_rule_status.evaluated_at IS 'the now of its last evaluation, successful or not';
+COMMENT ON COLUMN alert_rule_status.took_ms IS 'milliseconds its last evaluation took';
+COMMENT ON COLUMN alert_rule_status.error IS 'why its last evaluation failed; NULL after a success';
+COMMENT ON COLUMN alert_rule_status.error_at IS 'when it last failed';
+
+CREATE TABLE alerts (
+    id                bigserial PRIMARY KEY,
+    rule              text NOT NULL REFERENCES alert_rules (name) ON UPDATE CASCADE ON DELETE CASCADE,
+    scope             jsonb NOT NULL,
+    state             text NOT NULL CHECK (state IN ('pending', 'firing', 'resolved', 'cancelled')),
+    severity          text NOT NULL,
+    value             float8,
+    threshold         float8 NOT NULL,
+    started_at        timestamptz NOT NULL,
+    fired_at          timestamptz,
+    resolved_at       timestamptz,
+    recovering_since  timestamptz,
+    evaluated_at      timestamptz NOT NULL,
+    message           text NOT NULL,
+    channels          text[] NOT NULL,
+    deliver_at        timestamptz,
+    delivered_state   text,
+    delivered_at      timestamptz,
+    delivery_attempts integer NOT NULL DEFAULT 0,
+    delivery_error    text
+);
+-- one open alert per rule and scope, whoever evaluates; a digest of the
+-- scope, whose values come from clients and may be longer than an index entry
+CREATE UNIQUE INDEX alerts_open_idx ON alerts (rule, md5(scope::text)) WHERE state IN ('pending', 'firing');
+COMMENT ON SEQUENCE alerts_id_seq IS 'Numbers qoe.alerts rows in the order they started';
+CREATE INDEX alerts_outbox_idx ON alerts (deliver_at) WHERE deliver_at IS NOT NULL;
+CREATE INDEX alerts_rule_started_idx ON alerts (rule, started_at);
+COMMENT ON TABLE alerts IS 'Alert history: one row per alert, from pending to firing to resolved (doc/alerts.md)';
+COMMENT ON COLUMN alerts.scope IS 'the values of the rule''s scope dimensions, e.g. {"content_id": 7}';
+COMMENT ON COLUMN alerts.state IS 'pending (condition holds, not yet for pending_for), firing, resolved, or cancelled (pending that stopped holding)';
+COMMENT ON COLUMN alerts.value IS 'the metric at the last evaluation that saw it';
+COMMENT ON COLUMN alerts.threshold IS 'the rule''s threshold when the alert started';
+COMMENT ON COLUMN alerts.started_at IS 'evaluation time the condition was first seen';
+COMMENT ON COLUMN alerts.fired_at IS 'evaluation time it fired; NULL if it never did';
+COMMENT ON COLUMN alerts.resolved_at IS 'evaluation time it resolved or was cancelled';
+COMMENT ON COLUMN alerts.recovering_since IS 'while firing: since when the recovery condition holds (keep_firing_for)';
+COMMENT ON COLUMN alerts.evaluated_at IS 'last evaluation that looked at this alert';
+COMMENT ON COLUMN alerts.message IS 'the rule''s template rendered when the alert started and when it fired';
+COMMENT ON COLUMN alerts.deliver_at IS 'outbox: when the notifier should send it to Alertmanager next; NULL when nothing is due';
+COMMENT ON COLUMN alerts.delivered_state IS 'the state Alertmanager last received';
+COMMENT ON COLUMN alerts.delivered_at IS 'when Alertmanager last accepted it';
+COMMENT ON COLUMN alerts.delivery_attempts IS 'failed deliveries since the last success (the backoff doubles with each)';
+COMMENT ON COLUMN alerts.delivery_error IS 'the last delivery error, NULL after a success';
+
+-- The notifier's own status: one row.
+CREATE TABLE alert_notifier_status (
+    id              boolean PRIMARY KEY DEFAULT true CHECK (id),
+    last_attempt_at timestamptz,
+    last_success_at timestamptz,
+    last_error_at   timestamptz,
+    last_error      text,
+    sent            bigint NOT NULL DEFAULT 0,
+    failed          bigint NOT NULL DEFAULT 0
+);
+INSERT INTO alert_notifier_status DEFAULT VALUES;
+COMMENT ON TABLE alert_notifier_status IS 'The alert notifier''s last delivery to Alertmanager and last error (one row)';
+
+CREATE VIEW alert_delivery AS
+    SELECT s.last_attempt_at, s.last_success_at, s.last_error_at, s.last_error,
+           s.sent, s.failed,
+           (SELECT count(*) FROM qoe.alerts a WHERE a.deliver_at IS NOT NULL
+               AND a.deliver_at <= pg_catalog.now()) AS due,
+           (SELECT min(a.deliver_at) FROM qoe.alerts a WHERE a.deliver_at IS NOT NULL
+               AND a.delivered_state IS DISTINCT FROM a.state) AS oldest_undelivered
+      FROM qoe.alert_notifier_status s;
+COMMENT ON VIEW alert_delivery IS 'Delivery to Alertmanager: last attempt, success and error, alerts sent and failed, alerts due now and the oldest not yet delivered';
+
+-- THE SEAM to the rollups (issue 12): the metrics of every scope over a window,
+-- one jsonb object per scope (its dimensions and metrics), from qoe.qoe_metrics; error_rate is start failures plus
+-- playback failures over attempts. Tests replace this function.
+CREATE FUNCTION alert_metric_values(from_ts timestamptz, to_ts timestamptz, group_by text[])
+    RETURNS SETOF jsonb
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    RETURN QUERY
+        SELECT m.j || jsonb_build_object('error_rate',
+                   (m.j ->> 'video_start_failure_rate')::float8
+                   + (m.j ->> 'playback_failure_rate')::float8)
+          FROM (SELECT to_jsonb(q) - 'bucket' AS j
+                  FROM qoe.qoe_metrics(from_ts, to_ts, NULL, group_by) q) m;
+END $$;
+COMMENT ON FUNCTION alert_metric_values(timestamptz, timestamptz, text[]) IS
+    'Metrics of each scope over [from_ts, to_ts) for alert rules, from qoe.qoe_metrics, plus error_rate (doc/alerts.md)';
+
+-- Stalls by arrival: the stall loop looks at what arrived in the last seconds.
+CREATE INDEX viewing_events_buffering_idx ON viewing_events (received_at) WHERE event_type = 'buffering';
+
+-- Sessions stalling in a row (doc/alerts.md): per session, its connection-
+-- induced stalls after the first frame with no other event between them but
+-- bitrate changes, among its events of the two minutes before at; a loop is
+-- `stalls` of them within max_span whose last one arrived in the 10 s before
+-- at. Only sessions with a stall arrived in those 10 s are looked at.
+CREATE FUNCTION alert_stall_loops(at timestamptz, stalls integer, max_span interval)
+    RETURNS SETOF jsonb
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+    WITH recent AS (
+        SELECT DISTINCT e.session_id FROM qoe.viewing_events e
+         WHERE e.event_type = 'buffering'
+           AND e.received_at > at - interval '10 seconds' AND e.received_at <= at
+           AND e.event_time > at - interval '2 minutes'
+           AND e.event_time <= at + interval '1 minute'
+    ), ev AS (
+        SELECT e.session_id, e.event_time, e.received_at,
+               e.event_type = 'buffering'
+                 AND (e.extra ->> 'seek_induced') IS DISTINCT FROM 'true' AS stall
+          FROM qoe.viewing_events e JOIN recent r USING (session_id)
+          JOIN qoe.sessions s USING (session_id)
+         WHERE e.event_time > at - interval '2 minutes'
+           AND e.event_time <= at + interval '1 minute'
+           AND e.event_time > s.first_frame_at
+           AND e.event_type <> 'bitrate_change'
+    ), runs AS (
+        -- a run: the stalls after the same number of other events
+        SELECT ev.*, pg_catalog.count(*) FILTER (WHERE NOT stall)
+                   OVER (PARTITION BY session_id ORDER BY event_time, received_at
+                         ROWS UNBOUNDED PRECEDING) AS run
+          FROM ev
+    ), loops AS (
+        SELECT session_id, run, pg_catalog.count(*) AS in_row,
+               pg_catalog.bool_or(event_time - back <= max_span
+                                  AND received_at > at - interval '10 seconds') AS looping
+          FROM (SELECT runs.*, pg_catalog.lag(event_time, stalls - 1)
+                                 OVER (PARTITION BY session_id, run ORDER BY event_time) AS back
+                  FROM runs WHERE stall) x
+         GROUP BY session_id, run
+    )
+    SELECT DISTINCT ON (l.session_id)
+           pg_catalog.jsonb_build_object('stall_loop', l.in_row, 'session_id', s.session_id,
+               'user_id', s.user_id, 'content_id', s.content_id, 'cdn_pop', s.cdn_pop,
+               'country', s.country, 'device_type', s.device_type)
+      FROM loops l JOIN qoe.sessions s USING (session_id)
+     WHERE l.looping
+     ORDER BY l.session_id, l.in_row DESC;
+    END;
+COMMENT ON FUNCTION alert_stall_loops(timestamptz, integer, interval) IS
+    'Sessions with at least this many connection-induced stalls in a row within max_span, the last arrived in the 10 s before at, among their events of the two minutes before at (doc/alerts.md)';
+
+-- The current metrics of every scope of a rule, one jsonb object each.
+CREATE FUNCTION alert_values(r alert_rules, at timestamptz) RETURNS SETOF jsonb
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF r.metric = 'stall_loop' THEN
+        RETURN QUERY SELECT * FROM qoe.alert_stall_loops(at, r.threshold::integer, r.eval_window);
+    ELSE
+        RETURN QUERY SELECT * FROM qoe.alert_metric_values(at - r.eval_window, at, r.scope);
+    END IF;
+END $$;
+COMMENT ON FUNCTION alert_values(alert_rules, timestamptz) IS
+    'The metrics of every scope of a rule at a time: qoe.alert_metric_values over its window, or qoe.alert_stall_loops';
+
+CREATE FUNCTION alert_holds(value float8, comparator text, threshold float8) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE comparator WHEN '>' THEN value > threshold
+                           WHEN '>=' THEN value >= threshold
+                           WHEN '<' THEN value < threshold
+                           WHEN '<=' THEN value <= threshold END;
+COMMENT ON FUNCTION alert_holds(float8, text, float8) IS 'value comparator threshold';
+
+-- NOTIFY qoe_alerts with a small payload; sent at commit. A scope too long
+-- for NOTIFY's 8000 bytes (client-supplied dimension values) is left out.
+CREATE FUNCTION alert_notify(a alerts) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    payload jsonb := jsonb_build_object('id', a.id, 'rule', a.rule, 'severity', a.severity,
+                                        'scope', a.scope, 'state', a.state, 'value', a.value);
+BEGIN
+    IF octet_length(payload::text) > 7900 THEN
+        payload := payload || '{"scope": "too long, see qoe.alerts"}';
+    END IF;
+    PERFORM pg_notify('qoe_alerts', payload::text);
+END $$;
+COMMENT ON FUNCTION alert_notify(alerts) IS 'NOTIFY qoe_alerts with the alert id, rule, severity, scope, state and value';
+
+CREATE FUNCTION evaluate_alerts(now timestamptz DEFAULT pg_catalog.now())
+    RETURNS TABLE (id bigint, rule text, scope jsonb, state text, value float8)
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_column
+DECLARE
+    r qoe.alert_rules;
+    c record;
+    a qoe.alerts;
+    v float8;
+    sample float8;
+    present boolean;
+    breach boolean;
+    recovered boolean;
+    vars jsonb;
+    new_state text;
+    msg text;
+    t0 timestamptz;
+BEGIN
+    -- one evaluator at a time; alerts_open_idx keeps one open alert per rule
+    -- and scope whatever happens
+    PERFORM pg_advisory_xact_lock(7216373650041513);
+
+    -- open alerts of disabled rules end
+    FOR a IN UPDATE qoe.alerts al
+                SET state = CASE al.state WHEN 'firing' THEN 'resolved' ELSE 'cancelled' END,
+                    resolved_at = now, evaluated_at = now,
+                    deliver_at = CASE al.state WHEN 'firing' THEN now END
+               FROM qoe.alert_rules ru
+              WHERE ru.name = al.rule AND NOT ru.enabled AND al.state IN ('pending', 'firing')
+          RETURNING al.* LOOP
+        PERFORM qoe.alert_notify(a);
+        RETURN QUERY SELECT a.id, a.rule, a.scope, a.state, a.value;
+    END LOOP;
+
+    FOR r IN SELECT ru.* FROM qoe.alert_rules ru
+               LEFT JOIN qoe.alert_rule_status st ON st.rule = ru.name
+              WHERE ru.enabled
+                -- due: never evaluated, eval_every passed, or a replay of the past
+                AND (st.evaluated_at IS NULL OR now >= st.evaluated_at + ru.eval_every
+                     OR now < st.evaluated_at)
+              ORDER BY ru.name LOOP
+      t0 := clock_timestamp();
+      -- a rule that fails (its metrics cannot be computed) does not stop the others
+      BEGIN
+        FOR c IN
+            WITH cur AS (
+                SELECT (SELECT coalesce(jsonb_object_agg(d, m -> d), '{}') FROM unnest(r.scope) d) AS scope,
+                       m AS vars, (m ->> r.metric)::float8 AS v
+                  FROM qoe.alert_values(r, now) m
+            ), o AS (
+                SELECT * FROM qoe.alerts al WHERE al.rule = r.name AND al.state IN ('pending', 'firing')
+            )
+            SELECT coalesce(o.scope, cur.scope) AS scope, cur.vars, cur.v,
+                   o.id AS open_id, o.state AS open_state, o.started_at, o.recovering_since
+              FROM cur FULL JOIN o ON o.scope = cur.scope
+             WHERE o.id IS NOT NULL OR qoe.alert_holds(cur.v, r.comparator, r.threshold)
+        LOOP
+            v := c.v;
+            sample := (c.vars ->> r.min_sample_metric)::float8;
+            -- a scope without data (or NaN), or with too small a sample (or
+            -- none, when one is required), is not judged: it starts nothing,
+            -- and ends what it had started
+            present := v IS NOT NULL AND v <> 'NaN' AND coalesce(sample >= r.min_sample, r.min_sample <= 0);
+            breach := present AND coalesce(qoe.alert_holds(v, r.comparator, r.threshold), false);
+            recovered := NOT present OR NOT coalesce(qoe.alert_holds(v, r.comparator,
+                                                     coalesce(r.recovery_threshold, r.threshold)), false);
+            vars := coalesce(c.vars, '{}') || jsonb_build_object(
+                'rule', r.name, 'severity', r.severity, 'metric', r.metric, 'value', v,
+                'threshold', r.threshold, 'recovery_threshold', coalesce(r.recovery_threshold, r.threshold),
+                'window', r.eval_window::text);
+            a := NULL;
+            IF c.open_id IS NULL THEN
+                IF breach THEN
+                    new_state := CASE WHEN r.pending_for = '0' THEN 'firing' ELSE 'pending' END;
+                    INSERT INTO qoe.alerts AS al (rule, scope, state, severity, value, threshold,
+                                                  started_at, fired_at, evaluated_at, message, channels,
+                                                  deliver_at)
+                    VALUES (r.name, c.scope, new_state, r.severity, v, r.threshold, now,
+                            CASE new_state WHEN 'firing' THEN now END, now,
+                            qoe.alert_render(r.message, vars), r.channels,
+                            CASE new_state WHEN 'firing' THEN now END)
+                    ON CONFLICT (rule, md5(scope::text)) WHERE state IN ('pending', 'firing') DO NOTHING
+                    RETURNING al.* INTO a;
+                END IF;
+            ELSIF c.open_state = 'pending' THEN
+                IF NOT breach THEN
+                    UPDATE qoe.alerts al SET state = 'cancelled', resolved_at = now, evaluated_at = now,
+                                             value = coalesce(v, al.value)
+                     WHERE al.id = c.open_id RETURNING al.* INTO a;
+                ELSIF now - c.started_at >= r.pending_for THEN
+                    UPDATE qoe.alerts al SET state = 'firing', fired_at = now, evaluated_at = now, value = v,
+                                             message = qoe.alert_render(r.message, vars), deliver_at = now
+                     WHERE al.id = c.open_id RETURNING al.* INTO a;
+                ELSE
+                    UPDATE qoe.alerts al SET value = v, evaluated_at = now WHERE al.id = c.open_id;
+                END IF;
+            ELSIF recovered AND now - coalesce(c.recovering_since, now) >= r.keep_firing_for THEN
+                UPDATE qoe.alerts al SET state = 'resolved', resolved_at = now, evaluated_at = now,
+                                         recovering_since = coalesce(al.recovering_since, now),
+                                         value = coalesce(v, al.value), deliver_at = now
+                 WHERE al.id = c.open_id RETURNING al.* INTO a;
+            ELSE
+                -- firing on, or recovering for less than keep_firing_for
+                UPDATE qoe.alerts al SET evaluated_at = now, value = coalesce(v, al.value),
+                                         recovering_since = CASE WHEN recovered
+                                                                 THEN coalesce(al.recovering_since, now) END
+                 WHERE al.id = c.open_id;
+            END IF;
+            IF a.id IS NOT NULL THEN
+                PERFORM qoe.alert_notify(a);
+                RETURN QUERY SELECT a.id, a.rule, a.scope, a.state, a.value;
+            END IF;
+        END LOOP;
+        msg := NULL;
+      EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+        RAISE WARNING 'alert rule "%" was not evaluated: %', r.name, msg
+            USING HINT = 'Its alerts keep their state until it can be evaluated again; see qoe.alert_rule_status.';
+      END;
+      INSERT INTO qoe.alert_rule_status AS st (rule, evaluated_at, took_ms, error, error_at)
+      VALUES (r.name, now, extract(epoch FROM clock_timestamp() - t0) * 1000, msg,
+              CASE WHEN msg IS NOT NULL THEN now END)
+      ON CONFLICT (rule) DO UPDATE
+         SET evaluated_at = excluded.evaluated_at, took_ms = excluded.took_ms, error = excluded.error,
+             error_at = coalesce(excluded.error_at, st.error_at);
+    END LOOP;
+END $$;
+COMMENT ON FUNCTION evaluate_alerts(timestamptz) IS
+    'Evaluate every enabled alert rule at a time (default now): start, fire, resolve or cancel alerts in qoe.alerts, NOTIFY qoe_alerts for each change; returns the changes (doc/alerts.md)';
+
+-- The notifier's side of the outbox (src/alerts/notifier.c): the alerts due,
+-- as an Alertmanager v2 POST body, and what became of their delivery.
+CREATE FUNCTION alert_outbox(at timestamptz, max_alerts integer, resend interval,
+                             OUT ids bigint[], OUT states text[], OUT body text)
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+    SELECT pg_catalog.array_agg(d.id ORDER BY d.id), pg_catalog.array_agg(d.state ORDER BY d.id),
+           pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+               'labels', pg_catalog.jsonb_build_object('alertname', d.rule, 'severity', d.severity)
+                   || coalesce((SELECT pg_catalog.jsonb_object_agg(k,
+                                         coalesce(x #>> '{}', ''))
+                                    FROM pg_catalog.jsonb_each(d.scope) e(k, x)), '{}')
+                   || CASE WHEN pg_catalog.cardinality(d.channels) > 0
+                        THEN pg_catalog.jsonb_build_object('channels', pg_catalog.array_to_string(d.channels, ','))
+                        ELSE '{}' END,
+               'annotations', pg_catalog.jsonb_build_object('summary', d.message,
+                   'value', d.value::text, 'threshold', d.threshold::text, 'qoe_alert_id', d.id::text),
+               'startsAt', pg_catalog.to_char(coalesce(d.fired_at, d.started_at) AT TIME ZONE 'UTC',
+                                              'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+               -- after startsAt, or Alertmanager refuses the whole batch (an
+               -- evaluation at a future now)
+               'endsAt', pg_catalog.to_char(greatest(CASE d.state WHEN 'firing'
+                                                          THEN at + resend * 4::float8
+                                                          ELSE coalesce(d.resolved_at, at) END,
+                                                     coalesce(d.fired_at, d.started_at) + interval '1 millisecond')
+                                            AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+               ORDER BY d.id)::text
+      FROM (SELECT * FROM qoe.alerts a
+             WHERE a.deliver_at <= at
+             ORDER BY a.deliver_at LIMIT max_alerts) d;
+    END;
+COMMENT ON FUNCTION alert_outbox(timestamptz, integer, interval) IS
+    'Alerts due for delivery at a time (at most max_alerts), their states, and the Alertmanager v2 POST /api/v2/alerts body; firing ones end 4 resend intervals later unless resent';
+
+CREATE FUNCTION alert_delivered(at timestamptz, ids bigint[], states text[], error text, resend interval)
+    RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF coalesce(cardinality(ids), 0) = 0 THEN
+        RETURN;
+    END IF;
+    -- an alert whose state changed since it was read is due again already
+    IF error IS NULL THEN
+        UPDATE qoe.alerts a
+           SET deliver_at = CASE a.state WHEN 'firing' THEN at + resend END,
+               delivered_state = a.state, delivered_at = at, delivery_attempts = 0, delivery_error = NULL
+          FROM unnest(ids, states) s(id, state)
+         WHERE a.id = s.id AND a.state = s.state;
+        UPDATE qoe.alert_notifier_status
+           SET last_attempt_at = at, last_success_at = at, sent = sent + cardinality(ids);
+    ELSE
+        UPDATE qoe.alerts a
+           SET deliver_at = at + least(interval '1 second' * 2 ^ least(a.delivery_attempts, 6),
+                                       interval '1 minute'),
+               delivery_attempts = a.delivery_attempts + 1, delivery_error = error
+          FROM unnest(ids, states) s(id, state)
+         WHERE a.id = s.id AND a.state = s.state;
+        UPDATE qoe.alert_notifier_status
+           SET last_attempt_at = at, last_error_at = at, last_error = error,
+               failed = failed + cardinality(ids);
+    END IF;
+END $$;
+COMMENT ON FUNCTION alert_delivered(timestamptz, bigint[], text[], text, interval) IS
+    'Record a delivery to Alertmanager: on success firing alerts are due again after resend, resolved ones never; on error (text) they are retried after 1 s, doubling to 1 min';
+
+-- the design's rules (SPEC section 5), and the stall loop
+INSERT INTO alert_rules (name, metric, scope, comparator, threshold, recovery_threshold,
+                         eval_window, eval_every, pending_for, keep_firing_for, min_sample_metric, min_sample,
+                         severity, message, channels) VALUES
+    ('high_vst_p95', 'vst_p95_ms', '{content_id}', '>', 3000, 2500, '5 minutes', '10 seconds', '1 minute', '2 minutes',
+     'plays', 20, 'warning',
+     'Slow video start: p95 {{vst_p95_ms | round}} ms for content {{content_id}}', '{slack}'),
+    ('high_rebuffering', 'rebuffering_ratio', '{content_id}', '>', 0.02, 0.015, '5 minutes', '10 seconds', '1 minute', '2 minutes',
+     'plays', 20, 'critical',
+     'High rebuffering: {{rebuffering_ratio | pct}} for content {{content_id}}', '{slack,pagerduty}'),
+    ('low_qoe_score', 'qoe_score', '{content_id}', '<', 70, 75, '5 minutes', '10 seconds', '1 minute', '2 minutes',
+     'plays', 20, 'warning',
+     'Low QoE score: {{qoe_score | round(1)}} for content {{content_id}}', '{slack}'),
+    ('high_error_rate', 'error_rate', '{content_id}', '>', 0.01, 0.008, '5 minutes', '10 seconds', '1 minute', '2 minutes',
+     'attempts', 20, 'critical',
+     'High error rate: {{error_rate | pct}} for content {{content_id}}', '{slack,pagerduty}'),
+    ('stall_loop', 'stall_loop', '{session_id,content_id}', '>=', 3, NULL, '3 seconds', '0', '0', '0',
+     'stall_loop', 0, 'critical',
+     'Stall loop: session {{session_id}} of user {{user_id}} stalled {{value}} times in a row within 3 s on content {{content_id}} via CDN POP {{cdn_pop}}',
+     '{slack,pagerduty}');
