@@ -52,7 +52,7 @@ wait_for "attempts = 2 FROM qoe.content_metrics_daily WHERE content_id = 42 AND 
 wait_for "NOT EXISTS (SELECT FROM qoe.sessions WHERE session_id = 'old')
           AND NOT EXISTS (SELECT FROM qoe.dead_letters WHERE reason = 'old')" 20 ||
 	fail "retention did not remove the old session and dead letter"
-wait_for "count(*) = 5 AND bool_and(runs > 0 AND NOT failing) FROM qoe.scheduler_status" 20 ||
+wait_for "count(*) = 6 AND bool_and(runs > 0 AND NOT failing) FROM qoe.scheduler_status" 20 ||
 	{ q -c "SELECT * FROM qoe.scheduler_status"; fail "not every job ran cleanly"; }
 q -c "SELECT job, run_every, runs FROM qoe.scheduler_status ORDER BY job"
 
