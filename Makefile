@@ -13,6 +13,7 @@ OBJS = \
 	src/ingest/partitions.o \
 	src/core/catalog.o \
 	src/core/subxact.o \
+	src/core/worker_session.o \
 	src/ingest/session_fold.o \
 	src/ingest/dead_letters.o \
 	src/ingest/ingest.o \

@@ -19,13 +19,8 @@
 
 #include <curl/curl.h>
 
-#include "access/heapam.h"
 #include "access/htup_details.h"
-#include "access/table.h"
-#include "access/tableam.h"
 #include "access/xact.h"
-#include "catalog/pg_authid.h"
-#include "catalog/pg_database.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
@@ -40,12 +35,12 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
-#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "alerts/notifier.h"
 #include "core/catalog.h"
 #include "core/guc.h"
+#include "core/worker_session.h"
 
 #define WATCH_MS		10000	/* the watcher's look, and restart delay */
 #define POLL_MS			500		/* how often the outbox is read */
@@ -97,33 +92,14 @@ AlertsInit(void)
 /* ---- the watcher ---- */
 
 /* Can the notifier connect now? With no database selected, catalogs are scanned. */
+/* the Kafka supervisor logs why the role is unfit; here we only wait */
 static bool
 notifier_can_start(void)
 {
-	Relation	rel;
-	TableScanDesc scan;
-	HeapTuple	tup;
-	bool		ok = false;
+	char		msg[256];
+	char		hint[256];
 
-	StartTransactionCommand();
-	rel = table_open(DatabaseRelationId, AccessShareLock);
-	scan = table_beginscan_catalog(rel, 0, NULL);
-	while (!ok && HeapTupleIsValid(tup = heap_getnext(scan, ForwardScanDirection)))
-		ok = strcmp(NameStr(((Form_pg_database) GETSTRUCT(tup))->datname), qoe_database) == 0;
-	table_endscan(scan);
-	table_close(rel, AccessShareLock);
-	if (ok && HeapTupleIsValid(tup = SearchSysCache1(AUTHNAME, CStringGetDatum(qoe_worker_role))))
-	{
-		Form_pg_authid role = (Form_pg_authid) GETSTRUCT(tup);
-
-		/* the Kafka supervisor logs why a role is unfit; here we only wait */
-		ok = !role->rolsuper && role->rolcanlogin;
-		ReleaseSysCache(tup);
-	}
-	else
-		ok = false;
-	CommitTransactionCommand();
-	return ok;
+	return !qoe_worker_obstacle(msg, hint, sizeof(msg));
 }
 
 static void
@@ -356,12 +332,7 @@ notifier_main(void)
 
 	BackgroundWorkerInitializeConnection(qoe_database, qoe_worker_role, 0);
 	/* the watcher checked the role, but it may have changed since */
-	if (GetSessionUserIsSuperuser())
-		ereport(FATAL,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("qoe_ext background workers must not run as a superuser"),
-				 errhint("Run ALTER ROLE %s NOSUPERUSER.", quote_identifier(qoe_worker_role))));
-	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+	qoe_worker_secure_session();
 	pgstat_report_appname("qoe_ext alert notifier");
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || (curl = curl_easy_init()) == NULL)

@@ -25,6 +25,13 @@
 #include "core/catalog.h"
 #include "core/guc.h"
 
+/*
+ * A job that meets a lock (a long DDL, an explicit LOCK) fails after this
+ * long and runs again at its next turn, recorded as failing, instead of
+ * keeping the launcher from restarting its Kafka workers meanwhile.
+ */
+#define JOB_LOCK_TIMEOUT_MS 1000
+
 typedef struct SchedulerJob
 {
 	const char *name;			/* the row of qoe.scheduler_status */
@@ -93,6 +100,10 @@ run_in_transaction(SchedulerJob *job, TimestampTz started, const char *error,
 			if (SPI_connect() != SPI_OK_CONNECT)
 				elog(ERROR, "SPI_connect failed");
 			nest_level = qoe_pin_search_path();
+			/* the launcher must not hang on a lock: its workers wait on it */
+			if (SPI_execute("SET LOCAL lock_timeout = " CppAsString2(JOB_LOCK_TIMEOUT_MS),
+							false, 0) != SPI_OK_UTILITY)
+				elog(ERROR, "setting lock_timeout failed");
 			if (error == NULL && SPI_execute(job->sql, false, 0) < 0)
 				elog(ERROR, "running \"%s\" failed", job->sql);
 			if (SPI_execute_with_args(RECORD_RUN, 5, argtypes, args,

@@ -22,13 +22,8 @@
  */
 #include "postgres.h"
 
-#include "access/heapam.h"
 #include "access/htup_details.h"
-#include "access/table.h"
-#include "access/tableam.h"
 #include "access/xact.h"
-#include "catalog/pg_authid.h"
-#include "catalog/pg_database.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -43,12 +38,12 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
-#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "analytics/scheduler.h"
 #include "core/catalog.h"
 #include "core/guc.h"
+#include "core/worker_session.h"
 #include "kafka/kafka_launcher.h"
 #include "kafka/kafka_shmem.h"
 #include "ingest/partitions.h"
@@ -102,25 +97,6 @@ KafkaLauncherRegister(void)
 
 /* ---- the connection of the launcher and the workers ---- */
 
-/*
- * Right after connecting: never go on as a superuser (the supervisor checked
- * the role, but it may have changed since), and pin search_path for the
- * whole process, as autovacuum does: PGC_S_OVERRIDE beats ALTER DATABASE and
- * ALTER ROLE settings, so no object outside pg_catalog can capture a name.
- */
-static void
-secure_session(void)
-{
-	if (GetSessionUserIsSuperuser())
-		ereport(FATAL,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("qoe_ext background workers must not run as a superuser"),
-				 errdetail("qoe.worker_role names role \"%s\", a superuser.", qoe_worker_role),
-				 errhint("Run ALTER ROLE %s NOSUPERUSER, or name another role in qoe.worker_role and restart the server.",
-						 quote_identifier(qoe_worker_role))));
-	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
-}
-
 /* The launcher hands its own role to its workers in bgw_extra. */
 void
 qoe_worker_connect(Oid dboid)
@@ -129,67 +105,10 @@ qoe_worker_connect(Oid dboid)
 
 	memcpy(&roleid, MyBgworkerEntry->bgw_extra, sizeof(roleid));
 	BackgroundWorkerInitializeConnectionByOid(dboid, roleid, 0);
-	secure_session();
+	qoe_worker_secure_session();
 }
 
 /* ---- the supervisor ---- */
-
-/* With no database selected, pg_database can only be scanned in full. */
-static bool
-database_exists(const char *name)
-{
-	Relation	rel = table_open(DatabaseRelationId, AccessShareLock);
-	TableScanDesc scan = table_beginscan_catalog(rel, 0, NULL);
-	HeapTuple	tup;
-	bool		found = false;
-
-	while (!found && HeapTupleIsValid(tup = heap_getnext(scan, ForwardScanDirection)))
-		found = strcmp(NameStr(((Form_pg_database) GETSTRUCT(tup))->datname), name) == 0;
-	table_endscan(scan);
-	table_close(rel, AccessShareLock);
-	return found;
-}
-
-/* Why the launcher cannot start now (message and hint), or false. */
-static bool
-launcher_obstacle(char *msg, char *hint, size_t len)
-{
-	HeapTuple	tup;
-
-	msg[0] = hint[0] = '\0';
-	StartTransactionCommand();
-	if (!database_exists(qoe_database))
-	{
-		snprintf(msg, len, "database \"%s\" named by qoe.database does not exist", qoe_database);
-		snprintf(hint, len, "Create it, or set qoe.database and restart the server.");
-	}
-	else if (!HeapTupleIsValid(tup = SearchSysCache1(AUTHNAME, CStringGetDatum(qoe_worker_role))))
-	{
-		snprintf(msg, len, "role \"%s\" named by qoe.worker_role does not exist", qoe_worker_role);
-		snprintf(hint, len, "CREATE EXTENSION qoe_ext creates it.");
-	}
-	else
-	{
-		Form_pg_authid role = (Form_pg_authid) GETSTRUCT(tup);
-
-		if (role->rolsuper)
-		{
-			snprintf(msg, len, "role \"%s\" named by qoe.worker_role is a superuser, and the workers run other roles' triggers",
-					 qoe_worker_role);
-			snprintf(hint, len, "Run ALTER ROLE %s NOSUPERUSER, or name another role in qoe.worker_role and restart the server.",
-					 quote_identifier(qoe_worker_role));
-		}
-		else if (!role->rolcanlogin)
-		{
-			snprintf(msg, len, "role \"%s\" named by qoe.worker_role cannot log in", qoe_worker_role);
-			snprintf(hint, len, "Run ALTER ROLE %s LOGIN CONNECTION LIMIT 0: background workers can then use it, clients cannot.",
-					 quote_identifier(qoe_worker_role));
-		}
-		ReleaseSysCache(tup);
-	}
-	CommitTransactionCommand();
-	return msg[0] != '\0';
-}
 
 static bool
 start_launcher(char *msg, char *hint, size_t len)
@@ -278,7 +197,7 @@ qoe_supervisor_main(Datum main_arg)
 			char		msg[256];
 			char		hint[256];
 
-			if (!launcher_obstacle(msg, hint, sizeof(msg)) &&
+			if (!qoe_worker_obstacle(msg, hint, sizeof(msg)) &&
 				start_launcher(msg, hint, sizeof(msg)))
 				logged[0] = '\0';
 			else if (strcmp(msg, logged) != 0)
@@ -595,7 +514,7 @@ qoe_launcher_main(Datum main_arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(qoe_database, qoe_worker_role, 0);
-	secure_session();
+	qoe_worker_secure_session();
 	pgstat_report_appname("qoe_ext launcher");
 
 	/* a new generation: workers of a previous launcher stop by themselves */

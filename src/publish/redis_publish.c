@@ -38,6 +38,7 @@
 
 #include "core/catalog.h"
 #include "core/guc.h"
+#include "core/worker_session.h"
 #include "publish/publish_guc.h"
 #include "publish/redis_conn.h"
 #include "publish/redis_publish.h"
@@ -689,20 +690,6 @@ publish_round(MemoryContext round_cxt)
 
 /* ---- the worker ---- */
 
-/* As the Kafka workers: never a superuser, names resolved in pg_catalog only. */
-static void
-secure_session(void)
-{
-	if (GetSessionUserIsSuperuser())
-		ereport(FATAL,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("qoe_ext background workers must not run as a superuser"),
-				 errdetail("qoe.worker_role names role \"%s\", a superuser.", qoe_worker_role),
-				 errhint("Run ALTER ROLE %s NOSUPERUSER, or name another role in qoe.worker_role and restart the server.",
-						 quote_identifier(qoe_worker_role))));
-	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
-}
-
 /* The settings a connection depends on; a change means a new connection. */
 static char *
 connection_settings(void)
@@ -724,7 +711,7 @@ qoe_publisher_main(Datum main_arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(qoe_database, qoe_worker_role, 0);
-	secure_session();
+	qoe_worker_secure_session();
 	pgstat_report_appname("qoe_ext publisher");
 	qoe_redis_status_attach();
 

@@ -38,7 +38,7 @@ qoe.alertmanager_timeout = '500ms'"
 trap cleanup EXIT
 
 psql -qX -v ON_ERROR_STOP=1 <<'SQL'
-CREATE EXTENSION qoe_ext;
+CREATE EXTENSION qoe_ext CASCADE;
 CREATE TABLE public.alerts_test_metrics (content_id bigint PRIMARY KEY, metrics jsonb);
 CREATE OR REPLACE FUNCTION qoe.alert_metric_values(from_ts timestamptz, to_ts timestamptz, group_by text[])
     RETURNS SETOF jsonb LANGUAGE sql STABLE
