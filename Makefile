@@ -23,7 +23,11 @@ OBJS = \
 	src/sketch/tdigest.o \
 	src/sketch/tdigest_io.o \
 	src/sketch/tdigest_agg.o \
-	src/sketch/qoe_score.o
+	src/sketch/qoe_score.o \
+	src/recommend/item_knn.o \
+	src/recommend/build.o \
+	src/recommend/recommend.o \
+	src/recommend/evaluate.o
 
 # The install script of a version under development is assembled from one
 # piece per concept (sql/install/NN_*.sql); a released version's script is
@@ -32,7 +36,8 @@ DATA_built = qoe_ext--$(EXTVERSION).sql
 DATA = $(wildcard sql/qoe_ext--*--*.sql)
 
 REGRESS = setup decode ingest writer sessions vectors partitions \
-	tdigest tdigest_parallel tdigest_accuracy qoe_score sources privileges search_path
+	tdigest tdigest_parallel tdigest_accuracy qoe_score sources privileges search_path \
+	recommend
 REGRESS_OPTS = --inputdir=.
 export QOE_SHARED_DIR ?= $(abspath $(CURDIR)/../shared)
 
