@@ -198,7 +198,34 @@ TRUNCATE qoe.interactions;
 SELECT * FROM qoe.evaluate_recommendations();
 SELECT mode, titles, neighbors FROM qoe.build_recommendations();
 
--- 7. Cleaning up
+-- 7. Who may do what: readers ask, qoe_admin loads, tunes and builds
+CREATE ROLE rec_bi LOGIN;
+CREATE ROLE rec_ops LOGIN;
+GRANT qoe_reader TO rec_bi;
+GRANT qoe_admin TO rec_ops;
+SET ROLE rec_ops;
+INSERT INTO qoe.interactions VALUES (1, 10, 1, now()), (1, 20, 1, now()), (2, 10, 1, now()), (2, 20, 1, now()),
+    (2, 30, 1, now());
+UPDATE qoe.recommendation_settings SET top_k = 3;
+SELECT qoe.refresh_interactions(now()) >= 0 AS refreshed;
+SELECT mode, neighbors FROM qoe.build_recommendations();
+SELECT count(*) FROM qoe.evaluate_recommendations();
+RESET ROLE;
+SET ROLE rec_bi;
+SELECT content_id, reason FROM qoe.recommend(1);
+SELECT neighbor_id FROM qoe.similar_content(10);
+SELECT count(*) >= 3 AS trending FROM qoe.trending();
+SELECT count(*) FROM qoe.item_neighbors;
+SELECT * FROM qoe.build_recommendations();
+SELECT * FROM qoe.evaluate_recommendations();
+SELECT qoe.refresh_interactions();
+INSERT INTO qoe.interactions VALUES (3, 10, 1, now());
+UPDATE qoe.recommendation_settings SET top_k = 1;
+RESET ROLE;
+DROP ROLE rec_bi, rec_ops;
+TRUNCATE qoe.interactions, qoe.item_neighbors;
+
+-- 8. Cleaning up
 UPDATE qoe.recommendation_settings SET (top_k, shrink, weighting, exclude) = (DEFAULT, DEFAULT, DEFAULT, DEFAULT);
 DELETE FROM qoe.recommendation_status;
 DELETE FROM qoe.sessions WHERE session_id LIKE 'r-%';

@@ -36,3 +36,21 @@ GRANT SELECT, DELETE ON dead_letters TO qoe_admin;
 
 -- trigger functions are for triggers only
 REVOKE EXECUTE ON FUNCTION qoe_score_config_changed() FROM PUBLIC;
+
+-- recommendations (70_recommend.sql): readers read the model and ask for
+-- recommendations; qoe_admin loads interactions, tunes and builds the model
+REVOKE EXECUTE ON FUNCTION recommend(bigint, integer), similar_content(bigint, integer),
+    trending(integer, text, interval), interaction_strength(bigint, real, real, boolean, boolean)
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION recommend(bigint, integer), similar_content(bigint, integer),
+    trending(integer, text, interval), interaction_strength(bigint, real, real, boolean, boolean)
+    TO qoe_reader;
+REVOKE EXECUTE ON FUNCTION refresh_interactions(timestamptz), build_recommendations(timestamptz),
+    evaluate_recommendations(integer, integer, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION refresh_interactions(timestamptz), build_recommendations(timestamptz),
+    evaluate_recommendations(integer, integer, integer) TO qoe_admin;
+GRANT SELECT ON interactions, item_neighbors, recommendation_settings, recommendation_status
+    TO qoe_reader;
+GRANT INSERT, UPDATE, DELETE, TRUNCATE ON interactions TO qoe_admin;
+GRANT UPDATE ON recommendation_settings TO qoe_admin;
+GRANT INSERT, DELETE ON item_neighbors, recommendation_status TO qoe_admin;
