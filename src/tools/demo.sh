@@ -85,3 +85,24 @@ SELECT s.content_id, c.title, count(*) FILTER (WHERE s.first_frame_at IS NOT NUL
   FROM qoe.sessions s LEFT JOIN qoe.content c USING (content_id)
  GROUP BY s.content_id, c.title ORDER BY plays DESC, s.content_id LIMIT 10;
 SQL
+
+# Recommendations (doc/recommendations.md): a day of history from 300
+# viewers with tastes, the item-KNN model, two viewers' picks and the
+# leave-one-out evaluation against most-popular.
+$GEN --viewers 100 --users 300 --duration-sec 86400 --start-ms $(( ($(date +%s) - 90000) * 1000 )) \
+	--format array --batch 2000 |
+	sed -e 's/^/SELECT 1 FROM qoe.ingest($q$/' -e 's/$/$q$);/' | psql -qX -v ON_ERROR_STOP=1 -o /dev/null
+psql -qX -v ON_ERROR_STOP=1 <<'SQL'
+\pset footer off
+SELECT qoe.refresh_interactions() AS interactions \gset
+SELECT titles, neighbors, round(duration_ms) AS ms FROM qoe.build_recommendations() \gset
+\echo '== Recommendations (item-KNN over' :interactions 'interactions;' :neighbors 'neighbours of' :titles 'titles built in' :ms 'ms) =='
+SELECT r.user_id AS viewer, r.content_id, c.title, round(r.score::numeric, 2) AS score,
+       array_to_string(r.reason, ', ') AS because_they_watched
+  FROM (VALUES (7), (42)) v(u), LATERAL (SELECT v.u AS user_id, * FROM qoe.recommend(v.u, 5)) r
+  LEFT JOIN qoe.content c USING (content_id);
+SELECT string_agg(format('%s HR@10 %s NDCG@10 %s', model, round(hr::numeric, 3), round(ndcg::numeric, 3)),
+                  '; ' ORDER BY model) || format(' (%s users, leave-one-out, 100 negatives)', max(users)) AS evaluation
+  FROM qoe.evaluate_recommendations() \gset
+\echo :evaluation
+SQL
