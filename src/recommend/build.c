@@ -283,8 +283,7 @@ qoe_build_recommendations(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	TimestampTz started = GetCurrentTimestamp();
-	MemoryContext cxt,
-				old;
+	MemoryContext cxt;
 	KnnSettings s;
 	KnnTriples	t;
 	KnnMatrix	m;
@@ -311,7 +310,7 @@ qoe_build_recommendations(PG_FUNCTION_ARGS)
 		elog(ERROR, "locking qoe.item_neighbors failed");
 	knn_read_settings(&s);
 
-	old = MemoryContextSwitchTo(cxt);
+	knn_use_context(cxt);
 	knn_load(&t, !PG_ARGISNULL(0));
 	knn_build_matrix(&m, &t, NULL, &s);
 	knn_row_work_init(&w, &m, s.top_k);
@@ -356,7 +355,6 @@ qoe_build_recommendations(PG_FUNCTION_ARGS)
 	}
 	flush_neighbors(buf);
 	peak = MemoryContextMemAllocated(cxt, true);
-	MemoryContextSwitchTo(old);
 
 	duration_ms = (double) (GetCurrentTimestamp() - started) / 1000.0;
 	{
@@ -400,6 +398,7 @@ qoe_build_recommendations(PG_FUNCTION_ARGS)
 
 	qoe_unpin_search_path(nest_level);
 	SPI_finish();
+	knn_use_context(NULL);
 	MemoryContextDelete(cxt);
 	return (Datum) 0;
 }

@@ -78,8 +78,7 @@ qoe_evaluate_recommendations(PG_FUNCTION_ARGS)
 	int32		k = PG_GETARG_INT32(0);
 	int32		negatives = PG_GETARG_INT32(1);
 	int32		seed = PG_GETARG_INT32(2);
-	MemoryContext cxt,
-				old;
+	MemoryContext cxt;
 	KnnSettings s;
 	KnnTriples	t;
 	KnnMatrix	m;
@@ -120,7 +119,7 @@ qoe_evaluate_recommendations(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	nest_level = qoe_pin_search_path();
 	knn_read_settings(&s);
-	old = MemoryContextSwitchTo(cxt);
+	knn_use_context(cxt);
 	knn_load(&t, true);
 
 	/* hold out each user's latest interaction, when the user has another */
@@ -257,7 +256,6 @@ qoe_evaluate_recommendations(PG_FUNCTION_ARGS)
 				knn_score[rev_item[q]] = 0;
 		}
 	}
-	MemoryContextSwitchTo(old);
 
 	{
 		const char *names[2] = {"item_knn", "most_popular"};
@@ -277,6 +275,7 @@ qoe_evaluate_recommendations(PG_FUNCTION_ARGS)
 	}
 	qoe_unpin_search_path(nest_level);
 	SPI_finish();
+	knn_use_context(NULL);
 	MemoryContextDelete(cxt);
 	return (Datum) 0;
 }

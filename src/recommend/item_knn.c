@@ -30,10 +30,24 @@
 
 #define KNN_FETCH_ROWS 10000
 
+/*
+ * Where the model's arrays live. Every SPI call leaves CurrentMemoryContext
+ * at SPI's procedure context, so the arrays go to a context of their own,
+ * named by the caller, which frees it (and measures it) in one go.
+ */
+static MemoryContext knn_context;
+
+void
+knn_use_context(MemoryContext cxt)
+{
+	knn_context = cxt;
+}
+
 void *
 knn_alloc(Size size)
 {
-	return MemoryContextAllocHuge(CurrentMemoryContext, Max(size, 1));
+	Assert(knn_context != NULL);
+	return MemoryContextAllocHuge(knn_context, Max(size, 1));
 }
 
 const char *
@@ -157,7 +171,7 @@ densify(const int64 *raw, int64 n, int32 *out, int64 **unique_ids)
 }
 
 /*
- * Loads qoe.interactions into *t (in CurrentMemoryContext), through a cursor
+ * Loads qoe.interactions into *t (in the knn_use_context() context), through a cursor
  * so that SPI never holds more than one batch. The caller is connected to
  * SPI with the search_path pinned; the caller's SELECT privilege applies.
  */
@@ -223,7 +237,7 @@ knn_load(KnnTriples *t, bool with_time)
 
 /*
  * Builds the weighted matrix of the triples whose keep[] is true (NULL: all)
- * in CurrentMemoryContext. Title lists come out in ascending viewer order,
+ * in the knn_use_context() context. Title lists come out in ascending viewer order,
  * which fixes the order of every sum in knn_row().
  */
 void

@@ -85,6 +85,7 @@ extern void knn_row_work_init(KnnRowWork *w, const KnnMatrix *m, int top_k);
 extern void knn_row(const KnnMatrix *m, const KnnSettings *s, const int64 *item_ids,
 					int32 item, KnnRowWork *w);
 extern bool knn_better(double sim_a, int64 id_a, double sim_b, int64 id_b);
+extern void knn_use_context(MemoryContext cxt);
 extern void *knn_alloc(Size size);
 extern int32 knn_item_index(const KnnTriples *t, int64 content_id);
 
