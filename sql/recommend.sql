@@ -225,7 +225,52 @@ RESET ROLE;
 DROP ROLE rec_bi, rec_ops;
 TRUNCATE qoe.interactions, qoe.item_neighbors;
 
--- 8. Cleaning up
+-- 8. search_path-proof: look-alikes first on the caller's search_path are
+-- never called by any of the functions above
+CREATE SCHEMA rec_evil;
+CREATE TABLE rec_evil.marker (hook text);
+CREATE FUNCTION rec_evil.hook(h text) RETURNS boolean LANGUAGE sql AS
+    $$ INSERT INTO rec_evil.marker VALUES (h) RETURNING true $$;
+CREATE FUNCTION rec_evil.now() RETURNS timestamptz LANGUAGE plpgsql AS
+    $$ BEGIN PERFORM rec_evil.hook('now'); RETURN pg_catalog.now(); END $$;
+CREATE FUNCTION rec_evil.unnest(anyarray) RETURNS SETOF anyelement LANGUAGE plpgsql AS
+    $$ BEGIN PERFORM rec_evil.hook('unnest'); RETURN QUERY SELECT * FROM pg_catalog.unnest($1); END $$;
+CREATE FUNCTION rec_evil.int8_eq(bigint, bigint) RETURNS boolean LANGUAGE plpgsql AS
+    $$ BEGIN PERFORM rec_evil.hook('= bigint'); RETURN $1 OPERATOR(pg_catalog.=) $2; END $$;
+CREATE OPERATOR rec_evil.= (FUNCTION = rec_evil.int8_eq, LEFTARG = bigint, RIGHTARG = bigint);
+CREATE FUNCTION rec_evil.text_eq(text, text) RETURNS boolean LANGUAGE plpgsql AS
+    $$ BEGIN PERFORM rec_evil.hook('= text'); RETURN $1 OPERATOR(pg_catalog.=) $2; END $$;
+CREATE OPERATOR rec_evil.= (FUNCTION = rec_evil.text_eq, LEFTARG = text, RIGHTARG = text);
+CREATE FUNCTION rec_evil.ts_ge(timestamptz, timestamptz) RETURNS boolean LANGUAGE plpgsql AS
+    $$ BEGIN PERFORM rec_evil.hook('>= timestamptz'); RETURN $1 OPERATOR(pg_catalog.>=) $2; END $$;
+CREATE OPERATOR rec_evil.>= (FUNCTION = rec_evil.ts_ge, LEFTARG = timestamptz, RIGHTARG = timestamptz);
+CREATE FUNCTION rec_evil.ts_mi(timestamptz, interval) RETURNS timestamptz LANGUAGE plpgsql AS
+    $$ BEGIN PERFORM rec_evil.hook('- interval'); RETURN $1 OPERATOR(pg_catalog.-) $2; END $$;
+CREATE OPERATOR rec_evil.- (FUNCTION = rec_evil.ts_mi, LEFTARG = timestamptz, RIGHTARG = interval);
+CREATE FUNCTION rec_evil.f8_mul(float8, float8) RETURNS float8 LANGUAGE plpgsql AS
+    $$ BEGIN PERFORM rec_evil.hook('* float8'); RETURN $1 OPERATOR(pg_catalog.*) $2; END $$;
+CREATE OPERATOR rec_evil.* (FUNCTION = rec_evil.f8_mul, LEFTARG = float8, RIGHTARG = float8);
+INSERT INTO qoe.interactions VALUES (1, 10, 1, now()), (1, 20, 1, now()), (2, 10, 1, now()), (2, 20, 1, now()),
+    (2, 30, 1, now());
+SELECT test_session('r-9', 2, 30, 'US', true, 600000, 600, true);
+SET search_path = rec_evil, public, pg_catalog;
+SELECT qoe.refresh_interactions(pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 hour') IS NOT NULL AS refreshed;
+SELECT qoe.interaction_strength(600000, 600, 3600, true, false) IS NOT NULL AS strength;
+SELECT mode FROM qoe.build_recommendations();
+SELECT mode FROM qoe.build_recommendations(pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 hour');
+SELECT count(*) > 0 AS recommended FROM qoe.recommend(1);
+SELECT count(*) > 0 AS trending_for_cold FROM qoe.recommend(12345);
+UPDATE qoe.recommendation_settings SET exclude = 'completed';
+SELECT count(*) >= 0 AS recommended FROM qoe.recommend(2);
+SELECT count(*) > 0 AS similar FROM qoe.similar_content(10);
+SELECT count(*) > 0 AS trending FROM qoe.trending(5, 'US');
+SELECT count(*) FROM qoe.evaluate_recommendations();
+RESET search_path;
+SELECT * FROM rec_evil.marker;
+DROP SCHEMA rec_evil CASCADE;
+TRUNCATE qoe.interactions, qoe.item_neighbors;
+
+-- 9. Cleaning up
 UPDATE qoe.recommendation_settings SET (top_k, shrink, weighting, exclude) = (DEFAULT, DEFAULT, DEFAULT, DEFAULT);
 DELETE FROM qoe.recommendation_status;
 DELETE FROM qoe.sessions WHERE session_id LIKE 'r-%';
