@@ -121,39 +121,64 @@ SELECT * FROM qoe.recommend(1, -1);
 SELECT * FROM qoe.recommend(1, 100000);
 SELECT * FROM qoe.recommend(NULL);
 
--- 4. Incremental update equals a rebuild: 300 users over 80 titles in
--- taste groups, then new interactions (new users and old ones, on old titles)
+-- 4. Incremental update equals a rebuild: 400 users over 400 titles in
+-- taste groups, then new interactions of a few users (new and old ones, on
+-- old titles), with TF-IDF and without weighting
 TRUNCATE qoe.interactions;
 UPDATE qoe.recommendation_settings SET weighting = 'tfidf', shrink = 10, top_k = 5;
 SELECT setseed(0.15);
 INSERT INTO qoe.interactions
 SELECT u, t, 1 + floor(random() * 3), now() - interval '10 days'
-  FROM generate_series(1, 300) u, generate_series(1, 80) t
- WHERE random() < CASE WHEN t % 4 = u % 4 THEN 0.3 ELSE 0.03 END
-ON CONFLICT DO NOTHING;
-SELECT mode, titles FROM qoe.build_recommendations();
-CREATE TEMP TABLE before AS SELECT * FROM qoe.item_neighbors;
-INSERT INTO qoe.interactions
-SELECT u, t, 1 + floor(random() * 3), now()
-  FROM generate_series(299, 302) u, generate_series(1, 80) t
- WHERE random() < CASE WHEN t % 4 = u % 4 THEN 0.1 ELSE 0.01 END
-ON CONFLICT (user_id, content_id) DO UPDATE SET strength = excluded.strength + 1, last_at = now();
--- no title is new: an exact incremental update, computing a part of the titles
-SELECT mode, titles, titles_computed < titles AS partial
-  FROM qoe.build_recommendations(now() - interval '1 minute');
-CREATE TEMP TABLE incremental AS SELECT * FROM qoe.item_neighbors;
-SELECT mode, titles_computed FROM qoe.build_recommendations();
-SELECT (SELECT count(*) FROM (SELECT * FROM incremental EXCEPT SELECT * FROM qoe.item_neighbors) a) AS only_incremental,
-       (SELECT count(*) FROM (SELECT * FROM qoe.item_neighbors EXCEPT SELECT * FROM incremental) b) AS only_rebuild,
-       (SELECT count(*) FROM (SELECT * FROM before EXCEPT SELECT * FROM qoe.item_neighbors) c) > 0 AS model_changed;
+  FROM generate_series(1, 400) u, generate_series(1, 400) t
+ WHERE random() < CASE WHEN t % 8 = u % 8 THEN 0.1 ELSE 0.005 END;
+CREATE FUNCTION incremental_equals_rebuild(changes text) RETURNS TABLE (
+        mode text, titles_computed integer, only_incremental bigint, only_rebuild bigint,
+        model_changed boolean)
+    LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM qoe.build_recommendations();
+    CREATE TEMP TABLE before AS SELECT * FROM qoe.item_neighbors;
+    EXECUTE changes;
+    SELECT b.mode, b.titles_computed INTO mode, titles_computed
+      FROM qoe.build_recommendations(now() - interval '1 minute') b;
+    CREATE TEMP TABLE incremental AS SELECT * FROM qoe.item_neighbors;
+    PERFORM qoe.build_recommendations();
+    SELECT count(*) INTO only_incremental FROM (TABLE incremental EXCEPT TABLE qoe.item_neighbors) a;
+    SELECT count(*) INTO only_rebuild FROM (TABLE qoe.item_neighbors EXCEPT TABLE incremental) b;
+    SELECT count(*) > 0 INTO model_changed FROM (TABLE before EXCEPT TABLE qoe.item_neighbors) c;
+    DROP TABLE before, incremental;
+    RETURN NEXT;
+END $$;
+SELECT * FROM incremental_equals_rebuild($$
+    INSERT INTO qoe.interactions
+    SELECT u, t, 1 + floor(random() * 3), now()
+      FROM generate_series(399, 402) u, generate_series(1, 400) t
+     WHERE random() < CASE WHEN t % 8 = u % 8 THEN 0.02 ELSE 0.002 END
+    ON CONFLICT (user_id, content_id) DO UPDATE SET strength = excluded.strength + 1, last_at = now()$$);
+-- a stronger interaction only: with TF-IDF still all of the viewer's titles
+SELECT * FROM incremental_equals_rebuild($$
+    UPDATE qoe.interactions SET strength = strength + 2, last_at = now()
+     WHERE (user_id, content_id) = (SELECT user_id, content_id FROM qoe.interactions ORDER BY 1, 2 LIMIT 1)$$);
+UPDATE qoe.recommendation_settings SET weighting = 'none';
+SELECT * FROM incremental_equals_rebuild($$
+    UPDATE qoe.interactions SET strength = strength + 1, last_at = now() WHERE user_id IN (17, 400)$$);
+SELECT * FROM incremental_equals_rebuild($$
+    UPDATE qoe.interactions SET strength = 0.5, last_at = now() WHERE user_id = 5$$);
+UPDATE qoe.recommendation_settings SET weighting = 'tfidf';
+SELECT mode FROM qoe.build_recommendations();
 -- nothing new: nothing computed
 SELECT mode, titles_computed FROM qoe.build_recommendations(now() + interval '1 minute');
+-- most titles affected: a full build (the same, and no dearer)
+UPDATE qoe.interactions SET strength = strength + 1, last_at = now() WHERE user_id % 3 = 0;
+SELECT mode, titles_computed FROM qoe.build_recommendations(now() - interval '1 minute');
 -- a new title changes every viewer weight: a full build, and why
 INSERT INTO qoe.interactions VALUES (1, 1000, 1, now());
 SELECT mode, titles, titles_computed FROM qoe.build_recommendations(now() - interval '1 minute');
 -- settings changed since the last build: a full build
 UPDATE qoe.recommendation_settings SET top_k = 6;
 SELECT mode FROM qoe.build_recommendations(now() - interval '1 minute');
+
+DROP FUNCTION incremental_equals_rebuild;
 
 -- 5. Planted pairs: 40 pairs (2p - 1, 2p) watched together by 15 users each,
 -- over background noise; similar_content finds each title's twin

@@ -3,8 +3,9 @@
 # titles x about 5,000,000 interactions loaded into qoe.interactions
 # directly (seeded, with taste clusters); prints the full build time and
 # memory, the cost of an incremental update per 10,000 new interactions,
-# and qoe.recommend p50/p99 over 10,000 random users beside a most-popular
-# query and the same item-KNN scoring written as a SQL join.
+# and qoe.recommend p50/p99 over 10,000 random users (first call, and best
+# of 3 calls per user, which filters out the noise of a shared machine)
+# beside most-popular queries and the same scoring written as a SQL join.
 #   bash bench/recommend/run.sh [users] [titles] [interactions per user]
 set -eu
 export QOE_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -12,7 +13,7 @@ export QOE_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$QOE_ROOT/test/lib/cluster.sh"
 USERS=${1:-100000}
 TITLES=${2:-10000}
-PER_USER=${3:-50}
+PER_USER=${3:-58}
 CALLS=${QOE_BENCH_CALLS:-10000}
 
 qoe_build_install
@@ -60,41 +61,29 @@ SELECT pg_size_pretty(memory_bytes) AS model_memory, neighbors,
   FROM qoe.recommendation_status;
 VACUUM ANALYZE qoe.item_neighbors;
 
-\echo == incremental update: 10,000 new interactions (100 users x 100), three times ==
+\echo == incremental updates (each followed by qoe.build_recommendations(since)) ==
 SELECT setseed(0.7);
-CREATE TEMP TABLE incr (run int, mode text, titles_computed int, ms float8);
-DO \$\$
-DECLARE
-    r int;
-    t0 timestamptz;
-    res record;
-BEGIN
-    FOR r IN 1..3 LOOP
-        t0 := clock_timestamp();
-        INSERT INTO qoe.interactions
-        SELECT DISTINCT ON (u, t) u, t, 1, clock_timestamp()
-          FROM (SELECT 1 + floor(random() * $USERS)::int AS u FROM generate_series(1, 100)) us,
-               LATERAL (SELECT 1 + floor(random() * $TITLES)::int + us.u * 0 AS t FROM generate_series(1, 100)) ts
-        ON CONFLICT (user_id, content_id) DO UPDATE SET strength = excluded.strength + 1, last_at = excluded.last_at;
-        SELECT * INTO res FROM qoe.build_recommendations(t0);
-        INSERT INTO incr VALUES (r, res.mode, res.titles_computed, res.duration_ms);
-    END LOOP;
-END
-\$\$;
-SELECT * FROM incr ORDER BY run;
-\echo == incremental update: 10,000 new interactions from 10 heavy new users (1,000 each) ==
-DO \$\$
+CREATE TEMP TABLE incr (increment text, mode text, titles_computed int, ms float8);
+CREATE FUNCTION pg_temp.increment(what text, users int, per_user int) RETURNS void LANGUAGE plpgsql AS \$f\$
 DECLARE
     t0 timestamptz := clock_timestamp();
     res record;
 BEGIN
     INSERT INTO qoe.interactions
-    SELECT $USERS + u, t, 1, clock_timestamp()
-      FROM generate_series(1, 10) u, generate_series(1, $TITLES, greatest(1, $TITLES / 1000)) t;
+    SELECT DISTINCT ON (u, t) u, t, 1, clock_timestamp()
+      FROM (SELECT 1 + floor(random() * $USERS)::int AS u FROM generate_series(1, users)) us,
+           LATERAL (SELECT 1 + floor(random() * $TITLES)::int + us.u * 0 AS t FROM generate_series(1, per_user)) ts
+    ON CONFLICT (user_id, content_id) DO UPDATE SET strength = excluded.strength + 1, last_at = excluded.last_at;
     SELECT * INTO res FROM qoe.build_recommendations(t0);
-    RAISE NOTICE 'mode %, titles computed %, % ms', res.mode, res.titles_computed, round(res.duration_ms);
+    INSERT INTO incr VALUES (what, res.mode, res.titles_computed, res.duration_ms);
 END
-\$\$;
+\$f\$;
+SELECT pg_temp.increment('10,000 interactions: 10,000 users x 1', 10000, 1);
+SELECT pg_temp.increment('10,000 interactions: 100 users x 100', 100, 100);
+SELECT pg_temp.increment('1,000 interactions: 100 users x 10', 100, 10);
+SELECT pg_temp.increment('10 interactions: 10 users x 1', 10, 1);
+SELECT pg_temp.increment('1 interaction', 1, 1);
+SELECT * FROM incr;
 
 \echo == serving latency: $CALLS random users (server-side, per call) ==
 SELECT setseed(0.9);
@@ -112,14 +101,24 @@ DECLARE
     u bigint;
     t0 timestamptz;
     n int;
+    ms float8;
+    best float8;
 BEGIN
     -- warm the plans and caches
     PERFORM count(*) FROM qoe.recommend(1);
     FOR i IN 1..$CALLS LOOP
         u := 1 + floor(random() * $USERS)::bigint;
-        t0 := clock_timestamp();
-        SELECT count(*) INTO n FROM qoe.recommend(u);
-        INSERT INTO lat VALUES ('qoe.recommend (C)', extract(epoch FROM clock_timestamp() - t0) * 1000);
+        best := 'Infinity';
+        FOR r IN 1..3 LOOP
+            t0 := clock_timestamp();
+            SELECT count(*) INTO n FROM qoe.recommend(u);
+            ms := extract(epoch FROM clock_timestamp() - t0) * 1000;
+            IF r = 1 THEN
+                INSERT INTO lat VALUES ('qoe.recommend (C)', ms);
+            END IF;
+            best := least(best, ms);
+        END LOOP;
+        INSERT INTO lat VALUES ('qoe.recommend (C), best of 3 per user', best);
     END LOOP;
     FOR i IN 1..1000 LOOP
         u := 1 + floor(random() * $USERS)::bigint;

@@ -166,7 +166,8 @@ can_be_incremental(const KnnSettings *s, const KnnTriples *t, const char **why)
 /*
  * Marks in todo[] the titles whose lists a change since `since` can alter,
  * computing and writing the titles of A (see the file header) on the way.
- * Returns how many titles it computed.
+ * Returns how many titles it computed, or -1 (nothing done) when more than
+ * half of the titles are in A or B: then a full build costs no more.
  */
 static int32
 incremental_pass(const KnnTriples *t, const KnnMatrix *m, const KnnSettings *s,
@@ -235,6 +236,19 @@ incremental_pass(const KnnTriples *t, const KnnMatrix *m, const KnnSettings *s,
 	SPI_cursor_close(portal);
 	SPI_freeplan(plan);
 
+	/* most titles affected already: a full build is cheaper and the same */
+	{
+		int32		affected = 0;
+
+		for (int32 i = 0; i < t->n_items; i++)
+			affected += in_a[i] || todo[i];
+		if (affected > t->n_items / 2)
+		{
+			memset(todo, 0, t->n_items * sizeof(bool));
+			return -1;
+		}
+	}
+
 	delete_lists(t, in_a);
 	prog->phase = "changed titles";
 	for (int32 a = 0; a < t->n_items; a++)
@@ -273,7 +287,7 @@ PG_FUNCTION_INFO_V1(qoe_build_recommendations);
  * NULL since: replaces qoe.item_neighbors with the model of all of
  * qoe.interactions. Given: recomputes only the lists the interactions with
  * last_at >= since can change (file header); the result is the same table.
- * Memory: about 30 bytes per interaction plus 40 per title. Progress shows in
+ * Memory: about 32-36 bytes per interaction plus 40 per title. Progress shows in
  * pg_stat_activity.query; cancellable. Concurrent builds wait for each other
  * (SHARE ROW EXCLUSIVE on qoe.item_neighbors); readers are not blocked.
  * Also records the run in qoe.recommendation_status.
@@ -333,9 +347,15 @@ qoe_build_recommendations(PG_FUNCTION_ARGS)
 	{
 		mode = "incremental";
 		computed = incremental_pass(&t, &m, &s, PG_GETARG_TIMESTAMPTZ(0), &w, buf, &prog, todo);
-		delete_lists(&t, todo);
+		if (computed < 0)
+		{
+			mode = "full";
+			computed = 0;
+		}
+		else
+			delete_lists(&t, todo);
 	}
-	else
+	if (strcmp(mode, "full") == 0)
 	{
 		if (SPI_execute("DELETE FROM qoe.item_neighbors", false, 0) != SPI_OK_DELETE)
 			elog(ERROR, "deleting from qoe.item_neighbors failed");
@@ -354,6 +374,10 @@ qoe_build_recommendations(PG_FUNCTION_ARGS)
 		report_progress(&prog, computed, false);
 	}
 	flush_neighbors(buf);
+	/*
+	 * Interactions and matrix, about 32 bytes per interaction; the load's
+	 * passing peak (raw ids before numbering) is about 36.
+	 */
 	peak = MemoryContextMemAllocated(cxt, true);
 
 	duration_ms = (double) (GetCurrentTimestamp() - started) / 1000.0;

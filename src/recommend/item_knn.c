@@ -3,7 +3,7 @@
  * writing qoe.item_neighbors, recommend.c serving, evaluate.c measuring).
  *
  * qoe.interactions is loaded once into memory as a sparse matrix kept in both
- * orientations (title -> viewers, viewer -> titles), about 30 bytes per
+ * orientations (title -> viewers, viewer -> titles), about 32-36 bytes per
  * interaction at the peak. One title's similarities are then one pass over
  * its viewers' lists, accumulated into a dense array of the titles: memory
  * never grows with the number of title pairs, only with the interactions.
@@ -166,7 +166,7 @@ densify(const int64 *raw, int64 n, int32 *out, int64 **unique_ids)
 		if ((i & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
-	*unique_ids = ids;
+	*unique_ids = repalloc_huge(ids, Max(m, 1) * sizeof(int64));
 	return (int32) m;
 }
 
