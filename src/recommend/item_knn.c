@@ -43,6 +43,7 @@ knn_use_context(MemoryContext cxt)
 	knn_context = cxt;
 }
 
+/* size bytes (may exceed 1 GB) in the knn_use_context() context; never NULL */
 void *
 knn_alloc(Size size)
 {
@@ -50,6 +51,7 @@ knn_alloc(Size size)
 	return MemoryContextAllocHuge(knn_context, Max(size, 1));
 }
 
+/* the weighting's name as qoe.recommendation_settings.weighting spells it */
 const char *
 knn_weighting_name(KnnWeighting w)
 {
@@ -139,7 +141,7 @@ index_of(const int64 *ids, int32 n, int64 id)
 	return -1;
 }
 
-/* the dense index of a title, or -1 when it has no interaction */
+/* the dense index of a content_id (binary search), or -1 without interactions */
 int32
 knn_item_index(const KnnTriples *t, int64 content_id)
 {
@@ -341,6 +343,7 @@ knn_build_matrix(KnnMatrix *m, const KnnTriples *t, const bool *keep, const KnnS
 	pfree(user_deg);
 }
 
+/* work space for knn_row() over m's titles: about 20 bytes per title */
 void
 knn_row_work_init(KnnRowWork *w, const KnnMatrix *m, int top_k)
 {
@@ -354,7 +357,10 @@ knn_row_work_init(KnnRowWork *w, const KnnMatrix *m, int top_k)
 	w->n_top = 0;
 }
 
-/* the order of neighbour lists: higher similarity first, then lower id */
+/*
+ * The order of neighbour lists, the same in builds, incremental checks and
+ * tests: a before b when its similarity is higher, or equal with a lower id.
+ */
 bool
 knn_better(double sim_a, int64 id_a, double sim_b, int64 id_b)
 {
