@@ -2,6 +2,14 @@
 -- model on a hand-worked example, serving with its exclusions, incremental
 -- builds, recall on planted pairs and the offline evaluation.
 
+-- the tests before this one leave sessions, titles and users: set them aside
+CREATE TEMP TABLE saved_sessions AS SELECT * FROM qoe.sessions;
+CREATE TEMP TABLE saved_content AS SELECT * FROM qoe.content;
+CREATE TEMP TABLE saved_users AS SELECT * FROM qoe.users;
+DELETE FROM qoe.sessions;
+DELETE FROM qoe.content;
+DELETE FROM qoe.users;
+
 -- a session row as the writer leaves it (only what the feedback reads varies)
 CREATE FUNCTION test_session(id text, usr bigint, title bigint, country text, started boolean,
                              watch_ms bigint, max_pos real, completed boolean,
@@ -298,7 +306,10 @@ TRUNCATE qoe.interactions, qoe.item_neighbors;
 -- 9. Cleaning up
 UPDATE qoe.recommendation_settings SET (top_k, shrink, weighting, exclude) = (DEFAULT, DEFAULT, DEFAULT, DEFAULT);
 DELETE FROM qoe.recommendation_status;
-DELETE FROM qoe.sessions WHERE session_id LIKE 'r-%';
-DELETE FROM qoe.users WHERE user_id IN (1, 99);
-DELETE FROM qoe.content WHERE content_id IN (10, 20, 30, 40);
+DELETE FROM qoe.sessions;
+DELETE FROM qoe.users;
+DELETE FROM qoe.content;
+INSERT INTO qoe.sessions SELECT * FROM saved_sessions;
+INSERT INTO qoe.content SELECT * FROM saved_content;
+INSERT INTO qoe.users SELECT * FROM saved_users;
 DROP FUNCTION test_session;
