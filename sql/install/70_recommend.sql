@@ -10,7 +10,8 @@ CREATE TABLE interactions (
     last_at    timestamptz NOT NULL,
     PRIMARY KEY (user_id, content_id)
 );
-CREATE INDEX interactions_last_at_idx ON interactions (last_at);
+-- trending counts viewers in a window from this index alone
+CREATE INDEX interactions_last_at_idx ON interactions (last_at) INCLUDE (content_id);
 COMMENT ON TABLE interactions IS 'Implicit feedback: one row per user and title, from qoe.refresh_interactions() or loaded by an administrator (doc/recommendations.md)';
 COMMENT ON COLUMN interactions.strength IS 'sum over the user''s sessions of the title of qoe.interaction_strength(), capped at 5';
 COMMENT ON COLUMN interactions.last_at IS 'latest activity on the title (the sessions'' last event); incremental builds pick up rows with last_at >= since';
