@@ -84,6 +84,7 @@ typedef struct Seen
 typedef struct Candidate
 {
 	int64		content_id;
+	bool		excluded;		/* entered beforehand: never scored */
 	double		score;
 	int			n_reasons;
 	int64		reason[REASONS];	/* the user's titles contributing most, best first */
@@ -288,28 +289,54 @@ qoe_recommend(PG_FUNCTION_ARGS)
 
 		run(Q_NEIGHBORS, 1, &arraytype, &arg, NULL);
 	}
-	candidates = int64_table("qoe recommend candidates", SPI_processed, sizeof(Candidate), cxt);
-	for (uint64 r = 0; r < SPI_processed; r++)
+	/*
+	 * One hash probe per row: excluded titles are entered first, marked; the
+	 * rows come grouped by source (the index order), so its strength is
+	 * looked up once per group.
+	 */
+	candidates = int64_table("qoe recommend candidates",
+							 SPI_processed + hash_get_num_entries(excluded), sizeof(Candidate), cxt);
 	{
-		HeapTuple	tup = SPI_tuptable->vals[r];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		int64		cand = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-		int64		source = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
-		double		sim = DatumGetFloat8(SPI_getbinval(tup, desc, 3, &isnull));
-		Seen	   *h = hash_search(history, &source, HASH_FIND, NULL);
-		Candidate  *c;
-		bool		found;
+		HASH_SEQ_STATUS hs;
+		Seen	   *e;
 
-		if (h == NULL || hash_search(excluded, &cand, HASH_FIND, NULL) != NULL)
-			continue;
-		c = hash_search(candidates, &cand, HASH_ENTER, &found);
-		if (!found)
+		hash_seq_init(&hs, excluded);
+		while ((e = hash_seq_search(&hs)) != NULL)
+			((Candidate *) hash_search(candidates, &e->content_id, HASH_ENTER, NULL))->excluded = true;
+	}
+	{
+		int64		last_source = 0;
+		Seen	   *h = NULL;
+
+		for (uint64 r = 0; r < SPI_processed; r++)
 		{
-			c->score = 0;
-			c->n_reasons = 0;
+			HeapTuple	tup = SPI_tuptable->vals[r];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			int64		cand = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+			int64		source = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+			double		sim = DatumGetFloat8(SPI_getbinval(tup, desc, 3, &isnull));
+			Candidate  *c;
+			bool		found;
+
+			if (h == NULL || source != last_source)
+			{
+				h = hash_search(history, &source, HASH_FIND, NULL);
+				last_source = source;
+				if (h == NULL)
+					continue;
+			}
+			c = hash_search(candidates, &cand, HASH_ENTER, &found);
+			if (!found)
+			{
+				c->excluded = false;
+				c->score = 0;
+				c->n_reasons = 0;
+			}
+			if (c->excluded)
+				continue;
+			c->score += h->strength * sim;
+			add_reason(c, source, h->strength * sim);
 		}
-		c->score += h->strength * sim;
-		add_reason(c, source, h->strength * sim);
 	}
 
 	/* best first, then drop what the user's country may not see */
@@ -323,7 +350,9 @@ qoe_recommend(PG_FUNCTION_ARGS)
 
 		hash_seq_init(&seq, candidates);
 		while ((c = hash_seq_search(&seq)) != NULL)
-			sorted[k++] = c;
+			if (!c->excluded)
+				sorted[k++] = c;
+		n_cand = k;
 		qsort(sorted, n_cand, sizeof(Candidate *), cmp_candidates);
 		for (long from = 0; from < n_cand && emitted < n;)
 		{
