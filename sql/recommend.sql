@@ -87,7 +87,28 @@ SELECT round(similarity::numeric, 5) AS tfidf_10_20 FROM qoe.item_neighbors
  WHERE content_id = 10 AND neighbor_id = 20;
 UPDATE qoe.recommendation_settings SET weighting = 'bm25';
 SELECT mode, neighbors FROM qoe.build_recommendations();
-UPDATE qoe.recommendation_settings SET weighting = 'none';
+-- time decay, half-life 1 day: two users watched 50 and 60 (the newest
+-- interaction is t0); user 7 watched 50 a day before t0, so it weighs 1/2
+--   50 = (1, 0.5), 60 = (1, 1), shrink 0, no weighting:
+--   sim(50,60) = (1 + 0.5) / (sqrt(1.25) sqrt 2) = 0.948683 (1 without decay)
+CREATE TEMP TABLE hand AS SELECT * FROM qoe.interactions;
+TRUNCATE qoe.interactions;
+INSERT INTO qoe.interactions VALUES (6, 50, 1, '2026-01-10 12:00+00'), (6, 60, 1, '2026-01-10 12:00+00'),
+    (7, 50, 1, '2026-01-09 12:00+00'), (7, 60, 1, '2026-01-10 12:00+00');
+UPDATE qoe.recommendation_settings SET weighting = 'none', shrink = 0, half_life = '1 day';
+SELECT mode FROM qoe.build_recommendations();
+SELECT content_id, neighbor_id, round(similarity::numeric, 6) AS similarity FROM qoe.item_neighbors ORDER BY 1;
+SELECT half_life = '1 day' AS decay_recorded FROM qoe.recommendation_status;
+-- decay moves every weight: never incremental; nor just after it is turned off
+SELECT mode FROM qoe.build_recommendations(now() - interval '1 minute');
+UPDATE qoe.recommendation_settings SET half_life = NULL;
+SELECT mode FROM qoe.build_recommendations(now() - interval '1 minute');
+SELECT round(similarity::numeric, 6) AS without_decay FROM qoe.item_neighbors WHERE content_id = 50;
+SELECT mode FROM qoe.build_recommendations(now() - interval '1 minute');
+UPDATE qoe.recommendation_settings SET half_life = '0 days';
+TRUNCATE qoe.interactions;
+INSERT INTO qoe.interactions SELECT * FROM hand;
+UPDATE qoe.recommendation_settings SET weighting = 'none', shrink = 1;
 SELECT mode FROM qoe.build_recommendations();
 
 -- 3. Serving. similar_content reads the lists.

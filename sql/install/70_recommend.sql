@@ -34,6 +34,7 @@ CREATE TABLE recommendation_settings (
     weighting   text    NOT NULL DEFAULT 'tfidf' CHECK (weighting IN ('none', 'tfidf', 'bm25')),
     bm25_k1     float8  NOT NULL DEFAULT 1.2 CHECK (bm25_k1 >= 0 AND bm25_k1 < 'Infinity'::float8),
     bm25_b      float8  NOT NULL DEFAULT 0.75 CHECK (bm25_b BETWEEN 0 AND 1),
+    half_life   interval CHECK (half_life > '0'::interval),
     exclude     text    NOT NULL DEFAULT 'any' CHECK (exclude IN ('any', 'completed')),
     trending_window interval NOT NULL DEFAULT '1 day' CHECK (trending_window > '0'::interval)
 );
@@ -44,6 +45,7 @@ COMMENT ON COLUMN recommendation_settings.shrink IS 'added to the cosine denomin
 COMMENT ON COLUMN recommendation_settings.weighting IS 'viewer weighting before the cosine: none, tfidf (ln(1 + titles / viewer''s titles)) or bm25';
 COMMENT ON COLUMN recommendation_settings.bm25_k1 IS 'BM25 saturation of the interaction strength';
 COMMENT ON COLUMN recommendation_settings.bm25_b IS 'BM25 normalisation by the viewer''s number of titles (0 none, 1 full)';
+COMMENT ON COLUMN recommendation_settings.half_life IS 'time decay: an interaction weighs half as much per half_life it is older than the newest interaction; NULL: no decay';
 COMMENT ON COLUMN recommendation_settings.exclude IS 'titles qoe.recommend leaves out: any the user interacted with, or only those with a completed session';
 COMMENT ON COLUMN recommendation_settings.trending_window IS 'how far back qoe.recommend looks for trending titles for a user without history';
 
@@ -62,7 +64,8 @@ CREATE TABLE recommendation_status (
     shrink       float8 NOT NULL,
     weighting    text NOT NULL,
     bm25_k1      float8 NOT NULL,
-    bm25_b       float8 NOT NULL
+    bm25_b       float8 NOT NULL,
+    half_life    interval
 );
 COMMENT ON TABLE recommendation_status IS 'The last qoe.build_recommendations() run: what it saw, what it did, and the settings the model was built with';
 COMMENT ON COLUMN recommendation_status.mode IS 'full, or incremental (only the titles the new interactions can change were recomputed)';

@@ -138,7 +138,12 @@ can_be_incremental(const KnnSettings *s, const KnnTriples *t, const char **why)
 		*why = "bm25 weighting depends on the average viewer's number of titles";
 		return false;
 	}
-	if (SPI_execute("SELECT titles, top_k, shrink, weighting, bm25_k1, bm25_b"
+	if (s->half_life_s > 0)
+	{
+		*why = "time decay moves every weight when newer interactions arrive";
+		return false;
+	}
+	if (SPI_execute("SELECT titles, top_k, shrink, weighting, bm25_k1, bm25_b, half_life"
 					" FROM qoe.recommendation_status", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading qoe.recommendation_status failed");
 	if (SPI_processed != 1)
@@ -156,6 +161,13 @@ can_be_incremental(const KnnSettings *s, const KnnTriples *t, const char **why)
 	if (DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull)) != s->top_k ||
 		DatumGetFloat8(SPI_getbinval(tup, desc, 3, &isnull)) != s->shrink ||
 		strcmp(SPI_getvalue(tup, desc, 4), knn_weighting_name(s->weighting)) != 0)
+	{
+		*why = "qoe.recommendation_settings changed";
+		return false;
+	}
+	/* the last model had a time decay, this one has none */
+	(void) SPI_getbinval(tup, desc, 7, &isnull);
+	if (!isnull)
 	{
 		*why = "qoe.recommendation_settings changed";
 		return false;
@@ -325,7 +337,7 @@ qoe_build_recommendations(PG_FUNCTION_ARGS)
 	knn_read_settings(&s);
 
 	knn_use_context(cxt);
-	knn_load(&t, !PG_ARGISNULL(0));
+	knn_load(&t, !PG_ARGISNULL(0) || s.half_life_s > 0);
 	knn_build_matrix(&m, &t, NULL, &s);
 	knn_row_work_init(&w, &m, s.top_k);
 	buf = palloc0(sizeof(NeighborBuffer));
@@ -382,9 +394,10 @@ qoe_build_recommendations(PG_FUNCTION_ARGS)
 
 	duration_ms = (double) (GetCurrentTimestamp() - started) / 1000.0;
 	{
-		Oid			types[13] = {TEXTOID, INT4OID, INT4OID, INT8OID, INT4OID, INT8OID,
-		FLOAT8OID, INT8OID, INT4OID, FLOAT8OID, TEXTOID, FLOAT8OID, FLOAT8OID};
-		Datum		args[13];
+		Oid			types[14] = {TEXTOID, INT4OID, INT4OID, INT8OID, INT4OID, INT8OID,
+		FLOAT8OID, INT8OID, INT4OID, FLOAT8OID, TEXTOID, FLOAT8OID, FLOAT8OID, FLOAT8OID};
+		Datum		args[14];
+		char		nulls14[14];
 
 		args[0] = CStringGetTextDatum(mode);
 		args[1] = Int32GetDatum(t.n_users);
@@ -399,14 +412,18 @@ qoe_build_recommendations(PG_FUNCTION_ARGS)
 		args[10] = CStringGetTextDatum(knn_weighting_name(s.weighting));
 		args[11] = Float8GetDatum(s.bm25_k1);
 		args[12] = Float8GetDatum(s.bm25_b);
+		args[13] = Float8GetDatum(s.half_life_s);
+		memset(nulls14, ' ', sizeof(nulls14));
+		if (s.half_life_s <= 0)
+			nulls14[13] = 'n';
 		if (SPI_execute("DELETE FROM qoe.recommendation_status", false, 0) != SPI_OK_DELETE)
 			elog(ERROR, "deleting from qoe.recommendation_status failed");
 		if (SPI_execute_with_args("INSERT INTO qoe.recommendation_status (built_at, mode, users,"
 								  " titles, interactions, titles_computed, neighbors, duration_ms,"
-								  " memory_bytes, top_k, shrink, weighting, bm25_k1, bm25_b)"
+								  " memory_bytes, top_k, shrink, weighting, bm25_k1, bm25_b, half_life)"
 								  " VALUES (pg_catalog.now(), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
-								  " $11, $12, $13)",
-								  13, types, args, NULL, false, 0) != SPI_OK_INSERT)
+								  " $11, $12, $13, pg_catalog.make_interval(secs => $14))",
+								  14, types, args, nulls14, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "writing qoe.recommendation_status failed");
 	}
 	/* pg_stat_activity shows the caller's query again */

@@ -14,7 +14,9 @@
  *     none:  w = r
  *     tfidf: w = r * ln(1 + T / n_u)
  *     bm25:  w = r (k1 + 1) / (r + k1 (1 - b + b n_u / avg n)) * ln(1 + T / n_u)
- * where n_u is the viewer's number of titles and T the number of titles.
+ * where n_u is the viewer's number of titles and T the number of titles;
+ * with a half-life h, w is also multiplied by 0.5^((newest last_at -
+ * last_at) / h): older viewing counts less.
  */
 #include "postgres.h"
 
@@ -80,7 +82,8 @@ knn_read_settings(KnnSettings *s)
 	bool		isnull;
 	char	   *weighting;
 
-	if (SPI_execute("SELECT top_k, shrink, weighting, bm25_k1, bm25_b"
+	if (SPI_execute("SELECT top_k, shrink, weighting, bm25_k1, bm25_b,"
+					" pg_catalog.date_part('epoch', half_life)"
 					" FROM qoe.recommendation_settings", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading qoe.recommendation_settings failed");
 	if (SPI_processed != 1)
@@ -97,6 +100,9 @@ knn_read_settings(KnnSettings *s)
 		strcmp(weighting, "tfidf") == 0 ? KNN_WEIGHT_TFIDF : KNN_WEIGHT_NONE;
 	s->bm25_k1 = DatumGetFloat8(SPI_getbinval(tup, desc, 4, &isnull));
 	s->bm25_b = DatumGetFloat8(SPI_getbinval(tup, desc, 5, &isnull));
+	s->half_life_s = DatumGetFloat8(SPI_getbinval(tup, desc, 6, &isnull));
+	if (isnull)
+		s->half_life_s = 0;
 }
 
 static int
@@ -239,7 +245,7 @@ knn_load(KnnTriples *t, bool with_time)
 
 /*
  * Builds the weighted matrix of the triples whose keep[] is true (NULL: all)
- * in the knn_use_context() context. Title lists come out in ascending viewer order,
+ * in the knn_use_context() context. Time decay needs t->last_at. Title lists come out in ascending viewer order,
  * which fixes the order of every sum in knn_row().
  */
 void
@@ -251,6 +257,7 @@ knn_build_matrix(KnnMatrix *m, const KnnTriples *t, const bool *keep, const KnnS
 	int32		titles = 0,
 				viewers = 0;
 	double		avg_deg;
+	TimestampTz newest = DT_NOBEGIN;
 
 	m->n_users = t->n_users;
 	m->n_items = t->n_items;
@@ -265,6 +272,8 @@ knn_build_matrix(KnnMatrix *m, const KnnTriples *t, const bool *keep, const KnnS
 		user_deg[t->user[r]]++;
 		m->item_ptr[t->item[r] + 1]++;
 		kept++;
+		if (s->half_life_s > 0 && t->last_at[r] > newest)
+			newest = t->last_at[r];
 	}
 	m->user_ptr[0] = 0;
 	for (int32 u = 0; u < t->n_users; u++)
@@ -308,6 +317,8 @@ knn_build_matrix(KnnMatrix *m, const KnnTriples *t, const bool *keep, const KnnS
 				w = rr;
 				break;
 		}
+		if (s->half_life_s > 0)
+			w *= pow(0.5, (double) (newest - t->last_at[r]) / USECS_PER_SEC / s->half_life_s);
 		at = fill[u]++;
 		m->user_item[at] = t->item[r];
 		m->user_w[at] = (float4) w;

@@ -25,6 +25,7 @@ typedef struct KnnSettings
 	KnnWeighting weighting;
 	double		bm25_k1;
 	double		bm25_b;
+	double		half_life_s;	/* time decay; 0: none */
 } KnnSettings;
 
 /*
