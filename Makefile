@@ -32,7 +32,11 @@ OBJS = \
 	src/publish/redis_conn.o \
 	src/publish/redis_publish.o \
 	src/alerts/alert_template.o \
-	src/alerts/notifier.o
+	src/alerts/notifier.o \
+	src/recommend/item_knn.o \
+	src/recommend/build.o \
+	src/recommend/recommend.o \
+	src/recommend/evaluate.o
 
 # The install script of a version under development is assembled from one
 # piece per concept (sql/install/NN_*.sql); a released version's script is
@@ -42,7 +46,7 @@ DATA = $(wildcard sql/qoe_ext--*--*.sql)
 
 REGRESS = setup decode ingest writer sessions vectors partitions \
 	tdigest tdigest_parallel tdigest_accuracy qoe_score rollups sources privileges search_path \
-	business_views definitions definitions_bounds alerts alerts_stall
+	business_views definitions definitions_bounds alerts alerts_stall recommend
 REGRESS_OPTS = --inputdir=.
 export QOE_SHARED_DIR ?= $(abspath $(CURDIR)/../shared)
 

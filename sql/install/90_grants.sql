@@ -96,3 +96,21 @@ GRANT EXECUTE ON FUNCTION alert_template_check(text, text[]), alert_render(text,
 GRANT EXECUTE ON FUNCTION evaluate_alerts(timestamptz) TO qoe_admin, qoe_worker;
 GRANT EXECUTE ON FUNCTION alert_outbox(timestamptz, integer, interval),
     alert_delivered(timestamptz, bigint[], text[], text, interval) TO qoe_worker;
+
+-- recommendations (70_recommend.sql): readers read the model and ask for
+-- recommendations; qoe_admin loads interactions, tunes and builds the model
+REVOKE EXECUTE ON FUNCTION recommend(bigint, integer), similar_content(bigint, integer),
+    trending(integer, text, interval), interaction_strength(bigint, real, real, boolean, boolean)
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION recommend(bigint, integer), similar_content(bigint, integer),
+    trending(integer, text, interval), interaction_strength(bigint, real, real, boolean, boolean)
+    TO qoe_reader;
+REVOKE EXECUTE ON FUNCTION refresh_interactions(timestamptz), build_recommendations(timestamptz),
+    evaluate_recommendations(integer, integer, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION refresh_interactions(timestamptz), build_recommendations(timestamptz),
+    evaluate_recommendations(integer, integer, integer) TO qoe_admin;
+GRANT SELECT ON interactions, item_neighbors, recommendation_settings, recommendation_status
+    TO qoe_reader;
+GRANT INSERT, UPDATE, DELETE, TRUNCATE ON interactions TO qoe_admin;
+GRANT UPDATE ON recommendation_settings TO qoe_admin;
+GRANT INSERT, DELETE ON item_neighbors, recommendation_status TO qoe_admin;

@@ -46,7 +46,7 @@ psql -qX -v ON_ERROR_STOP=1 <<'SQL'
 SELECT name, topic, state, workers_running, events, dead_letters, lag FROM qoe.source_status;
 SQL
 
-psql -qX -v ON_ERROR_STOP=1 -v elapsed="$elapsed" <<'SQL'
+psql -qX -v ON_ERROR_STOP=1 -v elapsed="$elapsed" -v pop="$DEGRADED_POP" -v span="$SECONDS_OF_TELEMETRY" <<'SQL'
 \pset footer off
 SELECT qoe.expire_sessions() AS sessions_marked_abandoned \gset
 SELECT count(*) AS events, round(count(*) / :elapsed) AS events_per_s,
@@ -77,6 +77,18 @@ SELECT cdn_pop, count(*) AS sessions,
        round(qoe.qoe_score_agg(qoe.session_qoe_score(s), watch_ms)::numeric, 1) AS qoe_score
   FROM qoe.sessions s GROUP BY cdn_pop ORDER BY vst_p95_s DESC NULLS LAST LIMIT 8;
 
+SELECT qoe.refresh_rollups() AS windows \gset
+\echo '== QoE over time (qoe.qoe_metrics, 10-minute windows by event time): all POPs, and' :pop '=='
+SELECT to_char(a.bucket AT TIME ZONE 'UTC', 'HH24:MI') AS utc, a.plays,
+       round(a.qoe_score::numeric, 1) AS qoe_score, round(d.qoe_score::numeric, 1) AS qoe_score_pop,
+       round(100 * a.rebuffering_ratio::numeric, 2) AS rebuffering_pct,
+       round(100 * d.rebuffering_ratio::numeric, 2) AS rebuffering_pct_pop,
+       round((a.vst_p95_ms / 1000)::numeric, 2) AS vst_p95_s, round((d.vst_p95_ms / 1000)::numeric, 2) AS vst_p95_s_pop
+  FROM qoe.qoe_metrics(now() - make_interval(secs => :span), now(), '10 minutes') a
+  LEFT JOIN qoe.qoe_metrics(now() - make_interval(secs => :span), now(), '10 minutes', '{cdn_pop}') d
+         ON d.bucket = a.bucket AND d.cdn_pop = :'pop'
+ ORDER BY a.bucket;
+
 SELECT count(*) AS refreshed FROM qoe.refresh_views() \gset
 \echo '== Top titles (qoe.top_content; start times merged from the daily digests) =='
 SELECT t.rank, t.content_id, t.title, t.plays, round(t.watch_hours, 2) AS hours_watched,
@@ -95,5 +107,26 @@ SELECT t.rank, t.content_id, t.title, t.plays, round(t.watch_hours, 2) AS hours_
 SELECT coalesce(country, '(all)') AS country, sum(viewers) AS viewers
   FROM qoe.concurrent_viewers GROUP BY ROLLUP (country) ORDER BY country NULLS FIRST LIMIT 6;
 SQL
+
+# Recommendations (doc/recommendations.md): a day of history from 300
+# viewers with tastes, the item-KNN model, two viewers' picks and the
+# leave-one-out evaluation against most-popular.
+$GEN --viewers 100 --users 300 --duration-sec 86400 --start-ms $(( ($(date +%s) - 90000) * 1000 )) \
+	--format array --batch 2000 |
+	sed -e 's/^/SELECT 1 FROM qoe.ingest($q$/' -e 's/$/$q$);/' | psql -qX -v ON_ERROR_STOP=1 -o /dev/null
+psql -qX -v ON_ERROR_STOP=1 <<'SQL'
+\pset footer off
+SELECT qoe.refresh_interactions() AS interactions \gset
+SELECT titles, neighbors, round(duration_ms) AS ms FROM qoe.build_recommendations() \gset
+\echo '== Recommendations (item-KNN over' :interactions 'interactions;' :neighbors 'neighbours of' :titles 'titles built in' :ms 'ms) =='
+SELECT r.user_id AS viewer, r.content_id, c.title, round(r.score::numeric, 2) AS score,
+       array_to_string(r.reason, ', ') AS because_they_watched
+  FROM (VALUES (7), (42)) v(u), LATERAL (SELECT v.u AS user_id, * FROM qoe.recommend(v.u, 5)) r
+  LEFT JOIN qoe.content c USING (content_id);
+SELECT string_agg(format('%s HR@10 %s NDCG@10 %s', model, round(hr::numeric, 3), round(ndcg::numeric, 3)),
+                  '; ' ORDER BY model) || format(' (%s users, leave-one-out, 100 negatives)', max(users)) AS evaluation
+  FROM qoe.evaluate_recommendations() \gset
+\echo :evaluation
+SQL
 echo
-echo "demo done: events consumed from Kafka exactly once, sessions, start-time digests, QoE scores and business views computed inside PostgreSQL; the cluster and the broker are removed now."
+echo "demo done: events consumed from Kafka exactly once; sessions, 5-minute rollups, start-time digests, QoE scores, business views and recommendations computed inside PostgreSQL. The cluster and the broker are removed now."

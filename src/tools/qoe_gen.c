@@ -52,7 +52,7 @@ typedef struct Rng
 enum Stream
 {
 	STREAM_CATALOG = 1, STREAM_POPULARITY, STREAM_USERS, STREAM_SESSIONS,
-	STREAM_IDS, STREAM_DELIVERY
+	STREAM_IDS, STREAM_DELIVERY, STREAM_TASTES, STREAM_TASTE_PICKS
 };
 
 static uint64_t
@@ -309,6 +309,8 @@ typedef struct Options
 	uint32_t	users;
 	uint32_t	titles;
 	double		zipf;
+	double		taste;			/* share of picks from the favourite genres */
+	double		series;			/* chance of going on with a series */
 	bool		array_format;
 	uint32_t	batch;
 	double		rate;
@@ -342,6 +344,8 @@ static const char usage_text[] =
 	"  --users N            user accounts (default 10000)\n"
 	"  --titles N           catalog size (default 2000)\n"
 	"  --zipf S             popularity skew exponent (default 1.0)\n"
+	"  --taste F            share of a viewer's picks from their favourite genres (default 0.8)\n"
+	"  --series F           chance of watching the next episode of the last series (default 0.8)\n"
 	"  --degrade-pop NAME   slow starts and stalls on this CDN POP (repeatable)\n"
 	"  --degrade-title ID   slow starts and stalls on this title (repeatable)\n"
 	"Output:\n"
@@ -428,7 +432,7 @@ enum
 	OPT_EVENTS = 256, OPT_DURATION, OPT_SEED, OPT_START_MS, OPT_VIEWERS, OPT_USERS,
 	OPT_TITLES, OPT_ZIPF, OPT_FORMAT, OPT_BATCH, OPT_RATE, OPT_DOTTED, OPT_UUID_IDS,
 	OPT_ISO, OPT_OUT_OF_ORDER, OPT_DUPLICATES, OPT_DEGRADE_POP, OPT_DEGRADE_TITLE,
-	OPT_CATALOG, OPT_VERBOSE, OPT_KAFKA_KEY
+	OPT_CATALOG, OPT_VERBOSE, OPT_KAFKA_KEY, OPT_TASTE, OPT_SERIES
 };
 
 static const struct option long_options[] = {
@@ -440,6 +444,8 @@ static const struct option long_options[] = {
 	{"users", required_argument, NULL, OPT_USERS},
 	{"titles", required_argument, NULL, OPT_TITLES},
 	{"zipf", required_argument, NULL, OPT_ZIPF},
+	{"taste", required_argument, NULL, OPT_TASTE},
+	{"series", required_argument, NULL, OPT_SERIES},
 	{"format", required_argument, NULL, OPT_FORMAT},
 	{"batch", required_argument, NULL, OPT_BATCH},
 	{"rate", required_argument, NULL, OPT_RATE},
@@ -467,7 +473,7 @@ parse_options(int argc, char **argv, Options *o)
 
 	*o = (Options) {
 		.seed = 1, .start_ms = -1, .viewers = 1000, .users = 10000,
-		.titles = 2000, .zipf = 1.0, .batch = 100,
+		.titles = 2000, .zipf = 1.0, .taste = 0.8, .series = 0.8, .batch = 100,
 	};
 	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1)
 	{
@@ -496,6 +502,12 @@ parse_options(int argc, char **argv, Options *o)
 				break;
 			case OPT_ZIPF:
 				o->zipf = parse_number("zipf", optarg, 0, 5);
+				break;
+			case OPT_TASTE:
+				o->taste = parse_number("taste", optarg, 0, 1);
+				break;
+			case OPT_SERIES:
+				o->series = parse_number("series", optarg, 0, 1);
 				break;
 			case OPT_FORMAT:
 				if (strcmp(optarg, "ndjson") != 0 && strcmp(optarg, "array") != 0)
@@ -1007,6 +1019,8 @@ typedef struct User
 	uint8_t		home_pop;
 	uint8_t		device;			/* favourite */
 	uint8_t		profiles;		/* 1..4 */
+	uint16_t	genres;			/* favourite genres, a mask over genres[] */
+	uint32_t	last_title;		/* 0: none yet */
 } User;
 
 typedef struct Session
@@ -1054,9 +1068,11 @@ typedef struct Sim
 	const Options *opt;
 	Rng			rng;			/* all behaviour */
 	Rng			ids;			/* session and event ids */
+	Rng			tastes;			/* picks by taste, apart from all else */
 	int64_t		start_ms;
 	uint32_t	n_titles;
 	int64_t    *title_duration_ms;
+	uint16_t   *title_genres;
 	bool	   *title_degraded;
 	double	   *popularity_cdf; /* by popularity rank */
 	uint32_t   *title_by_rank;
@@ -1092,6 +1108,7 @@ build_catalog(Sim *sim)
 
 	sim->n_titles = o->titles;
 	sim->title_duration_ms = xcalloc(o->titles + 1, sizeof(int64_t));
+	sim->title_genres = xcalloc(o->titles + 1, sizeof(uint16_t));
 	sim->title_degraded = xcalloc(o->titles + 1, sizeof(bool));
 	sim->popularity_cdf = xcalloc(o->titles, sizeof(double));
 	sim->title_by_rank = xcalloc(o->titles, sizeof(uint32_t));
@@ -1103,6 +1120,7 @@ build_catalog(Sim *sim)
 
 		draw_title(&r, &t);
 		sim->title_duration_ms[id] = t.duration_ms;
+		sim->title_genres[id] = t.genre_mask;
 	}
 	for (int i = 0; i < o->n_degrade_titles; i++)
 		sim->title_degraded[o->degrade_titles[i]] = true;
@@ -1147,12 +1165,30 @@ build_users(Sim *sim)
 		u->device = (uint8_t) PICK(&r, devices);
 		u->profiles = (uint8_t) (1 + PICK(&r, profile_weights));
 	}
+	/* tastes from their own stream: the draws above stay those of earlier versions */
+	rng_init(&r, sim->opt->seed, STREAM_TASTES);
+	for (uint32_t i = 0; i < sim->n_users; i++)
+	{
+		User	   *u = &sim->users[i];
+		int			n = chance(&r, 0.5) ? 1 : 2;
+
+		while (n > 0)
+		{
+			uint16_t	bit = (uint16_t) (1u << uniform_int(&r, 0, COUNT(genres) - 1));
+
+			if (!(u->genres & bit))
+			{
+				u->genres |= bit;
+				n--;
+			}
+		}
+	}
 }
 
 static uint32_t
-pick_title(Sim *sim)
+pick_title(Sim *sim, Rng *r)
 {
-	double		u = uniform(&sim->rng);
+	double		u = uniform(r);
 	uint32_t	lo = 0,
 				hi = sim->n_titles - 1;
 
@@ -1166,6 +1202,56 @@ pick_title(Sim *sim)
 			lo = mid + 1;
 	}
 	return sim->title_by_rank[lo];
+}
+
+#define SERIES_BLOCK 8
+#define EPISODE_MAX_MS (60 * 60000)
+
+/*
+ * Episodes are grouped into series: the episodes (titles under an hour)
+ * among each block of 8 consecutive ids, in id order. Returns the episode
+ * after `title` in its series, or 0.
+ */
+static uint32_t
+next_episode(const Sim *sim, uint32_t title)
+{
+	if (title == 0 || sim->title_duration_ms[title] >= EPISODE_MAX_MS)
+		return 0;
+	for (uint32_t t = title + 1; t <= sim->n_titles && (t - 1) / SERIES_BLOCK == (title - 1) / SERIES_BLOCK; t++)
+		if (sim->title_duration_ms[t] < EPISODE_MAX_MS)
+			return t;
+	return 0;
+}
+
+/*
+ * What a viewer with tastes watches instead of the catalog-wide popular
+ * pick: the next episode of the series they watched last (--series), else
+ * with --taste a popular title of one of their favourite genres, else the
+ * popular pick itself. Draws only from the taste stream, so with --taste 0
+ * --series 0 every run is the one of a generator without tastes.
+ */
+static uint32_t
+taste_title(Sim *sim, uint32_t user, uint32_t popular)
+{
+	User	   *u = &sim->users[user - 1];
+	Rng		   *r = &sim->tastes;
+	uint32_t	next = next_episode(sim, u->last_title);
+	uint32_t	t = popular;
+
+	if (next != 0 && chance(r, sim->opt->series))
+		t = next;
+	else if (chance(r, sim->opt->taste))
+	{
+		/* any title of the genres, popular or not: redraw until one matches */
+		for (int tries = 0; tries < 200; tries++)
+		{
+			t = (uint32_t) uniform_int(r, 1, sim->n_titles);
+			if (sim->title_genres[t] & u->genres)
+				break;
+		}
+	}
+	u->last_title = t;
+	return t;
 }
 
 static bool
@@ -1196,7 +1282,9 @@ session_begin(Sim *sim, Session *s, int64_t t)
 		s->user = sim->n_users;
 	u = &sim->users[s->user - 1];
 	s->profile = (u->profiles == 1 || chance(r, 0.5)) ? 0 : (int) uniform_int(r, 1, u->profiles - 1);
-	s->content = pick_title(sim);
+	s->content = pick_title(sim, r);
+	if (sim->opt->taste > 0 || sim->opt->series > 0)
+		s->content = taste_title(sim, s->user, s->content);
 	s->duration_ms = sim->title_duration_ms[s->content];
 	s->device = chance(r, 0.75) ? u->device : (int) PICK(r, devices);
 	s->country = u->country;
@@ -1627,6 +1715,7 @@ main(int argc, char **argv)
 		sim.type_names[i] = opt.dotted ? dotted_event_names[i] : event_names[i];
 	rng_init(&sim.rng, opt.seed, STREAM_SESSIONS);
 	rng_init(&sim.ids, opt.seed, STREAM_IDS);
+	rng_init(&sim.tastes, opt.seed, STREAM_TASTE_PICKS);
 	rng_init(&delivery.rng, opt.seed, STREAM_DELIVERY);
 	delivery.late_fraction = opt.out_of_order;
 	delivery.duplicate_fraction = opt.duplicates;
