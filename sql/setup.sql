@@ -14,7 +14,7 @@ SELECT pg_describe_object(d.classid, d.objid, 0) AS object_without_comment
  ORDER BY 1;
 
 -- settings and their defaults
-SELECT name, setting, unit FROM pg_settings WHERE name LIKE 'qoe.%' ORDER BY name;
+SELECT name, boot_val AS default_value, unit FROM pg_settings WHERE name LIKE 'qoe.%' ORDER BY name;
 SET qoe.session_timeout = '10min';
 SHOW qoe.session_timeout;
 RESET qoe.session_timeout;

@@ -23,7 +23,7 @@ mkdir -p "$QOE_ROOT/bench/out"
 OUT="$QOE_ROOT/bench/out/recommend.txt"
 psql -qX -v ON_ERROR_STOP=1 -c "CREATE DATABASE qoe_bench_recommend"
 export PGDATABASE=qoe_bench_recommend
-psql -qX -v ON_ERROR_STOP=1 -c "CREATE EXTENSION qoe_ext"
+psql -qX -v ON_ERROR_STOP=1 -c "CREATE EXTENSION qoe_ext CASCADE"
 
 echo "loading $USERS users x $TITLES titles x ~$PER_USER interactions each..."
 psql -qX -v ON_ERROR_STOP=1 <<SQL

@@ -266,7 +266,7 @@ DECLARE
 BEGIN
     -- user_metrics_daily before the views computed from it
     FOREACH v IN ARRAY ARRAY['content_metrics_daily', 'user_metrics_daily', 'daily_active_users',
-                             'cohort_analysis', 'drop_off'] LOOP
+                             'cohort_analysis', 'drop_off', 'error_breakdown'] LOOP
         t0 := clock_timestamp();
         EXECUTE format('REFRESH MATERIALIZED VIEW CONCURRENTLY qoe.%I', v);
         view_name := v;
@@ -276,3 +276,89 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION refresh_views() IS
     'Refresh the materialized business views concurrently (readers are never blocked), in dependency order; returns each view and the seconds it took. Runs as the extension owner; granted to qoe_admin';
+
+-- Views over the rollups (qoe.qoe_5min, by event time; doc/views.md): what
+-- the last day looked like, cheap at any data volume.
+
+CREATE VIEW device_breakdown AS
+    SELECT device_type, attempts, plays, ebvs_rate, video_start_failure_rate, playback_failure_rate,
+           vst_p50_ms, vst_p95_ms, rebuffering_ratio, avg_bitrate_kbps, completion_rate, qoe_score,
+           good_share, watch_hours, unique_viewers
+      FROM qoe.qoe_metrics(pg_catalog.now() - interval '24 hours', pg_catalog.now(), NULL, '{device_type}');
+COMMENT ON VIEW device_breakdown IS
+    'QoE per device type over the last 24 hours, from qoe.qoe_metrics (columns as there, doc/rollups.md)';
+CREATE VIEW country_breakdown AS
+    SELECT country, attempts, plays, ebvs_rate, video_start_failure_rate, playback_failure_rate,
+           vst_p50_ms, vst_p95_ms, rebuffering_ratio, avg_bitrate_kbps, completion_rate, qoe_score,
+           good_share, watch_hours, unique_viewers
+      FROM qoe.qoe_metrics(pg_catalog.now() - interval '24 hours', pg_catalog.now(), NULL, '{country}');
+COMMENT ON VIEW country_breakdown IS
+    'QoE per country over the last 24 hours, from qoe.qoe_metrics (columns as there, doc/rollups.md)';
+CREATE VIEW cdn_pop_breakdown AS
+    SELECT cdn_pop, attempts, plays, ebvs_rate, video_start_failure_rate, playback_failure_rate,
+           vst_p50_ms, vst_p95_ms, rebuffering_ratio, avg_bitrate_kbps, completion_rate, qoe_score,
+           good_share, watch_hours, unique_viewers
+      FROM qoe.qoe_metrics(pg_catalog.now() - interval '24 hours', pg_catalog.now(), NULL, '{cdn_pop}');
+COMMENT ON VIEW cdn_pop_breakdown IS
+    'QoE per CDN POP over the last 24 hours, from qoe.qoe_metrics (columns as there, doc/rollups.md)';
+
+-- per UTC day of the session start, as the other daily views
+CREATE MATERIALIZED VIEW error_breakdown AS
+    SELECT (s.started_at AT TIME ZONE 'UTC')::date AS day,
+           s.last_error_code AS error_code,
+           count(*) AS sessions,
+           count(*) FILTER (WHERE s.start_failed) AS start_failures,
+           count(*) FILTER (WHERE s.playback_failed) AS playback_failures,
+           count(*) FILTER (WHERE NOT s.start_failed AND NOT s.playback_failed) AS nonfatal_only,
+           sum(s.error_count) AS errors
+      FROM qoe.sessions s
+     WHERE s.error_count > 0
+     GROUP BY 1, 2;
+CREATE UNIQUE INDEX error_breakdown_key ON error_breakdown (day, error_code) NULLS NOT DISTINCT;
+COMMENT ON MATERIALIZED VIEW error_breakdown IS
+    'Sessions with errors per UTC day (of the session start) and last error code: how many, how many ended in a start or playback failure, how many had non-fatal errors only (doc/views.md); refreshed by qoe.refresh_views()';
+COMMENT ON COLUMN error_breakdown.error_code IS 'the session''s last error code (NULL: an error without a code)';
+COMMENT ON COLUMN error_breakdown.sessions IS 'sessions whose last error had this code';
+COMMENT ON COLUMN error_breakdown.start_failures IS 'of which video start failures';
+COMMENT ON COLUMN error_breakdown.playback_failures IS 'of which playback failures';
+COMMENT ON COLUMN error_breakdown.nonfatal_only IS 'of which had non-fatal errors only';
+COMMENT ON COLUMN error_breakdown.errors IS 'error events of those sessions';
+
+CREATE VIEW vst_histogram AS
+    WITH day AS (
+        SELECT sum(vst_lt_1s) AS lt_1s, sum(vst_1_2s) AS s1_2, sum(vst_2_4s) AS s2_4,
+               sum(vst_4_8s) AS s4_8, sum(vst_ge_8s) AS ge_8s, sum(vst_count) AS total
+          FROM qoe.qoe_5min
+         WHERE window_start >= pg_catalog.now() - interval '24 hours'
+    )
+    SELECT b.ord, b.bucket, b.starts, b.starts::float8 / NULLIF(d.total, 0) AS share
+      FROM day d,
+           LATERAL (VALUES (1, '< 1 s', d.lt_1s), (2, '1-2 s', d.s1_2), (3, '2-4 s', d.s2_4),
+                           (4, '4-8 s', d.s4_8), (5, '>= 8 s', d.ge_8s)) b(ord, bucket, starts);
+COMMENT ON VIEW vst_histogram IS
+    'Video start times of the last 24 hours in the fixed CTA-style buckets of qoe.qoe_5min (exact counts, doc/views.md)';
+COMMENT ON COLUMN vst_histogram.ord IS 'the bucket''s order, 1 = fastest';
+COMMENT ON COLUMN vst_histogram.starts IS 'video starts (first frames) in the bucket';
+COMMENT ON COLUMN vst_histogram.share IS 'starts / all starts of the last 24 hours';
+
+CREATE VIEW rebuffering_heatmap AS
+    SELECT country, cdn_pop, plays, watch_hours, rebuffering_ratio,
+           CASE WHEN rebuffering_ratio > 0.02 THEN 'red'
+                WHEN rebuffering_ratio >= 0.01 THEN 'yellow'
+                WHEN rebuffering_ratio IS NOT NULL THEN 'green' END AS band
+      FROM qoe.qoe_metrics(pg_catalog.now() - interval '24 hours', pg_catalog.now(), NULL,
+                           '{country,cdn_pop}');
+COMMENT ON VIEW rebuffering_heatmap IS
+    'Rebuffering ratio per country x CDN POP over the last 24 hours, with the design''s colour bands (doc/views.md)';
+COMMENT ON COLUMN rebuffering_heatmap.band IS 'red above 2 %, yellow 1-2 %, green below 1 %; NULL without watch time';
+
+CREATE VIEW qoe_trend_7d AS
+    SELECT d.day::date AS day, m.attempts, m.plays, m.vst_p50_ms, m.vst_p95_ms, m.rebuffering_ratio,
+           m.playback_failure_rate, m.completion_rate, m.qoe_score, m.good_share, m.watch_hours
+      FROM pg_catalog.generate_series((pg_catalog.now() AT TIME ZONE 'UTC')::date - 29,
+                                      (pg_catalog.now() AT TIME ZONE 'UTC')::date, interval '1 day') d(day),
+           LATERAL qoe.qoe_metrics((d.day - interval '6 days') AT TIME ZONE 'UTC',
+                                   (d.day + interval '1 day') AT TIME ZONE 'UTC', NULL, '{}') m;
+COMMENT ON VIEW qoe_trend_7d IS
+    'For each of the last 30 UTC days, QoE over the 7 days ending with it (a rolling window merged from qoe.qoe_5min, doc/views.md)';
+COMMENT ON COLUMN qoe_trend_7d.day IS 'the last UTC day of the 7-day window';

@@ -51,7 +51,9 @@ GRANT SELECT, UPDATE ON rollup_status TO qoe_admin, qoe_worker;
 
 -- business views (65_business_views.sql): read by qoe_reader, refreshed by qoe_admin
 GRANT SELECT ON content_metrics_daily, user_metrics_daily, daily_active_users, cohort_analysis,
-    drop_off, top_content, engagement, churn_risk, concurrent_viewers TO qoe_reader;
+    drop_off, top_content, engagement, churn_risk, concurrent_viewers, device_breakdown,
+    country_breakdown, cdn_pop_breakdown, error_breakdown, vst_histogram, rebuffering_heatmap,
+    qoe_trend_7d TO qoe_reader;
 REVOKE EXECUTE ON FUNCTION session_qoe_score(sessions), refresh_views() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION session_qoe_score(sessions) TO qoe_reader;
 GRANT EXECUTE ON FUNCTION refresh_views() TO qoe_admin;

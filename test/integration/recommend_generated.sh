@@ -10,7 +10,7 @@ db=recommend_generated
 
 psql -qX -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 trap 'psql -qX -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1' EXIT
-psql -qX -d $db -v ON_ERROR_STOP=1 -c "CREATE EXTENSION qoe_ext"
+psql -qX -d $db -v ON_ERROR_STOP=1 -c "CREATE EXTENSION qoe_ext CASCADE"
 $GEN --catalog | psql -qX -d $db -v ON_ERROR_STOP=1 \
 	-c "\copy qoe.content (content_id, title, duration_sec, genres) FROM pstdin WITH (FORMAT csv)"
 $GEN --viewers 100 --users 300 --duration-sec 86400 --start-ms $(( ($(date +%s) - 90000) * 1000 )) \
