@@ -38,6 +38,7 @@
 #include "utils/typcache.h"
 
 #include "analytics/rollup.h"
+#include "core/catalog.h"
 #include "sketch/qoe_score.h"
 
 /* The additive columns of qoe.session_windows, in table order. */
@@ -442,18 +443,6 @@ static Oid	plans_relid = InvalidOid;
 static SPIPlanPtr enabled_plan;
 static SPIPlanPtr append_plan;
 
-static SPIPlanPtr
-prepare_kept(const char *sql, int nargs, Oid *argtypes)
-{
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
-
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
-			 SPI_result_code_string(SPI_result));
-	SPI_keepplan(plan);
-	return plan;
-}
-
 static void
 prepare_plans(Oid relid)
 {
@@ -467,8 +456,8 @@ prepare_plans(Oid relid)
 		SPI_freeplan(append_plan);
 		enabled_plan = NULL;
 	}
-	enabled_plan = prepare_kept("SELECT enabled FROM qoe.rollup_status", 0, NULL);
-	append_plan = prepare_kept("INSERT INTO qoe.session_window_deltas"
+	enabled_plan = qoe_prepare_kept("SELECT enabled FROM qoe.rollup_status", 0, NULL);
+	append_plan = qoe_prepare_kept("INSERT INTO qoe.session_window_deltas"
 							   " SELECT * FROM pg_catalog.unnest($1)", 1, &rows_type);
 	plans_relid = relid;
 }

@@ -4,6 +4,8 @@
  */
 #include "postgres.h"
 
+#include "executor/spi.h"
+
 #include "catalog/namespace.h"
 #include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
@@ -89,4 +91,16 @@ void
 qoe_unpin_search_path(int nest_level)
 {
 	AtEOXact_GUC(true, nest_level);
+}
+
+SPIPlanPtr
+qoe_prepare_kept(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
+			 SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	return plan;
 }

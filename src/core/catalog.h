@@ -5,6 +5,7 @@
 #define QOE_CATALOG_H
 
 #include "ingest/event_decode.h"
+#include "executor/spi.h"
 #include "nodes/parsenodes.h"
 
 typedef struct QoeCatalog
@@ -30,5 +31,11 @@ extern void qoe_require_ingest_privilege(Oid relid, AclMode mode, const char *wh
  */
 extern int	qoe_pin_search_path(void);
 extern void qoe_unpin_search_path(int nest_level);
+
+/*
+ * SPI_prepare sql and keep the plan for the backend's life (SPI_keepplan);
+ * an error naming sql if it does not prepare. Call inside SPI_connect.
+ */
+extern SPIPlanPtr qoe_prepare_kept(const char *sql, int nargs, Oid *argtypes);
 
 #endif

@@ -32,14 +32,10 @@ dead_letter_plan(void)
 
 	if (insert_plan != NULL && insert_plan_relid == relid)
 		return insert_plan;
-	plan = SPI_prepare("INSERT INTO qoe.dead_letters (source, topic, kafka_partition,"
-					   " kafka_offset, item_index, reason, payload, payload_bytes)"
-					   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-					   DEAD_LETTER_ARGS, argtypes);
-	if (plan == NULL)
-		elog(ERROR, "preparing the dead-letter insert failed: %s",
-			 SPI_result_code_string(SPI_result));
-	SPI_keepplan(plan);
+	plan = qoe_prepare_kept("INSERT INTO qoe.dead_letters (source, topic, kafka_partition,"
+							" kafka_offset, item_index, reason, payload, payload_bytes)"
+							" VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+							DEAD_LETTER_ARGS, argtypes);
 	if (insert_plan != NULL)
 		SPI_freeplan(insert_plan);
 	insert_plan = plan;

@@ -189,18 +189,6 @@ row_hint_remember(const char *session_id, ItemPointer root)
 	hint->root = *root;
 }
 
-static SPIPlanPtr
-prepare_kept(const char *sql, int nargs, Oid *argtypes)
-{
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
-
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
-			 SPI_result_code_string(SPI_result));
-	SPI_keepplan(plan);
-	return plan;
-}
-
 static void
 prepare_plans(const QoeCatalog *cat)
 {
@@ -230,7 +218,7 @@ prepare_plans(const QoeCatalog *cat)
 					 " FROM pg_catalog.unnest($1::qoe.sessions[])"
 					 " ON CONFLICT (session_id) DO NOTHING RETURNING session_id, ctid",
 					 columns.data, columns.data);
-	history_plan = prepare_kept(
+	history_plan = qoe_prepare_kept(
 		"SELECT event_time, event_type, event_id, position_sec, bitrate_kbps,"
 		" buffer_health_sec, buffering_events, dropped_frames, stall_ms, vst_ms,"
 		" fatal, error_code, content_duration_sec, user_id, profile_id, content_id,"
@@ -238,11 +226,11 @@ prepare_plans(const QoeCatalog *cat)
 		" extra OPERATOR(pg_catalog.->>) 'seek_induced' FROM qoe.viewing_events"
 		" WHERE session_id OPERATOR(pg_catalog.=) $1",
 		1, &text_type);
-	duration_plan = prepare_kept(
+	duration_plan = qoe_prepare_kept(
 		"SELECT content_id, duration_sec FROM qoe.content"
 		" WHERE content_id OPERATOR(pg_catalog.=) ANY ($1)",
 		1, &int8_array);
-	insert_plan = prepare_kept(insert_sql.data, 1, &rows_type);
+	insert_plan = qoe_prepare_kept(insert_sql.data, 1, &rows_type);
 	plans_sessions_oid = cat->sessions_oid;
 }
 

@@ -896,19 +896,15 @@ prepare_offsets_plan(void)
 	 * started from; row locks make a concurrent writer wait and then re-check
 	 * it. Every partition of a batch has its row (record_start_offsets).
 	 */
-	offsets_plan = SPI_prepare("UPDATE qoe.source_offsets o"
-							   "   SET next_offset = b.next_offset, updated_at = pg_catalog.now()"
-							   "  FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5))"
-							   "       AS b(partition, expected, next_offset)"
-							   " WHERE o.source OPERATOR(pg_catalog.=) $1"
-							   "   AND o.topic OPERATOR(pg_catalog.=) $2"
-							   "   AND o.partition OPERATOR(pg_catalog.=) b.partition"
-							   "   AND o.next_offset OPERATOR(pg_catalog.=) b.expected",
-							   5, argtypes);
-	if (offsets_plan == NULL)
-		elog(ERROR, "preparing the offsets update failed: %s",
-			 SPI_result_code_string(SPI_result));
-	SPI_keepplan(offsets_plan);
+	offsets_plan = qoe_prepare_kept("UPDATE qoe.source_offsets o"
+									"   SET next_offset = b.next_offset, updated_at = pg_catalog.now()"
+									"  FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5))"
+									"       AS b(partition, expected, next_offset)"
+									" WHERE o.source OPERATOR(pg_catalog.=) $1"
+									"   AND o.topic OPERATOR(pg_catalog.=) $2"
+									"   AND o.partition OPERATOR(pg_catalog.=) b.partition"
+									"   AND o.next_offset OPERATOR(pg_catalog.=) b.expected",
+									5, argtypes);
 }
 
 /* True if every partition's stored offset moved as the batch expected. */

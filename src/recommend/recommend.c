@@ -62,14 +62,7 @@ run(RecQuery q, int nargs, const Oid *types, Datum *args, const char *nulls)
 	int			ret;
 
 	if (rec_plans[q] == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare(rec_sql[q], nargs, (Oid *) types);
-
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		rec_plans[q] = plan;
-	}
+		rec_plans[q] = qoe_prepare_kept(rec_sql[q], nargs, (Oid *) types);
 	ret = SPI_execute_plan(rec_plans[q], args, nulls, true, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "\"%s\" failed: %s", rec_sql[q], SPI_result_code_string(ret));
