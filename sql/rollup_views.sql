@@ -50,12 +50,21 @@ SELECT sum(starts) = (SELECT sum(vst_count) FROM qoe.qoe_5min WHERE window_start
 -- row is the merge of the last 7 days
 SELECT count(*) = count(DISTINCT day) AS one_row_per_day, count(*) BETWEEN 1 AND 30 AS within_30_days
   FROM qoe.qoe_trend_7d;
-SELECT t.attempts = m.attempts AND t.plays = m.plays
-       AND t.rebuffering_ratio IS NOT DISTINCT FROM m.rebuffering_ratio AS today_is_last_7_days
+SELECT t.attempts = w.attempts AS today_is_last_7_days
   FROM qoe.qoe_trend_7d t,
-       qoe.qoe_metrics(((now() AT TIME ZONE 'UTC')::date - 6) AT TIME ZONE 'UTC',
-                       ((now() AT TIME ZONE 'UTC')::date + 1) AT TIME ZONE 'UTC') m
+       (SELECT sum(attempts) AS attempts FROM qoe.qoe_5min
+         WHERE window_start >= date_trunc('day', now(), 'UTC') - interval '6 days'
+           AND window_start < date_trunc('day', now(), 'UTC') + interval '1 day') w
  WHERE t.day = (now() AT TIME ZONE 'UTC')::date;
+-- the same in a session far from UTC (the regression tests' zone is -8)
+SET TimeZone = 'Pacific/Kiritimati';
+SELECT t.attempts = w.attempts AS today_is_last_7_days_at_plus_14
+  FROM qoe.qoe_trend_7d t,
+       (SELECT sum(attempts) AS attempts FROM qoe.qoe_5min
+         WHERE window_start >= date_trunc('day', now(), 'UTC') - interval '6 days'
+           AND window_start < date_trunc('day', now(), 'UTC') + interval '1 day') w
+ WHERE t.day = (now() AT TIME ZONE 'UTC')::date;
+RESET TimeZone;
 
 -- errors per day and code, from sessions, after a refresh
 SELECT count(*) FROM qoe.refresh_views();

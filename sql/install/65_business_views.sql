@@ -353,12 +353,13 @@ COMMENT ON VIEW rebuffering_heatmap IS
 COMMENT ON COLUMN rebuffering_heatmap.band IS 'red above 2 %, yellow 1-2 %, green below 1 %; NULL without watch time';
 
 CREATE VIEW qoe_trend_7d AS
-    SELECT d.day::date AS day, m.attempts, m.plays, m.vst_p50_ms, m.vst_p95_ms, m.rebuffering_ratio,
+    SELECT d.day, m.attempts, m.plays, m.vst_p50_ms, m.vst_p95_ms, m.rebuffering_ratio,
            m.playback_failure_rate, m.completion_rate, m.qoe_score, m.good_share, m.watch_hours
-      FROM pg_catalog.generate_series((pg_catalog.now() AT TIME ZONE 'UTC')::date - 29,
-                                      (pg_catalog.now() AT TIME ZONE 'UTC')::date, interval '1 day') d(day),
-           LATERAL qoe.qoe_metrics((d.day - interval '6 days') AT TIME ZONE 'UTC',
-                                   (d.day + interval '1 day') AT TIME ZONE 'UTC', NULL, '{}') m;
+      FROM pg_catalog.generate_series(0, 29) n,
+           LATERAL (SELECT (pg_catalog.now() AT TIME ZONE 'UTC')::date - n AS day) d,
+           -- UTC midnights: a date made a timestamp, then read as UTC
+           LATERAL qoe.qoe_metrics((d.day - 6)::timestamp AT TIME ZONE 'UTC',
+                                   (d.day + 1)::timestamp AT TIME ZONE 'UTC', NULL, '{}') m;
 COMMENT ON VIEW qoe_trend_7d IS
     'For each of the last 30 UTC days, QoE over the 7 days ending with it (a rolling window merged from qoe.qoe_5min, doc/views.md)';
 COMMENT ON COLUMN qoe_trend_7d.day IS 'the last UTC day of the 7-day window';

@@ -74,6 +74,7 @@
 #define PARTITION_DISCOVERY_MS	5000	/* a new partition waits at most this */
 #define METADATA_TIMEOUT_MS		1000	/* SIGTERM may wait this long */
 #define WATERMARK_INTERVAL_MS	1000
+#define STALLED_WATERMARK_TIMEOUT_MS	200	/* a stalled partition's end, asked anew */
 #define LOG_REPEAT_MS			60000
 
 typedef struct SourceConfig
@@ -402,20 +403,32 @@ start_offset(const PartitionState *p)
 static void
 publish_partitions(void)
 {
-	LWLockAcquire(qoe_kafka_shared->lock, LW_EXCLUSIVE);
-	slot->npartitions = Min(nowned, QOE_SLOT_PARTITIONS);
-	for (int i = 0; i < slot->npartitions; i++)
-	{
-		int64		low,
-					high;
+	int64		highs[QOE_SLOT_PARTITIONS];
+	int			n = Min(nowned, QOE_SLOT_PARTITIONS);
 
+	/*
+	 * librdkafka's cached watermarks follow only the partitions being
+	 * fetched: a stalled one is asked of the broker, briefly, outside the lock
+	 */
+	for (int i = 0; i < n; i++)
+	{
+		int64		low;
+		rd_kafka_resp_err_t err = owned[i].stalled
+			? rd_kafka_query_watermark_offsets(consumer, cfg.topic, owned[i].partition,
+											   &low, &highs[i], STALLED_WATERMARK_TIMEOUT_MS)
+			: rd_kafka_get_watermark_offsets(consumer, cfg.topic, owned[i].partition,
+											 &low, &highs[i]);
+
+		if (err != RD_KAFKA_RESP_ERR_NO_ERROR || highs[i] < 0)
+			highs[i] = -1;
+	}
+	LWLockAcquire(qoe_kafka_shared->lock, LW_EXCLUSIVE);
+	slot->npartitions = n;
+	for (int i = 0; i < n; i++)
+	{
 		slot->partitions[i].partition = owned[i].partition;
 		slot->partitions[i].stalled = owned[i].stalled;
-		if (rd_kafka_get_watermark_offsets(consumer, cfg.topic, owned[i].partition,
-										   &low, &high) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-			high < 0)
-			high = -1;
-		slot->partitions[i].high_watermark = high;
+		slot->partitions[i].high_watermark = highs[i];
 	}
 	LWLockRelease(qoe_kafka_shared->lock);
 }

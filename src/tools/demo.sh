@@ -69,7 +69,7 @@ SELECT count(*) AS sessions,
        round(sum(watch_ms) / 3600000.0, 1) AS hours_watched
   FROM qoe.sessions s;
 
-\echo '== By CDN POP (worst start time first) =='
+\echo '== By CDN POP (the 8 worst start times) =='
 SELECT cdn_pop, count(*) AS sessions,
        round((qoe.percentile_approx(vst_ms, 0.95) / 1000)::numeric, 2) AS vst_p95_s,
        round(100 * qoe.rebuffer_ratio(stall_ms, watch_ms)::numeric, 3) AS rebuffering_pct,
@@ -103,15 +103,18 @@ SELECT t.rank, t.content_id, t.title, t.plays, round(t.watch_hours, 2) AS hours_
                          AND m.day > (now() AT TIME ZONE 'UTC')::date - 7) d
  ORDER BY t.rank, t.content_id LIMIT 10;
 
-\echo '== Playing now (qoe.concurrent_viewers) =='
+\echo '== Playing now (qoe.concurrent_viewers: all, and the 5 biggest countries) =='
 SELECT coalesce(country, '(all)') AS country, sum(viewers) AS viewers
-  FROM qoe.concurrent_viewers GROUP BY ROLLUP (country) ORDER BY country NULLS FIRST LIMIT 6;
+  FROM qoe.concurrent_viewers GROUP BY ROLLUP (country)
+ ORDER BY country IS NOT NULL, sum(viewers) DESC, country LIMIT 6;
 SQL
 
 # Recommendations (doc/recommendations.md): a day of history from 300
 # viewers with tastes, the item-KNN model, two viewers' picks and the
 # leave-one-out evaluation against most-popular.
-$GEN --viewers 100 --users 300 --duration-sec 86400 --start-ms $(( ($(date +%s) - 90000) * 1000 )) \
+# (another seed: the Kafka demo's session ids stay its own)
+$QOE_ROOT/src/tools/qoe_gen --seed 4242 --viewers 100 --users 300 --duration-sec 86400 \
+	--start-ms $(( ($(date +%s) - 90000) * 1000 )) \
 	--format array --batch 2000 |
 	sed -e 's/^/SELECT 1 FROM qoe.ingest($q$/' -e 's/$/$q$);/' | psql -qX -v ON_ERROR_STOP=1 -o /dev/null
 psql -qX -v ON_ERROR_STOP=1 <<'SQL'

@@ -56,9 +56,9 @@ read part kept <<<"$(psql -qXAt -F ' ' -c "SELECT partition, next_offset FROM qo
                                             WHERE source = 'oor' ORDER BY next_offset DESC LIMIT 1")"
 psql -qX -c "SELECT qoe.stop_source('oor')" >/dev/null
 qoe_wait_for 30 "SELECT count(*) FROM qoe.source_workers() WHERE source = 'oor'" 0
+sed -n 41,60p "$WORK/events.ndjson" | qoe_kafka_produce oor
 psql -qX -c "UPDATE qoe.source_offsets SET next_offset = 1000 WHERE source = 'oor' AND partition = $part" \
 	-c "SELECT qoe.start_source('oor')" >/dev/null
-sed -n 41,60p "$WORK/events.ndjson" | qoe_kafka_produce oor
 qoe_wait_for 30 "SELECT state, split_part(last_error, '(', 1) FROM qoe.source_status WHERE name = 'oor'" \
 	"error|partition $part: stored offset 1000 is beyond the end of the topic "
 psql -qXAt -c "SELECT last_error FROM qoe.source_status WHERE name = 'oor'"
@@ -66,7 +66,10 @@ qoe_wait_for 10 "SELECT string_agg(partition::text, ',') FROM qoe.source_partiti
 # the other partitions go on: each stored up to its end
 qoe_wait_for 30 "SELECT bool_and(p.committed_offset = p.high_watermark) FROM qoe.source_partitions p
                   WHERE p.source = 'oor' AND p.partition <> $part" t
-high=$(psql -qXAt -c "SELECT high_watermark FROM qoe.source_partitions WHERE source = 'oor' AND partition = $part")
+# the error names the partition's end, and the stalled partition's row shows
+# it too: both against what an independent client (kcat) reads as the end
+high=$(( $(kcat -C -q -b "$QOE_KAFKA_BROKERS" -t oor -p "$part" -o -1 -c 1 -e -f '%o\n') + 1 ))
+qoe_wait_for 10 "SELECT high_watermark FROM qoe.source_partitions WHERE source = 'oor' AND partition = $part" "$high"
 echo "$(psql -qXAt -c "SELECT last_error FROM qoe.source_status WHERE name = 'oor'")" |
 	grep -q "(${high}); the topic may have been recreated" || { echo "the error does not name the end ($high)"; exit 1; }
 
