@@ -5,10 +5,11 @@
 -- aggregates allow (no ordered fold): VST = first frame - start; watch =
 -- end of playback - first frame - stalls - pauses, where the pauses are
 -- sum(resume times) - sum(pause times), a pause still open lasting to the
--- end; every buffering after the first frame counts as a stall (no
--- seek-induced inference); the bitrate is the mean over heartbeats (sent
--- every 30 s of playing time, so close to time-weighted); dropped frames the
--- largest cumulative counter; completed at 70 % of the title.
+-- end; every buffering counts as a stall (qoe_gen sends none before the
+-- first frame; no seek-induced inference); the bitrate is the mean over
+-- heartbeats (sent every 30 s of playing time, so close to time-weighted);
+-- dropped frames the largest cumulative counter; completed at 70 % of the
+-- title.
 WITH e AS (
     SELECT session_id,
            min(content_id) AS content_id,
