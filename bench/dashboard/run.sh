@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# bench/dashboard: N generated events (default 20,000,000) loaded through
+# qoe.ingest in batches with the rollups on, then the 24-hour per-title QoE
+# dashboard query timed three ways on the same data: from the rollups
+# (qoe.qoe_metrics over qoe.qoe_5min), over the raw events
+# (qoe.viewing_events) and over qoe.sessions. Also prints the load rate, the
+# time the rollups took to catch up after the load, the stored sizes, where
+# qoe.qoe_metrics spends its time (scan, t-digest merge, hll union), and, as
+# a what-if that is not part of qoe_ext, the same query over hourly levels
+# built from qoe.qoe_5min (build_hourly.sql, hourly.sql, hourly_top.sql).
+#
+#   bash bench/dashboard/run.sh [events] [viewers]
+#
+# QOE_BENCH_RUNS (default 10) timed runs per query after one warm-up;
+# QOE_BENCH_RAW_RUNS (default: the same) for the raw-events query, which
+# takes seconds per run at full size.
+set -eu
+export QOE_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$QOE_ROOT/test/lib/deps.sh"
+. "$QOE_ROOT/test/lib/cluster.sh"
+HERE=$QOE_ROOT/bench/dashboard
+
+EVENTS=${1:-20000000}
+# qoe_gen makes about 38 events per simulated second per 1000 viewers: enough
+# viewers that N events span about 2 days (6566 events per viewer), at least 2000
+VIEWERS=${2:-$(( EVENTS / 6566 > 2000 ? EVENTS / 6566 : 2000 ))}
+BATCH=5000
+RUNS=${QOE_BENCH_RUNS:-10}
+RAW_RUNS=${QOE_BENCH_RAW_RUNS:-$RUNS}
+
+# stored rows, indexes, session windows and WAL: about 1 kB per event at most
+need_kb=$(( EVENTS / 1000 + 1048576 ))
+avail_kb=$(df -Pk /tmp | awk 'NR == 2 { print $4 }')
+if [ "$avail_kb" -lt "$need_kb" ]; then
+	echo "bench/dashboard: $((avail_kb / 1024)) MB free in /tmp, $((need_kb / 1024)) MB needed for $EVENTS events" >&2
+	exit 1
+fi
+
+WORK=$(mktemp -d /tmp/qoe_bench.XXXXXX)
+chmod 755 "$WORK"
+qoe_install_deps
+qoe_build_install
+cc -O2 -Wall -Wextra -Werror -I"$(pg_config --includedir)" -o "$WORK/feed" \
+	"$QOE_ROOT/bench/ingest_sql/feed.c" -lpq
+# as bench/ingest_sql; work_mem large enough that the raw and sessions
+# queries aggregate in memory (their best case)
+qoe_cluster_start "shared_buffers = 2GB
+work_mem = 128MB
+max_wal_size = 8GB
+checkpoint_timeout = 30min
+synchronous_commit = off
+fsync = on"
+trap 'qoe_cluster_stop; rm -rf "$WORK"' EXIT
+
+psql -qX -v ON_ERROR_STOP=1 <<SQL
+CREATE EXTENSION qoe_ext CASCADE;
+\copy qoe.content (content_id, title, duration_sec, genres) FROM program '$QOE_ROOT/src/tools/qoe_gen --seed 7 --catalog' WITH (FORMAT csv)
+SELECT qoe.premake_partitions() \\g /dev/null
+-- server-side time of one statement: planning + execution
+CREATE TABLE bench_times (query text, run int, ms float8);
+CREATE FUNCTION bench_ms(q text) RETURNS float8 LANGUAGE plpgsql AS \$\$
+DECLARE
+    j json;
+BEGIN
+    EXECUTE 'EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) ' || q INTO j;
+    RETURN (j -> 0 ->> 'Planning Time')::float8 + (j -> 0 ->> 'Execution Time')::float8;
+END
+\$\$;
+SQL
+
+now_s() { date +%s.%N; }
+elapsed() { echo "$2 - $1" | bc -l; }
+
+# The events: the simulation ends about now, so that the last 24 hours hold
+# the most recent ones; it may not run more than 30 minutes past the present
+# (qoe.future_event_window is 1 hour) nor start more than 2.5 days ago
+# (qoe.late_event_window is 3 days, and the load takes a while).
+SPAN_S=$(( EVENTS * 1000 / (VIEWERS * 38) ))
+[ "$SPAN_S" -le 216000 ] || SPAN_S=216000
+NOW_S=$(date +%s)
+START_MS=$(( (NOW_S - SPAN_S) * 1000 ))
+GEN="$QOE_ROOT/src/tools/qoe_gen --seed 7 --events $EVENTS --duration-sec $(( SPAN_S + 1800 ))
+     --viewers $VIEWERS --users $(( VIEWERS * 25 )) --start-ms $START_MS --format array --batch $BATCH"
+
+# generated and fed in one stream: no temporary files, whatever N
+t0=$(now_s)
+read -r accepted rejected duplicates ingest_cpu < <($GEN | "$WORK/feed" "")
+t1=$(now_s)
+# caught up: every delta merged by a refresh that ended after the last batch
+caught=f
+for _ in $(seq 36000); do
+	caught=$(psql -qXAt -c "SELECT NOT EXISTS (SELECT FROM qoe.session_window_deltas)
+	                            AND (SELECT last_run FROM qoe.rollup_status) > to_timestamp($t1)")
+	[ "$caught" = t ] && break
+	sleep 0.1
+done
+t2=$(now_s)
+if [ "$caught" != t ]; then
+	echo "bench/dashboard: the rollups did not catch up within an hour:" >&2
+	psql -qX -c "TABLE qoe.rollup_status" >&2
+	exit 1
+fi
+psql -qX -c "VACUUM ANALYZE" -c "CHECKPOINT" >/dev/null
+
+read -r sessions events_24h raw_bytes sessions_bytes windows_bytes rollup_bytes rollup_rows rollup_rows_24h <<<"$(psql -qXAt -F ' ' -c "
+    SELECT (SELECT count(*) FROM qoe.sessions),
+           (SELECT count(*) FROM qoe.viewing_events WHERE event_time >= now() - interval '24 hours'),
+           (SELECT sum(pg_total_relation_size(inhrelid)) FROM pg_inherits
+             WHERE inhparent = 'qoe.viewing_events'::regclass),
+           pg_total_relation_size('qoe.sessions'),
+           pg_total_relation_size('qoe.session_windows'),
+           pg_total_relation_size('qoe.qoe_5min'),
+           (SELECT count(*) FROM qoe.qoe_5min),
+           (SELECT count(*) FROM qoe.qoe_5min WHERE window_start >= now() - interval '24 hours')")"
+
+# what hourly levels of rollups would give (not part of qoe_ext)
+h0=$(now_s)
+psql -qX -v ON_ERROR_STOP=1 -f "$HERE/build_hourly.sql" >/dev/null
+hourly_s=$(elapsed "$h0" "$(now_s)")
+read -r rows_1h rows_title_1h <<<"$(psql -qXAt -F ' ' -c "SELECT (SELECT count(*) FROM bench_1h), (SELECT count(*) FROM bench_title_1h)")"
+
+query() { # name: a query file; 1h, title_1h: hourly.sql, title_1h_top: hourly_top.sql
+	case $1 in
+	1h | title_1h) sed "/^--/d; s/HOURLY/bench_$1/" "$HERE/hourly.sql" ;;
+	title_1h_top) sed "/^--/d; s/HOURLY/bench_title_1h/" "$HERE/hourly_top.sql" ;;
+	*) sed '/^--/d' "$HERE/$1.sql" ;;
+	esac
+}
+time_run() { # name run
+	psql -qX -v ON_ERROR_STOP=1 -v q="$(query "$1")" <<SQL >/dev/null
+INSERT INTO bench_times VALUES ('$1', $2, bench_ms(:'q'));
+SQL
+}
+# one warm-up, then the timed runs, each its own statement and transaction;
+# the contenders in rounds, so that a machine getting busier part-way
+# touches all of them alike
+for run in $(seq 0 "$RUNS"); do
+	time_run rollups "$run"
+	time_run sessions "$run"
+	time_run 1h "$run"
+	time_run title_1h "$run"
+	time_run title_1h_top "$run"
+	[ "$run" -gt "$RAW_RUNS" ] || time_run raw "$run"
+done
+
+printf '\nbench/dashboard: %d events (%d accepted, %d rejected, %d repeated), %d viewers, %d users, %.1f simulated hours\n' \
+	"$EVENTS" "$accepted" "$rejected" "$duplicates" "$VIEWERS" $(( VIEWERS * 25 )) "$(echo "$SPAN_S / 3600" | bc -l)"
+printf '  load: %.1f s, %.0f events/s (generation and qoe.ingest in batches of %d, rollups on); ingest backend %.1f CPU s\n' \
+	"$(elapsed "$t0" "$t1")" "$(echo "$accepted / $(elapsed "$t0" "$t1")" | bc -l)" "$BATCH" "$ingest_cpu"
+printf '  rollups caught up %.1f s after the last batch\n' "$(elapsed "$t1" "$t2")"
+printf '  stored: %d sessions; %d events in the last 24 h\n' "$sessions" "$events_24h"
+printf '  sizes: qoe.viewing_events %d MB, qoe.sessions %d MB, qoe.session_windows %d MB, qoe.qoe_5min %d MB (%d rows, %d in the last 24 h); qoe_5min / viewing_events %.4f\n' \
+	$(( raw_bytes >> 20 )) $(( sessions_bytes >> 20 )) $(( windows_bytes >> 20 )) $(( rollup_bytes >> 20 )) \
+	"$rollup_rows" "$rollup_rows_24h" "$(echo "$rollup_bytes / $raw_bytes" | bc -l)"
+printf '  what-if hourly levels (built from qoe_5min in %.1f s): bench_1h %d rows (window x 4 dimensions), bench_title_1h %d rows (window x title)\n' \
+	"$hourly_s" "$rows_1h" "$rows_title_1h"
+printf '\n  24-hour per-title dashboard (top 50 titles by plays), server-side planning + execution ms\n'
+printf '  (EXPLAIN ANALYZE, TIMING OFF), 1 warm-up + %d timed runs (raw: %d); 1h, title_1h, title_1h_top: the what-if\n' "$RUNS" "$RAW_RUNS"
+psql -qX -v ON_ERROR_STOP=1 <<'SQL'
+\pset footer off
+WITH t AS (
+    SELECT query, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS median,
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY ms) AS p95,
+           min(ms), max(ms), count(*) AS runs
+      FROM bench_times WHERE run > 0 GROUP BY query),
+r AS (SELECT median FROM t WHERE query = 'rollups')
+SELECT query AS "from", runs, round(t.median::numeric, 1) AS "median ms", round(p95::numeric, 1) AS "p95 ms",
+       round(min::numeric, 1) AS "min ms", round(max::numeric, 1) AS "max ms",
+       round((t.median / r.median)::numeric, 1) AS "x rollups"
+  FROM t, r
+ ORDER BY t.median;
+SELECT CASE WHEN r < 50 THEN 'met' ELSE 'MISSED' END AS "target: rollups median < 50 ms",
+       CASE WHEN raw >= 100 * r THEN 'met' ELSE 'MISSED' END AS "target: raw / rollups >= 100"
+  FROM (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) FILTER (WHERE query = 'rollups') AS r,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) FILTER (WHERE query = 'raw') AS raw
+          FROM bench_times WHERE run > 0) m;
+SQL
+# where the rollups' time goes: the same scan and grouping with one part each
+printf '\n  qoe_metrics by part: its scan and grouping with one part each (median of 3 after a warm-up, ms):\n'
+psql -qX -v ON_ERROR_STOP=1 -P footer=off <<'SQL'
+CREATE TEMP TABLE parts (part text, ms float8);
+DO $$
+DECLARE
+    p record;
+    t float8;
+BEGIN
+    FOR p IN SELECT * FROM (VALUES
+        ('scan and sums', 'sum(plays), sum(attempts), sum(stall_ms), sum(watch_ms), sum(completions), sum(score_x_watch)'),
+        ('t-digest merge', 'qoe.tdigest_percentile(qoe.tdigest_merge(vst_digest), 0.5)'),
+        ('hll union', 'hll_cardinality(hll_union_agg(unique_viewers))')) AS v(part, cols)
+    LOOP
+        FOR i IN 0..3 LOOP
+            t := bench_ms(format(
+                'SELECT content_id, %s FROM qoe.qoe_5min WHERE window_start >= now() - interval ''24 hours'' AND window_start < now() GROUP BY 1',
+                p.cols));
+            IF i > 0 THEN
+                INSERT INTO parts VALUES (p.part, t);
+            END IF;
+        END LOOP;
+    END LOOP;
+END
+$$;
+SELECT part, round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 1) AS "median ms"
+  FROM parts GROUP BY part ORDER BY 2;
+SQL
+# the figures themselves, top 5 titles each way (they differ by design:
+# the rollups count by event time, (2) and (3) sessions started in the range)
+for q in rollups title_1h raw sessions; do
+	printf '\n  %s, top 5:\n' "$q"
+	psql -qX -v ON_ERROR_STOP=1 -P footer=off -c "SELECT content_id, attempts, plays,
+	    round(vst_p50_ms::numeric) AS vst_p50, round(vst_p95_ms::numeric) AS vst_p95, round(vst_p99_ms::numeric) AS vst_p99,
+	    round(rebuffering_ratio::numeric, 5) AS rebuf, round(qoe_score::numeric, 2) AS score,
+	    round(completion_rate::numeric, 3) AS completion, unique_viewers
+	  FROM ($(query $q)) d ORDER BY plays DESC, content_id LIMIT 5"
+done
+# the hll's error on the rollups' own definition (viewers active in the
+# windows of the range), against the exact count from qoe.session_windows
+printf '\n  unique viewers of the rollups top 5: hll against exact (same definition)\n'
+psql -qX -v ON_ERROR_STOP=1 -P footer=off -c "SELECT d.content_id, d.unique_viewers AS hll,
+        (SELECT count(DISTINCT w.user_id) FROM qoe.session_windows w
+          WHERE w.content_id = d.content_id
+            AND w.window_start >= now() - interval '24 hours' AND w.window_start < now()) AS exact
+   FROM ($(query rollups)) d ORDER BY d.plays DESC, d.content_id LIMIT 5" |
+	awk 'NR <= 2 { print; next } NF { print $0 sprintf(" | %+.1f %%", 100 * ($3 / $5 - 1)) }'
