@@ -173,41 +173,16 @@ BEGIN
     -- stored rows of the same key (rows that come to nothing go); the groups
     -- they fall in are collected
     WITH taken AS (DELETE FROM qoe.session_window_deltas RETURNING *),
-    p AS (
-        SELECT session_id, window_start, user_id, content_id, country, device_type, cdn_pop,
-                   sum(events),
-                   sum(attempts),
-                   sum(plays),
-                   sum(ebvs),
-                   sum(start_failures),
-                   sum(playback_failures),
-                   sum(vst_count),
-                   sum(vst_ms),
-                   sum(watch_ms),
-                   sum(stall_ms),
-                   sum(stall_count),
-                   sum(seek_stall_ms),
-                   sum(seek_stall_count),
-                   sum(paused_ms),
-                   sum(bitrate_x_watch),
-                   sum(bitrate_switches),
-                   sum(bitrate_downswitches),
-                   sum(dropped_frames),
-                   sum(completions),
-                   sum(score_x_watch),
-                   sum(scored_sessions),
-                   sum(good_sessions),
-                   sum(fatal_errors),
-                   sum(nonfatal_errors)
-          FROM taken
-         GROUP BY session_id, window_start, user_id, content_id, country, device_type, cdn_pop),
+    keys AS (
+        SELECT DISTINCT session_id, window_start, user_id, content_id, country, device_type, cdn_pop
+          FROM taken),
     old AS (
-        DELETE FROM qoe.session_windows s USING p
-         WHERE s.window_start = p.window_start AND s.content_id = p.content_id
-           AND s.session_id = p.session_id AND s.user_id = p.user_id
-           AND s.country IS NOT DISTINCT FROM p.country
-           AND s.device_type IS NOT DISTINCT FROM p.device_type
-           AND s.cdn_pop IS NOT DISTINCT FROM p.cdn_pop
+        DELETE FROM qoe.session_windows s USING keys k
+         WHERE s.window_start = k.window_start AND s.content_id = k.content_id
+           AND s.session_id = k.session_id AND s.user_id = k.user_id
+           AND s.country IS NOT DISTINCT FROM k.country
+           AND s.device_type IS NOT DISTINCT FROM k.device_type
+           AND s.cdn_pop IS NOT DISTINCT FROM k.cdn_pop
         RETURNING s.*),
     merged AS (
         INSERT INTO qoe.session_windows
@@ -236,7 +211,7 @@ BEGIN
                    sum(good_sessions),
                    sum(fatal_errors),
                    sum(nonfatal_errors)
-          FROM (SELECT * FROM old UNION ALL SELECT * FROM p) x
+          FROM (SELECT * FROM old UNION ALL SELECT * FROM taken) x
          GROUP BY session_id, window_start, user_id, content_id, country, device_type, cdn_pop
         HAVING sum(events) <> 0
                 OR sum(attempts) <> 0
@@ -266,7 +241,7 @@ BEGIN
            array_agg(content_id) AS c, array_agg(country) AS co, array_agg(device_type) AS d,
            array_agg(cdn_pop) AS pop
       INTO g
-      FROM (SELECT DISTINCT window_start, content_id, country, device_type, cdn_pop FROM p) groups;
+      FROM (SELECT DISTINCT window_start, content_id, country, device_type, cdn_pop FROM keys) groups;
     IF g.windows IS NOT NULL THEN
         -- the groups touched, re-aggregated: digests and hll cannot subtract
         DELETE FROM qoe.qoe_5min q

@@ -87,34 +87,25 @@ DECLARE
     event_age   interval := qoe.setting_interval('qoe.event_retention', '30 days');
     session_age interval := qoe.setting_interval('qoe.session_retention', '730 days');
     rollup_age  interval := qoe.setting_interval('qoe.rollup_retention', '730 days');
+    older       text;
 BEGIN
     data := 'viewing_events partitions'; older_than := event_age;
     SELECT count(*) INTO removed FROM qoe.drop_old_partitions(event_age);
     RETURN NEXT;
-    data := 'dead_letters'; older_than := event_age;
-    DELETE FROM qoe.dead_letters WHERE received_at < now() - event_age;
-    GET DIAGNOSTICS removed = ROW_COUNT;
-    RETURN NEXT;
-    data := 'sessions'; older_than := session_age;
-    DELETE FROM qoe.sessions WHERE state <> 'active' AND last_event_at < now() - session_age;
-    GET DIAGNOSTICS removed = ROW_COUNT;
-    RETURN NEXT;
-    data := 'session_windows'; older_than := rollup_age;
-    DELETE FROM qoe.session_windows WHERE window_start < now() - rollup_age;
-    GET DIAGNOSTICS removed = ROW_COUNT;
-    RETURN NEXT;
-    data := 'qoe_5min'; older_than := rollup_age;
-    DELETE FROM qoe.qoe_5min WHERE window_start < now() - rollup_age;
-    GET DIAGNOSTICS removed = ROW_COUNT;
-    RETURN NEXT;
-    data := 'concurrency_1min'; older_than := rollup_age;
-    DELETE FROM qoe.concurrency_1min WHERE minute < now() - rollup_age;
-    GET DIAGNOSTICS removed = ROW_COUNT;
-    RETURN NEXT;
-    data := 'alerts'; older_than := rollup_age;
-    DELETE FROM qoe.alerts WHERE state IN ('resolved', 'cancelled') AND resolved_at < now() - rollup_age;
-    GET DIAGNOSTICS removed = ROW_COUNT;
-    RETURN NEXT;
+    -- the rest: rows older than their table's retention
+    FOR data, older_than, older IN
+        SELECT * FROM (VALUES
+            ('dead_letters', event_age, 'received_at < $1'),
+            ('sessions', session_age, 'state <> ''active'' AND last_event_at < $1'),
+            ('session_windows', rollup_age, 'window_start < $1'),
+            ('qoe_5min', rollup_age, 'window_start < $1'),
+            ('concurrency_1min', rollup_age, 'minute < $1'),
+            ('alerts', rollup_age, 'state IN (''resolved'', ''cancelled'') AND resolved_at < $1')) t
+    LOOP
+        EXECUTE format('DELETE FROM qoe.%I WHERE %s', data, older) USING now() - older_than;
+        GET DIAGNOSTICS removed = ROW_COUNT;
+        RETURN NEXT;
+    END LOOP;
 END $$;
 COMMENT ON FUNCTION qoe.apply_retention() IS
     'Remove what is older than its retention setting: raw event partitions and dead letters (qoe.event_retention, 30 days), finished sessions by their last event (qoe.session_retention, 2 years), rollup windows, concurrency minutes and closed alerts (qoe.rollup_retention, 2 years); returns what was removed. Run by the scheduler every qoe.retention_interval; as the extension owner, granted to qoe_admin';
