@@ -52,7 +52,9 @@ static char *alertmanager_url = NULL;
 static int	alertmanager_timeout_ms = 5000;
 static int	alertmanager_resend_s = 60;
 
-static BackgroundWorkerHandle *notifier_handle;	/* the watcher's */
+/* the watcher's */
+static QoeChild notifier = {.function = "qoe_alert_notifier_main", .name = "qoe_ext alert notifier",
+.main_arg = BoolGetDatum(true), .retry_ms = WATCH_MS};
 
 void
 AlertsInit(void)
@@ -91,80 +93,31 @@ AlertsInit(void)
 
 /* ---- the watcher ---- */
 
-/* Can the notifier connect now? With no database selected, catalogs are scanned. */
-/* the Kafka supervisor logs why the role is unfit; here we only wait */
-static bool
-notifier_can_start(void)
-{
-	char		msg[256];
-	char		hint[256];
-
-	return !qoe_worker_obstacle(msg, hint, sizeof(msg));
-}
-
+/* the notifier's life is within the watcher's */
 static void
 stop_notifier(int code, Datum arg)
 {
-	if (notifier_handle != NULL)
-		TerminateBackgroundWorker(notifier_handle);
+	qoe_child_stop(&notifier);
 }
 
+/* the Kafka supervisor logs why the role is unfit; here we only wait */
 static void
 watcher_main(void)
 {
-	TimestampTz next_try = 0;
-
 	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
 	pgstat_report_appname("qoe_ext alert watcher");
 	before_shmem_exit(stop_notifier, 0);
 
 	for (;;)
 	{
-		TimestampTz now = GetCurrentTimestamp();
-		pid_t		pid;
-
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		if (notifier_handle != NULL &&
-			GetBackgroundWorkerPid(notifier_handle, &pid) == BGWH_STOPPED)
-		{
-			pfree(notifier_handle);
-			notifier_handle = NULL;
-			next_try = TimestampTzPlusMilliseconds(now, WATCH_MS);
-		}
-		if (notifier_handle == NULL && now >= next_try)
-		{
-			next_try = TimestampTzPlusMilliseconds(now, WATCH_MS);
-			if (notifier_can_start())
-			{
-				BackgroundWorker worker = {0};
-
-				worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-				worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-				worker.bgw_restart_time = BGW_NEVER_RESTART;
-				strlcpy(worker.bgw_library_name, "qoe_ext", BGW_MAXLEN);
-				strlcpy(worker.bgw_function_name, "qoe_alert_notifier_main", BGW_MAXLEN);
-				strlcpy(worker.bgw_name, "qoe_ext alert notifier", BGW_MAXLEN);
-				strlcpy(worker.bgw_type, "qoe_ext alert notifier", BGW_MAXLEN);
-				worker.bgw_main_arg = BoolGetDatum(true);
-				worker.bgw_notify_pid = MyProcPid;
-				if (!RegisterDynamicBackgroundWorker(&worker, &notifier_handle))
-				{
-					notifier_handle = NULL;
-					ereport(LOG,
-							(errmsg("qoe_ext alert notifier not started: no background worker slot is free"),
-							 errhint("Raise max_worker_processes.")));
-				}
-			}
-		}
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 notifier_handle != NULL ? WATCH_MS :
-						 Max(TimestampDifferenceMilliseconds(now, next_try), 10),
-						 PG_WAIT_EXTENSION);
+						 qoe_child_look(&notifier, GetCurrentTimestamp(), false), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
 }

@@ -1,6 +1,7 @@
 /*
  * worker_session.c: the role checks shared by the Kafka launcher and
- * workers, the Redis publisher and the alert notifier.
+ * workers, the Redis publisher and the alert notifier, and the supervision
+ * of such a worker by a process connected to no database.
  */
 #include "postgres.h"
 
@@ -14,6 +15,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 #include "core/guc.h"
 #include "core/worker_session.h"
@@ -85,4 +87,68 @@ qoe_worker_secure_session(void)
 				 errhint("Run ALTER ROLE %s NOSUPERUSER, or name another role in qoe.worker_role and restart the server.",
 						 quote_identifier(qoe_worker_role))));
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+}
+
+static bool
+start_child(QoeChild *child, char *msg, char *hint, size_t len)
+{
+	BackgroundWorker worker = {0};
+
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	strlcpy(worker.bgw_library_name, "qoe_ext", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, child->function, BGW_MAXLEN);
+	strlcpy(worker.bgw_name, child->name, BGW_MAXLEN);
+	strlcpy(worker.bgw_type, child->name, BGW_MAXLEN);
+	worker.bgw_main_arg = child->main_arg;
+	worker.bgw_notify_pid = MyProcPid;
+	if (RegisterDynamicBackgroundWorker(&worker, &child->handle))
+		return true;
+	child->handle = NULL;
+	snprintf(msg, len, "no background worker slot is free");
+	snprintf(hint, len, "Raise max_worker_processes.");
+	return false;
+}
+
+long
+qoe_child_look(QoeChild *child, TimestampTz now, bool at_once)
+{
+	pid_t		pid;
+
+	if (child->handle != NULL &&
+		GetBackgroundWorkerPid(child->handle, &pid) == BGWH_STOPPED)
+	{
+		pfree(child->handle);
+		child->handle = NULL;
+		child->next_try = TimestampTzPlusMilliseconds(now, child->retry_ms);
+	}
+	if (at_once)
+		child->next_try = now;
+	if (child->handle == NULL && now >= child->next_try)
+	{
+		char		msg[256];
+		char		hint[256];
+		bool		blocked = qoe_worker_obstacle(msg, hint, sizeof(msg));
+
+		if (!blocked && start_child(child, msg, hint, sizeof(msg)))
+			child->logged[0] = '\0';
+		/* once per new reason: waiting is normal before CREATE EXTENSION */
+		else if ((child->log_obstacles || !blocked) && strcmp(msg, child->logged) != 0)
+		{
+			ereport(LOG, (errmsg("%s not started: %s", child->name, msg), errhint("%s", hint)));
+			strlcpy(child->logged, msg, sizeof(child->logged));
+		}
+		child->next_try = TimestampTzPlusMilliseconds(now, child->retry_ms);
+	}
+	if (child->handle != NULL)
+		return child->retry_ms;
+	return Max(TimestampDifferenceMilliseconds(now, child->next_try), 10);
+}
+
+void
+qoe_child_stop(QoeChild *child)
+{
+	if (child->handle != NULL)
+		TerminateBackgroundWorker(child->handle);
 }

@@ -7,6 +7,9 @@
 
 #include "postgres.h"
 
+#include "datatype/timestamp.h"
+#include "postmaster/bgworker.h"
+
 /*
  * Why qoe.database and qoe.worker_role cannot serve a background worker now
  * (no such database; no such role; a superuser; a role that cannot log in),
@@ -23,5 +26,34 @@ extern bool qoe_worker_obstacle(char *msg, char *hint, size_t len);
  * (PGC_S_OVERRIDE beats ALTER DATABASE and ALTER ROLE settings).
  */
 extern void qoe_worker_secure_session(void);
+
+/*
+ * A background worker of qoe_ext that a supervising process (connected to
+ * no database) keeps running as qoe.worker_role: started once nothing stands
+ * in the way, started again retry_ms after it stops. Zero-initialize the
+ * state fields.
+ */
+typedef struct QoeChild
+{
+	const char *function;		/* its bgw_function_name in qoe_ext */
+	const char *name;			/* its bgw_name and bgw_type */
+	Datum		main_arg;
+	bool		log_obstacles;	/* log (once per reason) why it cannot start */
+	long		retry_ms;
+	BackgroundWorkerHandle *handle; /* NULL while it does not run */
+	TimestampTz next_try;
+	char		logged[256];
+} QoeChild;
+
+/*
+ * One look at child at time now: forget it if it stopped, start it when due
+ * (at once if at_once, else retry_ms after its last try or stop) and nothing
+ * stands in the way (qoe_worker_obstacle; a free worker slot). Returns how
+ * many ms until the next look is useful.
+ */
+extern long qoe_child_look(QoeChild *child, TimestampTz now, bool at_once);
+
+/* Ask child to stop (a before_shmem_exit callback's work). */
+extern void qoe_child_stop(QoeChild *child);
 
 #endif

@@ -78,7 +78,9 @@ typedef struct Launched
 
 static Launched launched[QOE_MAX_WORKERS];
 
-static BackgroundWorkerHandle *launcher_handle;	/* the supervisor's */
+/* the supervisor's */
+static QoeChild launcher = {.function = "qoe_launcher_main", .name = "qoe_ext launcher",
+.log_obstacles = true, .retry_ms = SUPERVISE_MS};
 
 void
 KafkaLauncherRegister(void)
@@ -110,33 +112,11 @@ qoe_worker_connect(Oid dboid)
 
 /* ---- the supervisor ---- */
 
-static bool
-start_launcher(char *msg, char *hint, size_t len)
-{
-	BackgroundWorker worker = {0};
-
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	strlcpy(worker.bgw_library_name, "qoe_ext", BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "qoe_launcher_main", BGW_MAXLEN);
-	strlcpy(worker.bgw_name, "qoe_ext launcher", BGW_MAXLEN);
-	strlcpy(worker.bgw_type, "qoe_ext launcher", BGW_MAXLEN);
-	worker.bgw_notify_pid = MyProcPid;
-	if (RegisterDynamicBackgroundWorker(&worker, &launcher_handle))
-		return true;
-	launcher_handle = NULL;
-	snprintf(msg, len, "no background worker slot is free for the launcher");
-	snprintf(hint, len, "Raise max_worker_processes.");
-	return false;
-}
-
 /* the launcher's life is within the supervisor's: never two launchers */
 static void
 stop_launcher(int code, Datum arg)
 {
-	if (launcher_handle != NULL)
-		TerminateBackgroundWorker(launcher_handle);
+	qoe_child_stop(&launcher);
 	LWLockAcquire(qoe_kafka_shared->lock, LW_EXCLUSIVE);
 	qoe_kafka_shared->supervisor_latch = NULL;
 	LWLockRelease(qoe_kafka_shared->lock);
@@ -158,9 +138,6 @@ launcher_wanted(void)
 void
 qoe_supervisor_main(Datum main_arg)
 {
-	char		logged[256] = "";
-	TimestampTz next_try = 0;
-
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
@@ -174,8 +151,6 @@ qoe_supervisor_main(Datum main_arg)
 	for (;;)
 	{
 		TimestampTz now = GetCurrentTimestamp();
-		long		wait_ms = SUPERVISE_MS;
-		pid_t		pid;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -183,37 +158,8 @@ qoe_supervisor_main(Datum main_arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		if (launcher_handle != NULL &&
-			GetBackgroundWorkerPid(launcher_handle, &pid) == BGWH_STOPPED)
-		{
-			pfree(launcher_handle);
-			launcher_handle = NULL;
-			next_try = TimestampTzPlusMilliseconds(now, SUPERVISE_MS);
-		}
-		if (launcher_wanted())
-			next_try = now;
-		if (launcher_handle == NULL && now >= next_try)
-		{
-			char		msg[256];
-			char		hint[256];
-
-			if (!qoe_worker_obstacle(msg, hint, sizeof(msg)) &&
-				start_launcher(msg, hint, sizeof(msg)))
-				logged[0] = '\0';
-			else if (strcmp(msg, logged) != 0)
-			{
-				/* once per new reason: waiting is normal before CREATE EXTENSION */
-				ereport(LOG,
-						(errmsg("qoe_ext launcher not started: %s", msg),
-						 errhint("%s", hint)));
-				strlcpy(logged, msg, sizeof(logged));
-			}
-			next_try = TimestampTzPlusMilliseconds(now, SUPERVISE_MS);
-		}
-		if (launcher_handle == NULL)
-			wait_ms = Max(TimestampDifferenceMilliseconds(now, next_try), 10);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 wait_ms, PG_WAIT_EXTENSION);
+						 qoe_child_look(&launcher, now, launcher_wanted()), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
 }
