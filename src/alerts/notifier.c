@@ -20,9 +20,7 @@
 #include <curl/curl.h>
 
 #include "access/htup_details.h"
-#include "access/xact.h"
 #include "catalog/pg_type.h"
-#include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -34,11 +32,9 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
-#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "alerts/notifier.h"
-#include "core/catalog.h"
 #include "core/guc.h"
 #include "core/worker_session.h"
 
@@ -149,6 +145,38 @@ resend_interval(void)
 	return psprintf("%d seconds", alertmanager_resend_s);
 }
 
+/* One SQL statement of the outbox, and where its one row goes (if box). */
+typedef struct OutboxStatement
+{
+	const char *sql;
+	int			nargs;
+	Oid		   *types;
+	Datum	   *values;
+	const char *nulls;
+	Outbox	   *box;
+	MemoryContext box_cxt;
+} OutboxStatement;
+
+static void
+run_statement(void *arg)
+{
+	OutboxStatement *st = (OutboxStatement *) arg;
+
+	if (SPI_execute_with_args(st->sql, st->nargs, st->types, st->values, st->nulls,
+							  false, 0) < 0)
+		elog(ERROR, "running \"%s\" failed", st->sql);
+	if (st->box != NULL && SPI_processed == 1 &&
+		SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) != NULL)
+	{
+		MemoryContext spi = MemoryContextSwitchTo(st->box_cxt);
+
+		st->box->ids = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		st->box->states = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		st->box->body = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+		MemoryContextSwitchTo(spi);
+	}
+}
+
 /*
  * Run one SQL statement of the outbox in its own transaction, as the
  * extension's functions; false (and a log line) when it failed.
@@ -157,56 +185,14 @@ static bool
 run_sql(const char *what, const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
 		Outbox *box)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	volatile bool done = false;
+	OutboxStatement st = {sql, nargs, types, values, nulls, box, CurrentMemoryContext};
+	ErrorData  *error = qoe_run_own_transaction(what, run_statement, &st);
 
-	PG_TRY();
-	{
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		if (OidIsValid(get_extension_oid("qoe_ext", true)))
-		{
-			int			nest_level;
-
-			pgstat_report_activity(STATE_RUNNING, what);
-			if (SPI_connect() != SPI_OK_CONNECT)
-				elog(ERROR, "SPI_connect failed");
-			nest_level = qoe_pin_search_path();
-			if (SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0) < 0)
-				elog(ERROR, "%s failed", what);
-			qoe_unpin_search_path(nest_level);
-			if (box != NULL && SPI_processed == 1 &&
-				SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) != NULL)
-			{
-				MemoryContext spi = MemoryContextSwitchTo(cxt);
-
-				box->ids = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-				box->states = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-				box->body = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
-				MemoryContextSwitchTo(spi);
-			}
-			SPI_finish();
-		}
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		MemoryContextSwitchTo(cxt);
-		done = true;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		ereport(LOG, (errmsg("qoe_ext alert notifier: %s failed: %s", what, edata->message)));
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
-	pgstat_report_activity(STATE_IDLE, NULL);
-	return done;
+	if (error == NULL)
+		return true;
+	ereport(LOG, (errmsg("qoe_ext alert notifier: %s failed: %s", what, error->message)));
+	FreeErrorData(error);
+	return false;
 }
 
 /* The start of a reply, for the error text. */

@@ -11,19 +11,14 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
 #include "catalog/pg_type.h"
-#include "commands/extension.h"
 #include "executor/spi.h"
-#include "pgstat.h"
 #include "utils/builtins.h"
-#include "utils/memutils.h"
-#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "analytics/scheduler.h"
-#include "core/catalog.h"
 #include "core/guc.h"
+#include "core/worker_session.h"
 
 /*
  * A job that meets a lock (a long DDL, an explicit LOCK) fails after this
@@ -70,72 +65,48 @@ static SchedulerJob jobs[] = {
 	" last_error = coalesce(excluded.last_error, s.last_error)," \
 	" last_error_at = coalesce(excluded.last_error_at, s.last_error_at)"
 
-/*
- * Run job's SQL, then record the run, in one transaction with the
- * search_path pinned; with error set, record only that failure. False, and
- * *caught, on an error. Nothing runs in a database without qoe_ext.
- */
-static bool
-run_in_transaction(SchedulerJob *job, TimestampTz started, const char *error,
-				   ErrorData **caught)
+/* One run of a job, or the record of its failure when error is set. */
+typedef struct JobRun
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	volatile bool done = false;
+	SchedulerJob *job;
+	TimestampTz started;
+	const char *error;
+} JobRun;
 
-	*caught = NULL;
-	PG_TRY();
-	{
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		if (OidIsValid(get_extension_oid("qoe_ext", true)))
-		{
-			Oid			argtypes[5] = {TEXTOID, INT4OID, TIMESTAMPTZOID, BOOLOID, TEXTOID};
-			Datum		args[5] = {CStringGetTextDatum(job->name), Int32GetDatum(*job->interval_ms),
-				TimestampTzGetDatum(started), BoolGetDatum(error != NULL),
-			error != NULL ? CStringGetTextDatum(error) : (Datum) 0};
-			int			nest_level;
+/*
+ * Run the job's SQL, then record the run, in one transaction; with error
+ * set, record only that failure.
+ */
+static void
+run_and_record(void *arg)
+{
+	JobRun	   *run = (JobRun *) arg;
+	SchedulerJob *job = run->job;
+	Oid			argtypes[5] = {TEXTOID, INT4OID, TIMESTAMPTZOID, BOOLOID, TEXTOID};
+	Datum		args[5] = {CStringGetTextDatum(job->name), Int32GetDatum(*job->interval_ms),
+		TimestampTzGetDatum(run->started), BoolGetDatum(run->error != NULL),
+	run->error != NULL ? CStringGetTextDatum(run->error) : (Datum) 0};
 
-			pgstat_report_activity(STATE_RUNNING, job->sql);
-			if (SPI_connect() != SPI_OK_CONNECT)
-				elog(ERROR, "SPI_connect failed");
-			nest_level = qoe_pin_search_path();
-			/* the launcher must not hang on a lock: its workers wait on it */
-			if (SPI_execute("SET LOCAL lock_timeout = " CppAsString2(JOB_LOCK_TIMEOUT_MS),
-							false, 0) != SPI_OK_UTILITY)
-				elog(ERROR, "setting lock_timeout failed");
-			if (error == NULL && SPI_execute(job->sql, false, 0) < 0)
-				elog(ERROR, "running \"%s\" failed", job->sql);
-			if (SPI_execute_with_args(RECORD_RUN, 5, argtypes, args,
-									  error != NULL ? "     " : "    n", false, 0) < 0)
-				elog(ERROR, "recording a run of %s failed", job->name);
-			qoe_unpin_search_path(nest_level);
-			SPI_finish();
-		}
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		done = true;
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(cxt);
-		*caught = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-	}
-	PG_END_TRY();
-	pgstat_report_activity(STATE_IDLE, NULL);
-	return done;
+	/* the launcher must not hang on a lock: its workers wait on it */
+	if (SPI_execute("SET LOCAL lock_timeout = " CppAsString2(JOB_LOCK_TIMEOUT_MS),
+					false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "setting lock_timeout failed");
+	if (run->error == NULL && SPI_execute(job->sql, false, 0) < 0)
+		elog(ERROR, "running \"%s\" failed", job->sql);
+	if (SPI_execute_with_args(RECORD_RUN, 5, argtypes, args,
+							  run->error != NULL ? "     " : "    n", false, 0) < 0)
+		elog(ERROR, "recording a run of %s failed", job->name);
 }
 
 static void
 run_job(SchedulerJob *job)
 {
-	TimestampTz started = GetCurrentTimestamp();
+	JobRun		run = {job, GetCurrentTimestamp(), NULL};
 	ErrorData  *error;
 	ErrorData  *again;
 
-	if (run_in_transaction(job, started, NULL, &error))
+	error = qoe_run_own_transaction(job->sql, run_and_record, &run);
+	if (error == NULL)
 	{
 		job->last_logged[0] = '\0';
 		return;
@@ -147,7 +118,9 @@ run_job(SchedulerJob *job)
 						job->name, *job->interval_ms, error->message)));
 		strlcpy(job->last_logged, error->message, sizeof(job->last_logged));
 	}
-	if (!run_in_transaction(job, started, error->message, &again))
+	run.error = error->message;
+	again = qoe_run_own_transaction(job->sql, run_and_record, &run);
+	if (again != NULL)
 		FreeErrorData(again);	/* the job's own error above is what matters */
 	FreeErrorData(error);
 }

@@ -1,7 +1,8 @@
 /*
  * worker_session.c: the role checks shared by the Kafka launcher and
- * workers, the Redis publisher and the alert notifier, and the supervision
- * of such a worker by a process connected to no database.
+ * workers, the Redis publisher and the alert notifier, the transactions
+ * they run on their own, and the supervision of such a worker by a process
+ * connected to no database.
  */
 #include "postgres.h"
 
@@ -11,12 +12,17 @@
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_database.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "core/catalog.h"
 #include "core/guc.h"
 #include "core/worker_session.h"
 
@@ -151,4 +157,43 @@ qoe_child_stop(QoeChild *child)
 {
 	if (child->handle != NULL)
 		TerminateBackgroundWorker(child->handle);
+}
+
+ErrorData *
+qoe_run_own_transaction(const char *activity, void (*fn) (void *arg), void *arg)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ErrorData  *volatile caught = NULL;
+
+	PG_TRY();
+	{
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		if (OidIsValid(get_extension_oid("qoe_ext", true)))
+		{
+			int			nest_level;
+
+			pgstat_report_activity(STATE_RUNNING, activity);
+			if (SPI_connect() != SPI_OK_CONNECT)
+				elog(ERROR, "SPI_connect failed");
+			nest_level = qoe_pin_search_path();
+			fn(arg);
+			qoe_unpin_search_path(nest_level);
+			SPI_finish();
+		}
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		caught = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return caught;
 }

@@ -28,6 +28,20 @@ extern bool qoe_worker_obstacle(char *msg, char *hint, size_t len);
 extern void qoe_worker_secure_session(void);
 
 /*
+ * Run fn(arg) in a transaction of its own, from a background process between
+ * transactions: statement start and snapshot set, activity shown in
+ * pg_stat_activity, SPI connected and search_path pinned around fn, then
+ * committed. fn runs only in a database where qoe_ext is installed (these
+ * processes may start before CREATE EXTENSION); what it must keep past the
+ * commit it copies into a memory context it was given through arg. Returns
+ * NULL when the transaction committed, else its error, copied into the
+ * caller's memory context, the transaction aborted and the caller's memory
+ * context current again.
+ */
+extern ErrorData *qoe_run_own_transaction(const char *activity,
+										  void (*fn) (void *arg), void *arg);
+
+/*
  * A background worker of qoe_ext that a supervising process (connected to
  * no database) keeps running as qoe.worker_role: started once nothing stands
  * in the way, started again retry_ms after it stops. Zero-initialize the

@@ -23,8 +23,6 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
-#include "access/xact.h"
-#include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -37,7 +35,6 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
-#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "analytics/scheduler.h"
@@ -166,47 +163,61 @@ qoe_supervisor_main(Datum main_arg)
 
 /* ---- the launcher ---- */
 
-/* The enabled sources, or none while the extension is not installed. */
+/* What read_sources finds. */
+typedef struct SourceList
+{
+	WantedSource *wanted;		/* in TopMemoryContext; NULL without qoe_ext */
+	int			n;
+} SourceList;
+
+static void
+read_sources_in_transaction(void *arg)
+{
+	SourceList *list = (SourceList *) arg;
+
+	if (SPI_execute("SELECT name, workers, xmin::pg_catalog.text::pg_catalog.int8"
+					" FROM qoe.sources WHERE enabled ORDER BY name", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading qoe.sources failed");
+	list->wanted = MemoryContextAllocZero(TopMemoryContext,
+										  sizeof(WantedSource) * (SPI_processed + 1));
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		strlcpy(list->wanted[r].name, SPI_getvalue(tup, desc, 1), NAMEDATALEN);
+		list->wanted[r].workers = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
+		list->wanted[r].version = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+	}
+	list->n = (int) SPI_processed;
+}
+
+/*
+ * The enabled sources, or none while the extension is not installed. An
+ * error is the launcher's end: the postmaster starts it again.
+ */
 static WantedSource *
 read_sources(int *n)
 {
-	WantedSource *wanted = NULL;
+	SourceList	list = {NULL, 0};
+	ErrorData  *error = qoe_run_own_transaction("reading qoe.sources",
+											   read_sources_in_transaction, &list);
 
-	*n = 0;
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	if (OidIsValid(get_extension_oid("qoe_ext", true)))
-	{
-		int			nest_level;
-
-		pgstat_report_activity(STATE_RUNNING, "reading qoe.sources");
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		nest_level = qoe_pin_search_path();
-		if (SPI_execute("SELECT name, workers, xmin::pg_catalog.text::pg_catalog.int8"
-						" FROM qoe.sources WHERE enabled ORDER BY name", true, 0) != SPI_OK_SELECT)
-			elog(ERROR, "reading qoe.sources failed");
-		qoe_unpin_search_path(nest_level);
-		wanted = MemoryContextAllocZero(TopMemoryContext,
-										sizeof(WantedSource) * (SPI_processed + 1));
-		for (uint64 r = 0; r < SPI_processed; r++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[r];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		isnull;
-
-			strlcpy(wanted[r].name, SPI_getvalue(tup, desc, 1), NAMEDATALEN);
-			wanted[r].workers = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
-			wanted[r].version = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
-		}
-		*n = (int) SPI_processed;
-		SPI_finish();
-	}
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	if (error != NULL)
+		ReThrowError(error);
 	pgstat_report_activity(STATE_IDLE, "waiting for changes to qoe.sources");
-	return wanted;
+	*n = list.n;
+	return list.wanted;
+}
+
+static void
+premake_in_transaction(void *arg)
+{
+	QoeCatalog	cat;
+
+	qoe_catalog_lookup(&cat);
+	(void) qoe_premake_partitions(&cat, qoe_partition_premake_days);
 }
 
 /*
@@ -217,48 +228,17 @@ read_sources(int *n)
 static bool
 premake_partitions(void)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	volatile bool done = false;
+	ErrorData  *error = qoe_run_own_transaction("premaking partitions",
+											   premake_in_transaction, NULL);
 
-	PG_TRY();
-	{
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		if (OidIsValid(get_extension_oid("qoe_ext", true)))
-		{
-			QoeCatalog	cat;
-			int			nest_level;
-
-			pgstat_report_activity(STATE_RUNNING, "premaking partitions");
-			if (SPI_connect() != SPI_OK_CONNECT)
-				elog(ERROR, "SPI_connect failed");
-			nest_level = qoe_pin_search_path();
-			qoe_catalog_lookup(&cat);
-			(void) qoe_premake_partitions(&cat, qoe_partition_premake_days);
-			qoe_unpin_search_path(nest_level);
-			SPI_finish();
-		}
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		done = true;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		ereport(LOG,
-				(errmsg("qoe_ext launcher could not premake partitions, retrying in %d s: %s",
-						PREMAKE_RETRY_MS / 1000, edata->message)));
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
 	pgstat_report_activity(STATE_IDLE, "waiting for changes to qoe.sources");
-	return done;
+	if (error == NULL)
+		return true;
+	ereport(LOG,
+			(errmsg("qoe_ext launcher could not premake partitions, retrying in %d s: %s",
+					PREMAKE_RETRY_MS / 1000, error->message)));
+	FreeErrorData(error);
+	return false;
 }
 
 static const WantedSource *

@@ -19,8 +19,6 @@
 
 #include <math.h>
 
-#include "access/xact.h"
-#include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -33,10 +31,8 @@
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
-#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#include "core/catalog.h"
 #include "core/guc.h"
 #include "core/worker_session.h"
 #include "publish/publish_guc.h"
@@ -333,6 +329,24 @@ read_qoe_metrics(void)
 	}
 }
 
+/* What one reading of the views needs and tells. */
+typedef struct MetricsRead
+{
+	MemoryContext round_cxt;
+	bool		installed;
+} MetricsRead;
+
+static void
+read_metrics_in_transaction(void *arg)
+{
+	MetricsRead *read = (MetricsRead *) arg;
+
+	read->installed = true;
+	read_viewers();
+	read_trending(read->round_cxt);
+	read_qoe_metrics();
+}
+
 /*
  * Read the views into viewers_keys, metrics_keys (wanted, seen) and
  * trending_wanted, in a transaction of this process's own. False while the
@@ -342,7 +356,8 @@ read_qoe_metrics(void)
 static bool
 read_metrics(MemoryContext round_cxt)
 {
-	volatile bool installed = false;
+	MetricsRead read = {round_cxt, false};
+	ErrorData  *error;
 	HASH_SEQ_STATUS seq;
 	ViewersKey *k;
 	MetricsKey *m;
@@ -355,47 +370,18 @@ read_metrics(MemoryContext round_cxt)
 		m->seen = false;
 	trending_wanted_n = 0;
 
-	PG_TRY();
+	error = qoe_run_own_transaction("reading the metrics published to Redis",
+									read_metrics_in_transaction, &read);
+	if (error != NULL)
 	{
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		if (OidIsValid(get_extension_oid("qoe_ext", true)))
-		{
-			int			nest_level;
-
-			installed = true;
-			pgstat_report_activity(STATE_RUNNING, "reading the metrics published to Redis");
-			if (SPI_connect() != SPI_OK_CONNECT)
-				elog(ERROR, "SPI_connect failed");
-			nest_level = qoe_pin_search_path();
-			read_viewers();
-			read_trending(round_cxt);
-			read_qoe_metrics();
-			qoe_unpin_search_path(nest_level);
-			SPI_finish();
-		}
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
 		char		msg[QOE_REDIS_ERRLEN];
 
-		MemoryContextSwitchTo(round_cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		snprintf(msg, sizeof(msg), "could not read the metrics: %s", edata->message);
+		snprintf(msg, sizeof(msg), "could not read the metrics: %s", error->message);
 		report_error(msg);
-		FreeErrorData(edata);
-		installed = false;
+		FreeErrorData(error);
+		return false;
 	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(round_cxt);
-	pgstat_report_activity(STATE_IDLE, NULL);
-	return installed;
+	return read.installed;
 }
 
 /* ---- writing the keys ---- */
