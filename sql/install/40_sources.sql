@@ -14,6 +14,8 @@ CREATE TABLE sources (
     flush_interval_ms integer     NOT NULL DEFAULT 100,
     start_position    text        NOT NULL DEFAULT 'earliest',
     workers           integer     NOT NULL DEFAULT 1,
+    node_index        integer     NOT NULL DEFAULT 0,
+    node_count        integer     NOT NULL DEFAULT 1,
     properties        jsonb       NOT NULL DEFAULT '{}',
     enabled           boolean     NOT NULL DEFAULT true,
     created_at        timestamptz NOT NULL DEFAULT now(),
@@ -33,6 +35,9 @@ CREATE TABLE sources (
     CONSTRAINT "start_position must be 'earliest' or 'latest'"
         CHECK (start_position IN ('earliest', 'latest')),
     CONSTRAINT "workers must be between 1 and 64" CHECK (workers BETWEEN 1 AND 64),
+    CONSTRAINT "node_count must be between 1 and 1024" CHECK (node_count BETWEEN 1 AND 1024),
+    CONSTRAINT "node_index must be between 0 and node_count - 1"
+        CHECK (node_index >= 0 AND node_index < node_count),
     CONSTRAINT "properties must be a JSON object" CHECK (jsonb_typeof(properties) = 'object')
 );
 -- properties may hold credentials (sasl.password, ssl.key.password...): only
@@ -42,10 +47,10 @@ CREATE TABLE sources (
 -- properties: drop the source and add it again, credentials included).
 REVOKE ALL ON sources FROM PUBLIC;
 GRANT SELECT (name, brokers, topic, group_id, batch_size, batch_bytes, flush_interval_ms,
-              start_position, workers, enabled, created_at, updated_at),
+              start_position, workers, node_index, node_count, enabled, created_at, updated_at),
       INSERT, DELETE,
-      UPDATE (batch_size, batch_bytes, flush_interval_ms, start_position, workers, enabled,
-              updated_at)
+      UPDATE (batch_size, batch_bytes, flush_interval_ms, start_position, workers, node_index,
+              node_count, enabled, updated_at)
    ON sources TO qoe_admin;
 GRANT SELECT ON sources TO qoe_worker;
 COMMENT ON TABLE sources IS
@@ -56,7 +61,9 @@ COMMENT ON COLUMN sources.batch_size IS 'a batch is stored once it holds this ma
 COMMENT ON COLUMN sources.batch_bytes IS 'a batch is stored once its payloads reach this many bytes';
 COMMENT ON COLUMN sources.flush_interval_ms IS 'a non-empty batch is stored at most this long after its first message';
 COMMENT ON COLUMN sources.start_position IS 'where a partition with no stored offset starts: earliest or latest';
-COMMENT ON COLUMN sources.workers IS 'number of worker processes; worker i consumes the partitions whose number modulo workers is i';
+COMMENT ON COLUMN sources.workers IS 'number of worker processes on this node; worker i consumes the partitions of this node''s share whose number divided by node_count (rounded down) is i modulo workers';
+COMMENT ON COLUMN sources.node_index IS 'this PostgreSQL node''s share of the topic when node_count nodes consume it (0 .. node_count - 1): the partitions whose number modulo node_count is node_index; see doc/scaling.md';
+COMMENT ON COLUMN sources.node_count IS 'how many PostgreSQL nodes share the topic, each with the same source and its own node_index (default 1: this node consumes every partition)';
 COMMENT ON COLUMN sources.properties IS 'extra librdkafka properties as a JSON object of strings (security settings, fetch tuning...)';
 COMMENT ON COLUMN sources.enabled IS 'false after qoe.stop_source: no worker runs';
 
@@ -250,7 +257,9 @@ CREATE FUNCTION add_source(name text, brokers text, topic text,
                            start_position text DEFAULT NULL,
                            workers integer DEFAULT NULL,
                            properties jsonb DEFAULT NULL,
-                           enabled boolean DEFAULT true)
+                           enabled boolean DEFAULT true,
+                           node_index integer DEFAULT NULL,
+                           node_count integer DEFAULT NULL)
     RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -273,17 +282,19 @@ BEGIN
            batch_bytes = coalesce(add_source.batch_bytes, s.batch_bytes),
            flush_interval_ms = coalesce(add_source.flush_interval_ms, s.flush_interval_ms),
            start_position = coalesce(add_source.start_position, s.start_position),
-           workers = coalesce(add_source.workers, s.workers)
+           workers = coalesce(add_source.workers, s.workers),
+           node_index = coalesce(add_source.node_index, s.node_index),
+           node_count = coalesce(add_source.node_count, s.node_count)
      WHERE s.name = add_source.name;
     PERFORM qoe.set_source_enabled(add_source.name, coalesce(add_source.enabled, true));
 END
 $$;
 REVOKE EXECUTE ON FUNCTION add_source(text, text, text, text, integer, integer, integer,
-                                      text, integer, jsonb, boolean) FROM PUBLIC;
+                                      text, integer, jsonb, boolean, integer, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION add_source(text, text, text, text, integer, integer, integer,
-                                     text, integer, jsonb, boolean) TO qoe_admin;
+                                     text, integer, jsonb, boolean, integer, integer) TO qoe_admin;
 COMMENT ON FUNCTION add_source(text, text, text, text, integer, integer, integer, text,
-                               integer, jsonb, boolean) IS
+                               integer, jsonb, boolean, integer, integer) IS
     'Add a Kafka source (brokers, topic and options, see doc/ingestion.md); enabled sources are consumed by the launcher''s workers from the next commit on';
 
 CREATE FUNCTION start_source(name text)

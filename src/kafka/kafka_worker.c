@@ -3,7 +3,9 @@
  *
  * The launcher (kafka_launcher.c) starts one per enabled source and worker
  * index. There is no consumer group: worker i of a source's n workers takes
- * the topic's partitions whose number is i modulo n, assigns them itself
+ * the partitions of this node's share (those whose number modulo the
+ * source's node_count is its node_index, all of them on a single node) whose
+ * number divided by node_count is i modulo n, assigns them itself
  * (rd_kafka_incremental_assign) at the offsets stored in qoe.source_offsets,
  * and looks at the topic's metadata every PARTITION_DISCOVERY_MS for
  * partitions added since (taken) or gone (stopped, with an error). So a
@@ -84,6 +86,8 @@ typedef struct SourceConfig
 	char	   *topic;
 	char	   *group_id;
 	int			workers;
+	int			node_index;
+	int			node_count;
 	bool		start_latest;
 	int			batch_size;
 	int			batch_bytes;
@@ -308,7 +312,7 @@ load_config(const char *name)
 
 	begin_xact("reading its configuration");
 	if (SPI_execute_with_args("SELECT brokers, topic, group_id, start_position, batch_size,"
-							  " batch_bytes, flush_interval_ms, workers"
+							  " batch_bytes, flush_interval_ms, workers, node_index, node_count"
 							  " FROM qoe.sources WHERE name OPERATOR(pg_catalog.=) $1 AND enabled",
 							  1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "reading qoe.sources failed");
@@ -324,6 +328,8 @@ load_config(const char *name)
 		cfg.batch_bytes = pg_strtoint32(spi_text(0, 6));
 		cfg.flush_interval_ms = pg_strtoint32(spi_text(0, 7));
 		cfg.workers = pg_strtoint32(spi_text(0, 8));
+		cfg.node_index = pg_strtoint32(spi_text(0, 9));
+		cfg.node_count = pg_strtoint32(spi_text(0, 10));
 		if (SPI_execute_with_args("SELECT p.key, p.value FROM qoe.sources s,"
 								  " pg_catalog.jsonb_each_text(s.properties) p"
 								  " WHERE s.name OPERATOR(pg_catalog.=) $1",
@@ -770,7 +776,9 @@ discover_partitions(void)
 	{
 		int32		id = t->partitions[j].id;
 
-		if (id % cfg.workers == slot->worker_index && find_partition(id) == NULL)
+		if (id % cfg.node_count == cfg.node_index &&
+			(id / cfg.node_count) % cfg.workers == slot->worker_index &&
+			find_partition(id) == NULL)
 			added[nadded++] = id;
 	}
 	rd_kafka_metadata_destroy(md);
