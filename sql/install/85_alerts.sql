@@ -224,7 +224,11 @@ COMMENT ON VIEW alert_delivery IS 'Delivery to Alertmanager: last attempt, succe
 
 -- THE SEAM to the rollups (issue 12): the metrics of every scope over a window,
 -- one jsonb object per scope (its dimensions and metrics), from qoe.qoe_metrics; error_rate is start failures plus
--- playback failures over attempts. Tests replace this function.
+-- playback failures over attempts. The window starts at the 5-minute rollup
+-- window holding from_ts: qoe_metrics takes the windows starting in
+-- [from, to), which would leave out the one in progress at from_ts and make
+-- the sample fall to nothing at every 5-minute boundary. Tests replace this
+-- function.
 CREATE FUNCTION alert_metric_values(from_ts timestamptz, to_ts timestamptz, group_by text[])
     RETURNS SETOF jsonb
     LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
@@ -235,10 +239,11 @@ BEGIN
                    (m.j ->> 'video_start_failure_rate')::float8
                    + (m.j ->> 'playback_failure_rate')::float8)
           FROM (SELECT to_jsonb(q) - 'bucket' AS j
-                  FROM qoe.qoe_metrics(from_ts, to_ts, NULL, group_by) q) m;
+                  FROM qoe.qoe_metrics(date_bin('5 minutes', from_ts, '2000-01-01 00:00+00'),
+                                       to_ts, NULL, group_by) q) m;
 END $$;
 COMMENT ON FUNCTION alert_metric_values(timestamptz, timestamptz, text[]) IS
-    'Metrics of each scope over [from_ts, to_ts) for alert rules, from qoe.qoe_metrics, plus error_rate (doc/alerts.md)';
+    'Metrics of each scope for alert rules, from qoe.qoe_metrics over the 5-minute windows from the one holding from_ts to to_ts, plus error_rate (doc/alerts.md)';
 
 -- Stalls by arrival: the stall loop looks at what arrived in the last seconds.
 CREATE INDEX viewing_events_buffering_idx ON viewing_events (received_at) WHERE event_type = 'buffering';
@@ -529,22 +534,24 @@ END $$;
 COMMENT ON FUNCTION alert_delivered(timestamptz, bigint[], text[], text, interval) IS
     'Record a delivery to Alertmanager: on success firing alerts are due again after resend, resolved ones never; on error (text) they are retried after 1 s, doubling to 1 min';
 
--- the design's rules (SPEC section 5), and the stall loop
+-- the design's rules (SPEC section 5) per CDN POP, and the stall loop; a
+-- degraded POP is what they catch (doc/alerts.md); an error rate of 1 % is
+-- judged on at least 100 attempts, where one failure is not already 1 %
 INSERT INTO alert_rules (name, metric, scope, comparator, threshold, recovery_threshold,
                          eval_window, eval_every, pending_for, keep_firing_for, min_sample_metric, min_sample,
                          severity, message, channels) VALUES
-    ('high_vst_p95', 'vst_p95_ms', '{content_id}', '>', 3000, 2500, '5 minutes', '10 seconds', '1 minute', '2 minutes',
-     'plays', 20, 'warning',
-     'Slow video start: p95 {{vst_p95_ms | round}} ms for content {{content_id}}', '{slack}'),
-    ('high_rebuffering', 'rebuffering_ratio', '{content_id}', '>', 0.02, 0.015, '5 minutes', '10 seconds', '1 minute', '2 minutes',
+    ('high_vst_p95', 'vst_p95_ms', '{cdn_pop}', '>', 3000, 2500, '5 minutes', '10 seconds', '1 minute', '2 minutes',
+     'plays', 100, 'warning',
+     'Slow video start: p95 {{vst_p95_ms | round}} ms on CDN POP {{cdn_pop}} ({{plays}} plays)', '{slack}'),
+    ('high_rebuffering', 'rebuffering_ratio', '{cdn_pop}', '>', 0.02, 0.015, '5 minutes', '10 seconds', '1 minute', '2 minutes',
      'plays', 20, 'critical',
-     'High rebuffering: {{rebuffering_ratio | pct}} for content {{content_id}}', '{slack,pagerduty}'),
-    ('low_qoe_score', 'qoe_score', '{content_id}', '<', 70, 75, '5 minutes', '10 seconds', '1 minute', '2 minutes',
+     'High rebuffering: {{rebuffering_ratio | pct}} on CDN POP {{cdn_pop}}', '{slack,pagerduty}'),
+    ('low_qoe_score', 'qoe_score', '{cdn_pop}', '<', 70, 75, '5 minutes', '10 seconds', '1 minute', '2 minutes',
      'plays', 20, 'warning',
-     'Low QoE score: {{qoe_score | round(1)}} for content {{content_id}}', '{slack}'),
-    ('high_error_rate', 'error_rate', '{content_id}', '>', 0.01, 0.008, '5 minutes', '10 seconds', '1 minute', '2 minutes',
-     'attempts', 20, 'critical',
-     'High error rate: {{error_rate | pct}} for content {{content_id}}', '{slack,pagerduty}'),
+     'Low QoE score: {{qoe_score | round(1)}} on CDN POP {{cdn_pop}}', '{slack}'),
+    ('high_error_rate', 'error_rate', '{cdn_pop}', '>', 0.01, 0.008, '5 minutes', '10 seconds', '1 minute', '2 minutes',
+     'attempts', 300, 'critical',
+     'High error rate: {{error_rate | pct}} of {{attempts}} attempts on CDN POP {{cdn_pop}}', '{slack,pagerduty}'),
     ('stall_loop', 'stall_loop', '{session_id,content_id}', '>=', 3, NULL, '3 seconds', '0', '0', '0',
      'stall_loop', 0, 'critical',
      'Stall loop: session {{session_id}} of user {{user_id}} stalled {{value}} times in a row within 3 s on content {{content_id}} via CDN POP {{cdn_pop}}',
