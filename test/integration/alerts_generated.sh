@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The default window rules on generated data, as the README demo shows them:
-# 10 minutes of 5,000 viewers (qoe_gen seed 42) with CDN POP us-east-1a
+# 10 minutes of 5,000 viewers (qoe_gen seed 43) with CDN POP us-east-1a
 # degraded, ingested through qoe.ingest, rolled up, and evaluated with
 # qoe.evaluate_alerts every 10 s of that time (one transaction each, as the
 # scheduler does) while the first 5-minute window, where every viewer starts a
@@ -20,7 +20,7 @@ psql -qX -v ON_ERROR_STOP=1 -c "CREATE EXTENSION qoe_ext CASCADE" 2>/dev/null
 
 SPAN=600
 T0=$(( ($(date +%s) - 7200) / 300 * 300 ))    # a 5-minute boundary two hours ago
-"$QOE_ROOT/src/tools/qoe_gen" --seed 42 --viewers 5000 --duration-sec $SPAN --degrade-pop us-east-1a \
+"$QOE_ROOT/src/tools/qoe_gen" --seed 43 --viewers 5000 --duration-sec $SPAN --degrade-pop us-east-1a \
 	--start-ms $((T0 * 1000)) --format array --batch 2000 |
 	sed -e 's/^/SELECT 1 FROM qoe.ingest($q$/' -e 's/$/$q$);/' | psql -qX -v ON_ERROR_STOP=1 -o /dev/null
 psql -qXAt -v ON_ERROR_STOP=1 -c "SELECT qoe.refresh_rollups()" >/dev/null
