@@ -252,17 +252,31 @@ CREATE INDEX viewing_events_buffering_idx ON viewing_events (received_at) WHERE 
 -- induced stalls after the first frame with no other event between them but
 -- bitrate changes, among its events of the two minutes before at; a loop is
 -- `stalls` of them within max_span whose last one arrived in the 10 s before
--- at. Only sessions with a stall arrived in those 10 s are looked at.
+-- at. The sessions looked at: those with an open stall-loop alert, and those
+-- with a stall arrived since the last evaluation of the stall-loop rules,
+-- less 3 s for transactions committing after it (stalls arriving from the
+-- 10 s before at once more at every evaluation would be looked at ten times
+-- over when evaluated every second); the 10 s after a replay, a failure or
+-- a rule's first evaluation.
 CREATE FUNCTION alert_stall_loops(at timestamptz, stalls integer, max_span interval)
     RETURNS SETOF jsonb
     LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
     BEGIN ATOMIC
-    WITH recent AS (
-        SELECT DISTINCT e.session_id FROM qoe.viewing_events e
+    WITH since AS (
+        SELECT greatest(at - interval '10 seconds',
+                        (SELECT pg_catalog.min(st.evaluated_at) - interval '3 seconds'
+                           FROM qoe.alert_rules r LEFT JOIN qoe.alert_rule_status st ON st.rule = r.name
+                          WHERE r.metric = 'stall_loop' AND r.enabled
+                         HAVING pg_catalog.bool_and(coalesce(st.evaluated_at <= at AND st.error IS NULL, false)))) AS t
+    ), recent AS (
+        SELECT e.session_id FROM qoe.viewing_events e
          WHERE e.event_type = 'buffering'
-           AND e.received_at > at - interval '10 seconds' AND e.received_at <= at
+           AND e.received_at > (SELECT t FROM since) AND e.received_at <= at
            AND e.event_time > at - interval '2 minutes'
            AND e.event_time <= at + interval '1 minute'
+        UNION
+        SELECT a.scope ->> 'session_id' FROM qoe.alerts a JOIN qoe.alert_rules r ON r.name = a.rule
+         WHERE r.metric = 'stall_loop' AND a.state IN ('pending', 'firing')
     ), ev AS (
         SELECT e.session_id, e.event_time, e.received_at,
                e.event_type = 'buffering'
@@ -297,7 +311,7 @@ CREATE FUNCTION alert_stall_loops(at timestamptz, stalls integer, max_span inter
      ORDER BY l.session_id, l.in_row DESC;
     END;
 COMMENT ON FUNCTION alert_stall_loops(timestamptz, integer, interval) IS
-    'Sessions with at least this many connection-induced stalls in a row within max_span, the last arrived in the 10 s before at, among their events of the two minutes before at (doc/alerts.md)';
+    'Sessions with at least this many connection-induced stalls in a row within max_span, the last arrived in the 10 s before at, among their events of the two minutes before at; looks at the sessions with an open stall-loop alert or a stall arrived since the last evaluation (doc/alerts.md)';
 
 -- The current metrics of every scope of a rule, one jsonb object each.
 CREATE FUNCTION alert_values(r alert_rules, at timestamptz) RETURNS SETOF jsonb
@@ -352,6 +366,14 @@ DECLARE
     breach boolean;
     recovered boolean;
     vars jsonb;
+    -- the metrics of every scope, computed once per evaluation for all the
+    -- rules that share a scope and window (or stall-loop parameters)
+    computed jsonb := '{}';
+    key text;
+    -- open alerts that only take the evaluation's value (one UPDATE per rule)
+    held_ids bigint[];
+    held_values float8[];
+    held_recovered boolean[];
     new_state text;
     msg text;
     t0 timestamptz;
@@ -380,13 +402,22 @@ BEGIN
                      OR now < st.evaluated_at)
               ORDER BY ru.name LOOP
       t0 := clock_timestamp();
+      held_ids := '{}';
+      held_values := '{}';
+      held_recovered := '{}';
       -- a rule that fails (its metrics cannot be computed) does not stop the others
       BEGIN
+        key := format('%s|%s|%s', r.eval_window, r.scope,
+                      CASE WHEN r.metric = 'stall_loop' THEN r.threshold END);
+        IF NOT computed ? key THEN
+            computed := computed || jsonb_build_object(key,
+                (SELECT coalesce(jsonb_agg(m), '[]') FROM qoe.alert_values(r, now) m));
+        END IF;
         FOR c IN
             WITH cur AS (
                 SELECT (SELECT coalesce(jsonb_object_agg(d, m -> d), '{}') FROM unnest(r.scope) d) AS scope,
                        m AS vars, (m ->> r.metric)::float8 AS v
-                  FROM qoe.alert_values(r, now) m
+                  FROM jsonb_array_elements(computed -> key) m
             ), o AS (
                 SELECT * FROM qoe.alerts al WHERE al.rule = r.name AND al.state IN ('pending', 'firing')
             )
@@ -432,7 +463,9 @@ BEGIN
                                              message = qoe.alert_render(r.message, vars), deliver_at = now
                      WHERE al.id = c.open_id RETURNING al.* INTO a;
                 ELSE
-                    UPDATE qoe.alerts al SET value = v, evaluated_at = now WHERE al.id = c.open_id;
+                    held_ids := held_ids || c.open_id;
+                    held_values := held_values || v;
+                    held_recovered := held_recovered || false;
                 END IF;
             ELSIF recovered AND now - coalesce(c.recovering_since, now) >= r.keep_firing_for THEN
                 UPDATE qoe.alerts al SET state = 'resolved', resolved_at = now, evaluated_at = now,
@@ -441,16 +474,20 @@ BEGIN
                  WHERE al.id = c.open_id RETURNING al.* INTO a;
             ELSE
                 -- firing on, or recovering for less than keep_firing_for
-                UPDATE qoe.alerts al SET evaluated_at = now, value = coalesce(v, al.value),
-                                         recovering_since = CASE WHEN recovered
-                                                                 THEN coalesce(al.recovering_since, now) END
-                 WHERE al.id = c.open_id;
+                held_ids := held_ids || c.open_id;
+                held_values := held_values || v;
+                held_recovered := held_recovered || recovered;
             END IF;
             IF a.id IS NOT NULL THEN
                 PERFORM qoe.alert_notify(a);
                 RETURN QUERY SELECT a.id, a.rule, a.scope, a.state, a.value;
             END IF;
         END LOOP;
+        UPDATE qoe.alerts al SET evaluated_at = now, value = coalesce(h.v, al.value),
+                                 recovering_since = CASE WHEN h.recovered
+                                                         THEN coalesce(al.recovering_since, now) END
+          FROM unnest(held_ids, held_values, held_recovered) h(id, v, recovered)
+         WHERE al.id = h.id;
         msg := NULL;
       EXCEPTION WHEN OTHERS THEN
         GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
