@@ -128,7 +128,12 @@ echo "data: $EVENTS events, $VIEWERS viewers, $TITLES titles, ${SPAN} s ending n
 
 # 1. evaluation time per cycle
 psql -qX -v ON_ERROR_STOP=1 -o /dev/null -f "$WORK/batches.sql"
-psql -qXAt -v ON_ERROR_STOP=1 -c "SELECT qoe.refresh_rollups()" >/dev/null
+# the rollups caught up (the scheduler refreshes them too)
+for _ in $(seq 600); do
+	psql -qXAt -c "SELECT qoe.refresh_rollups()" >/dev/null 2>&1 || true
+	[ "$(psql -qXAt -c "SELECT NOT EXISTS (SELECT FROM qoe.session_window_deltas)")" = t ] && break
+	sleep 0.5
+done
 psql -qX -v ON_ERROR_STOP=1 -c "UPDATE qoe.alert_rules SET eval_every = '0'" >/dev/null
 scopes=$(psql -qXAt -c "SELECT count(*) FROM qoe.alert_metric_values(now() - interval '5 minutes', now(), '{content_id}')")
 psql -qXAt -v ON_ERROR_STOP=1 >"$WORK/cycles" <<SQL
