@@ -253,11 +253,10 @@ CREATE INDEX viewing_events_buffering_idx ON viewing_events (received_at) WHERE 
 -- bitrate changes, among its events of the two minutes before at; a loop is
 -- `stalls` of them within max_span whose last one arrived in the 10 s before
 -- at. The sessions looked at: those with an open stall-loop alert, and those
--- with a stall arrived since the last evaluation of the stall-loop rules,
--- less 3 s for transactions committing after it (stalls arriving from the
--- 10 s before at once more at every evaluation would be looked at ten times
--- over when evaluated every second); the 10 s after a replay, a failure or
--- a rule's first evaluation.
+-- with a stall arrived since the previous evaluation of the stall-loop rules
+-- less 3 s (for transactions that commit late), or in the 10 s before at
+-- after a replay, a failure or a rule's first evaluation: evaluated every
+-- second, a stall is looked at about 4 times, not 10.
 CREATE FUNCTION alert_stall_loops(at timestamptz, stalls integer, max_span interval)
     RETURNS SETOF jsonb
     LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
@@ -572,8 +571,9 @@ COMMENT ON FUNCTION alert_delivered(timestamptz, bigint[], text[], text, interva
     'Record a delivery to Alertmanager: on success firing alerts are due again after resend, resolved ones never; on error (text) they are retried after 1 s, doubling to 1 min';
 
 -- the design's rules (SPEC section 5) per CDN POP, and the stall loop; a
--- degraded POP is what they catch (doc/alerts.md); an error rate of 1 % is
--- judged on at least 100 attempts, where one failure is not already 1 %
+-- degraded POP is what they catch (doc/alerts.md). A p95 is judged on at
+-- least 100 plays, an error rate of 1 % on at least 300 attempts: with fewer,
+-- a few unlucky viewers of a healthy POP are over the threshold.
 INSERT INTO alert_rules (name, metric, scope, comparator, threshold, recovery_threshold,
                          eval_window, eval_every, pending_for, keep_firing_for, min_sample_metric, min_sample,
                          severity, message, channels) VALUES
