@@ -31,14 +31,14 @@ INSERT INTO qoe.alert_rules (name, metric, comparator, threshold, severity, mess
     VALUES ('bad', 'plays', '>', 1, 'info', 'm', 'viewers');
 INSERT INTO qoe.alert_rules (name, metric, scope, comparator, threshold, severity, message)
     VALUES ('bad', 'stall_loop', '{content_id}', '>=', 3, 'critical', 'm');
-UPDATE qoe.alert_rules SET message = 'High rebuffering: {{rebuffering_ratio | pct}} for {{cdn_pop}}'
+UPDATE qoe.alert_rules SET message = 'High rebuffering: {{rebuffering_ratio | pct}} for content {{content_id}}'
  WHERE name = 'high_rebuffering';
 -- an error quotes at most 200 bytes of the template, whole characters
 INSERT INTO qoe.alert_rules (name, metric, comparator, threshold, severity, message)
     VALUES ('bad', 'plays', '>', 1, 'info', 'm {{plays | x' || repeat('é', 150) || '}}');
 
 -- templates: placeholders, the filters, and what is not a placeholder
-SELECT qoe.alert_render(message, '{"rebuffering_ratio": 0.0234567, "content_id": 42}')
+SELECT qoe.alert_render(message, '{"rebuffering_ratio": 0.0234567, "cdn_pop": "us-east-1a"}')
   FROM qoe.alert_rules WHERE name = 'high_rebuffering';
 SELECT qoe.alert_render(t, '{"x": 0.123456, "n": 1234.5678, "s": "pop-1", "b": true, "z": null}')
   FROM unnest(ARRAY[

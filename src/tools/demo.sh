@@ -109,6 +109,34 @@ SELECT coalesce(country, '(all)') AS country, sum(viewers) AS viewers
  ORDER BY country IS NOT NULL, sum(viewers) DESC, country LIMIT 6;
 SQL
 
+# Alerts (doc/alerts.md): the default rules, replayed over 10 minutes of
+# 5,000 viewers (enough plays per POP for their samples) with the same POP
+# degraded, before the Kafka telemetry, as the scheduler evaluates them every
+# 10 s; the same run as test/integration/alerts_generated.sh (another seed:
+# the Kafka demo's session ids stay its own).
+ALERT_T0=$(( ($(date +%s) - SECONDS_OF_TELEMETRY - 1800) / 300 * 300 ))
+psql -qX -v ON_ERROR_STOP=1 -c "ALTER SYSTEM SET qoe.alert_evaluation_interval = 0" -c "SELECT pg_reload_conf()" >/dev/null
+$QOE_ROOT/src/tools/qoe_gen --seed 43 --viewers 5000 --duration-sec 600 --degrade-pop "$DEGRADED_POP" \
+	--start-ms $((ALERT_T0 * 1000)) \
+	--format array --batch 2000 |
+	sed -e 's/^/SELECT 1 FROM qoe.ingest($q$/' -e 's/$/$q$);/' | psql -qX -v ON_ERROR_STOP=1 -o /dev/null
+psql -qX -v ON_ERROR_STOP=1 -v t0="$ALERT_T0" -v pop="$DEGRADED_POP" <<'SQL'
+\pset footer off
+SELECT qoe.refresh_rollups() AS windows \gset
+\o /dev/null
+SELECT format('SELECT count(*) FROM qoe.evaluate_alerts(%L)', t)
+  FROM generate_series(to_timestamp(:t0) + interval '10 s', to_timestamp(:t0) + interval '590 s', '10 s') t
+\gexec
+\o
+SELECT count(*) FILTER (WHERE scope ->> 'cdn_pop' IS DISTINCT FROM :'pop') AS elsewhere FROM qoe.alerts \gset
+\echo '== Alerts (qoe.alerts: the default rules every 10 s over 10 minutes of 5,000 viewers, POP' :pop 'degraded) =='
+SELECT rule, severity, scope ->> 'cdn_pop' AS cdn_pop, state,
+       to_char(fired_at - started_at, 'MI:SS') AS pending, message
+  FROM qoe.alerts ORDER BY severity, rule;
+\echo 'alerts anywhere else:' :elsewhere
+SQL
+psql -qX -v ON_ERROR_STOP=1 -c "ALTER SYSTEM RESET qoe.alert_evaluation_interval" -c "SELECT pg_reload_conf()" >/dev/null
+
 # Recommendations (doc/recommendations.md): a day of history from 300
 # viewers with tastes, the item-KNN model, two viewers' picks and the
 # leave-one-out evaluation against most-popular.
