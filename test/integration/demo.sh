@@ -5,7 +5,7 @@ QOE_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 out=$(QOE_DEMO_SECONDS=120 QOE_DEMO_VIEWERS=80 bash "$QOE_ROOT/src/tools/demo.sh" 2>&1) ||
 	{ echo "$out"; echo "the demo failed"; exit 1; }
 echo "$out"
-for section in '== QoE overview ==' '== By CDN POP' '== QoE over time' '== Top titles' '== Playing now' '== Recommendations' 'HR@10' 'dead letters' 'demo done'; do
+for section in '== QoE overview ==' '== By CDN POP' '== QoE over time' '== Top titles' '== Alerts' '== Playing now' '== Recommendations' 'HR@10' 'dead letters' 'demo done'; do
 	echo "$out" | grep -qF "$section" || { echo "missing: $section"; exit 1; }
 done
 # the degraded POP must stand out at the top of the POP table
