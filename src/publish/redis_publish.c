@@ -54,7 +54,7 @@
 #include "publish/redis_status.h"
 
 #define MIN_BACKOFF_MS	50
-#define MAX_BACKOFF_MS	750		/* keys catch up within 1 s of Redis returning */
+#define MAX_BACKOFF_MS	500		/* keys catch up within 1 s of Redis returning */
 #define SUPERVISE_MS	10000	/* the supervisor's look, and restart delay */
 #define SCORE_LEN		32
 
@@ -836,8 +836,14 @@ qoe_publisher_main(Datum main_arg)
 			proc_exit(0);
 
 		now = GetCurrentTimestamp();
-		if (conn == NULL && now >= retry_at && !connect_redis())
-			retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), backoff_ms);
+		if (conn == NULL && now >= retry_at)
+		{
+			/* (re)connected: Redis may have restarted empty, publish every key now */
+			if (connect_redis())
+				next_round = now;
+			else
+				retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), backoff_ms);
+		}
 		if (conn != NULL)
 		{
 			int			what = round_due(now, next_round);
