@@ -17,7 +17,9 @@
  *   1 s to 60 s. It waits quietly while the extension is not installed
  *   there. It also premakes the days' partitions, so that no ingest
  *   transaction has to create one, and runs the analytics scheduler
- *   (src/analytics/scheduler.c).
+ *   (src/analytics/scheduler.c), which ingest commits wake while a Redis
+ *   publisher runs (src/core/commit_wake.c: at most one wake-up per refresh
+ *   of the rollups, each also costing a read of qoe.sources here).
  * Both, and the workers, resolve names with search_path = pg_catalog,
  * pg_temp whatever the database or role settings say.
  */
