@@ -14,6 +14,7 @@ OBJS = \
 	src/core/catalog.o \
 	src/core/subxact.o \
 	src/core/worker_session.o \
+	src/core/commit_wake.o \
 	src/ingest/session_fold.o \
 	src/ingest/dead_letters.o \
 	src/ingest/ingest.o \

@@ -17,6 +17,7 @@
 #include "utils/timestamp.h"
 
 #include "analytics/scheduler.h"
+#include "core/commit_wake.h"
 #include "core/guc.h"
 #include "core/worker_session.h"
 
@@ -98,7 +99,7 @@ run_and_record(void *arg)
 		elog(ERROR, "recording a run of %s failed", job->name);
 }
 
-static void
+static bool
 run_job(SchedulerJob *job)
 {
 	JobRun		run = {job, GetCurrentTimestamp(), NULL};
@@ -109,7 +110,7 @@ run_job(SchedulerJob *job)
 	if (error == NULL)
 	{
 		job->last_logged[0] = '\0';
-		return;
+		return true;
 	}
 	if (strcmp(error->message, job->last_logged) != 0)
 	{
@@ -123,6 +124,52 @@ run_job(SchedulerJob *job)
 	if (again != NULL)
 		FreeErrorData(again);	/* the job's own error above is what matters */
 	FreeErrorData(error);
+	return false;
+}
+
+/*
+ * The wake-up chain (core/commit_wake.c): an ingest commit makes
+ * refresh_rollups due as soon as qoe_wake_earliest allows, instead of at its
+ * next interval; a refresh that committed wakes the publisher, which then
+ * publishes the rollups.
+ */
+static TimestampTz rollups_started = 0;
+static TimestampTz rollups_ended = 0;
+static int64 rollups_cpu_us = 0;
+
+static bool
+is_rollups(const SchedulerJob *job)
+{
+	return strcmp(job->name, "refresh_rollups") == 0;
+}
+
+/* Bring refresh_rollups forward if an ingest committed since its last start. */
+static void
+hurry_rollups(SchedulerJob *job, TimestampTz now)
+{
+	TimestampTz earliest = qoe_wake_earliest(rollups_started, rollups_ended,
+												 rollups_cpu_us);
+
+	if (qoe_wake_pending(QOE_WAKE_SCHEDULER) & QOE_WAKE_INGESTED)
+		job->due = Min(job->due, Max(earliest, now));
+}
+
+static void
+run_scheduled(SchedulerJob *job, TimestampTz now)
+{
+	if (!is_rollups(job))
+	{
+		(void) run_job(job);
+		return;
+	}
+	/* taken before: a commit during the refresh asks for the next one */
+	(void) qoe_wake_take(QOE_WAKE_SCHEDULER, QOE_WAKE_INGESTED);
+	rollups_started = now;
+	rollups_cpu_us = qoe_wake_cpu_us();
+	if (run_job(job))
+		qoe_wake(QOE_WAKE_PUBLISHER, QOE_WAKE_ROLLUPS);
+	rollups_ended = GetCurrentTimestamp();
+	rollups_cpu_us = qoe_wake_cpu_us() - rollups_cpu_us;
 }
 
 long
@@ -139,9 +186,11 @@ qoe_scheduler_run(void)
 			continue;
 		/* a shortened interval applies at once */
 		job->due = Min(job->due, TimestampTzPlusMilliseconds(now, *job->interval_ms));
+		if (is_rollups(job))
+			hurry_rollups(job, now);
 		if (now >= job->due)
 		{
-			run_job(job);
+			run_scheduled(job, now);
 			now = GetCurrentTimestamp();
 			job->due = TimestampTzPlusMilliseconds(now, *job->interval_ms);
 		}

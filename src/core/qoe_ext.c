@@ -9,6 +9,7 @@
 #include "utils/guc.h"
 
 #include "alerts/notifier.h"
+#include "core/commit_wake.h"
 #include "core/guc.h"
 #include "kafka/kafka_launcher.h"
 #include "kafka/kafka_shmem.h"
@@ -28,6 +29,7 @@ _PG_init(void)
 	if (process_shared_preload_libraries_in_progress)
 	{
 		KafkaShmemInit();
+		CommitWakeShmemInit();
 		KafkaLauncherRegister();
 	}
 	/* last: a qoe.* setting defined after this would lose its configured value */

@@ -7,7 +7,8 @@
  *   connects to no database (it reads only pg_database and pg_authid, so no
  *   user's code can run in it). It waits quietly until qoe.database and the
  *   role qoe.worker_role exist and that role is no superuser, then starts
- *   the launcher, and starts it again 10 s after it exits.
+ *   the launcher, and starts it again 10 s after it exits. It supervises
+ *   the Redis publisher the same way (src/publish/redis_publish.c).
  * - the launcher connects to qoe.database as qoe.worker_role. Each time its
  *   latch is set (a change to qoe.sources, a worker starting or exiting) and
  *   every few seconds, it reads qoe.sources and reconciles: starts missing
@@ -16,7 +17,9 @@
  *   1 s to 60 s. It waits quietly while the extension is not installed
  *   there. It also premakes the days' partitions, so that no ingest
  *   transaction has to create one, and runs the analytics scheduler
- *   (src/analytics/scheduler.c).
+ *   (src/analytics/scheduler.c), which ingest commits wake while a Redis
+ *   publisher runs (src/core/commit_wake.c: at most one wake-up per refresh
+ *   of the rollups, each also costing a read of qoe.sources here).
  * Both, and the workers, resolve names with search_path = pg_catalog,
  * pg_temp whatever the database or role settings say.
  */
@@ -39,11 +42,13 @@
 
 #include "analytics/scheduler.h"
 #include "core/catalog.h"
+#include "core/commit_wake.h"
 #include "core/guc.h"
 #include "core/worker_session.h"
 #include "kafka/kafka_launcher.h"
 #include "kafka/kafka_shmem.h"
 #include "ingest/partitions.h"
+#include "publish/redis_publish.h"
 
 #define SUPERVISE_MS		10000	/* the supervisor's look, and restart delay */
 #define RECHECK_MS			10000
@@ -114,6 +119,7 @@ static void
 stop_launcher(int code, Datum arg)
 {
 	qoe_child_stop(&launcher);
+	PublishStop();
 	LWLockAcquire(qoe_kafka_shared->lock, LW_EXCLUSIVE);
 	qoe_kafka_shared->supervisor_latch = NULL;
 	LWLockRelease(qoe_kafka_shared->lock);
@@ -148,6 +154,7 @@ qoe_supervisor_main(Datum main_arg)
 	for (;;)
 	{
 		TimestampTz now = GetCurrentTimestamp();
+		long		wait_ms;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -155,8 +162,10 @@ qoe_supervisor_main(Datum main_arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
+		wait_ms = qoe_child_look(&launcher, now, launcher_wanted());
+		wait_ms = Min(wait_ms, PublishSupervise(now));
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 qoe_child_look(&launcher, now, launcher_wanted()), PG_WAIT_EXTENSION);
+						 wait_ms, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
 }
@@ -454,6 +463,8 @@ qoe_launcher_main(Datum main_arg)
 			qoe_kafka_shared->slots[i].state = QOE_WS_FREE;
 	LWLockRelease(qoe_kafka_shared->lock);
 	before_shmem_exit(launcher_detach, 0);
+	/* ingest commits wake the scheduler (refresh_rollups) */
+	qoe_wake_attach(QOE_WAKE_SCHEDULER);
 	ereport(LOG, (errmsg("qoe_ext launcher started for database \"%s\" as role \"%s\"",
 						 qoe_database, qoe_worker_role)));
 

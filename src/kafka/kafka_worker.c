@@ -60,6 +60,7 @@
 #include "utils/timestamp.h"
 
 #include "core/catalog.h"
+#include "core/commit_wake.h"
 #include "ingest/dead_letters.h"
 #include "ingest/event_decode.h"
 #include "ingest/event_writer.h"
@@ -1017,6 +1018,7 @@ store_batch_once(BatchPartition *bp, int nbp, BatchCounts *counts)
 	}
 	written = qoe_write_events(events, nevents, window.received_at, origins);
 	counts->events = written.stored;
+	qoe_wake_on_commit(written.stored);
 	counts->dead_letters += written.dead_letters;
 	if (!store_offsets(bp, nbp))
 	{

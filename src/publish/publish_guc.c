@@ -1,7 +1,7 @@
 /*
  * publish_guc.c: the qoe.redis_* settings (doc/redis.md). All take effect on
- * reload; the publisher is started at server start only when qoe.redis_host
- * is set then.
+ * reload; the Kafka supervisor starts the publisher while qoe.redis_host
+ * is set, and it exits when that is emptied.
  */
 #include "postgres.h"
 
@@ -25,7 +25,7 @@ PublishGucInit(void)
 {
 	DefineCustomStringVariable("qoe.redis_host",
 							   "Redis server the live metrics are published to: a host name, an IP address, or a Unix socket path.",
-							   "Empty: nothing is published. The publisher is started at server start only if this is set then.",
+							   "Empty: nothing is published. Setting it on reload starts the publisher, emptying it stops it.",
 							   &qoe_redis_host, "",
 							   PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("qoe.redis_port",
@@ -54,8 +54,8 @@ PublishGucInit(void)
 							   &qoe_redis_key_prefix, "",
 							   PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("qoe.redis_publish_interval",
-							"Time between two publishing rounds.",
-							"Each round reads the committed state and writes only the keys that changed.",
+							"Time between two publishing rounds of every key.",
+							"Each round reads the committed state and writes only the keys that changed; ingest commits also wake the publisher in between (doc/redis.md).",
 							&qoe_redis_interval_ms, qoe_redis_interval_ms, 10, 60000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("qoe.redis_timeout",

@@ -2,14 +2,22 @@
  * redis_publish.c: the Redis publisher (doc/redis.md), a background worker
  * seen as "qoe_ext publisher" in pg_stat_activity.
  *
- * It runs apart from every ingest: each round (qoe.redis_publish_interval)
- * it reads, in a transaction of its own, the views it mirrors, so it sees
- * committed data only, then writes to Redis the keys whose value changed
- * since Redis last acknowledged them, pipelined on one connection. Ingest
- * never waits for it, and a slow or absent Redis only delays the next
- * round. After a reconnection, and every third of the keys' TTL, it writes
- * every key again (Redis may have restarted empty; the TTL must not run
- * out on a value that did not change).
+ * It runs apart from every ingest: each round it reads, in a transaction of
+ * its own, the views it mirrors, so it sees committed data only, then writes
+ * to Redis the keys whose value changed since Redis last acknowledged them,
+ * pipelined on one connection. Ingest never waits for it, and a slow or
+ * absent Redis only delays the next round. After a reconnection, and every
+ * third of the keys' TTL, it writes every key again (Redis may have
+ * restarted empty; the TTL must not run out on a value that did not change).
+ *
+ * Rounds (core/commit_wake.c): an ingest commit wakes it for the viewers, a
+ * committed refresh of the rollups for qoe_metrics (as often as
+ * qoe_wake_earliest allows), and every qoe.redis_publish_interval it
+ * publishes everything (trending_content only then: a decayed score over an
+ * hour).
+ *
+ * The Kafka supervisor starts it while qoe.redis_host is set
+ * (PublishSupervise); it exits when that setting is emptied.
  *
  * It connects to qoe.database as qoe.worker_role, like the Kafka workers,
  * and reads only qoe.concurrent_viewers, qoe.trending_content and
@@ -33,6 +41,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "core/commit_wake.h"
 #include "core/guc.h"
 #include "core/worker_session.h"
 #include "publish/publish_guc.h"
@@ -41,9 +50,15 @@
 #include "publish/redis_status.h"
 
 #define MIN_BACKOFF_MS	50
-#define MAX_BACKOFF_MS	750		/* keys catch up within 1 s of Redis returning */
-#define IDLE_WAIT_MS	60000	/* nothing to do: qoe.redis_host is empty */
+#define MAX_BACKOFF_MS	500		/* keys catch up within 1 s of Redis returning */
+#define SUPERVISE_MS	10000	/* the supervisor's look, and restart delay */
 #define SCORE_LEN		32
+
+/* What a round reads and publishes. */
+#define ROUND_VIEWERS	0x1
+#define ROUND_TRENDING	0x2
+#define ROUND_METRICS	0x4
+#define ROUND_ALL		(ROUND_VIEWERS | ROUND_TRENDING | ROUND_METRICS)
 
 /* A concurrent_viewers key: what Redis is known to hold, and what is wanted. */
 typedef struct ViewersKey
@@ -121,27 +136,39 @@ static Op  *ops;
 static int	nops;
 static int	ops_size;
 
+/* the supervisor's */
+static QoeChild publisher = {.function = "qoe_publisher_main", .name = "qoe_ext publisher",
+.retry_ms = SUPERVISE_MS};
+static bool publisher_wanted = false;
+
 void
 PublishInit(void)
 {
-	BackgroundWorker worker = {0};
-
 	PublishGucInit();
-	if (!process_shared_preload_libraries_in_progress)
-		return;
-	RedisStatusShmemInit();
-	if (qoe_redis_host[0] == '\0')
-		return;
+	if (process_shared_preload_libraries_in_progress)
+		RedisStatusShmemInit();
+}
 
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	/* after a crash, or while qoe.database or its role do not exist yet */
-	worker.bgw_restart_time = 10;
-	strlcpy(worker.bgw_library_name, "qoe_ext", BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "qoe_publisher_main", BGW_MAXLEN);
-	strlcpy(worker.bgw_name, "qoe_ext publisher", BGW_MAXLEN);
-	strlcpy(worker.bgw_type, "qoe_ext publisher", BGW_MAXLEN);
-	RegisterBackgroundWorker(&worker);
+long
+PublishSupervise(TimestampTz now)
+{
+	bool		wanted = qoe_redis_host[0] != '\0';
+	bool		newly = wanted && !publisher_wanted;
+
+	publisher_wanted = wanted;
+	if (!wanted)
+	{
+		/* it exits by itself on the reload too; this is for a quick stop */
+		qoe_child_stop(&publisher);
+		return SUPERVISE_MS;
+	}
+	return qoe_child_look(&publisher, now, newly);
+}
+
+void
+PublishStop(void)
+{
+	qoe_child_stop(&publisher);
 }
 
 /* ---- the state of the keys ---- */
@@ -333,6 +360,7 @@ read_qoe_metrics(void)
 typedef struct MetricsRead
 {
 	MemoryContext round_cxt;
+	int			what;			/* ROUND_* bits */
 	bool		installed;
 } MetricsRead;
 
@@ -342,9 +370,12 @@ read_metrics_in_transaction(void *arg)
 	MetricsRead *read = (MetricsRead *) arg;
 
 	read->installed = true;
-	read_viewers();
-	read_trending(read->round_cxt);
-	read_qoe_metrics();
+	if (read->what & ROUND_VIEWERS)
+		read_viewers();
+	if (read->what & ROUND_TRENDING)
+		read_trending(read->round_cxt);
+	if (read->what & ROUND_METRICS)
+		read_qoe_metrics();
 }
 
 /*
@@ -354,20 +385,26 @@ read_metrics_in_transaction(void *arg)
  * skipped).
  */
 static bool
-read_metrics(MemoryContext round_cxt)
+read_metrics(MemoryContext round_cxt, int what)
 {
-	MetricsRead read = {round_cxt, false};
+	MetricsRead read = {round_cxt, what, false};
 	ErrorData  *error;
 	HASH_SEQ_STATUS seq;
 	ViewersKey *k;
 	MetricsKey *m;
 
-	hash_seq_init(&seq, viewers_keys);
-	while ((k = hash_seq_search(&seq)) != NULL)
-		k->seen = false;
-	hash_seq_init(&seq, metrics_keys);
-	while ((m = hash_seq_search(&seq)) != NULL)
-		m->seen = false;
+	if (what & ROUND_VIEWERS)
+	{
+		hash_seq_init(&seq, viewers_keys);
+		while ((k = hash_seq_search(&seq)) != NULL)
+			k->seen = false;
+	}
+	if (what & ROUND_METRICS)
+	{
+		hash_seq_init(&seq, metrics_keys);
+		while ((m = hash_seq_search(&seq)) != NULL)
+			m->seen = false;
+	}
 	trending_wanted_n = 0;
 
 	error = qoe_run_own_transaction("reading the metrics published to Redis",
@@ -540,13 +577,16 @@ queue_qoe_metrics(void)
 
 /* Queue the commands for what changed; false if hiredis ran out of memory. */
 static bool
-queue_commands(void)
+queue_commands(int what)
 {
 	bool		ok = true;
 
-	ok &= queue_viewers();
-	ok &= queue_trending();
-	ok &= queue_qoe_metrics();
+	if (what & ROUND_VIEWERS)
+		ok &= queue_viewers();
+	if (what & ROUND_TRENDING)
+		ok &= queue_trending();
+	if (what & ROUND_METRICS)
+		ok &= queue_qoe_metrics();
 	return ok;
 }
 
@@ -639,20 +679,20 @@ apply_replies(redisReply **replies)
 }
 
 static void
-publish_round(MemoryContext round_cxt)
+publish_round(MemoryContext round_cxt, int what)
 {
 	redisReply **replies;
 	char		err[QOE_REDIS_ERRLEN];
 
 	MemoryContextReset(round_cxt);
 	MemoryContextSwitchTo(round_cxt);
-	if (!read_metrics(round_cxt))
+	if (!read_metrics(round_cxt, what))
 		return;
 
 	ops_size = 64;
 	ops = palloc(sizeof(Op) * ops_size);
 	nops = 0;
-	if (!queue_commands())
+	if (!queue_commands(what))
 	{
 		connection_failed("out of memory queueing Redis commands");
 		return;
@@ -675,6 +715,48 @@ publish_round(MemoryContext round_cxt)
 }
 
 /* ---- the worker ---- */
+
+/* The last round: woken rounds are spaced by qoe_wake_earliest. */
+static TimestampTz round_started = 0;
+static TimestampTz round_ended = 0;
+static int64 round_cpu_us = 0;
+
+/*
+ * What to publish now, taking the wake-ups it answers (before the round's
+ * snapshot: a commit after this wakes the next round): everything every
+ * qoe.redis_publish_interval; else, once qoe_wake_earliest allows, the
+ * viewers after an ingest commit and qoe_metrics after a refresh of the
+ * rollups.
+ */
+static int
+round_due(TimestampTz now, TimestampTz next_round)
+{
+	uint32		pending = qoe_wake_pending(QOE_WAKE_PUBLISHER);
+	int			what = 0;
+
+	if (now >= next_round)
+	{
+		(void) qoe_wake_take(QOE_WAKE_PUBLISHER, QOE_WAKE_INGESTED | QOE_WAKE_ROLLUPS);
+		return ROUND_ALL;
+	}
+	if (pending == 0 || now < qoe_wake_earliest(round_started, round_ended, round_cpu_us))
+		return 0;
+	pending = qoe_wake_take(QOE_WAKE_PUBLISHER, pending);
+	if (pending & QOE_WAKE_INGESTED)
+		what |= ROUND_VIEWERS;
+	if (pending & QOE_WAKE_ROLLUPS)
+		what |= ROUND_METRICS;
+	return what;
+}
+
+/* When the next round is due, given the wake-ups pending now. */
+static TimestampTz
+round_wakes_at(TimestampTz next_round)
+{
+	if (qoe_wake_pending(QOE_WAKE_PUBLISHER) != 0)
+		return Min(next_round, qoe_wake_earliest(round_started, round_ended, round_cpu_us));
+	return next_round;
+}
 
 /* The settings a connection depends on; a change means a new connection. */
 static char *
@@ -700,6 +782,7 @@ qoe_publisher_main(Datum main_arg)
 	qoe_worker_secure_session();
 	pgstat_report_appname("qoe_ext publisher");
 	qoe_redis_status_attach();
+	qoe_wake_attach(QOE_WAKE_PUBLISHER);
 
 	ctl.keysize = sizeof(int64);
 	ctl.entrysize = sizeof(ViewersKey);
@@ -735,34 +818,47 @@ qoe_publisher_main(Datum main_arg)
 			pfree(settings);
 		}
 
-		now = GetCurrentTimestamp();
+		/* the supervisor starts it again when the setting comes back */
 		if (qoe_redis_host[0] == '\0')
+			proc_exit(0);
+
+		now = GetCurrentTimestamp();
+		if (conn == NULL && now >= retry_at)
 		{
-			close_connection();
-			backoff_ms = 0;
-			qoe_redis_status_set_state(QOE_REDIS_OFF, "");
-			wait_ms = IDLE_WAIT_MS;
-		}
-		else
-		{
-			if (conn == NULL && now >= retry_at && !connect_redis())
+			/* (re)connected: Redis may have restarted empty, publish every key now */
+			if (connect_redis())
+				next_round = now;
+			else
 				retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), backoff_ms);
-			if (conn != NULL && now >= next_round)
+		}
+		if (conn != NULL)
+		{
+			int			what = round_due(now, next_round);
+
+			if (what != 0)
 			{
 				if (qoe_redis_key_ttl_s > 0 && now >= refresh_at)
 				{
 					forget_published();
 					refresh_at = TimestampTzPlusMilliseconds(now, qoe_redis_key_ttl_s * 1000L / 3);
 				}
-				publish_round(round_cxt);
+				round_cpu_us = qoe_wake_cpu_us();
+				publish_round(round_cxt, what);
 				MemoryContextSwitchTo(TopMemoryContext);
+				round_started = now;
+				round_ended = GetCurrentTimestamp();
+				round_cpu_us = qoe_wake_cpu_us() - round_cpu_us;
 				if (conn == NULL)
-					retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), backoff_ms);
-				next_round = TimestampTzPlusMilliseconds(now, qoe_redis_interval_ms);
+					retry_at = TimestampTzPlusMilliseconds(round_ended, backoff_ms);
+				if (what == ROUND_ALL)
+					next_round = TimestampTzPlusMilliseconds(now, qoe_redis_interval_ms);
 			}
-			now = GetCurrentTimestamp();
-			wait_ms = TimestampDifferenceMilliseconds(now, conn != NULL ? next_round : retry_at);
 		}
+		now = GetCurrentTimestamp();
+		if (conn == NULL)
+			wait_ms = TimestampDifferenceMilliseconds(now, retry_at);
+		else
+			wait_ms = TimestampDifferenceMilliseconds(now, round_wakes_at(next_round));
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 Max(wait_ms, 1), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);

@@ -6,8 +6,21 @@
 
 #include "postgres.h"
 
-/* its settings always; its shared memory and worker when preloaded */
+#include "datatype/timestamp.h"
+
+/* its settings always; its shared memory when preloaded */
 extern void PublishInit(void);
+
+/*
+ * For the Kafka supervisor (kafka_launcher.c), a process connected to no
+ * database: start the publisher while qoe.redis_host is set (at once when
+ * it was just set, e.g. by a reload), stop it when emptied. Returns how many
+ * ms until the next look is useful.
+ */
+extern long PublishSupervise(TimestampTz now);
+
+/* The supervisor exits: the publisher goes with it. */
+extern void PublishStop(void);
 extern PGDLLEXPORT void qoe_publisher_main(Datum main_arg);
 
 #endif

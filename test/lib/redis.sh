@@ -49,8 +49,9 @@ qoe_redis_cleanup() {
 	QOE_REDIS_DIR=
 }
 
-# The publisher starts with the server when qoe.redis_host is set; it runs
-# as qoe_worker, which CREATE EXTENSION makes, hence the restart.
+# The supervisor starts the publisher while qoe.redis_host is set, looking
+# again every 10 s after CREATE EXTENSION makes its role qoe_worker: the
+# restart starts it at once.
 qoe_publisher_cluster() {
 	qoe_cluster_start || return 1
 	trap qoe_redis_cleanup EXIT

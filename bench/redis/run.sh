@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# bench/redis: what publishing to Redis costs ingest, and how fresh Redis is.
+#
+# One throwaway cluster, one redis-server on loopback, one mock Kafka broker;
+# QOE_BENCH_RUNS rounds (default 3), on and off alternating in order, so
+# that a drift of the (shared) machine touches both:
+#   (a) N generated events (default 400,000, timestamps ending a minute ago,
+#       so the views the publisher reads are full) through qoe.ingest in
+#       batches of 500 (bench/ingest_sql/feed.c), publishing off and on;
+#   (b) the same number through one Kafka worker from the mock broker
+#       (a topic of its own per run), publishing off and on.
+#   Per run: events/s (wall clock) and events per server CPU second (the
+#   ingest backend or worker, the launcher, the publisher and every other
+#   process of the cluster), then the ratios on / off of the medians.
+#   (c) commit-to-visible-in-Redis latency, publishing on, under a steady
+#       10,000 events/s through qoe.ingest (batches of 500): bench/redis/probe.c
+#       commits a marker (a new session of a new title) every 100 ms and
+#       polls Redis every 1 ms; latency = first poll that sees the key minus
+#       the moment the marker's COMMIT returned to the client, for
+#       concurrent_viewers:{id} (woken by the ingest commit) and for the
+#       plays field of qoe_metrics:{id} (woken by the refresh of the rollups
+#       the commit hurried).
+# Prints the load average before and after: the machine may be shared.
+#
+#   bash bench/redis/run.sh [events] [viewers] [latency_seconds]
+set -eu
+export QOE_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$QOE_ROOT/test/lib/deps.sh"
+. "$QOE_ROOT/test/lib/cluster.sh"
+. "$QOE_ROOT/test/lib/kafka.sh"
+. "$QOE_ROOT/test/lib/kafka_source.sh"
+. "$QOE_ROOT/test/lib/redis.sh"
+
+EVENTS=${1:-400000}
+VIEWERS=${2:-2000}
+LAT_SECONDS=${3:-30}
+LAT_RATE=10000
+RUNS=${QOE_BENCH_RUNS:-3}
+BATCH=500
+WORK=$(mktemp -d /tmp/qoe_bench.XXXXXX)
+chmod 755 "$WORK"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+
+qoe_install_deps
+qoe_build_install
+qoe_redis_start
+qoe_cluster_start "shared_buffers = 1GB
+max_wal_size = 8GB
+checkpoint_timeout = 30min
+synchronous_commit = off"
+trap 'qoe_cluster_stop; qoe_redis_stop; rm -rf "$QOE_REDIS_DIR" "$WORK"' EXIT
+qoe_kafka_start $(for r in $(seq "$RUNS"); do echo "off_$r:16 on_$r:16"; done)
+psql -qX -v ON_ERROR_STOP=1 -o /dev/null -c "CREATE EXTENSION qoe_ext CASCADE" \
+	-c "\\copy qoe.content (content_id, title, duration_sec, genres) FROM PROGRAM '$QOE_ROOT/src/tools/qoe_gen --seed 7 --catalog' WITH (FORMAT csv)" \
+	-c "SELECT qoe.premake_partitions()"
+cc -O2 -Wall -Wextra -Werror -I"$(pg_config --includedir)" -o "$WORK/feed" "$QOE_ROOT/bench/ingest_sql/feed.c" -lpq
+cc -O2 -Wall -Wextra -Werror -I"$(pg_config --includedir)" -o "$WORK/probe" "$QOE_ROOT/bench/redis/probe.c" -lpq -lhiredis
+
+calc() { echo "$*" | bc -l; }
+now_s() { date +%s.%N; }
+CLK_TCK=$(getconf CLK_TCK)
+PM_PID=$(head -1 "$QOE_PGDATA_DIR/data/postmaster.pid")
+# "pid ticks" of every process of the cluster
+cluster_ticks() {
+	local p
+	for p in $PM_PID $(pgrep -P "$PM_PID"); do
+		awk -v p="$p" '{ print p, $14 + $15 }' "/proc/$p/stat" 2>/dev/null || true
+	done
+}
+# CPU seconds the cluster's processes alive at the end used since the "before" snapshot
+cluster_cpu_since() {
+	awk -v hz="$CLK_TCK" 'NR == FNR { b[$1] = $2; next } { s += $2 - ($1 in b ? b[$1] : 0) }
+	                       END { printf "%.2f", s / hz }' "$1" <(cluster_ticks)
+}
+# generated events whose timestamps end a minute ago: span of N events, ms
+span_ms() { "$QOE_ROOT/src/tools/qoe_gen" --seed "$1" --events "$2" --viewers "$VIEWERS" --start-ms 0 | tail -1 | grep -o '"timestamp":[0-9]*' | cut -d: -f2; }
+SPAN=$(span_ms 7 "$EVENTS")
+LAT_SPAN=$(span_ms 9 $((LAT_RATE * LAT_SECONDS)))
+recent_start() { echo $(( $(date +%s%3N) - $1 - 60000 )); }
+
+publishing() {
+	if [ "$1" = on ]; then
+		psql -qX -o /dev/null -c "ALTER SYSTEM SET qoe.redis_host = '127.0.0.1'" \
+			-c "ALTER SYSTEM SET qoe.redis_port = $REDIS_PORT" -c "SELECT pg_reload_conf()"
+		qoe_wait_for 30 "SELECT state FROM qoe.redis_status" connected
+	else
+		psql -qX -o /dev/null -c "ALTER SYSTEM SET qoe.redis_host = ''" -c "SELECT pg_reload_conf()"
+		qoe_wait_for 30 "SELECT state FROM qoe.redis_status" off
+	fi
+}
+fresh_tables() {
+	psql -qX -v ON_ERROR_STOP=1 -o /dev/null \
+		-c "TRUNCATE qoe.viewing_events, qoe.sessions, qoe.dead_letters, qoe.source_offsets" \
+		-c "TRUNCATE qoe.session_window_deltas, qoe.session_windows, qoe.qoe_5min" -c "CHECKPOINT"
+	qoe_rcli FLUSHALL >/dev/null
+}
+
+declare -A eps cpu_eps
+# (a) record KEY: events/s and events per server CPU second of one run
+run_sql() {
+	local key=$1 before=$WORK/ticks t0 t1 backend_cpu
+	"$QOE_ROOT/src/tools/qoe_gen" --seed 7 --events "$EVENTS" --viewers "$VIEWERS" \
+		--start-ms "$(recent_start "$SPAN")" --format array --batch $BATCH >"$WORK/batches.json"
+	fresh_tables
+	cluster_ticks >"$before"
+	t0=$(now_s)
+	read -r _ _ _ backend_cpu < <("$WORK/feed" "" <"$WORK/batches.json")
+	t1=$(now_s)
+	eps[$key]=$(calc "$EVENTS / ($t1 - $t0)")
+	cpu_eps[$key]=$(calc "$EVENTS / ($backend_cpu + $(cluster_cpu_since "$before"))")
+}
+# (b) one worker, a topic per run
+run_kafka() {
+	local key=$1 topic=$2 before=$WORK/ticks t0 t1 stored=0 deadline
+	"$QOE_ROOT/src/tools/qoe_gen" --seed 7 --events "$EVENTS" --viewers "$VIEWERS" \
+		--start-ms "$(recent_start "$SPAN")" --kafka-key | qoe_kafka_produce --keyed "$topic"
+	[ "$(qoe_kafka_count "$topic")" -eq "$EVENTS" ] || { echo "the mock dropped events of $topic" >&2; exit 1; }
+	fresh_tables
+	cluster_ticks >"$before"
+	t0=$(now_s)
+	psql -qX -v ON_ERROR_STOP=1 -o /dev/null -c "SELECT qoe.add_source(name => '$topic',
+		brokers => '$QOE_KAFKA_BROKERS', topic => '$topic', group_id => 'bench.$topic.$$', workers => 1,
+		batch_size => 10000, flush_interval_ms => 100, start_position => 'earliest')"
+	deadline=$((SECONDS + 600))
+	until [ "$stored" -ge "$EVENTS" ]; do
+		[ $SECONDS -lt $deadline ] || { echo "source $topic stored $stored of $EVENTS in 600 s" >&2; exit 1; }
+		sleep 0.1
+		stored=$(psql -qXAt -c "SELECT coalesce(sum(next_offset), 0) FROM qoe.source_offsets WHERE source = '$topic'")
+	done
+	t1=$(now_s)
+	eps[$key]=$(calc "$EVENTS / ($t1 - $t0)")
+	cpu_eps[$key]=$(calc "$EVENTS / $(cluster_cpu_since "$before")")
+	psql -qX -o /dev/null -c "SELECT qoe.drop_source('$topic')"
+	qoe_wait_for 30 "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'qoe_ext worker'" 0
+}
+# (c) latency under a steady load; per run: "p50 p99 max" of each key,
+# the load's events/s, and the CPU share of one core the publisher and the
+# launcher used meanwhile
+declare -A lat_v lat_m lat_rate lat_pub lat_launch
+run_latency() {
+	local run=$1 n=$((LAT_RATE * LAT_SECONDS)) t0 t1 feed_pid pub launch p0 l0
+	fresh_tables
+	pub=$(psql -qXAt -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'qoe_ext publisher'")
+	launch=$(psql -qXAt -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'qoe_ext launcher'")
+	"$QOE_ROOT/src/tools/qoe_gen" --seed 9 --events $n --viewers "$VIEWERS" --start-ms "$(recent_start "$LAT_SPAN")" \
+		--rate $LAT_RATE --format array --batch $BATCH | "$WORK/feed" "" >/dev/null &
+	feed_pid=$!
+	t0=$(now_s)
+	sleep 3		# the load settles: not a wait for a condition, a measuring window
+	p0=$(awk '{ print $14 + $15 }' "/proc/$pub/stat")
+	l0=$(awk '{ print $14 + $15 }' "/proc/$launch/stat")
+	"$WORK/probe" "" "$REDIS_PORT" $(( (LAT_SECONDS - 6) * 10 )) 100 $((900000000 + run * 100000)) >"$WORK/lat_$run"
+	lat_pub[$run]=$(calc "($(awk '{ print $14 + $15 }' "/proc/$pub/stat") - $p0) / $CLK_TCK / ($(now_s) - $t0 - 3)")
+	lat_launch[$run]=$(calc "($(awk '{ print $14 + $15 }' "/proc/$launch/stat") - $l0) / $CLK_TCK / ($(now_s) - $t0 - 3)")
+	wait "$feed_pid"
+	t1=$(now_s)
+	lat_rate[$run]=$(calc "$n / ($t1 - $t0)")
+	lat_v[$run]=$(pct 1 "$WORK/lat_$run")
+	lat_m[$run]=$(pct 2 "$WORK/lat_$run")
+}
+# "p50 p99 max" of column c (a -1, never seen within 5 s, sorts as the largest)
+pct() {
+	awk -v c="$1" '{ print ($c < 0 ? 99999 : $c) }' "$2" | sort -g |
+		awk '{ v[NR] = $1 } END { printf "%.0f %.0f %.0f", v[int((NR + 1) * 0.5)], v[int(NR * 0.99 + 0.5)], v[NR] }'
+}
+
+for run in $(seq "$RUNS"); do
+	for mode in $( [ $((run % 2)) = 1 ] && echo "off on" || echo "on off"); do
+		publishing "$mode"
+		run_sql "sql_$mode,$run"
+		run_kafka "kafka_$mode,$run" "${mode}_$run"
+	done
+	publishing on
+	run_latency "$run"
+	echo "round $run of $RUNS done"
+done
+
+# "median min max" of the runs of one measure: stats ARRAY_NAME KEY
+stats() {
+	local -n values=$1
+	local r
+	for r in $(seq "$RUNS"); do echo "${values[$2,$r]}"; done | sort -g |
+		awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; print m, v[1], v[NR] }'
+}
+row() {
+	local e e_min e_max c c_min c_max
+	read -r e e_min e_max <<<"$(stats eps "$2")"
+	read -r c c_min c_max <<<"$(stats cpu_eps "$2")"
+	printf '  %-32s %9.0f %7.0f-%-7.0f %5.1f%%  %9.0f %7.0f-%-7.0f\n' "$1" "$e" "$e_min" "$e_max" \
+		"$(calc "100 * ($e_max - $e_min) / $e")" "$c" "$c_min" "$c_max"
+}
+ratio() {
+	local on off con coff
+	read -r on _ <<<"$(stats eps "$2_on")"
+	read -r off _ <<<"$(stats eps "$2_off")"
+	read -r con _ <<<"$(stats cpu_eps "$2_on")"
+	read -r coff _ <<<"$(stats cpu_eps "$2_off")"
+	printf '  %-32s wall %.3f, per CPU second %.3f (target >= 0.95)\n' "$1" "$(calc "$on / $off")" "$(calc "$con / $coff")"
+}
+list() {
+	local -n values=$1
+	local r
+	for r in $(seq "$RUNS"); do printf '%s%s' "$( [ "$r" -gt 1 ] && echo '; ')" "${values[$r]}"; done
+}
+printf '\nbench/redis: %d events, %d concurrent viewers, batches of %d, %d runs each, %d cores; load average before %s, after %s\n' \
+	"$EVENTS" "$VIEWERS" $BATCH "$RUNS" "$(nproc)" "$load_before" "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf '  %-32s %9s %-15s %6s  %9s %-15s\n' contender 'events/s' ' min-max' spread 'per CPU s' ' min-max'
+row "(a) qoe.ingest, publishing off" sql_off
+row "(a) qoe.ingest, publishing on" sql_on
+row "(b) 1 Kafka worker, publishing off" kafka_off
+row "(b) 1 Kafka worker, publishing on" kafka_on
+ratio "(a) on / off:" sql
+ratio "(b) on / off:" kafka
+printf '  (c) commit to visible in Redis at %d events/s asked (qoe.ingest, batches of %d), %d markers per run, ms "p50 p99 max" per run:\n' \
+	$LAT_RATE $BATCH $(( (LAT_SECONDS - 6) * 10 ))
+printf '      concurrent_viewers:{id}: %s\n' "$(list lat_v)"
+printf '      qoe_metrics:{id} plays:  %s\n' "$(list lat_m)"
+printf '      load events/s reached: %s\n' "$(for r in $(seq "$RUNS"); do printf '%.0f ' "${lat_rate[$r]}"; done)"
+printf '      CPU, share of one core, publisher: %s; launcher (scheduler): %s\n' \
+	"$(for r in $(seq "$RUNS"); do printf '%.2f ' "${lat_pub[$r]}"; done)" \
+	"$(for r in $(seq "$RUNS"); do printf '%.2f ' "${lat_launch[$r]}"; done)"

@@ -1,0 +1,66 @@
+/*
+ * commit_wake.h: wake the processes that act on committed ingest (the
+ * scheduler, which refreshes the rollups; the Redis publisher) as soon as an
+ * ingest transaction commits, instead of their polling (doc/redis.md,
+ * freshness). Waking never waits: it sets a bit in shared memory and, when
+ * the bit was clear, the latch of the process that takes it.
+ */
+#ifndef QOE_COMMIT_WAKE_H
+#define QOE_COMMIT_WAKE_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+
+/* Who is woken. */
+typedef enum QoeWakeTarget
+{
+	QOE_WAKE_SCHEDULER,			/* the launcher's scheduler: refresh_rollups */
+	QOE_WAKE_PUBLISHER,			/* the Redis publisher */
+	QOE_WAKE_NTARGETS
+} QoeWakeTarget;
+
+/* Why (bits). */
+#define QOE_WAKE_INGESTED	0x1 /* an ingest transaction committed */
+#define QOE_WAKE_ROLLUPS	0x2 /* a refresh of the rollups committed */
+
+/*
+ * Woken work (a refresh of the rollups, a publishing round) runs again no
+ * sooner than QOE_WAKE_SPACING_MS after its last start, and than twice the
+ * CPU time it last used after its last end: a steady stream of commits can
+ * make it run at most 20 times a second and use at most a third of a core.
+ * (CPU time, not wall time: on a busy machine a run takes longer without
+ * costing more, and should not be delayed for it.)
+ */
+#define QOE_WAKE_SPACING_MS 50
+#define QOE_WAKE_REST_FACTOR 2
+
+/* Shared memory, when preloaded. */
+extern void CommitWakeShmemInit(void);
+
+/*
+ * Call in an ingest transaction with the events it stored: if any, when it
+ * commits, the publisher and the scheduler are woken (INGESTED), if a
+ * publisher runs (else the rollups keep their interval). Nothing on abort.
+ */
+extern void qoe_wake_on_commit(int64 stored);
+
+/* CPU time (user and system) this process has used, in microseconds. */
+extern int64 qoe_wake_cpu_us(void);
+
+/* When woken work that last ran from started to ended, using cpu_us, may run again. */
+extern TimestampTz qoe_wake_earliest(TimestampTz started, TimestampTz ended, int64 cpu_us);
+
+/* Set why on target; set its latch if one of those bits was clear. */
+extern void qoe_wake(QoeWakeTarget target, uint32 why);
+
+/* The calling process is target's, until it exits. */
+extern void qoe_wake_attach(QoeWakeTarget target);
+
+/* target's pending bits, left set. */
+extern uint32 qoe_wake_pending(QoeWakeTarget target);
+
+/* Clear bits of target's pending bits; returns those of them that were set. */
+extern uint32 qoe_wake_take(QoeWakeTarget target, uint32 bits);
+
+#endif
