@@ -172,6 +172,16 @@ CREATE FUNCTION recommend(user_id bigint, n integer DEFAULT 10)
     LANGUAGE C STABLE STRICT;
 COMMENT ON FUNCTION recommend(bigint, integer) IS
     'The n best titles for a user: sum over the user''s titles of strength x similarity, without watched titles or titles unavailable in the user''s country; reason lists the user''s titles contributing most; a user without history gets qoe.trending()';
+-- the same, diversified; a separate function so that the two-argument form
+-- above keeps its meaning and its grants
+CREATE FUNCTION recommend(user_id bigint, n integer, diversity float8)
+    RETURNS TABLE (content_id bigint, score float8, reason bigint[])
+    AS 'MODULE_PATHNAME', 'qoe_recommend'
+    LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION recommend(bigint, integer, float8) IS
+    'qoe.recommend(user_id, n) with the best candidates reordered by maximal marginal relevance over genres: each next title maximises (1 - diversity) x score / best score - diversity x its largest genre Jaccard similarity to the titles before it (0: the plain ranking)';
+REVOKE EXECUTE ON FUNCTION recommend(bigint, integer, float8) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION recommend(bigint, integer, float8) TO qoe_reader;
 
 CREATE FUNCTION evaluate_recommendations(k integer DEFAULT 10, negatives integer DEFAULT 100,
                                          seed integer DEFAULT 0)
