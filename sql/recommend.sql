@@ -157,8 +157,9 @@ SELECT * FROM qoe.recommend(NULL);
 --   2nd: 102: 0.444 - 0.5 x 1 = -0.056; 103: 0.333 - 0 = 0.333; 104: 0.278 - 0.5 x 0.5 = 0.028
 --   3rd: 102: -0.056; 104: 0.028 (Jaccard to 103 also 0.5)
 -- so 101, 103, 104 against the plain 101, 102, 103; d = 0.1 keeps the plain order
+-- (104 lists drama twice: a genre counts once)
 INSERT INTO qoe.content (content_id, title, genres) VALUES (100, 'a', '{}'),
-    (101, 'b', '{drama}'), (102, 'c', '{drama}'), (103, 'd', '{comedy}'), (104, 'e', '{drama,comedy}');
+    (101, 'b', '{drama}'), (102, 'c', '{drama}'), (103, 'd', '{comedy}'), (104, 'e', '{drama,comedy,drama}');
 INSERT INTO qoe.interactions VALUES (77, 100, 1, now() - interval '1 year');
 INSERT INTO qoe.item_neighbors VALUES (101, 100, 0.9), (102, 100, 0.8), (103, 100, 0.6), (104, 100, 0.5);
 SELECT content_id, score, reason FROM qoe.recommend(77, 3);

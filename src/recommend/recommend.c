@@ -16,6 +16,7 @@
 
 #include "access/genam.h"
 #include "access/relscan.h"
+#include "access/stratnum.h"
 #include "access/table.h"
 #include "access/visibilitymap.h"
 #include "catalog/namespace.h"
@@ -27,7 +28,6 @@
 #include "funcapi.h"
 #include "lib/binaryheap.h"
 #include "miscadmin.h"
-#include "access/stratnum.h"
 #include "storage/bufmgr.h"
 #include "storage/predicate.h"
 #include "utils/acl.h"
@@ -37,6 +37,7 @@
 #include "utils/fmgroids.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/rls.h"
 #include "utils/snapmgr.h"
 
 #include "core/catalog.h"
@@ -219,6 +220,12 @@ score_neighbors(cand_hash *candidates, const Seen *history, int n_history)
 
 	if (acl != ACLCHECK_OK)
 		aclcheck_error(acl, OBJECT_TABLE, "item_neighbors");
+	/* the scan below does not apply row-level security, so refuse it */
+	if (check_enable_rls(heap_id, InvalidOid, true) == RLS_ENABLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("qoe.recommend does not support row-level security on qoe.item_neighbors"),
+				 errhint("ALTER TABLE qoe.item_neighbors DISABLE ROW LEVEL SECURITY.")));
 	heap = table_open(heap_id, AccessShareLock);
 	index = index_open(index_id, AccessShareLock);
 	idesc = RelationGetDescr(index);
@@ -293,31 +300,53 @@ int64_array(Candidate **cands, int n)
 	return construct_array(ids, n, INT8OID, 8, true, TYPALIGN_DOUBLE);
 }
 
+/* a title's distinct genres, for diversify() */
+typedef struct Genres
+{
+	Datum	   *names;			/* text, not toasted */
+	int			n;
+} Genres;
+
+static Genres
+distinct_genres(Datum array)
+{
+	Genres		g;
+	Datum	   *all;
+	bool	   *nulls;
+	int			n_all;
+
+	deconstruct_array(DatumGetArrayTypePCopy(array), TEXTOID, -1, false, TYPALIGN_INT,
+					  &all, &nulls, &n_all);
+	g.names = palloc(Max(n_all, 1) * sizeof(Datum));
+	g.n = 0;
+	for (int i = 0; i < n_all; i++)
+	{
+		bool		dup = nulls[i];
+
+		for (int j = 0; j < g.n && !dup; j++)
+			dup = datumIsEqual(all[i], g.names[j], false, -1);
+		if (!dup)
+			g.names[g.n++] = all[i];
+	}
+	return g;
+}
+
 /* how alike two titles' genres are: |A and B| / |A or B|; 0 when either has none */
 static double
-genre_similarity(const ArrayType *a, const ArrayType *b)
+genre_similarity(const Genres *a, const Genres *b)
 {
-	Datum	   *ga;
-	Datum	   *gb;
-	int			na;
-	int			nb;
 	int			common = 0;
 
-	if (a == NULL || b == NULL)
+	if (a->n == 0 || b->n == 0)
 		return 0;
-	deconstruct_array((ArrayType *) a, TEXTOID, -1, false, TYPALIGN_INT, &ga, NULL, &na);
-	deconstruct_array((ArrayType *) b, TEXTOID, -1, false, TYPALIGN_INT, &gb, NULL, &nb);
-	if (na == 0 || nb == 0)
-		return 0;
-	for (int i = 0; i < na; i++)
-		for (int j = 0; j < nb; j++)
-			if (DatumGetPointer(ga[i]) != NULL && DatumGetPointer(gb[j]) != NULL &&
-				datumIsEqual(ga[i], gb[j], false, -1))
+	for (int i = 0; i < a->n; i++)
+		for (int j = 0; j < b->n; j++)
+			if (datumIsEqual(a->names[i], b->names[j], false, -1))
 			{
 				common++;
 				break;
 			}
-	return (double) common / (na + nb - common);
+	return (double) common / (a->n + b->n - common);
 }
 
 /*
@@ -325,27 +354,31 @@ genre_similarity(const ArrayType *a, const ArrayType *b)
  * the pool (best first) reordered in place so that each next title
  * maximises (1 - diversity) score / best score - diversity x the largest
  * genre similarity to a title already chosen; ties keep the pool order.
- * Only the first n are chosen.
+ * Only the first n are chosen: n x pool similarities.
  */
 static void
 diversify(Candidate **pool, int n_pool, int n, double diversity)
 {
-	ArrayType **genres = palloc0(n_pool * sizeof(ArrayType *));
+	Genres	   *genres = palloc0(n_pool * sizeof(Genres));
 	double	   *max_sim = palloc0(n_pool * sizeof(double));
 	double		best = pool[0]->score;
 	Oid			type = INT8ARRAYOID;
 	Datum		arg = PointerGetDatum(int64_array(pool, n_pool));
+	seen_hash  *at = seen_create(CurrentMemoryContext, n_pool, NULL);
+	bool		found;
 
+	/* pool positions by id (strength holds the position) */
+	for (int i = 0; i < n_pool; i++)
+		seen_insert(at, pool[i]->content_id, &found)->strength = i;
 	run(Q_GENRES, 1, &type, &arg, NULL);
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
-		int64		id = result_int64(r, 1);
 		bool		isnull;
 		Datum		g = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull);
+		Seen	   *e = seen_lookup(at, result_int64(r, 1));
 
-		for (int i = 0; i < n_pool; i++)
-			if (pool[i]->content_id == id && !isnull)
-				genres[i] = DatumGetArrayTypePCopy(g);
+		if (e != NULL && !isnull)
+			genres[(int) e->strength] = distinct_genres(g);
 	}
 
 	for (int k = 0; k < Min(n, n_pool); k++)
@@ -368,18 +401,18 @@ diversify(Candidate **pool, int n_pool, int n, double diversity)
 		/* move the pick to k, keeping the rest in pool order */
 		{
 			Candidate  *c = pool[pick];
-			ArrayType  *g = genres[pick];
-			double		s = max_sim[pick];
+			Genres		g = genres[pick];
+			double		m = max_sim[pick];
 
 			memmove(&pool[k + 1], &pool[k], (pick - k) * sizeof(Candidate *));
-			memmove(&genres[k + 1], &genres[k], (pick - k) * sizeof(ArrayType *));
+			memmove(&genres[k + 1], &genres[k], (pick - k) * sizeof(Genres));
 			memmove(&max_sim[k + 1], &max_sim[k], (pick - k) * sizeof(double));
 			pool[k] = c;
 			genres[k] = g;
-			max_sim[k] = s;
+			max_sim[k] = m;
 		}
 		for (int i = k + 1; i < n_pool; i++)
-			max_sim[i] = Max(max_sim[i], genre_similarity(genres[i], genres[k]));
+			max_sim[i] = Max(max_sim[i], genre_similarity(&genres[i], &genres[k]));
 	}
 }
 
