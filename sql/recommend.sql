@@ -292,6 +292,15 @@ RESET ROLE;
 SET ROLE rec_bi;
 SELECT content_id, reason FROM qoe.recommend(1);
 SELECT content_id, reason FROM qoe.recommend(1, 10, 0.5);
+-- qoe.recommend reads the lists without the executor: it refuses what it
+-- would bypass
+RESET ROLE;
+ALTER TABLE qoe.item_neighbors ENABLE ROW LEVEL SECURITY;
+SET ROLE rec_bi;
+SELECT content_id FROM qoe.recommend(1);
+RESET ROLE;
+ALTER TABLE qoe.item_neighbors DISABLE ROW LEVEL SECURITY;
+SET ROLE rec_bi;
 SELECT neighbor_id FROM qoe.similar_content(10);
 SELECT count(*) >= 3 AS trending FROM qoe.trending();
 SELECT count(*) FROM qoe.item_neighbors;
