@@ -359,7 +359,14 @@ SELECT * FROM rec_evil.marker;
 DROP SCHEMA rec_evil CASCADE;
 TRUNCATE qoe.interactions, qoe.item_neighbors;
 
--- 9. Cleaning up
+-- 9. The settings row survives pg_dump: restoring inserts the saved row after
+-- CREATE EXTENSION inserted the defaults, and an inserted row replaces the old
+INSERT INTO qoe.recommendation_settings (top_k, exclude) VALUES (7, 'completed');
+SELECT count(*), min(top_k) AS top_k, min(exclude) AS exclude FROM qoe.recommendation_settings;
+INSERT INTO qoe.recommendation_settings DEFAULT VALUES;
+SELECT count(*), min(top_k) AS top_k, min(exclude) AS exclude FROM qoe.recommendation_settings;
+
+-- 10. Cleaning up
 UPDATE qoe.recommendation_settings SET (top_k, shrink, weighting, exclude) = (DEFAULT, DEFAULT, DEFAULT, DEFAULT);
 DELETE FROM qoe.recommendation_status;
 DELETE FROM qoe.sessions;

@@ -38,6 +38,21 @@ CREATE TABLE recommendation_settings (
     exclude     text    NOT NULL DEFAULT 'any' CHECK (exclude IN ('any', 'completed')),
     trending_window interval NOT NULL DEFAULT '1 day' CHECK (trending_window > '0'::interval)
 );
+-- pg_dump restores the saved row after CREATE EXTENSION has inserted the
+-- defaults: an inserted row replaces the one there (so DEFAULT VALUES
+-- also resets the settings)
+CREATE FUNCTION recommendation_settings_replace() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    DELETE FROM qoe.recommendation_settings;
+    RETURN NEW;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION recommendation_settings_replace() FROM PUBLIC;
+CREATE TRIGGER replace_row BEFORE INSERT ON recommendation_settings
+    FOR EACH ROW EXECUTE FUNCTION recommendation_settings_replace();
 INSERT INTO recommendation_settings DEFAULT VALUES;
 COMMENT ON TABLE recommendation_settings IS 'The one row of recommendation parameters (defaults and meaning: doc/recommendations.md)';
 COMMENT ON COLUMN recommendation_settings.top_k IS 'neighbours kept per title';
@@ -142,7 +157,7 @@ CREATE TABLE recommendation_refresh (
     mode      text
 );
 INSERT INTO recommendation_refresh DEFAULT VALUES;
-COMMENT ON TABLE recommendation_refresh IS 'Where qoe.refresh_recommendations() (the scheduler job refresh_recommendations) takes up next time, and what its last run did';
+COMMENT ON TABLE recommendation_refresh IS 'Where qoe.refresh_recommendations() (the scheduler job refresh_recommendations) takes up next time, and what its last run did; not dumped: after a restore the next run starts over from all sessions';
 COMMENT ON COLUMN recommendation_refresh.since IS 'the next run refreshes sessions and builds from interactions with a last event at or after this: the start of the last run less a minute (for events stamped a little before they were committed); NULL: everything';
 COMMENT ON COLUMN recommendation_refresh.written IS 'qoe.interactions rows the last run wrote';
 COMMENT ON COLUMN recommendation_refresh.mode IS 'the model update of the last run: full, incremental, or none (nothing new)';
@@ -249,4 +264,3 @@ SELECT pg_catalog.pg_extension_config_dump('interactions', '');
 SELECT pg_catalog.pg_extension_config_dump('item_neighbors', '');
 SELECT pg_catalog.pg_extension_config_dump('recommendation_settings', '');
 SELECT pg_catalog.pg_extension_config_dump('recommendation_status', '');
-SELECT pg_catalog.pg_extension_config_dump('recommendation_refresh', '');
