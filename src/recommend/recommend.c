@@ -35,6 +35,7 @@
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
@@ -228,9 +229,13 @@ score_neighbors(cand_hash *candidates, const Seen *history, int n_history)
 				 errhint("ALTER TABLE qoe.item_neighbors DISABLE ROW LEVEL SECURITY.")));
 	heap = table_open(heap_id, AccessShareLock);
 	index = index_open(index_id, AccessShareLock);
+	/* the index as 70_recommend.sql creates it, usable */
 	idesc = RelationGetDescr(index);
-	if (index->rd_rel->relam != BTREE_AM_OID || idesc->natts != 3 ||
-		IndexRelationGetNumberOfKeyAttributes(index) != 1 ||
+	if (index->rd_rel->relam != BTREE_AM_OID || !index->rd_index->indisvalid ||
+		idesc->natts != 3 || IndexRelationGetNumberOfKeyAttributes(index) != 1 ||
+		index->rd_index->indkey.values[0] != get_attnum(heap_id, "neighbor_id") ||
+		index->rd_index->indkey.values[1] != get_attnum(heap_id, "content_id") ||
+		index->rd_index->indkey.values[2] != get_attnum(heap_id, "similarity") ||
 		TupleDescAttr(idesc, 0)->atttypid != INT8OID ||
 		TupleDescAttr(idesc, 1)->atttypid != INT8OID ||
 		TupleDescAttr(idesc, 2)->atttypid != FLOAT8OID)
