@@ -507,7 +507,8 @@ take_available(binaryheap *ranked, Candidate **pool, int want, Datum country, bo
 PG_FUNCTION_INFO_V1(qoe_recommend);
 
 /*
- * qoe.recommend(user_id bigint, n int DEFAULT 10, diversity float8 DEFAULT 0)
+ * qoe.recommend(user_id bigint, n int DEFAULT 10) and
+ * qoe.recommend(user_id bigint, n int, diversity float8)
  *   RETURNS TABLE (content_id bigint, score float8, reason bigint[])
  * score(j) = sum over the user's titles i listed by j in qoe.item_neighbors
  * of strength(user, i) x similarity(j, i) (item-KNN as in Deshpande and
@@ -519,8 +520,7 @@ PG_FUNCTION_INFO_V1(qoe_recommend);
  * marginal relevance over genres (diversify()). Too few candidates are
  * topped up with trending titles (score 0, reason NULL); a user without
  * interactions gets qoe.trending() (score = viewers). n must be 0..10000,
- * diversity 0..1. The two-argument SQL form of the first release calls this
- * too (no diversity).
+ * diversity 0..1.
  */
 Datum
 qoe_recommend(PG_FUNCTION_ARGS)
