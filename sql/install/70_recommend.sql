@@ -51,6 +51,8 @@ BEGIN
 END
 $$;
 REVOKE EXECUTE ON FUNCTION recommendation_settings_replace() FROM PUBLIC;
+COMMENT ON FUNCTION recommendation_settings_replace() IS
+    'Trigger: a row inserted into qoe.recommendation_settings replaces the one there (DEFAULT VALUES resets the settings; pg_dump restores a tuned row)';
 CREATE TRIGGER replace_row BEFORE INSERT ON recommendation_settings
     FOR EACH ROW EXECUTE FUNCTION recommendation_settings_replace();
 INSERT INTO recommendation_settings DEFAULT VALUES;
