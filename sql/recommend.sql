@@ -149,6 +149,30 @@ SELECT count(*) FROM qoe.trending(10, NULL, '1 year');
 SELECT * FROM qoe.recommend(1, -1);
 SELECT * FROM qoe.recommend(1, 100000);
 SELECT * FROM qoe.recommend(NULL);
+-- diversification (maximal marginal relevance over genres), by hand: user 77
+-- watched 100 (strength 1), listed by 101..104 with similarities 0.9, 0.8,
+-- 0.6, 0.5; genres 101 {drama}, 102 {drama}, 103 {comedy}, 104 {drama, comedy}.
+-- value = (1 - d) score / 0.9 - d x max Jaccard to the titles chosen; d = 0.5:
+--   1st: 101 (0.5, nothing chosen yet)
+--   2nd: 102: 0.444 - 0.5 x 1 = -0.056; 103: 0.333 - 0 = 0.333; 104: 0.278 - 0.5 x 0.5 = 0.028
+--   3rd: 102: -0.056; 104: 0.028 (Jaccard to 103 also 0.5)
+-- so 101, 103, 104 against the plain 101, 102, 103; d = 0.1 keeps the plain order
+-- (104 lists drama twice: a genre counts once)
+INSERT INTO qoe.content (content_id, title, genres) VALUES (100, 'a', '{}'),
+    (101, 'b', '{drama}'), (102, 'c', '{drama}'), (103, 'd', '{comedy}'), (104, 'e', '{drama,comedy,drama}');
+INSERT INTO qoe.interactions VALUES (77, 100, 1, now() - interval '1 year');
+INSERT INTO qoe.item_neighbors VALUES (101, 100, 0.9), (102, 100, 0.8), (103, 100, 0.6), (104, 100, 0.5);
+SELECT content_id, score, reason FROM qoe.recommend(77, 3);
+SELECT content_id, score, reason FROM qoe.recommend(77, 3, 0);
+SELECT content_id, score, reason FROM qoe.recommend(77, 3, 0.5);
+SELECT content_id FROM qoe.recommend(77, 3, 0.1);
+SELECT content_id FROM qoe.recommend(77, 3, 1);
+SELECT content_id FROM qoe.recommend(77, 1, 0.5);
+SELECT * FROM qoe.recommend(77, 3, 1.5);
+SELECT * FROM qoe.recommend(77, 3, 'NaN');
+DELETE FROM qoe.item_neighbors WHERE neighbor_id = 100;
+DELETE FROM qoe.interactions WHERE user_id = 77;
+DELETE FROM qoe.content WHERE content_id BETWEEN 100 AND 104;
 
 -- 4. Incremental update equals a rebuild: 400 users over 400 titles in
 -- taste groups, then new interactions of a few users (new and old ones, on
@@ -267,6 +291,16 @@ SELECT count(*) FROM qoe.evaluate_recommendations();
 RESET ROLE;
 SET ROLE rec_bi;
 SELECT content_id, reason FROM qoe.recommend(1);
+SELECT content_id, reason FROM qoe.recommend(1, 10, 0.5);
+-- qoe.recommend reads the lists without the executor: it refuses what it
+-- would bypass
+RESET ROLE;
+ALTER TABLE qoe.item_neighbors ENABLE ROW LEVEL SECURITY;
+SET ROLE rec_bi;
+SELECT content_id FROM qoe.recommend(1);
+RESET ROLE;
+ALTER TABLE qoe.item_neighbors DISABLE ROW LEVEL SECURITY;
+SET ROLE rec_bi;
 SELECT neighbor_id FROM qoe.similar_content(10);
 SELECT count(*) >= 3 AS trending FROM qoe.trending();
 SELECT count(*) FROM qoe.item_neighbors;
@@ -313,6 +347,7 @@ SELECT qoe.interaction_strength(600000, 600, 3600, true, false) IS NOT NULL AS s
 SELECT mode FROM qoe.build_recommendations();
 SELECT mode FROM qoe.build_recommendations(pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 hour');
 SELECT count(*) > 0 AS recommended FROM qoe.recommend(1);
+SELECT count(*) > 0 AS diversified FROM qoe.recommend(1, 10, 0.5);
 SELECT count(*) > 0 AS trending_for_cold FROM qoe.recommend(12345);
 UPDATE qoe.recommendation_settings SET exclude = 'completed';
 SELECT count(*) >= 0 AS recommended FROM qoe.recommend(2);
@@ -324,7 +359,14 @@ SELECT * FROM rec_evil.marker;
 DROP SCHEMA rec_evil CASCADE;
 TRUNCATE qoe.interactions, qoe.item_neighbors;
 
--- 9. Cleaning up
+-- 9. The settings row survives pg_dump: restoring inserts the saved row after
+-- CREATE EXTENSION inserted the defaults, and an inserted row replaces the old
+INSERT INTO qoe.recommendation_settings (top_k, exclude) VALUES (7, 'completed');
+SELECT count(*), min(top_k) AS top_k, min(exclude) AS exclude FROM qoe.recommendation_settings;
+INSERT INTO qoe.recommendation_settings DEFAULT VALUES;
+SELECT count(*), min(top_k) AS top_k, min(exclude) AS exclude FROM qoe.recommendation_settings;
+
+-- 10. Cleaning up
 UPDATE qoe.recommendation_settings SET (top_k, shrink, weighting, exclude) = (DEFAULT, DEFAULT, DEFAULT, DEFAULT);
 DELETE FROM qoe.recommendation_status;
 DELETE FROM qoe.sessions;

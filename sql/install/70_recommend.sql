@@ -38,6 +38,23 @@ CREATE TABLE recommendation_settings (
     exclude     text    NOT NULL DEFAULT 'any' CHECK (exclude IN ('any', 'completed')),
     trending_window interval NOT NULL DEFAULT '1 day' CHECK (trending_window > '0'::interval)
 );
+-- pg_dump restores the saved row after CREATE EXTENSION has inserted the
+-- defaults: an inserted row replaces the one there (so DEFAULT VALUES
+-- also resets the settings)
+CREATE FUNCTION recommendation_settings_replace() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    DELETE FROM qoe.recommendation_settings;
+    RETURN NEW;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION recommendation_settings_replace() FROM PUBLIC;
+COMMENT ON FUNCTION recommendation_settings_replace() IS
+    'Trigger: a row inserted into qoe.recommendation_settings replaces the one there (DEFAULT VALUES resets the settings; pg_dump restores a tuned row)';
+CREATE TRIGGER replace_row BEFORE INSERT ON recommendation_settings
+    FOR EACH ROW EXECUTE FUNCTION recommendation_settings_replace();
 INSERT INTO recommendation_settings DEFAULT VALUES;
 COMMENT ON TABLE recommendation_settings IS 'The one row of recommendation parameters (defaults and meaning: doc/recommendations.md)';
 COMMENT ON COLUMN recommendation_settings.top_k IS 'neighbours kept per title';
@@ -134,6 +151,60 @@ CREATE FUNCTION build_recommendations(since timestamptz DEFAULT NULL)
 COMMENT ON FUNCTION build_recommendations(timestamptz) IS
     'Build qoe.item_neighbors from qoe.interactions; with since, recompute only the titles that interactions with last_at >= since can change (the result equals a full build)';
 
+CREATE TABLE recommendation_refresh (
+    id        boolean PRIMARY KEY DEFAULT true CHECK (id),
+    since     timestamptz,
+    last_run  timestamptz,
+    written   bigint,
+    mode      text
+);
+INSERT INTO recommendation_refresh DEFAULT VALUES;
+COMMENT ON TABLE recommendation_refresh IS 'Where qoe.refresh_recommendations() (the scheduler job refresh_recommendations) takes up next time, and what its last run did; not dumped: after a restore the next run starts over from all sessions';
+COMMENT ON COLUMN recommendation_refresh.since IS 'the next run refreshes sessions and builds from interactions with a last event at or after this: the start of the last run less a minute (for events stamped a little before they were committed); NULL: everything';
+COMMENT ON COLUMN recommendation_refresh.written IS 'qoe.interactions rows the last run wrote';
+COMMENT ON COLUMN recommendation_refresh.mode IS 'the model update of the last run: full, incremental, or none (nothing new)';
+
+-- the scheduler's job: the interactions and then the model, from where the
+-- previous run left off; one run at a time (the row lock)
+CREATE FUNCTION refresh_recommendations()
+    RETURNS TABLE (written bigint, mode text, titles_computed integer)
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    from_time timestamptz;
+BEGIN
+    SELECT r.since INTO from_time FROM qoe.recommendation_refresh r FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'qoe.recommendation_refresh has no row'
+            USING ERRCODE = 'no_data_found',
+                  HINT = 'INSERT INTO qoe.recommendation_refresh DEFAULT VALUES starts over from all sessions.';
+    END IF;
+    written := qoe.refresh_interactions(from_time);
+    mode := 'none';
+    titles_computed := 0;
+    -- the build loads every interaction: only when there is something new
+    -- (or no model yet); it falls back to a full build by itself
+    IF from_time IS NULL
+       OR NOT EXISTS (SELECT FROM qoe.recommendation_status)
+       OR EXISTS (SELECT FROM qoe.interactions i WHERE i.last_at OPERATOR(pg_catalog.>=) from_time) THEN
+        SELECT b.mode, b.titles_computed INTO mode, titles_computed
+          FROM qoe.build_recommendations(from_time) b;
+    END IF;
+    UPDATE qoe.recommendation_refresh r
+       SET since = pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 minute',
+           last_run = pg_catalog.now(), written = refresh_recommendations.written,
+           mode = refresh_recommendations.mode;
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION refresh_recommendations() IS
+    'qoe.refresh_interactions(since) then qoe.build_recommendations(since), since the previous run (qoe.recommendation_refresh); run by the scheduler every qoe.recommendations_refresh_interval';
+REVOKE EXECUTE ON FUNCTION refresh_recommendations() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION refresh_recommendations() TO qoe_admin, qoe_worker;
+GRANT SELECT ON recommendation_refresh TO qoe_reader;
+GRANT UPDATE ON recommendation_refresh TO qoe_admin;
+
 CREATE FUNCTION trending(n integer DEFAULT 10, country text DEFAULT NULL,
                          since interval DEFAULT '1 day')
     RETURNS TABLE (content_id bigint, viewers bigint)
@@ -172,6 +243,16 @@ CREATE FUNCTION recommend(user_id bigint, n integer DEFAULT 10)
     LANGUAGE C STABLE STRICT;
 COMMENT ON FUNCTION recommend(bigint, integer) IS
     'The n best titles for a user: sum over the user''s titles of strength x similarity, without watched titles or titles unavailable in the user''s country; reason lists the user''s titles contributing most; a user without history gets qoe.trending()';
+-- the same, diversified; a separate function so that the two-argument form
+-- above keeps its meaning and its grants
+CREATE FUNCTION recommend(user_id bigint, n integer, diversity float8)
+    RETURNS TABLE (content_id bigint, score float8, reason bigint[])
+    AS 'MODULE_PATHNAME', 'qoe_recommend'
+    LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION recommend(bigint, integer, float8) IS
+    'qoe.recommend(user_id, n) with the best candidates reordered by maximal marginal relevance over genres: each next title maximises (1 - diversity) x score / best score - diversity x its largest genre Jaccard similarity to the titles before it (0: the plain ranking)';
+REVOKE EXECUTE ON FUNCTION recommend(bigint, integer, float8) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION recommend(bigint, integer, float8) TO qoe_reader;
 
 CREATE FUNCTION evaluate_recommendations(k integer DEFAULT 10, negatives integer DEFAULT 100,
                                          seed integer DEFAULT 0)

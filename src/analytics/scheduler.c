@@ -50,6 +50,8 @@ static SchedulerJob jobs[] = {
 	.interval_ms = &qoe_retention_ms},
 	{.name = "evaluate_alerts", .sql = "SELECT count(*) FROM qoe.evaluate_alerts()",
 	.interval_ms = &qoe_alert_evaluation_ms},
+	{.name = "refresh_recommendations", .sql = "SELECT count(*) FROM qoe.refresh_recommendations()",
+	.interval_ms = &qoe_recommendations_refresh_ms},
 };
 
 #define RECORD_RUN \

@@ -22,6 +22,7 @@ int			qoe_concurrency_sample_ms = 10 * 1000;
 int			qoe_view_refresh_ms = 5 * 60 * 1000;
 int			qoe_retention_ms = 3600 * 1000;
 int			qoe_alert_evaluation_ms = 1000;
+int			qoe_recommendations_refresh_ms = 10 * 60 * 1000;
 
 /* how often a scheduler job runs: ms, at most a day, 0 = never */
 static void
@@ -91,6 +92,9 @@ GucInit(void)
 	define_job_interval("qoe.alert_evaluation_interval",
 						"How often the scheduler evaluates the alert rules (qoe.evaluate_alerts); each rule also waits its eval_every.",
 						&qoe_alert_evaluation_ms);
+	define_job_interval("qoe.recommendations_refresh_interval",
+						"How often the scheduler brings qoe.interactions and the recommendation model up to date (qoe.refresh_recommendations).",
+						&qoe_recommendations_refresh_ms);
 	/*
 	 * Read by the launcher at server start; a library loaded later (not
 	 * preloaded) may not define a postmaster setting, and has no launcher.

@@ -19,6 +19,7 @@ extern int	qoe_concurrency_sample_ms;
 extern int	qoe_view_refresh_ms;
 extern int	qoe_retention_ms;
 extern int	qoe_alert_evaluation_ms;
+extern int	qoe_recommendations_refresh_ms;
 extern char *qoe_database;			/* where the Kafka launcher runs */
 extern char *qoe_worker_role;		/* who the launcher and workers are */
 

@@ -2,7 +2,8 @@
 # The launcher's scheduler runs every job on its own interval setting, with
 # nobody calling anything: idle sessions are abandoned, concurrent viewers are
 # sampled into qoe.concurrency_1min, the business views are refreshed, and
-# retention removes what is older than its setting; every run shows in
+# retention removes what is older than its setting, sessions become
+# interactions and the recommendation model follows; every run shows in
 # qoe.scheduler_status, and an interval set to 0 by a reload stops its job.
 set -eu
 QOE_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -12,6 +13,7 @@ qoe.session_expiry_interval = '1s'
 qoe.concurrency_sample_interval = '1s'
 qoe.view_refresh_interval = '1s'
 qoe.retention_interval = '1s'
+qoe.recommendations_refresh_interval = '1s'
 qoe.session_retention = '1d'" || exit 1
 fail() { echo "FAIL: $*"; exit 1; }
 q() { psql -qXAt -v ON_ERROR_STOP=1 "$@"; }
@@ -22,9 +24,9 @@ wait_for() { # condition timeout_s
 		sleep 0.1
 	done
 }
-ev() { # session type ms_ago
-	printf '{"event_type":"%s","session_id":"%s","user_id":1,"content_id":42,"country":"BR","timestamp":%d}' \
-		"$2" "$1" $(( $(date +%s%3N) - $3 ))
+ev() { # session type ms_ago [user content]
+	printf '{"event_type":"%s","session_id":"%s","user_id":%d,"content_id":%d,"country":"BR","timestamp":%d}' \
+		"$2" "$1" "${4:-1}" "${5:-42}" $(( $(date +%s%3N) - $3 ))
 }
 
 q -c "CREATE EXTENSION qoe_ext CASCADE" 2>/dev/null
@@ -52,7 +54,18 @@ wait_for "attempts = 2 FROM qoe.content_metrics_daily WHERE content_id = 42 AND 
 wait_for "NOT EXISTS (SELECT FROM qoe.sessions WHERE session_id = 'old')
           AND NOT EXISTS (SELECT FROM qoe.dead_letters WHERE reason = 'old')" 20 ||
 	fail "retention did not remove the old session and dead letter"
-wait_for "count(*) = 6 AND bool_and(runs > 0 AND NOT failing) FROM qoe.scheduler_status" 20 ||
+# sessions become interactions, and the model follows new viewing: users 1
+# and 2 both watch 42 and 43, so each title lists the other
+wait_for "EXISTS (SELECT FROM qoe.interactions WHERE user_id = 1 AND content_id = 42)
+          AND (SELECT mode FROM qoe.recommendation_refresh) IS NOT NULL" 20 ||
+	fail "the sessions did not become interactions"
+q -c "SELECT accepted FROM qoe.ingest('[$(ev u2a start 2000 2 42), $(ev u2a first_frame 1000 2 42),
+      $(ev u2b start 2000 2 43), $(ev u2b first_frame 1000 2 43),
+      $(ev u1b start 2000 1 43), $(ev u1b first_frame 1000 1 43)]'::jsonb)" >/dev/null
+wait_for "EXISTS (SELECT FROM qoe.item_neighbors WHERE content_id = 42 AND neighbor_id = 43)
+          AND EXISTS (SELECT FROM qoe.item_neighbors WHERE content_id = 43 AND neighbor_id = 42)" 20 ||
+	{ q -c "SELECT * FROM qoe.recommendation_refresh"; fail "the model did not follow the new sessions"; }
+wait_for "count(*) = 7 AND bool_and(runs > 0 AND NOT failing) FROM qoe.scheduler_status" 20 ||
 	{ q -c "SELECT * FROM qoe.scheduler_status"; fail "not every job ran cleanly"; }
 q -c "SELECT job, run_every, runs FROM qoe.scheduler_status ORDER BY job"
 
