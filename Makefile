@@ -27,6 +27,7 @@ OBJS = \
 	src/sketch/tdigest_io.o \
 	src/sketch/tdigest_agg.o \
 	src/sketch/qoe_score.o \
+	src/sketch/hll_merge.o \
 	src/publish/publish_guc.o \
 	src/publish/redis_status.o \
 	src/publish/redis_conn.o \
