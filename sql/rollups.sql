@@ -105,7 +105,7 @@ SELECT ((extract(epoch FROM window_start) * 1000)::bigint - (SELECT ms FROM rb))
   FROM qoe.qoe_5min WHERE content_id = 4242 ORDER BY 1;
 SELECT last_run IS NOT NULL AS ran, last_windows > 0 AS windows FROM qoe.rollup_status;
 -- the coarser levels, kept in the same refresh, equal qoe_5min merged
-SELECT * FROM levels_match();
+SELECT level, grain, level_rows > 0 AS kept, differing FROM levels_match();
 
 -- a late heartbeat (r1 rebuilt from its events) changes only window 5: its
 -- changes, then the windows
@@ -257,6 +257,22 @@ UPDATE qoe.rollup_status SET enabled = false;
 SELECT accepted FROM qoe.ingest(rev('r5', 'start', 100000));
 SELECT count(*) AS r5_rows FROM qoe.session_windows WHERE session_id = 'r5';
 UPDATE qoe.rollup_status SET enabled = true;
+
+-- a good session scores qoe_score_config.good_score or more, as
+-- qoe.qoe_good_share counts it: r6 (VST 3 s) scores 70 or more, not 100
+BEGIN;
+UPDATE qoe.qoe_score_config SET good_score = 100;
+SELECT accepted FROM qoe.ingest(jsonb_build_array(
+    rev('r6', 'start', 100000, '{"content_id":4243}'),
+    rev('r6', 'first_frame', 103000, '{"content_id":4243}'),
+    rev('r6', 'stop', 400000, '{"content_id":4243}')));
+SELECT refreshed();
+SELECT sum(w.scored_sessions) AS scored, sum(w.good_sessions) AS good,
+       (SELECT qoe.session_qoe_score(s) >= 70 FROM qoe.sessions s WHERE s.session_id = 'r6') AS score_ge_70,
+       (SELECT good_share FROM qoe.qoe_metrics(now() - interval '1 day', now(), NULL, '{content_id}')
+         WHERE content_id = 4243) AS good_share
+  FROM qoe.session_windows w WHERE w.session_id = 'r6';
+ROLLBACK;
 
 -- retention removes the windows older than qoe.rollup_retention at every
 -- level, by whole UTC days (copies of the windows three years back here)

@@ -137,7 +137,7 @@ BEGIN
         ('completions', 'Sessions reaching 70 % of the title in the window'),
         ('score_x_watch', 'QoE score x watch time (score points x ms, rounded per session) accrued in the window; divided by watch_ms, the watch-time-weighted score'),
         ('scored_sessions', 'Sessions with a QoE score, counted in the window where they were first scored'),
-        ('good_sessions', 'Sessions scoring 70 or more, counted in the window where they became good'),
+        ('good_sessions', 'Sessions scoring qoe.qoe_score_config.good_score (70) or more, counted in the window where they became good'),
         ('fatal_errors', 'Fatal error events in the window'),
         ('nonfatal_errors', 'Non-fatal error events in the window')) AS v(col, txt)
     LOOP
