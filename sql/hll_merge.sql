@@ -44,6 +44,8 @@ SELECT hll_type(qoe.hll_merge(h)) AS with_undefined, hll_type(hll_union_agg(h)) 
   FROM (VALUES ('\x118b7f'::hll), ('\x108b7f'::hll), (hll_empty() || hll_hash_bigint(1))) v(h);
 SELECT qoe.hll_merge(h)::text = hll_union_agg(h)::text AS same, hll_type(qoe.hll_merge(h)) AS type
   FROM (VALUES ('\x118b7f'::hll), (NULL), (hll_empty() || hll_hash_bigint(1))) v(h);
+SELECT qoe.hll_merge(h)::text = hll_union_agg(h)::text AS same, hll_type(qoe.hll_merge(h)) AS type
+  FROM (VALUES ('\x118b7f'::hll), ('\x128b7f'::hll)) v(h);  -- explicit, no hashes
 SELECT qoe.hll_merge(NULL::hll) IS NULL AS null_only;
 
 -- partial aggregation in workers, combined in the leader

@@ -52,6 +52,8 @@ typedef struct HllMergeState
 	uint8	   *regs;			/* 2^log2m registers once HLL_FULL */
 } HllMergeState;
 
+static void malformed(const char *what) pg_attribute_noreturn();
+
 static void
 malformed(const char *what)
 {
@@ -176,6 +178,8 @@ union_packed(MemoryContext cxt, HllMergeState *st, const uint8 *b, Size len)
 					malformed("explicit hashes of a wrong size");
 				if (st->type == HLL_UNDEFINED)
 					return;
+				if (whole)
+					st->type = HLL_EXPLICIT;	/* even with no hashes, as hll copies it */
 				for (int i = 0; i < n; i++)
 				{
 					uint64		h = pg_ntoh64(*(const uint64 *) (b + 8 * i));
@@ -203,7 +207,6 @@ union_packed(MemoryContext cxt, HllMergeState *st, const uint8 *b, Size len)
 							: repalloc(st->elems, st->cap * sizeof(int64));
 					}
 					st->elems[st->nelem++] = sh;
-					st->type = HLL_EXPLICIT;
 				}
 				if (st->type == HLL_EXPLICIT && st->nelem > orig)
 					qsort(st->elems, st->nelem, sizeof(int64), cmp_int64);
