@@ -221,7 +221,7 @@ SELECT r.level_read, r.g, r.gb, (metrics_match(r.f, r.t, r.g, r.gb, r.level_read
            (w.w, w.w + w.grain, w.grain, '{country,cdn_pop}', CASE w.grain WHEN '1 hour' THEN '1h'
                                                                      WHEN '1 day' THEN '1d' END),
            -- ragged ranges and buckets (once)
-           (b.b + interval '5 min', b.b + interval '10 min', NULL, '{}', '5min_title'),
+           (b.b + interval '5 min', b.b + interval '10 min', NULL, '{}', NULL),
            (b.b - interval '1 day', b.b + interval '1 day', '1 hour', '{country,cdn_pop}', NULL),
            (b.b - interval '7 hours 3 min', now(), '30 min', '{content_id}', NULL),
            (b.b - interval '1 day', now() + interval '1 day', '6 hours', '{}', NULL),

@@ -208,8 +208,7 @@ INSERT INTO qoe.rollup_levels VALUES
     ('5min', '5 min', '{content_id,country,device_type,cdn_pop}', NULL),
     ('1h', '1 hour', '{content_id,country,device_type,cdn_pop}', '5min'),
     ('1d', '1 day', '{content_id,country,device_type,cdn_pop}', '1h'),
-    ('5min_title', '5 min', '{content_id}', '5min'),
-    ('15min_title', '15 min', '{content_id}', '5min_title'),
+    ('15min_title', '15 min', '{content_id}', '5min'),
     ('1h_title', '1 hour', '{content_id}', '15min_title'),
     ('6h_title', '6 hours', '{content_id}', '1h_title'),
     ('1d_title', '1 day', '{content_id}', '6h_title');
@@ -230,7 +229,7 @@ CREATE TABLE qoe.qoe_rollups (
     LIKE qoe.qoe_5min INCLUDING COMMENTS,
     CONSTRAINT qoe_rollups_group UNIQUE NULLS NOT DISTINCT
         (level, content_id, window_start, country, device_type, cdn_pop)
-);
+) WITH (fillfactor = 70);  -- room for the refresh's updates on the same page (no index entry)
 ALTER TABLE qoe.qoe_rollups ALTER content_id DROP NOT NULL;
 CREATE INDEX qoe_rollups_window ON qoe.qoe_rollups (level, window_start);
 COMMENT ON TABLE qoe.qoe_rollups IS
@@ -248,15 +247,30 @@ COMMENT ON CONSTRAINT qoe_rollups_group ON qoe.qoe_rollups IS 'One row per level
 COMMENT ON CONSTRAINT qoe_rollups_level_check ON qoe.qoe_rollups IS '5min is qoe.qoe_5min';
 COMMENT ON INDEX qoe.qoe_rollups_window IS 'A level''s windows over a range, for qoe.qoe_metrics';
 
--- nested loops over the keys and the levels' indexes: a range of windows is
+-- An exact bigint sum without numeric: int8pl, which errors on overflow as
+-- storing a numeric sum into a bigint column would. With 27 sums per row,
+-- numeric's per-group state and conversion were most of a refresh's cost.
+CREATE AGGREGATE qoe.bigint_sum(bigint) (
+    SFUNC = pg_catalog.int8pl,
+    STYPE = bigint,
+    COMBINEFUNC = pg_catalog.int8pl,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE qoe.bigint_sum(bigint) IS
+    'Sum of bigints as a bigint (an error on overflow), for the refresh of the rollups: cheaper than sum(), which accumulates a numeric';
+
+-- Nested loops over the keys and the levels' indexes: a range of windows is
 -- no hash or merge key, and a hash join on the title alone reads a whole
--- level per refresh
+-- level per refresh. A level's row is updated in place (its key columns do
+-- not change, so the update needs no index entry), and removed when no source
+-- row is left under it.
 CREATE FUNCTION qoe.refresh_rollup_levels(w timestamptz[], c bigint[], co text[], d text[], pop text[])
 RETURNS void LANGUAGE plpgsql SET enable_hashjoin = off SET enable_mergejoin = off AS $$
 DECLARE
     l record;
     merge text;
     cols text;
+    sets text;
     keys text;
     on_rollup text;
     on_source text;
@@ -268,12 +282,13 @@ DECLARE
 BEGIN
     -- the state columns of qoe.qoe_5min and how each merges
     SELECT string_agg(format('%s(s.%I)',
-                             CASE a.atttypid WHEN 'bigint'::regtype THEN 'pg_catalog.sum'
+                             CASE a.atttypid WHEN 'bigint'::regtype THEN 'qoe.bigint_sum'
                                              WHEN 'qoe.tdigest'::regtype THEN 'qoe.tdigest_merge'
                                              ELSE 'qoe.hll_merge' END, a.attname),
                       ', ' ORDER BY a.attnum),
-           string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum)
-      INTO merge, cols
+           string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum),
+           string_agg(format('%I = excluded.%I', a.attname, a.attname), ', ' ORDER BY a.attnum)
+      INTO merge, cols, sets
       FROM pg_catalog.pg_attribute a
      WHERE a.attrelid = 'qoe.qoe_5min'::regclass AND a.attnum > 0 AND NOT a.attisdropped
        AND a.attname NOT IN ('window_start', 'content_id', 'country', 'device_type', 'cdn_pop');
@@ -300,28 +315,35 @@ BEGIN
             l.grain, keys)
             INTO kw, kc, kco, kd, kpop USING w, c, co, d, pop;
         EXECUTE format($q$
+            WITH k AS (
+                SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5))
+                    AS k(window_start, content_id, country, device_type, cdn_pop)),
+            merged AS MATERIALIZED (
+                SELECT %L AS level, k.window_start, k.content_id, k.country, k.device_type, k.cdn_pop, %s
+                  FROM k
+                  JOIN %s s ON s.window_start OPERATOR(pg_catalog.>=) k.window_start
+                           AND s.window_start OPERATOR(pg_catalog.<) (k.window_start OPERATOR(pg_catalog.+) %L::interval)
+                           AND %s %s
+                 GROUP BY k.window_start, k.content_id, k.country, k.device_type, k.cdn_pop),
+            kept AS (
+                INSERT INTO qoe.qoe_rollups (level, window_start, content_id, country, device_type, cdn_pop, %s)
+                SELECT * FROM merged
+                    ON CONFLICT ON CONSTRAINT qoe_rollups_group DO UPDATE SET %s)
             DELETE FROM qoe.qoe_rollups r
-             USING ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5)) AS k(window_start, content_id, country, device_type, cdn_pop)
+             USING (SELECT window_start, content_id, country, device_type, cdn_pop FROM k
+                    EXCEPT ALL
+                    SELECT window_start, content_id, country, device_type, cdn_pop FROM merged) k
              WHERE r.level OPERATOR(pg_catalog.=) %L AND r.window_start OPERATOR(pg_catalog.=) k.window_start
-               AND %s$q$, l.level, on_rollup)
-            USING kw, kc, kco, kd, kpop;
-        EXECUTE format($q$
-            INSERT INTO qoe.qoe_rollups (level, window_start, content_id, country, device_type, cdn_pop, %s)
-            SELECT %L, k.window_start, k.content_id, k.country, k.device_type, k.cdn_pop, %s
-              FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5)) AS k(window_start, content_id, country, device_type, cdn_pop)
-              JOIN %s s ON s.window_start OPERATOR(pg_catalog.>=) k.window_start
-                       AND s.window_start OPERATOR(pg_catalog.<) (k.window_start OPERATOR(pg_catalog.+) %L::interval)
-                       AND %s %s
-             GROUP BY k.window_start, k.content_id, k.country, k.device_type, k.cdn_pop$q$,
-            cols, l.level, merge,
+               AND %s$q$,
+            l.level, merge,
             CASE l.source WHEN '5min' THEN 'qoe.qoe_5min' ELSE 'qoe.qoe_rollups' END,
             l.grain, on_source,
-            CASE l.source WHEN '5min' THEN '' ELSE format('AND s.level OPERATOR(pg_catalog.=) %L', l.source) END)
+            CASE l.source WHEN '5min' THEN '' ELSE format('AND s.level OPERATOR(pg_catalog.=) %L', l.source) END,
+            cols, sets, l.level, on_rollup)
             USING kw, kc, kco, kd, kpop;
     END LOOP;
 END
 $$;
-
 COMMENT ON FUNCTION qoe.refresh_rollup_levels(timestamptz[], bigint[], text[], text[], text[]) IS
     'Part of qoe.refresh_rollups(): rebuilds, level after level of qoe.rollup_levels, the qoe.qoe_rollups rows over the given 5-minute groups (window, title, country, device type, POP) from their source level';
 
@@ -349,56 +371,56 @@ BEGIN
     merged AS (
         INSERT INTO qoe.session_windows
         SELECT session_id, window_start, user_id, content_id, country, device_type, cdn_pop,
-                   sum(events),
-                   sum(attempts),
-                   sum(plays),
-                   sum(ebvs),
-                   sum(start_failures),
-                   sum(playback_failures),
-                   sum(vst_count),
-                   sum(vst_ms),
-                   sum(watch_ms),
-                   sum(stall_ms),
-                   sum(stall_count),
-                   sum(seek_stall_ms),
-                   sum(seek_stall_count),
-                   sum(paused_ms),
-                   sum(bitrate_x_watch),
-                   sum(bitrate_switches),
-                   sum(bitrate_downswitches),
-                   sum(dropped_frames),
-                   sum(completions),
-                   sum(score_x_watch),
-                   sum(scored_sessions),
-                   sum(good_sessions),
-                   sum(fatal_errors),
-                   sum(nonfatal_errors)
+                   qoe.bigint_sum(events),
+                   qoe.bigint_sum(attempts),
+                   qoe.bigint_sum(plays),
+                   qoe.bigint_sum(ebvs),
+                   qoe.bigint_sum(start_failures),
+                   qoe.bigint_sum(playback_failures),
+                   qoe.bigint_sum(vst_count),
+                   qoe.bigint_sum(vst_ms),
+                   qoe.bigint_sum(watch_ms),
+                   qoe.bigint_sum(stall_ms),
+                   qoe.bigint_sum(stall_count),
+                   qoe.bigint_sum(seek_stall_ms),
+                   qoe.bigint_sum(seek_stall_count),
+                   qoe.bigint_sum(paused_ms),
+                   qoe.bigint_sum(bitrate_x_watch),
+                   qoe.bigint_sum(bitrate_switches),
+                   qoe.bigint_sum(bitrate_downswitches),
+                   qoe.bigint_sum(dropped_frames),
+                   qoe.bigint_sum(completions),
+                   qoe.bigint_sum(score_x_watch),
+                   qoe.bigint_sum(scored_sessions),
+                   qoe.bigint_sum(good_sessions),
+                   qoe.bigint_sum(fatal_errors),
+                   qoe.bigint_sum(nonfatal_errors)
           FROM (SELECT * FROM old UNION ALL SELECT * FROM taken) x
          GROUP BY session_id, window_start, user_id, content_id, country, device_type, cdn_pop
-        HAVING sum(events) <> 0
-                OR sum(attempts) <> 0
-                OR sum(plays) <> 0
-                OR sum(ebvs) <> 0
-                OR sum(start_failures) <> 0
-                OR sum(playback_failures) <> 0
-                OR sum(vst_count) <> 0
-                OR sum(vst_ms) <> 0
-                OR sum(watch_ms) <> 0
-                OR sum(stall_ms) <> 0
-                OR sum(stall_count) <> 0
-                OR sum(seek_stall_ms) <> 0
-                OR sum(seek_stall_count) <> 0
-                OR sum(paused_ms) <> 0
-                OR sum(bitrate_x_watch) <> 0
-                OR sum(bitrate_switches) <> 0
-                OR sum(bitrate_downswitches) <> 0
-                OR sum(dropped_frames) <> 0
-                OR sum(completions) <> 0
-                OR sum(score_x_watch) <> 0
-                OR sum(scored_sessions) <> 0
-                OR sum(good_sessions) <> 0
-                OR sum(fatal_errors) <> 0
-                OR sum(nonfatal_errors) <> 0)
+        HAVING qoe.bigint_sum(events) <> 0
+                OR qoe.bigint_sum(attempts) <> 0
+                OR qoe.bigint_sum(plays) <> 0
+                OR qoe.bigint_sum(ebvs) <> 0
+                OR qoe.bigint_sum(start_failures) <> 0
+                OR qoe.bigint_sum(playback_failures) <> 0
+                OR qoe.bigint_sum(vst_count) <> 0
+                OR qoe.bigint_sum(vst_ms) <> 0
+                OR qoe.bigint_sum(watch_ms) <> 0
+                OR qoe.bigint_sum(stall_ms) <> 0
+                OR qoe.bigint_sum(stall_count) <> 0
+                OR qoe.bigint_sum(seek_stall_ms) <> 0
+                OR qoe.bigint_sum(seek_stall_count) <> 0
+                OR qoe.bigint_sum(paused_ms) <> 0
+                OR qoe.bigint_sum(bitrate_x_watch) <> 0
+                OR qoe.bigint_sum(bitrate_switches) <> 0
+                OR qoe.bigint_sum(bitrate_downswitches) <> 0
+                OR qoe.bigint_sum(dropped_frames) <> 0
+                OR qoe.bigint_sum(completions) <> 0
+                OR qoe.bigint_sum(score_x_watch) <> 0
+                OR qoe.bigint_sum(scored_sessions) <> 0
+                OR qoe.bigint_sum(good_sessions) <> 0
+                OR qoe.bigint_sum(fatal_errors) <> 0
+                OR qoe.bigint_sum(nonfatal_errors) <> 0)
     SELECT array_agg(DISTINCT window_start) AS windows, array_agg(window_start) AS w,
            array_agg(content_id) AS c, array_agg(country) AS co, array_agg(device_type) AS d,
            array_agg(cdn_pop) AS pop
@@ -413,8 +435,8 @@ BEGIN
            AND q.cdn_pop IS NOT DISTINCT FROM t.pop;
         INSERT INTO qoe.qoe_5min
         SELECT s.window_start, s.content_id, s.country, s.device_type, s.cdn_pop,
-               count(*) AS sessions, sum(s.events), sum(s.attempts), sum(s.plays), sum(s.ebvs),
-               sum(s.start_failures), sum(s.playback_failures),
+               count(*) AS sessions, qoe.bigint_sum(s.events), qoe.bigint_sum(s.attempts), qoe.bigint_sum(s.plays), qoe.bigint_sum(s.ebvs),
+               qoe.bigint_sum(s.start_failures), qoe.bigint_sum(s.playback_failures),
                qoe.tdigest_agg(s.vst_ms::float8) FILTER (WHERE s.vst_count = 1),
                count(*) FILTER (WHERE s.vst_count = 1),
                count(*) FILTER (WHERE s.vst_count = 1 AND s.vst_ms < 1000),
@@ -422,11 +444,11 @@ BEGIN
                count(*) FILTER (WHERE s.vst_count = 1 AND s.vst_ms >= 2000 AND s.vst_ms < 4000),
                count(*) FILTER (WHERE s.vst_count = 1 AND s.vst_ms >= 4000 AND s.vst_ms < 8000),
                count(*) FILTER (WHERE s.vst_count = 1 AND s.vst_ms >= 8000),
-               sum(s.watch_ms), sum(s.stall_ms), sum(s.stall_count), sum(s.seek_stall_ms),
-               sum(s.seek_stall_count), sum(s.paused_ms), sum(s.bitrate_x_watch),
-               sum(s.bitrate_switches), sum(s.bitrate_downswitches), sum(s.dropped_frames),
-               sum(s.completions), sum(s.score_x_watch), sum(s.scored_sessions),
-               sum(s.good_sessions), sum(s.fatal_errors), sum(s.nonfatal_errors),
+               qoe.bigint_sum(s.watch_ms), qoe.bigint_sum(s.stall_ms), qoe.bigint_sum(s.stall_count), qoe.bigint_sum(s.seek_stall_ms),
+               qoe.bigint_sum(s.seek_stall_count), qoe.bigint_sum(s.paused_ms), qoe.bigint_sum(s.bitrate_x_watch),
+               qoe.bigint_sum(s.bitrate_switches), qoe.bigint_sum(s.bitrate_downswitches), qoe.bigint_sum(s.dropped_frames),
+               qoe.bigint_sum(s.completions), qoe.bigint_sum(s.score_x_watch), qoe.bigint_sum(s.scored_sessions),
+               qoe.bigint_sum(s.good_sessions), qoe.bigint_sum(s.fatal_errors), qoe.bigint_sum(s.nonfatal_errors),
                hll_add_agg(hll_hash_bigint(s.user_id))
           FROM qoe.session_windows s
           JOIN unnest(g.w, g.c, g.co, g.d, g.pop) AS t(w, c, co, d, pop)
