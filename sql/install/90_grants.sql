@@ -50,7 +50,8 @@ GRANT EXECUTE ON FUNCTION qoe_metrics(timestamptz, timestamptz, interval, text[]
     TO qoe_reader;
 GRANT EXECUTE ON FUNCTION refresh_rollups(), refresh_rollup_levels(timestamptz[], bigint[], text[], text[], text[]), bigint_sum(bigint),
     hll_merge(hll) TO qoe_admin, qoe_worker;
-GRANT SELECT, INSERT, DELETE ON qoe_5min, qoe_rollups, session_windows TO qoe_admin, qoe_worker;
+GRANT SELECT, INSERT, DELETE ON qoe_5min, session_windows TO qoe_admin, qoe_worker;
+GRANT SELECT, INSERT, UPDATE, DELETE ON qoe_rollups TO qoe_admin, qoe_worker;  -- levels are upserted
 GRANT SELECT ON rollup_levels TO qoe_admin, qoe_worker;
 GRANT SELECT, DELETE ON session_window_deltas TO qoe_admin, qoe_worker;
 GRANT SELECT, UPDATE ON rollup_status TO qoe_admin, qoe_worker;
