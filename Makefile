@@ -28,6 +28,7 @@ OBJS = \
 	src/sketch/tdigest_io.o \
 	src/sketch/tdigest_agg.o \
 	src/sketch/qoe_score.o \
+	src/sketch/hll_merge.o \
 	src/publish/publish_guc.o \
 	src/publish/redis_status.o \
 	src/publish/redis_conn.o \
@@ -46,7 +47,7 @@ DATA_built = qoe_ext--$(EXTVERSION).sql
 DATA = $(wildcard sql/qoe_ext--*--*.sql)
 
 REGRESS = setup decode ingest writer sessions vectors partitions \
-	tdigest tdigest_parallel tdigest_accuracy qoe_score rollups sources privileges search_path \
+	tdigest tdigest_parallel tdigest_accuracy qoe_score hll_merge rollups sources privileges search_path \
 	business_views definitions definitions_bounds alerts alerts_stall recommend rollup_views
 REGRESS_OPTS = --inputdir=.
 export QOE_SHARED_DIR ?= $(abspath $(CURDIR)/../shared)

@@ -52,6 +52,43 @@ SELECT accepted FROM qoe.ingest(jsonb_build_array(
 -- ingest appends changes; the refresh merges them and rebuilds qoe_5min
 SELECT count(*) > 0 AS deltas, (SELECT count(*) FROM qoe.qoe_5min WHERE content_id = 4242) AS rows_5min
   FROM qoe.session_window_deltas WHERE content_id = 4242;
+-- levels_match: begin (test/integration/rollup_generated.sh uses it too)
+-- Each coarser level of qoe.rollup_levels against qoe.qoe_5min merged
+-- directly at its grain and dimensions: its rows, and the rows that differ
+-- either way in any column (sums exactly, the hll byte for byte, the
+-- digest's count).
+CREATE FUNCTION levels_match() RETURNS TABLE (level text, grain interval, level_rows bigint, differing bigint)
+LANGUAGE plpgsql AS $f$
+DECLARE
+    l record;
+    direct text;
+    stored text;
+BEGIN
+    FOR l IN SELECT * FROM qoe.rollup_levels v WHERE v.source IS NOT NULL ORDER BY v.grain, v.level LOOP
+        SELECT string_agg(CASE WHEN a.attname = 'window_start'
+                                   THEN format('date_bin(%L, window_start, ''2000-01-01 00:00+00'')', l.grain)
+                               WHEN a.attnum <= 5 AND NOT a.attname = ANY (l.dims)
+                                   THEN format('NULL::%s', format_type(a.atttypid, NULL))
+                               WHEN a.attnum <= 5 THEN quote_ident(a.attname)
+                               WHEN a.atttypid = 'bigint'::regtype THEN format('sum(%I)::bigint', a.attname)
+                               WHEN a.atttypid = 'qoe.tdigest'::regtype
+                                   THEN format('qoe.tdigest_count(qoe.tdigest_merge(%I))', a.attname)
+                               ELSE format('hll_union_agg(%I)::text', a.attname) END, ', ' ORDER BY a.attnum),
+               string_agg(CASE WHEN a.atttypid = 'qoe.tdigest'::regtype THEN format('qoe.tdigest_count(%I)', a.attname)
+                               WHEN a.atttypid = 'hll'::regtype THEN format('%I::text', a.attname)
+                               ELSE quote_ident(a.attname) END, ', ' ORDER BY a.attnum)
+          INTO direct, stored
+          FROM pg_attribute a
+         WHERE a.attrelid = 'qoe.qoe_5min'::regclass AND a.attnum > 0 AND NOT a.attisdropped;
+        RETURN QUERY EXECUTE format(
+            'WITH d AS (SELECT %s FROM qoe.qoe_5min GROUP BY 1, 2, 3, 4, 5),
+                  s AS (SELECT %s FROM qoe.qoe_rollups WHERE level = %L)
+             SELECT %L::text, %L::interval, (SELECT count(*) FROM s),
+                    (SELECT count(*) FROM ((TABLE d EXCEPT ALL TABLE s) UNION ALL (TABLE s EXCEPT ALL TABLE d)) x)',
+            direct, stored, l.level, l.level, l.grain);
+    END LOOP;
+END $f$;
+-- levels_match: end
 CREATE FUNCTION refreshed() RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
     windows bigint := qoe.refresh_rollups();
@@ -67,6 +104,8 @@ SELECT ((extract(epoch FROM window_start) * 1000)::bigint - (SELECT ms FROM rb))
        qoe.tdigest_count(vst_digest) AS digest_count, hll_cardinality(unique_viewers) AS viewers
   FROM qoe.qoe_5min WHERE content_id = 4242 ORDER BY 1;
 SELECT last_run IS NOT NULL AS ran, last_windows > 0 AS windows FROM qoe.rollup_status;
+-- the coarser levels, kept in the same refresh, equal qoe_5min merged
+SELECT level, grain, level_rows > 0 AS kept, differing FROM levels_match();
 
 -- a late heartbeat (r1 rebuilt from its events) changes only window 5: its
 -- changes, then the windows
@@ -76,6 +115,7 @@ SELECT ((extract(epoch FROM window_start) * 1000)::bigint - (SELECT ms FROM rb))
   FROM qoe.session_window_deltas WHERE session_id = 'r1' GROUP BY 1 ORDER BY 1;
 SELECT refreshed();
 SELECT * FROM rw WHERE session_id = 'r1';
+SELECT level, differing FROM levels_match();
 -- r3 is abandoned: an EBVS in the window of its last event... (how many
 -- others the earlier tests left idle varies with their timing)
 SELECT qoe.expire_sessions('1 min') > 0 AS expired;
@@ -87,6 +127,7 @@ SELECT accepted FROM qoe.ingest(rev('r3', 'first_frame', 203000, '{}', 8));
 SELECT refreshed();
 SELECT * FROM rw WHERE session_id = 'r3';
 SELECT * FROM rcheck;
+SELECT level, differing FROM levels_match();
 -- a repeated event changes nothing
 SELECT accepted, duplicates FROM qoe.ingest(rev('r1', 'pause', 400000));
 SELECT count(*) AS deltas FROM qoe.session_window_deltas;
@@ -139,6 +180,56 @@ SELECT count(*) BETWEEN 1 AND 2 AS day_buckets, sum(attempts) AS attempts
   FROM qoe.qoe_metrics(now() - interval '2 days', now() + interval '1 day', '1 day', '{content_id}')
  WHERE content_id = 4242;
 
+-- qoe_metrics reads whole windows of the coarsest level that keeps the
+-- dimensions grouped by (and whose grain divides the buckets'), and the
+-- ragged ends from finer ones: the same figures as from qoe_5min alone (the
+-- other levels removed in a subtransaction rolled back), and a change to a
+-- level's rows (rolled back likewise) shows in the figures it answers
+CREATE FUNCTION metrics_match(f timestamptz, t timestamptz, g interval, gb text[],
+                              level_read text, OUT same boolean, OUT reads_level boolean)
+LANGUAGE plpgsql AS $f$
+DECLARE
+    via_levels jsonb;
+    via_5min jsonb;
+    bumped bigint;
+BEGIN
+    SELECT jsonb_agg(m) INTO via_levels FROM qoe.qoe_metrics(f, t, g, gb) m;
+    BEGIN
+        DELETE FROM qoe.rollup_levels WHERE source IS NOT NULL;
+        SELECT jsonb_agg(m) INTO via_5min FROM qoe.qoe_metrics(f, t, g, gb) m;
+        RAISE SQLSTATE 'QOE99';
+    EXCEPTION WHEN SQLSTATE 'QOE99' THEN
+    END;
+    BEGIN
+        UPDATE qoe.qoe_rollups r SET attempts = r.attempts + 1000 WHERE r.level = level_read;
+        SELECT sum(m.attempts) INTO bumped FROM qoe.qoe_metrics(f, t, g, gb) m;
+        RAISE SQLSTATE 'QOE99';
+    EXCEPTION WHEN SQLSTATE 'QOE99' THEN
+    END;
+    same := via_levels = via_5min AND via_levels IS NOT NULL;
+    reads_level := CASE WHEN level_read IS NOT NULL THEN bumped >= 1000 + (SELECT sum((e ->> 'attempts')::bigint) FROM jsonb_array_elements(via_levels) e) END;
+END $f$;
+SELECT r.level_read, r.g, r.gb, (metrics_match(r.f, r.t, r.g, r.gb, r.level_read)).*
+  FROM (SELECT to_timestamp(ms / 1000.0) AS b FROM rb) b,
+       LATERAL (SELECT date_bin(x.grain, b.b, '2000-01-01 00:00+00') AS w, x.grain
+                  FROM (VALUES (interval '15 min'), ('1 hour'), ('6 hours'), ('1 day')) x(grain)) w,
+       LATERAL (VALUES
+           -- one window of each level, holding the sessions: read from that level
+           (w.w, w.w + w.grain, NULL::interval, '{}'::text[], CASE w.grain WHEN '15 min' THEN '15min_title'
+                                                         WHEN '1 hour' THEN '1h_title'
+                                                         WHEN '6 hours' THEN '6h_title' ELSE '1d_title' END),
+           (w.w, w.w + w.grain, w.grain, '{country,cdn_pop}', CASE w.grain WHEN '1 hour' THEN '1h'
+                                                                     WHEN '1 day' THEN '1d' END),
+           -- ragged ranges and buckets (once)
+           (b.b + interval '5 min', b.b + interval '10 min', NULL, '{}', NULL),
+           (b.b - interval '1 day', b.b + interval '1 day', '1 hour', '{country,cdn_pop}', NULL),
+           (b.b - interval '7 hours 3 min', now(), '30 min', '{content_id}', NULL),
+           (b.b - interval '1 day', now() + interval '1 day', '6 hours', '{}', NULL),
+           (b.b - interval '2 days', now() + interval '2 days', NULL, '{}', NULL))
+           AS r(f, t, g, gb, level_read)
+ WHERE r.f <> w.w AND w.grain = '1 day' OR r.f = w.w AND r.level_read IS NOT NULL
+ ORDER BY r.g NULLS FIRST, r.level_read;
+
 -- errors
 SELECT * FROM qoe.qoe_metrics(now() - interval '1 day', now(), NULL, '{country,title}');
 SELECT * FROM qoe.qoe_metrics(now() - interval '1 day', now(), '7 min');
@@ -167,6 +258,43 @@ SELECT accepted FROM qoe.ingest(rev('r5', 'start', 100000));
 SELECT count(*) AS r5_rows FROM qoe.session_windows WHERE session_id = 'r5';
 UPDATE qoe.rollup_status SET enabled = true;
 
+-- a good session scores qoe_score_config.good_score or more, as
+-- qoe.qoe_good_share counts it: r6 (VST 3 s) scores 70 or more, not 100
+BEGIN;
+UPDATE qoe.qoe_score_config SET good_score = 100;
+SELECT accepted FROM qoe.ingest(jsonb_build_array(
+    rev('r6', 'start', 100000, '{"content_id":4243}'),
+    rev('r6', 'first_frame', 103000, '{"content_id":4243}'),
+    rev('r6', 'stop', 400000, '{"content_id":4243}')));
+SELECT refreshed();
+SELECT sum(w.scored_sessions) AS scored, sum(w.good_sessions) AS good,
+       (SELECT qoe.session_qoe_score(s) >= 70 FROM qoe.sessions s WHERE s.session_id = 'r6') AS score_ge_70,
+       (SELECT good_share FROM qoe.qoe_metrics(now() - interval '1 day', now(), NULL, '{content_id}')
+         WHERE content_id = 4243) AS good_share
+  FROM qoe.session_windows w WHERE w.session_id = 'r6';
+ROLLBACK;
+
+-- retention removes the windows older than qoe.rollup_retention at every
+-- level, by whole UTC days (copies of the windows three years back here)
+CREATE TEMP TABLE old_sw AS SELECT * FROM qoe.session_windows;
+CREATE TEMP TABLE old_5min AS SELECT * FROM qoe.qoe_5min;
+CREATE TEMP TABLE old_levels AS SELECT * FROM qoe.qoe_rollups;
+UPDATE old_sw SET window_start = window_start - interval '3 years';
+UPDATE old_5min SET window_start = window_start - interval '3 years';
+UPDATE old_levels SET window_start = window_start - interval '3 years';
+INSERT INTO qoe.session_windows SELECT * FROM old_sw;
+INSERT INTO qoe.qoe_5min SELECT * FROM old_5min;
+INSERT INTO qoe.qoe_rollups SELECT * FROM old_levels;
+SET qoe.event_retention = '24000d';  -- leave the other tests' events alone
+SELECT data, older_than, removed = CASE data WHEN 'session_windows' THEN (SELECT count(*) FROM old_sw)
+                                             WHEN 'qoe_5min' THEN (SELECT count(*) FROM old_5min)
+                                             ELSE (SELECT count(*) FROM old_levels) END AS old_ones
+  FROM qoe.apply_retention() WHERE data IN ('session_windows', 'qoe_5min', 'qoe_rollups');
+RESET qoe.event_retention;
+SELECT level, differing FROM levels_match();
+
+DROP FUNCTION metrics_match(timestamptz, timestamptz, interval, text[], text);
+DROP FUNCTION levels_match();
 DROP FUNCTION refreshed();
 DROP VIEW rcheck;
 DROP VIEW rw;

@@ -2,12 +2,10 @@
 # bench/dashboard: N generated events (default 20,000,000) loaded through
 # qoe.ingest in batches with the rollups on, then the 24-hour per-title QoE
 # dashboard query timed three ways on the same data: from the rollups
-# (qoe.qoe_metrics over qoe.qoe_5min), over the raw events
+# (qoe.qoe_metrics over the rollup levels), over the raw events
 # (qoe.viewing_events) and over qoe.sessions. Also prints the load rate, the
-# time the rollups took to catch up after the load, the stored sizes, where
-# qoe.qoe_metrics spends its time (scan, t-digest merge, hll union), and, as
-# a what-if that is not part of qoe_ext, the same query over hourly levels
-# built from qoe.qoe_5min (build_hourly.sql, hourly.sql, hourly_top.sql).
+# CPU the refreshes took meanwhile, the time the rollups took to catch up
+# after the load, the stored sizes, and the rows of each level in the range.
 #
 #   bash bench/dashboard/run.sh [events] [viewers]
 #
@@ -83,6 +81,16 @@ GEN="$QOE_ROOT/src/tools/qoe_gen --seed 7 --events $EVENTS --duration-sec $(( SP
      --viewers $VIEWERS --users $(( VIEWERS * 25 )) --start-ms $START_MS --format array --batch $BATCH"
 
 # generated and fed in one stream: no temporary files, whatever N
+# the launcher runs the refreshes: its CPU seconds (user + system)
+launcher_cpu() {
+	local pid=
+	until [ -n "$pid" ]; do
+		pid=$(psql -qXAt -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'qoe_ext launcher'")
+		[ -n "$pid" ] || sleep 0.1
+	done
+	awk '{ printf "%.2f\n", ($14 + $15) / '"$(getconf CLK_TCK)"' }' "/proc/$pid/stat"
+}
+cpu0=$(launcher_cpu)
 t0=$(now_s)
 read -r accepted rejected duplicates ingest_cpu < <($GEN | "$WORK/feed" "")
 t1=$(now_s)
@@ -95,6 +103,7 @@ for _ in $(seq 36000); do
 	sleep 0.1
 done
 t2=$(now_s)
+refresh_cpu=$(echo "$(launcher_cpu) - $cpu0" | bc -l)
 if [ "$caught" != t ]; then
 	echo "bench/dashboard: the rollups did not catch up within an hour:" >&2
 	psql -qX -c "TABLE qoe.rollup_status" >&2
@@ -102,7 +111,7 @@ if [ "$caught" != t ]; then
 fi
 psql -qX -c "VACUUM ANALYZE" -c "CHECKPOINT" >/dev/null
 
-read -r sessions events_24h raw_bytes sessions_bytes windows_bytes rollup_bytes rollup_rows rollup_rows_24h <<<"$(psql -qXAt -F ' ' -c "
+read -r sessions events_24h raw_bytes sessions_bytes windows_bytes rollup_bytes levels_bytes rollup_rows rollup_rows_24h <<<"$(psql -qXAt -F ' ' -c "
     SELECT (SELECT count(*) FROM qoe.sessions),
            (SELECT count(*) FROM qoe.viewing_events WHERE event_time >= now() - interval '24 hours'),
            (SELECT sum(pg_total_relation_size(inhrelid)) FROM pg_inherits
@@ -110,21 +119,12 @@ read -r sessions events_24h raw_bytes sessions_bytes windows_bytes rollup_bytes 
            pg_total_relation_size('qoe.sessions'),
            pg_total_relation_size('qoe.session_windows'),
            pg_total_relation_size('qoe.qoe_5min'),
+           pg_total_relation_size('qoe.qoe_rollups'),
            (SELECT count(*) FROM qoe.qoe_5min),
            (SELECT count(*) FROM qoe.qoe_5min WHERE window_start >= now() - interval '24 hours')")"
 
-# what hourly levels of rollups would give (not part of qoe_ext)
-h0=$(now_s)
-psql -qX -v ON_ERROR_STOP=1 -f "$HERE/build_hourly.sql" >/dev/null
-hourly_s=$(elapsed "$h0" "$(now_s)")
-read -r rows_1h rows_title_1h <<<"$(psql -qXAt -F ' ' -c "SELECT (SELECT count(*) FROM bench_1h), (SELECT count(*) FROM bench_title_1h)")"
-
-query() { # name: a query file; 1h, title_1h: hourly.sql, title_1h_top: hourly_top.sql
-	case $1 in
-	1h | title_1h) sed "/^--/d; s/HOURLY/bench_$1/" "$HERE/hourly.sql" ;;
-	title_1h_top) sed "/^--/d; s/HOURLY/bench_title_1h/" "$HERE/hourly_top.sql" ;;
-	*) sed '/^--/d' "$HERE/$1.sql" ;;
-	esac
+query() { # name: a query file
+	sed '/^--/d' "$HERE/$1.sql"
 }
 time_run() { # name run
 	psql -qX -v ON_ERROR_STOP=1 -v q="$(query "$1")" <<SQL >/dev/null
@@ -137,9 +137,6 @@ SQL
 for run in $(seq 0 "$RUNS"); do
 	time_run rollups "$run"
 	time_run sessions "$run"
-	time_run 1h "$run"
-	time_run title_1h "$run"
-	time_run title_1h_top "$run"
 	[ "$run" -gt "$RAW_RUNS" ] || time_run raw "$run"
 done
 
@@ -147,15 +144,17 @@ printf '\nbench/dashboard: %d events (%d accepted, %d rejected, %d repeated), %d
 	"$EVENTS" "$accepted" "$rejected" "$duplicates" "$VIEWERS" $(( VIEWERS * 25 )) "$(echo "$SPAN_S / 3600" | bc -l)"
 printf '  load: %.1f s, %.0f events/s (generation and qoe.ingest in batches of %d, rollups on); ingest backend %.1f CPU s\n' \
 	"$(elapsed "$t0" "$t1")" "$(echo "$accepted / $(elapsed "$t0" "$t1")" | bc -l)" "$BATCH" "$ingest_cpu"
-printf '  rollups caught up %.1f s after the last batch\n' "$(elapsed "$t1" "$t2")"
+printf '  rollups caught up %.1f s after the last batch; the launcher (refreshes) used %.1f CPU s during the load and catch-up\n' \
+	"$(elapsed "$t1" "$t2")" "$refresh_cpu"
 printf '  stored: %d sessions; %d events in the last 24 h\n' "$sessions" "$events_24h"
-printf '  sizes: qoe.viewing_events %d MB, qoe.sessions %d MB, qoe.session_windows %d MB, qoe.qoe_5min %d MB (%d rows, %d in the last 24 h); qoe_5min / viewing_events %.4f\n' \
+printf '  sizes: qoe.viewing_events %d MB, qoe.sessions %d MB, qoe.session_windows %d MB, qoe.qoe_5min %d MB (%d rows, %d in the last 24 h), qoe.qoe_rollups %d MB; rollups / viewing_events %.4f\n' \
 	$(( raw_bytes >> 20 )) $(( sessions_bytes >> 20 )) $(( windows_bytes >> 20 )) $(( rollup_bytes >> 20 )) \
-	"$rollup_rows" "$rollup_rows_24h" "$(echo "$rollup_bytes / $raw_bytes" | bc -l)"
-printf '  what-if hourly levels (built from qoe_5min in %.1f s): bench_1h %d rows (window x 4 dimensions), bench_title_1h %d rows (window x title)\n' \
-	"$hourly_s" "$rows_1h" "$rows_title_1h"
+	"$rollup_rows" "$rollup_rows_24h" $(( levels_bytes >> 20 )) "$(echo "($rollup_bytes + $levels_bytes) / $raw_bytes" | bc -l)"
+printf '  rows per level (all; in the last 24 hours):\n'
+psql -qXAt -F ' ' -c "SELECT level, count(*), count(*) FILTER (WHERE window_start >= now() - interval '24 hours')
+                        FROM qoe.qoe_rollups GROUP BY 1 ORDER BY 1" | awk '{ printf "    %-12s %9d %9d\n", $1, $2, $3 }'
 printf '\n  24-hour per-title dashboard (top 50 titles by plays), server-side planning + execution ms\n'
-printf '  (EXPLAIN ANALYZE, TIMING OFF), 1 warm-up + %d timed runs (raw: %d); 1h, title_1h, title_1h_top: the what-if\n' "$RUNS" "$RAW_RUNS"
+printf '  (EXPLAIN ANALYZE, TIMING OFF), 1 warm-up + %d timed runs (raw: %d); load average %s\n' "$RUNS" "$RAW_RUNS" "$(cut -d' ' -f1-3 /proc/loadavg)"
 psql -qX -v ON_ERROR_STOP=1 <<'SQL'
 \pset footer off
 WITH t AS (
@@ -175,37 +174,9 @@ SELECT CASE WHEN r < 50 THEN 'met' ELSE 'MISSED' END AS "target: rollups median 
                percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) FILTER (WHERE query = 'raw') AS raw
           FROM bench_times WHERE run > 0) m;
 SQL
-# where the rollups' time goes: the same scan and grouping with one part each
-printf '\n  qoe_metrics by part: its scan and grouping with one part each (median of 3 after a warm-up, ms):\n'
-psql -qX -v ON_ERROR_STOP=1 -P footer=off <<'SQL'
-CREATE TEMP TABLE parts (part text, ms float8);
-DO $$
-DECLARE
-    p record;
-    t float8;
-BEGIN
-    FOR p IN SELECT * FROM (VALUES
-        ('scan and sums', 'sum(plays), sum(attempts), sum(stall_ms), sum(watch_ms), sum(completions), sum(score_x_watch)'),
-        ('t-digest merge', 'qoe.tdigest_percentile(qoe.tdigest_merge(vst_digest), 0.5)'),
-        ('hll union', 'hll_cardinality(hll_union_agg(unique_viewers))')) AS v(part, cols)
-    LOOP
-        FOR i IN 0..3 LOOP
-            t := bench_ms(format(
-                'SELECT content_id, %s FROM qoe.qoe_5min WHERE window_start >= now() - interval ''24 hours'' AND window_start < now() GROUP BY 1',
-                p.cols));
-            IF i > 0 THEN
-                INSERT INTO parts VALUES (p.part, t);
-            END IF;
-        END LOOP;
-    END LOOP;
-END
-$$;
-SELECT part, round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 1) AS "median ms"
-  FROM parts GROUP BY part ORDER BY 2;
-SQL
 # the figures themselves, top 5 titles each way (they differ by design:
 # the rollups count by event time, (2) and (3) sessions started in the range)
-for q in rollups title_1h raw sessions; do
+for q in rollups raw sessions; do
 	printf '\n  %s, top 5:\n' "$q"
 	psql -qX -v ON_ERROR_STOP=1 -P footer=off -c "SELECT content_id, attempts, plays,
 	    round(vst_p50_ms::numeric) AS vst_p50, round(vst_p95_ms::numeric) AS vst_p95, round(vst_p99_ms::numeric) AS vst_p99,

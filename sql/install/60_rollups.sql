@@ -137,7 +137,7 @@ BEGIN
         ('completions', 'Sessions reaching 70 % of the title in the window'),
         ('score_x_watch', 'QoE score x watch time (score points x ms, rounded per session) accrued in the window; divided by watch_ms, the watch-time-weighted score'),
         ('scored_sessions', 'Sessions with a QoE score, counted in the window where they were first scored'),
-        ('good_sessions', 'Sessions scoring 70 or more, counted in the window where they became good'),
+        ('good_sessions', 'Sessions scoring qoe.qoe_score_config.good_score (70) or more, counted in the window where they became good'),
         ('fatal_errors', 'Fatal error events in the window'),
         ('nonfatal_errors', 'Non-fatal error events in the window')) AS v(col, txt)
     LOOP
@@ -161,7 +161,191 @@ COMMENT ON COLUMN qoe.qoe_5min.vst_2_4s IS 'Video start times from 2 s to under 
 COMMENT ON COLUMN qoe.qoe_5min.vst_4_8s IS 'Video start times from 4 s to under 8 s';
 COMMENT ON COLUMN qoe.qoe_5min.vst_ge_8s IS 'Video start times of 8 s or more';
 COMMENT ON COLUMN qoe.qoe_5min.unique_viewers IS
-    'hll of the user_id of the sessions active in the window; merge with hll_union_agg, count with hll_cardinality';
+    'hll of the user_id of the sessions active in the window; merge with qoe.hll_merge (or hll_union_agg), count with hll_cardinality';
+
+-- qoe.hll_merge: hll_union_agg with a compact state (src/sketch/hll_merge.c)
+CREATE FUNCTION qoe.hll_merge_trans(internal, hll) RETURNS internal
+    AS 'MODULE_PATHNAME', 'qoe_hll_merge_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION qoe.hll_merge_combine(internal, internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'qoe_hll_merge_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION qoe.hll_merge_serialize(internal) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'qoe_hll_merge_final' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION qoe.hll_merge_deserialize(bytea, internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'qoe_hll_merge_deserialize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION qoe.hll_merge_final(internal) RETURNS hll
+    AS 'MODULE_PATHNAME', 'qoe_hll_merge_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE AGGREGATE qoe.hll_merge(hll) (
+    SFUNC = qoe.hll_merge_trans,
+    STYPE = internal,
+    FINALFUNC = qoe.hll_merge_final,
+    COMBINEFUNC = qoe.hll_merge_combine,
+    SERIALFUNC = qoe.hll_merge_serialize,
+    DESERIALFUNC = qoe.hll_merge_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON FUNCTION qoe.hll_merge_trans(internal, hll) IS 'Transition function of qoe.hll_merge';
+COMMENT ON FUNCTION qoe.hll_merge_combine(internal, internal) IS 'Combine function of qoe.hll_merge (parallel plans)';
+COMMENT ON FUNCTION qoe.hll_merge_serialize(internal) IS 'Serialize function of qoe.hll_merge: the partial union as a stored hll';
+COMMENT ON FUNCTION qoe.hll_merge_deserialize(bytea, internal) IS 'Deserialize function of qoe.hll_merge (parallel plans)';
+COMMENT ON FUNCTION qoe.hll_merge_final(internal) IS 'Final function of qoe.hll_merge';
+COMMENT ON AGGREGATE qoe.hll_merge(hll) IS
+    'Union of hll sketches, the same value as hll_union_agg, with a state of 2^log2m bytes instead of 128 kB (doc/rollups.md)';
+
+-- The coarser levels (doc/rollups.md): each a grain and the dimensions it
+-- keeps, merged from a finer level by the same merge as qoe.qoe_metrics, in
+-- the refresh that rebuilds the 5-minute windows under them.
+CREATE INDEX qoe_5min_title ON qoe.qoe_5min (content_id, window_start);
+COMMENT ON INDEX qoe.qoe_5min_title IS 'A title''s windows over a range: what the coarser levels are merged from';
+
+CREATE TABLE qoe.rollup_levels (
+    level text PRIMARY KEY,
+    grain interval NOT NULL CHECK (grain IN ('5 min', '15 min', '1 hour', '6 hours', '1 day')),
+    dims text[] NOT NULL CHECK (dims <@ '{content_id,country,device_type,cdn_pop}'),
+    source text REFERENCES qoe.rollup_levels,
+    CHECK ((source IS NULL) = (level = '5min'))
+);
+INSERT INTO qoe.rollup_levels VALUES
+    ('5min', '5 min', '{content_id,country,device_type,cdn_pop}', NULL),
+    ('1h', '1 hour', '{content_id,country,device_type,cdn_pop}', '5min'),
+    ('1d', '1 day', '{content_id,country,device_type,cdn_pop}', '1h'),
+    ('15min_title', '15 min', '{content_id}', '5min'),
+    ('1h_title', '1 hour', '{content_id}', '15min_title'),
+    ('6h_title', '6 hours', '{content_id}', '1h_title'),
+    ('1d_title', '1 day', '{content_id}', '6h_title');
+COMMENT ON TABLE qoe.rollup_levels IS
+    'The levels of the rollups: 5min is qoe.qoe_5min, the others are rows of qoe.qoe_rollups merged from their source level; qoe.qoe_metrics reads the coarsest that answers a query';
+COMMENT ON COLUMN qoe.rollup_levels.level IS 'Name of the level (qoe.qoe_rollups.level)';
+COMMENT ON COLUMN qoe.rollup_levels.grain IS 'Length of its windows, aligned on 2000-01-01 00:00 UTC';
+COMMENT ON COLUMN qoe.rollup_levels.dims IS 'The dimensions it keeps; the others are NULL in its rows (merged over)';
+COMMENT ON COLUMN qoe.rollup_levels.source IS 'The finer level it is merged from (same or finer grain, the same dimensions or more); NULL for 5min, merged from qoe.session_windows';
+COMMENT ON CONSTRAINT rollup_levels_pkey ON qoe.rollup_levels IS 'One row per level';
+COMMENT ON CONSTRAINT rollup_levels_source_fkey ON qoe.rollup_levels IS 'A level is merged from a level';
+COMMENT ON CONSTRAINT rollup_levels_grain_check ON qoe.rollup_levels IS 'Grains that nest: each divides the coarser ones and a day';
+COMMENT ON CONSTRAINT rollup_levels_dims_check ON qoe.rollup_levels IS 'Only the dimensions of qoe.qoe_5min';
+COMMENT ON CONSTRAINT rollup_levels_check ON qoe.rollup_levels IS 'Only 5min, qoe.qoe_5min itself, has no source';
+
+CREATE TABLE qoe.qoe_rollups (
+    level text NOT NULL CHECK (level <> '5min'),
+    LIKE qoe.qoe_5min INCLUDING COMMENTS,
+    CONSTRAINT qoe_rollups_group UNIQUE NULLS NOT DISTINCT
+        (level, content_id, window_start, country, device_type, cdn_pop)
+) WITH (fillfactor = 70);  -- room for the refresh's updates on the same page (no index entry)
+ALTER TABLE qoe.qoe_rollups ALTER content_id DROP NOT NULL;
+CREATE INDEX qoe_rollups_window ON qoe.qoe_rollups (level, window_start);
+COMMENT ON TABLE qoe.qoe_rollups IS
+    'The coarser levels of qoe.rollup_levels: qoe.qoe_5min merged per level window and the dimensions the level keeps; kept by qoe.refresh_rollups(), read by qoe.qoe_metrics()';
+COMMENT ON COLUMN qoe.qoe_rollups.level IS 'The level (qoe.rollup_levels)';
+COMMENT ON COLUMN qoe.qoe_rollups.window_start IS 'Start of the level''s window (its grain, UTC-aligned)';
+COMMENT ON COLUMN qoe.qoe_rollups.content_id IS 'Title; NULL when the level does not keep it';
+COMMENT ON COLUMN qoe.qoe_rollups.country IS 'Country; NULL: unknown, or the level does not keep it';
+COMMENT ON COLUMN qoe.qoe_rollups.device_type IS 'Device type; NULL: unknown, or the level does not keep it';
+COMMENT ON COLUMN qoe.qoe_rollups.cdn_pop IS 'CDN POP; NULL: unknown, or the level does not keep it';
+COMMENT ON COLUMN qoe.qoe_rollups.sessions IS 'Sum of qoe.qoe_5min.sessions: a session counts once per 5-minute window it was active in';
+COMMENT ON COLUMN qoe.qoe_rollups.unique_viewers IS
+    'hll of the viewers active in the window (the 5-minute sketches unioned); count with hll_cardinality';
+COMMENT ON CONSTRAINT qoe_rollups_group ON qoe.qoe_rollups IS 'One row per level, group and window';
+COMMENT ON CONSTRAINT qoe_rollups_level_check ON qoe.qoe_rollups IS '5min is qoe.qoe_5min';
+COMMENT ON INDEX qoe.qoe_rollups_window IS 'A level''s windows over a range, for qoe.qoe_metrics';
+
+-- An exact bigint sum without numeric: int8pl, which errors on overflow as
+-- storing a numeric sum into a bigint column would. With 27 sums per row,
+-- numeric's per-group state and conversion were most of a refresh's cost.
+CREATE AGGREGATE qoe.bigint_sum(bigint) (
+    SFUNC = pg_catalog.int8pl,
+    STYPE = bigint,
+    COMBINEFUNC = pg_catalog.int8pl,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE qoe.bigint_sum(bigint) IS
+    'Sum of bigints as a bigint (an error on overflow), for the refresh of the rollups: cheaper than sum(), which accumulates a numeric';
+
+-- Nested loops over the keys and the levels' indexes: a range of windows is
+-- no hash or merge key, and a hash join on the title alone reads a whole
+-- level per refresh. A level's row is updated in place (its key columns do
+-- not change, so the update needs no index entry), and removed when no source
+-- row is left under it.
+CREATE FUNCTION qoe.refresh_rollup_levels(w timestamptz[], c bigint[], co text[], d text[], pop text[])
+RETURNS void LANGUAGE plpgsql SET enable_hashjoin = off SET enable_mergejoin = off AS $$
+DECLARE
+    l record;
+    merge text;
+    cols text;
+    sets text;
+    keys text;
+    on_rollup text;
+    on_source text;
+    kw timestamptz[];
+    kc bigint[];
+    kco text[];
+    kd text[];
+    kpop text[];
+BEGIN
+    -- the state columns of qoe.qoe_5min and how each merges
+    SELECT string_agg(format('%s(s.%I)',
+                             CASE a.atttypid WHEN 'bigint'::regtype THEN 'qoe.bigint_sum'
+                                             WHEN 'qoe.tdigest'::regtype THEN 'qoe.tdigest_merge'
+                                             ELSE 'qoe.hll_merge' END, a.attname),
+                      ', ' ORDER BY a.attnum),
+           string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum),
+           string_agg(format('%I = excluded.%I', a.attname, a.attname), ', ' ORDER BY a.attnum)
+      INTO merge, cols, sets
+      FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid = 'qoe.qoe_5min'::regclass AND a.attnum > 0 AND NOT a.attisdropped
+       AND a.attname NOT IN ('window_start', 'content_id', 'country', 'device_type', 'cdn_pop');
+    -- each level after its source; its windows and groups over the 5-minute
+    -- groups touched are rebuilt from the source's rows
+    FOR l IN SELECT * FROM qoe.rollup_levels WHERE source IS NOT NULL
+              ORDER BY grain, cardinality(dims) DESC LOOP
+        SELECT string_agg(CASE WHEN x.dim = ANY (l.dims) THEN format('t.%I', x.dim)
+                               ELSE format('NULL::%s', x.typ) END || ' AS ' || x.dim, ', '),
+               coalesce(string_agg(format('%%1$s.%I %s k.%I', x.dim,
+                                          CASE x.dim WHEN 'content_id' THEN 'OPERATOR(pg_catalog.=)'
+                                                     ELSE 'IS NOT DISTINCT FROM' END, x.dim), ' AND ')
+                        FILTER (WHERE x.dim = ANY (l.dims)), 'true')
+          INTO keys, on_rollup
+          FROM (VALUES (1, 'content_id', 'bigint'), (2, 'country', 'text'),
+                       (3, 'device_type', 'text'), (4, 'cdn_pop', 'text')) x(n, dim, typ);
+        on_source := format(on_rollup, 's');
+        on_rollup := format(on_rollup, 'r');
+        EXECUTE format($q$
+            SELECT array_agg(k.window_start), array_agg(k.content_id), array_agg(k.country),
+                   array_agg(k.device_type), array_agg(k.cdn_pop)
+              FROM (SELECT DISTINCT pg_catalog.date_bin(%L, t.w, '2000-01-01 00:00+00') AS window_start, %s
+                      FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5)) AS t(w, content_id, country, device_type, cdn_pop)) k$q$,
+            l.grain, keys)
+            INTO kw, kc, kco, kd, kpop USING w, c, co, d, pop;
+        EXECUTE format($q$
+            WITH k AS (
+                SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5))
+                    AS k(window_start, content_id, country, device_type, cdn_pop)),
+            merged AS MATERIALIZED (
+                SELECT %L AS level, k.window_start, k.content_id, k.country, k.device_type, k.cdn_pop, %s
+                  FROM k
+                  JOIN %s s ON s.window_start OPERATOR(pg_catalog.>=) k.window_start
+                           AND s.window_start OPERATOR(pg_catalog.<) (k.window_start OPERATOR(pg_catalog.+) %L::interval)
+                           AND %s %s
+                 GROUP BY k.window_start, k.content_id, k.country, k.device_type, k.cdn_pop),
+            kept AS (
+                INSERT INTO qoe.qoe_rollups (level, window_start, content_id, country, device_type, cdn_pop, %s)
+                SELECT * FROM merged
+                    ON CONFLICT ON CONSTRAINT qoe_rollups_group DO UPDATE SET %s)
+            DELETE FROM qoe.qoe_rollups r
+             USING (SELECT window_start, content_id, country, device_type, cdn_pop FROM k
+                    EXCEPT ALL
+                    SELECT window_start, content_id, country, device_type, cdn_pop FROM merged) k
+             WHERE r.level OPERATOR(pg_catalog.=) %L AND r.window_start OPERATOR(pg_catalog.=) k.window_start
+               AND %s$q$,
+            l.level, merge,
+            CASE l.source WHEN '5min' THEN 'qoe.qoe_5min' ELSE 'qoe.qoe_rollups' END,
+            l.grain, on_source,
+            CASE l.source WHEN '5min' THEN '' ELSE format('AND s.level OPERATOR(pg_catalog.=) %L', l.source) END,
+            cols, sets, l.level, on_rollup)
+            USING kw, kc, kco, kd, kpop;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION qoe.refresh_rollup_levels(timestamptz[], bigint[], text[], text[], text[]) IS
+    'Part of qoe.refresh_rollups(): rebuilds, level after level of qoe.rollup_levels, the qoe.qoe_rollups rows over the given 5-minute groups (window, title, country, device type, POP) from their source level';
 
 CREATE FUNCTION qoe.refresh_rollups() RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
@@ -187,56 +371,56 @@ BEGIN
     merged AS (
         INSERT INTO qoe.session_windows
         SELECT session_id, window_start, user_id, content_id, country, device_type, cdn_pop,
-                   sum(events),
-                   sum(attempts),
-                   sum(plays),
-                   sum(ebvs),
-                   sum(start_failures),
-                   sum(playback_failures),
-                   sum(vst_count),
-                   sum(vst_ms),
-                   sum(watch_ms),
-                   sum(stall_ms),
-                   sum(stall_count),
-                   sum(seek_stall_ms),
-                   sum(seek_stall_count),
-                   sum(paused_ms),
-                   sum(bitrate_x_watch),
-                   sum(bitrate_switches),
-                   sum(bitrate_downswitches),
-                   sum(dropped_frames),
-                   sum(completions),
-                   sum(score_x_watch),
-                   sum(scored_sessions),
-                   sum(good_sessions),
-                   sum(fatal_errors),
-                   sum(nonfatal_errors)
+                   qoe.bigint_sum(events),
+                   qoe.bigint_sum(attempts),
+                   qoe.bigint_sum(plays),
+                   qoe.bigint_sum(ebvs),
+                   qoe.bigint_sum(start_failures),
+                   qoe.bigint_sum(playback_failures),
+                   qoe.bigint_sum(vst_count),
+                   qoe.bigint_sum(vst_ms),
+                   qoe.bigint_sum(watch_ms),
+                   qoe.bigint_sum(stall_ms),
+                   qoe.bigint_sum(stall_count),
+                   qoe.bigint_sum(seek_stall_ms),
+                   qoe.bigint_sum(seek_stall_count),
+                   qoe.bigint_sum(paused_ms),
+                   qoe.bigint_sum(bitrate_x_watch),
+                   qoe.bigint_sum(bitrate_switches),
+                   qoe.bigint_sum(bitrate_downswitches),
+                   qoe.bigint_sum(dropped_frames),
+                   qoe.bigint_sum(completions),
+                   qoe.bigint_sum(score_x_watch),
+                   qoe.bigint_sum(scored_sessions),
+                   qoe.bigint_sum(good_sessions),
+                   qoe.bigint_sum(fatal_errors),
+                   qoe.bigint_sum(nonfatal_errors)
           FROM (SELECT * FROM old UNION ALL SELECT * FROM taken) x
          GROUP BY session_id, window_start, user_id, content_id, country, device_type, cdn_pop
-        HAVING sum(events) <> 0
-                OR sum(attempts) <> 0
-                OR sum(plays) <> 0
-                OR sum(ebvs) <> 0
-                OR sum(start_failures) <> 0
-                OR sum(playback_failures) <> 0
-                OR sum(vst_count) <> 0
-                OR sum(vst_ms) <> 0
-                OR sum(watch_ms) <> 0
-                OR sum(stall_ms) <> 0
-                OR sum(stall_count) <> 0
-                OR sum(seek_stall_ms) <> 0
-                OR sum(seek_stall_count) <> 0
-                OR sum(paused_ms) <> 0
-                OR sum(bitrate_x_watch) <> 0
-                OR sum(bitrate_switches) <> 0
-                OR sum(bitrate_downswitches) <> 0
-                OR sum(dropped_frames) <> 0
-                OR sum(completions) <> 0
-                OR sum(score_x_watch) <> 0
-                OR sum(scored_sessions) <> 0
-                OR sum(good_sessions) <> 0
-                OR sum(fatal_errors) <> 0
-                OR sum(nonfatal_errors) <> 0)
+        HAVING qoe.bigint_sum(events) <> 0
+                OR qoe.bigint_sum(attempts) <> 0
+                OR qoe.bigint_sum(plays) <> 0
+                OR qoe.bigint_sum(ebvs) <> 0
+                OR qoe.bigint_sum(start_failures) <> 0
+                OR qoe.bigint_sum(playback_failures) <> 0
+                OR qoe.bigint_sum(vst_count) <> 0
+                OR qoe.bigint_sum(vst_ms) <> 0
+                OR qoe.bigint_sum(watch_ms) <> 0
+                OR qoe.bigint_sum(stall_ms) <> 0
+                OR qoe.bigint_sum(stall_count) <> 0
+                OR qoe.bigint_sum(seek_stall_ms) <> 0
+                OR qoe.bigint_sum(seek_stall_count) <> 0
+                OR qoe.bigint_sum(paused_ms) <> 0
+                OR qoe.bigint_sum(bitrate_x_watch) <> 0
+                OR qoe.bigint_sum(bitrate_switches) <> 0
+                OR qoe.bigint_sum(bitrate_downswitches) <> 0
+                OR qoe.bigint_sum(dropped_frames) <> 0
+                OR qoe.bigint_sum(completions) <> 0
+                OR qoe.bigint_sum(score_x_watch) <> 0
+                OR qoe.bigint_sum(scored_sessions) <> 0
+                OR qoe.bigint_sum(good_sessions) <> 0
+                OR qoe.bigint_sum(fatal_errors) <> 0
+                OR qoe.bigint_sum(nonfatal_errors) <> 0)
     SELECT array_agg(DISTINCT window_start) AS windows, array_agg(window_start) AS w,
            array_agg(content_id) AS c, array_agg(country) AS co, array_agg(device_type) AS d,
            array_agg(cdn_pop) AS pop
@@ -251,8 +435,8 @@ BEGIN
            AND q.cdn_pop IS NOT DISTINCT FROM t.pop;
         INSERT INTO qoe.qoe_5min
         SELECT s.window_start, s.content_id, s.country, s.device_type, s.cdn_pop,
-               count(*) AS sessions, sum(s.events), sum(s.attempts), sum(s.plays), sum(s.ebvs),
-               sum(s.start_failures), sum(s.playback_failures),
+               count(*) AS sessions, qoe.bigint_sum(s.events), qoe.bigint_sum(s.attempts), qoe.bigint_sum(s.plays), qoe.bigint_sum(s.ebvs),
+               qoe.bigint_sum(s.start_failures), qoe.bigint_sum(s.playback_failures),
                qoe.tdigest_agg(s.vst_ms::float8) FILTER (WHERE s.vst_count = 1),
                count(*) FILTER (WHERE s.vst_count = 1),
                count(*) FILTER (WHERE s.vst_count = 1 AND s.vst_ms < 1000),
@@ -260,11 +444,11 @@ BEGIN
                count(*) FILTER (WHERE s.vst_count = 1 AND s.vst_ms >= 2000 AND s.vst_ms < 4000),
                count(*) FILTER (WHERE s.vst_count = 1 AND s.vst_ms >= 4000 AND s.vst_ms < 8000),
                count(*) FILTER (WHERE s.vst_count = 1 AND s.vst_ms >= 8000),
-               sum(s.watch_ms), sum(s.stall_ms), sum(s.stall_count), sum(s.seek_stall_ms),
-               sum(s.seek_stall_count), sum(s.paused_ms), sum(s.bitrate_x_watch),
-               sum(s.bitrate_switches), sum(s.bitrate_downswitches), sum(s.dropped_frames),
-               sum(s.completions), sum(s.score_x_watch), sum(s.scored_sessions),
-               sum(s.good_sessions), sum(s.fatal_errors), sum(s.nonfatal_errors),
+               qoe.bigint_sum(s.watch_ms), qoe.bigint_sum(s.stall_ms), qoe.bigint_sum(s.stall_count), qoe.bigint_sum(s.seek_stall_ms),
+               qoe.bigint_sum(s.seek_stall_count), qoe.bigint_sum(s.paused_ms), qoe.bigint_sum(s.bitrate_x_watch),
+               qoe.bigint_sum(s.bitrate_switches), qoe.bigint_sum(s.bitrate_downswitches), qoe.bigint_sum(s.dropped_frames),
+               qoe.bigint_sum(s.completions), qoe.bigint_sum(s.score_x_watch), qoe.bigint_sum(s.scored_sessions),
+               qoe.bigint_sum(s.good_sessions), qoe.bigint_sum(s.fatal_errors), qoe.bigint_sum(s.nonfatal_errors),
                hll_add_agg(hll_hash_bigint(s.user_id))
           FROM qoe.session_windows s
           JOIN unnest(g.w, g.c, g.co, g.d, g.pop) AS t(w, c, co, d, pop)
@@ -272,6 +456,8 @@ BEGIN
            AND s.country IS NOT DISTINCT FROM t.co AND s.device_type IS NOT DISTINCT FROM t.d
            AND s.cdn_pop IS NOT DISTINCT FROM t.pop
          GROUP BY s.window_start, s.content_id, s.country, s.device_type, s.cdn_pop;
+        -- the coarser levels over them, in the same transaction
+        PERFORM qoe.refresh_rollup_levels(g.w, g.c, g.co, g.d, g.pop);
     END IF;
     UPDATE qoe.rollup_status SET last_run = clock_timestamp(),
                                  last_windows = coalesce(cardinality(g.windows), 0);
@@ -290,15 +476,26 @@ RETURNS TABLE (bucket timestamptz, content_id bigint, country text, device_type 
                rebuffering_ratio float8, stalls_per_hour float8, avg_bitrate_kbps float8,
                completion_rate float8, qoe_score float8, good_share float8,
                watch_hours float8, unique_viewers bigint)
--- sorted grouping: a hashed one holds an hll_union_agg state (128 kB
--- unpacked) per group at once, 260 MB for 2000 titles (bench/dashboard)
-LANGUAGE plpgsql STABLE SET enable_hashagg = off AS $$
+LANGUAGE plpgsql STABLE AS $$
 DECLARE
     dims constant text[] := '{content_id,country,device_type,cdn_pop}';
+    origin constant timestamptz := '2000-01-01 00:00+00';
     d text;
     cols text := '';
     keys text := '';
     bucket_expr text := '$1';
+    lv record;
+    gaps tstzrange[];
+    gap tstzrange;
+    rest tstzrange[];
+    lo timestamptz;
+    hi timestamptz;
+    pieces text[] := '{}';
+    -- the columns of the levels read
+    read constant text := 'q.window_start, q.content_id, q.country, q.device_type, q.cdn_pop, '
+        'q.attempts, q.plays, q.ebvs, q.start_failures, q.playback_failures, q.vst_digest, '
+        'q.stall_ms, q.stall_count, q.watch_ms, q.bitrate_x_watch, q.completions, '
+        'q.score_x_watch, q.good_sessions, q.scored_sessions, q.unique_viewers';
 BEGIN
     IF from_ts IS NULL OR to_ts IS NULL THEN
         RAISE EXCEPTION 'from_ts and to_ts must not be null'
@@ -309,7 +506,7 @@ BEGIN
             cols := cols || format(', q.%I', d);
             keys := keys || format(', q.%I', d);
         ELSE
-            cols := cols || format(', NULL::%s', CASE d WHEN 'content_id' THEN 'bigint' ELSE 'text' END);
+            cols := cols || format(', NULL::%s AS %I', CASE d WHEN 'content_id' THEN 'bigint' ELSE 'text' END, d);
         END IF;
     END LOOP;
     FOREACH d IN ARRAY coalesce(group_by, '{}') LOOP
@@ -327,29 +524,73 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = 'Use for example ''5 min'', ''1 hour'' or ''1 day''; months are not supported.';
         END IF;
-        bucket_expr := 'date_bin($3, q.window_start, ''2000-01-01 00:00+00''::timestamptz)';
+        bucket_expr := format('date_bin($3, q.window_start, %L)', origin);
     END IF;
+    -- the 5-minute windows starting in [from_ts, to_ts): [lo, hi)
+    lo := date_bin('5 min', from_ts, origin);
+    lo := lo + CASE WHEN lo < from_ts THEN interval '5 min' ELSE interval '0' END;
+    hi := date_bin('5 min', to_ts, origin);
+    hi := hi + CASE WHEN hi < to_ts THEN interval '5 min' ELSE interval '0' END;
+    gaps := CASE WHEN lo < hi THEN ARRAY[tstzrange(lo, hi)] ELSE '{}' END;
+    -- covered from the coarsest grain down: at each grain the level with the
+    -- fewest dimensions that keeps those grouped by reads the whole windows
+    -- of the gaps (inside a bucket: its grain divides the bucket's), the
+    -- finer grains what is left at their ends; 5min leaves nothing
+    FOR lv IN SELECT DISTINCT ON (v.grain) v.level, v.grain
+                FROM qoe.rollup_levels v
+               WHERE v.dims @> coalesce(group_by, '{}')
+                 AND (qoe_metrics.grain IS NULL
+                      OR (extract(epoch FROM qoe_metrics.grain) * 1000)::bigint
+                                       % (extract(epoch FROM v.grain) * 1000)::bigint = 0)
+               ORDER BY v.grain DESC, cardinality(v.dims), v.level LOOP
+        rest := '{}';
+        FOREACH gap IN ARRAY gaps LOOP
+            lo := date_bin(lv.grain, lower(gap), origin);
+            lo := lo + CASE WHEN lo < lower(gap) THEN lv.grain ELSE interval '0' END;
+            hi := date_bin(lv.grain, upper(gap), origin);
+            IF lo < hi THEN
+                pieces := pieces || format(
+                    'SELECT %s FROM %s q WHERE %sq.window_start >= %L AND q.window_start < %L',
+                    read, CASE lv.level WHEN '5min' THEN 'qoe.qoe_5min' ELSE 'qoe.qoe_rollups' END,
+                    CASE lv.level WHEN '5min' THEN '' ELSE format('q.level = %L AND ', lv.level) END,
+                    lo, hi);
+                rest := rest || tstzrange(lower(gap), lo) || tstzrange(hi, upper(gap));
+            ELSE
+                rest := rest || gap;
+            END IF;
+        END LOOP;
+        gaps := ARRAY(SELECT r FROM unnest(rest) r WHERE NOT isempty(r));
+    END LOOP;
+    IF cardinality(pieces) = 0 THEN
+        RETURN;
+    END IF;
+    -- sums in double precision (exact below 2^53: the counts, and times up to
+    -- 285,000 years in ms), as numeric they cost more than the rest; the
+    -- three percentiles from one interpolation of the merged digest
     RETURN QUERY EXECUTE format($q$
-        SELECT %s AS bucket %s,
-               sum(q.attempts)::bigint, sum(q.plays)::bigint,
-               (sum(q.ebvs) / nullif(sum(q.attempts), 0))::float8,
-               (sum(q.start_failures) / nullif(sum(q.attempts), 0))::float8,
-               (sum(q.playback_failures) / nullif(sum(q.attempts), 0))::float8,
-               qoe.tdigest_percentile(qoe.tdigest_merge(q.vst_digest), 0.50),
-               qoe.tdigest_percentile(qoe.tdigest_merge(q.vst_digest), 0.95),
-               qoe.tdigest_percentile(qoe.tdigest_merge(q.vst_digest), 0.99),
-               (sum(q.stall_ms) / nullif(sum(q.watch_ms), 0))::float8,
-               (sum(q.stall_count) / nullif(sum(q.watch_ms) / 3600000.0, 0))::float8,
-               (sum(q.bitrate_x_watch) / nullif(sum(q.watch_ms), 0))::float8,
-               (sum(q.completions) / nullif(sum(q.plays), 0))::float8,
-               (sum(q.score_x_watch) / nullif(sum(q.watch_ms), 0))::float8,
-               (sum(q.good_sessions) / nullif(sum(q.scored_sessions), 0))::float8,
-               (sum(q.watch_ms) / 3600000.0)::float8,
-               round(hll_cardinality(hll_union_agg(q.unique_viewers)))::bigint
-          FROM qoe.qoe_5min q
-         WHERE q.window_start >= $1 AND q.window_start < $2
-         GROUP BY 1 %s
-         ORDER BY 1 %s$q$, bucket_expr, cols, keys, keys)
+        SELECT m.bucket, m.content_id, m.country, m.device_type, m.cdn_pop,
+               m.attempts::bigint, m.plays::bigint,
+               m.ebvs / nullif(m.attempts, 0), m.start_failures / nullif(m.attempts, 0),
+               m.playback_failures / nullif(m.attempts, 0), m.vst[1], m.vst[2], m.vst[3],
+               m.stall_ms / nullif(m.watch_ms, 0), m.stall_count / nullif(m.watch_ms / 3600000, 0),
+               m.bitrate_x_watch / nullif(m.watch_ms, 0), m.completions / nullif(m.plays, 0),
+               m.score_x_watch / nullif(m.watch_ms, 0), m.good_sessions / nullif(m.scored_sessions, 0),
+               m.watch_ms / 3600000, m.unique_viewers
+          FROM (SELECT %s AS bucket %s,
+                       sum(q.attempts::float8) AS attempts, sum(q.plays::float8) AS plays,
+                       sum(q.ebvs::float8) AS ebvs, sum(q.start_failures::float8) AS start_failures,
+                       sum(q.playback_failures::float8) AS playback_failures,
+                       qoe.tdigest_percentiles(qoe.tdigest_merge(q.vst_digest), '{0.5,0.95,0.99}') AS vst,
+                       sum(q.stall_ms::float8) AS stall_ms, sum(q.stall_count::float8) AS stall_count,
+                       sum(q.watch_ms::float8) AS watch_ms, sum(q.bitrate_x_watch::float8) AS bitrate_x_watch,
+                       sum(q.completions::float8) AS completions, sum(q.score_x_watch::float8) AS score_x_watch,
+                       sum(q.good_sessions::float8) AS good_sessions,
+                       sum(q.scored_sessions::float8) AS scored_sessions,
+                       round(hll_cardinality(qoe.hll_merge(q.unique_viewers)))::bigint AS unique_viewers
+                  FROM (%s) q
+                 GROUP BY 1 %s) m
+         ORDER BY 1 %s$q$, bucket_expr, cols, array_to_string(pieces, ' UNION ALL '), keys,
+        replace(keys, 'q.', 'm.'))
         USING from_ts, to_ts, grain;
 END
 $$;
@@ -365,6 +606,7 @@ DECLARE
                           WHERE e.extname = 'hll'));
 BEGIN
     EXECUTE format('ALTER FUNCTION qoe.refresh_rollups() SET search_path = %s', path);
+    EXECUTE format('ALTER FUNCTION qoe.refresh_rollup_levels(timestamptz[], bigint[], text[], text[], text[]) SET search_path = %s', path);
     EXECUTE format('ALTER FUNCTION qoe.qoe_metrics(timestamptz, timestamptz, interval, text[]) SET search_path = %s', path);
 END
 $$;

@@ -89,6 +89,10 @@ DECLARE
     session_age interval := qoe.setting_interval('qoe.session_retention', '730 days');
     rollup_age  interval := qoe.setting_interval('qoe.rollup_retention', '730 days');
     older       text;
+    -- the rollups go by whole UTC days, so that every level keeps the same
+    -- windows (each grain divides a day) and qoe.qoe_metrics agrees with
+    -- itself whichever level it reads
+    whole_days  constant text := 'window_start < date_bin(''1 day'', $1, ''2000-01-01 00:00+00'')';
 BEGIN
     data := 'viewing_events partitions'; older_than := event_age;
     SELECT count(*) INTO removed FROM qoe.drop_old_partitions(event_age);
@@ -98,8 +102,9 @@ BEGIN
         SELECT * FROM (VALUES
             ('dead_letters', event_age, 'received_at < $1'),
             ('sessions', session_age, 'state <> ''active'' AND last_event_at < $1'),
-            ('session_windows', rollup_age, 'window_start < $1'),
-            ('qoe_5min', rollup_age, 'window_start < $1'),
+            ('session_windows', rollup_age, whole_days),
+            ('qoe_5min', rollup_age, whole_days),
+            ('qoe_rollups', rollup_age, whole_days),
             ('concurrency_1min', rollup_age, 'minute < $1'),
             ('alerts', rollup_age, 'state IN (''resolved'', ''cancelled'') AND resolved_at < $1')) t
     LOOP
@@ -109,4 +114,4 @@ BEGIN
     END LOOP;
 END $$;
 COMMENT ON FUNCTION qoe.apply_retention() IS
-    'Remove what is older than its retention setting: raw event partitions and dead letters (qoe.event_retention, 30 days), finished sessions by their last event (qoe.session_retention, 2 years), rollup windows, concurrency minutes and closed alerts (qoe.rollup_retention, 2 years); returns what was removed. Run by the scheduler every qoe.retention_interval; as the extension owner, granted to qoe_admin';
+    'Remove what is older than its retention setting: raw event partitions and dead letters (qoe.event_retention, 30 days), finished sessions by their last event (qoe.session_retention, 2 years), rollup windows of every level by whole UTC days, concurrency minutes and closed alerts (qoe.rollup_retention, 2 years); returns what was removed. Run by the scheduler every qoe.retention_interval; as the extension owner, granted to qoe_admin';

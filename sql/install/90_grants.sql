@@ -40,12 +40,19 @@ REVOKE EXECUTE ON FUNCTION qoe_score_config_changed() FROM PUBLIC;
 -- rollups (60_rollups.sql): readers read them and call qoe_metrics; ingest
 -- appends to qoe.session_window_deltas as its owner (src/analytics/rollup.c),
 -- so writers need nothing here; the refresh is maintenance
-GRANT SELECT ON qoe_5min, session_windows, rollup_status TO qoe_reader;
+GRANT SELECT ON qoe_5min, qoe_rollups, rollup_levels, session_windows, rollup_status TO qoe_reader;
 REVOKE EXECUTE ON FUNCTION qoe_metrics(timestamptz, timestamptz, interval, text[]),
-    refresh_rollups() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION qoe_metrics(timestamptz, timestamptz, interval, text[]) TO qoe_reader;
-GRANT EXECUTE ON FUNCTION refresh_rollups() TO qoe_admin, qoe_worker;
+    refresh_rollups(), refresh_rollup_levels(timestamptz[], bigint[], text[], text[], text[]), bigint_sum(bigint),
+    hll_merge(hll), hll_merge_trans(internal, hll), hll_merge_combine(internal, internal),
+    hll_merge_serialize(internal), hll_merge_deserialize(bytea, internal), hll_merge_final(internal)
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION qoe_metrics(timestamptz, timestamptz, interval, text[]), hll_merge(hll)
+    TO qoe_reader;
+GRANT EXECUTE ON FUNCTION refresh_rollups(), refresh_rollup_levels(timestamptz[], bigint[], text[], text[], text[]), bigint_sum(bigint),
+    hll_merge(hll) TO qoe_admin, qoe_worker;
 GRANT SELECT, INSERT, DELETE ON qoe_5min, session_windows TO qoe_admin, qoe_worker;
+GRANT SELECT, INSERT, UPDATE, DELETE ON qoe_rollups TO qoe_admin, qoe_worker;  -- levels are upserted
+GRANT SELECT ON rollup_levels TO qoe_admin, qoe_worker;
 GRANT SELECT, DELETE ON session_window_deltas TO qoe_admin, qoe_worker;
 GRANT SELECT, UPDATE ON rollup_status TO qoe_admin, qoe_worker;
 

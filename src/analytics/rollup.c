@@ -71,7 +71,12 @@ static const char *const key_names[K_COUNT] = {
 	"device_type", "cdn_pop"
 };
 
-#define GOOD_SCORE 70.0			/* SPEC section 4: a good session scores 70 or more */
+/*
+ * qoe.qoe_score_config.good_score as of the batch being rolled up (read with
+ * the switch, once per batch): a session scoring this or more is good, as
+ * qoe.qoe_good_share counts it.
+ */
+static double good_score = 70.0;
 
 /* Integers only: differences of integers add up exactly, in any order. */
 typedef struct Figures
@@ -236,7 +241,7 @@ running_figures(const SessionFold *fold, double catalog_duration_sec, TimestampT
 	{
 		out->v[F_SCORE_X_WATCH] = (int64) rint(score * m.watch_ms);
 		out->v[F_SCORED_SESSIONS] = 1;
-		out->v[F_GOOD_SESSIONS] = score >= GOOD_SCORE ? 1 : 0;
+		out->v[F_GOOD_SESSIONS] = score >= good_score ? 1 : 0;
 	}
 }
 
@@ -456,21 +461,27 @@ prepare_plans(Oid relid)
 		SPI_freeplan(append_plan);
 		enabled_plan = NULL;
 	}
-	enabled_plan = qoe_prepare_kept("SELECT enabled FROM qoe.rollup_status", 0, NULL);
+	enabled_plan = qoe_prepare_kept("SELECT r.enabled, (SELECT c.good_score FROM qoe.qoe_score_config c LIMIT 1)"
+									" FROM qoe.rollup_status r", 0, NULL);
 	append_plan = qoe_prepare_kept("INSERT INTO qoe.session_window_deltas"
 							   " SELECT * FROM pg_catalog.unnest($1)", 1, &rows_type);
 	plans_relid = relid;
 }
 
+/* Whether the rollups are on; reads the good score for the batch too. */
 static bool
 rollups_enabled(void)
 {
 	bool		isnull;
+	Datum		good;
 
 	if (SPI_execute_plan(enabled_plan, NULL, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "reading qoe.rollup_status failed");
-	return SPI_processed == 0 ||
-		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) ||
+	if (SPI_processed == 0)
+		return true;
+	good = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	good_score = isnull ? 70.0 : DatumGetFloat8(good);
+	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) ||
 		isnull;
 }
 

@@ -12,7 +12,11 @@
 #  - VST percentiles from the merged digests are within the digest's rank
 #    bound of the sessions' exact distribution;
 #  - metrics by day equal the merge of their 5-minute buckets, and the
-#    day's attempts, plays and viewers equal the direct figures.
+#    day's attempts, plays and viewers equal the direct figures;
+#  - every coarser level (qoe.rollup_levels) equals qoe.qoe_5min merged
+#    directly at its grain and dimensions, in all three loads, and
+#    qoe.qoe_metrics over ragged ranges reads the same figures from them as
+#    from qoe.qoe_5min alone.
 set -eu
 QOE_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$QOE_ROOT/test/lib/cluster.sh"
@@ -161,3 +165,47 @@ regrain=$(q inorder -c "
       LEFT JOIN s USING (bucket) LEFT JOIN p USING (bucket)")
 [ "$regrain" = t ] || fail "a day differs from its 5-minute buckets or from the direct day"
 echo "days equal their 5-minute buckets and the direct figures"
+
+# the coarser levels: each equal to qoe_5min merged directly (levels_match
+# of sql/rollups.sql), after each load and after abandonment
+sed -n '/^-- levels_match: begin/,/^-- levels_match: end/p' "$QOE_ROOT/sql/rollups.sql" >"$WORK/levels_match.sql"
+for db in inorder shuffled concurrent; do
+	q $db -f "$WORK/levels_match.sql" >/dev/null
+	q $db -c "SELECT qoe.refresh_rollups()" >/dev/null
+	bad=$(q $db -c "SELECT string_agg(level || ': ' || differing || ' of ' || level_rows, ', ')
+	                  FROM levels_match() WHERE differing <> 0 OR level_rows = 0")
+	[ -z "$bad" ] || fail "$db: levels differ from qoe_5min merged directly: $bad"
+done
+echo "every level equals qoe_5min merged at its grain and dimensions (three loads, after abandonment)"
+
+# qoe_metrics over ragged ranges: the same from the levels as from qoe_5min
+# alone (the other levels removed in a transaction rolled back); percentiles
+# within the digest's bound of each other, everything else equal
+q inorder -c "CREATE TABLE ranges AS SELECT * FROM (VALUES
+        (1, now() - interval '5 hours 13 min', now() - interval '7 min', NULL::interval, '{content_id}'::text[]),
+        (2, now() - interval '6 hours 1 min', now(), '1 hour', '{}'),
+        (3, now() - interval '2 days', now() + interval '1 day', '1 day', '{country}'),
+        (4, now() - interval '4 hours 58 min', now() - interval '1 hour 2 min', '15 min', '{content_id,device_type}'),
+        (5, now() - interval '7 hours', now(), '2 hours', '{cdn_pop}')) r(n, f, t, g, gb)" \
+	-c "CREATE TABLE via_levels AS SELECT r.n, m.* FROM ranges r, LATERAL qoe.qoe_metrics(r.f, r.t, r.g, r.gb) m"
+cmp=$(q inorder -c "BEGIN" -c "DELETE FROM qoe.rollup_levels WHERE source IS NOT NULL" -c "
+    WITH d AS (SELECT r.n, m.* FROM ranges r, LATERAL qoe.qoe_metrics(r.f, r.t, r.g, r.gb) m)
+    SELECT count(*) FILTER (WHERE l.n IS NULL OR d.n IS NULL
+                               OR (l.attempts, l.plays, l.ebvs_rate, l.video_start_failure_rate,
+                                   l.playback_failure_rate, l.rebuffering_ratio, l.stalls_per_hour,
+                                   l.avg_bitrate_kbps, l.completion_rate, l.good_share, l.unique_viewers)
+                                  IS DISTINCT FROM
+                                  (d.attempts, d.plays, d.ebvs_rate, d.video_start_failure_rate,
+                                   d.playback_failure_rate, d.rebuffering_ratio, d.stalls_per_hour,
+                                   d.avg_bitrate_kbps, d.completion_rate, d.good_share, d.unique_viewers)
+                               OR abs(l.qoe_score - d.qoe_score) > 1e-9 OR abs(l.watch_hours - d.watch_hours) > 1e-9
+                               OR abs(l.vst_p50_ms - d.vst_p50_ms) > 0.05 * d.vst_p50_ms
+                               OR abs(l.vst_p95_ms - d.vst_p95_ms) > 0.05 * d.vst_p95_ms)
+           || ' of ' || count(*)
+      FROM via_levels l FULL JOIN d ON d.n = l.n AND d.bucket = l.bucket
+       AND d.content_id IS NOT DISTINCT FROM l.content_id AND d.country IS NOT DISTINCT FROM l.country
+       AND d.device_type IS NOT DISTINCT FROM l.device_type AND d.cdn_pop IS NOT DISTINCT FROM l.cdn_pop" -c "ROLLBACK")
+case $cmp in
+"0 of "[1-9]*) echo "qoe_metrics over ragged ranges: the levels give the qoe_5min figures ($cmp rows differ)" ;;
+*) fail "qoe_metrics from the levels differs from qoe_5min alone: $cmp rows" ;;
+esac
