@@ -125,6 +125,13 @@ fill_event_row(const QoeCatalog *cat, const QoeEvent *ev, TimestampTz received_a
 	}
 }
 
+/*
+ * Rows per table_multi_insert, as COPY buffers them: the slots and the rows
+ * of one chunk are reused by the next, so a batch of any size touches the
+ * memory of one chunk (fresh memory costs a page fault per 4 kB).
+ */
+#define INSERT_CHUNK 1000
+
 /* Insert one day's events into its partition, indexes included. */
 static void
 insert_into_partition(const QoeCatalog *cat, Oid partition, QoeEvent **events, int n,
@@ -140,7 +147,11 @@ insert_into_partition(const QoeCatalog *cat, Oid partition, QoeEvent **events, i
 	TupleConstr *constr = RelationGetDescr(rel)->constr;	/* not in the copy */
 	EState	   *estate = CreateExecutorState();
 	ResultRelInfo *rri = makeNode(ResultRelInfo);
-	TupleTableSlot **slots = palloc(sizeof(TupleTableSlot *) * n);
+	int			nslots = Min(n, INSERT_CHUNK);
+	TupleTableSlot **slots = palloc(sizeof(TupleTableSlot *) * nslots);
+	MemoryContext chunk_cxt = AllocSetContextCreate(CurrentMemoryContext, "qoe event rows",
+													ALLOCSET_DEFAULT_SIZES);
+	CommandId	cid = GetCurrentCommandId(true);
 	AttrNumber	attno[EC_COUNT];
 
 	/* map by name: a partition made after a column was dropped numbers them differently */
@@ -158,47 +169,94 @@ insert_into_partition(const QoeCatalog *cat, Oid partition, QoeEvent **events, i
 	 */
 	InitResultRelInfo(rri, rel, 0, NULL, 0);
 	ExecOpenIndices(rri, false);
-	for (int i = 0; i < n; i++)
-	{
+	for (int i = 0; i < nslots; i++)
 		slots[i] = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
-		ExecClearTuple(slots[i]);
-		memset(slots[i]->tts_isnull, true, sizeof(bool) * desc->natts);
-		fill_event_row(cat, events[i], received_at, attno,
-					   slots[i]->tts_values, slots[i]->tts_isnull);
-		ExecStoreVirtualTuple(slots[i]);
-		if (constr != NULL)
+	for (int start = 0; start < n; start += nslots)
+	{
+		int			m = Min(nslots, n - start);
+		MemoryContext caller = MemoryContextSwitchTo(chunk_cxt);
+
+		for (int i = 0; i < m; i++)
 		{
-			if (constr->has_generated_stored)
-				ExecComputeStoredGenerated(rri, estate, slots[i], CMD_INSERT);
-			ExecConstraints(rri, slots[i], estate);
+			TupleTableSlot *slot = slots[i];
+
+			ExecClearTuple(slot);
+			memset(slot->tts_isnull, true, sizeof(bool) * desc->natts);
+			fill_event_row(cat, events[start + i], received_at, attno,
+						   slot->tts_values, slot->tts_isnull);
+			ExecStoreVirtualTuple(slot);
+			if (constr != NULL)
+			{
+				if (constr->has_generated_stored)
+					ExecComputeStoredGenerated(rri, estate, slot, CMD_INSERT);
+				ExecConstraints(rri, slot, estate);
+				ResetPerTupleExprContext(estate);
+			}
+		}
+		table_multi_insert(rel, slots, m, cid, 0, NULL);
+		for (int i = 0; i < m; i++)
+		{
+			list_free(ExecInsertIndexTuples(rri, slots[i], estate, false, false, NULL, NIL));
 			ResetPerTupleExprContext(estate);
 		}
-		if (i % 1024 == 0)
-			CHECK_FOR_INTERRUPTS();
+		MemoryContextSwitchTo(caller);
+		/* the slots' values point into chunk_cxt: cleared before it is */
+		for (int i = 0; i < m; i++)
+			ExecClearTuple(slots[i]);
+		MemoryContextReset(chunk_cxt);
+		CHECK_FOR_INTERRUPTS();
 	}
-	table_multi_insert(rel, slots, n, GetCurrentCommandId(true), 0, NULL);
-	for (int i = 0; i < n; i++)
-	{
-		list_free(ExecInsertIndexTuples(rri, slots[i], estate, false, false, NULL, NIL));
-		ResetPerTupleExprContext(estate);
+	for (int i = 0; i < nslots; i++)
 		ExecDropSingleTupleTableSlot(slots[i]);
-	}
+	MemoryContextDelete(chunk_cxt);
 	ExecCloseIndices(rri);
 	FreeExecutorState(estate);
 	table_close(rel, NoLock);
 }
 
 static int
-cmp_by_day(const void *a, const void *b)
+cmp_int32(const void *a, const void *b)
 {
-	int32		da = qoe_day_of((*(QoeEvent *const *) a)->event_time);
-	int32		db = qoe_day_of((*(QoeEvent *const *) b)->event_time);
+	int32		x = *(const int32 *) a;
+	int32		y = *(const int32 *) b;
 
-	/*
-	 * Within a day, keep session order: index insertions then walk the
-	 * session index in key order, and a session's rows share heap pages.
-	 */
-	return da != db ? (da > db) - (da < db) : cmp_by_session(a, b);
+	return (x > y) - (x < y);
+}
+
+/*
+ * Copy events[0..n) into out[] grouped by day, days in order, keeping the
+ * order of the input within a day (a stable counting sort): the input is in
+ * session order, so index insertions then walk the session index in key
+ * order, and a session's rows share heap pages. No comparison of events.
+ */
+static void
+group_by_day(QoeEvent **events, int n, QoeEvent **out)
+{
+	int32	   *day = palloc(sizeof(int32) * n);
+	int32	   *days = palloc(sizeof(int32) * n);
+	int		   *first;
+	int			ndays = 0;
+
+	for (int i = 0; i < n; i++)
+		day[i] = days[i] = qoe_day_of(events[i]->event_time);
+	qsort(days, n, sizeof(int32), cmp_int32);
+	for (int i = 0; i < n; i++)
+		if (ndays == 0 || days[ndays - 1] != days[i])
+			days[ndays++] = days[i];
+	/* first[d]: where day d's events start in out[]; then where the next goes */
+	first = palloc0(sizeof(int) * (ndays + 1));
+	for (int i = 0; i < n; i++)
+	{
+		day[i] = (int32 *) bsearch(&day[i], days, ndays, sizeof(int32), cmp_int32) - days;
+		first[day[i] + 1]++;
+	}
+	for (int d = 0; d < ndays; d++)
+		first[d + 1] += first[d];
+	for (int i = 0; i < n; i++)
+		out[first[day[i]]++] = events[i];
+	pfree(day);
+	pfree(days);
+	pfree(first);
 }
 
 /* The partition of one day of a batch; InvalidOid when it has none usable. */
@@ -238,6 +296,7 @@ write_batch(const QoeCatalog *cat, QoeEvent **events, int n, TimestampTz receive
 	QoeWriteResult result = {0};
 	QoeEvent  **by_day = palloc(sizeof(QoeEvent *) * n);
 	QoeEvent  **usable = palloc(sizeof(QoeEvent *) * n);
+	QoeEvent  **kept = palloc(sizeof(QoeEvent *) * n);
 	bool	   *keep = palloc(sizeof(bool) * n);
 	DayPartition *days = palloc(sizeof(DayPartition) * n);
 	int			ndays = 0;
@@ -253,8 +312,7 @@ write_batch(const QoeCatalog *cat, QoeEvent **events, int n, TimestampTz receive
 	 * Partitions first, days in order (two writers creating the same days
 	 * lock them in the same order), before the sessions are touched.
 	 */
-	memcpy(by_day, events, sizeof(QoeEvent *) * n);
-	qsort(by_day, n, sizeof(QoeEvent *), cmp_by_day);
+	group_by_day(events, n, by_day);
 	for (int start = 0, end; start < n; start = end)
 	{
 		DayPartition *d = &days[ndays++];
@@ -279,7 +337,7 @@ write_batch(const QoeCatalog *cat, QoeEvent **events, int n, TimestampTz receive
 	qoe_rollup_sessions(cat, changes, nchanges);
 	for (int i = 0; i < nusable; i++)
 		if (keep[i])
-			by_day[nkept++] = usable[i];
+			kept[nkept++] = usable[i];
 	result.stored = nkept;
 	result.duplicates = nusable - nkept;
 
@@ -287,7 +345,7 @@ write_batch(const QoeCatalog *cat, QoeEvent **events, int n, TimestampTz receive
 	{
 		Relation	parent = table_open(cat->viewing_events_oid, RowExclusiveLock);
 
-		qsort(by_day, nkept, sizeof(QoeEvent *), cmp_by_day);
+		group_by_day(kept, nkept, by_day);
 		for (int start = 0, end; start < nkept; start = end)
 		{
 			int32		day = qoe_day_of(by_day[start]->event_time);
