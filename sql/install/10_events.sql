@@ -38,7 +38,7 @@ CREATE TABLE viewing_events (
 -- A single-column B-tree: PostgreSQL deduplicates its repeated keys, so
 -- per-session access (rebuilding a session, the stall-loop alert) costs a
 -- few bytes per event. No index by title: every insert would pay for it
--- (13 % of the writer's CPU), and per-title questions go to qoe.sessions
+-- (a tenth of qoe.ingest's CPU), and per-title questions go to qoe.sessions
 -- (sessions_content_started_idx) and the rollups, or reach the events of a
 -- title's sessions through this index.
 CREATE INDEX viewing_events_session_idx ON viewing_events (session_id);
