@@ -20,6 +20,8 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "common/hashfn.h"
+#include "common/pg_prng.h"
 #include "executor/executor.h"
 #include "executor/nodeModifyTable.h"
 #include "executor/spi.h"
@@ -57,14 +59,90 @@ static const char *const event_column_names[EC_COUNT] = {
 	"device_type", "country", "cdn_pop", "extra"
 };
 
-static int
-cmp_by_session(const void *a, const void *b)
+/* The events of one session id in a batch, while sort_by_session groups them. */
+typedef struct SessionGroup
 {
-	const QoeEvent *ea = *(QoeEvent *const *) a;
-	const QoeEvent *eb = *(QoeEvent *const *) b;
-	int			c = strcmp(ea->session_id, eb->session_id);
+	const char *session_id;
+	uint64		hash;
+	int			count;
+	int			next;			/* where its next event goes in the output */
+} SessionGroup;
 
-	return c != 0 ? c : qoe_event_order_cmp(ea, eb);
+static uint64 group_seed;		/* random: clients cannot pick colliding ids */
+
+static int
+cmp_group_ptr(const void *a, const void *b)
+{
+	return strcmp((*(SessionGroup *const *) a)->session_id,
+				  (*(SessionGroup *const *) b)->session_id);
+}
+
+static int
+cmp_event_ptr(const void *a, const void *b)
+{
+	return qoe_event_order_cmp(*(QoeEvent *const *) a, *(QoeEvent *const *) b);
+}
+
+/*
+ * Point out[0..n) at events[0..n) by session id (the order sessions are
+ * locked in), a session's events in qoe_event_order_cmp order. A batch holds
+ * far fewer sessions than events: the events are grouped through a hash
+ * table of their ids, and only the distinct ids are sorted.
+ */
+static void
+sort_by_session(QoeEvent *events, int n, QoeEvent **out)
+{
+	SessionGroup *groups = palloc(sizeof(SessionGroup) * n);
+	SessionGroup **order;
+	int		   *group_of = palloc(sizeof(int) * n);
+	int		   *table;
+	int			mask = 1;
+	int			ngroups = 0;
+	int			at = 0;
+
+	if (group_seed == 0)
+		group_seed = pg_prng_uint64(&pg_global_prng_state) | 1;
+	while (mask < 2 * n)
+		mask <<= 1;
+	table = palloc(sizeof(int) * mask);
+	memset(table, -1, sizeof(int) * mask);
+	mask--;
+	for (int i = 0; i < n; i++)
+	{
+		const char *id = events[i].session_id;
+		uint64		hash = hash_bytes_extended((const unsigned char *) id, strlen(id), group_seed);
+		int			slot = hash & mask;
+
+		while (table[slot] >= 0 && (groups[table[slot]].hash != hash ||
+									strcmp(groups[table[slot]].session_id, id) != 0))
+			slot = (slot + 1) & mask;
+		if (table[slot] < 0)
+		{
+			table[slot] = ngroups;
+			groups[ngroups++] = (SessionGroup) {.session_id = id, .hash = hash};
+		}
+		groups[table[slot]].count++;
+		group_of[i] = table[slot];
+	}
+	order = palloc(sizeof(SessionGroup *) * ngroups);
+	for (int g = 0; g < ngroups; g++)
+		order[g] = &groups[g];
+	qsort(order, ngroups, sizeof(SessionGroup *), cmp_group_ptr);
+	for (int g = 0; g < ngroups; g++)
+	{
+		order[g]->next = at;
+		at += order[g]->count;
+	}
+	for (int i = 0; i < n; i++)
+		out[groups[group_of[i]].next++] = &events[i];
+	for (int g = 0; g < ngroups; g++)
+		if (order[g]->count > 1)	/* next is now past the group's end */
+			qsort(&out[order[g]->next - order[g]->count], order[g]->count,
+				  sizeof(QoeEvent *), cmp_event_ptr);
+	pfree(groups);
+	pfree(order);
+	pfree(group_of);
+	pfree(table);
 }
 
 static void
@@ -472,9 +550,7 @@ qoe_write_events(QoeEvent *events, int n, TimestampTz received_at, const QoeSour
 	qoe_catalog_lookup(&cat);
 	qoe_require_ingest_privilege(cat.viewing_events_oid, ACL_INSERT, "INSERT on qoe.viewing_events");
 	sorted = palloc(sizeof(QoeEvent *) * n);
-	for (int i = 0; i < n; i++)
-		sorted[i] = &events[i];
-	qsort(sorted, n, sizeof(QoeEvent *), cmp_by_session);
+	sort_by_session(events, n, sorted);
 
 	nest_level = qoe_pin_search_path();
 	write_isolating(&cat, sorted, n, received_at, origins, &result);
