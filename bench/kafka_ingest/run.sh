@@ -18,7 +18,10 @@
 # machine touches all of them; the table gives each one's median and
 # spread, the time to its first stored row apart from its rate, and the CPU
 # the mock broker used meanwhile (share of one core): a run where the local
-# broker, not the consumer, is the bottleneck says so.
+# broker, not the consumer, is the bottleneck says so; then the CPU seconds
+# per million events of the server (all its processes), of the qoe_ext
+# workers alone and of the launcher, whose scheduler refreshes the rollups
+# meanwhile: on a shared machine these are steadier than events/s.
 #
 #   bash bench/kafka_ingest/run.sh [events] [viewers] [latency_rate] [latency_seconds]
 set -eu
@@ -90,13 +93,35 @@ proc_cpu() { awk -v hz="$CLK_TCK" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$
 machine_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
 NCPU=$(nproc)
 
+# CPU seconds of the server's processes: the postmaster's own and those of
+# its children that exited (which it has waited for), and of the children
+# still running; and of the running processes of one backend type
+PM_PID=$(head -n 1 "$QOE_PGDATA_DIR/data/postmaster.pid")
+server_cpu() {
+	local p sum
+	sum=$(awk -v hz="$CLK_TCK" '{ printf "%.2f", ($14 + $15 + $16 + $17) / hz }' "/proc/$PM_PID/stat")
+	for p in $(pgrep -P "$PM_PID"); do sum=$(calc "$sum + $(proc_cpu "$p" 2>/dev/null || echo 0)"); done
+	echo "$sum"
+}
+type_cpu() {
+	local p sum=0
+	for p in $(psql -qXAt -c "SELECT pid FROM pg_stat_activity WHERE backend_type = '$1'"); do
+		sum=$(calc "$sum + $(proc_cpu "$p" 2>/dev/null || echo 0)")
+	done
+	echo "$sum"
+}
+
 # Per contender and run: events/s end to end, events/s from the first stored
 # row, seconds to that row, broker CPU (share of one core), machine busy
-# (share of all cores). Keys "contender,run".
-declare -A eps from_first first_s broker_cpu busy note
+# (share of all cores), CPU seconds per million events of the server's
+# processes, of the qoe_ext workers alone and of the launcher (whose
+# scheduler refreshes the rollups meanwhile). Keys "contender,run".
+declare -A eps from_first first_s broker_cpu busy note server_cpu_m worker_cpu_m launcher_cpu_m
 measure_begin() {
 	m_broker0=$(proc_cpu "$QOE_KAFKA_PID")
 	read -r m_busy0 m_all0 <<<"$(machine_busy)"
+	m_server0=$(server_cpu)
+	m_launcher0=$(type_cpu "qoe_ext launcher")
 }
 # contender, run, events, start, first row, done
 record() {
@@ -108,6 +133,10 @@ record() {
 	first_s[$key]=$(calc "$5 - $4")
 	broker_cpu[$key]=$(calc "($b1 - $m_broker0) / ($6 - $4)")
 	busy[$key]=$(calc "($busy1 - $m_busy0) / ($all1 - $m_all0)")
+	# the workers started after measure_begin and still run
+	server_cpu_m[$key]=$(calc "($(server_cpu) - $m_server0) * 1000000 / $3")
+	worker_cpu_m[$key]=$(calc "$(type_cpu "qoe_ext worker") * 1000000 / $3")
+	launcher_cpu_m[$key]=$(calc "($(type_cpu "qoe_ext launcher") - $m_launcher0) * 1000000 / $3")
 }
 
 fresh_tables() {
@@ -300,11 +329,14 @@ row() {
 	read -r fs _ <<<"$(stats first_s "$2")"
 	read -r b b_min b_max <<<"$(stats broker_cpu "$2")"
 	read -r u _ <<<"$(stats busy "$2")"
-	printf '  %-34s %9.0f %6.0f-%-7.0f %5.1f%% %9.0f %7.1f   %4.0f%% (%2.0f-%3.0f%%)%s %4.0f%%   %s\n' \
+	read -r sc _ <<<"$(stats server_cpu_m "$2")"
+	read -r wc _ <<<"$(stats worker_cpu_m "$2")"
+	read -r lc _ <<<"$(stats launcher_cpu_m "$2")"
+	printf '  %-34s %9.0f %6.0f-%-7.0f %5.1f%% %9.0f %7.1f   %4.0f%% (%2.0f-%3.0f%%)%s %4.0f%%  %6.2f %6.2f %6.2f   %s\n' \
 		"$1" "$e_med" "$e_min" "$e_max" "$(calc "100 * ($e_max - $e_min) / $e_med")" "$f" "$fs" \
 		"$(calc "100 * $b")" "$(calc "100 * $b_min")" "$(calc "100 * $b_max")" \
 		"$( [ "$(calc "$b_max >= 0.9")" = 1 ] && echo ' broker-bound' || echo '')" \
-		"$(calc "100 * $u")" "${note[$2]:-}"
+		"$(calc "100 * $u")" "$sc" "$wc" "$lc" "${note[$2]:-}"
 }
 # ratios of medians, with the target
 ratio() {
@@ -325,9 +357,10 @@ list() {
 }
 printf '\nbench/kafka_ingest: %d events, %d concurrent viewers, %d partitions, 1 mock broker, %d runs each, %d cores\n' \
 	"$EVENTS" "$VIEWERS" $PARTITIONS "$RUNS" "$NCPU"
-printf '  %-34s %9s %-14s %6s %9s %7s   %-14s %5s\n' contender 'events/s' ' min-max' spread \
-	'1st row/s' '1st row' 'broker CPU' 'busy'
-printf '  %-34s %9s %-14s %6s %9s %7s   %-14s %5s\n' '' median '' '' median 's' 'of one core' 'all'
+printf '  %-34s %9s %-14s %6s %9s %7s   %-14s %5s  %-20s\n' contender 'events/s' ' min-max' spread \
+	'1st row/s' '1st row' 'broker CPU' 'busy' 'CPU s per M events'
+printf '  %-34s %9s %-14s %6s %9s %7s   %-14s %5s  %6s %6s %6s\n' '' median '' '' median 's' 'of one core' 'all' \
+	server worker launch
 row "(a) qoe_ext, 1 worker, rollups off" workers_1_off
 row "(a) qoe_ext, 1 worker" workers_1
 row "(a) qoe_ext, 2 workers" workers_2

@@ -4,7 +4,6 @@
 -- indexes, without its partitions, sessions or duplicate checks.
 CREATE TABLE plain_events (LIKE qoe.viewing_events);
 CREATE INDEX ON plain_events (session_id);
-CREATE INDEX ON plain_events (content_id);
 
 -- Contender (b)'s staging table, one NDJSON line per row.
 CREATE UNLOGGED TABLE staging (doc text NOT NULL);

@@ -35,10 +35,13 @@ CREATE TABLE viewing_events (
 ) PARTITION BY RANGE (event_time);
 
 -- Ids are opaque: byte order ("C") makes their comparisons memcmp, not strcoll.
--- Single-column B-trees: PostgreSQL deduplicates their repeated keys, so
--- per-session and per-title access costs a few bytes per event.
+-- A single-column B-tree: PostgreSQL deduplicates its repeated keys, so
+-- per-session access (rebuilding a session, the stall-loop alert) costs a
+-- few bytes per event. No index by title: every insert would pay for it
+-- (a tenth of qoe.ingest's CPU), and per-title questions go to qoe.sessions
+-- (sessions_content_started_idx) and the rollups, or reach the events of a
+-- title's sessions through this index.
 CREATE INDEX viewing_events_session_idx ON viewing_events (session_id);
-CREATE INDEX viewing_events_content_idx ON viewing_events (content_id);
 
 COMMENT ON TABLE viewing_events IS
     'Raw playback events, typed, one partition per UTC day (see doc/ingestion.md)';

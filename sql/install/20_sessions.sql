@@ -58,8 +58,12 @@ CREATE TABLE sessions (
     last_error_code   text,
     event_count       integer NOT NULL,
     fold_state        bytea   NOT NULL
-) WITH (fillfactor = 80);
+) WITH (fillfactor = 50);
 
+-- Half of each page is left free: a batch updates most active sessions of a
+-- page at once (a row is about 450 bytes), and each new version must fit on
+-- the page of the old one to be a HOT update, which writes no index entry.
+-- At 80 %, 27 % of the updates were not HOT; at 50 %, 12 %.
 CREATE INDEX sessions_content_started_idx ON sessions (content_id, started_at);
 CREATE INDEX sessions_user_idx ON sessions (user_id);
 -- Only unfinished sessions are looked at by expire_sessions().

@@ -20,6 +20,8 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "common/hashfn.h"
+#include "common/pg_prng.h"
 #include "executor/executor.h"
 #include "executor/nodeModifyTable.h"
 #include "executor/spi.h"
@@ -57,14 +59,90 @@ static const char *const event_column_names[EC_COUNT] = {
 	"device_type", "country", "cdn_pop", "extra"
 };
 
-static int
-cmp_by_session(const void *a, const void *b)
+/* The events of one session id in a batch, while sort_by_session groups them. */
+typedef struct SessionGroup
 {
-	const QoeEvent *ea = *(QoeEvent *const *) a;
-	const QoeEvent *eb = *(QoeEvent *const *) b;
-	int			c = strcmp(ea->session_id, eb->session_id);
+	const char *session_id;
+	uint64		hash;
+	int			count;
+	int			next;			/* where its next event goes in the output */
+} SessionGroup;
 
-	return c != 0 ? c : qoe_event_order_cmp(ea, eb);
+static uint64 group_seed;		/* random: clients cannot pick colliding ids */
+
+static int
+cmp_group_ptr(const void *a, const void *b)
+{
+	return strcmp((*(SessionGroup *const *) a)->session_id,
+				  (*(SessionGroup *const *) b)->session_id);
+}
+
+static int
+cmp_event_ptr(const void *a, const void *b)
+{
+	return qoe_event_order_cmp(*(QoeEvent *const *) a, *(QoeEvent *const *) b);
+}
+
+/*
+ * Point out[0..n) at events[0..n) by session id (the order sessions are
+ * locked in), a session's events in qoe_event_order_cmp order. A batch holds
+ * far fewer sessions than events: the events are grouped through a hash
+ * table of their ids, and only the distinct ids are sorted.
+ */
+static void
+sort_by_session(QoeEvent *events, int n, QoeEvent **out)
+{
+	SessionGroup *groups = palloc(sizeof(SessionGroup) * n);
+	SessionGroup **order;
+	int		   *group_of = palloc(sizeof(int) * n);
+	int		   *table;
+	int			mask = 1;
+	int			ngroups = 0;
+	int			at = 0;
+
+	if (group_seed == 0)
+		group_seed = pg_prng_uint64(&pg_global_prng_state) | 1;
+	while (mask < 2 * n)
+		mask <<= 1;
+	table = palloc(sizeof(int) * mask);
+	memset(table, -1, sizeof(int) * mask);
+	mask--;
+	for (int i = 0; i < n; i++)
+	{
+		const char *id = events[i].session_id;
+		uint64		hash = hash_bytes_extended((const unsigned char *) id, strlen(id), group_seed);
+		int			slot = hash & mask;
+
+		while (table[slot] >= 0 && (groups[table[slot]].hash != hash ||
+									strcmp(groups[table[slot]].session_id, id) != 0))
+			slot = (slot + 1) & mask;
+		if (table[slot] < 0)
+		{
+			table[slot] = ngroups;
+			groups[ngroups++] = (SessionGroup) {.session_id = id, .hash = hash};
+		}
+		groups[table[slot]].count++;
+		group_of[i] = table[slot];
+	}
+	order = palloc(sizeof(SessionGroup *) * ngroups);
+	for (int g = 0; g < ngroups; g++)
+		order[g] = &groups[g];
+	qsort(order, ngroups, sizeof(SessionGroup *), cmp_group_ptr);
+	for (int g = 0; g < ngroups; g++)
+	{
+		order[g]->next = at;
+		at += order[g]->count;
+	}
+	for (int i = 0; i < n; i++)
+		out[groups[group_of[i]].next++] = &events[i];
+	for (int g = 0; g < ngroups; g++)
+		if (order[g]->count > 1)	/* next is now past the group's end */
+			qsort(&out[order[g]->next - order[g]->count], order[g]->count,
+				  sizeof(QoeEvent *), cmp_event_ptr);
+	pfree(groups);
+	pfree(order);
+	pfree(group_of);
+	pfree(table);
 }
 
 static void
@@ -125,6 +203,13 @@ fill_event_row(const QoeCatalog *cat, const QoeEvent *ev, TimestampTz received_a
 	}
 }
 
+/*
+ * Rows per table_multi_insert, as COPY buffers them: the slots and the rows
+ * of one chunk are reused by the next, so a batch of any size touches the
+ * memory of one chunk (fresh memory costs a page fault per 4 kB).
+ */
+#define INSERT_CHUNK 1000
+
 /* Insert one day's events into its partition, indexes included. */
 static void
 insert_into_partition(const QoeCatalog *cat, Oid partition, QoeEvent **events, int n,
@@ -140,7 +225,11 @@ insert_into_partition(const QoeCatalog *cat, Oid partition, QoeEvent **events, i
 	TupleConstr *constr = RelationGetDescr(rel)->constr;	/* not in the copy */
 	EState	   *estate = CreateExecutorState();
 	ResultRelInfo *rri = makeNode(ResultRelInfo);
-	TupleTableSlot **slots = palloc(sizeof(TupleTableSlot *) * n);
+	int			nslots = Min(n, INSERT_CHUNK);
+	TupleTableSlot **slots = palloc(sizeof(TupleTableSlot *) * nslots);
+	MemoryContext chunk_cxt = AllocSetContextCreate(CurrentMemoryContext, "qoe event rows",
+													ALLOCSET_DEFAULT_SIZES);
+	CommandId	cid = GetCurrentCommandId(true);
 	AttrNumber	attno[EC_COUNT];
 
 	/* map by name: a partition made after a column was dropped numbers them differently */
@@ -158,47 +247,94 @@ insert_into_partition(const QoeCatalog *cat, Oid partition, QoeEvent **events, i
 	 */
 	InitResultRelInfo(rri, rel, 0, NULL, 0);
 	ExecOpenIndices(rri, false);
-	for (int i = 0; i < n; i++)
-	{
+	for (int i = 0; i < nslots; i++)
 		slots[i] = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
-		ExecClearTuple(slots[i]);
-		memset(slots[i]->tts_isnull, true, sizeof(bool) * desc->natts);
-		fill_event_row(cat, events[i], received_at, attno,
-					   slots[i]->tts_values, slots[i]->tts_isnull);
-		ExecStoreVirtualTuple(slots[i]);
-		if (constr != NULL)
+	for (int start = 0; start < n; start += nslots)
+	{
+		int			m = Min(nslots, n - start);
+		MemoryContext caller = MemoryContextSwitchTo(chunk_cxt);
+
+		for (int i = 0; i < m; i++)
 		{
-			if (constr->has_generated_stored)
-				ExecComputeStoredGenerated(rri, estate, slots[i], CMD_INSERT);
-			ExecConstraints(rri, slots[i], estate);
+			TupleTableSlot *slot = slots[i];
+
+			ExecClearTuple(slot);
+			memset(slot->tts_isnull, true, sizeof(bool) * desc->natts);
+			fill_event_row(cat, events[start + i], received_at, attno,
+						   slot->tts_values, slot->tts_isnull);
+			ExecStoreVirtualTuple(slot);
+			if (constr != NULL)
+			{
+				if (constr->has_generated_stored)
+					ExecComputeStoredGenerated(rri, estate, slot, CMD_INSERT);
+				ExecConstraints(rri, slot, estate);
+				ResetPerTupleExprContext(estate);
+			}
+		}
+		table_multi_insert(rel, slots, m, cid, 0, NULL);
+		for (int i = 0; i < m; i++)
+		{
+			list_free(ExecInsertIndexTuples(rri, slots[i], estate, false, false, NULL, NIL));
 			ResetPerTupleExprContext(estate);
 		}
-		if (i % 1024 == 0)
-			CHECK_FOR_INTERRUPTS();
+		MemoryContextSwitchTo(caller);
+		/* the slots' values point into chunk_cxt: cleared before it is */
+		for (int i = 0; i < m; i++)
+			ExecClearTuple(slots[i]);
+		MemoryContextReset(chunk_cxt);
+		CHECK_FOR_INTERRUPTS();
 	}
-	table_multi_insert(rel, slots, n, GetCurrentCommandId(true), 0, NULL);
-	for (int i = 0; i < n; i++)
-	{
-		list_free(ExecInsertIndexTuples(rri, slots[i], estate, false, false, NULL, NIL));
-		ResetPerTupleExprContext(estate);
+	for (int i = 0; i < nslots; i++)
 		ExecDropSingleTupleTableSlot(slots[i]);
-	}
+	MemoryContextDelete(chunk_cxt);
 	ExecCloseIndices(rri);
 	FreeExecutorState(estate);
 	table_close(rel, NoLock);
 }
 
 static int
-cmp_by_day(const void *a, const void *b)
+cmp_int32(const void *a, const void *b)
 {
-	int32		da = qoe_day_of((*(QoeEvent *const *) a)->event_time);
-	int32		db = qoe_day_of((*(QoeEvent *const *) b)->event_time);
+	int32		x = *(const int32 *) a;
+	int32		y = *(const int32 *) b;
 
-	/*
-	 * Within a day, keep session order: index insertions then walk the
-	 * session index in key order, and a session's rows share heap pages.
-	 */
-	return da != db ? (da > db) - (da < db) : cmp_by_session(a, b);
+	return (x > y) - (x < y);
+}
+
+/*
+ * Copy events[0..n) into out[] grouped by day, days in order, keeping the
+ * order of the input within a day (a stable counting sort): the input is in
+ * session order, so index insertions then walk the session index in key
+ * order, and a session's rows share heap pages. No comparison of events.
+ */
+static void
+group_by_day(QoeEvent **events, int n, QoeEvent **out)
+{
+	int32	   *day = palloc(sizeof(int32) * n);
+	int32	   *days = palloc(sizeof(int32) * n);
+	int		   *first;
+	int			ndays = 0;
+
+	for (int i = 0; i < n; i++)
+		day[i] = days[i] = qoe_day_of(events[i]->event_time);
+	qsort(days, n, sizeof(int32), cmp_int32);
+	for (int i = 0; i < n; i++)
+		if (ndays == 0 || days[ndays - 1] != days[i])
+			days[ndays++] = days[i];
+	/* first[d]: where day d's events start in out[]; then where the next goes */
+	first = palloc0(sizeof(int) * (ndays + 1));
+	for (int i = 0; i < n; i++)
+	{
+		day[i] = (int32 *) bsearch(&day[i], days, ndays, sizeof(int32), cmp_int32) - days;
+		first[day[i] + 1]++;
+	}
+	for (int d = 0; d < ndays; d++)
+		first[d + 1] += first[d];
+	for (int i = 0; i < n; i++)
+		out[first[day[i]]++] = events[i];
+	pfree(day);
+	pfree(days);
+	pfree(first);
 }
 
 /* The partition of one day of a batch; InvalidOid when it has none usable. */
@@ -238,6 +374,7 @@ write_batch(const QoeCatalog *cat, QoeEvent **events, int n, TimestampTz receive
 	QoeWriteResult result = {0};
 	QoeEvent  **by_day = palloc(sizeof(QoeEvent *) * n);
 	QoeEvent  **usable = palloc(sizeof(QoeEvent *) * n);
+	QoeEvent  **kept = palloc(sizeof(QoeEvent *) * n);
 	bool	   *keep = palloc(sizeof(bool) * n);
 	DayPartition *days = palloc(sizeof(DayPartition) * n);
 	int			ndays = 0;
@@ -253,8 +390,7 @@ write_batch(const QoeCatalog *cat, QoeEvent **events, int n, TimestampTz receive
 	 * Partitions first, days in order (two writers creating the same days
 	 * lock them in the same order), before the sessions are touched.
 	 */
-	memcpy(by_day, events, sizeof(QoeEvent *) * n);
-	qsort(by_day, n, sizeof(QoeEvent *), cmp_by_day);
+	group_by_day(events, n, by_day);
 	for (int start = 0, end; start < n; start = end)
 	{
 		DayPartition *d = &days[ndays++];
@@ -279,7 +415,7 @@ write_batch(const QoeCatalog *cat, QoeEvent **events, int n, TimestampTz receive
 	qoe_rollup_sessions(cat, changes, nchanges);
 	for (int i = 0; i < nusable; i++)
 		if (keep[i])
-			by_day[nkept++] = usable[i];
+			kept[nkept++] = usable[i];
 	result.stored = nkept;
 	result.duplicates = nusable - nkept;
 
@@ -287,7 +423,7 @@ write_batch(const QoeCatalog *cat, QoeEvent **events, int n, TimestampTz receive
 	{
 		Relation	parent = table_open(cat->viewing_events_oid, RowExclusiveLock);
 
-		qsort(by_day, nkept, sizeof(QoeEvent *), cmp_by_day);
+		group_by_day(kept, nkept, by_day);
 		for (int start = 0, end; start < nkept; start = end)
 		{
 			int32		day = qoe_day_of(by_day[start]->event_time);
@@ -414,9 +550,7 @@ qoe_write_events(QoeEvent *events, int n, TimestampTz received_at, const QoeSour
 	qoe_catalog_lookup(&cat);
 	qoe_require_ingest_privilege(cat.viewing_events_oid, ACL_INSERT, "INSERT on qoe.viewing_events");
 	sorted = palloc(sizeof(QoeEvent *) * n);
-	for (int i = 0; i < n; i++)
-		sorted[i] = &events[i];
-	qsort(sorted, n, sizeof(QoeEvent *), cmp_by_session);
+	sort_by_session(events, n, sorted);
 
 	nest_level = qoe_pin_search_path();
 	write_isolating(&cat, sorted, n, received_at, origins, &result);

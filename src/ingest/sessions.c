@@ -1084,13 +1084,20 @@ void
 qoe_sessions_apply(const QoeCatalog *cat, QoeEvent **events, int n, bool *keep,
 				   QoeSessionChange **changes, int *nchanges)
 {
-	SessionWork *works = palloc0(sizeof(SessionWork) * Max(n, 1));
-	SessionWork **pending = palloc(sizeof(SessionWork *) * Max(n, 1));
-	SessionWork **lost = palloc(sizeof(SessionWork *) * Max(n, 1));
+	SessionWork *works;
+	SessionWork **pending;
+	SessionWork **lost;
+	int			nsessions = 0;
 	int			nworks = 0;
 	int			npending;
 	SessionStore store;
 
+	/* events come sorted by session: count the sessions, not the events */
+	for (int i = 0; i < n; i++)
+		nsessions += (i == 0 || strcmp(events[i - 1]->session_id, events[i]->session_id) != 0);
+	works = palloc0(sizeof(SessionWork) * Max(nsessions, 1));
+	pending = palloc(sizeof(SessionWork *) * Max(nsessions, 1));
+	lost = palloc(sizeof(SessionWork *) * Max(nsessions, 1));
 	prepare_plans(cat);
 	store_open(cat, &store);
 	for (int i = 0; i < n; i++)
