@@ -93,7 +93,7 @@ empty_tables() {
 	local try
 	for try in 1 2 3 4 5 6 7 8 9 10; do
 		psql -qX -v ON_ERROR_STOP=1 -c "TRUNCATE qoe.viewing_events, qoe.sessions, qoe.dead_letters,
-		    qoe.session_window_deltas, qoe.session_windows, qoe.qoe_5min, qoe.alerts, qoe.alert_rule_status" \
+		    qoe.session_window_deltas, qoe.session_windows, qoe.qoe_5min, qoe.qoe_rollups, qoe.alerts, qoe.alert_rule_status" \
 			2>/dev/null && break
 		[ $try = 10 ] && { echo "could not empty the tables"; return 1; }
 		sleep 1

@@ -71,7 +71,7 @@ off_t0=$(now_s)
 read -r _ _ _ off_cpu < <("$WORK/feed" "" <"$WORK/batches.json")
 off_s=$(elapsed "$off_t0" "$(now_s)")
 psql -qX -v ON_ERROR_STOP=1 -c "TRUNCATE qoe.viewing_events, qoe.sessions, qoe.dead_letters,
-    qoe.session_window_deltas, qoe.session_windows, qoe.qoe_5min" \
+    qoe.session_window_deltas, qoe.session_windows, qoe.qoe_5min, qoe.qoe_rollups" \
 	-c "UPDATE qoe.rollup_status SET enabled = true" -c "CHECKPOINT" >/dev/null
 t1=$(now_s)
 read -r _ _ _ ingest_cpu < <("$WORK/feed" "" <"$WORK/batches.json")

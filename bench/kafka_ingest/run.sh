@@ -142,7 +142,7 @@ record() {
 fresh_tables() {
 	psql -qX -v ON_ERROR_STOP=1 -c "TRUNCATE plain_events, staging, produced" \
 		-c "TRUNCATE qoe.viewing_events, qoe.sessions, qoe.dead_letters" \
-		-c "TRUNCATE qoe.session_window_deltas, qoe.session_windows, qoe.qoe_5min" -c "CHECKPOINT" >/dev/null
+		-c "TRUNCATE qoe.session_window_deltas, qoe.session_windows, qoe.qoe_5min, qoe.qoe_rollups" -c "CHECKPOINT" >/dev/null
 	if [ "$have_workers" = t ]; then
 		psql -qX -v ON_ERROR_STOP=1 -c "TRUNCATE qoe.source_offsets" >/dev/null
 	fi

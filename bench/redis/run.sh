@@ -91,7 +91,7 @@ publishing() {
 fresh_tables() {
 	psql -qX -v ON_ERROR_STOP=1 -o /dev/null \
 		-c "TRUNCATE qoe.viewing_events, qoe.sessions, qoe.dead_letters, qoe.source_offsets" \
-		-c "TRUNCATE qoe.session_window_deltas, qoe.session_windows, qoe.qoe_5min" -c "CHECKPOINT"
+		-c "TRUNCATE qoe.session_window_deltas, qoe.session_windows, qoe.qoe_5min, qoe.qoe_rollups" -c "CHECKPOINT"
 	qoe_rcli FLUSHALL >/dev/null
 }
 
