@@ -33,13 +33,20 @@ typedef struct SchedulerJob
 	const char *name;			/* the row of qoe.scheduler_status */
 	const char *sql;
 	int		   *interval_ms;	/* a setting of guc.c */
+	uint32		woken_by;		/* QOE_WAKE_* bits that bring it forward (commit_wake.h) */
+	uint32		wakes_publisher;	/* bits it sets for the publisher once it committed */
+	int			wake_spacing_ms;	/* woken runs start at least this far apart */
 	TimestampTz due;
+	TimestampTz last_started;	/* of its latest run, for qoe_wake_earliest */
+	TimestampTz last_ended;
+	int64		last_cpu_us;
 	char		last_logged[256];	/* the error logged last, to log it once */
 } SchedulerJob;
 
 static SchedulerJob jobs[] = {
 	{.name = "refresh_rollups", .sql = "SELECT qoe.refresh_rollups()",
-	.interval_ms = &qoe_rollup_refresh_ms},
+		.interval_ms = &qoe_rollup_refresh_ms,
+	.woken_by = QOE_WAKE_INGESTED, .wakes_publisher = QOE_WAKE_ROLLUPS},
 	{.name = "expire_sessions", .sql = "SELECT qoe.expire_sessions()",
 	.interval_ms = &qoe_session_expiry_ms},
 	{.name = "record_concurrency", .sql = "SELECT qoe.record_concurrency()",
@@ -49,7 +56,8 @@ static SchedulerJob jobs[] = {
 	{.name = "apply_retention", .sql = "SELECT count(*) FROM qoe.apply_retention()",
 	.interval_ms = &qoe_retention_ms},
 	{.name = "evaluate_alerts", .sql = "SELECT count(*) FROM qoe.evaluate_alerts()",
-	.interval_ms = &qoe_alert_evaluation_ms},
+		.interval_ms = &qoe_alert_evaluation_ms,
+	.woken_by = QOE_WAKE_STALLED, .wake_spacing_ms = 250},
 	{.name = "refresh_recommendations", .sql = "SELECT count(*) FROM qoe.refresh_recommendations()",
 	.interval_ms = &qoe_recommendations_refresh_ms},
 };
@@ -130,48 +138,39 @@ run_job(SchedulerJob *job)
 }
 
 /*
- * The wake-up chain (core/commit_wake.c): an ingest commit makes
- * refresh_rollups due as soon as qoe_wake_earliest allows, instead of at its
- * next interval; a refresh that committed wakes the publisher, which then
- * publishes the rollups.
+ * The wake-up chain (core/commit_wake.c): a commit that sets one of a job's
+ * woken_by bits makes it due as soon as qoe_wake_earliest allows, instead of
+ * at its next interval (an ingest commit: refresh_rollups, while a Redis
+ * publisher runs; a commit that stored a stall: evaluate_alerts, for the
+ * stall-loop rule, at most 4 times a second: each run judges every stall
+ * arrived since the previous one); a job that committed then wakes the publisher with its
+ * wakes_publisher bits (the refreshed rollups).
  */
-static TimestampTz rollups_started = 0;
-static TimestampTz rollups_ended = 0;
-static int64 rollups_cpu_us = 0;
-
-static bool
-is_rollups(const SchedulerJob *job)
-{
-	return strcmp(job->name, "refresh_rollups") == 0;
-}
-
-/* Bring refresh_rollups forward if an ingest committed since its last start. */
 static void
-hurry_rollups(SchedulerJob *job, TimestampTz now)
+hurry(SchedulerJob *job, TimestampTz now)
 {
-	TimestampTz earliest = qoe_wake_earliest(rollups_started, rollups_ended,
-												 rollups_cpu_us);
+	TimestampTz earliest;
 
-	if (qoe_wake_pending(QOE_WAKE_SCHEDULER) & QOE_WAKE_INGESTED)
-		job->due = Min(job->due, Max(earliest, now));
+	if (!(qoe_wake_pending(QOE_WAKE_SCHEDULER) & job->woken_by))
+		return;
+	earliest = Max(qoe_wake_earliest(job->last_started, job->last_ended, job->last_cpu_us),
+				   TimestampTzPlusMilliseconds(job->last_started, job->wake_spacing_ms));
+	job->due = Min(job->due, Max(now, earliest));
 }
 
 static void
 run_scheduled(SchedulerJob *job, TimestampTz now)
 {
-	if (!is_rollups(job))
-	{
-		(void) run_job(job);
-		return;
-	}
-	/* taken before: a commit during the refresh asks for the next one */
-	(void) qoe_wake_take(QOE_WAKE_SCHEDULER, QOE_WAKE_INGESTED);
-	rollups_started = now;
-	rollups_cpu_us = qoe_wake_cpu_us();
-	if (run_job(job))
-		qoe_wake(QOE_WAKE_PUBLISHER, QOE_WAKE_ROLLUPS);
-	rollups_ended = GetCurrentTimestamp();
-	rollups_cpu_us = qoe_wake_cpu_us() - rollups_cpu_us;
+	int64		cpu_us = qoe_wake_cpu_us();
+
+	/* taken before: a commit during the run asks for the next one */
+	if (job->woken_by != 0)
+		(void) qoe_wake_take(QOE_WAKE_SCHEDULER, job->woken_by);
+	job->last_started = now;
+	if (run_job(job) && job->wakes_publisher != 0)
+		qoe_wake(QOE_WAKE_PUBLISHER, job->wakes_publisher);
+	job->last_ended = GetCurrentTimestamp();
+	job->last_cpu_us = qoe_wake_cpu_us() - cpu_us;
 }
 
 long
@@ -188,8 +187,7 @@ qoe_scheduler_run(void)
 			continue;
 		/* a shortened interval applies at once */
 		job->due = Min(job->due, TimestampTzPlusMilliseconds(now, *job->interval_ms));
-		if (is_rollups(job))
-			hurry_rollups(job, now);
+		hurry(job, now);
 		if (now >= job->due)
 		{
 			run_scheduled(job, now);

@@ -2,7 +2,8 @@
  * commit_wake.c: the wake-up chain from an ingest commit to Redis
  * (doc/redis.md, freshness): ingest commit -> scheduler (refresh_rollups)
  * and publisher (concurrent_viewers); refresh commit -> publisher
- * (qoe_metrics). See commit_wake.h.
+ * (qoe_metrics). Also ingest commit with a stall -> scheduler
+ * (evaluate_alerts: the stall-loop rule, doc/alerts.md). See commit_wake.h.
  *
  * An ingest backend registers one transaction callback, once; at commit it
  * sets a bit and a latch, which is all it ever does for the chain: it never
@@ -35,6 +36,7 @@ typedef struct QoeWakeShared
 static QoeWakeShared *wake = NULL;	/* NULL unless preloaded */
 static bool callback_registered = false;
 static bool wake_at_commit = false;
+static bool stalls_at_commit = false;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -134,11 +136,13 @@ wake_xact_callback(XactEvent event, void *arg)
 				qoe_wake(QOE_WAKE_SCHEDULER, QOE_WAKE_INGESTED);
 				qoe_wake(QOE_WAKE_PUBLISHER, QOE_WAKE_INGESTED);
 			}
-			wake_at_commit = false;
+			if (stalls_at_commit)
+				qoe_wake(QOE_WAKE_SCHEDULER, QOE_WAKE_STALLED);
+			wake_at_commit = stalls_at_commit = false;
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PREPARE:	/* COMMIT PREPARED: the fallback interval */
-			wake_at_commit = false;
+			wake_at_commit = stalls_at_commit = false;
 			break;
 		default:
 			break;
@@ -146,7 +150,7 @@ wake_xact_callback(XactEvent event, void *arg)
 }
 
 void
-qoe_wake_on_commit(int64 stored)
+qoe_wake_on_commit(int64 stored, int64 stalls)
 {
 	if (wake == NULL || stored <= 0)
 		return;
@@ -156,6 +160,7 @@ qoe_wake_on_commit(int64 stored)
 		callback_registered = true;
 	}
 	wake_at_commit = true;
+	stalls_at_commit |= stalls > 0;
 }
 
 static void

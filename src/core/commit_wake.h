@@ -23,6 +23,7 @@ typedef enum QoeWakeTarget
 /* Why (bits). */
 #define QOE_WAKE_INGESTED	0x1 /* an ingest transaction committed */
 #define QOE_WAKE_ROLLUPS	0x2 /* a refresh of the rollups committed */
+#define QOE_WAKE_STALLED	0x4 /* an ingest transaction that stored a stall committed */
 
 /*
  * Woken work (a refresh of the rollups, a publishing round) runs again no
@@ -39,11 +40,13 @@ typedef enum QoeWakeTarget
 extern void CommitWakeShmemInit(void);
 
 /*
- * Call in an ingest transaction with the events it stored: if any, when it
- * commits, the publisher and the scheduler are woken (INGESTED), if a
- * publisher runs (else the rollups keep their interval). Nothing on abort.
+ * Call in an ingest transaction with the events it stored and how many of
+ * them are buffering events. When it commits: if it stored any, the
+ * publisher and the scheduler are woken (INGESTED), if a publisher runs (else
+ * the rollups keep their interval); if it stored a stall, the scheduler is
+ * woken (STALLED) to judge the stall-loop rule at once. Nothing on abort.
  */
-extern void qoe_wake_on_commit(int64 stored);
+extern void qoe_wake_on_commit(int64 stored, int64 stalls);
 
 /* CPU time (user and system) this process has used, in microseconds. */
 extern int64 qoe_wake_cpu_us(void);

@@ -415,7 +415,10 @@ write_batch(const QoeCatalog *cat, QoeEvent **events, int n, TimestampTz receive
 	qoe_rollup_sessions(cat, changes, nchanges);
 	for (int i = 0; i < nusable; i++)
 		if (keep[i])
+		{
 			kept[nkept++] = usable[i];
+			result.stalls += usable[i]->type == QOE_EV_BUFFERING;
+		}
 	result.stored = nkept;
 	result.duplicates = nusable - nkept;
 
@@ -517,6 +520,7 @@ write_isolating(const QoeCatalog *cat, QoeEvent **events, int n, TimestampTz rec
 	if (edata == NULL)
 	{
 		total->stored += w.result.stored;
+		total->stalls += w.result.stalls;
 		total->duplicates += w.result.duplicates;
 		total->dead_letters += w.result.dead_letters;
 		return;
