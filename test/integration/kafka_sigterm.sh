@@ -22,6 +22,10 @@ qoe_wait_for 30 "SELECT state FROM qoe.source_status" running
 PGAPPNAME=locker psql -qX -c "BEGIN; LOCK qoe.sessions IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(600)" \
 	>/dev/null 2>&1 &
 locker=$!
+# the event only once the lock is held: a worker quicker than the locker would store it
+qoe_wait_for 30 "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+                 WHERE a.application_name = 'locker' AND l.granted
+                   AND l.relation = 'qoe.sessions'::regclass AND l.mode = 'AccessExclusiveLock'" 1
 head -n 1 "$WORK/events.ndjson" | qoe_kafka_produce events
 qoe_wait_for 30 "$waiting" Lock/relation
 pid=$(psql -qXAt -c "$worker_pid")
