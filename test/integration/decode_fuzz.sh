@@ -135,7 +135,8 @@ echo "65,536 crafted colliding keys: $ms ms"
 [ "$ms" -lt 1000 ] || fail "decoding 65,536 colliding keys took $ms ms"
 
 # A decode of 2.5 s or so (a million events of 21 fields): with a timeout of
-# 1 s it must end within 1.8 s, cancelled, not at its end.
+# 1 s it must end within 1.8 s, cancelled, not at its end (on a loaded machine,
+# where everything is slower, before half of what follows the first second).
 huge="'[' || repeat('{\"event_type\":\"start\",\"session_id\":\"s\",\"user_id\":1,\"content_id\":2,\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6,\"g\":7,\"h\":8,\"i\":9,\"j\":10,\"k\":11,\"l\":12,\"m\":13,\"n\":14,\"o\":15,\"p\":16,\"q\":17},', 999999) || '{}]'"
 elapsed() {
 	local t0=$(date +%s%N)
@@ -151,7 +152,9 @@ grep -q "canceling statement due to statement timeout" "$work/timeout.out" ||
 	{ cat "$work/timeout.out"; fail "the huge decode was not cancelled"; }
 if [ "$full" -lt 2000 ]; then
 	echo "the huge decode took under 2 s: too fast to tell a prompt cancel"
-elif [ "$cut" -ge 1800 ]; then
-	fail "statement_timeout = 1s ended a $full ms decode only after $cut ms"
+else
+	limit=$(( 1000 + (full - 1000) / 2 > 1800 ? 1000 + (full - 1000) / 2 : 1800 ))
+	[ "$cut" -lt "$limit" ] ||
+		fail "statement_timeout = 1s ended a $full ms decode only after $cut ms (limit $limit ms)"
 fi
 echo "ok"
