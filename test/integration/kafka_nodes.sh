@@ -22,7 +22,8 @@ eval "set -- $(trap -p EXIT)"
 node0_exit=${3:-}
 qoe_cluster_start
 NODE1=(PGHOST=$PGHOST PGPORT=$PGPORT)
-trap "rc=\$?; qoe_cluster_stop; QOE_PGDATA_DIR=$NODE0_DIR; (exit \$rc); $node0_exit" EXIT
+NODE1_DIR=$QOE_PGDATA_DIR
+trap "rc=\$?; QOE_PGDATA_DIR=$NODE1_DIR; qoe_cluster_stop; QOE_PGDATA_DIR=$NODE0_DIR; (exit \$rc); $node0_exit" EXIT
 QOE_PGDATA_DIR=$NODE0_DIR
 # run a command (a shell function too) against one node
 node0() { (export "${NODE0[@]}"; "$@"); }
