@@ -35,10 +35,9 @@ CREATE TABLE viewing_events (
 ) PARTITION BY RANGE (event_time);
 
 -- Ids are opaque: byte order ("C") makes their comparisons memcmp, not strcoll.
--- Single-column B-trees: PostgreSQL deduplicates their repeated keys, so
--- per-session and per-title access costs a few bytes per event.
-CREATE INDEX viewing_events_session_idx ON viewing_events (session_id);
-CREATE INDEX viewing_events_content_idx ON viewing_events (content_id);
+-- No index here: each partition gets its own (src/ingest/partitions.c), so
+-- that a dump of the partitions restores (doc/operations.md, "Backup and
+-- restore").
 
 COMMENT ON TABLE viewing_events IS
     'Raw playback events, typed, one partition per UTC day (see doc/ingestion.md)';

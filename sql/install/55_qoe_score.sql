@@ -28,6 +28,26 @@ CREATE TABLE qoe.qoe_score_config (
                   bitrate_bad_kbps, dropped_good, dropped_bad) >= 0),
     CONSTRAINT qoe_score_config_good_score CHECK (good_score BETWEEN 0 AND 100)
 );
+-- The settings tables of one row (this one, qoe.recommendation_settings,
+-- qoe.rollup_status) are dumped by pg_dump, whose restore inserts the saved
+-- row after CREATE EXTENSION has inserted the defaults: an inserted row
+-- replaces the one there (so DEFAULT VALUES also resets the settings).
+CREATE FUNCTION qoe.replace_single_row() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    EXECUTE format('DELETE FROM %I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME);
+    RETURN NEW;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION qoe.replace_single_row() FROM PUBLIC;
+COMMENT ON FUNCTION qoe.replace_single_row() IS
+    'Trigger of the one-row settings tables: an inserted row replaces the one there (DEFAULT VALUES resets the settings; pg_dump restores a tuned row)';
+CREATE TRIGGER replace_row BEFORE INSERT ON qoe.qoe_score_config
+    FOR EACH ROW EXECUTE FUNCTION qoe.replace_single_row();
+COMMENT ON TRIGGER replace_row ON qoe.qoe_score_config IS
+    'An inserted row replaces the one there: restoring a dump keeps the tuned row';
 INSERT INTO qoe.qoe_score_config DEFAULT VALUES;
 SELECT pg_catalog.pg_extension_config_dump('qoe.qoe_score_config', '');
 

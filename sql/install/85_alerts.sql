@@ -245,8 +245,8 @@ END $$;
 COMMENT ON FUNCTION alert_metric_values(timestamptz, timestamptz, text[]) IS
     'Metrics of each scope for alert rules, from qoe.qoe_metrics over the 5-minute windows from the one holding from_ts to to_ts, plus error_rate (doc/alerts.md)';
 
--- Stalls by arrival: the stall loop looks at what arrived in the last seconds.
-CREATE INDEX viewing_events_buffering_idx ON viewing_events (received_at) WHERE event_type = 'buffering';
+-- Stalls by arrival, which the stall loop looks at, are indexed in every
+-- partition of qoe.viewing_events (src/ingest/partitions.c).
 
 -- Sessions stalling in a row (doc/alerts.md): per session, its connection-
 -- induced stalls after the first frame with no other event between them but
@@ -593,3 +593,34 @@ INSERT INTO alert_rules (name, metric, scope, comparator, threshold, recovery_th
      'stall_loop', 0, 'critical',
      'Stall loop: session {{session_id}} of user {{user_id}} stalled {{value}} times in a row within 3 s on content {{content_id}} via CDN POP {{cdn_pop}}',
      '{slack,pagerduty}');
+
+-- Backup (doc/operations.md, "Backup and restore"): pg_dump saves every rule,
+-- the rules added and the defaults as edited, and the alert history; the
+-- evaluation status and the notifier's counters are run state. A restore
+-- inserts the saved rules after CREATE EXTENSION has inserted the defaults:
+-- a rule inserted under the name of one of the defaults above updates it in
+-- place (its alerts stay attached to it).
+CREATE FUNCTION alert_rules_replace_default() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    cols text;
+    updated bigint;
+BEGIN
+    SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO cols
+      FROM pg_attribute WHERE attrelid = TG_RELID AND attnum > 0 AND NOT attisdropped;
+    EXECUTE format('UPDATE qoe.alert_rules SET (%s) = ROW(($1).*) WHERE name = ($1).name', cols)
+        USING NEW;
+    GET DIAGNOSTICS updated = ROW_COUNT;
+    RETURN CASE WHEN updated = 0 THEN NEW END;
+END $$;
+COMMENT ON FUNCTION alert_rules_replace_default() IS
+    'Trigger: a rule inserted under the name of a default rule that exists updates it (pg_dump restores an edited default)';
+CREATE TRIGGER replace_default BEFORE INSERT ON alert_rules FOR EACH ROW
+    WHEN (NEW.name IN ('high_vst_p95', 'high_rebuffering', 'low_qoe_score', 'high_error_rate', 'stall_loop'))
+    EXECUTE FUNCTION alert_rules_replace_default();
+COMMENT ON TRIGGER replace_default ON alert_rules IS
+    'Restoring a dump: a saved default rule replaces the one CREATE EXTENSION inserted';
+SELECT pg_catalog.pg_extension_config_dump('alert_rules', '');
+SELECT pg_catalog.pg_extension_config_dump('alerts', '');
+SELECT pg_catalog.pg_extension_config_dump('alerts_id_seq', '');
