@@ -124,7 +124,10 @@ BEGIN
                               ELSE 'With < or <=, the recovery threshold must be at least the threshold (or NULL).' END;
     END IF;
     PERFORM qoe.alert_template_check(NEW.message, qoe.alert_placeholders(NEW.metric, NEW.scope));
-    NEW.updated_at := now();
+    -- an edit's time, unless the statement gives one (a restore's saved rule)
+    IF TG_OP = 'UPDATE' AND NEW.updated_at IS NOT DISTINCT FROM OLD.updated_at THEN
+        NEW.updated_at := now();
+    END IF;
     RETURN NEW;
 END $$;
 COMMENT ON FUNCTION alert_rules_check() IS 'Trigger: refuses an alert rule with an unknown metric or dimension, a bad template or a recovery threshold on the wrong side';
