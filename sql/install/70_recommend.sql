@@ -38,11 +38,11 @@ CREATE TABLE recommendation_settings (
     exclude     text    NOT NULL DEFAULT 'any' CHECK (exclude IN ('any', 'completed')),
     trending_window interval NOT NULL DEFAULT '1 day' CHECK (trending_window > '0'::interval)
 );
--- a restored row replaces the defaults (qoe.replace_single_row, 55_qoe_score.sql)
+-- a restored row replaces the defaults (qoe.replace_row, 55_qoe_score.sql)
 CREATE TRIGGER replace_row BEFORE INSERT ON recommendation_settings
-    FOR EACH ROW EXECUTE FUNCTION replace_single_row();
+    FOR EACH ROW EXECUTE FUNCTION replace_row('id');
 COMMENT ON TRIGGER replace_row ON recommendation_settings IS
-    'An inserted row replaces the one there: restoring a dump keeps the tuned row';
+    'An inserted row replaces the one there (DEFAULT VALUES resets the settings; restoring a dump keeps the tuned row)';
 INSERT INTO recommendation_settings DEFAULT VALUES;
 COMMENT ON TABLE recommendation_settings IS 'The one row of recommendation parameters (defaults and meaning: doc/recommendations.md)';
 COMMENT ON COLUMN recommendation_settings.top_k IS 'neighbours kept per title';

@@ -602,28 +602,12 @@ INSERT INTO alert_rules (name, metric, scope, comparator, threshold, recovery_th
 -- evaluation status and the notifier's counters are run state. A restore
 -- inserts the saved rules after CREATE EXTENSION has inserted the defaults:
 -- a rule inserted under the name of one of the defaults above updates it in
--- place (its alerts stay attached to it).
-CREATE FUNCTION alert_rules_replace_default() RETURNS trigger
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    cols text;
-    updated bigint;
-BEGIN
-    SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO cols
-      FROM pg_attribute WHERE attrelid = TG_RELID AND attnum > 0 AND NOT attisdropped;
-    EXECUTE format('UPDATE qoe.alert_rules SET (%s) = ROW(($1).*) WHERE name = ($1).name', cols)
-        USING NEW;
-    GET DIAGNOSTICS updated = ROW_COUNT;
-    RETURN CASE WHEN updated = 0 THEN NEW END;
-END $$;
-COMMENT ON FUNCTION alert_rules_replace_default() IS
-    'Trigger: a rule inserted under the name of a default rule that exists updates it (pg_dump restores an edited default)';
-CREATE TRIGGER replace_default BEFORE INSERT ON alert_rules FOR EACH ROW
+-- place (qoe.replace_row, 55_qoe_score.sql), its alerts staying attached.
+CREATE TRIGGER replace_row BEFORE INSERT ON alert_rules FOR EACH ROW
     WHEN (NEW.name IN ('high_vst_p95', 'high_rebuffering', 'low_qoe_score', 'high_error_rate', 'stall_loop'))
-    EXECUTE FUNCTION alert_rules_replace_default();
-COMMENT ON TRIGGER replace_default ON alert_rules IS
-    'Restoring a dump: a saved default rule replaces the one CREATE EXTENSION inserted';
+    EXECUTE FUNCTION replace_row('name');
+COMMENT ON TRIGGER replace_row ON alert_rules IS
+    'A rule inserted under the name of a default that exists updates it (restoring a dump keeps an edited default)';
 SELECT pg_catalog.pg_extension_config_dump('alert_rules', '');
 SELECT pg_catalog.pg_extension_config_dump('alerts', '');
 SELECT pg_catalog.pg_extension_config_dump('alerts_id_seq', '');

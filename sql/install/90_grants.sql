@@ -87,7 +87,7 @@ GRANT SELECT ON alert_delivery, alert_notifier_status TO qoe_admin;
 GRANT SELECT, UPDATE ON alerts, alert_notifier_status TO qoe_worker;
 REVOKE EXECUTE ON FUNCTION alert_template_check(text, text[]), alert_render(text, jsonb),
     alert_metrics(), alert_dimensions(text), alert_placeholders(text, text[]),
-    alert_rules_check(), alert_rules_replace_default(), alert_metric_values(timestamptz, timestamptz, text[]),
+    alert_rules_check(), alert_metric_values(timestamptz, timestamptz, text[]),
     alert_stall_loops(timestamptz, integer, interval), alert_values(alert_rules, timestamptz),
     alert_holds(float8, text, float8), alert_notify(alerts), evaluate_alerts(timestamptz),
     alert_outbox(timestamptz, integer, interval),

@@ -10,7 +10,7 @@ SELECT pg_catalog.pg_extension_config_dump('qoe.qoe_5min', '');
 SELECT pg_catalog.pg_extension_config_dump('qoe.concurrency_1min', '');
 
 CREATE TRIGGER replace_row BEFORE INSERT ON qoe.rollup_status
-    FOR EACH ROW EXECUTE FUNCTION qoe.replace_single_row();
+    FOR EACH ROW EXECUTE FUNCTION qoe.replace_row('id');
 COMMENT ON TRIGGER replace_row ON qoe.rollup_status IS
     'An inserted row replaces the one there: restoring a dump keeps the rollup switch';
 SELECT pg_catalog.pg_extension_config_dump('qoe.rollup_status', '');
