@@ -35,13 +35,15 @@ CREATE TABLE viewing_events (
 ) PARTITION BY RANGE (event_time);
 
 -- Ids are opaque: byte order ("C") makes their comparisons memcmp, not strcoll.
--- A single-column B-tree: PostgreSQL deduplicates its repeated keys, so
--- per-session access (rebuilding a session, the stall-loop alert) costs a
--- few bytes per event. No index by title: every insert would pay for it
--- (a tenth of qoe.ingest's CPU), and per-title questions go to qoe.sessions
--- (sessions_content_started_idx) and the rollups, or reach the events of a
--- title's sessions through this index.
-CREATE INDEX viewing_events_session_idx ON viewing_events (session_id);
+-- No index here: each partition gets its own (src/ingest/partitions.c), so
+-- that a dump of the partitions restores (doc/operations.md, "Backup and
+-- restore"): a single-column B-tree on session_id (PostgreSQL deduplicates
+-- its repeated keys, so per-session access, rebuilding a session or the
+-- stall-loop alert, costs a few bytes per event) and the stall-loop alert's
+-- partial index on buffering events' arrival. No index by title: every
+-- insert would pay for it (a tenth of qoe.ingest's CPU), and per-title
+-- questions go to qoe.sessions (sessions_content_started_idx) and the
+-- rollups, or reach the events of a title's sessions by session_id.
 
 COMMENT ON TABLE viewing_events IS
     'Raw playback events, typed, one partition per UTC day (see doc/ingestion.md)';

@@ -28,6 +28,36 @@ CREATE TABLE qoe.qoe_score_config (
                   bitrate_bad_kbps, dropped_good, dropped_bad) >= 0),
     CONSTRAINT qoe_score_config_good_score CHECK (good_score BETWEEN 0 AND 100)
 );
+-- Settings tables whose defaults CREATE EXTENSION inserts (this one,
+-- qoe.recommendation_settings, qoe.rollup_status, the default rules of
+-- qoe.alert_rules) are dumped by pg_dump, whose restore inserts the saved
+-- rows after the defaults: a row inserted with the key of a row there (the
+-- trigger's argument names the key column) updates that row in place, so
+-- what references it stays (doc/operations.md, "Backup and restore").
+CREATE FUNCTION qoe.replace_row() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    cols text;
+    updated bigint;
+BEGIN
+    SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO cols
+      FROM pg_attribute WHERE attrelid = TG_RELID AND attnum > 0 AND NOT attisdropped;
+    EXECUTE format('UPDATE %I.%I SET (%s) = ROW(($1).*) WHERE %I = ($1).%I',
+                   TG_TABLE_SCHEMA, TG_TABLE_NAME, cols, TG_ARGV[0], TG_ARGV[0])
+        USING NEW;
+    GET DIAGNOSTICS updated = ROW_COUNT;
+    RETURN CASE WHEN updated = 0 THEN NEW END;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION qoe.replace_row() FROM PUBLIC;
+COMMENT ON FUNCTION qoe.replace_row() IS
+    'Trigger of settings tables: a row inserted with the key of a row there (the argument names the key column) updates that row (pg_dump restores tuned settings over the defaults)';
+CREATE TRIGGER replace_row BEFORE INSERT ON qoe.qoe_score_config
+    FOR EACH ROW EXECUTE FUNCTION qoe.replace_row('id');
+COMMENT ON TRIGGER replace_row ON qoe.qoe_score_config IS
+    'An inserted row replaces the one there (DEFAULT VALUES resets the settings; restoring a dump keeps the tuned row)';
 INSERT INTO qoe.qoe_score_config DEFAULT VALUES;
 SELECT pg_catalog.pg_extension_config_dump('qoe.qoe_score_config', '');
 

@@ -38,23 +38,11 @@ CREATE TABLE recommendation_settings (
     exclude     text    NOT NULL DEFAULT 'any' CHECK (exclude IN ('any', 'completed')),
     trending_window interval NOT NULL DEFAULT '1 day' CHECK (trending_window > '0'::interval)
 );
--- pg_dump restores the saved row after CREATE EXTENSION has inserted the
--- defaults: an inserted row replaces the one there (so DEFAULT VALUES
--- also resets the settings)
-CREATE FUNCTION recommendation_settings_replace() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-BEGIN
-    DELETE FROM qoe.recommendation_settings;
-    RETURN NEW;
-END
-$$;
-REVOKE EXECUTE ON FUNCTION recommendation_settings_replace() FROM PUBLIC;
-COMMENT ON FUNCTION recommendation_settings_replace() IS
-    'Trigger: a row inserted into qoe.recommendation_settings replaces the one there (DEFAULT VALUES resets the settings; pg_dump restores a tuned row)';
+-- a restored row replaces the defaults (qoe.replace_row, 55_qoe_score.sql)
 CREATE TRIGGER replace_row BEFORE INSERT ON recommendation_settings
-    FOR EACH ROW EXECUTE FUNCTION recommendation_settings_replace();
+    FOR EACH ROW EXECUTE FUNCTION replace_row('id');
+COMMENT ON TRIGGER replace_row ON recommendation_settings IS
+    'An inserted row replaces the one there (DEFAULT VALUES resets the settings; restoring a dump keeps the tuned row)';
 INSERT INTO recommendation_settings DEFAULT VALUES;
 COMMENT ON TABLE recommendation_settings IS 'The one row of recommendation parameters (defaults and meaning: doc/recommendations.md)';
 COMMENT ON COLUMN recommendation_settings.top_k IS 'neighbours kept per title';

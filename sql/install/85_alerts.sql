@@ -124,7 +124,10 @@ BEGIN
                               ELSE 'With < or <=, the recovery threshold must be at least the threshold (or NULL).' END;
     END IF;
     PERFORM qoe.alert_template_check(NEW.message, qoe.alert_placeholders(NEW.metric, NEW.scope));
-    NEW.updated_at := now();
+    -- an edit's time, unless the statement gives one (a restore's saved rule)
+    IF TG_OP = 'UPDATE' AND NEW.updated_at IS NOT DISTINCT FROM OLD.updated_at THEN
+        NEW.updated_at := now();
+    END IF;
     RETURN NEW;
 END $$;
 COMMENT ON FUNCTION alert_rules_check() IS 'Trigger: refuses an alert rule with an unknown metric or dimension, a bad template or a recovery threshold on the wrong side';
@@ -245,8 +248,8 @@ END $$;
 COMMENT ON FUNCTION alert_metric_values(timestamptz, timestamptz, text[]) IS
     'Metrics of each scope for alert rules, from qoe.qoe_metrics over the 5-minute windows from the one holding from_ts to to_ts, plus error_rate (doc/alerts.md)';
 
--- Stalls by arrival: the stall loop looks at what arrived in the last seconds.
-CREATE INDEX viewing_events_buffering_idx ON viewing_events (received_at) WHERE event_type = 'buffering';
+-- Stalls by arrival, which the stall loop looks at, are indexed in every
+-- partition of qoe.viewing_events (src/ingest/partitions.c).
 
 -- Sessions stalling in a row (doc/alerts.md): per session, its connection-
 -- induced stalls after the first frame with no other event between them but
@@ -593,3 +596,18 @@ INSERT INTO alert_rules (name, metric, scope, comparator, threshold, recovery_th
      'stall_loop', 0, 'critical',
      'Stall loop: session {{session_id}} of user {{user_id}} stalled {{value}} times in a row within 3 s on content {{content_id}} via CDN POP {{cdn_pop}}',
      '{slack,pagerduty}');
+
+-- Backup (doc/operations.md, "Backup and restore"): pg_dump saves every rule,
+-- the rules added and the defaults as edited, and the alert history; the
+-- evaluation status and the notifier's counters are run state. A restore
+-- inserts the saved rules after CREATE EXTENSION has inserted the defaults:
+-- a rule inserted under the name of one of the defaults above updates it in
+-- place (qoe.replace_row, 55_qoe_score.sql), its alerts staying attached.
+CREATE TRIGGER replace_row BEFORE INSERT ON alert_rules FOR EACH ROW
+    WHEN (NEW.name IN ('high_vst_p95', 'high_rebuffering', 'low_qoe_score', 'high_error_rate', 'stall_loop'))
+    EXECUTE FUNCTION replace_row('name');
+COMMENT ON TRIGGER replace_row ON alert_rules IS
+    'A rule inserted under the name of a default that exists updates it (restoring a dump keeps an edited default)';
+SELECT pg_catalog.pg_extension_config_dump('alert_rules', '');
+SELECT pg_catalog.pg_extension_config_dump('alerts', '');
+SELECT pg_catalog.pg_extension_config_dump('alerts_id_seq', '');

@@ -16,6 +16,12 @@
  * ownership) in a security-restricted context, with search_path pinned and a
  * lock timeout, so it can neither run the caller's code nor queue behind a
  * long query for long.
+ *
+ * qoe.viewing_events has no indexes of its own: each partition gets
+ * partition_indexes before it is attached. With partitioned indexes on the
+ * parent (an extension member, which pg_dump leaves to CREATE EXTENSION), a
+ * restore's ATTACH PARTITION would build the partition's indexes and the
+ * dump's CREATE INDEX of the same names would then fail.
  */
 #include "postgres.h"
 
@@ -52,6 +58,18 @@
 
 /* how long partition DDL waits for a lock on qoe.viewing_events */
 #define PARTITION_LOCK_TIMEOUT "5s"
+
+/*
+ * The indexes of every partition (why these, and none by title:
+ * sql/install/10_events.sql). A single-column B-tree by session: PostgreSQL
+ * deduplicates its repeated keys, so per-session access costs a few bytes
+ * per event; stalls by arrival are what the stall-loop alert looks at
+ * (qoe.alert_stall_loops).
+ */
+static const char *const partition_indexes[] = {
+	"(session_id)",
+	"(received_at) WHERE event_type OPERATOR(pg_catalog.=) 'buffering'::qoe.event_type",
+};
 
 int32
 qoe_day_of(TimestampTz t)
@@ -135,6 +153,8 @@ create_partition(const QoeCatalog *cat, int32 day, const char *name)
 	run_ddl(psprintf("CREATE TABLE qoe.%s (LIKE qoe.viewing_events INCLUDING DEFAULTS"
 					 " INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING STORAGE"
 					 " INCLUDING COMPRESSION)", qname));
+	for (size_t i = 0; i < lengthof(partition_indexes); i++)
+		run_ddl(psprintf("CREATE INDEX ON qoe.%s %s", qname, partition_indexes[i]));
 	run_ddl(psprintf("ALTER TABLE qoe.viewing_events ATTACH PARTITION qoe.%s"
 					 " FOR VALUES FROM (%s) TO (%s)",
 					 qname, day_bound(day), day_bound(day + 1)));
