@@ -170,16 +170,18 @@ for round in $(seq $ROUNDS); do
 		set_alerts $mode
 		launcher=$(launcher_pid)
 		e0=$(proc_cpu $launcher)
+		r0=$(psql -qXAt -c "SELECT coalesce(sum(runs), 0) FROM qoe.scheduler_status WHERE job = 'evaluate_alerts'")
 		c0=$(server_cpu) t0=$(now_s)
 		psql -qX -v ON_ERROR_STOP=1 -o /dev/null -f "$WORK/batches.sql"
 		t1=$(now_s) c1=$(server_cpu)
 		e1=$(proc_cpu $launcher)
+		r1=$(psql -qXAt -c "SELECT coalesce(sum(runs), 0) FROM qoe.scheduler_status WHERE job = 'evaluate_alerts'")
 		set_alerts off
 		wall=$(calc "$t1 - $t0") cpu=$(calc "$c1 - $c0") ecpu=$(calc "$e1 - $e0")
 		printf '%s %s %.0f %.0f %.2f %.2f\n' $round $mode "$(calc "$EVENTS / $wall")" "$(calc "$EVENTS / $cpu")" \
 			"$cpu" "$ecpu" >>"$WORK/ingest"
-		printf 'round %s, alerts %-3s: %6.2f s wall, %6.2f server CPU s (launcher %4.2f): %7.0f events/s, %7.0f events per CPU s\n' \
-			$round $mode "$wall" "$cpu" "$ecpu" "$(calc "$EVENTS / $wall")" "$(calc "$EVENTS / $cpu")"
+		printf 'round %s, alerts %-3s: %6.2f s wall, %6.2f server CPU s (launcher %4.2f, %d evaluations): %7.0f events/s, %7.0f events per CPU s\n' \
+			$round $mode "$wall" "$cpu" "$ecpu" $((r1 - r0)) "$(calc "$EVENTS / $wall")" "$(calc "$EVENTS / $cpu")"
 	done
 done
 for mode in off on; do
