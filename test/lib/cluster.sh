@@ -5,11 +5,15 @@
 PGBIN=${QOE_PGBIN:-/usr/lib/postgresql/15/bin}
 
 # A free port, searched from a random point so that clusters started at the
-# same time (several suites on one machine) rarely pick the same one.
+# same time (several suites on one machine) rarely pick the same one. Below
+# the kernel's ephemeral range (32768-60999 by default), where client sockets
+# take their ports: a client connecting to a server that is down (a test
+# stops one, then starts it again on its port) could be given that very port
+# and hold it, connected to itself.
 qoe_free_port() {
 	local port i
 	for i in $(seq 0 999); do
-		port=$((55432 + (RANDOM + i) % 1000))
+		port=$((21000 + (RANDOM + i) % 1000))
 		if ! (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
 			echo $port
 			return 0
