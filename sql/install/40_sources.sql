@@ -55,6 +55,10 @@ GRANT SELECT (name, brokers, topic, group_id, batch_size, batch_bytes, flush_int
 GRANT SELECT ON sources TO qoe_worker;
 COMMENT ON TABLE sources IS
     'Kafka topics consumed by the qoe_ext workers; properties (credentials) readable by superusers and the workers only. Manage with qoe.add_source/start_source/stop_source/drop_source (role qoe_admin)';
+COMMENT ON COLUMN sources.name IS 'the source''s name, as given to qoe.add_source (1-63 letters, digits, _, . or -)';
+COMMENT ON COLUMN sources.topic IS 'the Kafka topic consumed';
+COMMENT ON COLUMN sources.created_at IS 'when the source was added';
+COMMENT ON COLUMN sources.updated_at IS 'when the source was last enabled or disabled (qoe.add_source, start_source, stop_source); a direct UPDATE changes it only if it sets it';
 COMMENT ON COLUMN sources.brokers IS 'bootstrap servers, host:port[,host:port...]';
 COMMENT ON COLUMN sources.group_id IS 'group.id the workers give librdkafka (default qoe_ext.<name>): they join no consumer group, but commit their stored offsets to it after each database commit, for lag tools';
 COMMENT ON COLUMN sources.batch_size IS 'a batch is stored once it holds this many messages';

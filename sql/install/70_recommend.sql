@@ -148,6 +148,8 @@ CREATE TABLE recommendation_refresh (
 );
 INSERT INTO recommendation_refresh DEFAULT VALUES;
 COMMENT ON TABLE recommendation_refresh IS 'Where qoe.refresh_recommendations() (the scheduler job refresh_recommendations) takes up next time, and what its last run did; not dumped: after a restore the next run starts over from all sessions';
+COMMENT ON COLUMN recommendation_refresh.id IS 'always true: the table holds one row';
+COMMENT ON COLUMN recommendation_refresh.last_run IS 'when the last run started';
 COMMENT ON COLUMN recommendation_refresh.since IS 'the next run refreshes sessions and builds from interactions with a last event at or after this: the start of the last run less a minute (for events stamped a little before they were committed); NULL: everything';
 COMMENT ON COLUMN recommendation_refresh.written IS 'qoe.interactions rows the last run wrote';
 COMMENT ON COLUMN recommendation_refresh.mode IS 'the model update of the last run: full, incremental, or none (nothing new)';
