@@ -1,8 +1,12 @@
 -- The 5-minute rollups (doc/rollups.md) on hand-worked sessions: what each
 -- window holds, late and out-of-order events, abandonment, a rolled-back
--- ingest, qoe.qoe_metrics at several grains, its errors, and who may call it.
--- Times are milliseconds after a base three hours ago, aligned on a window.
-CREATE TABLE rb AS SELECT (test_ms(-3 * 3600000) / 300000) * 300000 AS ms;
+-- ingest, the coarser levels and their event-time watermark, qoe.qoe_metrics
+-- at several grains, its errors, and who may call it.
+-- Times are milliseconds after a base at 01:00 UTC two days ago, so that
+-- the events of later tests close its day.
+CREATE TABLE rb AS
+    SELECT (extract(epoch FROM date_bin('1 day', now() - interval '2 days', '2000-01-01 00:00+00'))
+            * 1000)::bigint + 3600000 AS ms;
 CREATE FUNCTION rev(sid text, type text, t bigint, fields jsonb DEFAULT '{}', uid bigint DEFAULT 7)
     RETURNS jsonb LANGUAGE sql AS $$
     SELECT jsonb_build_object('event_type', type, 'session_id', sid, 'event_id', type || t,
@@ -35,6 +39,14 @@ CREATE VIEW rcheck AS
      WHERE s.content_id = 4242
      GROUP BY s.session_id ORDER BY 1;
 
+-- the levels' watermark from this test's events alone: the deltas of the
+-- tests before merged, the levels emptied (which takes it back to the start)
+SELECT qoe.refresh_rollups() >= 0 AS drained;
+TRUNCATE qoe.qoe_rollups;
+SELECT levels_through, allowed_lateness FROM qoe.rollup_status;
+CREATE FUNCTION through() RETURNS interval LANGUAGE sql AS
+    $$ SELECT levels_through - to_timestamp((SELECT ms FROM rb) / 1000.0) FROM qoe.rollup_status $$;
+
 -- r1 crosses four windows. VST 2000 in window 0; a 20 s stall from 290 s:
 -- 10 s in window 0, 10 s in window 5; paused 400 s -> 700 s: 200 s in window
 -- 5, 100 s in window 10; stop at 960 s. Watch: 48 + 90 + 200 + 60 = 398 s.
@@ -54,9 +66,10 @@ SELECT count(*) > 0 AS deltas, (SELECT count(*) FROM qoe.qoe_5min WHERE content_
   FROM qoe.session_window_deltas WHERE content_id = 4242;
 -- levels_match: begin (test/integration/rollup_generated.sh uses it too)
 -- Each coarser level of qoe.rollup_levels against qoe.qoe_5min merged
--- directly at its grain and dimensions: its rows, and the rows that differ
--- either way in any column (sums exactly, the hll byte for byte, the
--- digest's count).
+-- directly at its grain and dimensions over the level's windows that ended
+-- by the watermark (qoe.rollup_status.levels_through; later ones must not
+-- be there): its rows, and the rows that differ either way in any column
+-- (sums exactly, the hll byte for byte, the digest's count).
 CREATE FUNCTION levels_match() RETURNS TABLE (level text, grain interval, level_rows bigint, differing bigint)
 LANGUAGE plpgsql AS $f$
 DECLARE
@@ -81,11 +94,14 @@ BEGIN
           FROM pg_attribute a
          WHERE a.attrelid = 'qoe.qoe_5min'::regclass AND a.attnum > 0 AND NOT a.attisdropped;
         RETURN QUERY EXECUTE format(
-            'WITH d AS (SELECT %s FROM qoe.qoe_5min GROUP BY 1, 2, 3, 4, 5),
+            'WITH d AS (SELECT %s FROM qoe.qoe_5min
+                         WHERE window_start < date_bin(%L, (SELECT levels_through FROM qoe.rollup_status),
+                                                       ''2000-01-01 00:00+00'')
+                         GROUP BY 1, 2, 3, 4, 5),
                   s AS (SELECT %s FROM qoe.qoe_rollups WHERE level = %L)
              SELECT %L::text, %L::interval, (SELECT count(*) FROM s),
                     (SELECT count(*) FROM ((TABLE d EXCEPT ALL TABLE s) UNION ALL (TABLE s EXCEPT ALL TABLE d)) x)',
-            direct, stored, l.level, l.level, l.grain);
+            direct, l.grain, stored, l.level, l.level, l.grain);
     END LOOP;
 END $f$;
 -- levels_match: end
@@ -104,11 +120,83 @@ SELECT ((extract(epoch FROM window_start) * 1000)::bigint - (SELECT ms FROM rb))
        qoe.tdigest_count(vst_digest) AS digest_count, hll_cardinality(unique_viewers) AS viewers
   FROM qoe.qoe_5min WHERE content_id = 4242 ORDER BY 1;
 SELECT last_run IS NOT NULL AS ran, last_windows > 0 AS windows FROM qoe.rollup_status;
--- the coarser levels, kept in the same refresh, equal qoe_5min merged
-SELECT level, grain, level_rows > 0 AS kept, differing FROM levels_match();
+-- the watermark: the latest window refreshed (minute 15) less the lateness
+-- allowed (5 min); no level window of these sessions has ended by minute
+-- 10: the levels hold none (the other tests' older windows, they do)
+CREATE VIEW held AS
+    SELECT level, count(*) AS rows FROM qoe.qoe_rollups WHERE content_id = 4242 GROUP BY 1 ORDER BY 1;
+SELECT through();
+SELECT * FROM held;
+SELECT level, differing FROM levels_match();
+-- event time moves on: a session of another title two hours later closes
+-- the 15-minute and hourly windows of these sessions, which the levels then
+-- hold; their 6-hour and daily windows stay open
+SELECT accepted FROM qoe.ingest(rev('clock1', 'start', 7200000, '{"content_id":4299}', 9));
+SELECT refreshed();
+SELECT through(), last_level_rows > 0 AS level_rows FROM qoe.rollup_status;
+SELECT * FROM held;
+SELECT level, differing FROM levels_match();
+
+-- qoe_metrics reads whole windows of the coarsest level that keeps the
+-- dimensions grouped by (and whose grain divides the buckets'), and the
+-- ragged ends from finer ones: the same figures as from qoe_5min alone (the
+-- other levels removed in a subtransaction rolled back), and a change to a
+-- level's rows (rolled back likewise) shows in the figures it answers
+CREATE FUNCTION metrics_match(f timestamptz, t timestamptz, g interval, gb text[],
+                              level_read text, OUT same boolean, OUT reads_level boolean)
+LANGUAGE plpgsql AS $f$
+DECLARE
+    via_levels jsonb;
+    via_5min jsonb;
+    bumped bigint;
+BEGIN
+    SELECT jsonb_agg(m) INTO via_levels FROM qoe.qoe_metrics(f, t, g, gb) m;
+    BEGIN
+        DELETE FROM qoe.rollup_levels WHERE source IS NOT NULL;
+        SELECT jsonb_agg(m) INTO via_5min FROM qoe.qoe_metrics(f, t, g, gb) m;
+        RAISE SQLSTATE 'QOE99';
+    EXCEPTION WHEN SQLSTATE 'QOE99' THEN
+    END;
+    BEGIN
+        UPDATE qoe.qoe_rollups r SET attempts = r.attempts + 1000 WHERE r.level = level_read;
+        SELECT sum(m.attempts) INTO bumped FROM qoe.qoe_metrics(f, t, g, gb) m;
+        RAISE SQLSTATE 'QOE99';
+    EXCEPTION WHEN SQLSTATE 'QOE99' THEN
+    END;
+    same := via_levels = via_5min AND via_levels IS NOT NULL;
+    reads_level := CASE WHEN level_read IS NOT NULL THEN bumped >= 1000 + (SELECT sum((e ->> 'attempts')::bigint) FROM jsonb_array_elements(via_levels) e) END;
+END $f$;
+-- (the 6-hour and daily windows of the sessions have not ended by the
+-- watermark: read from finer levels; two ranges straddle the watermark)
+CREATE VIEW metrics_matches AS
+SELECT r.level_read, r.g, r.gb, (metrics_match(r.f, r.t, r.g, r.gb, r.level_read)).*
+  FROM (SELECT to_timestamp(ms / 1000.0) AS b FROM rb) b,
+       LATERAL (SELECT date_bin(x.grain, b.b, '2000-01-01 00:00+00') AS w, x.grain
+                  FROM (VALUES (interval '15 min'), ('1 hour'), ('6 hours'), ('1 day')) x(grain)) w,
+       LATERAL (VALUES
+           -- one window of each level, holding the sessions: read from that level
+           (w.w, w.w + w.grain, NULL::interval, '{}'::text[], CASE w.grain WHEN '15 min' THEN '15min_title'
+                                                         WHEN '1 hour' THEN '1h_title'
+                                                         WHEN '6 hours' THEN '6h_title' ELSE '1d_title' END),
+           (w.w, w.w + w.grain, w.grain, '{country,cdn_pop}', CASE w.grain WHEN '1 hour' THEN '1h'
+                                                                     WHEN '1 day' THEN '1d' END),
+           -- ragged ranges and buckets (once)
+           (b.b + interval '5 min', b.b + interval '10 min', NULL, '{}', NULL),
+           (b.b - interval '1 day', b.b + interval '1 day', '1 hour', '{country,cdn_pop}', NULL),
+           (b.b - interval '7 hours 3 min', now(), '30 min', '{content_id}', NULL),
+           (b.b - interval '1 day', now() + interval '1 day', '6 hours', '{}', NULL),
+           (b.b - interval '2 days', now() + interval '2 days', NULL, '{}', NULL),
+           (b.b + through() - interval '50 min', b.b + through() + interval '1 hour 10 min', '15 min',
+            '{content_id}', NULL),
+           (b.b + through() - interval '3 hours', b.b + through() + interval '2 hours', NULL, '{country}', NULL))
+           AS r(f, t, g, gb, level_read)
+ WHERE r.f <> w.w AND w.grain = '1 day' OR r.f = w.w AND r.level_read IS NOT NULL
+ ORDER BY r.g NULLS FIRST, r.level_read, r.gb;
+SELECT * FROM metrics_matches;
 
 -- a late heartbeat (r1 rebuilt from its events) changes only window 5: its
--- changes, then the windows
+-- changes, then the windows; the levels' windows over it, closed, are
+-- rebuilt in the same refresh, and the watermark stays
 SELECT accepted FROM qoe.ingest(rev('r1', 'heartbeat', 500000, '{"dropped_frames":5}'));
 SELECT ((extract(epoch FROM window_start) * 1000)::bigint - (SELECT ms FROM rb)) / 60000 AS minute,
        sum(events) AS events, sum(watch_ms) AS watch_ms, sum(dropped_frames) AS dropped_frames
@@ -116,6 +204,11 @@ SELECT ((extract(epoch FROM window_start) * 1000)::bigint - (SELECT ms FROM rb))
 SELECT refreshed();
 SELECT * FROM rw WHERE session_id = 'r1';
 SELECT level, differing FROM levels_match();
+SELECT through(), last_level_rows > 0 AS level_rows FROM qoe.rollup_status;
+SELECT r.level, ((extract(epoch FROM r.window_start) * 1000)::bigint - (SELECT ms FROM rb)) / 60000 AS minute,
+       r.dropped_frames
+  FROM qoe.qoe_rollups r JOIN qoe.rollup_levels v USING (level)
+ WHERE r.content_id = 4242 AND v.dims = '{content_id}' ORDER BY v.grain, r.window_start;
 -- r3 is abandoned: an EBVS in the window of its last event... (how many
 -- others the earlier tests left idle varies with their timing)
 SELECT qoe.expire_sessions('1 min') > 0 AS expired;
@@ -174,61 +267,55 @@ SELECT m.attempts = s.attempts AND m.plays = s.plays AS counts,
  WHERE m.content_id = 4242;
 -- grouped, and by day
 SELECT content_id, country, device_type, cdn_pop, attempts
-  FROM qoe.qoe_metrics(now() - interval '1 day', now(), NULL, '{country,content_id}')
+  FROM qoe.qoe_metrics(now() - interval '3 days', now(), NULL, '{country,content_id}')
  WHERE content_id = 4242;
 SELECT count(*) BETWEEN 1 AND 2 AS day_buckets, sum(attempts) AS attempts
-  FROM qoe.qoe_metrics(now() - interval '2 days', now() + interval '1 day', '1 day', '{content_id}')
+  FROM qoe.qoe_metrics(now() - interval '3 days', now() + interval '1 day', '1 day', '{content_id}')
  WHERE content_id = 4242;
 
--- qoe_metrics reads whole windows of the coarsest level that keeps the
--- dimensions grouped by (and whose grain divides the buckets'), and the
--- ragged ends from finer ones: the same figures as from qoe_5min alone (the
--- other levels removed in a subtransaction rolled back), and a change to a
--- level's rows (rolled back likewise) shows in the figures it answers
-CREATE FUNCTION metrics_match(f timestamptz, t timestamptz, g interval, gb text[],
-                              level_read text, OUT same boolean, OUT reads_level boolean)
-LANGUAGE plpgsql AS $f$
-DECLARE
-    via_levels jsonb;
-    via_5min jsonb;
-    bumped bigint;
-BEGIN
-    SELECT jsonb_agg(m) INTO via_levels FROM qoe.qoe_metrics(f, t, g, gb) m;
-    BEGIN
-        DELETE FROM qoe.rollup_levels WHERE source IS NOT NULL;
-        SELECT jsonb_agg(m) INTO via_5min FROM qoe.qoe_metrics(f, t, g, gb) m;
-        RAISE SQLSTATE 'QOE99';
-    EXCEPTION WHEN SQLSTATE 'QOE99' THEN
-    END;
-    BEGIN
-        UPDATE qoe.qoe_rollups r SET attempts = r.attempts + 1000 WHERE r.level = level_read;
-        SELECT sum(m.attempts) INTO bumped FROM qoe.qoe_metrics(f, t, g, gb) m;
-        RAISE SQLSTATE 'QOE99';
-    EXCEPTION WHEN SQLSTATE 'QOE99' THEN
-    END;
-    same := via_levels = via_5min AND via_levels IS NOT NULL;
-    reads_level := CASE WHEN level_read IS NOT NULL THEN bumped >= 1000 + (SELECT sum((e ->> 'attempts')::bigint) FROM jsonb_array_elements(via_levels) e) END;
-END $f$;
-SELECT r.level_read, r.g, r.gb, (metrics_match(r.f, r.t, r.g, r.gb, r.level_read)).*
-  FROM (SELECT to_timestamp(ms / 1000.0) AS b FROM rb) b,
-       LATERAL (SELECT date_bin(x.grain, b.b, '2000-01-01 00:00+00') AS w, x.grain
-                  FROM (VALUES (interval '15 min'), ('1 hour'), ('6 hours'), ('1 day')) x(grain)) w,
-       LATERAL (VALUES
-           -- one window of each level, holding the sessions: read from that level
-           (w.w, w.w + w.grain, NULL::interval, '{}'::text[], CASE w.grain WHEN '15 min' THEN '15min_title'
-                                                         WHEN '1 hour' THEN '1h_title'
-                                                         WHEN '6 hours' THEN '6h_title' ELSE '1d_title' END),
-           (w.w, w.w + w.grain, w.grain, '{country,cdn_pop}', CASE w.grain WHEN '1 hour' THEN '1h'
-                                                                     WHEN '1 day' THEN '1d' END),
-           -- ragged ranges and buckets (once)
-           (b.b + interval '5 min', b.b + interval '10 min', NULL, '{}', NULL),
-           (b.b - interval '1 day', b.b + interval '1 day', '1 hour', '{country,cdn_pop}', NULL),
-           (b.b - interval '7 hours 3 min', now(), '30 min', '{content_id}', NULL),
-           (b.b - interval '1 day', now() + interval '1 day', '6 hours', '{}', NULL),
-           (b.b - interval '2 days', now() + interval '2 days', NULL, '{}', NULL))
-           AS r(f, t, g, gb, level_read)
- WHERE r.f <> w.w AND w.grain = '1 day' OR r.f = w.w AND r.level_read IS NOT NULL
- ORDER BY r.g NULLS FIRST, r.level_read;
+
+-- event time reaches the present (a session 20 minutes ago): the sessions'
+-- day has ended by the watermark, every level holds it and qoe_metrics reads
+-- its 6-hour and daily windows from the levels
+CREATE TABLE clock AS SELECT (test_ms(-20 * 60000) / 300000) * 300000 - ms AS t FROM rb;
+SELECT accepted FROM qoe.ingest(rev('clock2', 'start', (SELECT t FROM clock), '{"content_id":4299}', 9));
+SELECT refreshed();
+SELECT through() > interval '1 day' AS day_ended FROM qoe.rollup_status;
+SELECT * FROM held;
+SELECT level, grain, level_rows > 0 AS kept, differing FROM levels_match();
+SELECT * FROM metrics_matches;
+-- the watermark never moves back: a late event changes the closed windows
+-- over it, not the watermark
+CREATE TABLE wm AS SELECT levels_through FROM qoe.rollup_status;
+SELECT accepted FROM qoe.ingest(rev('r1', 'heartbeat', 800000, '{"dropped_frames":2}'));
+SELECT refreshed();
+SELECT s.levels_through = w.levels_through AS same_watermark, s.last_level_rows > 0 AS level_rows
+  FROM qoe.rollup_status s, wm w;
+SELECT level, differing FROM levels_match();
+-- live: a refresh of events in the window still open (the latest one
+-- refreshed, after the watermark by the lateness) writes no level row
+BEGIN;
+SELECT accepted FROM qoe.ingest(rev('live', 'start', (SELECT (extract(epoch FROM levels_through + allowed_lateness) * 1000)::bigint + 1000
+                                                       FROM qoe.rollup_status) - (SELECT ms FROM rb),
+                                    '{"content_id":4299}', 9));
+SELECT refreshed();
+SELECT count(*) AS level_rows_written FROM qoe.qoe_rollups WHERE xmin = pg_current_xact_id()::xid;
+SELECT s.levels_through = w.levels_through AS same_watermark, s.last_level_rows
+  FROM qoe.rollup_status s, wm w;
+COMMIT;
+-- an event stamped ahead of the clock moves the watermark no later than
+-- now() less the lateness
+SELECT accepted FROM qoe.ingest(rev('clock3', 'start', test_ms(30 * 60000) - (SELECT ms FROM rb), '{"content_id":4299}', 9));
+SELECT refreshed();
+SELECT levels_through <= now() - allowed_lateness AS not_ahead, levels_through >= (SELECT levels_through FROM wm) AS not_back
+  FROM qoe.rollup_status;
+SELECT level, differing FROM levels_match();
+-- emptied levels are built again by the next refresh
+TRUNCATE qoe.qoe_rollups;
+SELECT levels_through FROM qoe.rollup_status;
+SELECT accepted FROM qoe.ingest(rev('clock2', 'heartbeat', (SELECT t + 2000 FROM clock), '{"content_id":4299}', 9));
+SELECT refreshed();
+SELECT level, grain, level_rows > 0 AS kept, differing FROM levels_match();
 
 -- errors
 SELECT * FROM qoe.qoe_metrics(now() - interval '1 day', now(), NULL, '{country,title}');
@@ -240,7 +327,7 @@ SELECT * FROM qoe.qoe_metrics(NULL, now());
 CREATE ROLE rollup_bi;
 GRANT qoe_reader TO rollup_bi;
 SET ROLE rollup_bi;
-SELECT attempts FROM qoe.qoe_metrics(now() - interval '1 day', now(), NULL, '{content_id}')
+SELECT attempts FROM qoe.qoe_metrics(now() - interval '3 days', now(), NULL, '{content_id}')
  WHERE content_id = 4242;
 SELECT count(*) > 0 AS readable FROM qoe.qoe_5min;
 SELECT qoe.refresh_rollups();
@@ -269,7 +356,7 @@ SELECT accepted FROM qoe.ingest(jsonb_build_array(
 SELECT refreshed();
 SELECT sum(w.scored_sessions) AS scored, sum(w.good_sessions) AS good,
        (SELECT qoe.session_qoe_score(s) >= 70 FROM qoe.sessions s WHERE s.session_id = 'r6') AS score_ge_70,
-       (SELECT good_share FROM qoe.qoe_metrics(now() - interval '1 day', now(), NULL, '{content_id}')
+       (SELECT good_share FROM qoe.qoe_metrics(now() - interval '3 days', now(), NULL, '{content_id}')
          WHERE content_id = 4243) AS good_share
   FROM qoe.session_windows w WHERE w.session_id = 'r6';
 ROLLBACK;
@@ -293,7 +380,10 @@ SELECT data, older_than, removed = CASE data WHEN 'session_windows' THEN (SELECT
 RESET qoe.event_retention;
 SELECT level, differing FROM levels_match();
 
+DROP VIEW metrics_matches, held;
 DROP FUNCTION metrics_match(timestamptz, timestamptz, interval, text[], text);
+DROP FUNCTION through();
+DROP TABLE clock, wm;
 DROP FUNCTION levels_match();
 DROP FUNCTION refreshed();
 DROP VIEW rcheck;

@@ -94,7 +94,11 @@ CREATE TABLE qoe.rollup_status (
     id boolean PRIMARY KEY DEFAULT true CHECK (id),
     enabled boolean NOT NULL DEFAULT true,
     last_run timestamptz,
-    last_windows bigint
+    last_windows bigint,
+    levels_through timestamptz NOT NULL DEFAULT '-infinity',
+    allowed_lateness interval NOT NULL DEFAULT '5 min'
+        CONSTRAINT rollup_status_lateness CHECK (allowed_lateness >= interval '0'),
+    last_level_rows bigint
 );
 INSERT INTO qoe.rollup_status DEFAULT VALUES;
 COMMENT ON TABLE qoe.rollup_status IS 'The rollups'' switch and the outcome of the latest qoe.refresh_rollups() (one row; the scheduler''s runs and errors are in qoe.scheduler_status)';
@@ -103,6 +107,12 @@ COMMENT ON COLUMN qoe.rollup_status.enabled IS
     'Whether ingest maintains qoe.session_windows; off is for measuring its cost only: sessions written while off are missing from the rollups';
 COMMENT ON COLUMN qoe.rollup_status.last_run IS 'End of the latest successful qoe.refresh_rollups()';
 COMMENT ON COLUMN qoe.rollup_status.last_windows IS 'Windows the latest successful refresh re-aggregated';
+COMMENT ON COLUMN qoe.rollup_status.levels_through IS
+    'Watermark in event time: every window of a coarser level (qoe.qoe_rollups) that ends at or before it is exact, later ones are not built yet; qoe.qoe_metrics reads those from qoe_5min. Moves forward only (TRUNCATE qoe.qoe_rollups resets it to -infinity)';
+COMMENT ON COLUMN qoe.rollup_status.allowed_lateness IS
+    'How far behind the latest 5-minute window refreshed the watermark stays (levels_through is the window boundary at or before that window start, at most now(), minus this): events later than this rebuild closed level windows in the refresh that merges them';
+COMMENT ON COLUMN qoe.rollup_status.last_level_rows IS 'Rows of qoe.qoe_rollups the latest successful refresh wrote or removed';
+COMMENT ON CONSTRAINT rollup_status_lateness ON qoe.rollup_status IS 'The allowed lateness is not negative';
 COMMENT ON CONSTRAINT rollup_status_pkey ON qoe.rollup_status IS 'Key of the single row';
 COMMENT ON CONSTRAINT rollup_status_id_check ON qoe.rollup_status IS 'id is always true, so the table holds at most one row';
 
@@ -259,14 +269,20 @@ CREATE AGGREGATE qoe.bigint_sum(bigint) (
 COMMENT ON AGGREGATE qoe.bigint_sum(bigint) IS
     'Sum of bigints as a bigint (an error on overflow), for the refresh of the rollups: cheaper than sum(), which accumulates a numeric';
 
+-- The levels hold closed windows only: a level's window is built once the
+-- watermark qoe.rollup_status.levels_through (event time) has passed its
+-- end, and rebuilt after that only when late data changes a 5-minute group
+-- under it. A live refresh, whose groups are all in windows still open,
+-- writes no level row.
 -- Nested loops over the keys and the levels' indexes: a range of windows is
 -- no hash or merge key, and a hash join on the title alone reads a whole
 -- level per refresh. A level's row is updated in place (its key columns do
 -- not change, so the update needs no index entry), and removed when no source
 -- row is left under it.
 CREATE FUNCTION qoe.refresh_rollup_levels(w timestamptz[], c bigint[], co text[], d text[], pop text[])
-RETURNS void LANGUAGE plpgsql SET enable_hashjoin = off SET enable_mergejoin = off AS $$
+RETURNS bigint LANGUAGE plpgsql SET enable_hashjoin = off SET enable_mergejoin = off AS $$
 DECLARE
+    origin constant timestamptz := '2000-01-01 00:00+00';
     l record;
     merge text;
     cols text;
@@ -274,12 +290,33 @@ DECLARE
     keys text;
     on_rollup text;
     on_source text;
+    source_rel text;
+    of_source text;
+    latest timestamptz;
+    old_through timestamptz;
+    through timestamptz;
+    lateness interval;
+    written bigint := 0;
+    n bigint;
     kw timestamptz[];
     kc bigint[];
     kco text[];
     kd text[];
     kpop text[];
 BEGIN
+    -- one refresher at a time (qoe.refresh_rollups holds the row already)
+    SELECT levels_through, allowed_lateness INTO old_through, lateness
+      FROM qoe.rollup_status FOR UPDATE;
+    -- the watermark follows the latest window given (event time: history
+    -- loaded fast takes this path too), at most now(), less the lateness
+    -- allowed, on a window boundary; it never moves back
+    SELECT max(x) INTO latest FROM pg_catalog.unnest(w) x;
+    through := CASE WHEN latest IS NULL THEN old_through
+                    ELSE greatest(old_through, date_bin('5 min', least(latest, now()) - lateness, origin)) END;
+    IF through = old_through AND NOT EXISTS (SELECT FROM pg_catalog.unnest(w) x WHERE x < through) THEN
+        RETURN 0;  -- nothing closed, nothing late: the live case
+    END IF;
+    UPDATE qoe.rollup_status SET levels_through = through;
     -- the state columns of qoe.qoe_5min and how each merges
     SELECT string_agg(format('%s(s.%I)',
                              CASE a.atttypid WHEN 'bigint'::regtype THEN 'qoe.bigint_sum'
@@ -292,11 +329,13 @@ BEGIN
       FROM pg_catalog.pg_attribute a
      WHERE a.attrelid = 'qoe.qoe_5min'::regclass AND a.attnum > 0 AND NOT a.attisdropped
        AND a.attname NOT IN ('window_start', 'content_id', 'country', 'device_type', 'cdn_pop');
-    -- each level after its source; its windows and groups over the 5-minute
-    -- groups touched are rebuilt from the source's rows
+    -- each level after its source (whose windows it merges are then closed
+    -- and built); the level windows to build: those over the given groups
+    -- that have ended by the watermark (late data, or closing now), and
+    -- every group of the windows that ended since the previous watermark
     FOR l IN SELECT * FROM qoe.rollup_levels WHERE source IS NOT NULL
               ORDER BY grain, cardinality(dims) DESC LOOP
-        SELECT string_agg(CASE WHEN x.dim = ANY (l.dims) THEN format('t.%I', x.dim)
+        SELECT string_agg(CASE WHEN x.dim = ANY (l.dims) THEN format('%%1$s.%I', x.dim)
                                ELSE format('NULL::%s', x.typ) END || ' AS ' || x.dim, ', '),
                coalesce(string_agg(format('%%1$s.%I %s k.%I', x.dim,
                                           CASE x.dim WHEN 'content_id' THEN 'OPERATOR(pg_catalog.=)'
@@ -307,13 +346,23 @@ BEGIN
                        (3, 'device_type', 'text'), (4, 'cdn_pop', 'text')) x(n, dim, typ);
         on_source := format(on_rollup, 's');
         on_rollup := format(on_rollup, 'r');
+        source_rel := CASE l.source WHEN '5min' THEN 'qoe.qoe_5min' ELSE 'qoe.qoe_rollups' END;
+        of_source := CASE l.source WHEN '5min' THEN 'true'
+                     ELSE format('s.level OPERATOR(pg_catalog.=) %L', l.source) END;
         EXECUTE format($q$
             SELECT array_agg(k.window_start), array_agg(k.content_id), array_agg(k.country),
                    array_agg(k.device_type), array_agg(k.cdn_pop)
-              FROM (SELECT DISTINCT pg_catalog.date_bin(%L, t.w, '2000-01-01 00:00+00') AS window_start, %s
-                      FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5)) AS t(w, content_id, country, device_type, cdn_pop)) k$q$,
-            l.grain, keys)
-            INTO kw, kc, kco, kd, kpop USING w, c, co, d, pop;
+              FROM (SELECT pg_catalog.date_bin(%1$L, t.w, %2$L) AS window_start, %3$s
+                      FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5)) AS t(w, content_id, country, device_type, cdn_pop)
+                     WHERE pg_catalog.date_bin(%1$L, t.w, %2$L) OPERATOR(pg_catalog.+) %1$L::interval OPERATOR(pg_catalog.<=) $7
+                    UNION
+                    SELECT pg_catalog.date_bin(%1$L, s.window_start, %2$L), %4$s
+                      FROM %5$s s
+                     WHERE %6$s AND s.window_start OPERATOR(pg_catalog.>=) pg_catalog.date_bin(%1$L, $6, %2$L)
+                       AND s.window_start OPERATOR(pg_catalog.<) pg_catalog.date_bin(%1$L, $7, %2$L)) k$q$,
+            l.grain, origin, format(keys, 't'), format(keys, 's'), source_rel, of_source)
+            INTO kw, kc, kco, kd, kpop USING w, c, co, d, pop, old_through, through;
+        CONTINUE WHEN kw IS NULL;
         EXECUTE format($q$
             WITH k AS (
                 SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5))
@@ -321,35 +370,39 @@ BEGIN
             merged AS MATERIALIZED (
                 SELECT %L AS level, k.window_start, k.content_id, k.country, k.device_type, k.cdn_pop, %s
                   FROM k
-                  JOIN %s s ON s.window_start OPERATOR(pg_catalog.>=) k.window_start
+                  JOIN %s s ON %s AND s.window_start OPERATOR(pg_catalog.>=) k.window_start
                            AND s.window_start OPERATOR(pg_catalog.<) (k.window_start OPERATOR(pg_catalog.+) %L::interval)
-                           AND %s %s
+                           AND %s
                  GROUP BY k.window_start, k.content_id, k.country, k.device_type, k.cdn_pop),
             kept AS (
                 INSERT INTO qoe.qoe_rollups (level, window_start, content_id, country, device_type, cdn_pop, %s)
                 SELECT * FROM merged
-                    ON CONFLICT ON CONSTRAINT qoe_rollups_group DO UPDATE SET %s)
-            DELETE FROM qoe.qoe_rollups r
-             USING (SELECT window_start, content_id, country, device_type, cdn_pop FROM k
-                    EXCEPT ALL
-                    SELECT window_start, content_id, country, device_type, cdn_pop FROM merged) k
-             WHERE r.level OPERATOR(pg_catalog.=) %L AND r.window_start OPERATOR(pg_catalog.=) k.window_start
-               AND %s$q$,
-            l.level, merge,
-            CASE l.source WHEN '5min' THEN 'qoe.qoe_5min' ELSE 'qoe.qoe_rollups' END,
-            l.grain, on_source,
-            CASE l.source WHEN '5min' THEN '' ELSE format('AND s.level OPERATOR(pg_catalog.=) %L', l.source) END,
+                    ON CONFLICT ON CONSTRAINT qoe_rollups_group DO UPDATE SET %s
+                RETURNING 1),
+            gone AS (
+                DELETE FROM qoe.qoe_rollups r
+                 USING (SELECT window_start, content_id, country, device_type, cdn_pop FROM k
+                        EXCEPT ALL
+                        SELECT window_start, content_id, country, device_type, cdn_pop FROM merged) k
+                 WHERE r.level OPERATOR(pg_catalog.=) %L AND r.window_start OPERATOR(pg_catalog.=) k.window_start
+                   AND %s
+                RETURNING 1)
+            SELECT (SELECT pg_catalog.count(*) FROM kept) OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM gone)$q$,
+            l.level, merge, source_rel, of_source, l.grain, on_source,
             cols, sets, l.level, on_rollup)
-            USING kw, kc, kco, kd, kpop;
+            INTO n USING kw, kc, kco, kd, kpop;
+        written := written + n;
     END LOOP;
+    RETURN written;
 END
 $$;
 COMMENT ON FUNCTION qoe.refresh_rollup_levels(timestamptz[], bigint[], text[], text[], text[]) IS
-    'Part of qoe.refresh_rollups(): rebuilds, level after level of qoe.rollup_levels, the qoe.qoe_rollups rows over the given 5-minute groups (window, title, country, device type, POP) from their source level';
+    'Part of qoe.refresh_rollups(): advances the watermark qoe.rollup_status.levels_through by the given 5-minute groups (window, title, country, device type, POP), then builds, level after level of qoe.rollup_levels, the qoe.qoe_rollups windows that ended since the previous watermark and rebuilds those over the given groups that had ended (late data); returns the level rows written or removed';
 
 CREATE FUNCTION qoe.refresh_rollups() RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
     g record;
+    level_rows bigint := 0;
 BEGIN
     -- one refresher at a time; writers only append to qoe.session_window_deltas
     PERFORM 1 FROM qoe.rollup_status FOR UPDATE;
@@ -456,16 +509,18 @@ BEGIN
            AND s.country IS NOT DISTINCT FROM t.co AND s.device_type IS NOT DISTINCT FROM t.d
            AND s.cdn_pop IS NOT DISTINCT FROM t.pop
          GROUP BY s.window_start, s.content_id, s.country, s.device_type, s.cdn_pop;
-        -- the coarser levels over them, in the same transaction
-        PERFORM qoe.refresh_rollup_levels(g.w, g.c, g.co, g.d, g.pop);
+        -- the coarser levels: the windows this closes, and late groups in
+        -- windows closed before, in the same transaction
+        level_rows := qoe.refresh_rollup_levels(g.w, g.c, g.co, g.d, g.pop);
     END IF;
     UPDATE qoe.rollup_status SET last_run = clock_timestamp(),
-                                 last_windows = coalesce(cardinality(g.windows), 0);
+                                 last_windows = coalesce(cardinality(g.windows), 0),
+                                 last_level_rows = level_rows;
     RETURN coalesce(cardinality(g.windows), 0);
 END
 $$;
 COMMENT ON FUNCTION qoe.refresh_rollups() IS
-    'Merges the committed qoe.session_window_deltas into qoe.session_windows and re-aggregates the groups they touch into qoe.qoe_5min; returns how many windows they touch';
+    'Merges the committed qoe.session_window_deltas into qoe.session_windows, re-aggregates the groups they touch into qoe.qoe_5min and brings the coarser levels up to the watermark (qoe.refresh_rollup_levels); returns how many windows they touch';
 
 CREATE FUNCTION qoe.qoe_metrics(from_ts timestamptz, to_ts timestamptz,
                                 grain interval DEFAULT NULL, group_by text[] DEFAULT '{}')
@@ -490,6 +545,7 @@ DECLARE
     rest tstzrange[];
     lo timestamptz;
     hi timestamptz;
+    through timestamptz;
     pieces text[] := '{}';
     -- the columns of the levels read
     read constant text := 'q.window_start, q.content_id, q.country, q.device_type, q.cdn_pop, '
@@ -534,8 +590,11 @@ BEGIN
     gaps := CASE WHEN lo < hi THEN ARRAY[tstzrange(lo, hi)] ELSE '{}' END;
     -- covered from the coarsest grain down: at each grain the level with the
     -- fewest dimensions that keeps those grouped by reads the whole windows
-    -- of the gaps (inside a bucket: its grain divides the bucket's), the
-    -- finer grains what is left at their ends; 5min leaves nothing
+    -- of the gaps (inside a bucket: its grain divides the bucket's) that
+    -- ended by the watermark, the finer grains what is left at their ends
+    -- and after the watermark; 5min leaves nothing. The watermark is read in
+    -- the snapshot of the rows (a STABLE function has one).
+    through := coalesce((SELECT s.levels_through FROM qoe.rollup_status s), '-infinity');
     FOR lv IN SELECT DISTINCT ON (v.grain) v.level, v.grain
                 FROM qoe.rollup_levels v
                WHERE v.dims @> coalesce(group_by, '{}')
@@ -548,6 +607,9 @@ BEGIN
             lo := date_bin(lv.grain, lower(gap), origin);
             lo := lo + CASE WHEN lo < lower(gap) THEN lv.grain ELSE interval '0' END;
             hi := date_bin(lv.grain, upper(gap), origin);
+            IF lv.level <> '5min' THEN
+                hi := least(hi, date_bin(lv.grain, through, origin));
+            END IF;
             IF lo < hi THEN
                 pieces := pieces || format(
                     'SELECT %s FROM %s q WHERE %sq.window_start >= %L AND q.window_start < %L',
@@ -596,6 +658,24 @@ END
 $$;
 COMMENT ON FUNCTION qoe.qoe_metrics(timestamptz, timestamptz, interval, text[]) IS
     'QoE metrics (doc/metrics.md) of the 5-minute windows starting in [from_ts, to_ts), merged per grain bucket (NULL: one bucket) and the dimensions in group_by';
+
+-- Emptied levels hold no window: the watermark goes back to the start, and
+-- the next refresh builds every closed window again from qoe.qoe_5min
+-- (benchmarks empty the rollups between runs of the same event times).
+CREATE FUNCTION qoe.rollup_levels_emptied() RETURNS trigger LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    UPDATE qoe.rollup_status SET levels_through = '-infinity';
+    RETURN NULL;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION qoe.rollup_levels_emptied() FROM PUBLIC;
+COMMENT ON FUNCTION qoe.rollup_levels_emptied() IS
+    'Trigger function: after TRUNCATE qoe.qoe_rollups, resets qoe.rollup_status.levels_through so that the next refresh rebuilds the levels';
+CREATE TRIGGER levels_emptied AFTER TRUNCATE ON qoe.qoe_rollups
+    FOR EACH STATEMENT EXECUTE FUNCTION qoe.rollup_levels_emptied();
+COMMENT ON TRIGGER levels_emptied ON qoe.qoe_rollups IS
+    'Emptied levels: the watermark back to -infinity, so the next refresh builds them again';
 
 -- the functions resolve hll's objects wherever that extension was installed
 DO $$
