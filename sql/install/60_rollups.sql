@@ -278,9 +278,11 @@ COMMENT ON AGGREGATE qoe.bigint_sum(bigint) IS
 -- no hash or merge key, and a hash join on the title alone reads a whole
 -- level per refresh. A level's row is updated in place (its key columns do
 -- not change, so the update needs no index entry), and removed when no source
--- row is left under it.
+-- row is left under it. No JIT: the estimates of a merge over many keys run
+-- high, and building every window again (after TRUNCATE, or for a new level)
+-- spent 1.4 s of a 1.9 s statement compiling it (19,477 keys).
 CREATE FUNCTION qoe.refresh_rollup_levels(w timestamptz[], c bigint[], co text[], d text[], pop text[])
-RETURNS bigint LANGUAGE plpgsql SET enable_hashjoin = off SET enable_mergejoin = off AS $$
+RETURNS bigint LANGUAGE plpgsql SET enable_hashjoin = off SET enable_mergejoin = off SET jit = off AS $$
 DECLARE
     origin constant timestamptz := '2000-01-01 00:00+00';
     l record;
