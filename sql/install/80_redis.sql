@@ -36,6 +36,7 @@ CREATE TABLE redis_alert_outbox (
 COMMENT ON TABLE redis_alert_outbox IS
     'Alert changes not yet published on the Redis channel qoe_alerts (doc/redis.md); filled while qoe.redis_host is set, emptied by the publisher';
 COMMENT ON COLUMN redis_alert_outbox.seq IS 'publishing order';
+COMMENT ON SEQUENCE redis_alert_outbox_seq_seq IS 'Numbers the alert changes queued for Redis in the order they were queued';
 COMMENT ON COLUMN redis_alert_outbox.queued_at IS 'when the evaluation queued it';
 COMMENT ON COLUMN redis_alert_outbox.message IS 'the JSON message, as published';
 
