@@ -19,7 +19,7 @@ qoe_redis_start
 qoe_publisher_cluster "qoe.redis_key_prefix = 't1:'"
 SUB_DIR=$(mktemp -d /tmp/qoe_redis_alerts.XXXXXX)
 SUB_PIDS=
-trap 'rc=$?; [ -z "$SUB_PIDS" ] || kill $SUB_PIDS 2>/dev/null; [ $rc = 0 ] || tail -20 "$QOE_PGDATA_DIR/server.log";
+trap 'rc=$?; kill $SUB_PIDS 2>/dev/null || true; [ $rc = 0 ] || tail -20 "$QOE_PGDATA_DIR/server.log";
       qoe_redis_cleanup; rm -rf "$SUB_DIR"; exit $rc' EXIT
 qoe_wait_for 30 "SELECT state FROM qoe.redis_status" connected
 # the window rules read the rollups, which this test does not need
