@@ -19,8 +19,9 @@
  * Rounds (core/commit_wake.c): an ingest commit wakes it for the viewers, a
  * committed refresh of the rollups for qoe_metrics, an evaluation that
  * queued alert changes for the outbox (as often as qoe_wake_earliest
- * allows), and every qoe.redis_publish_interval it publishes everything
- * (trending_content only then: a decayed score over an hour).
+ * allows), and every qoe.redis_publish_interval it publishes what no round
+ * published within that interval (trending_content always: a decayed score
+ * over an hour, read only then).
  *
  * The Kafka supervisor starts it while qoe.redis_host is set
  * (PublishSupervise); it exits when that setting is emptied.
@@ -69,7 +70,7 @@
 #define ROUND_TRENDING	0x2
 #define ROUND_METRICS	0x4
 #define ROUND_ALERTS	0x8
-#define ROUND_ALL		(ROUND_VIEWERS | ROUND_TRENDING | ROUND_METRICS | ROUND_ALERTS)
+#define ROUND_NPARTS	4			/* the bits above */
 
 /* A concurrent_viewers key: what Redis is known to hold, and what is wanted. */
 typedef struct ViewersKey
@@ -781,7 +782,8 @@ delete_published(void)
 	}
 }
 
-static void
+/* True when the round reached Redis and read every reply. */
+static bool
 publish_round(MemoryContext round_cxt, int what)
 {
 	redisReply **replies;
@@ -791,7 +793,7 @@ publish_round(MemoryContext round_cxt, int what)
 	MemoryContextReset(round_cxt);
 	MemoryContextSwitchTo(round_cxt);
 	if (!read_metrics(round_cxt, what))
-		return;
+		return false;
 
 	ops_size = 64;
 	ops = palloc(sizeof(Op) * ops_size);
@@ -801,7 +803,7 @@ publish_round(MemoryContext round_cxt, int what)
 	if (!queue_commands(what))
 	{
 		connection_failed("out of memory queueing Redis commands");
-		return;
+		return false;
 	}
 	pgstat_report_activity(STATE_RUNNING, "writing to Redis");
 	replies = palloc(sizeof(redisReply *) * (nops + 1));
@@ -812,7 +814,7 @@ publish_round(MemoryContext round_cxt, int what)
 		snprintf(msg, sizeof(msg), "lost the connection to Redis at %s: %s", server_name(), err);
 		connection_failed(msg);
 		pgstat_report_activity(STATE_IDLE, NULL);
-		return;
+		return false;
 	}
 	backoff_ms = 0;
 	written = apply_replies(replies);	/* fills alerts_done */
@@ -823,6 +825,7 @@ publish_round(MemoryContext round_cxt, int what)
 	if (alerts_n == ALERT_BATCH)
 		qoe_wake(QOE_WAKE_PUBLISHER, QOE_WAKE_ALERTS);
 	pgstat_report_activity(STATE_IDLE, NULL);
+	return true;
 }
 
 /*
@@ -844,26 +847,28 @@ static TimestampTz round_started = 0;
 static TimestampTz round_ended = 0;
 static int64 round_cpu_us = 0;
 
+/* When each part (ROUND_* bit i) was last read and published; 0: never. */
+static TimestampTz part_published_at[ROUND_NPARTS];
+
 /*
  * What to publish now, taking the wake-ups it answers (before the round's
- * snapshot: a commit after this wakes the next round): everything every
- * qoe.redis_publish_interval; else, once qoe_wake_earliest allows, the
- * viewers after an ingest commit, qoe_metrics after a refresh of the
- * rollups and the alert outbox after an evaluation that queued changes.
+ * snapshot: a commit after this wakes the next round). Once
+ * qoe_wake_earliest allows: the viewers after an ingest commit, qoe_metrics
+ * after a refresh of the rollups, the alert outbox after an evaluation that
+ * queued changes. In the periodic round (every qoe.redis_publish_interval),
+ * also every part no round published within that interval: under a stream
+ * of commits the woken rounds keep the viewers and qoe_metrics current, and
+ * reading them again would only cost; idle, sessions still time out and
+ * scores decay.
  */
 static int
-round_due(TimestampTz now, TimestampTz next_round)
+round_due(TimestampTz now, bool periodic)
 {
 	uint32		pending = qoe_wake_pending(QOE_WAKE_PUBLISHER);
 	int			what = 0;
 
-	if (now >= next_round)
-	{
-		(void) qoe_wake_take(QOE_WAKE_PUBLISHER,
-							 QOE_WAKE_INGESTED | QOE_WAKE_ROLLUPS | QOE_WAKE_ALERTS);
-		return ROUND_ALL;
-	}
-	if (pending == 0 || now < qoe_wake_earliest(round_started, round_ended, round_cpu_us))
+	if (!periodic &&
+		(pending == 0 || now < qoe_wake_earliest(round_started, round_ended, round_cpu_us)))
 		return 0;
 	pending = qoe_wake_take(QOE_WAKE_PUBLISHER, pending);
 	if (pending & QOE_WAKE_INGESTED)
@@ -872,6 +877,10 @@ round_due(TimestampTz now, TimestampTz next_round)
 		what |= ROUND_METRICS;
 	if (pending & QOE_WAKE_ALERTS)
 		what |= ROUND_ALERTS;
+	if (periodic)
+		for (int i = 0; i < ROUND_NPARTS; i++)
+			if (now >= TimestampTzPlusMilliseconds(part_published_at[i], qoe_redis_interval_ms))
+				what |= 1 << i;
 	return what;
 }
 
@@ -953,13 +962,17 @@ qoe_publisher_main(Datum main_arg)
 		{
 			/* (re)connected: Redis may have restarted empty, publish every key now */
 			if (connect_redis())
+			{
+				memset(part_published_at, 0, sizeof(part_published_at));
 				next_round = now;
+			}
 			else
 				retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), backoff_ms);
 		}
 		if (conn != NULL)
 		{
-			int			what = round_due(now, next_round);
+			bool		periodic = now >= next_round;
+			int			what = round_due(now, periodic);
 
 			if (what != 0)
 			{
@@ -969,16 +982,19 @@ qoe_publisher_main(Datum main_arg)
 					refresh_at = TimestampTzPlusMilliseconds(now, qoe_redis_key_ttl_s * 1000L / 3);
 				}
 				round_cpu_us = qoe_wake_cpu_us();
-				publish_round(round_cxt, what);
+				if (publish_round(round_cxt, what))
+					for (int i = 0; i < ROUND_NPARTS; i++)
+						if (what & (1 << i))
+							part_published_at[i] = now;
 				MemoryContextSwitchTo(TopMemoryContext);
 				round_started = now;
 				round_ended = GetCurrentTimestamp();
 				round_cpu_us = qoe_wake_cpu_us() - round_cpu_us;
 				if (conn == NULL)
 					retry_at = TimestampTzPlusMilliseconds(round_ended, backoff_ms);
-				if (what == ROUND_ALL)
-					next_round = TimestampTzPlusMilliseconds(now, qoe_redis_interval_ms);
 			}
+			if (periodic)
+				next_round = TimestampTzPlusMilliseconds(now, qoe_redis_interval_ms);
 		}
 		now = GetCurrentTimestamp();
 		if (conn == NULL)
