@@ -95,19 +95,30 @@ fresh_tables() {
 	qoe_rcli FLUSHALL >/dev/null
 }
 
-declare -A eps cpu_eps
-# (a) record KEY: events/s and events per server CPU second of one run
+declare -A eps cpu_eps proc_cpu
+# CPU ticks the process of a backend_type has used so far (0 if none runs)
+proc_ticks() {
+	local pid
+	pid=$(psql -qXAt -c "SELECT pid FROM pg_stat_activity WHERE backend_type = '$1'")
+	[ -n "$pid" ] && awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0
+}
+# (a) record KEY: events/s and events per server CPU second of one run, and
+# the CPU seconds the publisher and the launcher used in it
 run_sql() {
-	local key=$1 before=$WORK/ticks t0 t1 backend_cpu
+	local key=$1 before=$WORK/ticks t0 t1 backend_cpu p0 l0
 	"$QOE_ROOT/src/tools/qoe_gen" --seed 7 --events "$EVENTS" --viewers "$VIEWERS" \
 		--start-ms "$(recent_start "$SPAN")" --format array --batch $BATCH >"$WORK/batches.json"
 	fresh_tables
 	cluster_ticks >"$before"
+	p0=$(proc_ticks "qoe_ext publisher")
+	l0=$(proc_ticks "qoe_ext launcher")
 	t0=$(now_s)
 	read -r _ _ _ backend_cpu < <("$WORK/feed" "" <"$WORK/batches.json")
 	t1=$(now_s)
 	eps[$key]=$(calc "$EVENTS / ($t1 - $t0)")
 	cpu_eps[$key]=$(calc "$EVENTS / ($backend_cpu + $(cluster_cpu_since "$before"))")
+	proc_cpu[$key]=$(printf '%.2f/%.2f' "$(calc "($(proc_ticks "qoe_ext publisher") - $p0) / $CLK_TCK")" \
+		"$(calc "($(proc_ticks "qoe_ext launcher") - $l0) / $CLK_TCK")")
 }
 # (b) one worker, a topic per run
 run_kafka() {
@@ -210,6 +221,9 @@ row "(a) qoe.ingest, publishing on" sql_on
 row "(b) 1 Kafka worker, publishing off" kafka_off
 row "(b) 1 Kafka worker, publishing on" kafka_on
 ratio "(a) on / off:" sql
+printf '  (a) CPU s of the publisher/launcher per run, off: %s; on: %s\n' \
+	"$(for r in $(seq "$RUNS"); do printf '%s ' "${proc_cpu[sql_off,$r]}"; done)" \
+	"$(for r in $(seq "$RUNS"); do printf '%s ' "${proc_cpu[sql_on,$r]}"; done)"
 ratio "(b) on / off:" kafka
 printf '  (c) commit to visible in Redis at %d events/s asked (qoe.ingest, batches of %d), %d markers per run, ms "p50 p99 max" per run:\n' \
 	$LAT_RATE $BATCH $(( (LAT_SECONDS - 6) * 10 ))

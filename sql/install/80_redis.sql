@@ -1,7 +1,8 @@
 -- Live metrics in Redis (doc/redis.md): the view the trending_content key
--- mirrors, and the publisher's status. The publisher (a background worker,
--- src/publish/) reads qoe.concurrent_viewers, qoe.trending_content and
--- qoe.qoe_metrics.
+-- mirrors, the outbox of alert changes for the qoe_alerts channel, and the
+-- publisher's status. The publisher (a background worker, src/publish/)
+-- reads qoe.concurrent_viewers, qoe.trending_content and qoe.qoe_metrics,
+-- and empties the outbox.
 
 -- Plays started in the last hour, each weighted by 0.5 ^ (age / 15 min).
 CREATE VIEW trending_content AS
@@ -23,10 +24,58 @@ COMMENT ON COLUMN trending_content.plays IS 'plays started in the last hour';
 -- the publisher reads plays of the last hour through this, not the whole table
 CREATE INDEX sessions_started_idx ON sessions (started_at);
 
+-- Alert changes for the Redis channel qoe_alerts (doc/redis.md, alerts): the
+-- evaluation queues one message per change in its own transaction (so a
+-- rolled-back one queues nothing), the publisher PUBLISHes them in seq order
+-- after the commit and deletes each once Redis acknowledged it.
+CREATE TABLE redis_alert_outbox (
+    seq       bigserial PRIMARY KEY,
+    queued_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    message   text NOT NULL
+);
+COMMENT ON TABLE redis_alert_outbox IS
+    'Alert changes not yet published on the Redis channel qoe_alerts (doc/redis.md); filled while qoe.redis_host is set, emptied by the publisher';
+COMMENT ON COLUMN redis_alert_outbox.seq IS 'publishing order';
+COMMENT ON SEQUENCE redis_alert_outbox_seq_seq IS 'Numbers the alert changes queued for Redis in the order they were queued';
+COMMENT ON COLUMN redis_alert_outbox.queued_at IS 'when the evaluation queued it';
+COMMENT ON COLUMN redis_alert_outbox.message IS 'the JSON message, as published';
+
+CREATE FUNCTION redis_wake_publisher_at_commit() RETURNS void
+    AS 'MODULE_PATHNAME', 'qoe_redis_wake_publisher_at_commit'
+    LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION redis_wake_publisher_at_commit() IS
+    'Wake the Redis publisher for the alert outbox when the current transaction commits';
+
+-- Called by qoe.alert_notify (85_alerts.sql) for every change of an alert,
+-- with the alert's row as jsonb. Nothing is queued while no publisher is
+-- configured: the outbox would only grow.
+CREATE FUNCTION redis_queue_alert(a jsonb) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    iso constant text := 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"';
+BEGIN
+    IF coalesce(current_setting('qoe.redis_host', true), '') = '' THEN
+        RETURN;
+    END IF;
+    INSERT INTO qoe.redis_alert_outbox (message)
+    VALUES (jsonb_build_object(
+        'event_id', (a ->> 'id') || ':' || (a ->> 'state'),
+        'id', a -> 'id', 'rule', a -> 'rule', 'state', a -> 'state', 'severity', a -> 'severity',
+        'scope', a -> 'scope', 'value', a -> 'value', 'threshold', a -> 'threshold',
+        'starts_at', to_char(coalesce(a ->> 'fired_at', a ->> 'started_at')::timestamptz
+                             AT TIME ZONE 'UTC', iso),
+        'ends_at', to_char((a ->> 'resolved_at')::timestamptz AT TIME ZONE 'UTC', iso),
+        'message', a -> 'message', 'channels', a -> 'channels')::text);
+    PERFORM qoe.redis_wake_publisher_at_commit();
+END $$;
+COMMENT ON FUNCTION redis_queue_alert(jsonb) IS
+    'Queue the message of an alert change (a qoe.alerts row as jsonb) for the Redis channel qoe_alerts, while qoe.redis_host is set';
+
 CREATE FUNCTION redis_publisher_status(OUT state text, OUT server text, OUT pid integer,
                                        OUT state_since timestamptz, OUT last_publish_at timestamptz,
                                        OUT publishes bigint, OUT keys_written bigint,
-                                       OUT errors bigint, OUT last_error text,
+                                       OUT alerts_published bigint, OUT errors bigint, OUT last_error text,
                                        OUT last_error_at timestamptz)
     RETURNS record
     AS 'MODULE_PATHNAME', 'qoe_redis_publisher_status'
@@ -34,7 +83,11 @@ CREATE FUNCTION redis_publisher_status(OUT state text, OUT server text, OUT pid 
 COMMENT ON FUNCTION redis_publisher_status() IS
     'The Redis publisher''s state from shared memory; read it through qoe.redis_status';
 
-CREATE VIEW redis_status AS SELECT * FROM redis_publisher_status();
+CREATE VIEW redis_status AS
+    SELECT s.state, s.server, s.pid, s.state_since, s.last_publish_at, s.publishes, s.keys_written,
+           s.alerts_published, (SELECT pg_catalog.count(*) FROM qoe.redis_alert_outbox) AS alerts_queued,
+           s.errors, s.last_error, s.last_error_at
+      FROM qoe.redis_publisher_status() s;
 COMMENT ON VIEW redis_status IS
     'The Redis publisher: connection state, server, last successful publish, counters since the server started, last error (doc/redis.md)';
 COMMENT ON COLUMN redis_status.state IS
@@ -45,6 +98,13 @@ COMMENT ON COLUMN redis_status.state_since IS 'when the state last changed';
 COMMENT ON COLUMN redis_status.last_publish_at IS 'end of the last round that reached Redis and read all its replies';
 COMMENT ON COLUMN redis_status.publishes IS 'rounds that reached Redis, including those with nothing to write';
 COMMENT ON COLUMN redis_status.keys_written IS 'keys Redis acknowledged writing or deleting (the trending_content rebuild counts one)';
-COMMENT ON COLUMN redis_status.errors IS 'failed connection attempts, lost connections, rounds with an error reply, failed reads of the metrics';
+COMMENT ON COLUMN redis_status.alerts_published IS 'alert changes Redis acknowledged publishing on the qoe_alerts channel';
+COMMENT ON COLUMN redis_status.alerts_queued IS 'alert changes waiting in qoe.redis_alert_outbox to be published';
+COMMENT ON COLUMN redis_status.errors IS 'failed connection attempts, lost connections, rounds with an error reply, failed reads of the metrics or of the alert outbox';
 COMMENT ON COLUMN redis_status.last_error IS 'the last of these errors, as Redis or the connection reported it';
 COMMENT ON COLUMN redis_status.last_error_at IS 'when it happened';
+
+-- The outbox is written by the evaluation (as the extension owner) and
+-- emptied by the publisher (qoe_worker); nobody else queues messages.
+GRANT SELECT, DELETE ON redis_alert_outbox TO qoe_worker;
+REVOKE EXECUTE ON FUNCTION redis_wake_publisher_at_commit(), redis_queue_alert(jsonb) FROM PUBLIC;

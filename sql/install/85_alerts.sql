@@ -339,6 +339,7 @@ COMMENT ON FUNCTION alert_holds(float8, text, float8) IS 'value comparator thres
 
 -- NOTIFY qoe_alerts with a small payload; sent at commit. A scope too long
 -- for NOTIFY's 8000 bytes (client-supplied dimension values) is left out.
+-- Also queued for the Redis channel qoe_alerts, published after commit.
 CREATE FUNCTION alert_notify(a alerts) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
     AS $$
@@ -350,6 +351,7 @@ BEGIN
         payload := payload || '{"scope": "too long, see qoe.alerts"}';
     END IF;
     PERFORM pg_notify('qoe_alerts', payload::text);
+    PERFORM qoe.redis_queue_alert(to_jsonb(a));  -- the Redis channel (80_redis.sql)
 END $$;
 COMMENT ON FUNCTION alert_notify(alerts) IS 'NOTIFY qoe_alerts with the alert id, rule, severity, scope, state and value';
 

@@ -3,7 +3,9 @@
  * (doc/redis.md, freshness): ingest commit -> scheduler (refresh_rollups)
  * and publisher (concurrent_viewers); refresh commit -> publisher
  * (qoe_metrics). Also ingest commit with a stall -> scheduler
- * (evaluate_alerts: the stall-loop rule, doc/alerts.md). See commit_wake.h.
+ * (evaluate_alerts: the stall-loop rule, doc/alerts.md); evaluation commit
+ * with alert changes -> publisher (the qoe_alerts channel). See
+ * commit_wake.h.
  *
  * An ingest backend registers one transaction callback, once; at commit it
  * sets a bit and a latch, which is all it ever does for the chain: it never
@@ -36,7 +38,7 @@ typedef struct QoeWakeShared
 static QoeWakeShared *wake = NULL;	/* NULL unless preloaded */
 static bool callback_registered = false;
 static bool wake_at_commit = false;
-static bool stalls_at_commit = false;
+static uint32 bits_at_commit[QOE_WAKE_NTARGETS];	/* qoe_wake_at_commit's */
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -136,17 +138,39 @@ wake_xact_callback(XactEvent event, void *arg)
 				qoe_wake(QOE_WAKE_SCHEDULER, QOE_WAKE_INGESTED);
 				qoe_wake(QOE_WAKE_PUBLISHER, QOE_WAKE_INGESTED);
 			}
-			if (stalls_at_commit)
-				qoe_wake(QOE_WAKE_SCHEDULER, QOE_WAKE_STALLED);
-			wake_at_commit = stalls_at_commit = false;
+			for (int t = 0; t < QOE_WAKE_NTARGETS; t++)
+				if (bits_at_commit[t] != 0)
+					qoe_wake((QoeWakeTarget) t, bits_at_commit[t]);
+			wake_at_commit = false;
+			memset(bits_at_commit, 0, sizeof(bits_at_commit));
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PREPARE:	/* COMMIT PREPARED: the fallback interval */
-			wake_at_commit = stalls_at_commit = false;
+			wake_at_commit = false;
+			memset(bits_at_commit, 0, sizeof(bits_at_commit));
 			break;
 		default:
 			break;
 	}
+}
+
+static void
+register_callback(void)
+{
+	if (!callback_registered)
+	{
+		RegisterXactCallback(wake_xact_callback, NULL);
+		callback_registered = true;
+	}
+}
+
+void
+qoe_wake_at_commit(QoeWakeTarget target, uint32 why)
+{
+	if (wake == NULL)
+		return;
+	register_callback();
+	bits_at_commit[target] |= why;
 }
 
 void
@@ -154,13 +178,10 @@ qoe_wake_on_commit(int64 stored, int64 stalls)
 {
 	if (wake == NULL || stored <= 0)
 		return;
-	if (!callback_registered)
-	{
-		RegisterXactCallback(wake_xact_callback, NULL);
-		callback_registered = true;
-	}
+	register_callback();
 	wake_at_commit = true;
-	stalls_at_commit |= stalls > 0;
+	if (stalls > 0)
+		bits_at_commit[QOE_WAKE_SCHEDULER] |= QOE_WAKE_STALLED;
 }
 
 static void

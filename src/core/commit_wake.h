@@ -24,6 +24,7 @@ typedef enum QoeWakeTarget
 #define QOE_WAKE_INGESTED	0x1 /* an ingest transaction committed */
 #define QOE_WAKE_ROLLUPS	0x2 /* a refresh of the rollups committed */
 #define QOE_WAKE_STALLED	0x4 /* an ingest transaction that stored a stall committed */
+#define QOE_WAKE_ALERTS		0x8 /* an evaluation that queued alert changes committed */
 
 /*
  * Woken work (a refresh of the rollups, a publishing round) runs again no
@@ -47,6 +48,9 @@ extern void CommitWakeShmemInit(void);
  * woken (STALLED) to judge the stall-loop rule at once. Nothing on abort.
  */
 extern void qoe_wake_on_commit(int64 stored, int64 stalls);
+
+/* When the current transaction commits, wake target for why. Nothing on abort. */
+extern void qoe_wake_at_commit(QoeWakeTarget target, uint32 why);
 
 /* CPU time (user and system) this process has used, in microseconds. */
 extern int64 qoe_wake_cpu_us(void);

@@ -24,7 +24,7 @@ void
 PublishGucInit(void)
 {
 	DefineCustomStringVariable("qoe.redis_host",
-							   "Redis server the live metrics are published to: a host name, an IP address, or a Unix socket path.",
+							   "Redis server the live metrics and alert changes are published to: a host name, an IP address, or a Unix socket path.",
 							   "Empty: nothing is published. Setting it on reload starts the publisher, emptying it stops it.",
 							   &qoe_redis_host, "",
 							   PGC_SIGHUP, 0, NULL, NULL, NULL);

@@ -10,24 +10,33 @@
  * third of the keys' TTL, it writes every key again (Redis may have
  * restarted empty; the TTL must not run out on a value that did not change).
  *
+ * Alert changes go out on the pub/sub channel qoe_alerts: the evaluation
+ * queues them in qoe.redis_alert_outbox, in its own transaction; the
+ * publisher PUBLISHes them in order and deletes from the outbox those Redis
+ * acknowledged, so a message is published at least once, never for a
+ * rolled-back evaluation, and waits out a Redis outage or a publisher restart.
+ *
  * Rounds (core/commit_wake.c): an ingest commit wakes it for the viewers, a
- * committed refresh of the rollups for qoe_metrics (as often as
- * qoe_wake_earliest allows), and every qoe.redis_publish_interval it
- * publishes everything (trending_content only then: a decayed score over an
- * hour).
+ * committed refresh of the rollups for qoe_metrics, an evaluation that
+ * queued alert changes for the outbox (as often as qoe_wake_earliest
+ * allows), and every qoe.redis_publish_interval it publishes what no round
+ * published within that interval (trending_content always: a decayed score
+ * over an hour, read only then).
  *
  * The Kafka supervisor starts it while qoe.redis_host is set
  * (PublishSupervise); it exits when that setting is emptied.
  *
  * It connects to qoe.database as qoe.worker_role, like the Kafka workers,
- * and reads only qoe.concurrent_viewers, qoe.trending_content and
- * qoe.qoe_metrics (the 5-minute rollups).
+ * and reads only qoe.concurrent_viewers, qoe.trending_content,
+ * qoe.qoe_metrics (the 5-minute rollups) and the alert outbox.
  */
 #include "postgres.h"
 
 #include <math.h>
 
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "fmgr.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -35,6 +44,7 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
@@ -53,12 +63,14 @@
 #define MAX_BACKOFF_MS	500		/* keys catch up within 1 s of Redis returning */
 #define SUPERVISE_MS	10000	/* the supervisor's look, and restart delay */
 #define SCORE_LEN		32
+#define ALERT_BATCH		1000	/* alert messages per round; more: another round soon */
 
 /* What a round reads and publishes. */
 #define ROUND_VIEWERS	0x1
 #define ROUND_TRENDING	0x2
 #define ROUND_METRICS	0x4
-#define ROUND_ALL		(ROUND_VIEWERS | ROUND_TRENDING | ROUND_METRICS)
+#define ROUND_ALERTS	0x8
+#define ROUND_NPARTS	4			/* the bits above */
 
 /* A concurrent_viewers key: what Redis is known to hold, and what is wanted. */
 typedef struct ViewersKey
@@ -110,13 +122,14 @@ typedef enum OpKind
 	OP_DEL_METRICS,
 	OP_QUEUED,					/* MULTI and the commands it queues */
 	OP_TRENDING_EXEC,
-	OP_METRICS_EXEC
+	OP_METRICS_EXEC,
+	OP_PUBLISH_ALERT
 } OpKind;
 
 typedef struct Op
 {
 	OpKind		kind;
-	int64		content_id;
+	int64		id;				/* content_id; for OP_PUBLISH_ALERT the outbox seq */
 } Op;
 
 static redisContext *conn = NULL;
@@ -135,6 +148,11 @@ static int	trending_wanted_n;
 static Op  *ops;
 static int	nops;
 static int	ops_size;
+static int64 *alert_seqs;		/* the outbox read: seq and message */
+static char **alert_messages;
+static int	alerts_n;
+static Datum *alerts_done;		/* seqs (int8) Redis acknowledged publishing */
+static int	alerts_done_n;
 
 /* the supervisor's */
 static QoeChild publisher = {.function = "qoe_publisher_main", .name = "qoe_ext publisher",
@@ -356,6 +374,29 @@ read_qoe_metrics(void)
 	}
 }
 
+/* The oldest alert changes queued, at most ALERT_BATCH. */
+static void
+read_alerts(MemoryContext round_cxt)
+{
+	char		sql[128];
+
+	snprintf(sql, sizeof(sql),
+			 "SELECT seq, message FROM qoe.redis_alert_outbox ORDER BY seq LIMIT %d", ALERT_BATCH);
+	if (SPI_execute(sql, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading qoe.redis_alert_outbox failed");
+	alert_seqs = MemoryContextAlloc(round_cxt, sizeof(int64) * (SPI_processed + 1));
+	alert_messages = MemoryContextAlloc(round_cxt, sizeof(char *) * (SPI_processed + 1));
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		bool		isnull;
+
+		alert_seqs[r] = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+		alert_messages[r] = MemoryContextStrdup(round_cxt, SPI_getvalue(tup, SPI_tuptable->tupdesc, 2));
+	}
+	alerts_n = (int) SPI_processed;
+}
+
 /* What one reading of the views needs and tells. */
 typedef struct MetricsRead
 {
@@ -376,6 +417,8 @@ read_metrics_in_transaction(void *arg)
 		read_trending(read->round_cxt);
 	if (read->what & ROUND_METRICS)
 		read_qoe_metrics();
+	if (read->what & ROUND_ALERTS)
+		read_alerts(read->round_cxt);
 }
 
 /*
@@ -406,6 +449,7 @@ read_metrics(MemoryContext round_cxt, int what)
 			m->seen = false;
 	}
 	trending_wanted_n = 0;
+	alerts_n = 0;
 
 	error = qoe_run_own_transaction("reading the metrics published to Redis",
 									read_metrics_in_transaction, &read);
@@ -424,7 +468,7 @@ read_metrics(MemoryContext round_cxt, int what)
 /* ---- writing the keys ---- */
 
 static bool
-append(OpKind kind, int64 content_id, int argc, const char **argv)
+append(OpKind kind, int64 id, int argc, const char **argv)
 {
 	if (nops == ops_size)
 	{
@@ -432,7 +476,7 @@ append(OpKind kind, int64 content_id, int argc, const char **argv)
 		ops = repalloc(ops, sizeof(Op) * ops_size);
 	}
 	ops[nops].kind = kind;
-	ops[nops].content_id = content_id;
+	ops[nops].id = id;
 	nops++;
 	return redisAppendCommandArgv(conn, argc, argv, NULL) == REDIS_OK;
 }
@@ -575,6 +619,22 @@ queue_qoe_metrics(void)
 	return ok;
 }
 
+/* In the outbox's order, so subscribers receive the changes in order. */
+static bool
+queue_alerts(void)
+{
+	char	   *channel = psprintf("%sqoe_alerts", qoe_redis_key_prefix);
+	bool		ok = true;
+
+	for (int i = 0; i < alerts_n; i++)
+	{
+		const char *argv[3] = {"PUBLISH", channel, alert_messages[i]};
+
+		ok &= append(OP_PUBLISH_ALERT, alert_seqs[i], 3, argv);
+	}
+	return ok;
+}
+
 /* Queue the commands for what changed; false if hiredis ran out of memory. */
 static bool
 queue_commands(int what)
@@ -587,6 +647,8 @@ queue_commands(int what)
 		ok &= queue_trending();
 	if (what & ROUND_METRICS)
 		ok &= queue_qoe_metrics();
+	if (what & ROUND_ALERTS)
+		ok &= queue_alerts();
 	return ok;
 }
 
@@ -610,7 +672,9 @@ reply_error(const redisReply *r, OpKind kind)
 /*
  * Record what Redis acknowledged. An error reply (out of memory, a key of
  * another type, a missing permission) leaves its key to be written again
- * next round; it is reported, never fatal. Returns the keys written.
+ * next round, its alert message to be published again; it is reported,
+ * never fatal. Returns the keys written; the alerts published are in
+ * alerts_done.
  */
 static int64
 apply_replies(redisReply **replies)
@@ -625,9 +689,9 @@ apply_replies(redisReply **replies)
 		MetricsKey *m = NULL;
 
 		if (ops[i].kind == OP_SET_VIEWERS || ops[i].kind == OP_DEL_VIEWERS)
-			k = hash_search(viewers_keys, &ops[i].content_id, HASH_FIND, NULL);
+			k = hash_search(viewers_keys, &ops[i].id, HASH_FIND, NULL);
 		if (ops[i].kind == OP_METRICS_EXEC || ops[i].kind == OP_DEL_METRICS)
-			m = hash_search(metrics_keys, &ops[i].content_id, HASH_FIND, NULL);
+			m = hash_search(metrics_keys, &ops[i].id, HASH_FIND, NULL);
 		if (error != NULL)
 		{
 			if (first_error[0] == '\0')
@@ -646,11 +710,11 @@ apply_replies(redisReply **replies)
 				written++;
 				break;
 			case OP_DEL_VIEWERS:
-				hash_search(viewers_keys, &ops[i].content_id, HASH_REMOVE, NULL);
+				hash_search(viewers_keys, &ops[i].id, HASH_REMOVE, NULL);
 				written++;
 				break;
 			case OP_DEL_METRICS:
-				hash_search(metrics_keys, &ops[i].content_id, HASH_REMOVE, NULL);
+				hash_search(metrics_keys, &ops[i].id, HASH_REMOVE, NULL);
 				written++;
 				break;
 			case OP_QUEUED:
@@ -669,6 +733,9 @@ apply_replies(redisReply **replies)
 				m->known = true;
 				written++;
 				break;
+			case OP_PUBLISH_ALERT:
+				alerts_done[alerts_done_n++] = Int64GetDatum(ops[i].id);
+				break;
 		}
 	}
 	if (first_error[0] != '\0')
@@ -679,23 +746,64 @@ apply_replies(redisReply **replies)
 }
 
 static void
+delete_published_in_transaction(void *arg)
+{
+	Oid			argtypes[1] = {INT8ARRAYOID};
+	Datum		args[1];
+
+	args[0] = PointerGetDatum(construct_array(alerts_done, alerts_done_n, INT8OID,
+											  sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	if (SPI_execute_with_args("DELETE FROM qoe.redis_alert_outbox"
+							  " WHERE seq OPERATOR(pg_catalog.=) ANY ($1)",
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "deleting from qoe.redis_alert_outbox failed");
+}
+
+/*
+ * The alert messages Redis published leave the outbox. Should this fail
+ * (or the publisher die before), they are published again: at least once.
+ */
+static void
+delete_published(void)
+{
+	ErrorData  *error;
+
+	if (alerts_done_n == 0)
+		return;
+	error = qoe_run_own_transaction("deleting the alert changes published to Redis",
+									delete_published_in_transaction, NULL);
+	if (error != NULL)
+	{
+		char		msg[QOE_REDIS_ERRLEN];
+
+		snprintf(msg, sizeof(msg), "could not delete published alert changes: %s", error->message);
+		report_error(msg);
+		FreeErrorData(error);
+	}
+}
+
+/* True when the round reached Redis and read every reply. */
+static bool
 publish_round(MemoryContext round_cxt, int what)
 {
 	redisReply **replies;
 	char		err[QOE_REDIS_ERRLEN];
+	int64		written;
 
 	MemoryContextReset(round_cxt);
 	MemoryContextSwitchTo(round_cxt);
 	if (!read_metrics(round_cxt, what))
-		return;
+		return false;
 
 	ops_size = 64;
 	ops = palloc(sizeof(Op) * ops_size);
 	nops = 0;
+	alerts_done = palloc(sizeof(Datum) * (alerts_n + 1));
+	alerts_done_n = 0;
 	if (!queue_commands(what))
 	{
 		connection_failed("out of memory queueing Redis commands");
-		return;
+		return false;
 	}
 	pgstat_report_activity(STATE_RUNNING, "writing to Redis");
 	replies = palloc(sizeof(redisReply *) * (nops + 1));
@@ -706,12 +814,30 @@ publish_round(MemoryContext round_cxt, int what)
 		snprintf(msg, sizeof(msg), "lost the connection to Redis at %s: %s", server_name(), err);
 		connection_failed(msg);
 		pgstat_report_activity(STATE_IDLE, NULL);
-		return;
+		return false;
 	}
 	backoff_ms = 0;
-	qoe_redis_status_published(apply_replies(replies));
+	written = apply_replies(replies);	/* fills alerts_done */
+	qoe_redis_status_published(written, alerts_done_n);
 	qoe_redis_free_replies(nops, replies);
+	delete_published();
+	/* a full batch: the rest in the next round, as soon as spacing allows */
+	if (alerts_n == ALERT_BATCH)
+		qoe_wake(QOE_WAKE_PUBLISHER, QOE_WAKE_ALERTS);
 	pgstat_report_activity(STATE_IDLE, NULL);
+	return true;
+}
+
+/*
+ * qoe.redis_wake_publisher_at_commit(), from qoe.redis_queue_alert: the
+ * evaluation's commit wakes the publisher for the outbox.
+ */
+PG_FUNCTION_INFO_V1(qoe_redis_wake_publisher_at_commit);
+Datum
+qoe_redis_wake_publisher_at_commit(PG_FUNCTION_ARGS)
+{
+	qoe_wake_at_commit(QOE_WAKE_PUBLISHER, QOE_WAKE_ALERTS);
+	PG_RETURN_VOID();
 }
 
 /* ---- the worker ---- */
@@ -721,31 +847,40 @@ static TimestampTz round_started = 0;
 static TimestampTz round_ended = 0;
 static int64 round_cpu_us = 0;
 
+/* When each part (ROUND_* bit i) was last read and published; 0: never. */
+static TimestampTz part_published_at[ROUND_NPARTS];
+
 /*
  * What to publish now, taking the wake-ups it answers (before the round's
- * snapshot: a commit after this wakes the next round): everything every
- * qoe.redis_publish_interval; else, once qoe_wake_earliest allows, the
- * viewers after an ingest commit and qoe_metrics after a refresh of the
- * rollups.
+ * snapshot: a commit after this wakes the next round). Once
+ * qoe_wake_earliest allows: the viewers after an ingest commit, qoe_metrics
+ * after a refresh of the rollups, the alert outbox after an evaluation that
+ * queued changes. In the periodic round (every qoe.redis_publish_interval),
+ * also every part no round published within that interval: under a stream
+ * of commits the woken rounds keep the viewers and qoe_metrics current, and
+ * reading them again would only cost; idle, sessions still time out and
+ * scores decay.
  */
 static int
-round_due(TimestampTz now, TimestampTz next_round)
+round_due(TimestampTz now, bool periodic)
 {
 	uint32		pending = qoe_wake_pending(QOE_WAKE_PUBLISHER);
 	int			what = 0;
 
-	if (now >= next_round)
-	{
-		(void) qoe_wake_take(QOE_WAKE_PUBLISHER, QOE_WAKE_INGESTED | QOE_WAKE_ROLLUPS);
-		return ROUND_ALL;
-	}
-	if (pending == 0 || now < qoe_wake_earliest(round_started, round_ended, round_cpu_us))
+	if (!periodic &&
+		(pending == 0 || now < qoe_wake_earliest(round_started, round_ended, round_cpu_us)))
 		return 0;
 	pending = qoe_wake_take(QOE_WAKE_PUBLISHER, pending);
 	if (pending & QOE_WAKE_INGESTED)
 		what |= ROUND_VIEWERS;
 	if (pending & QOE_WAKE_ROLLUPS)
 		what |= ROUND_METRICS;
+	if (pending & QOE_WAKE_ALERTS)
+		what |= ROUND_ALERTS;
+	if (periodic)
+		for (int i = 0; i < ROUND_NPARTS; i++)
+			if (now >= TimestampTzPlusMilliseconds(part_published_at[i], qoe_redis_interval_ms))
+				what |= 1 << i;
 	return what;
 }
 
@@ -827,13 +962,17 @@ qoe_publisher_main(Datum main_arg)
 		{
 			/* (re)connected: Redis may have restarted empty, publish every key now */
 			if (connect_redis())
+			{
+				memset(part_published_at, 0, sizeof(part_published_at));
 				next_round = now;
+			}
 			else
 				retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), backoff_ms);
 		}
 		if (conn != NULL)
 		{
-			int			what = round_due(now, next_round);
+			bool		periodic = now >= next_round;
+			int			what = round_due(now, periodic);
 
 			if (what != 0)
 			{
@@ -843,16 +982,19 @@ qoe_publisher_main(Datum main_arg)
 					refresh_at = TimestampTzPlusMilliseconds(now, qoe_redis_key_ttl_s * 1000L / 3);
 				}
 				round_cpu_us = qoe_wake_cpu_us();
-				publish_round(round_cxt, what);
+				if (publish_round(round_cxt, what))
+					for (int i = 0; i < ROUND_NPARTS; i++)
+						if (what & (1 << i))
+							part_published_at[i] = now;
 				MemoryContextSwitchTo(TopMemoryContext);
 				round_started = now;
 				round_ended = GetCurrentTimestamp();
 				round_cpu_us = qoe_wake_cpu_us() - round_cpu_us;
 				if (conn == NULL)
 					retry_at = TimestampTzPlusMilliseconds(round_ended, backoff_ms);
-				if (what == ROUND_ALL)
-					next_round = TimestampTzPlusMilliseconds(now, qoe_redis_interval_ms);
 			}
+			if (periodic)
+				next_round = TimestampTzPlusMilliseconds(now, qoe_redis_interval_ms);
 		}
 		now = GetCurrentTimestamp();
 		if (conn == NULL)

@@ -31,6 +31,7 @@ typedef struct QoeRedisStatus
 	TimestampTz last_publish_at;
 	int64		publishes;
 	int64		keys_written;
+	int64		alerts_published;
 	int64		errors;
 	char		last_error[ERROR_LEN];
 	TimestampTz last_error_at;
@@ -122,13 +123,14 @@ qoe_redis_status_error(const char *message)
 
 /* A round that reached Redis and read every reply. */
 void
-qoe_redis_status_published(int64 keys_written)
+qoe_redis_status_published(int64 keys_written, int64 alerts_published)
 {
 	TimestampTz now = GetCurrentTimestamp();
 
 	SpinLockAcquire(&status->mutex);
 	status->publishes++;
 	status->keys_written += keys_written;
+	status->alerts_published += alerts_published;
 	status->last_publish_at = now;
 	SpinLockRelease(&status->mutex);
 }
@@ -156,8 +158,8 @@ qoe_redis_publisher_status(PG_FUNCTION_ARGS)
 {
 	TupleDesc	desc;
 	QoeRedisStatus copy = {0};
-	Datum		values[10];
-	bool		nulls[10] = {0};
+	Datum		values[11];
+	bool		nulls[11] = {0};
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -179,10 +181,11 @@ qoe_redis_publisher_status(PG_FUNCTION_ARGS)
 	nulls[4] = copy.last_publish_at == 0;
 	values[5] = Int64GetDatum(copy.publishes);
 	values[6] = Int64GetDatum(copy.keys_written);
-	values[7] = Int64GetDatum(copy.errors);
-	values[8] = CStringGetTextDatum(copy.last_error);
-	nulls[8] = copy.last_error_at == 0;
-	values[9] = TimestampTzGetDatum(copy.last_error_at);
+	values[7] = Int64GetDatum(copy.alerts_published);
+	values[8] = Int64GetDatum(copy.errors);
+	values[9] = CStringGetTextDatum(copy.last_error);
 	nulls[9] = copy.last_error_at == 0;
+	values[10] = TimestampTzGetDatum(copy.last_error_at);
+	nulls[10] = copy.last_error_at == 0;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }
