@@ -243,13 +243,15 @@ COMMENT ON COLUMN churn_risk.risk IS 'churn risk score 0..1, higher is likelier 
 COMMENT ON COLUMN churn_risk.risk_band IS 'high (risk >= 0.6), medium (>= 0.3) or low';
 
 -- playing now: a session that showed a first frame, has not ended, and sent
--- an event within the inactivity timeout
+-- an event within the inactivity timeout (the cut-off a subquery, so it is
+-- computed once, not parsed again for every row: the Redis publisher reads
+-- this view after every ingest commit)
 CREATE VIEW concurrent_viewers AS
     SELECT s.content_id, s.country, s.device_type, s.cdn_pop, count(*) AS viewers
       FROM qoe.sessions s
      WHERE s.state = 'active' AND s.first_frame_at IS NOT NULL
-       AND s.last_event_at > pg_catalog.now()
-           - coalesce(pg_catalog.current_setting('qoe.session_timeout', true), '5min')::interval
+       AND s.last_event_at > (SELECT pg_catalog.now()
+           - coalesce(pg_catalog.current_setting('qoe.session_timeout', true), '5min')::interval)
      GROUP BY s.content_id, s.country, s.device_type, s.cdn_pop;
 COMMENT ON VIEW concurrent_viewers IS
     'Sessions playing now per title, country, device type and CDN POP: active, past their first frame, with an event within qoe.session_timeout (doc/views.md)';
