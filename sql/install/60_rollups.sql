@@ -533,7 +533,10 @@ RETURNS TABLE (bucket timestamptz, content_id bigint, country text, device_type 
                rebuffering_ratio float8, stalls_per_hour float8, avg_bitrate_kbps float8,
                completion_rate float8, qoe_score float8, good_share float8,
                watch_hours float8, unique_viewers bigint)
-LANGUAGE plpgsql STABLE AS $$
+-- serial: in a parallel plan every worker meets nearly every group, and the
+-- leader combines two or three partial sketches per group, which took the
+-- 24-hour dashboard from about 60 ms to 124-165 ms (doc/benchmarks.md)
+LANGUAGE plpgsql STABLE SET max_parallel_workers_per_gather = 0 AS $$
 DECLARE
     dims constant text[] := '{content_id,country,device_type,cdn_pop}';
     origin constant timestamptz := '2000-01-01 00:00+00';
