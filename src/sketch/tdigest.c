@@ -463,6 +463,27 @@ td_weight_limit(const TDScale *s, double before, double total)
 	}
 }
 
+/*
+ * Whether a centroid starting after 'before' (of 'total') certainly may not
+ * reach weight w: a cheap test that spares td_weight_limit's root finding
+ * where the answer is plain, as for every centroid of a small digest.
+ * k'(q) = 2A / sqrt(4 q (1 - q)) + B / (q (1 - q)) is smallest at q = 1/2,
+ * so k(q1) - k(q0) is at least (q1 - q0) times k' at the point of [q0, q1]
+ * nearest 1/2. The quarter unit of margin covers the root finding's
+ * tolerance, which may put the limit it finds a little past the exact one:
+ * the test never refuses a weight that limit allows, so merges are the same.
+ */
+static inline bool
+td_surely_over_limit(const TDScale *s, double before, double w, double total)
+{
+	double		q0 = before / total;
+	double		q1 = (before + w) / total;
+	double		p = q1 < 0.5 ? q1 : (q0 > 0.5 ? q0 : 0.5);
+	double		v = p * (1.0 - p);
+
+	return (s->a / sqrt(v) + s->b / v) * (q1 - q0) > 1.25;
+}
+
 /* ---------------------------------------------------------------------
  * Merging
  * ---------------------------------------------------------------------
@@ -611,7 +632,7 @@ td_compress(TDigest *td)
 				nout;
 	double		total = (double) td->count;
 	int64		before;			/* weight of the emitted centroids */
-	int64		limit;			/* most weight the open centroid may hold */
+	int64		limit;			/* most weight the open centroid may hold, -1 until found */
 	int64		cur_w;
 	double		cur_sum,
 				cur_lo,
@@ -689,7 +710,8 @@ td_compress(TDigest *td)
 		 * exact.  Smaller runs merge as usual, within the rank-error bound.
 		 */
 		if (unlikely(w > 1 && (nitems > 1 || m == td->min || m == td->max)) &&
-			w >= td_int_limit(td_weight_limit(&scale, (double) (before + cur_w), total)))
+			(td_surely_over_limit(&scale, (double) (before + cur_w), (double) w, total) ||
+			 w >= td_int_limit(td_weight_limit(&scale, (double) (before + cur_w), total))))
 		{
 			if (cur_w > 0)
 			{
@@ -706,19 +728,25 @@ td_compress(TDigest *td)
 		}
 
 		/* (the weights sum to count, so the sum cannot really overflow) */
-		if (cur_w > 0 && !pg_add_s64_overflow(cur_w, w, &merged) && merged <= limit)
+		if (cur_w > 0 && !pg_add_s64_overflow(cur_w, w, &merged))
 		{
-			cur_w = merged;
-			cur_sum += m * (double) w;
-			cur_hi = m;
-			continue;
+			/* the open centroid's limit is found once a merge may be within it */
+			if (limit < 0 && !td_surely_over_limit(&scale, (double) before, (double) merged, total))
+				limit = td_int_limit(td_weight_limit(&scale, (double) before, total));
+			if (merged <= limit)
+			{
+				cur_w = merged;
+				cur_sum += m * (double) w;
+				cur_hi = m;
+				continue;
+			}
 		}
 		if (cur_w > 0)
 		{
 			out[nout++] = td_closed_centroid(cur_sum, cur_w, cur_lo, cur_hi);
 			td_count_add(&before, cur_w);
 		}
-		limit = td_int_limit(td_weight_limit(&scale, (double) before, total));
+		limit = -1;				/* not found yet */
 		cur_w = w;
 		cur_sum = m * (double) w;
 		cur_lo = cur_hi = m;
