@@ -146,8 +146,7 @@ td_init(TDigest *td, MemoryContext mcxt, int compression)
 	td->min = get_float8_infinity();
 	td->max = -get_float8_infinity();
 	td->mcxt = mcxt;
-	td->maxbuffer = TD_BUFFER_INITIAL;
-	td->buffer = MemoryContextAlloc(mcxt, sizeof(double) * td->maxbuffer);
+	/* the buffer comes with the first value: a merge of digests needs none */
 }
 
 double
