@@ -776,6 +776,54 @@ td_compress(TDigest *td)
 	td_validate(td, ERRCODE_INTERNAL_ERROR);
 }
 
+/*
+ * For estimating from digests merged just for that (percentile_approx over
+ * digests): when every centroid, merged or pending, holds a single value,
+ * put them in order and return true. They are then exact points, and the
+ * percentiles those of percentile_cont over the values, where td_compress
+ * would fold neighbours together once the union is large enough (and spend
+ * a weight limit on each). Otherwise return false and change nothing: the
+ * union is compressed as tdigest_merge compresses it.
+ */
+bool
+td_collect_singles(TDigest *td)
+{
+	const TDCentroid *pending;
+	int			n,
+				i;
+
+	if (td->nbuffer > 0)
+		return false;
+	for (i = 0; i < td->ncentroids; i++)
+		if (td->centroids[i].weight != 1)
+			return false;
+	for (i = 0; i < td->npending; i++)
+		if (td->pending[i].weight != 1)
+			return false;
+	if (td->npending == 0)
+		return true;
+	CHECK_FOR_INTERRUPTS();
+	td_check_sum(td);
+	n = td->ncentroids + td->npending;
+	scratch_grow((void **) &scratch_sort, &scratch_sort_size, td->npending,
+				 sizeof(TDCentroid));
+	pending = td_sort_centroids(td->pending, scratch_sort, td->npending);
+	scratch_grow((void **) &scratch_in, &scratch_in_size, n, sizeof(TDCentroid));
+	td_merge_centroids(td->centroids, td->ncentroids, pending, td->npending, scratch_in);
+	if (n > td->maxcentroids)
+	{
+		if (td->centroids)
+			td->centroids = repalloc(td->centroids, sizeof(TDCentroid) * n);
+		else
+			td->centroids = MemoryContextAlloc(td->mcxt, sizeof(TDCentroid) * n);
+		td->maxcentroids = n;
+	}
+	memcpy(td->centroids, scratch_in, sizeof(TDCentroid) * n);
+	td->ncentroids = n;
+	td->npending = 0;
+	return true;
+}
+
 /* queue one centroid of another digest */
 static void
 td_push_centroid(TDigest *td, double mean, int64 weight)
