@@ -58,7 +58,8 @@ typedef struct TDAggState
 	int			ndim;			/* shape of the qs array, echoed in the result */
 	int			dims[MAXDIM];
 	int			lbs[MAXDIM];
-	bool		qstable;		/* qs argument is a constant: check it once */
+	struct varlena *qarr;		/* the first row's qs array, as passed: a row
+								 * passing the same bytes needs no check */
 	bool		from_digests;	/* percentile_approx over digests: single
 								 * values are collected, not compressed */
 } TDAggState;
@@ -272,20 +273,31 @@ array_q_state(FunctionCallInfo fcinfo, MemoryContext aggcxt, TDAggState *st,
 				st->dims[0] = ARR_DIMS(arr)[0];
 				st->lbs[0] = ARR_LBOUND(arr)[0];
 			}
-			st->qstable = get_fn_expr_arg_stable(fcinfo->flinfo, 2);
+			/*
+			 * Kept as passed: an aggregate's transition function cannot tell
+			 * a constant argument (its expression is a placeholder), and
+			 * decoding the array again on every row cost as much as the rest
+			 * of a merge of digests.
+			 */
+			st->qarr = MemoryContextAlloc(aggcxt, VARSIZE(arr));
+			memcpy(st->qarr, arr, VARSIZE(arr));
 		}
 	}
 	else if (qnull != (st->kind == TDQ_NULL))
 		q_changed_error();
-	else if (!qnull && !st->qstable)
+	else if (!qnull)
 	{
-		/* not a constant: compare the contents with the first row's */
+		ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(2);
 		double	   *qs;
 		bool	   *qnulls;
 		int			nq,
 					i;
 
-		read_q_array(PG_GETARG_ARRAYTYPE_P(2), &qs, &qnulls, &nq);
+		if (st->qarr != NULL && VARSIZE(arr) == VARSIZE(st->qarr) &&
+			memcmp(arr, st->qarr, VARSIZE(arr)) == 0)
+			return st;
+		/* other bytes: compare the fractions with the first row's */
+		read_q_array(arr, &qs, &qnulls, &nq);
 		if (nq != st->nq)
 			q_changed_error();
 		for (i = 0; i < nq; i++)
