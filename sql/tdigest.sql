@@ -142,6 +142,30 @@ SELECT max(abs(mixed_err)) < 0.002 AS mixed_within_bound,
        max(abs(mixed_err)) <= 2 * max(abs(same_err)) AS as_good_as_50_50
 FROM e;
 
+-- percentile_approx over digests: the percentiles of tdigest_merge's union,
+-- in one step. Merged centroids give exactly tdigest_percentiles(tdigest_merge(d)) ...
+SELECT qoe.percentile_approx(d, ARRAY[0.1, 0.5, 0.9, 0.99]) =
+           qoe.tdigest_percentiles(qoe.tdigest_merge(d), ARRAY[0.1, 0.5, 0.9, 0.99]) AS array_equal,
+       qoe.percentile_approx(d, 0.5) = qoe.tdigest_percentile(qoe.tdigest_merge(d), 0.5) AS scalar_equal
+FROM td_parts;
+-- ... and when every centroid is a single value the union is not
+-- recompressed: 200 digests of 4 values answer as percentile_cont over the
+-- 800 values, where their merge folds them into fewer centroids
+SELECT setseed(0.5);
+CREATE TEMP TABLE td_small AS SELECT i, i % 200 AS g, random() * 1000 AS v FROM generate_series(1, 800) i;
+SELECT qoe.percentile_approx(d, ARRAY[0.1, 0.5, 0.9, 0.99]) =
+           (SELECT percentile_cont(ARRAY[0.1, 0.5, 0.9, 0.99]) WITHIN GROUP (ORDER BY v) FROM td_small) AS singles_exact,
+       qoe.percentile_approx(d, 0.5) = (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY v) FROM td_small) AS scalar_exact,
+       qoe.tdigest_centroid_count(qoe.tdigest_merge(d)) < 800 AS merge_folds
+FROM (SELECT qoe.tdigest_agg(v) AS d FROM td_small GROUP BY g) s;
+-- NULL digests are skipped, q is checked as for values
+SELECT qoe.percentile_approx(NULL::qoe.tdigest, 0.5) IS NULL AS null_digest,
+       qoe.percentile_approx(d, NULL::float8) IS NULL AS null_q
+FROM (SELECT qoe.tdigest_agg(1) AS d) s;
+SELECT qoe.percentile_approx(d, 1.5) FROM td_parts;
+SELECT qoe.percentile_approx(d, g / 100.0) FROM td_parts;
+SELECT qoe.percentile_approx(d, ARRAY[g / 100.0]) FROM td_parts;
+
 -- Text input is checked: syntax, then every invariant.
 SELECT 'garbage'::qoe.tdigest;
 SELECT '{"version":1,"compression":100,"count":1,"min":5,"max":5,"sum":5}'::qoe.tdigest;

@@ -64,6 +64,14 @@ JOIN (SELECT g, count(*) AS n, percentile_cont(0.5) WITHIN GROUP (ORDER BY v) AS
 CREATE TABLE td_par_rollup AS SELECT i % 500 AS w, qoe.tdigest_agg(v) AS d FROM td_par GROUP BY 1;
 ANALYZE td_par_rollup;
 EXPLAIN (COSTS OFF) SELECT qoe.tdigest_merge(d) FROM td_par_rollup;
+-- percentiles over digests (percentile_approx), in parallel as serially:
+-- within the bound of the exact answer
+EXPLAIN (COSTS OFF) SELECT qoe.percentile_approx(d, ARRAY[0.5, 0.99]) FROM td_par_rollup;
+SELECT plan, bool_and(abs((SELECT count(*) FROM td_par WHERE v <= x)::float8 / 200000 - q)
+                      <= CASE WHEN q = 0.5 THEN 0.005 ELSE 0.001 END) AS within_bound
+FROM (SELECT 'parallel' AS plan, qoe.percentile_approx(d, ARRAY[0.5, 0.99]) AS p FROM td_par_rollup) s,
+     unnest(ARRAY[0.5, 0.99], p) t(q, x)
+GROUP BY plan;
 SELECT qoe.tdigest_count(qoe.tdigest_merge(d)) AS merged_count,
        abs((SELECT count(*) FROM td_par WHERE v <= qoe.tdigest_percentile(qoe.tdigest_merge(d), 0.99))::float8
            / 200000 - 0.99) <= 0.001 AS merged_p99_within_bound

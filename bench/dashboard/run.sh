@@ -11,7 +11,9 @@
 #
 # QOE_BENCH_RUNS (default 10) timed runs per query after one warm-up;
 # QOE_BENCH_RAW_RUNS (default: the same) for the raw-events query, which
-# takes seconds per run at full size.
+# takes seconds per run at full size. QOE_BENCH_KEEP=1 leaves the cluster
+# running at the end (it prints how to reach and stop it), to profile the
+# queries against the loaded data again and again.
 set -eu
 export QOE_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$QOE_ROOT/test/lib/deps.sh"
@@ -48,7 +50,13 @@ max_wal_size = 8GB
 checkpoint_timeout = 30min
 synchronous_commit = off
 fsync = on"
-trap 'qoe_cluster_stop; rm -rf "$WORK"' EXIT
+if [ "${QOE_BENCH_KEEP:-0}" = 1 ]; then
+	trap 'rm -rf "$WORK"; echo "
+bench/dashboard: cluster kept: export PGHOST=$PGHOST PGPORT=$PGPORT PGUSER=$PGUSER
+  stop it: runuser -u postgres -- $PGBIN/pg_ctl -D $QOE_PGDATA_DIR/data -m fast stop; rm -rf $QOE_PGDATA_DIR"' EXIT
+else
+	trap 'qoe_cluster_stop; rm -rf "$WORK"' EXIT
+fi
 
 psql -qX -v ON_ERROR_STOP=1 <<SQL
 CREATE EXTENSION qoe_ext CASCADE;

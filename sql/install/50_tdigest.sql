@@ -85,6 +85,10 @@ CREATE FUNCTION qoe.percentile_approx_trans(internal, float8, float8) RETURNS in
     AS 'MODULE_PATHNAME', 'qoe_percentile_approx_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION qoe.percentile_approx_trans(internal, float8, float8[]) RETURNS internal
     AS 'MODULE_PATHNAME', 'qoe_percentile_approx_array_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION qoe.percentile_approx_trans(internal, qoe.tdigest, float8) RETURNS internal
+    AS 'MODULE_PATHNAME', 'qoe_percentile_approx_digest_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION qoe.percentile_approx_trans(internal, qoe.tdigest, float8[]) RETURNS internal
+    AS 'MODULE_PATHNAME', 'qoe_percentile_approx_digest_array_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION qoe.tdigest_combine(internal, internal) RETURNS internal
     AS 'MODULE_PATHNAME', 'qoe_tdigest_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION qoe.tdigest_serialize(internal) RETURNS bytea
@@ -103,6 +107,8 @@ COMMENT ON FUNCTION qoe.tdigest_agg_trans(internal, float8, integer) IS 'Transit
 COMMENT ON FUNCTION qoe.tdigest_merge_trans(internal, qoe.tdigest) IS 'Transition function of qoe.tdigest_merge';
 COMMENT ON FUNCTION qoe.percentile_approx_trans(internal, float8, float8) IS 'Transition function of qoe.percentile_approx(float8, float8)';
 COMMENT ON FUNCTION qoe.percentile_approx_trans(internal, float8, float8[]) IS 'Transition function of qoe.percentile_approx(float8, float8[])';
+COMMENT ON FUNCTION qoe.percentile_approx_trans(internal, qoe.tdigest, float8) IS 'Transition function of qoe.percentile_approx(qoe.tdigest, float8)';
+COMMENT ON FUNCTION qoe.percentile_approx_trans(internal, qoe.tdigest, float8[]) IS 'Transition function of qoe.percentile_approx(qoe.tdigest, float8[])';
 COMMENT ON FUNCTION qoe.tdigest_combine(internal, internal) IS 'Combine function of the t-digest aggregates (parallel plans)';
 COMMENT ON FUNCTION qoe.tdigest_serialize(internal) IS 'Serialize function of the t-digest aggregates (parallel plans)';
 COMMENT ON FUNCTION qoe.tdigest_deserialize(bytea, internal) IS 'Deserialize function of the t-digest aggregates (parallel plans)';
@@ -146,7 +152,7 @@ CREATE AGGREGATE qoe.tdigest_merge(qoe.tdigest) (
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE qoe.tdigest_merge(qoe.tdigest) IS
-    'Merges digests (for example 5-minute rollups into a day) into one; keeps the largest compression';
+    'Merges digests (for example 5-minute rollups into a day) into one; keeps the smallest compression';
 
 CREATE AGGREGATE qoe.percentile_approx(float8, float8) (
     SFUNC = qoe.percentile_approx_trans,
@@ -171,3 +177,29 @@ CREATE AGGREGATE qoe.percentile_approx(float8, float8[]) (
 );
 COMMENT ON AGGREGATE qoe.percentile_approx(float8, float8[]) IS
     'Approximate percentile_cont of the values at each fraction of a constant array, through one t-digest';
+
+-- Percentiles of digests merged just for them: their centroids are collected
+-- and read without the recompression tdigest_merge does (doc/aggregates.md)
+CREATE AGGREGATE qoe.percentile_approx(qoe.tdigest, float8) (
+    SFUNC = qoe.percentile_approx_trans,
+    STYPE = internal,
+    FINALFUNC = qoe.percentile_approx_final,
+    COMBINEFUNC = qoe.tdigest_combine,
+    SERIALFUNC = qoe.tdigest_serialize,
+    DESERIALFUNC = qoe.tdigest_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE qoe.percentile_approx(qoe.tdigest, float8) IS
+    'Approximate percentile q of the values of merged digests, as tdigest_percentile(tdigest_merge(d), q) without recompressing the union; q must be constant';
+
+CREATE AGGREGATE qoe.percentile_approx(qoe.tdigest, float8[]) (
+    SFUNC = qoe.percentile_approx_trans,
+    STYPE = internal,
+    FINALFUNC = qoe.percentile_approx_array_final,
+    COMBINEFUNC = qoe.tdigest_combine,
+    SERIALFUNC = qoe.tdigest_serialize,
+    DESERIALFUNC = qoe.tdigest_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE qoe.percentile_approx(qoe.tdigest, float8[]) IS
+    'Approximate percentiles of the values of merged digests at each fraction of a constant array, as tdigest_percentiles(tdigest_merge(d), qs) without recompressing the union';

@@ -633,7 +633,9 @@ BEGIN
     END IF;
     -- sums in double precision (exact below 2^53: the counts, and times up to
     -- 285,000 years in ms), as numeric they cost more than the rest; the
-    -- three percentiles from one interpolation of the merged digest
+    -- three percentiles from one interpolation of the digests' centroids
+    -- (percentile_approx over digests: recompressing them into one digest
+    -- first was a fifth of the dashboard's time, doc/aggregates.md)
     RETURN QUERY EXECUTE format($q$
         SELECT m.bucket, m.content_id, m.country, m.device_type, m.cdn_pop,
                m.attempts::bigint, m.plays::bigint,
@@ -647,7 +649,7 @@ BEGIN
                        sum(q.attempts::float8) AS attempts, sum(q.plays::float8) AS plays,
                        sum(q.ebvs::float8) AS ebvs, sum(q.start_failures::float8) AS start_failures,
                        sum(q.playback_failures::float8) AS playback_failures,
-                       qoe.tdigest_percentiles(qoe.tdigest_merge(q.vst_digest), '{0.5,0.95,0.99}') AS vst,
+                       qoe.percentile_approx(q.vst_digest, '{0.5,0.95,0.99}'::float8[]) AS vst,
                        sum(q.stall_ms::float8) AS stall_ms, sum(q.stall_count::float8) AS stall_count,
                        sum(q.watch_ms::float8) AS watch_ms, sum(q.bitrate_x_watch::float8) AS bitrate_x_watch,
                        sum(q.completions::float8) AS completions, sum(q.score_x_watch::float8) AS score_x_watch,

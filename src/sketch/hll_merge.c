@@ -137,6 +137,68 @@ read_bits(BitReader *r, int n)
 	return (uint32) (r->acc >> r->have) & ((1u << n) - 1);
 }
 
+/*
+ * Union n stored explicit hashes into an explicit (or empty) union: one
+ * linear merge of two sorted sets. hll_union_agg adds the hashes one by one
+ * and turns to registers on the first new hash that finds the union at its
+ * threshold; that is, when the union ends up larger than both the threshold
+ * and what it held before. Into an empty union the input is taken whole, as
+ * hll copies it (even with no hashes, or more than the threshold).
+ */
+static void
+union_explicit(MemoryContext cxt, HllMergeState *st, const uint8 *b, int n)
+{
+	int64	   *in = palloc(Max(n, 1) * sizeof(int64));
+	int64	   *out;
+	bool		sorted = true;
+	int			i = 0,
+				j = 0,
+				k = 0;
+
+	for (int x = 0; x < n; x++)
+	{
+		in[x] = (int64) pg_ntoh64(*(const uint64 *) (b + 8 * x));
+		if (x > 0 && in[x] <= in[x - 1])
+			sorted = false;
+	}
+	/* hll stores them sorted (as int64) and unique; anything else is sorted here */
+	if (!sorted)
+		qsort(in, n, sizeof(int64), cmp_int64);
+	out = palloc((st->nelem + Max(n, 1)) * sizeof(int64));
+	while (i < st->nelem || j < n)
+	{
+		int64		v;
+
+		if (j >= n || (i < st->nelem && st->elems[i] <= in[j]))
+			v = st->elems[i++];
+		else
+			v = in[j++];
+		if (k == 0 || out[k - 1] != v)
+			out[k++] = v;
+	}
+	if (st->type == HLL_EXPLICIT && k > Max(st->nelem, st->threshold))
+	{
+		to_registers(cxt, st);
+		for (int x = 0; x < n; x++)
+			add_hash(st, (uint64) in[x]);
+	}
+	else
+	{
+		st->type = HLL_EXPLICIT;
+		if (k > st->cap)
+		{
+			st->cap = Max(Max(16, 2 * st->cap), k);
+			st->elems = st->elems == NULL
+				? MemoryContextAlloc(cxt, st->cap * sizeof(int64))
+				: repalloc(st->elems, st->cap * sizeof(int64));
+		}
+		memcpy(st->elems, out, k * sizeof(int64));
+		st->nelem = k;
+	}
+	pfree(out);
+	pfree(in);
+}
+
 /* Union a stored sketch (b, its len bytes after the varlena header) into st. */
 static void
 union_packed(MemoryContext cxt, HllMergeState *st, const uint8 *b, Size len)
@@ -169,47 +231,18 @@ union_packed(MemoryContext cxt, HllMergeState *st, const uint8 *b, Size len)
 		case HLL_EXPLICIT:
 			{
 				int			n = len / 8;
-				int			orig = st->nelem;
-
-				/* into an empty union, the input is taken whole */
-				bool		whole = st->type == HLL_EMPTY;
 
 				if (len % 8 != 0 || n > HLL_MAX_EXPLICIT)
 					malformed("explicit hashes of a wrong size");
 				if (st->type == HLL_UNDEFINED)
 					return;
-				if (whole)
-					st->type = HLL_EXPLICIT;	/* even with no hashes, as hll copies it */
-				for (int i = 0; i < n; i++)
+				if (st->type == HLL_FULL)
 				{
-					uint64		h = pg_ntoh64(*(const uint64 *) (b + 8 * i));
-					int64		sh = (int64) h;
-
-					if (st->type == HLL_FULL)
-					{
-						add_hash(st, h);
-						continue;
-					}
-					/* the input is a set: look for each hash among those held before it */
-					if (bsearch(&sh, st->elems, orig, sizeof(int64), cmp_int64) != NULL)
-						continue;
-					if (!whole && st->nelem >= st->threshold)
-					{
-						to_registers(cxt, st);
-						add_hash(st, h);
-						continue;
-					}
-					if (st->nelem == st->cap)
-					{
-						st->cap = Max(16, st->cap * 2);
-						st->elems = st->elems == NULL
-							? MemoryContextAlloc(cxt, st->cap * sizeof(int64))
-							: repalloc(st->elems, st->cap * sizeof(int64));
-					}
-					st->elems[st->nelem++] = sh;
+					for (int i = 0; i < n; i++)
+						add_hash(st, pg_ntoh64(*(const uint64 *) (b + 8 * i)));
+					return;
 				}
-				if (st->type == HLL_EXPLICIT && st->nelem > orig)
-					qsort(st->elems, st->nelem, sizeof(int64), cmp_int64);
+				union_explicit(cxt, st, b, n);
 				return;
 			}
 		case HLL_SPARSE:

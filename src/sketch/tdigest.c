@@ -146,8 +146,7 @@ td_init(TDigest *td, MemoryContext mcxt, int compression)
 	td->min = get_float8_infinity();
 	td->max = -get_float8_infinity();
 	td->mcxt = mcxt;
-	td->maxbuffer = TD_BUFFER_INITIAL;
-	td->buffer = MemoryContextAlloc(mcxt, sizeof(double) * td->maxbuffer);
+	/* the buffer comes with the first value: a merge of digests needs none */
 }
 
 double
@@ -463,6 +462,27 @@ td_weight_limit(const TDScale *s, double before, double total)
 	}
 }
 
+/*
+ * Whether a centroid starting after 'before' (of 'total') certainly may not
+ * reach weight w: a cheap test that spares td_weight_limit's root finding
+ * where the answer is plain, as for every centroid of a small digest.
+ * k'(q) = 2A / sqrt(4 q (1 - q)) + B / (q (1 - q)) is smallest at q = 1/2,
+ * so k(q1) - k(q0) is at least (q1 - q0) times k' at the point of [q0, q1]
+ * nearest 1/2. The quarter unit of margin covers the root finding's
+ * tolerance, which may put the limit it finds a little past the exact one:
+ * the test never refuses a weight that limit allows, so merges are the same.
+ */
+static inline bool
+td_surely_over_limit(const TDScale *s, double before, double w, double total)
+{
+	double		q0 = before / total;
+	double		q1 = (before + w) / total;
+	double		p = q1 < 0.5 ? q1 : (q0 > 0.5 ? q0 : 0.5);
+	double		v = p * (1.0 - p);
+
+	return (s->a / sqrt(v) + s->b / v) * (q1 - q0) > 1.25;
+}
+
 /* ---------------------------------------------------------------------
  * Merging
  * ---------------------------------------------------------------------
@@ -611,7 +631,7 @@ td_compress(TDigest *td)
 				nout;
 	double		total = (double) td->count;
 	int64		before;			/* weight of the emitted centroids */
-	int64		limit;			/* most weight the open centroid may hold */
+	int64		limit;			/* most weight the open centroid may hold, -1 until found */
 	int64		cur_w;
 	double		cur_sum,
 				cur_lo,
@@ -689,7 +709,8 @@ td_compress(TDigest *td)
 		 * exact.  Smaller runs merge as usual, within the rank-error bound.
 		 */
 		if (unlikely(w > 1 && (nitems > 1 || m == td->min || m == td->max)) &&
-			w >= td_int_limit(td_weight_limit(&scale, (double) (before + cur_w), total)))
+			(td_surely_over_limit(&scale, (double) (before + cur_w), (double) w, total) ||
+			 w >= td_int_limit(td_weight_limit(&scale, (double) (before + cur_w), total))))
 		{
 			if (cur_w > 0)
 			{
@@ -706,19 +727,25 @@ td_compress(TDigest *td)
 		}
 
 		/* (the weights sum to count, so the sum cannot really overflow) */
-		if (cur_w > 0 && !pg_add_s64_overflow(cur_w, w, &merged) && merged <= limit)
+		if (cur_w > 0 && !pg_add_s64_overflow(cur_w, w, &merged))
 		{
-			cur_w = merged;
-			cur_sum += m * (double) w;
-			cur_hi = m;
-			continue;
+			/* the open centroid's limit is found once a merge may be within it */
+			if (limit < 0 && !td_surely_over_limit(&scale, (double) before, (double) merged, total))
+				limit = td_int_limit(td_weight_limit(&scale, (double) before, total));
+			if (merged <= limit)
+			{
+				cur_w = merged;
+				cur_sum += m * (double) w;
+				cur_hi = m;
+				continue;
+			}
 		}
 		if (cur_w > 0)
 		{
 			out[nout++] = td_closed_centroid(cur_sum, cur_w, cur_lo, cur_hi);
 			td_count_add(&before, cur_w);
 		}
-		limit = td_int_limit(td_weight_limit(&scale, (double) before, total));
+		limit = -1;				/* not found yet */
 		cur_w = w;
 		cur_sum = m * (double) w;
 		cur_lo = cur_hi = m;
@@ -747,6 +774,54 @@ td_compress(TDigest *td)
 	 * one pass over the few centroids).
 	 */
 	td_validate(td, ERRCODE_INTERNAL_ERROR);
+}
+
+/*
+ * For estimating from digests merged just for that (percentile_approx over
+ * digests): when every centroid, merged or pending, holds a single value,
+ * put them in order and return true. They are then exact points, and the
+ * percentiles those of percentile_cont over the values, where td_compress
+ * would fold neighbours together once the union is large enough (and spend
+ * a weight limit on each). Otherwise return false and change nothing: the
+ * union is compressed as tdigest_merge compresses it.
+ */
+bool
+td_collect_singles(TDigest *td)
+{
+	const TDCentroid *pending;
+	int			n,
+				i;
+
+	if (td->nbuffer > 0)
+		return false;
+	for (i = 0; i < td->ncentroids; i++)
+		if (td->centroids[i].weight != 1)
+			return false;
+	for (i = 0; i < td->npending; i++)
+		if (td->pending[i].weight != 1)
+			return false;
+	if (td->npending == 0)
+		return true;
+	CHECK_FOR_INTERRUPTS();
+	td_check_sum(td);
+	n = td->ncentroids + td->npending;
+	scratch_grow((void **) &scratch_sort, &scratch_sort_size, td->npending,
+				 sizeof(TDCentroid));
+	pending = td_sort_centroids(td->pending, scratch_sort, td->npending);
+	scratch_grow((void **) &scratch_in, &scratch_in_size, n, sizeof(TDCentroid));
+	td_merge_centroids(td->centroids, td->ncentroids, pending, td->npending, scratch_in);
+	if (n > td->maxcentroids)
+	{
+		if (td->centroids)
+			td->centroids = repalloc(td->centroids, sizeof(TDCentroid) * n);
+		else
+			td->centroids = MemoryContextAlloc(td->mcxt, sizeof(TDCentroid) * n);
+		td->maxcentroids = n;
+	}
+	memcpy(td->centroids, scratch_in, sizeof(TDCentroid) * n);
+	td->ncentroids = n;
+	td->npending = 0;
+	return true;
 }
 
 /* queue one centroid of another digest */

@@ -66,6 +66,7 @@ extern void td_buffer_full(TDigest *td);
 extern void td_reject_value(double v) pg_attribute_noreturn();
 extern void td_add_digest(TDigest *dst, const TDigest *src);
 extern void td_compress(TDigest *td);
+extern bool td_collect_singles(TDigest *td);
 extern double td_quantile(const TDigest *td, double q);
 extern void td_quantiles(const TDigest *td, const double *qs, const bool *qnull,
 						 int nq, double *out);

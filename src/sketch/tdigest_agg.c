@@ -4,6 +4,8 @@
  *   tdigest_agg(value [, compression])   values -> digest
  *   tdigest_merge(digest)                digests -> digest (rollups of rollups)
  *   percentile_approx(value, q | qs[])   values -> percentile(s), one step
+ *   percentile_approx(digest, q | qs[])  digests -> percentile(s), one step,
+ *                                        single values not recompressed
  *
  * All share one transition state (TDAggState, kept in the aggregate memory
  * context) and one combine / serialize / deserialize trio, so every one of
@@ -24,6 +26,8 @@ PG_FUNCTION_INFO_V1(qoe_tdigest_agg_trans);
 PG_FUNCTION_INFO_V1(qoe_tdigest_merge_trans);
 PG_FUNCTION_INFO_V1(qoe_percentile_approx_trans);
 PG_FUNCTION_INFO_V1(qoe_percentile_approx_array_trans);
+PG_FUNCTION_INFO_V1(qoe_percentile_approx_digest_trans);
+PG_FUNCTION_INFO_V1(qoe_percentile_approx_digest_array_trans);
 PG_FUNCTION_INFO_V1(qoe_tdigest_combine);
 PG_FUNCTION_INFO_V1(qoe_tdigest_serialize);
 PG_FUNCTION_INFO_V1(qoe_tdigest_deserialize);
@@ -40,6 +44,9 @@ typedef enum TDQueryKind
 	TDQ_NULL					/* q was NULL: the result is NULL */
 } TDQueryKind;
 
+/* flag in the serialized kind byte: TDAggState.from_digests */
+#define TD_FROM_DIGESTS			0x80
+
 typedef struct TDAggState
 {
 	TDigest		td;
@@ -51,7 +58,10 @@ typedef struct TDAggState
 	int			ndim;			/* shape of the qs array, echoed in the result */
 	int			dims[MAXDIM];
 	int			lbs[MAXDIM];
-	bool		qstable;		/* qs argument is a constant: check it once */
+	struct varlena *qarr;		/* the first row's qs array, as passed: a row
+								 * passing the same bytes needs no check */
+	bool		from_digests;	/* percentile_approx over digests: single
+								 * values are collected, not compressed */
 } TDAggState;
 
 static MemoryContext
@@ -164,13 +174,37 @@ q_changed_error(void)
 			 errhint("Pass a constant fraction, or build a digest with tdigest_agg and query it.")));
 }
 
+/*
+ * The state of percentile_approx(x, q) after checking q (argument 2), which
+ * must be the same on every row; created with the given compression.
+ */
+static TDAggState *
+scalar_q_state(FunctionCallInfo fcinfo, MemoryContext aggcxt, TDAggState *st,
+			   int compression)
+{
+	bool		qnull = PG_ARGISNULL(2);
+	double		q = qnull ? 0.0 : PG_GETARG_FLOAT8(2);
+
+	if (st == NULL)
+	{
+		bool		f = false;
+
+		if (!qnull)
+			td_check_q(q);
+		st = agg_state_create(aggcxt, compression);
+		st->kind = qnull ? TDQ_NULL : TDQ_SCALAR;
+		agg_state_set_qs(st, aggcxt, &q, &f, 1);
+	}
+	else if (qnull != (st->kind == TDQ_NULL) || (!qnull && q != st->qs[0]))
+		q_changed_error();
+	return st;
+}
+
 Datum
 qoe_percentile_approx_trans(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggcxt = agg_context(fcinfo, "qoe_percentile_approx_trans");
 	TDAggState *st = PG_ARGISNULL(0) ? NULL : (TDAggState *) PG_GETARG_POINTER(0);
-	bool		qnull = PG_ARGISNULL(2);
-	double		q = qnull ? 0.0 : PG_GETARG_FLOAT8(2);
 
 	if (PG_ARGISNULL(1))
 	{
@@ -178,18 +212,7 @@ qoe_percentile_approx_trans(PG_FUNCTION_ARGS)
 			PG_RETURN_NULL();
 		PG_RETURN_POINTER(st);
 	}
-	if (st == NULL)
-	{
-		bool		f = false;
-
-		if (!qnull)
-			td_check_q(q);
-		st = agg_state_create(aggcxt, TD_DEFAULT_COMPRESSION);
-		st->kind = qnull ? TDQ_NULL : TDQ_SCALAR;
-		agg_state_set_qs(st, aggcxt, &q, &f, 1);
-	}
-	else if (qnull != (st->kind == TDQ_NULL) || (!qnull && q != st->qs[0]))
-		q_changed_error();
+	st = scalar_q_state(fcinfo, aggcxt, st, TD_DEFAULT_COMPRESSION);
 	td_add(&st->td, PG_GETARG_FLOAT8(1));
 	PG_RETURN_POINTER(st);
 }
@@ -219,22 +242,19 @@ read_q_array(ArrayType *arr, double **qs, bool **qnulls, int *nq)
 	}
 }
 
-Datum
-qoe_percentile_approx_array_trans(PG_FUNCTION_ARGS)
+/*
+ * The state of percentile_approx(x, qs[]) after checking qs (argument 2),
+ * which must be the same on every row; created with the given compression.
+ */
+static TDAggState *
+array_q_state(FunctionCallInfo fcinfo, MemoryContext aggcxt, TDAggState *st,
+			  int compression)
 {
-	MemoryContext aggcxt = agg_context(fcinfo, "qoe_percentile_approx_array_trans");
-	TDAggState *st = PG_ARGISNULL(0) ? NULL : (TDAggState *) PG_GETARG_POINTER(0);
 	bool		qnull = PG_ARGISNULL(2);
 
-	if (PG_ARGISNULL(1))
-	{
-		if (st == NULL)
-			PG_RETURN_NULL();
-		PG_RETURN_POINTER(st);
-	}
 	if (st == NULL)
 	{
-		st = agg_state_create(aggcxt, TD_DEFAULT_COMPRESSION);
+		st = agg_state_create(aggcxt, compression);
 		if (qnull)
 			st->kind = TDQ_NULL;
 		else
@@ -253,28 +273,96 @@ qoe_percentile_approx_array_trans(PG_FUNCTION_ARGS)
 				st->dims[0] = ARR_DIMS(arr)[0];
 				st->lbs[0] = ARR_LBOUND(arr)[0];
 			}
-			st->qstable = get_fn_expr_arg_stable(fcinfo->flinfo, 2);
+			/*
+			 * Kept as passed: an aggregate's transition function cannot tell
+			 * a constant argument (its expression is a placeholder), and
+			 * decoding the array again on every row cost as much as the rest
+			 * of a merge of digests.
+			 */
+			st->qarr = MemoryContextAlloc(aggcxt, VARSIZE(arr));
+			memcpy(st->qarr, arr, VARSIZE(arr));
 		}
 	}
 	else if (qnull != (st->kind == TDQ_NULL))
 		q_changed_error();
-	else if (!qnull && !st->qstable)
+	else if (!qnull)
 	{
-		/* not a constant: compare the contents with the first row's */
+		ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(2);
 		double	   *qs;
 		bool	   *qnulls;
 		int			nq,
 					i;
 
-		read_q_array(PG_GETARG_ARRAYTYPE_P(2), &qs, &qnulls, &nq);
+		if (st->qarr != NULL && VARSIZE(arr) == VARSIZE(st->qarr) &&
+			memcmp(arr, st->qarr, VARSIZE(arr)) == 0)
+			return st;
+		/* other bytes: compare the fractions with the first row's */
+		read_q_array(arr, &qs, &qnulls, &nq);
 		if (nq != st->nq)
 			q_changed_error();
 		for (i = 0; i < nq; i++)
 			if (qnulls[i] != st->qnulls[i] || (!qnulls[i] && qs[i] != st->qs[i]))
 				q_changed_error();
 	}
+	return st;
+}
+
+Datum
+qoe_percentile_approx_array_trans(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt = agg_context(fcinfo, "qoe_percentile_approx_array_trans");
+	TDAggState *st = PG_ARGISNULL(0) ? NULL : (TDAggState *) PG_GETARG_POINTER(0);
+
+	if (PG_ARGISNULL(1))
+	{
+		if (st == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(st);
+	}
+	st = array_q_state(fcinfo, aggcxt, st, TD_DEFAULT_COMPRESSION);
 	td_add(&st->td, PG_GETARG_FLOAT8(1));
 	PG_RETURN_POINTER(st);
+}
+
+/*
+ * percentile_approx(digest, q) and (digest, qs[]): the digests' centroids
+ * queued as tdigest_merge queues them, with the compression of the first
+ * (td_add_digest then keeps the smallest).
+ */
+static Datum
+digest_trans(FunctionCallInfo fcinfo, bool array)
+{
+	MemoryContext aggcxt = agg_context(fcinfo, "qoe_percentile_approx_digest_trans");
+	TDAggState *st = PG_ARGISNULL(0) ? NULL : (TDAggState *) PG_GETARG_POINTER(0);
+	TDigest		src;
+
+	if (PG_ARGISNULL(1))
+	{
+		if (st == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(st);
+	}
+	/* decoded in the per-row context, which the executor resets */
+	td_unpack(&src, CurrentMemoryContext,
+			  (struct varlena *) PG_DETOAST_DATUM(PG_GETARG_DATUM(1)),
+			  ERRCODE_DATA_CORRUPTED);
+	st = array ? array_q_state(fcinfo, aggcxt, st, src.compression)
+		: scalar_q_state(fcinfo, aggcxt, st, src.compression);
+	st->from_digests = true;
+	td_add_digest(&st->td, &src);
+	PG_RETURN_POINTER(st);
+}
+
+Datum
+qoe_percentile_approx_digest_trans(PG_FUNCTION_ARGS)
+{
+	return digest_trans(fcinfo, false);
+}
+
+Datum
+qoe_percentile_approx_digest_array_trans(PG_FUNCTION_ARGS)
+{
+	return digest_trans(fcinfo, true);
 }
 
 /* ---------------------------------------------------------------------
@@ -300,6 +388,7 @@ qoe_tdigest_combine(PG_FUNCTION_ARGS)
 		s1 = agg_state_create(aggcxt, s2->td.compression);
 		s1->compression_arg = s2->compression_arg;
 		s1->kind = s2->kind;
+		s1->from_digests = s2->from_digests;
 		s1->ndim = s2->ndim;
 		memcpy(s1->dims, s2->dims, sizeof(s1->dims));
 		memcpy(s1->lbs, s2->lbs, sizeof(s1->lbs));
@@ -319,7 +408,7 @@ qoe_tdigest_combine(PG_FUNCTION_ARGS)
  *   int32   length L of the packed digest that follows
  *   L bytes the packed digest (td_pack format, 4-byte aligned)
  *   int32   compression_arg
- *   uint8   kind
+ *   uint8   kind, plus TD_FROM_DIGESTS for percentile_approx over digests
  *   for TDQ_SCALAR / TDQ_ARRAY: int32 ndim, ndim x (int32 dim, int32 lbound),
  *           int32 nq, nq x (uint8 isnull, float8 q)
  */
@@ -352,7 +441,7 @@ qoe_tdigest_serialize(PG_FUNCTION_ARGS)
 	p += dsize;
 	memcpy(p, &st->compression_arg, 4);
 	p += 4;
-	kind = (uint8) st->kind;
+	kind = (uint8) st->kind | (st->from_digests ? TD_FROM_DIGESTS : 0);
 	memcpy(p, &kind, 1);
 	p += 1;
 	if (st->kind == TDQ_SCALAR || st->kind == TDQ_ARRAY)
@@ -419,6 +508,8 @@ qoe_tdigest_deserialize(PG_FUNCTION_ARGS)
 	p += 4;
 	memcpy(&kind, p, 1);
 	p += 1;
+	st->from_digests = (kind & TD_FROM_DIGESTS) != 0;
+	kind &= ~TD_FROM_DIGESTS;
 	if (kind > TDQ_NULL)
 		bad_state("Unknown percentile kind.");
 	st->kind = (TDQueryKind) kind;
@@ -483,6 +574,14 @@ qoe_tdigest_agg_final(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(td_pack(&st->td));
 }
 
+/* ready to estimate: merged, or single values of digests put in order */
+static void
+finish(TDAggState *st)
+{
+	if (!st->from_digests || !td_collect_singles(&st->td))
+		td_compress(&st->td);
+}
+
 Datum
 qoe_percentile_approx_final(PG_FUNCTION_ARGS)
 {
@@ -492,7 +591,7 @@ qoe_percentile_approx_final(PG_FUNCTION_ARGS)
 	st = (TDAggState *) PG_GETARG_POINTER(0);
 	if (st->kind != TDQ_SCALAR)
 		PG_RETURN_NULL();
-	td_compress(&st->td);
+	finish(st);
 	PG_RETURN_FLOAT8(td_quantile(&st->td, st->qs[0]));
 }
 
@@ -510,7 +609,7 @@ qoe_percentile_approx_array_final(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	if (st->nq == 0)
 		PG_RETURN_ARRAYTYPE_P(construct_empty_array(FLOAT8OID));
-	td_compress(&st->td);
+	finish(st);
 	out = palloc(sizeof(double) * st->nq);
 	td_quantiles(&st->td, st->qs, st->qnulls, st->nq, out);
 	elems = palloc(sizeof(Datum) * st->nq);
