@@ -390,3 +390,16 @@ DROP VIEW rcheck;
 DROP VIEW rw;
 DROP FUNCTION rev(text, text, bigint, jsonb, bigint);
 DROP TABLE rb;
+
+-- qoe.bigint_sums: the same sums as one sum() per column, exact beyond 2^53
+-- (where a float8 sum is not), NULLs adding nothing, NULL for no rows
+SELECT qoe.bigint_sums(a, b, c) = ARRAY[sum(a), sum(b), sum(c)]::bigint[] AS same_as_sum,
+       qoe.bigint_sums(a, b, c)
+  FROM (VALUES (1::bigint, 9007199254740993::bigint, NULL::bigint),
+               (2, 1, 5), (-4, 1, NULL)) v(a, b, c);
+SELECT qoe.bigint_sums(x) FROM (SELECT 1::bigint WHERE false) v(x);
+SELECT g, qoe.bigint_sums(x::bigint, 2 * x::bigint) FROM generate_series(1, 6) x, LATERAL (SELECT x % 2) g(g)
+ GROUP BY g ORDER BY g;
+-- errors: a column that is not bigint; a sum out of range
+SELECT qoe.bigint_sums(x::bigint, x) FROM generate_series(1, 2) x;
+SELECT qoe.bigint_sums(x) FROM (VALUES (9223372036854775807::bigint), (1)) v(x);

@@ -269,6 +269,22 @@ CREATE AGGREGATE qoe.bigint_sum(bigint) (
 COMMENT ON AGGREGATE qoe.bigint_sum(bigint) IS
     'Sum of bigints as a bigint (an error on overflow), for the refresh of the rollups: cheaper than sum(), which accumulates a numeric';
 
+-- Many columns summed in one aggregate call per row (src/analytics/column_sums.c):
+-- one sum() per column was the executor's largest cost left in qoe_metrics
+CREATE FUNCTION qoe.bigint_sums_trans(internal, VARIADIC "any") RETURNS internal
+    AS 'MODULE_PATHNAME', 'qoe_bigint_sums_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION qoe.bigint_sums_final(internal) RETURNS bigint[]
+    AS 'MODULE_PATHNAME', 'qoe_bigint_sums_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION qoe.bigint_sums_trans(internal, "any") IS 'Transition function of qoe.bigint_sums';
+COMMENT ON FUNCTION qoe.bigint_sums_final(internal) IS 'Final function of qoe.bigint_sums';
+CREATE AGGREGATE qoe.bigint_sums(VARIADIC "any") (
+    SFUNC = qoe.bigint_sums_trans,
+    STYPE = internal,
+    FINALFUNC = qoe.bigint_sums_final
+);
+COMMENT ON AGGREGATE qoe.bigint_sums("any") IS
+    'Exact sums of bigint arguments, as a bigint array in argument order (a NULL adds nothing; NULL for no rows; an error on overflow or a non-bigint argument): one aggregate call per row for many columns';
+
 -- The levels hold closed windows only: a level's window is built once the
 -- watermark qoe.rollup_status.levels_through (event time) has passed its
 -- end, and rebuilt after that only when late data changes a 5-minute group
@@ -631,30 +647,27 @@ BEGIN
     IF cardinality(pieces) = 0 THEN
         RETURN;
     END IF;
-    -- sums in double precision (exact below 2^53: the counts, and times up to
-    -- 285,000 years in ms), as numeric they cost more than the rest; the
-    -- three percentiles from one interpolation of the digests' centroids
-    -- (percentile_approx over digests: recompressing them into one digest
-    -- first was a fifth of the dashboard's time, doc/aggregates.md)
+    -- the counters summed exactly by one qoe.bigint_sums call per row (a
+    -- sum() per column cost more than the rest; as numeric, more still),
+    -- divided in double precision; the three percentiles from one
+    -- interpolation of the digests' centroids (percentile_approx over
+    -- digests: recompressing them into one digest first was a fifth of the
+    -- dashboard's time, doc/aggregates.md)
     RETURN QUERY EXECUTE format($q$
         SELECT m.bucket, m.content_id, m.country, m.device_type, m.cdn_pop,
-               m.attempts::bigint, m.plays::bigint,
-               m.ebvs / nullif(m.attempts, 0), m.start_failures / nullif(m.attempts, 0),
-               m.playback_failures / nullif(m.attempts, 0), m.vst[1], m.vst[2], m.vst[3],
-               m.stall_ms / nullif(m.watch_ms, 0), m.stall_count / nullif(m.watch_ms / 3600000, 0),
-               m.bitrate_x_watch / nullif(m.watch_ms, 0), m.completions / nullif(m.plays, 0),
-               m.score_x_watch / nullif(m.watch_ms, 0), m.good_sessions / nullif(m.scored_sessions, 0),
-               m.watch_ms / 3600000, m.unique_viewers
+               m.s[1], m.s[2],
+               m.s[3]::float8 / nullif(m.s[1], 0), m.s[4]::float8 / nullif(m.s[1], 0),
+               m.s[5]::float8 / nullif(m.s[1], 0), m.vst[1], m.vst[2], m.vst[3],
+               m.s[6]::float8 / nullif(m.s[8], 0), m.s[7] / nullif(m.s[8] / 3600000.0::float8, 0),
+               m.s[9]::float8 / nullif(m.s[8], 0), m.s[10]::float8 / nullif(m.s[2], 0),
+               m.s[11]::float8 / nullif(m.s[8], 0), m.s[12]::float8 / nullif(m.s[13], 0),
+               m.s[8] / 3600000.0::float8, m.unique_viewers
           FROM (SELECT %s AS bucket %s,
-                       sum(q.attempts::float8) AS attempts, sum(q.plays::float8) AS plays,
-                       sum(q.ebvs::float8) AS ebvs, sum(q.start_failures::float8) AS start_failures,
-                       sum(q.playback_failures::float8) AS playback_failures,
+                       qoe.bigint_sums(q.attempts, q.plays, q.ebvs, q.start_failures,
+                                       q.playback_failures, q.stall_ms, q.stall_count, q.watch_ms,
+                                       q.bitrate_x_watch, q.completions, q.score_x_watch,
+                                       q.good_sessions, q.scored_sessions) AS s,
                        qoe.percentile_approx(q.vst_digest, '{0.5,0.95,0.99}'::float8[]) AS vst,
-                       sum(q.stall_ms::float8) AS stall_ms, sum(q.stall_count::float8) AS stall_count,
-                       sum(q.watch_ms::float8) AS watch_ms, sum(q.bitrate_x_watch::float8) AS bitrate_x_watch,
-                       sum(q.completions::float8) AS completions, sum(q.score_x_watch::float8) AS score_x_watch,
-                       sum(q.good_sessions::float8) AS good_sessions,
-                       sum(q.scored_sessions::float8) AS scored_sessions,
                        round(hll_cardinality(qoe.hll_merge(q.unique_viewers)))::bigint AS unique_viewers
                   FROM (%s) q
                  GROUP BY 1 %s) m
