@@ -1354,8 +1354,15 @@ poll_batch(void)
 				break;
 			timeout = Min(timeout, FILL_POLL_MS);
 		}
+
+		/*
+		 * A batch call waits out its timeout unless it gets all it asked
+		 * for: until one message is held ask for one, so that the flush
+		 * interval starts when the first message comes, not up to a poll
+		 * timeout later (which would add that much to its latency).
+		 */
 		got = rd_kafka_consume_batch_queue(consumer_queue, (int) timeout, &held[nheld],
-										   cfg.batch_size - nheld);
+										   deadline == 0 ? 1 : cfg.batch_size - nheld);
 		polls++;
 		for (ssize_t i = 0; i < got; i++)
 		{
