@@ -380,6 +380,27 @@ SELECT data, older_than, removed = CASE data WHEN 'session_windows' THEN (SELECT
 RESET qoe.event_retention;
 SELECT level, differing FROM levels_match();
 
+-- ingest appends the deltas straight into the heap of
+-- qoe.session_window_deltas: it refuses a trigger there rather than skip it,
+-- and keeps constraints and indexes someone added
+CREATE FUNCTION delta_trigger() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NULL; END$$;
+CREATE TRIGGER delta_trigger BEFORE INSERT ON qoe.session_window_deltas
+    FOR EACH ROW EXECUTE FUNCTION delta_trigger();
+SELECT accepted FROM qoe.ingest(rev('r9', 'start', 900000));
+DROP TRIGGER delta_trigger ON qoe.session_window_deltas;
+DROP FUNCTION delta_trigger();
+BEGIN;
+ALTER TABLE qoe.session_window_deltas ADD CONSTRAINT no_events CHECK (events <= 0);
+SELECT * FROM qoe.ingest(rev('r9', 'start', 900000));
+SELECT reason FROM qoe.dead_letters WHERE payload LIKE '%r9%';
+ROLLBACK;
+BEGIN;
+CREATE INDEX deltas_by_session ON qoe.session_window_deltas (session_id);
+SELECT accepted FROM qoe.ingest(rev('r9', 'start', 900000));
+SET LOCAL enable_seqscan = off;
+SELECT session_id, events FROM qoe.session_window_deltas WHERE session_id = 'r9';
+ROLLBACK;
+
 DROP VIEW metrics_matches, held;
 DROP FUNCTION metrics_match(timestamptz, timestamptz, interval, text[], text);
 DROP FUNCTION through();

@@ -21,7 +21,10 @@
 # broker, not the consumer, is the bottleneck says so; then the CPU seconds
 # per million events of the server (all its processes), of the qoe_ext
 # workers alone and of the launcher, whose scheduler refreshes the rollups
-# meanwhile: on a shared machine these are steadier than events/s.
+# meanwhile: on a shared machine these are steadier than events/s. For the
+# workers it also prints their main threads' share of the run on a CPU and
+# queued for one, and the states pg_stat_activity showed them in, so that a
+# run tells a worker short of a core from one short of work.
 #
 #   bash bench/kafka_ingest/run.sh [events] [viewers] [latency_rate] [latency_seconds]
 set -eu
@@ -116,7 +119,7 @@ type_cpu() {
 # (share of all cores), CPU seconds per million events of the server's
 # processes, of the qoe_ext workers alone and of the launcher (whose
 # scheduler refreshes the rollups meanwhile). Keys "contender,run".
-declare -A eps from_first first_s broker_cpu busy note server_cpu_m worker_cpu_m launcher_cpu_m
+declare -A eps from_first first_s broker_cpu busy note server_cpu_m worker_cpu_m launcher_cpu_m worker_run worker_queued
 measure_begin() {
 	m_broker0=$(proc_cpu "$QOE_KAFKA_PID")
 	read -r m_busy0 m_all0 <<<"$(machine_busy)"
@@ -137,6 +140,27 @@ record() {
 	server_cpu_m[$key]=$(calc "($(server_cpu) - $m_server0) * 1000000 / $3")
 	worker_cpu_m[$key]=$(calc "$(type_cpu "qoe_ext worker") * 1000000 / $3")
 	launcher_cpu_m[$key]=$(calc "($(type_cpu "qoe_ext launcher") - $m_launcher0) * 1000000 / $3")
+	worker_sched "$6" "$4"
+	worker_run[$key]=$w_run
+	worker_queued[$key]=$w_queued
+}
+# What the workers' main threads did over the run, as shares of its seconds
+# per worker (/proc/PID/schedstat): on a CPU (w_run), and runnable but
+# waiting for one (w_queued); the rest they were blocked (polling an empty
+# queue, I/O) or not started yet. A worker that is not on a CPU most of the
+# run while it is hardly ever blocked lacks cores, not work.
+worker_sched() {
+	local p n=0 run=0 queued=0
+	for p in $(psql -qXAt -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'qoe_ext worker'"); do
+		read -r r q _ <"/proc/$p/schedstat" || continue
+		run=$((run + r)) queued=$((queued + q)) n=$((n + 1))
+	done
+	if [ $n -eq 0 ]; then
+		w_run="" w_queued=""
+		return
+	fi
+	w_run=$(calc "$run / 1000000000 / $n / ($1 - $2)")
+	w_queued=$(calc "$queued / 1000000000 / $n / ($1 - $2)")
 }
 
 fresh_tables() {
@@ -160,11 +184,16 @@ run_source() {
 # Polls from the shell, one short transaction per look: a waiting loop inside
 # one statement would hold back the xmin horizon, so no session row version
 # could be pruned while the workers run, and they would slow down.
+declare -A worker_waits
 wait_source() {
-	local name=$1 total=$2 stored=0 deadline=$((SECONDS + 600))
+	local name=$1 total=$2 stored=0 deadline=$((SECONDS + 600)) waits w
 	t_first=""
 	while [ $SECONDS -lt $deadline ]; do
-		stored=$(psql -qXAt -c "SELECT coalesce(sum(next_offset), 0) FROM qoe.source_offsets WHERE source = '$name'")
+		read -r stored waits <<<"$(psql -qXAt -F ' ' -c "SELECT coalesce(sum(next_offset), 0),
+			(SELECT string_agg(CASE WHEN state <> 'active' THEN 'idle' ELSE coalesce(wait_event_type || ':' || wait_event, 'CPU') END, ' ')
+			   FROM pg_stat_activity WHERE backend_type = 'qoe_ext worker')
+			FROM qoe.source_offsets WHERE source = '$name'")"
+		for w in $waits; do worker_waits[$w]=$((${worker_waits[$w]:-0} + 1)); done
 		[ -z "$t_first" ] && [ "$stored" -gt 0 ] && t_first=$(now_s)
 		[ "$stored" -ge "$total" ] && break
 		sleep 0.1
@@ -175,6 +204,14 @@ wait_source() {
 		psql -qX -c "SELECT * FROM qoe.source_status" >&2
 		return 1
 	fi
+}
+# The workers' states seen by wait_source's looks (pg_stat_activity every
+# 100 ms), the most frequent first: CPU (running, no wait event), idle
+# (between batches) or a wait event.
+sampled_waits() {
+	local w
+	for w in "${!worker_waits[@]}"; do echo "${worker_waits[$w]} $w"; done | sort -rn | head -n 4 |
+		awk '{ printf "%s%s %d", (NR > 1 ? ", " : "seen: "), $2, $1 }'
 }
 drop_source() {
 	psql -qX -v ON_ERROR_STOP=1 -c "SELECT qoe.drop_source('$1')" >/dev/null
@@ -201,10 +238,11 @@ run_workers() {
 	[ "${3:-}" = off ] && psql -qX -c "UPDATE qoe.rollup_status SET enabled = false" >/dev/null
 	measure_begin
 	run_source "$source" events "$1" $FLUSH_MS
+	worker_waits=()
 	wait_source "$source" "$EVENTS"
 	record "$name" "$2" "$EVENTS" "$t0" "$t_first" "$t_done"
 	check_rows qoe.viewing_events "$EVENTS"
-	note[$name]="$(psql -qXAt -c "SELECT count(*) || ' sessions, ' || (SELECT count(*) FROM qoe.dead_letters) || ' dead letters' FROM qoe.sessions")"
+	note[$name]="$(psql -qXAt -c "SELECT count(*) || ' sessions, ' || (SELECT count(*) FROM qoe.dead_letters) || ' dead letters' FROM qoe.sessions"); $(sampled_waits)"
 	drop_source "$source"
 	psql -qX -c "UPDATE qoe.rollup_status SET enabled = true" >/dev/null
 }
@@ -332,11 +370,15 @@ row() {
 	read -r sc _ <<<"$(stats server_cpu_m "$2")"
 	read -r wc _ <<<"$(stats worker_cpu_m "$2")"
 	read -r lc _ <<<"$(stats launcher_cpu_m "$2")"
-	printf '  %-34s %9.0f %6.0f-%-7.0f %5.1f%% %9.0f %7.1f   %4.0f%% (%2.0f-%3.0f%%)%s %4.0f%%  %6.2f %6.2f %6.2f   %s\n' \
+	read -r wr _ <<<"$(stats worker_run "$2")"
+	read -r wq _ <<<"$(stats worker_queued "$2")"
+	printf '  %-34s %9.0f %6.0f-%-7.0f %5.1f%% %9.0f %7.1f   %4.0f%% (%2.0f-%3.0f%%)%s %4.0f%%  %6.2f %6.2f %6.2f  %8s %7s   %s\n' \
 		"$1" "$e_med" "$e_min" "$e_max" "$(calc "100 * ($e_max - $e_min) / $e_med")" "$f" "$fs" \
 		"$(calc "100 * $b")" "$(calc "100 * $b_min")" "$(calc "100 * $b_max")" \
 		"$( [ "$(calc "$b_max >= 0.9")" = 1 ] && echo ' broker-bound' || echo '')" \
-		"$(calc "100 * $u")" "$sc" "$wc" "$lc" "${note[$2]:-}"
+		"$(calc "100 * $u")" "$sc" "$wc" "$lc" \
+		"$( [ -n "$wr" ] && printf '%.0f%%' "$(calc "100 * $wr")" || echo -)" \
+		"$( [ -n "$wq" ] && printf '%.0f%%' "$(calc "100 * $wq")" || echo -)" "${note[$2]:-}"
 }
 # ratios of medians, with the target
 ratio() {
@@ -357,10 +399,10 @@ list() {
 }
 printf '\nbench/kafka_ingest: %d events, %d concurrent viewers, %d partitions, 1 mock broker, %d runs each, %d cores\n' \
 	"$EVENTS" "$VIEWERS" $PARTITIONS "$RUNS" "$NCPU"
-printf '  %-34s %9s %-14s %6s %9s %7s   %-14s %5s  %-20s\n' contender 'events/s' ' min-max' spread \
-	'1st row/s' '1st row' 'broker CPU' 'busy' 'CPU s per M events'
-printf '  %-34s %9s %-14s %6s %9s %7s   %-14s %5s  %6s %6s %6s\n' '' median '' '' median 's' 'of one core' 'all' \
-	server worker launch
+printf '  %-34s %9s %-14s %6s %9s %7s   %-14s %5s  %-20s  %-16s\n' contender 'events/s' ' min-max' spread \
+	'1st row/s' '1st row' 'broker CPU' 'busy' 'CPU s per M events' 'worker thread'
+printf '  %-34s %9s %-14s %6s %9s %7s   %-14s %5s  %6s %6s %6s  %8s %7s\n' '' median '' '' median 's' 'of one core' 'all' \
+	server worker launch 'on CPU' 'queued'
 row "(a) qoe_ext, 1 worker, rollups off" workers_1_off
 row "(a) qoe_ext, 1 worker" workers_1
 row "(a) qoe_ext, 2 workers" workers_2

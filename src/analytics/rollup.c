@@ -16,8 +16,8 @@
  * fold's fast path) changes only the session's last window and later ones,
  * computed from the stored fold state. A session rebuilt from all its events
  * takes back what its former events gave (with its former attributes) and
- * adds what all of them give. Ingest only appends these changes, in one
- * INSERT per batch; qoe.refresh_rollups() merges them into
+ * adds what all of them give. Ingest only appends these changes, straight
+ * into the heap once per batch; qoe.refresh_rollups() merges them into
  * qoe.session_windows and re-aggregates qoe.qoe_5min.
  */
 #include "postgres.h"
@@ -25,20 +25,19 @@
 #include <math.h>
 
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
-#include "funcapi.h"
 #include "miscadmin.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/lsyscache.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
-#include "utils/typcache.h"
 
 #include "analytics/rollup.h"
 #include "core/catalog.h"
+#include "ingest/event_writer.h"
 #include "sketch/qoe_score.h"
 
 /* The additive columns of qoe.session_windows, in table order. */
@@ -443,30 +442,8 @@ session_rows(RowList *list, const QoeSessionChange *c)
 				  c->events, c->keep, c->nevents);
 }
 
-/* Plans kept for the backend's life, for the qoe.session_window_deltas they were made for. */
-static Oid	plans_relid = InvalidOid;
+/* Kept for the backend's life; the plan cache re-plans it after DDL. */
 static SPIPlanPtr enabled_plan;
-static SPIPlanPtr append_plan;
-
-static void
-prepare_plans(Oid relid)
-{
-	Oid			rows_type = get_array_type(get_rel_type_id(relid));
-
-	if (plans_relid == relid)
-		return;
-	if (enabled_plan != NULL)
-	{
-		SPI_freeplan(enabled_plan);
-		SPI_freeplan(append_plan);
-		enabled_plan = NULL;
-	}
-	enabled_plan = qoe_prepare_kept("SELECT r.enabled, (SELECT c.good_score FROM qoe.qoe_score_config c LIMIT 1)"
-									" FROM qoe.rollup_status r", 0, NULL);
-	append_plan = qoe_prepare_kept("INSERT INTO qoe.session_window_deltas"
-							   " SELECT * FROM pg_catalog.unnest($1)", 1, &rows_type);
-	plans_relid = relid;
-}
 
 /* Whether the rollups are on; reads the good score for the batch too. */
 static bool
@@ -475,6 +452,9 @@ rollups_enabled(void)
 	bool		isnull;
 	Datum		good;
 
+	if (enabled_plan == NULL)
+		enabled_plan = qoe_prepare_kept("SELECT r.enabled, (SELECT c.good_score FROM qoe.qoe_score_config c LIMIT 1)"
+										" FROM qoe.rollup_status r", 0, NULL);
 	if (SPI_execute_plan(enabled_plan, NULL, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "reading qoe.rollup_status failed");
 	if (SPI_processed == 0)
@@ -483,13 +463,6 @@ rollups_enabled(void)
 	good_score = isnull ? 70.0 : DatumGetFloat8(good);
 	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) ||
 		isnull;
-}
-
-static Datum
-text_or_null(const char *s, bool *isnull)
-{
-	*isnull = (s == NULL);
-	return s == NULL ? (Datum) 0 : CStringGetTextDatum(s);
 }
 
 static bool
@@ -501,57 +474,90 @@ all_zero(const Figures *f)
 	return true;
 }
 
+/* The rows of a batch going into qoe.session_window_deltas, for qoe_insert_rows. */
+typedef struct DeltaRows
+{
+	const WindowRow **rows;
+	AttrNumber	key_attno[K_COUNT];
+	AttrNumber	fig_attno[F_COUNT];
+} DeltaRows;
+
+static void
+set_text(Datum *values, bool *nulls, AttrNumber attno, const char *s)
+{
+	nulls[attno - 1] = (s == NULL);
+	if (s != NULL)
+		values[attno - 1] = CStringGetTextDatum(s);
+}
+
+static void
+fill_delta(void *arg, int i, Datum *values, bool *nulls)
+{
+	const DeltaRows *d = arg;
+	const WindowRow *row = d->rows[i];
+	const RowKey *key = row->key;
+
+	set_text(values, nulls, d->key_attno[K_SESSION_ID], key->session_id);
+	values[d->key_attno[K_WINDOW_START] - 1] = TimestampTzGetDatum(row->window_start);
+	nulls[d->key_attno[K_WINDOW_START] - 1] = false;
+	values[d->key_attno[K_USER_ID] - 1] = Int64GetDatum(key->user_id);
+	nulls[d->key_attno[K_USER_ID] - 1] = false;
+	values[d->key_attno[K_CONTENT_ID] - 1] = Int64GetDatum(key->content_id);
+	nulls[d->key_attno[K_CONTENT_ID] - 1] = false;
+	set_text(values, nulls, d->key_attno[K_COUNTRY], key->country);
+	set_text(values, nulls, d->key_attno[K_DEVICE_TYPE], key->device_type);
+	set_text(values, nulls, d->key_attno[K_CDN_POP], key->cdn_pop);
+	for (int f = 0; f < F_COUNT; f++)
+	{
+		values[d->fig_attno[f] - 1] = Int64GetDatum(row->f.v[f]);
+		nulls[d->fig_attno[f] - 1] = false;
+	}
+}
+
 /*
- * Append the rows to qoe.session_window_deltas: one INSERT of an array, into
- * a table without indexes, which qoe.refresh_rollups() drains.
+ * Append the rows to qoe.session_window_deltas, which qoe.refresh_rollups()
+ * drains, straight into the heap as the events go into their partitions:
+ * no INSERT to plan and execute per batch. That bypasses triggers, so the
+ * table must be the plain, trigger-free table the install script made.
  */
 static void
 append_rows(Oid relid, const RowList *list)
 {
-	TupleDesc	desc = lookup_rowtype_tupdesc_copy(get_rel_type_id(relid), -1);
-	AttrNumber	key_attno[K_COUNT];
-	AttrNumber	fig_attno[F_COUNT];
-	Datum	   *values = palloc(sizeof(Datum) * desc->natts);
-	bool	   *nulls = palloc(sizeof(bool) * desc->natts);
-	Datum	   *rows = palloc(sizeof(Datum) * Max(list->n, 1));
+	DeltaRows	d;
 	int			nrows = 0;
-	Datum		arg;
+	Relation	rel;
+	TupleDesc	desc;
 
-	for (int k = 0; k < K_COUNT; k++)
-		if ((key_attno[k] = SPI_fnumber(desc, key_names[k])) <= 0)
-			elog(ERROR, "qoe.session_window_deltas has no column \"%s\"", key_names[k]);
-	for (int i = 0; i < F_COUNT; i++)
-		if ((fig_attno[i] = SPI_fnumber(desc, figure_names[i])) <= 0)
-			elog(ERROR, "qoe.session_window_deltas has no column \"%s\"", figure_names[i]);
-	if (desc->natts != K_COUNT + F_COUNT)
-		elog(ERROR, "qoe.session_window_deltas has unexpected columns");
-
+	d.rows = palloc(sizeof(WindowRow *) * Max(list->n, 1));
 	for (int r = 0; r < list->n; r++)
-	{
-		const WindowRow *row = &list->rows[r];
-		const RowKey *key = row->key;
-
-		if (all_zero(&row->f))
-			continue;
-		memset(nulls, false, sizeof(bool) * desc->natts);
-		values[key_attno[K_SESSION_ID] - 1] = CStringGetTextDatum(key->session_id);
-		values[key_attno[K_WINDOW_START] - 1] = TimestampTzGetDatum(row->window_start);
-		values[key_attno[K_USER_ID] - 1] = Int64GetDatum(key->user_id);
-		values[key_attno[K_CONTENT_ID] - 1] = Int64GetDatum(key->content_id);
-		values[key_attno[K_COUNTRY] - 1] = text_or_null(key->country, &nulls[key_attno[K_COUNTRY] - 1]);
-		values[key_attno[K_DEVICE_TYPE] - 1] =
-			text_or_null(key->device_type, &nulls[key_attno[K_DEVICE_TYPE] - 1]);
-		values[key_attno[K_CDN_POP] - 1] = text_or_null(key->cdn_pop, &nulls[key_attno[K_CDN_POP] - 1]);
-		for (int i = 0; i < F_COUNT; i++)
-			values[fig_attno[i] - 1] = Int64GetDatum(row->f.v[i]);
-		rows[nrows++] = HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
-	}
+		if (!all_zero(&list->rows[r].f))
+			d.rows[nrows++] = &list->rows[r];
 	if (nrows == 0)
 		return;
-	arg = PointerGetDatum(construct_array(rows, nrows, desc->tdtypeid, -1, false,
-										  TYPALIGN_DOUBLE));
-	if (SPI_execute_plan(append_plan, &arg, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "writing session window deltas failed");
+
+	rel = table_open(relid, RowExclusiveLock);
+	if (rel->rd_rel->relkind != RELKIND_RELATION)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("qoe.session_window_deltas is not a plain table"),
+				 errdetail("Its relkind is '%c'.", rel->rd_rel->relkind),
+				 errhint("Reinstall the extension: ingest appends the rollups' changes to that table directly.")));
+	if (rel->trigdesc != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("qoe.session_window_deltas has triggers"),
+				 errdetail("Ingest appends the rollups' changes to that table directly, without firing triggers."),
+				 errhint("Drop the triggers on qoe.session_window_deltas.")));
+	desc = RelationGetDescr(rel);
+	for (int k = 0; k < K_COUNT; k++)
+		if ((d.key_attno[k] = SPI_fnumber(desc, key_names[k])) <= 0)
+			elog(ERROR, "qoe.session_window_deltas has no column \"%s\"", key_names[k]);
+	for (int i = 0; i < F_COUNT; i++)
+		if ((d.fig_attno[i] = SPI_fnumber(desc, figure_names[i])) <= 0)
+			elog(ERROR, "qoe.session_window_deltas has no column \"%s\"", figure_names[i]);
+	qoe_insert_rows(rel, nrows, fill_delta, &d);
+	table_close(rel, NoLock);
+	CommandCounterIncrement();
 }
 
 /*
@@ -587,7 +593,6 @@ qoe_rollup_sessions(const QoeCatalog *cat, const QoeSessionChange *changes, int 
 		return;
 	/* as the owner from here: the score reads qoe.qoe_score_config */
 	become_owner(relid, &save_userid, &save_sec);
-	prepare_plans(relid);
 	if (rollups_enabled())
 	{
 		list.cap = Max(2 * n, 16);
@@ -642,7 +647,6 @@ qoe_rollup_abandoned(SPITupleTable *expired, uint64 n)
 	qoe_catalog_lookup(&cat);
 	relid = qoe_relation_oid(cat.namespace_oid, "session_window_deltas");
 	become_owner(relid, &save_userid, &save_sec);
-	prepare_plans(relid);
 	if (rollups_enabled())
 		append_rows(relid, &list);
 	SetUserIdAndSecContext(save_userid, save_sec);

@@ -210,36 +210,33 @@ fill_event_row(const QoeCatalog *cat, const QoeEvent *ev, TimestampTz received_a
  */
 #define INSERT_CHUNK 1000
 
-/* Insert one day's events into its partition, indexes included. */
-static void
-insert_into_partition(const QoeCatalog *cat, Oid partition, QoeEvent **events, int n,
-					  TimestampTz received_at)
+void
+qoe_insert_rows(Relation rel, int n, QoeRowFill fill, void *arg)
 {
-	Relation	rel = table_open(partition, RowExclusiveLock);
+	TupleDesc	desc;
+	TupleConstr *constr = RelationGetDescr(rel)->constr;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	int			nslots = Min(n, INSERT_CHUNK);
+	TupleTableSlot **slots;
+	MemoryContext chunk_cxt;
+	CommandId	cid;
+
+	if (n <= 0)
+		return;
 
 	/*
-	 * The slots share an unpinned copy: a thousand pins of one descriptor
-	 * collide in the resource owner's hash and cost quadratic time.
+	 * The slots share an unpinned copy (without the constraints): a thousand
+	 * pins of one descriptor collide in the resource owner's hash and cost
+	 * quadratic time.
 	 */
-	TupleDesc	desc = CreateTupleDescCopy(RelationGetDescr(rel));
-	TupleConstr *constr = RelationGetDescr(rel)->constr;	/* not in the copy */
-	EState	   *estate = CreateExecutorState();
-	ResultRelInfo *rri = makeNode(ResultRelInfo);
-	int			nslots = Min(n, INSERT_CHUNK);
-	TupleTableSlot **slots = palloc(sizeof(TupleTableSlot *) * nslots);
-	MemoryContext chunk_cxt = AllocSetContextCreate(CurrentMemoryContext, "qoe event rows",
-													ALLOCSET_DEFAULT_SIZES);
-	CommandId	cid = GetCurrentCommandId(true);
-	AttrNumber	attno[EC_COUNT];
-
-	/* map by name: a partition made after a column was dropped numbers them differently */
-	for (int c = 0; c < EC_COUNT; c++)
-	{
-		attno[c] = SPI_fnumber(desc, event_column_names[c]);
-		if (attno[c] <= 0)
-			elog(ERROR, "partition %s has no column \"%s\"",
-				 RelationGetRelationName(rel), event_column_names[c]);
-	}
+	desc = CreateTupleDescCopy(RelationGetDescr(rel));
+	estate = CreateExecutorState();
+	rri = makeNode(ResultRelInfo);
+	slots = palloc(sizeof(TupleTableSlot *) * nslots);
+	chunk_cxt = AllocSetContextCreate(CurrentMemoryContext, "qoe rows being inserted",
+									  ALLOCSET_DEFAULT_SIZES);
+	cid = GetCurrentCommandId(true);
 
 	/*
 	 * No range table entry: nothing below needs one (a constraint error shows
@@ -260,8 +257,7 @@ insert_into_partition(const QoeCatalog *cat, Oid partition, QoeEvent **events, i
 
 			ExecClearTuple(slot);
 			memset(slot->tts_isnull, true, sizeof(bool) * desc->natts);
-			fill_event_row(cat, events[start + i], received_at, attno,
-						   slot->tts_values, slot->tts_isnull);
+			fill(arg, start + i, slot->tts_values, slot->tts_isnull);
 			ExecStoreVirtualTuple(slot);
 			if (constr != NULL)
 			{
@@ -272,11 +268,12 @@ insert_into_partition(const QoeCatalog *cat, Oid partition, QoeEvent **events, i
 			}
 		}
 		table_multi_insert(rel, slots, m, cid, 0, NULL);
-		for (int i = 0; i < m; i++)
-		{
-			list_free(ExecInsertIndexTuples(rri, slots[i], estate, false, false, NULL, NIL));
-			ResetPerTupleExprContext(estate);
-		}
+		if (rri->ri_NumIndices > 0)
+			for (int i = 0; i < m; i++)
+			{
+				list_free(ExecInsertIndexTuples(rri, slots[i], estate, false, false, NULL, NIL));
+				ResetPerTupleExprContext(estate);
+			}
 		MemoryContextSwitchTo(caller);
 		/* the slots' values point into chunk_cxt: cleared before it is */
 		for (int i = 0; i < m; i++)
@@ -286,9 +283,47 @@ insert_into_partition(const QoeCatalog *cat, Oid partition, QoeEvent **events, i
 	}
 	for (int i = 0; i < nslots; i++)
 		ExecDropSingleTupleTableSlot(slots[i]);
+	pfree(slots);
 	MemoryContextDelete(chunk_cxt);
 	ExecCloseIndices(rri);
 	FreeExecutorState(estate);
+	FreeTupleDesc(desc);
+}
+
+/* One day's events going into its partition, for qoe_insert_rows. */
+typedef struct EventRows
+{
+	const QoeCatalog *cat;
+	QoeEvent  **events;
+	TimestampTz received_at;
+	AttrNumber	attno[EC_COUNT];
+} EventRows;
+
+static void
+fill_event(void *arg, int i, Datum *values, bool *nulls)
+{
+	EventRows  *r = arg;
+
+	fill_event_row(r->cat, r->events[i], r->received_at, r->attno, values, nulls);
+}
+
+/* Insert one day's events into its partition, indexes included. */
+static void
+insert_into_partition(const QoeCatalog *cat, Oid partition, QoeEvent **events, int n,
+					  TimestampTz received_at)
+{
+	Relation	rel = table_open(partition, RowExclusiveLock);
+	EventRows	rows = {.cat = cat, .events = events, .received_at = received_at};
+
+	/* map by name: a partition made after a column was dropped numbers them differently */
+	for (int c = 0; c < EC_COUNT; c++)
+	{
+		rows.attno[c] = SPI_fnumber(RelationGetDescr(rel), event_column_names[c]);
+		if (rows.attno[c] <= 0)
+			elog(ERROR, "partition %s has no column \"%s\"",
+				 RelationGetRelationName(rel), event_column_names[c]);
+	}
+	qoe_insert_rows(rel, n, fill_event, &rows);
 	table_close(rel, NoLock);
 }
 

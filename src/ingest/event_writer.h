@@ -6,6 +6,7 @@
 
 #include "ingest/dead_letters.h"
 #include "ingest/event_decode.h"
+#include "utils/relcache.h"
 
 typedef struct QoeWriteResult
 {
@@ -23,5 +24,16 @@ typedef struct QoeWriteResult
  */
 extern QoeWriteResult qoe_write_events(QoeEvent *events, int n, TimestampTz received_at,
 									   const QoeSource *origins);
+
+/* Sets row i's values; every column is null on entry. */
+typedef void (*QoeRowFill) (void *arg, int i, Datum *values, bool *nulls);
+
+/*
+ * Insert n rows into the plain table rel (opened by the caller) the way COPY
+ * does: table_multi_insert in chunks of reused slots, with constraints,
+ * stored generated columns and index entries as the executor makes them, but
+ * no triggers fired. fill allocates in a context reset after every chunk.
+ */
+extern void qoe_insert_rows(Relation rel, int n, QoeRowFill fill, void *arg);
 
 #endif

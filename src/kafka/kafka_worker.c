@@ -1180,11 +1180,16 @@ create_consumer(void)
 	 * Defaults the source's properties may override. fetch.wait.max.ms is
 	 * the flush interval (at most librdkafka's 500 ms): a broker may hold a
 	 * fetch that long when little data waits, which would be a quiet topic's
-	 * latency.
+	 * latency. queued.min.messages: librdkafka stops fetching while its
+	 * queue holds that many messages and starts again late, so a worker
+	 * that stores 100,000 events a second drained the default 100,000 and
+	 * then waited for messages (doc/benchmarks.md); the queue is then bound
+	 * by queued.max.messages.kbytes (64 MB by default) instead.
 	 */
 	const char *defaults[][2] = {
 		{"client.id", client_id},
 		{"fetch.wait.max.ms", fetch_wait},
+		{"queued.min.messages", "1000000"},
 	};
 
 	/*
@@ -1354,8 +1359,15 @@ poll_batch(void)
 				break;
 			timeout = Min(timeout, FILL_POLL_MS);
 		}
+
+		/*
+		 * A batch call waits out its timeout unless it gets all it asked
+		 * for: until one message is held ask for one, so that the flush
+		 * interval starts when the first message comes, not up to a poll
+		 * timeout later (which would add that much to its latency).
+		 */
 		got = rd_kafka_consume_batch_queue(consumer_queue, (int) timeout, &held[nheld],
-										   cfg.batch_size - nheld);
+										   deadline == 0 ? 1 : cfg.batch_size - nheld);
 		polls++;
 		for (ssize_t i = 0; i < got; i++)
 		{
