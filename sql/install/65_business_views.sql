@@ -47,9 +47,11 @@ CREATE MATERIALIZED VIEW content_metrics_daily AS
       FROM qoe.sessions s
      GROUP BY 1, 2;
 CREATE UNIQUE INDEX content_metrics_daily_key ON content_metrics_daily (day, content_id);
+COMMENT ON INDEX content_metrics_daily_key IS 'One row per day and title; lets qoe.refresh_views() refresh the view concurrently';
 COMMENT ON MATERIALIZED VIEW content_metrics_daily IS
     'Per UTC day (of the session start) and title: attempts, plays, failures, watch and stall time, VST, rebuffering, completion and QoE score (doc/views.md); refreshed by qoe.refresh_views()';
 COMMENT ON COLUMN content_metrics_daily.day IS 'UTC day the sessions started';
+COMMENT ON COLUMN content_metrics_daily.content_id IS 'the title (qoe.sessions.content_id)';
 COMMENT ON COLUMN content_metrics_daily.attempts IS 'sessions (each session is a play attempt)';
 COMMENT ON COLUMN content_metrics_daily.plays IS 'sessions that showed a first frame';
 COMMENT ON COLUMN content_metrics_daily.unique_viewers IS 'distinct user_id, exact for the day (not additive across days)';
@@ -91,8 +93,12 @@ CREATE MATERIALIZED VIEW user_metrics_daily AS
      GROUP BY 1, 2;
 CREATE UNIQUE INDEX user_metrics_daily_key ON user_metrics_daily (day, user_id);
 CREATE INDEX user_metrics_daily_user ON user_metrics_daily (user_id, day);
+COMMENT ON INDEX user_metrics_daily_key IS 'One row per day and viewer; lets qoe.refresh_views() refresh the view concurrently';
+COMMENT ON INDEX user_metrics_daily_user IS 'A viewer''s days, in date order';
 COMMENT ON MATERIALIZED VIEW user_metrics_daily IS
     'Per UTC day (of the session start) and viewer: sessions, plays, titles, completions, watch and stall time, QoE (doc/views.md); refreshed by qoe.refresh_views()';
+COMMENT ON COLUMN user_metrics_daily.day IS 'UTC day the sessions started';
+COMMENT ON COLUMN user_metrics_daily.user_id IS 'the viewer (qoe.sessions.user_id)';
 COMMENT ON COLUMN user_metrics_daily.sessions IS 'sessions the viewer started that day';
 COMMENT ON COLUMN user_metrics_daily.plays IS 'of which showed a first frame';
 COMMENT ON COLUMN user_metrics_daily.titles IS 'distinct titles attempted';
@@ -118,8 +124,10 @@ CREATE MATERIALIZED VIEW daily_active_users AS
       FROM active
      GROUP BY day;
 CREATE UNIQUE INDEX daily_active_users_key ON daily_active_users (day);
+COMMENT ON INDEX daily_active_users_key IS 'One row per day; lets qoe.refresh_views() refresh the view concurrently';
 COMMENT ON MATERIALIZED VIEW daily_active_users IS
     'DAU: viewers with at least one play per UTC day, split into first-time and returning viewers (doc/views.md); refreshed by qoe.refresh_views() after user_metrics_daily';
+COMMENT ON COLUMN daily_active_users.day IS 'UTC day (of the session start)';
 COMMENT ON COLUMN daily_active_users.active_users IS 'distinct viewers with a play that day';
 COMMENT ON COLUMN daily_active_users.new_viewers IS 'of which had their first play ever that day (as far as the kept sessions go back)';
 COMMENT ON COLUMN daily_active_users.returning_viewers IS 'of which had played on an earlier day';
@@ -146,6 +154,7 @@ CREATE MATERIALIZED VIEW cohort_analysis AS
       JOIN size s USING (cohort_week)
      GROUP BY a.cohort_week, a.week_number, s.cohort_size;
 CREATE UNIQUE INDEX cohort_analysis_key ON cohort_analysis (cohort_week, week_number);
+COMMENT ON INDEX cohort_analysis_key IS 'One row per cohort and week; lets qoe.refresh_views() refresh the view concurrently';
 COMMENT ON MATERIALIZED VIEW cohort_analysis IS
     'Retention by signup week (qoe.users.signup_at, UTC weeks starting Monday): for each week since signup, the viewers of the cohort with a play that week; weeks without any are absent (doc/views.md)';
 COMMENT ON COLUMN cohort_analysis.cohort_week IS 'Monday of the UTC week the viewers signed up';
@@ -172,8 +181,10 @@ CREATE MATERIALIZED VIEW drop_off AS
       FROM stopped
      GROUP BY content_id, decile;
 CREATE UNIQUE INDEX drop_off_key ON drop_off (content_id, decile);
+COMMENT ON INDEX drop_off_key IS 'One row per title and decile; lets qoe.refresh_views() refresh the view concurrently';
 COMMENT ON MATERIALIZED VIEW drop_off IS
     'Where viewers stop each title: finished sessions (ended or abandoned, with a play and a known position and duration) by the tenth of the duration their furthest position fell in (doc/views.md)';
+COMMENT ON COLUMN drop_off.content_id IS 'the title';
 COMMENT ON COLUMN drop_off.decile IS 'floor(10 x max_position_sec / duration): 0 = stopped in the first 10 %, 9 = in the last 10 %, 10 = reached the end';
 COMMENT ON COLUMN drop_off.sessions IS 'finished sessions that stopped there';
 COMMENT ON COLUMN drop_off.share IS 'sessions / all finished sessions of the title';
@@ -191,6 +202,9 @@ CREATE VIEW top_content AS
      GROUP BY m.content_id, c.title;
 COMMENT ON VIEW top_content IS
     'Titles ranked by plays over the last 7 UTC days including today (ties by watch time), from content_metrics_daily (doc/views.md)';
+COMMENT ON COLUMN top_content.rank IS 'rank by plays, then watch time; tied titles share a rank (rank())';
+COMMENT ON COLUMN top_content.content_id IS 'the title';
+COMMENT ON COLUMN top_content.title IS 'its name from qoe.content; NULL when the title is not in the catalog';
 COMMENT ON COLUMN top_content.plays IS 'sessions with a first frame, last 7 days';
 COMMENT ON COLUMN top_content.watch_hours IS 'watch time, hours';
 COMMENT ON COLUMN top_content.completion_rate IS 'completions / plays';
@@ -203,6 +217,11 @@ CREATE VIEW engagement AS
       FROM qoe.content_metrics_daily m;
 COMMENT ON VIEW engagement IS
     'Engagement per UTC day and title (SPEC section 4): 0.1 x attempts + 0.3 x plays + 0.6 x completions, and that per attempt (doc/views.md)';
+COMMENT ON COLUMN engagement.day IS 'UTC day the sessions started';
+COMMENT ON COLUMN engagement.content_id IS 'the title';
+COMMENT ON COLUMN engagement.attempts IS 'sessions (play attempts)';
+COMMENT ON COLUMN engagement.plays IS 'sessions that showed a first frame';
+COMMENT ON COLUMN engagement.completions IS 'sessions that reached 70 % of the title duration';
 COMMENT ON COLUMN engagement.engagement_score IS '0.1 x attempts + 0.3 x plays + 0.6 x completions';
 COMMENT ON COLUMN engagement.engagement_rate IS 'engagement_score / attempts: 0.1 when nobody played, 1 when every attempt completed';
 
@@ -238,7 +257,11 @@ CREATE VIEW churn_risk AS
       FROM parts;
 COMMENT ON VIEW churn_risk IS
     'Churn risk of viewers with a play in the last 56 UTC days: 0.5 x recency (days since the last play / 28, at most 1) + 0.3 x infrequency (1 - active days in the last 28 / 14, at least 0) + 0.2 x decline (drop of watch time, last 28 days against the 28 before, 0..1); bands high >= 0.6, medium >= 0.3, else low (doc/views.md)';
+COMMENT ON COLUMN churn_risk.user_id IS 'the viewer';
+COMMENT ON COLUMN churn_risk.last_active_day IS 'latest UTC day with a play';
 COMMENT ON COLUMN churn_risk.active_days_28d IS 'days with a play among the last 28 (today included)';
+COMMENT ON COLUMN churn_risk.watch_hours_28d IS 'watch time of the days with a play among the last 28 (today included), hours';
+COMMENT ON COLUMN churn_risk.watch_hours_prior_28d IS 'watch time of the days with a play among the 28 before those, hours';
 COMMENT ON COLUMN churn_risk.risk IS 'churn risk score 0..1, higher is likelier to churn';
 COMMENT ON COLUMN churn_risk.risk_band IS 'high (risk >= 0.6), medium (>= 0.3) or low';
 
@@ -255,6 +278,10 @@ CREATE VIEW concurrent_viewers AS
      GROUP BY s.content_id, s.country, s.device_type, s.cdn_pop;
 COMMENT ON VIEW concurrent_viewers IS
     'Sessions playing now per title, country, device type and CDN POP: active, past their first frame, with an event within qoe.session_timeout (doc/views.md)';
+COMMENT ON COLUMN concurrent_viewers.content_id IS 'the title';
+COMMENT ON COLUMN concurrent_viewers.country IS 'country of the sessions (NULL: unknown)';
+COMMENT ON COLUMN concurrent_viewers.device_type IS 'device type of the sessions (NULL: unknown)';
+COMMENT ON COLUMN concurrent_viewers.cdn_pop IS 'CDN POP of the sessions (NULL: unknown)';
 COMMENT ON COLUMN concurrent_viewers.viewers IS 'sessions playing now';
 
 CREATE FUNCTION refresh_views()
@@ -317,8 +344,10 @@ CREATE MATERIALIZED VIEW error_breakdown AS
      WHERE s.error_count > 0
      GROUP BY 1, 2;
 CREATE UNIQUE INDEX error_breakdown_key ON error_breakdown (day, error_code) NULLS NOT DISTINCT;
+COMMENT ON INDEX error_breakdown_key IS 'One row per day and error code (NULL codes included); lets qoe.refresh_views() refresh the view concurrently';
 COMMENT ON MATERIALIZED VIEW error_breakdown IS
     'Sessions with errors per UTC day (of the session start) and last error code: how many, how many ended in a start or playback failure, how many had non-fatal errors only (doc/views.md); refreshed by qoe.refresh_views()';
+COMMENT ON COLUMN error_breakdown.day IS 'UTC day the sessions started';
 COMMENT ON COLUMN error_breakdown.error_code IS 'the session''s last error code (NULL: an error without a code)';
 COMMENT ON COLUMN error_breakdown.sessions IS 'sessions whose last error had this code';
 COMMENT ON COLUMN error_breakdown.start_failures IS 'of which video start failures';
@@ -340,6 +369,7 @@ CREATE VIEW vst_histogram AS
 COMMENT ON VIEW vst_histogram IS
     'Video start times of the last 24 hours in the fixed CTA-style buckets of qoe.qoe_5min (exact counts, doc/views.md)';
 COMMENT ON COLUMN vst_histogram.ord IS 'the bucket''s order, 1 = fastest';
+COMMENT ON COLUMN vst_histogram.bucket IS 'the video start time range: < 1 s, 1-2 s, 2-4 s, 4-8 s or >= 8 s (lower bound included)';
 COMMENT ON COLUMN vst_histogram.starts IS 'video starts (first frames) in the bucket';
 COMMENT ON COLUMN vst_histogram.share IS 'starts / all starts of the last 24 hours';
 
@@ -365,3 +395,40 @@ CREATE VIEW qoe_trend_7d AS
 COMMENT ON VIEW qoe_trend_7d IS
     'For each of the last 30 UTC days, QoE over the 7 days ending with it (a rolling window merged from qoe.qoe_5min, doc/views.md)';
 COMMENT ON COLUMN qoe_trend_7d.day IS 'the last UTC day of the 7-day window';
+
+-- the metric and dimension columns the views over qoe.qoe_metrics share: its
+-- definitions (doc/rollups.md, doc/metrics.md), each view's period; a ratio
+-- whose denominator is 0 is NULL
+DO $$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN SELECT v.view, m.col, m.txt
+               FROM unnest(ARRAY['device_breakdown', 'country_breakdown', 'cdn_pop_breakdown',
+                                 'rebuffering_heatmap', 'qoe_trend_7d']) v(view),
+                    (VALUES
+        ('country', 'country of the sessions (NULL: unknown)'),
+        ('device_type', 'device type of the sessions (NULL: unknown)'),
+        ('cdn_pop', 'CDN POP of the sessions (NULL: unknown)'),
+        ('attempts', 'sessions started in the period'),
+        ('plays', 'sessions whose first frame is in the period'),
+        ('ebvs_rate', 'exits before video start / attempts'),
+        ('video_start_failure_rate', 'video start failures / attempts'),
+        ('playback_failure_rate', 'playback failures / attempts'),
+        ('vst_p50_ms', 'median video start time, ms (merged t-digest)'),
+        ('vst_p95_ms', '95th percentile video start time, ms (merged t-digest)'),
+        ('rebuffering_ratio', 'connection-induced stall time / watch time in the period'),
+        ('avg_bitrate_kbps', 'watch-time-weighted average bitrate, kbps'),
+        ('completion_rate', 'completions / plays'),
+        ('qoe_score', 'watch-time-weighted mean session QoE score, 0-100'),
+        ('good_share', 'good sessions (QoE score >= qoe.qoe_score_config.good_score, 70) / scored sessions'),
+        ('watch_hours', 'watch time in the period, hours'),
+        ('unique_viewers', 'distinct viewers active in the period (hll estimate, rounded)')) m(col, txt)
+              WHERE EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                             WHERE a.attrelid = pg_catalog.format('qoe.%I', v.view)::regclass
+                               AND a.attname = m.col)
+    LOOP
+        EXECUTE format('COMMENT ON COLUMN qoe.%I.%I IS %L', c.view, c.col, c.txt);
+    END LOOP;
+END
+$$;

@@ -31,6 +31,7 @@ COMMENT ON COLUMN qoe.scheduler_status.runs IS 'runs since the extension was cre
 COMMENT ON COLUMN qoe.scheduler_status.failures IS 'of which failed';
 COMMENT ON COLUMN qoe.scheduler_status.last_error IS 'the error of the latest failed run (kept after later successes: see failing)';
 COMMENT ON COLUMN qoe.scheduler_status.last_error_at IS 'when that run failed';
+COMMENT ON CONSTRAINT scheduler_status_pkey ON qoe.scheduler_status IS 'One row per job';
 
 CREATE TABLE qoe.concurrency_1min (
     minute       timestamptz NOT NULL,
@@ -47,6 +48,10 @@ CREATE TABLE qoe.concurrency_1min (
 COMMENT ON TABLE qoe.concurrency_1min IS
     'Concurrent viewers per minute, title, country, device type and CDN POP: the peak and the last of the samples of qoe.concurrent_viewers the scheduler took in that minute (every qoe.concurrency_sample_interval); a group without a row had no viewer at any sample';
 COMMENT ON COLUMN qoe.concurrency_1min.minute IS 'start of the minute';
+COMMENT ON COLUMN qoe.concurrency_1min.content_id IS 'the title';
+COMMENT ON COLUMN qoe.concurrency_1min.country IS 'country of the sessions (NULL: unknown)';
+COMMENT ON COLUMN qoe.concurrency_1min.device_type IS 'device type of the sessions (NULL: unknown)';
+COMMENT ON COLUMN qoe.concurrency_1min.cdn_pop IS 'CDN POP of the sessions (NULL: unknown)';
 COMMENT ON COLUMN qoe.concurrency_1min.peak_viewers IS 'highest sampled number of sessions playing in the minute (a spike shorter than the sample interval can be missed)';
 COMMENT ON COLUMN qoe.concurrency_1min.last_viewers IS 'the minute''s latest sample';
 COMMENT ON COLUMN qoe.concurrency_1min.samples IS 'samples in which the group had viewers';

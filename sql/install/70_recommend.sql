@@ -13,8 +13,13 @@ CREATE TABLE interactions (
 -- trending counts viewers in a window from this index alone
 CREATE INDEX interactions_last_at_idx ON interactions (last_at) INCLUDE (content_id);
 COMMENT ON TABLE interactions IS 'Implicit feedback: one row per user and title, from qoe.refresh_interactions() or loaded by an administrator (doc/recommendations.md)';
+COMMENT ON COLUMN interactions.user_id IS 'the viewer';
+COMMENT ON COLUMN interactions.content_id IS 'the title';
 COMMENT ON COLUMN interactions.strength IS 'sum over the user''s sessions of the title of qoe.interaction_strength(), capped at 5';
 COMMENT ON COLUMN interactions.last_at IS 'latest activity on the title (the sessions'' last event); incremental builds pick up rows with last_at >= since';
+COMMENT ON CONSTRAINT interactions_pkey ON interactions IS 'One row per user and title';
+COMMENT ON CONSTRAINT interactions_strength_check ON interactions IS 'A strength is positive and finite';
+COMMENT ON INDEX interactions_last_at_idx IS 'Interactions by last activity, with the title: trending and incremental builds read it alone';
 
 CREATE TABLE item_neighbors (
     content_id  bigint NOT NULL,
@@ -25,7 +30,11 @@ CREATE TABLE item_neighbors (
 -- serving walks from the titles a user watched to the titles that list them
 CREATE INDEX item_neighbors_neighbor_idx ON item_neighbors (neighbor_id) INCLUDE (content_id, similarity);
 COMMENT ON TABLE item_neighbors IS 'The item-KNN model: for each title, its top-K most similar titles (cosine with shrinkage), written by qoe.build_recommendations()';
+COMMENT ON COLUMN item_neighbors.content_id IS 'the title';
+COMMENT ON COLUMN item_neighbors.neighbor_id IS 'one of its top-K most similar titles';
 COMMENT ON COLUMN item_neighbors.similarity IS 'dot(i, j) / (|i| |j| + shrink) over the weighted user vectors of the two titles';
+COMMENT ON CONSTRAINT item_neighbors_pkey ON item_neighbors IS 'One row per title and neighbour';
+COMMENT ON INDEX item_neighbors_neighbor_idx IS 'The titles that list a title as a neighbour, with the similarity: serving reads it alone';
 
 CREATE TABLE recommendation_settings (
     id          boolean PRIMARY KEY DEFAULT true CHECK (id),
@@ -45,6 +54,7 @@ COMMENT ON TRIGGER replace_row ON recommendation_settings IS
     'An inserted row replaces the one there (DEFAULT VALUES resets the settings; restoring a dump keeps the tuned row)';
 INSERT INTO recommendation_settings DEFAULT VALUES;
 COMMENT ON TABLE recommendation_settings IS 'The one row of recommendation parameters (defaults and meaning: doc/recommendations.md)';
+COMMENT ON COLUMN recommendation_settings.id IS 'always true: the table holds one row';
 COMMENT ON COLUMN recommendation_settings.top_k IS 'neighbours kept per title';
 COMMENT ON COLUMN recommendation_settings.shrink IS 'added to the cosine denominator: pulls similarities resting on few common viewers towards 0';
 COMMENT ON COLUMN recommendation_settings.weighting IS 'viewer weighting before the cosine: none, tfidf (ln(1 + titles / viewer''s titles)) or bm25';
@@ -53,6 +63,16 @@ COMMENT ON COLUMN recommendation_settings.bm25_b IS 'BM25 normalisation by the v
 COMMENT ON COLUMN recommendation_settings.half_life IS 'time decay: an interaction weighs half as much per half_life it is older than the newest interaction; NULL: no decay';
 COMMENT ON COLUMN recommendation_settings.exclude IS 'titles qoe.recommend leaves out: any the user interacted with, or only those with a completed session';
 COMMENT ON COLUMN recommendation_settings.trending_window IS 'how far back qoe.recommend looks for trending titles for a user without history';
+COMMENT ON CONSTRAINT recommendation_settings_pkey ON recommendation_settings IS 'Key of the single row';
+COMMENT ON CONSTRAINT recommendation_settings_id_check ON recommendation_settings IS 'id is always true, so the table holds at most one row';
+COMMENT ON CONSTRAINT recommendation_settings_top_k_check ON recommendation_settings IS 'top_k from 1 to 1000';
+COMMENT ON CONSTRAINT recommendation_settings_shrink_check ON recommendation_settings IS 'shrink is at least 0 and finite';
+COMMENT ON CONSTRAINT recommendation_settings_weighting_check ON recommendation_settings IS 'weighting is none, tfidf or bm25';
+COMMENT ON CONSTRAINT recommendation_settings_bm25_k1_check ON recommendation_settings IS 'bm25_k1 is at least 0 and finite';
+COMMENT ON CONSTRAINT recommendation_settings_bm25_b_check ON recommendation_settings IS 'bm25_b from 0 to 1';
+COMMENT ON CONSTRAINT recommendation_settings_half_life_check ON recommendation_settings IS 'half_life is positive (or NULL: no decay)';
+COMMENT ON CONSTRAINT recommendation_settings_exclude_check ON recommendation_settings IS 'exclude is any or completed';
+COMMENT ON CONSTRAINT recommendation_settings_trending_window_check ON recommendation_settings IS 'trending_window is positive';
 
 CREATE TABLE recommendation_status (
     id           boolean PRIMARY KEY DEFAULT true CHECK (id),
@@ -73,9 +93,24 @@ CREATE TABLE recommendation_status (
     half_life    interval
 );
 COMMENT ON TABLE recommendation_status IS 'The last qoe.build_recommendations() run: what it saw, what it did, and the settings the model was built with';
+COMMENT ON COLUMN recommendation_status.id IS 'always true: the table holds one row';
+COMMENT ON COLUMN recommendation_status.built_at IS 'when the run ran (the start of its transaction)';
 COMMENT ON COLUMN recommendation_status.mode IS 'full, or incremental (only the titles the new interactions can change were recomputed)';
+COMMENT ON COLUMN recommendation_status.users IS 'distinct users in qoe.interactions';
+COMMENT ON COLUMN recommendation_status.titles IS 'distinct titles in qoe.interactions';
+COMMENT ON COLUMN recommendation_status.interactions IS 'qoe.interactions rows loaded';
 COMMENT ON COLUMN recommendation_status.titles_computed IS 'titles whose neighbour lists were computed in this run';
 COMMENT ON COLUMN recommendation_status.memory_bytes IS 'peak memory of the in-memory interaction matrix and work arrays';
+COMMENT ON COLUMN recommendation_status.neighbors IS 'qoe.item_neighbors rows the run wrote';
+COMMENT ON COLUMN recommendation_status.duration_ms IS 'how long the run took, ms';
+COMMENT ON COLUMN recommendation_status.top_k IS 'qoe.recommendation_settings.top_k the model was built with';
+COMMENT ON COLUMN recommendation_status.shrink IS 'qoe.recommendation_settings.shrink the model was built with';
+COMMENT ON COLUMN recommendation_status.weighting IS 'qoe.recommendation_settings.weighting the model was built with';
+COMMENT ON COLUMN recommendation_status.bm25_k1 IS 'qoe.recommendation_settings.bm25_k1 the model was built with';
+COMMENT ON COLUMN recommendation_status.bm25_b IS 'qoe.recommendation_settings.bm25_b the model was built with';
+COMMENT ON COLUMN recommendation_status.half_life IS 'qoe.recommendation_settings.half_life the model was built with (NULL: no decay)';
+COMMENT ON CONSTRAINT recommendation_status_pkey ON recommendation_status IS 'Key of the single row';
+COMMENT ON CONSTRAINT recommendation_status_id_check ON recommendation_status IS 'id is always true, so the table holds at most one row';
 
 CREATE FUNCTION interaction_strength(watch_ms bigint, max_position_sec real,
                                      duration_sec real, started boolean, completed boolean)
@@ -153,6 +188,8 @@ COMMENT ON COLUMN recommendation_refresh.last_run IS 'when the last run started'
 COMMENT ON COLUMN recommendation_refresh.since IS 'the next run refreshes sessions and builds from interactions with a last event at or after this: the start of the last run less a minute (for events stamped a little before they were committed); NULL: everything';
 COMMENT ON COLUMN recommendation_refresh.written IS 'qoe.interactions rows the last run wrote';
 COMMENT ON COLUMN recommendation_refresh.mode IS 'the model update of the last run: full, incremental, or none (nothing new)';
+COMMENT ON CONSTRAINT recommendation_refresh_pkey ON recommendation_refresh IS 'Key of the single row';
+COMMENT ON CONSTRAINT recommendation_refresh_id_check ON recommendation_refresh IS 'id is always true, so the table holds at most one row';
 
 -- the scheduler's job: the interactions and then the model, from where the
 -- previous run left off; one run at a time (the row lock)

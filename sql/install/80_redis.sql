@@ -23,6 +23,7 @@ COMMENT ON COLUMN trending_content.plays IS 'plays started in the last hour';
 
 -- the publisher reads plays of the last hour through this, not the whole table
 CREATE INDEX sessions_started_idx ON sessions (started_at);
+COMMENT ON INDEX sessions_started_idx IS 'Sessions by start time: qoe.trending_content reads those of the last hour';
 
 -- Alert changes for the Redis channel qoe_alerts (doc/redis.md, alerts): the
 -- evaluation queues one message per change in its own transaction (so a
@@ -36,6 +37,7 @@ CREATE TABLE redis_alert_outbox (
 COMMENT ON TABLE redis_alert_outbox IS
     'Alert changes not yet published on the Redis channel qoe_alerts (doc/redis.md); filled while qoe.redis_host is set, emptied by the publisher';
 COMMENT ON COLUMN redis_alert_outbox.seq IS 'publishing order';
+COMMENT ON CONSTRAINT redis_alert_outbox_pkey ON redis_alert_outbox IS 'One row per queued message, published in seq order';
 COMMENT ON SEQUENCE redis_alert_outbox_seq_seq IS 'Numbers the alert changes queued for Redis in the order they were queued';
 COMMENT ON COLUMN redis_alert_outbox.queued_at IS 'when the evaluation queued it';
 COMMENT ON COLUMN redis_alert_outbox.message IS 'the JSON message, as published';

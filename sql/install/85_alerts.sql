@@ -71,6 +71,16 @@ COMMENT ON COLUMN alert_rules.severity IS 'info, warning or critical; the severi
 COMMENT ON COLUMN alert_rules.message IS 'message template with {{placeholders}} and | pct, | round, | round(N) filters';
 COMMENT ON COLUMN alert_rules.channels IS 'where the alert should go (e.g. slack, pagerduty); the channels label in Alertmanager, for routing';
 COMMENT ON COLUMN alert_rules.enabled IS 'a disabled rule is not evaluated, and its open alerts resolve';
+COMMENT ON COLUMN alert_rules.updated_at IS 'when the rule was created or last changed (set by the alert_rules_check trigger unless the statement gives one)';
+COMMENT ON CONSTRAINT alert_rules_pkey ON alert_rules IS 'Rules are named uniquely';
+COMMENT ON CONSTRAINT alert_rules_name_check ON alert_rules IS 'a rule name is an identifier: a letter or _, then up to 62 letters, digits or _';
+COMMENT ON CONSTRAINT alert_rules_comparator_check ON alert_rules IS 'comparator is >, >=, < or <=';
+COMMENT ON CONSTRAINT alert_rules_eval_window_check ON alert_rules IS 'eval_window is positive and at most a day';
+COMMENT ON CONSTRAINT alert_rules_eval_every_check ON alert_rules IS 'eval_every is at least 0';
+COMMENT ON CONSTRAINT alert_rules_pending_for_check ON alert_rules IS 'pending_for is at least 0';
+COMMENT ON CONSTRAINT alert_rules_keep_firing_for_check ON alert_rules IS 'keep_firing_for is at least 0';
+COMMENT ON CONSTRAINT alert_rules_severity_check ON alert_rules IS 'severity is info, warning or critical';
+COMMENT ON CONSTRAINT alert_rules_message_check ON alert_rules IS 'a message template is at most 2000 characters';
 
 CREATE FUNCTION alert_rules_check() RETURNS trigger
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
@@ -144,6 +154,8 @@ COMMENT ON FUNCTION alert_placeholders(text, text[]) IS
 
 CREATE TRIGGER alert_rules_check BEFORE INSERT OR UPDATE ON alert_rules
     FOR EACH ROW EXECUTE FUNCTION alert_rules_check();
+COMMENT ON TRIGGER alert_rules_check ON alert_rules IS
+    'Checks each inserted or updated rule (qoe.alert_rules_check()) and stamps an edit''s updated_at';
 
 CREATE TABLE alert_rule_status (
     rule         text PRIMARY KEY REFERENCES alert_rules (name) ON UPDATE CASCADE ON DELETE CASCADE,
@@ -153,10 +165,13 @@ CREATE TABLE alert_rule_status (
     error_at     timestamptz
 );
 COMMENT ON TABLE alert_rule_status IS 'Per rule: its last evaluation, how long it took, and its last error (doc/alerts.md)';
+COMMENT ON COLUMN alert_rule_status.rule IS 'the rule (qoe.alert_rules.name)';
 COMMENT ON COLUMN alert_rule_status.evaluated_at IS 'the now of its last evaluation, successful or not';
 COMMENT ON COLUMN alert_rule_status.took_ms IS 'milliseconds its last evaluation took';
 COMMENT ON COLUMN alert_rule_status.error IS 'why its last evaluation failed; NULL after a success';
 COMMENT ON COLUMN alert_rule_status.error_at IS 'when it last failed';
+COMMENT ON CONSTRAINT alert_rule_status_pkey ON alert_rule_status IS 'One row per rule';
+COMMENT ON CONSTRAINT alert_rule_status_rule_fkey ON alert_rule_status IS 'Renamed and deleted with its rule';
 
 CREATE TABLE alerts (
     id                bigserial PRIMARY KEY,
@@ -186,6 +201,8 @@ COMMENT ON SEQUENCE alerts_id_seq IS 'Numbers qoe.alerts rows in the order they 
 CREATE INDEX alerts_outbox_idx ON alerts (deliver_at) WHERE deliver_at IS NOT NULL;
 CREATE INDEX alerts_rule_started_idx ON alerts (rule, started_at);
 COMMENT ON TABLE alerts IS 'Alert history: one row per alert, from pending to firing to resolved (doc/alerts.md)';
+COMMENT ON COLUMN alerts.id IS 'alert number (qoe.alerts_id_seq), in the order alerts started';
+COMMENT ON COLUMN alerts.rule IS 'the rule that raised it (qoe.alert_rules.name)';
 COMMENT ON COLUMN alerts.scope IS 'the values of the rule''s scope dimensions, e.g. {"content_id": 7}';
 COMMENT ON COLUMN alerts.state IS 'pending (condition holds, not yet for pending_for), firing, resolved, or cancelled (pending that stopped holding)';
 COMMENT ON COLUMN alerts.value IS 'the metric at the last evaluation that saw it';
@@ -195,12 +212,20 @@ COMMENT ON COLUMN alerts.fired_at IS 'evaluation time it fired; NULL if it never
 COMMENT ON COLUMN alerts.resolved_at IS 'evaluation time it resolved or was cancelled';
 COMMENT ON COLUMN alerts.recovering_since IS 'while firing: since when the recovery condition holds (keep_firing_for)';
 COMMENT ON COLUMN alerts.evaluated_at IS 'last evaluation that looked at this alert';
+COMMENT ON COLUMN alerts.severity IS 'the rule''s severity when the alert started: info, warning or critical';
+COMMENT ON COLUMN alerts.channels IS 'the rule''s channels when the alert started';
 COMMENT ON COLUMN alerts.message IS 'the rule''s template rendered when the alert started and when it fired';
 COMMENT ON COLUMN alerts.deliver_at IS 'outbox: when the notifier should send it to Alertmanager next; NULL when nothing is due';
 COMMENT ON COLUMN alerts.delivered_state IS 'the state Alertmanager last received';
 COMMENT ON COLUMN alerts.delivered_at IS 'when Alertmanager last accepted it';
 COMMENT ON COLUMN alerts.delivery_attempts IS 'failed deliveries since the last success (the backoff doubles with each)';
 COMMENT ON COLUMN alerts.delivery_error IS 'the last delivery error, NULL after a success';
+COMMENT ON CONSTRAINT alerts_pkey ON alerts IS 'One row per alert';
+COMMENT ON CONSTRAINT alerts_rule_fkey ON alerts IS 'Renamed and deleted with its rule';
+COMMENT ON CONSTRAINT alerts_state_check ON alerts IS 'state is pending, firing, resolved or cancelled';
+COMMENT ON INDEX alerts_open_idx IS 'At most one open (pending or firing) alert per rule and scope, by an md5 of the scope';
+COMMENT ON INDEX alerts_outbox_idx IS 'The notifier''s outbox: alerts with a delivery due, by when';
+COMMENT ON INDEX alerts_rule_started_idx IS 'A rule''s alerts in the order they started';
 
 -- The notifier's own status: one row.
 CREATE TABLE alert_notifier_status (
@@ -214,6 +239,15 @@ CREATE TABLE alert_notifier_status (
 );
 INSERT INTO alert_notifier_status DEFAULT VALUES;
 COMMENT ON TABLE alert_notifier_status IS 'The alert notifier''s last delivery to Alertmanager and last error (one row)';
+COMMENT ON COLUMN alert_notifier_status.id IS 'always true: the table holds one row';
+COMMENT ON COLUMN alert_notifier_status.last_attempt_at IS 'when the notifier last tried a delivery; NULL: never';
+COMMENT ON COLUMN alert_notifier_status.last_success_at IS 'when Alertmanager last accepted a delivery; NULL: never';
+COMMENT ON COLUMN alert_notifier_status.last_error_at IS 'when a delivery last failed; NULL: never';
+COMMENT ON COLUMN alert_notifier_status.last_error IS 'the error of that delivery';
+COMMENT ON COLUMN alert_notifier_status.sent IS 'alerts Alertmanager accepted, counting each delivery of an alert';
+COMMENT ON COLUMN alert_notifier_status.failed IS 'alerts in failed deliveries, counting each attempt';
+COMMENT ON CONSTRAINT alert_notifier_status_pkey ON alert_notifier_status IS 'Key of the single row';
+COMMENT ON CONSTRAINT alert_notifier_status_id_check ON alert_notifier_status IS 'id is always true, so the table holds at most one row';
 
 CREATE VIEW alert_delivery AS
     SELECT s.last_attempt_at, s.last_success_at, s.last_error_at, s.last_error,
@@ -224,6 +258,14 @@ CREATE VIEW alert_delivery AS
                AND a.delivered_state IS DISTINCT FROM a.state) AS oldest_undelivered
       FROM qoe.alert_notifier_status s;
 COMMENT ON VIEW alert_delivery IS 'Delivery to Alertmanager: last attempt, success and error, alerts sent and failed, alerts due now and the oldest not yet delivered';
+COMMENT ON COLUMN alert_delivery.last_attempt_at IS 'when the notifier last tried a delivery; NULL: never';
+COMMENT ON COLUMN alert_delivery.last_success_at IS 'when Alertmanager last accepted a delivery; NULL: never';
+COMMENT ON COLUMN alert_delivery.last_error_at IS 'when a delivery last failed; NULL: never';
+COMMENT ON COLUMN alert_delivery.last_error IS 'the error of that delivery';
+COMMENT ON COLUMN alert_delivery.sent IS 'alerts Alertmanager accepted, counting each delivery of an alert';
+COMMENT ON COLUMN alert_delivery.failed IS 'alerts in failed deliveries, counting each attempt';
+COMMENT ON COLUMN alert_delivery.due IS 'alerts whose delivery is due now (deliver_at passed)';
+COMMENT ON COLUMN alert_delivery.oldest_undelivered IS 'earliest deliver_at of the alerts whose state Alertmanager has not received yet; NULL: none';
 
 -- THE SEAM to the rollups (issue 12): the metrics of every scope over a window,
 -- one jsonb object per scope (its dimensions and metrics), from qoe.qoe_metrics; error_rate is start failures plus
