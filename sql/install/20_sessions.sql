@@ -11,6 +11,14 @@ CREATE TABLE content (
 );
 COMMENT ON TABLE content IS 'Catalog of titles; duration_sec decides completion when events do not carry content_duration_sec';
 COMMENT ON COLUMN content.available_countries IS 'ISO country codes where the title may be offered; NULL means everywhere';
+COMMENT ON COLUMN content.content_id IS 'title id, the content_id events carry';
+COMMENT ON COLUMN content.title IS 'title name; NULL when unknown';
+COMMENT ON COLUMN content.duration_sec IS 'title duration, seconds; NULL when unknown (then completion needs content_duration_sec from the events)';
+COMMENT ON COLUMN content.genres IS 'genre names; recommendations diversify on them (Jaccard similarity); empty when unknown';
+COMMENT ON COLUMN content.released_at IS 'release date; NULL when unknown';
+COMMENT ON CONSTRAINT content_pkey ON content IS 'One row per title';
+COMMENT ON INDEX content_pkey IS 'Key of qoe.content';
+COMMENT ON CONSTRAINT content_duration_sec_check ON content IS 'A known duration is positive';
 
 CREATE TABLE users (
     user_id    bigint PRIMARY KEY,
@@ -19,6 +27,12 @@ CREATE TABLE users (
     plan       text
 );
 COMMENT ON TABLE users IS 'Optional subscriber attributes for cohorts and recommendations';
+COMMENT ON COLUMN users.user_id IS 'viewer id, the user_id events carry';
+COMMENT ON COLUMN users.signup_at IS 'when the user signed up; the cohorts of qoe.cohort_analysis; NULL when unknown (left out of the cohorts)';
+COMMENT ON COLUMN users.country IS 'the user''s country; recommendations offer the titles available there (else the country of the latest session); NULL when unknown';
+COMMENT ON COLUMN users.plan IS 'subscription plan name; NULL when unknown';
+COMMENT ON CONSTRAINT users_pkey ON users IS 'One row per user';
+COMMENT ON INDEX users_pkey IS 'Key of qoe.users';
 
 CREATE TYPE session_state AS ENUM ('active', 'ended', 'abandoned');
 COMMENT ON TYPE session_state IS 'active until a stop or fatal error ends it, or qoe.expire_sessions() finds it idle';
@@ -84,3 +98,28 @@ COMMENT ON COLUMN sessions.ebvs IS 'exit before video start: ended or abandoned 
 COMMENT ON COLUMN sessions.start_failed IS 'video start failure: fatal error before the first frame';
 COMMENT ON COLUMN sessions.playback_failed IS 'fatal error after the first frame';
 COMMENT ON COLUMN sessions.fold_state IS 'internal: the running state the writer folds new events into';
+COMMENT ON COLUMN sessions.session_id IS 'the events'' session_id (compared bytewise, COLLATE "C")';
+COMMENT ON COLUMN sessions.user_id IS 'viewer, from the first event (event time, then event type order, then event_id)';
+COMMENT ON COLUMN sessions.content_id IS 'title, from the first event (event time, then event type order, then event_id)';
+COMMENT ON COLUMN sessions.profile_id IS 'from the first event that carries one; NULL if none does';
+COMMENT ON COLUMN sessions.device_type IS 'from the first event that carries one; NULL if none does';
+COMMENT ON COLUMN sessions.country IS 'from the first event that carries one; NULL if none does';
+COMMENT ON COLUMN sessions.cdn_pop IS 'CDN point of presence, from the first event that carries one; NULL if none does';
+COMMENT ON COLUMN sessions.started_at IS 'time of the first start event, else of the first event: the viewer''s request, the reference for vst_ms';
+COMMENT ON COLUMN sessions.first_frame_at IS 'first frame: first first_frame event or started_at + vst_ms, whichever is earlier, else the first heartbeat with buffer_health_sec > 0; NULL if the video never started';
+COMMENT ON COLUMN sessions.last_event_at IS 'time of the latest event';
+COMMENT ON COLUMN sessions.ended_at IS 'time of the first stop or fatal error; NULL while not ended';
+COMMENT ON COLUMN sessions.state IS 'ended once ended_at is set; abandoned when qoe.expire_sessions() found it idle longer than its timeout (default qoe.session_timeout); else active';
+COMMENT ON COLUMN sessions.peak_bitrate_kbps IS 'highest bitrate_kbps reported before the end, kbps; NULL when none was';
+COMMENT ON COLUMN sessions.bitrate_switches IS 'reports of a bitrate different from the current one, after the first frame and before the end';
+COMMENT ON COLUMN sessions.bitrate_downswitches IS 'those bitrate switches to a lower bitrate';
+COMMENT ON COLUMN sessions.dropped_frames IS 'total of the cumulative dropped_frames counter: the sum of its increases (a drop is a reset and counts in full)';
+COMMENT ON COLUMN sessions.content_duration_sec IS 'largest content_duration_sec reported, else qoe.content.duration_sec, seconds; NULL when unknown';
+COMMENT ON COLUMN sessions.error_count IS 'error events, fatal or not';
+COMMENT ON COLUMN sessions.last_error_code IS 'error_code of the latest error event that carries one; NULL if none does';
+COMMENT ON COLUMN sessions.event_count IS 'events in the session, repeats of an event_id excluded';
+COMMENT ON CONSTRAINT sessions_pkey ON sessions IS 'One row per session_id';
+COMMENT ON INDEX sessions_pkey IS 'Key of qoe.sessions: the writer''s probe for each event''s session';
+COMMENT ON INDEX sessions_content_started_idx IS 'A title''s sessions by start time: per-title questions';
+COMMENT ON INDEX sessions_user_idx IS 'A user''s sessions';
+COMMENT ON INDEX sessions_active_idx IS 'Active sessions by start time: what qoe.expire_sessions() looks at';

@@ -55,6 +55,9 @@ CREATE VIEW partitions AS
      WHERE i.inhparent = 'qoe.viewing_events'::regclass
      ORDER BY c.relname;
 COMMENT ON VIEW partitions IS 'The daily viewing_events partitions with their bounds and size';
+COMMENT ON COLUMN partitions.partition_name IS 'name of the partition (no schema): viewing_events_pYYYYMMDD for the UTC days qoe_ext makes';
+COMMENT ON COLUMN partitions.bounds IS 'its partition bound (FOR VALUES FROM (...) TO (...) on event_time): one UTC day for those qoe_ext makes';
+COMMENT ON COLUMN partitions.total_bytes IS 'on-disk size with indexes and TOAST, bytes (pg_total_relation_size)';
 
 SELECT pg_catalog.pg_extension_config_dump('content', '');
 SELECT pg_catalog.pg_extension_config_dump('users', '');

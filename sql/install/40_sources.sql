@@ -40,6 +40,22 @@ CREATE TABLE sources (
         CHECK (node_index >= 0 AND node_index < node_count),
     CONSTRAINT "properties must be a JSON object" CHECK (jsonb_typeof(properties) = 'object')
 );
+COMMENT ON CONSTRAINT sources_pkey ON sources IS 'One row per source name';
+COMMENT ON INDEX sources_pkey IS 'Key of qoe.sources';
+COMMENT ON CONSTRAINT "name must be 1-63 letters, digits, '_', '.' or '-'" ON sources IS
+    'The name is 1-63 letters, digits, _, . or -';
+COMMENT ON CONSTRAINT "brokers must not be empty" ON sources IS 'brokers is not blank';
+COMMENT ON CONSTRAINT "topic must be 1-249 letters, digits, '_', '.' or '-'" ON sources IS
+    'The topic is a legal Kafka topic name: 1-249 letters, digits, _, . or -';
+COMMENT ON CONSTRAINT "group_id must not be empty" ON sources IS 'group_id is not empty';
+COMMENT ON CONSTRAINT "batch_size must be between 1 and 1000000" ON sources IS 'Messages per batch: 1 .. 1,000,000';
+COMMENT ON CONSTRAINT "batch_bytes must be between 1024 and 1073741823" ON sources IS 'Payload bytes per batch: 1 KiB .. 1 GiB - 1';
+COMMENT ON CONSTRAINT "flush_interval_ms must be between 1 and 60000" ON sources IS 'Flush interval: 1 .. 60000 ms';
+COMMENT ON CONSTRAINT "start_position must be 'earliest' or 'latest'" ON sources IS 'start_position is earliest or latest';
+COMMENT ON CONSTRAINT "workers must be between 1 and 64" ON sources IS 'Worker processes per node: 1 .. 64';
+COMMENT ON CONSTRAINT "node_count must be between 1 and 1024" ON sources IS 'Nodes sharing the topic: 1 .. 1024';
+COMMENT ON CONSTRAINT "node_index must be between 0 and node_count - 1" ON sources IS 'node_index is one of the node_count shares';
+COMMENT ON CONSTRAINT "properties must be a JSON object" ON sources IS 'properties is a JSON object (of librdkafka property names)';
 -- properties may hold credentials (sasl.password, ssl.key.password...): only
 -- superusers and the workers read them. qoe_admin manages sources through
 -- the functions below without reading them, and cannot point a source's
@@ -82,6 +98,13 @@ CREATE TABLE source_offsets (
 COMMENT ON TABLE source_offsets IS
     'The next Kafka offset to store per source partition, written in the transaction that stored the events before it: the source of truth for exactly-once ingest';
 COMMENT ON COLUMN source_offsets.next_offset IS 'offset of the first message not yet stored (Kafka''s committed-offset convention)';
+COMMENT ON COLUMN source_offsets.source IS 'the source (qoe.sources.name); its rows go when it is dropped';
+COMMENT ON COLUMN source_offsets.topic IS 'the topic the offset is in; a row left from a source''s previous topic is overwritten when a worker starts';
+COMMENT ON COLUMN source_offsets.partition IS 'Kafka partition number';
+COMMENT ON COLUMN source_offsets.updated_at IS 'start of the transaction that last stored the offset';
+COMMENT ON CONSTRAINT source_offsets_pkey ON source_offsets IS 'One offset per source and partition';
+COMMENT ON INDEX source_offsets_pkey IS 'Key of qoe.source_offsets';
+COMMENT ON CONSTRAINT source_offsets_source_fkey ON source_offsets IS 'Offsets belong to a source and are dropped with it';
 
 REVOKE ALL ON source_offsets FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE ON source_offsets TO qoe_worker;
@@ -166,6 +189,14 @@ CREATE VIEW source_partitions AS
       FULL JOIN source_watermarks() w ON w.source = o.source AND w.partition = o.partition;
 COMMENT ON VIEW source_partitions IS
     'Per source partition: the offset stored in the database, the broker''s high watermark as last seen by a worker, the lag between them, and whether it is stopped because its stored offset is out of the topic''s range (see qoe.source_status.last_error)';
+COMMENT ON COLUMN source_partitions.source IS 'the source (qoe.sources.name)';
+COMMENT ON COLUMN source_partitions.topic IS 'its topic, from qoe.source_offsets; NULL before the partition''s first stored batch';
+COMMENT ON COLUMN source_partitions.partition IS 'Kafka partition number';
+COMMENT ON COLUMN source_partitions.committed_offset IS 'next offset to store (qoe.source_offsets.next_offset); NULL before the first stored batch';
+COMMENT ON COLUMN source_partitions.high_watermark IS 'offset of the next message to be produced, as last seen by a worker; NULL when no worker of this database consumes the partition';
+COMMENT ON COLUMN source_partitions.lag IS 'messages in Kafka not yet stored: high_watermark - committed_offset, at least 0; NULL when either is unknown';
+COMMENT ON COLUMN source_partitions.updated_at IS 'when the offset was last stored (qoe.source_offsets.updated_at); NULL before the first stored batch';
+COMMENT ON COLUMN source_partitions.stalled IS 'the worker stopped the partition: its stored offset is out of the topic''s range';
 
 CREATE VIEW source_status AS
     SELECT s.name, s.topic, s.enabled,
@@ -207,6 +238,19 @@ CREATE VIEW source_status AS
       ) p ON true;
 COMMENT ON VIEW source_status IS
     'One row per Kafka source: state (stopped, no launcher, starting, error, or the workers'' states), worker pids, events and bytes stored and dead letters since server start, events/s over the last minute, total lag, last error (a stopped partition''s error first: it stays an error until the source restarts)';
+COMMENT ON COLUMN source_status.name IS 'the source (qoe.sources.name)';
+COMMENT ON COLUMN source_status.topic IS 'the Kafka topic it consumes';
+COMMENT ON COLUMN source_status.enabled IS 'false after qoe.stop_source';
+COMMENT ON COLUMN source_status.state IS 'stopped, no launcher, starting, error (a worker''s last error is newer than its last stored batch, or a partition is stopped), else the workers'' states (running, retrying, restarting, stopping), comma-separated when they differ';
+COMMENT ON COLUMN source_status.workers_running IS 'worker processes alive';
+COMMENT ON COLUMN source_status.pids IS 'their process ids, by worker index; NULL when none runs';
+COMMENT ON COLUMN source_status.events IS 'events stored since the server started';
+COMMENT ON COLUMN source_status.bytes IS 'payload bytes consumed since the server started';
+COMMENT ON COLUMN source_status.events_per_sec IS 'events stored per second over the last minute';
+COMMENT ON COLUMN source_status.dead_letters IS 'dead letters written since the server started';
+COMMENT ON COLUMN source_status.lag IS 'messages in Kafka not yet stored, over all partitions (qoe.source_partitions.lag); NULL when unknown';
+COMMENT ON COLUMN source_status.last_error IS 'the last error (Kafka or database), a stopped partition''s first; NULL when none';
+COMMENT ON COLUMN source_status.last_error_at IS 'when the last error happened; NULL when none';
 
 -- The unknown-source error of start/stop/drop.
 CREATE FUNCTION raise_unknown_source(name text)

@@ -78,6 +78,7 @@ COMMENT ON COLUMN qoe.qoe_score_config.dropped_good IS 'Dropped-frame ratio (dro
 COMMENT ON COLUMN qoe.qoe_score_config.dropped_bad IS 'Dropped-frame ratio that scores 0';
 COMMENT ON COLUMN qoe.qoe_score_config.good_score IS 'Score from which a session counts as good (qoe.qoe_good_share)';
 COMMENT ON CONSTRAINT qoe_score_config_pkey ON qoe.qoe_score_config IS 'Key of the single row';
+COMMENT ON INDEX qoe.qoe_score_config_pkey IS 'Key of qoe.qoe_score_config';
 COMMENT ON CONSTRAINT qoe_score_config_id_check ON qoe.qoe_score_config IS 'id is always true, so the table holds at most one row';
 COMMENT ON CONSTRAINT qoe_score_config_weights ON qoe.qoe_score_config IS
     'Weights are non-negative with a positive, finite sum (qoe_score checks this again in C)';

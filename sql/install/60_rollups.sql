@@ -45,6 +45,8 @@ CREATE TABLE qoe.session_windows (LIKE qoe.session_window_deltas);
 CREATE INDEX session_windows_key ON qoe.session_windows (window_start, content_id, session_id);
 COMMENT ON TABLE qoe.session_windows IS
     'What each session contributed to each 5-minute window (event time), per its attributes; merged from qoe.session_window_deltas by qoe.refresh_rollups(), re-aggregated into qoe.qoe_5min';
+COMMENT ON INDEX qoe.session_windows_key IS
+    'The rows of a window and title: what qoe.refresh_rollups() merges deltas into and re-aggregates a group from';
 
 CREATE TABLE qoe.qoe_5min (
     window_start timestamptz NOT NULL,
@@ -89,6 +91,7 @@ CREATE TABLE qoe.qoe_5min (
 COMMENT ON TABLE qoe.qoe_5min IS
     'QoE per 5-minute window (event time) x title x country x device type x CDN POP, as mergeable state only; query it with qoe.qoe_metrics()';
 COMMENT ON CONSTRAINT qoe_5min_group ON qoe.qoe_5min IS 'One row per window and group; unknown (NULL) dimensions form a group of their own';
+COMMENT ON INDEX qoe.qoe_5min_group IS 'Key of qoe.qoe_5min: a group''s row in a window';
 
 CREATE TABLE qoe.rollup_status (
     id boolean PRIMARY KEY DEFAULT true CHECK (id),
@@ -114,6 +117,7 @@ COMMENT ON COLUMN qoe.rollup_status.allowed_lateness IS
 COMMENT ON COLUMN qoe.rollup_status.last_level_rows IS 'Rows of qoe.qoe_rollups the latest successful refresh wrote or removed';
 COMMENT ON CONSTRAINT rollup_status_lateness ON qoe.rollup_status IS 'The allowed lateness is not negative';
 COMMENT ON CONSTRAINT rollup_status_pkey ON qoe.rollup_status IS 'Key of the single row';
+COMMENT ON INDEX qoe.rollup_status_pkey IS 'Key of qoe.rollup_status';
 COMMENT ON CONSTRAINT rollup_status_id_check ON qoe.rollup_status IS 'id is always true, so the table holds at most one row';
 
 -- column comments shared by qoe.session_windows and qoe.qoe_5min
@@ -229,6 +233,7 @@ COMMENT ON COLUMN qoe.rollup_levels.grain IS 'Length of its windows, aligned on 
 COMMENT ON COLUMN qoe.rollup_levels.dims IS 'The dimensions it keeps; the others are NULL in its rows (merged over)';
 COMMENT ON COLUMN qoe.rollup_levels.source IS 'The finer level it is merged from (same or finer grain, the same dimensions or more); NULL for 5min, merged from qoe.session_windows';
 COMMENT ON CONSTRAINT rollup_levels_pkey ON qoe.rollup_levels IS 'One row per level';
+COMMENT ON INDEX qoe.rollup_levels_pkey IS 'Key of qoe.rollup_levels';
 COMMENT ON CONSTRAINT rollup_levels_source_fkey ON qoe.rollup_levels IS 'A level is merged from a level';
 COMMENT ON CONSTRAINT rollup_levels_grain_check ON qoe.rollup_levels IS 'Grains that nest: each divides the coarser ones and a day';
 COMMENT ON CONSTRAINT rollup_levels_dims_check ON qoe.rollup_levels IS 'Only the dimensions of qoe.qoe_5min';
@@ -254,6 +259,7 @@ COMMENT ON COLUMN qoe.qoe_rollups.sessions IS 'Sum of qoe.qoe_5min.sessions: a s
 COMMENT ON COLUMN qoe.qoe_rollups.unique_viewers IS
     'hll of the viewers active in the window (the 5-minute sketches unioned); count with hll_cardinality';
 COMMENT ON CONSTRAINT qoe_rollups_group ON qoe.qoe_rollups IS 'One row per level, group and window';
+COMMENT ON INDEX qoe.qoe_rollups_group IS 'Key of qoe.qoe_rollups: a level''s row for a group and window (the refresh''s upsert target)';
 COMMENT ON CONSTRAINT qoe_rollups_level_check ON qoe.qoe_rollups IS '5min is qoe.qoe_5min';
 COMMENT ON INDEX qoe.qoe_rollups_window IS 'A level''s windows over a range, for qoe.qoe_metrics';
 
