@@ -47,7 +47,7 @@ OBJS = \
 DATA_built = qoe_ext--$(EXTVERSION).sql
 DATA = $(wildcard sql/qoe_ext--*--*.sql)
 
-REGRESS = setup decode ingest writer sessions vectors partitions \
+REGRESS = setup comments decode ingest writer sessions vectors partitions \
 	tdigest tdigest_parallel tdigest_accuracy qoe_score hll_merge rollups sources privileges search_path \
 	business_views definitions definitions_bounds alerts alerts_stall recommend rollup_views
 REGRESS_OPTS = --inputdir=.
