@@ -200,23 +200,6 @@ scalar_q_state(FunctionCallInfo fcinfo, MemoryContext aggcxt, TDAggState *st,
 	return st;
 }
 
-Datum
-qoe_percentile_approx_trans(PG_FUNCTION_ARGS)
-{
-	MemoryContext aggcxt = agg_context(fcinfo, "qoe_percentile_approx_trans");
-	TDAggState *st = PG_ARGISNULL(0) ? NULL : (TDAggState *) PG_GETARG_POINTER(0);
-
-	if (PG_ARGISNULL(1))
-	{
-		if (st == NULL)
-			PG_RETURN_NULL();
-		PG_RETURN_POINTER(st);
-	}
-	st = scalar_q_state(fcinfo, aggcxt, st, TD_DEFAULT_COMPRESSION);
-	td_add(&st->td, PG_GETARG_FLOAT8(1));
-	PG_RETURN_POINTER(st);
-}
-
 /* the fractions of a float8[] argument, checked */
 static void
 read_q_array(ArrayType *arr, double **qs, bool **qnulls, int *nq)
@@ -307,10 +290,12 @@ array_q_state(FunctionCallInfo fcinfo, MemoryContext aggcxt, TDAggState *st,
 	return st;
 }
 
-Datum
-qoe_percentile_approx_array_trans(PG_FUNCTION_ARGS)
+/* percentile_approx(x, q) and (x, qs[]): one value into the state's digest */
+static Datum
+value_trans(FunctionCallInfo fcinfo, bool array)
 {
-	MemoryContext aggcxt = agg_context(fcinfo, "qoe_percentile_approx_array_trans");
+	MemoryContext aggcxt = agg_context(fcinfo, array ? "qoe_percentile_approx_array_trans"
+									   : "qoe_percentile_approx_trans");
 	TDAggState *st = PG_ARGISNULL(0) ? NULL : (TDAggState *) PG_GETARG_POINTER(0);
 
 	if (PG_ARGISNULL(1))
@@ -319,9 +304,22 @@ qoe_percentile_approx_array_trans(PG_FUNCTION_ARGS)
 			PG_RETURN_NULL();
 		PG_RETURN_POINTER(st);
 	}
-	st = array_q_state(fcinfo, aggcxt, st, TD_DEFAULT_COMPRESSION);
+	st = array ? array_q_state(fcinfo, aggcxt, st, TD_DEFAULT_COMPRESSION)
+		: scalar_q_state(fcinfo, aggcxt, st, TD_DEFAULT_COMPRESSION);
 	td_add(&st->td, PG_GETARG_FLOAT8(1));
 	PG_RETURN_POINTER(st);
+}
+
+Datum
+qoe_percentile_approx_trans(PG_FUNCTION_ARGS)
+{
+	return value_trans(fcinfo, false);
+}
+
+Datum
+qoe_percentile_approx_array_trans(PG_FUNCTION_ARGS)
+{
+	return value_trans(fcinfo, true);
 }
 
 /*
