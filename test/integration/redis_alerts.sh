@@ -125,14 +125,7 @@ psql -qXAt -c "SELECT 'status: ' || state || ', alerts published ' || alerts_pub
 # 2. an evaluation that fired an alert and rolled back, held open across 3
 # publishing rounds, publishes nothing
 out=$(stall_loop r-2 "SELECT count(*) FROM qoe.evaluate_alerts(clock_timestamp()) WHERE scope ->> 'session_id' = 'r-2';
-DO \$\$ DECLARE
-    target bigint := (SELECT publishes FROM qoe.redis_status) + 3;
-BEGIN
-    WHILE (SELECT publishes FROM qoe.redis_status) < target LOOP
-        IF clock_timestamp() > now() + interval '10 s' THEN RAISE 'the publisher ran no rounds'; END IF;
-        PERFORM pg_sleep(0.02);
-    END LOOP;
-END \$\$;
+$(qoe_sql_await_publishes 3)
 ROLLBACK;")
 [ "$out" = 1 ] || { echo "the evaluation in the transaction fired no alert: $out"; exit 1; }
 target=$(($(psql -qXAt -c "SELECT publishes FROM qoe.redis_status") + 3))

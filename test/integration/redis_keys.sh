@@ -42,14 +42,7 @@ events="[{\"event_type\":\"start\",\"session_id\":\"rb-1\",\"event_id\":\"a\",\"
 uncommitted=$(psql -qXAt -v ON_ERROR_STOP=1 <<SQL
 BEGIN;
 SELECT accepted FROM qoe.ingest('$events') \g /dev/null
-DO \$\$ DECLARE
-    target bigint := (SELECT publishes FROM qoe.redis_status) + 3;
-BEGIN
-    WHILE (SELECT publishes FROM qoe.redis_status) < target LOOP
-        IF clock_timestamp() > now() + interval '10 s' THEN RAISE 'the publisher ran no rounds'; END IF;
-        PERFORM pg_sleep(0.02);
-    END LOOP;
-END \$\$;
+$(qoe_sql_await_publishes 3)
 \! redis-cli -h 127.0.0.1 -p $REDIS_PORT EXISTS concurrent_viewers:999001
 \! redis-cli -h 127.0.0.1 -p $REDIS_PORT ZSCORE trending_content 999001
 \! redis-cli -h 127.0.0.1 -p $REDIS_PORT EXISTS qoe_metrics:999001

@@ -171,3 +171,20 @@ qoe_ingest_recent() {
 		sed -e 's/^/SELECT accepted FROM qoe.ingest($q$/' -e 's/$/$q$);/' |
 		psql -qX -v ON_ERROR_STOP=1 -o /dev/null
 }
+
+# SQL that waits, inside the caller's transaction, until the publisher has
+# run N more rounds (qoe.redis_status reads shared memory, so the open
+# transaction sees them): what it published meanwhile is what it saw of the
+# uncommitted work, nothing.
+qoe_sql_await_publishes() {
+	cat <<SQL
+DO \$\$ DECLARE
+    target bigint := (SELECT publishes FROM qoe.redis_status) + $1;
+BEGIN
+    WHILE (SELECT publishes FROM qoe.redis_status) < target LOOP
+        IF clock_timestamp() > now() + interval '10 s' THEN RAISE 'the publisher ran no rounds'; END IF;
+        PERFORM pg_sleep(0.02);
+    END LOOP;
+END \$\$;
+SQL
+}
