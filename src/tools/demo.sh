@@ -79,6 +79,7 @@ SELECT cdn_pop, count(*) AS sessions,
 
 SELECT qoe.refresh_rollups() AS windows \gset
 \echo '== QoE over time (qoe.qoe_metrics, 10-minute windows by event time): all POPs, and' :pop '=='
+\echo '(every simulated viewer starts in the first minute, so the first window holds the start-up; the last one is partial)'
 SELECT to_char(a.bucket AT TIME ZONE 'UTC', 'HH24:MI') AS utc, a.plays,
        round(a.qoe_score::numeric, 1) AS qoe_score, round(d.qoe_score::numeric, 1) AS qoe_score_pop,
        round(100 * a.rebuffering_ratio::numeric, 2) AS rebuffering_pct,
@@ -131,14 +132,15 @@ SELECT format('SELECT count(*) FROM qoe.evaluate_alerts(%L)', t)
 SELECT count(*) FILTER (WHERE scope ->> 'cdn_pop' IS DISTINCT FROM :'pop') AS elsewhere FROM qoe.alerts \gset
 \echo '== Alerts (qoe.alerts: the default rules every 10 s over 10 minutes of 5,000 viewers, POP' :pop 'degraded) =='
 SELECT rule, severity, scope ->> 'cdn_pop' AS cdn_pop, state,
-       to_char(fired_at - started_at, 'MI:SS') AS pending, message
+       round(extract(epoch FROM fired_at - started_at)) AS pending_s, message
   FROM qoe.alerts ORDER BY severity, rule;
 \echo 'alerts anywhere else:' :elsewhere
 SQL
 psql -qX -v ON_ERROR_STOP=1 -c "ALTER SYSTEM RESET qoe.alert_evaluation_interval" -c "SELECT pg_reload_conf()" >/dev/null
 
 # Recommendations (doc/recommendations.md): a day of history from 300
-# viewers with tastes, the item-KNN model, two viewers' picks and the
+# viewers with tastes (the model and its evaluation take every viewer
+# stored: these, the alerts' and the Kafka demo's), the item-KNN model, two viewers' picks and the
 # leave-one-out evaluation against most-popular.
 # (another seed: the Kafka demo's session ids stay its own)
 $QOE_ROOT/src/tools/qoe_gen --seed 4242 --viewers 100 --users 300 --duration-sec 86400 \
@@ -149,7 +151,7 @@ psql -qX -v ON_ERROR_STOP=1 <<'SQL'
 \pset footer off
 SELECT qoe.refresh_interactions() AS interactions \gset
 SELECT titles, neighbors, round(duration_ms) AS ms FROM qoe.build_recommendations() \gset
-\echo '== Recommendations (item-KNN over' :interactions 'interactions;' :neighbors 'neighbours of' :titles 'titles built in' :ms 'ms) =='
+\echo '== Recommendations (item-KNN over' :interactions 'interactions of every viewer stored above and of a day of 300 more with tastes;' :neighbors 'neighbours of' :titles 'titles built in' :ms 'ms) =='
 SELECT r.user_id AS viewer, r.content_id, c.title, round(r.score::numeric, 2) AS score,
        array_to_string(r.reason, ', ') AS because_they_watched
   FROM (VALUES (7), (42)) v(u), LATERAL (SELECT v.u AS user_id, * FROM qoe.recommend(v.u, 5)) r
