@@ -139,6 +139,19 @@ qoe_tdigest_agg_trans(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(st);
 }
 
+/*
+ * The digest of argument 1 of a merging transition (tdigest_merge,
+ * percentile_approx over digests), decoded in the per-row context, which the
+ * executor resets; a malformed one is data_corrupted.
+ */
+static void
+unpack_digest_arg(FunctionCallInfo fcinfo, TDigest *src)
+{
+	td_unpack(src, CurrentMemoryContext,
+			  (struct varlena *) PG_DETOAST_DATUM(PG_GETARG_DATUM(1)),
+			  ERRCODE_DATA_CORRUPTED);
+}
+
 Datum
 qoe_tdigest_merge_trans(PG_FUNCTION_ARGS)
 {
@@ -152,10 +165,7 @@ qoe_tdigest_merge_trans(PG_FUNCTION_ARGS)
 			PG_RETURN_NULL();
 		PG_RETURN_POINTER(st);
 	}
-	/* decoded in the per-row context, which the executor resets */
-	td_unpack(&src, CurrentMemoryContext,
-			  (struct varlena *) PG_DETOAST_DATUM(PG_GETARG_DATUM(1)),
-			  ERRCODE_DATA_CORRUPTED);
+	unpack_digest_arg(fcinfo, &src);
 	if (st == NULL)
 		st = agg_state_create(aggcxt, src.compression);
 	td_add_digest(&st->td, &src);
@@ -340,10 +350,7 @@ digest_trans(FunctionCallInfo fcinfo, bool array)
 			PG_RETURN_NULL();
 		PG_RETURN_POINTER(st);
 	}
-	/* decoded in the per-row context, which the executor resets */
-	td_unpack(&src, CurrentMemoryContext,
-			  (struct varlena *) PG_DETOAST_DATUM(PG_GETARG_DATUM(1)),
-			  ERRCODE_DATA_CORRUPTED);
+	unpack_digest_arg(fcinfo, &src);
 	st = array ? array_q_state(fcinfo, aggcxt, st, src.compression)
 		: scalar_q_state(fcinfo, aggcxt, st, src.compression);
 	st->from_digests = true;
