@@ -41,12 +41,22 @@ CREATE TABLE qoe.session_window_deltas (
 COMMENT ON TABLE qoe.session_window_deltas IS
     'Changes to qoe.session_windows appended by the batch writer in the ingest transaction (no index: appending is all ingest does); drained by qoe.refresh_rollups()';
 
-CREATE TABLE qoe.session_windows (LIKE qoe.session_window_deltas);
-CREATE INDEX session_windows_key ON qoe.session_windows (window_start, content_id, session_id);
+-- The refresh adds the deltas to a row in place (INSERT ... ON CONFLICT DO
+-- UPDATE): no key column changes, so the new version needs no index entry
+-- when it fits on its page (fillfactor leaves room for it).
+CREATE TABLE qoe.session_windows (
+    LIKE qoe.session_window_deltas,
+    CONSTRAINT session_windows_key UNIQUE NULLS NOT DISTINCT
+        (window_start, content_id, session_id, user_id, country, device_type, cdn_pop)
+) WITH (fillfactor = 70);
 COMMENT ON TABLE qoe.session_windows IS
     'What each session contributed to each 5-minute window (event time), per its attributes; merged from qoe.session_window_deltas by qoe.refresh_rollups(), re-aggregated into qoe.qoe_5min';
+COMMENT ON CONSTRAINT session_windows_key ON qoe.session_windows IS
+    'One row per session, window and attributes; unknown (NULL) attributes are a value of their own';
 COMMENT ON INDEX qoe.session_windows_key IS
-    'The rows of a window and title: what qoe.refresh_rollups() merges deltas into and re-aggregates a group from';
+    'The row qoe.refresh_rollups() adds a session''s deltas to, and the rows of a window and title it re-aggregates a group from';
+-- the rest of the refresh's rights are in 90_grants.sql; roles are from 05_roles.sql
+GRANT UPDATE ON qoe.session_windows TO qoe_admin, qoe_worker;
 
 CREATE TABLE qoe.qoe_5min (
     window_start timestamptz NOT NULL,
@@ -430,79 +440,101 @@ DECLARE
 BEGIN
     -- one refresher at a time; writers only append to qoe.session_window_deltas
     PERFORM 1 FROM qoe.rollup_status FOR UPDATE;
-    -- the committed deltas, per session, window and attributes, added to the
-    -- stored rows of the same key (rows that come to nothing go); the groups
-    -- they fall in are collected
+    -- the committed deltas, summed per session, window and attributes, added
+    -- to the stored row of that key in place (or stored as a new row); the
+    -- groups they fall in are collected
     WITH taken AS (DELETE FROM qoe.session_window_deltas RETURNING *),
-    keys AS (
-        SELECT DISTINCT session_id, window_start, user_id, content_id, country, device_type, cdn_pop
-          FROM taken),
-    old AS (
-        DELETE FROM qoe.session_windows s USING keys k
-         WHERE s.window_start = k.window_start AND s.content_id = k.content_id
-           AND s.session_id = k.session_id AND s.user_id = k.user_id
-           AND s.country IS NOT DISTINCT FROM k.country
-           AND s.device_type IS NOT DISTINCT FROM k.device_type
-           AND s.cdn_pop IS NOT DISTINCT FROM k.cdn_pop
-        RETURNING s.*),
-    merged AS (
-        INSERT INTO qoe.session_windows
+    changed AS (
+        INSERT INTO qoe.session_windows AS s
         SELECT session_id, window_start, user_id, content_id, country, device_type, cdn_pop,
-                   qoe.bigint_sum(events),
-                   qoe.bigint_sum(attempts),
-                   qoe.bigint_sum(plays),
-                   qoe.bigint_sum(ebvs),
-                   qoe.bigint_sum(start_failures),
-                   qoe.bigint_sum(playback_failures),
-                   qoe.bigint_sum(vst_count),
-                   qoe.bigint_sum(vst_ms),
-                   qoe.bigint_sum(watch_ms),
-                   qoe.bigint_sum(stall_ms),
-                   qoe.bigint_sum(stall_count),
-                   qoe.bigint_sum(seek_stall_ms),
-                   qoe.bigint_sum(seek_stall_count),
-                   qoe.bigint_sum(paused_ms),
-                   qoe.bigint_sum(bitrate_x_watch),
-                   qoe.bigint_sum(bitrate_switches),
-                   qoe.bigint_sum(bitrate_downswitches),
-                   qoe.bigint_sum(dropped_frames),
-                   qoe.bigint_sum(completions),
-                   qoe.bigint_sum(score_x_watch),
-                   qoe.bigint_sum(scored_sessions),
-                   qoe.bigint_sum(good_sessions),
-                   qoe.bigint_sum(fatal_errors),
-                   qoe.bigint_sum(nonfatal_errors)
-          FROM (SELECT * FROM old UNION ALL SELECT * FROM taken) x
+               qoe.bigint_sum(events),
+               qoe.bigint_sum(attempts),
+               qoe.bigint_sum(plays),
+               qoe.bigint_sum(ebvs),
+               qoe.bigint_sum(start_failures),
+               qoe.bigint_sum(playback_failures),
+               qoe.bigint_sum(vst_count),
+               qoe.bigint_sum(vst_ms),
+               qoe.bigint_sum(watch_ms),
+               qoe.bigint_sum(stall_ms),
+               qoe.bigint_sum(stall_count),
+               qoe.bigint_sum(seek_stall_ms),
+               qoe.bigint_sum(seek_stall_count),
+               qoe.bigint_sum(paused_ms),
+               qoe.bigint_sum(bitrate_x_watch),
+               qoe.bigint_sum(bitrate_switches),
+               qoe.bigint_sum(bitrate_downswitches),
+               qoe.bigint_sum(dropped_frames),
+               qoe.bigint_sum(completions),
+               qoe.bigint_sum(score_x_watch),
+               qoe.bigint_sum(scored_sessions),
+               qoe.bigint_sum(good_sessions),
+               qoe.bigint_sum(fatal_errors),
+               qoe.bigint_sum(nonfatal_errors)
+          FROM taken
          GROUP BY session_id, window_start, user_id, content_id, country, device_type, cdn_pop
-        HAVING qoe.bigint_sum(events) <> 0
-                OR qoe.bigint_sum(attempts) <> 0
-                OR qoe.bigint_sum(plays) <> 0
-                OR qoe.bigint_sum(ebvs) <> 0
-                OR qoe.bigint_sum(start_failures) <> 0
-                OR qoe.bigint_sum(playback_failures) <> 0
-                OR qoe.bigint_sum(vst_count) <> 0
-                OR qoe.bigint_sum(vst_ms) <> 0
-                OR qoe.bigint_sum(watch_ms) <> 0
-                OR qoe.bigint_sum(stall_ms) <> 0
-                OR qoe.bigint_sum(stall_count) <> 0
-                OR qoe.bigint_sum(seek_stall_ms) <> 0
-                OR qoe.bigint_sum(seek_stall_count) <> 0
-                OR qoe.bigint_sum(paused_ms) <> 0
-                OR qoe.bigint_sum(bitrate_x_watch) <> 0
-                OR qoe.bigint_sum(bitrate_switches) <> 0
-                OR qoe.bigint_sum(bitrate_downswitches) <> 0
-                OR qoe.bigint_sum(dropped_frames) <> 0
-                OR qoe.bigint_sum(completions) <> 0
-                OR qoe.bigint_sum(score_x_watch) <> 0
-                OR qoe.bigint_sum(scored_sessions) <> 0
-                OR qoe.bigint_sum(good_sessions) <> 0
-                OR qoe.bigint_sum(fatal_errors) <> 0
-                OR qoe.bigint_sum(nonfatal_errors) <> 0)
-    SELECT array_agg(DISTINCT window_start) AS windows, array_agg(window_start) AS w,
-           array_agg(content_id) AS c, array_agg(country) AS co, array_agg(device_type) AS d,
-           array_agg(cdn_pop) AS pop
+        ON CONFLICT ON CONSTRAINT session_windows_key DO UPDATE SET
+               events = s.events + excluded.events,
+               attempts = s.attempts + excluded.attempts,
+               plays = s.plays + excluded.plays,
+               ebvs = s.ebvs + excluded.ebvs,
+               start_failures = s.start_failures + excluded.start_failures,
+               playback_failures = s.playback_failures + excluded.playback_failures,
+               vst_count = s.vst_count + excluded.vst_count,
+               vst_ms = s.vst_ms + excluded.vst_ms,
+               watch_ms = s.watch_ms + excluded.watch_ms,
+               stall_ms = s.stall_ms + excluded.stall_ms,
+               stall_count = s.stall_count + excluded.stall_count,
+               seek_stall_ms = s.seek_stall_ms + excluded.seek_stall_ms,
+               seek_stall_count = s.seek_stall_count + excluded.seek_stall_count,
+               paused_ms = s.paused_ms + excluded.paused_ms,
+               bitrate_x_watch = s.bitrate_x_watch + excluded.bitrate_x_watch,
+               bitrate_switches = s.bitrate_switches + excluded.bitrate_switches,
+               bitrate_downswitches = s.bitrate_downswitches + excluded.bitrate_downswitches,
+               dropped_frames = s.dropped_frames + excluded.dropped_frames,
+               completions = s.completions + excluded.completions,
+               score_x_watch = s.score_x_watch + excluded.score_x_watch,
+               scored_sessions = s.scored_sessions + excluded.scored_sessions,
+               good_sessions = s.good_sessions + excluded.good_sessions,
+               fatal_errors = s.fatal_errors + excluded.fatal_errors,
+               nonfatal_errors = s.nonfatal_errors + excluded.nonfatal_errors
+        RETURNING s.ctid AS tid, s.window_start, s.content_id, s.country, s.device_type, s.cdn_pop,
+                  -- events first: nearly every row has some, which ends the test
+                  s.events = 0
+                  AND s.attempts = 0
+                  AND s.plays = 0
+                  AND s.ebvs = 0
+                  AND s.start_failures = 0
+                  AND s.playback_failures = 0
+                  AND s.vst_count = 0
+                  AND s.vst_ms = 0
+                  AND s.watch_ms = 0
+                  AND s.stall_ms = 0
+                  AND s.stall_count = 0
+                  AND s.seek_stall_ms = 0
+                  AND s.seek_stall_count = 0
+                  AND s.paused_ms = 0
+                  AND s.bitrate_x_watch = 0
+                  AND s.bitrate_switches = 0
+                  AND s.bitrate_downswitches = 0
+                  AND s.dropped_frames = 0
+                  AND s.completions = 0
+                  AND s.score_x_watch = 0
+                  AND s.scored_sessions = 0
+                  AND s.good_sessions = 0
+                  AND s.fatal_errors = 0
+                  AND s.nonfatal_errors = 0 AS nothing),
+    groups AS (SELECT DISTINCT window_start, content_id, country, device_type, cdn_pop FROM changed)
+    SELECT (SELECT array_agg(tid) FROM changed WHERE nothing) AS gone,
+           (SELECT array_agg(DISTINCT window_start) FROM groups) AS windows,
+           array_agg(window_start) AS w, array_agg(content_id) AS c, array_agg(country) AS co,
+           array_agg(device_type) AS d, array_agg(cdn_pop) AS pop
       INTO g
-      FROM (SELECT DISTINCT window_start, content_id, country, device_type, cdn_pop FROM keys) groups;
+      FROM groups;
+    -- rows that came to nothing (a rebuilt session took back what it gave)
+    IF g.gone IS NOT NULL THEN
+        DELETE FROM qoe.session_windows WHERE ctid = ANY (g.gone);
+    END IF;
     IF g.windows IS NOT NULL THEN
         -- the groups touched, re-aggregated: digests and hll cannot subtract
         DELETE FROM qoe.qoe_5min q
