@@ -195,8 +195,9 @@ SELECT r.level_read, r.g, r.gb, (metrics_match(r.f, r.t, r.g, r.gb, r.level_read
 SELECT * FROM metrics_matches;
 
 -- a late heartbeat (r1 rebuilt from its events) changes only window 5: its
--- changes, then the windows; the levels' windows over it, closed, are
--- rebuilt in the same refresh, and the watermark stays
+-- changes (NULL: a figure it leaves alone), then the windows; the levels'
+-- windows over it, closed, are rebuilt in the same refresh, and the
+-- watermark stays
 SELECT accepted FROM qoe.ingest(rev('r1', 'heartbeat', 500000, '{"dropped_frames":5}'));
 SELECT ((extract(epoch FROM window_start) * 1000)::bigint - (SELECT ms FROM rb)) / 60000 AS minute,
        sum(events) AS events, sum(watch_ms) AS watch_ms, sum(dropped_frames) AS dropped_frames

@@ -5,6 +5,9 @@
 -- Unique viewers are an hll (the postgresql-hll extension, required by
 -- qoe_ext.control); while this script runs, search_path holds hll's schema.
 
+-- A figure that a change leaves alone is NULL: most are (a batch adds events
+-- and watch time to a session's window), and a NULL takes no room in the row
+-- nor in the WAL, where a zero takes 8 bytes.
 CREATE TABLE qoe.session_window_deltas (
     session_id text NOT NULL,
     window_start timestamptz NOT NULL,
@@ -13,33 +16,33 @@ CREATE TABLE qoe.session_window_deltas (
     country text,
     device_type text,
     cdn_pop text,
-    events bigint NOT NULL,
-    attempts bigint NOT NULL,
-    plays bigint NOT NULL,
-    ebvs bigint NOT NULL,
-    start_failures bigint NOT NULL,
-    playback_failures bigint NOT NULL,
-    vst_count bigint NOT NULL,
-    vst_ms bigint NOT NULL,
-    watch_ms bigint NOT NULL,
-    stall_ms bigint NOT NULL,
-    stall_count bigint NOT NULL,
-    seek_stall_ms bigint NOT NULL,
-    seek_stall_count bigint NOT NULL,
-    paused_ms bigint NOT NULL,
-    bitrate_x_watch bigint NOT NULL,
-    bitrate_switches bigint NOT NULL,
-    bitrate_downswitches bigint NOT NULL,
-    dropped_frames bigint NOT NULL,
-    completions bigint NOT NULL,
-    score_x_watch bigint NOT NULL,
-    scored_sessions bigint NOT NULL,
-    good_sessions bigint NOT NULL,
-    fatal_errors bigint NOT NULL,
-    nonfatal_errors bigint NOT NULL
+    events bigint,
+    attempts bigint,
+    plays bigint,
+    ebvs bigint,
+    start_failures bigint,
+    playback_failures bigint,
+    vst_count bigint,
+    vst_ms bigint,
+    watch_ms bigint,
+    stall_ms bigint,
+    stall_count bigint,
+    seek_stall_ms bigint,
+    seek_stall_count bigint,
+    paused_ms bigint,
+    bitrate_x_watch bigint,
+    bitrate_switches bigint,
+    bitrate_downswitches bigint,
+    dropped_frames bigint,
+    completions bigint,
+    score_x_watch bigint,
+    scored_sessions bigint,
+    good_sessions bigint,
+    fatal_errors bigint,
+    nonfatal_errors bigint
 );
 COMMENT ON TABLE qoe.session_window_deltas IS
-    'Changes to qoe.session_windows appended by the batch writer in the ingest transaction (no index: appending is all ingest does); drained by qoe.refresh_rollups()';
+    'Changes to qoe.session_windows appended by the batch writer in the ingest transaction (no index: appending is all ingest does; a figure it does not change is NULL); drained by qoe.refresh_rollups()';
 
 -- The refresh adds the deltas to a row in place (INSERT ... ON CONFLICT DO
 -- UPDATE): no key column changes, so the new version needs no index entry
@@ -57,6 +60,19 @@ COMMENT ON INDEX qoe.session_windows_key IS
     'The row qoe.refresh_rollups() adds a session''s deltas to, and the rows of a window and title it re-aggregates a group from';
 -- the rest of the refresh's rights are in 90_grants.sql; roles are from 05_roles.sql
 GRANT UPDATE ON qoe.session_windows TO qoe_admin, qoe_worker;
+-- a stored figure is a number, also where no delta changed it
+DO $$
+DECLARE
+    c name;
+BEGIN
+    FOR c IN SELECT attname FROM pg_catalog.pg_attribute
+              WHERE attrelid = 'qoe.session_windows'::regclass AND attnum > 0 AND NOT attnotnull
+                AND atttypid = 'bigint'::regtype
+    LOOP
+        EXECUTE format('ALTER TABLE qoe.session_windows ALTER COLUMN %I SET NOT NULL', c);
+    END LOOP;
+END
+$$;
 
 CREATE TABLE qoe.qoe_5min (
     window_start timestamptz NOT NULL,
@@ -166,7 +182,8 @@ BEGIN
         ('nonfatal_errors', 'Non-fatal error events in the window')) AS v(col, txt)
     LOOP
         EXECUTE format('COMMENT ON COLUMN qoe.session_windows.%I IS %L', c.col, c.txt);
-        EXECUTE format('COMMENT ON COLUMN qoe.session_window_deltas.%I IS %L', c.col, 'Change to ' || c.txt);
+        EXECUTE format('COMMENT ON COLUMN qoe.session_window_deltas.%I IS %L', c.col,
+                       'Change to ' || c.txt || ' (NULL: unchanged)');
         EXECUTE format('COMMENT ON COLUMN qoe.qoe_5min.%I IS %L', c.col, c.txt);
     END LOOP;
 END
@@ -176,7 +193,7 @@ COMMENT ON COLUMN qoe.session_windows.user_id IS 'Its viewer';
 COMMENT ON COLUMN qoe.session_windows.vst_ms IS 'The session''s video start time (ms) when its first frame is in the window (vst_count = 1), else 0';
 COMMENT ON COLUMN qoe.session_window_deltas.session_id IS 'The session';
 COMMENT ON COLUMN qoe.session_window_deltas.user_id IS 'Its viewer';
-COMMENT ON COLUMN qoe.session_window_deltas.vst_ms IS 'Change to the session''s video start time in the window';
+COMMENT ON COLUMN qoe.session_window_deltas.vst_ms IS 'Change to the session''s video start time in the window (NULL: unchanged)';
 COMMENT ON COLUMN qoe.qoe_5min.sessions IS 'Sessions with a row in qoe.session_windows for the window (active in it)';
 COMMENT ON COLUMN qoe.qoe_5min.vst_digest IS 'qoe.tdigest of the video start times (ms) of vst_count; merge with qoe.tdigest_merge';
 COMMENT ON COLUMN qoe.qoe_5min.vst_lt_1s IS 'Video start times under 1 s';
