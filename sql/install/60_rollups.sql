@@ -453,7 +453,7 @@ COMMENT ON FUNCTION qoe.refresh_rollup_levels(timestamptz[], bigint[], text[], t
 -- work_mem: the deltas of a busy second (tens of thousands of rows of 24
 -- sums) are summed in one hash table and the levels sort their groups; at
 -- the default 4MB both spilled to disk. No JIT: the merge's estimates pass
--- its threshold, and compiling cost 60 ms of each refresh (10,000 deltas).
+-- its threshold, and compiling cost 60 ms of each refresh (50,000 deltas).
 CREATE FUNCTION qoe.refresh_rollups() RETURNS bigint LANGUAGE plpgsql
     SET work_mem = '64MB' SET jit = off AS $$
 DECLARE
