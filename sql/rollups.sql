@@ -195,8 +195,9 @@ SELECT r.level_read, r.g, r.gb, (metrics_match(r.f, r.t, r.g, r.gb, r.level_read
 SELECT * FROM metrics_matches;
 
 -- a late heartbeat (r1 rebuilt from its events) changes only window 5: its
--- changes, then the windows; the levels' windows over it, closed, are
--- rebuilt in the same refresh, and the watermark stays
+-- changes (NULL: a figure it leaves alone), then the windows; the levels'
+-- windows over it, closed, are rebuilt in the same refresh, and the
+-- watermark stays
 SELECT accepted FROM qoe.ingest(rev('r1', 'heartbeat', 500000, '{"dropped_frames":5}'));
 SELECT ((extract(epoch FROM window_start) * 1000)::bigint - (SELECT ms FROM rb)) / 60000 AS minute,
        sum(events) AS events, sum(watch_ms) AS watch_ms, sum(dropped_frames) AS dropped_frames
@@ -400,6 +401,23 @@ SELECT accepted FROM qoe.ingest(rev('r9', 'start', 900000));
 SET LOCAL enable_seqscan = off;
 SELECT session_id, events FROM qoe.session_window_deltas WHERE session_id = 'r9';
 ROLLBACK;
+
+-- a session rebuilt under new attributes (its country first known now):
+-- its row merged under the former ones is updated to nothing by the next
+-- refresh, and removed, in qoe.session_windows and in qoe.qoe_5min
+SELECT accepted FROM qoe.ingest(jsonb_build_array(
+    rev('r10', 'start', 1200000, '{"content_id":4244}') - 'country',
+    rev('r10', 'first_frame', 1201000, '{"content_id":4244}') - 'country'));
+SELECT refreshed();
+SELECT accepted FROM qoe.ingest(rev('r10', 'heartbeat', 1500000, '{"content_id":4244}'));
+SELECT refreshed();
+SELECT country, ((extract(epoch FROM window_start) * 1000)::bigint - (SELECT ms FROM rb)) / 60000 AS minute,
+       events, attempts, plays, watch_ms
+  FROM qoe.session_windows WHERE session_id = 'r10' ORDER BY 1, 2;
+SELECT country, sessions, events FROM qoe.qoe_5min WHERE content_id = 4244 ORDER BY 1, window_start;
+SELECT count(*) AS rows_of_nothing FROM qoe.session_windows
+ WHERE events = 0 AND attempts = 0 AND plays = 0 AND ebvs = 0 AND watch_ms = 0 AND paused_ms = 0
+   AND stall_ms = 0 AND seek_stall_ms = 0 AND fatal_errors = 0 AND nonfatal_errors = 0;
 
 DROP VIEW metrics_matches, held;
 DROP FUNCTION metrics_match(timestamptz, timestamptz, interval, text[], text);

@@ -5,6 +5,9 @@
 -- Unique viewers are an hll (the postgresql-hll extension, required by
 -- qoe_ext.control); while this script runs, search_path holds hll's schema.
 
+-- A figure that a change leaves alone is NULL: most are (a batch adds events
+-- and watch time to a session's window), and a NULL takes no room in the row
+-- nor in the WAL, where a zero takes 8 bytes.
 CREATE TABLE qoe.session_window_deltas (
     session_id text NOT NULL,
     window_start timestamptz NOT NULL,
@@ -13,40 +16,63 @@ CREATE TABLE qoe.session_window_deltas (
     country text,
     device_type text,
     cdn_pop text,
-    events bigint NOT NULL,
-    attempts bigint NOT NULL,
-    plays bigint NOT NULL,
-    ebvs bigint NOT NULL,
-    start_failures bigint NOT NULL,
-    playback_failures bigint NOT NULL,
-    vst_count bigint NOT NULL,
-    vst_ms bigint NOT NULL,
-    watch_ms bigint NOT NULL,
-    stall_ms bigint NOT NULL,
-    stall_count bigint NOT NULL,
-    seek_stall_ms bigint NOT NULL,
-    seek_stall_count bigint NOT NULL,
-    paused_ms bigint NOT NULL,
-    bitrate_x_watch bigint NOT NULL,
-    bitrate_switches bigint NOT NULL,
-    bitrate_downswitches bigint NOT NULL,
-    dropped_frames bigint NOT NULL,
-    completions bigint NOT NULL,
-    score_x_watch bigint NOT NULL,
-    scored_sessions bigint NOT NULL,
-    good_sessions bigint NOT NULL,
-    fatal_errors bigint NOT NULL,
-    nonfatal_errors bigint NOT NULL
+    events bigint,
+    attempts bigint,
+    plays bigint,
+    ebvs bigint,
+    start_failures bigint,
+    playback_failures bigint,
+    vst_count bigint,
+    vst_ms bigint,
+    watch_ms bigint,
+    stall_ms bigint,
+    stall_count bigint,
+    seek_stall_ms bigint,
+    seek_stall_count bigint,
+    paused_ms bigint,
+    bitrate_x_watch bigint,
+    bitrate_switches bigint,
+    bitrate_downswitches bigint,
+    dropped_frames bigint,
+    completions bigint,
+    score_x_watch bigint,
+    scored_sessions bigint,
+    good_sessions bigint,
+    fatal_errors bigint,
+    nonfatal_errors bigint
 );
 COMMENT ON TABLE qoe.session_window_deltas IS
-    'Changes to qoe.session_windows appended by the batch writer in the ingest transaction (no index: appending is all ingest does); drained by qoe.refresh_rollups()';
+    'Changes to qoe.session_windows appended by the batch writer in the ingest transaction (no index: appending is all ingest does; a figure it does not change is NULL); drained by qoe.refresh_rollups()';
 
-CREATE TABLE qoe.session_windows (LIKE qoe.session_window_deltas);
-CREATE INDEX session_windows_key ON qoe.session_windows (window_start, content_id, session_id);
+-- The refresh adds the deltas to a row in place (INSERT ... ON CONFLICT DO
+-- UPDATE): no key column changes, so the new version needs no index entry
+-- when it fits on its page (fillfactor leaves room for it).
+CREATE TABLE qoe.session_windows (
+    LIKE qoe.session_window_deltas,
+    CONSTRAINT session_windows_key UNIQUE NULLS NOT DISTINCT
+        (window_start, content_id, session_id, user_id, country, device_type, cdn_pop)
+) WITH (fillfactor = 70);
 COMMENT ON TABLE qoe.session_windows IS
     'What each session contributed to each 5-minute window (event time), per its attributes; merged from qoe.session_window_deltas by qoe.refresh_rollups(), re-aggregated into qoe.qoe_5min';
+COMMENT ON CONSTRAINT session_windows_key ON qoe.session_windows IS
+    'One row per session, window and attributes; unknown (NULL) attributes are a value of their own';
 COMMENT ON INDEX qoe.session_windows_key IS
-    'The rows of a window and title: what qoe.refresh_rollups() merges deltas into and re-aggregates a group from';
+    'The row qoe.refresh_rollups() adds a session''s deltas to, and the rows of a window and title it re-aggregates a group from';
+-- the rest of the refresh's rights are in 90_grants.sql; roles are from 05_roles.sql
+GRANT UPDATE ON qoe.session_windows TO qoe_admin, qoe_worker;
+-- a stored figure is a number, also where no delta changed it
+DO $$
+DECLARE
+    c name;
+BEGIN
+    FOR c IN SELECT attname FROM pg_catalog.pg_attribute
+              WHERE attrelid = 'qoe.session_windows'::regclass AND attnum > 0 AND NOT attnotnull
+                AND atttypid = 'bigint'::regtype
+    LOOP
+        EXECUTE format('ALTER TABLE qoe.session_windows ALTER COLUMN %I SET NOT NULL', c);
+    END LOOP;
+END
+$$;
 
 CREATE TABLE qoe.qoe_5min (
     window_start timestamptz NOT NULL,
@@ -156,7 +182,8 @@ BEGIN
         ('nonfatal_errors', 'Non-fatal error events in the window')) AS v(col, txt)
     LOOP
         EXECUTE format('COMMENT ON COLUMN qoe.session_windows.%I IS %L', c.col, c.txt);
-        EXECUTE format('COMMENT ON COLUMN qoe.session_window_deltas.%I IS %L', c.col, 'Change to ' || c.txt);
+        EXECUTE format('COMMENT ON COLUMN qoe.session_window_deltas.%I IS %L', c.col,
+                       'Change to ' || c.txt || ' (NULL: unchanged)');
         EXECUTE format('COMMENT ON COLUMN qoe.qoe_5min.%I IS %L', c.col, c.txt);
     END LOOP;
 END
@@ -166,7 +193,7 @@ COMMENT ON COLUMN qoe.session_windows.user_id IS 'Its viewer';
 COMMENT ON COLUMN qoe.session_windows.vst_ms IS 'The session''s video start time (ms) when its first frame is in the window (vst_count = 1), else 0';
 COMMENT ON COLUMN qoe.session_window_deltas.session_id IS 'The session';
 COMMENT ON COLUMN qoe.session_window_deltas.user_id IS 'Its viewer';
-COMMENT ON COLUMN qoe.session_window_deltas.vst_ms IS 'Change to the session''s video start time in the window';
+COMMENT ON COLUMN qoe.session_window_deltas.vst_ms IS 'Change to the session''s video start time in the window (NULL: unchanged)';
 COMMENT ON COLUMN qoe.qoe_5min.sessions IS 'Sessions with a row in qoe.session_windows for the window (active in it)';
 COMMENT ON COLUMN qoe.qoe_5min.vst_digest IS 'qoe.tdigest of the video start times (ms) of vst_count; merge with qoe.tdigest_merge';
 COMMENT ON COLUMN qoe.qoe_5min.vst_lt_1s IS 'Video start times under 1 s';
@@ -423,86 +450,98 @@ $$;
 COMMENT ON FUNCTION qoe.refresh_rollup_levels(timestamptz[], bigint[], text[], text[], text[]) IS
     'Part of qoe.refresh_rollups(): advances the watermark qoe.rollup_status.levels_through by the given 5-minute groups (window, title, country, device type, POP), then builds, level after level of qoe.rollup_levels, the qoe.qoe_rollups windows that ended since the previous watermark and rebuilds those over the given groups that had ended (late data); returns the level rows written or removed';
 
-CREATE FUNCTION qoe.refresh_rollups() RETURNS bigint LANGUAGE plpgsql AS $$
+-- work_mem: the deltas of a busy second (tens of thousands of rows of 24
+-- sums) are summed in one hash table and the levels sort their groups; at
+-- the default 4MB both spilled to disk. No JIT: the merge's estimates pass
+-- its threshold, and compiling cost 60 ms of each refresh (50,000 deltas).
+CREATE FUNCTION qoe.refresh_rollups() RETURNS bigint LANGUAGE plpgsql
+    SET work_mem = '64MB' SET jit = off AS $$
 DECLARE
     g record;
     level_rows bigint := 0;
 BEGIN
     -- one refresher at a time; writers only append to qoe.session_window_deltas
     PERFORM 1 FROM qoe.rollup_status FOR UPDATE;
-    -- the committed deltas, per session, window and attributes, added to the
-    -- stored rows of the same key (rows that come to nothing go); the groups
-    -- they fall in are collected
+    -- the committed deltas, summed per session, window and attributes, added
+    -- to the stored row of that key in place (or stored as a new row); the
+    -- groups they fall in are collected
     WITH taken AS (DELETE FROM qoe.session_window_deltas RETURNING *),
-    keys AS (
-        SELECT DISTINCT session_id, window_start, user_id, content_id, country, device_type, cdn_pop
-          FROM taken),
-    old AS (
-        DELETE FROM qoe.session_windows s USING keys k
-         WHERE s.window_start = k.window_start AND s.content_id = k.content_id
-           AND s.session_id = k.session_id AND s.user_id = k.user_id
-           AND s.country IS NOT DISTINCT FROM k.country
-           AND s.device_type IS NOT DISTINCT FROM k.device_type
-           AND s.cdn_pop IS NOT DISTINCT FROM k.cdn_pop
-        RETURNING s.*),
-    merged AS (
-        INSERT INTO qoe.session_windows
+    changed AS (
+        INSERT INTO qoe.session_windows AS s
         SELECT session_id, window_start, user_id, content_id, country, device_type, cdn_pop,
-                   qoe.bigint_sum(events),
-                   qoe.bigint_sum(attempts),
-                   qoe.bigint_sum(plays),
-                   qoe.bigint_sum(ebvs),
-                   qoe.bigint_sum(start_failures),
-                   qoe.bigint_sum(playback_failures),
-                   qoe.bigint_sum(vst_count),
-                   qoe.bigint_sum(vst_ms),
-                   qoe.bigint_sum(watch_ms),
-                   qoe.bigint_sum(stall_ms),
-                   qoe.bigint_sum(stall_count),
-                   qoe.bigint_sum(seek_stall_ms),
-                   qoe.bigint_sum(seek_stall_count),
-                   qoe.bigint_sum(paused_ms),
-                   qoe.bigint_sum(bitrate_x_watch),
-                   qoe.bigint_sum(bitrate_switches),
-                   qoe.bigint_sum(bitrate_downswitches),
-                   qoe.bigint_sum(dropped_frames),
-                   qoe.bigint_sum(completions),
-                   qoe.bigint_sum(score_x_watch),
-                   qoe.bigint_sum(scored_sessions),
-                   qoe.bigint_sum(good_sessions),
-                   qoe.bigint_sum(fatal_errors),
-                   qoe.bigint_sum(nonfatal_errors)
-          FROM (SELECT * FROM old UNION ALL SELECT * FROM taken) x
-         GROUP BY session_id, window_start, user_id, content_id, country, device_type, cdn_pop
-        HAVING qoe.bigint_sum(events) <> 0
-                OR qoe.bigint_sum(attempts) <> 0
-                OR qoe.bigint_sum(plays) <> 0
-                OR qoe.bigint_sum(ebvs) <> 0
-                OR qoe.bigint_sum(start_failures) <> 0
-                OR qoe.bigint_sum(playback_failures) <> 0
-                OR qoe.bigint_sum(vst_count) <> 0
-                OR qoe.bigint_sum(vst_ms) <> 0
-                OR qoe.bigint_sum(watch_ms) <> 0
-                OR qoe.bigint_sum(stall_ms) <> 0
-                OR qoe.bigint_sum(stall_count) <> 0
-                OR qoe.bigint_sum(seek_stall_ms) <> 0
-                OR qoe.bigint_sum(seek_stall_count) <> 0
-                OR qoe.bigint_sum(paused_ms) <> 0
-                OR qoe.bigint_sum(bitrate_x_watch) <> 0
-                OR qoe.bigint_sum(bitrate_switches) <> 0
-                OR qoe.bigint_sum(bitrate_downswitches) <> 0
-                OR qoe.bigint_sum(dropped_frames) <> 0
-                OR qoe.bigint_sum(completions) <> 0
-                OR qoe.bigint_sum(score_x_watch) <> 0
-                OR qoe.bigint_sum(scored_sessions) <> 0
-                OR qoe.bigint_sum(good_sessions) <> 0
-                OR qoe.bigint_sum(fatal_errors) <> 0
-                OR qoe.bigint_sum(nonfatal_errors) <> 0)
-    SELECT array_agg(DISTINCT window_start) AS windows, array_agg(window_start) AS w,
-           array_agg(content_id) AS c, array_agg(country) AS co, array_agg(device_type) AS d,
-           array_agg(cdn_pop) AS pop
+               t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], t[9], t[10], t[11], t[12],
+               t[13], t[14], t[15], t[16], t[17], t[18], t[19], t[20], t[21], t[22], t[23],
+               t[24]
+          FROM (SELECT session_id, window_start, user_id, content_id, country, device_type, cdn_pop,
+                       qoe.bigint_sums(events, attempts, plays, ebvs, start_failures, playback_failures, vst_count,
+                                       vst_ms, watch_ms, stall_ms, stall_count, seek_stall_ms, seek_stall_count,
+                                       paused_ms, bitrate_x_watch, bitrate_switches, bitrate_downswitches,
+                                       dropped_frames, completions, score_x_watch, scored_sessions, good_sessions,
+                                       fatal_errors, nonfatal_errors) AS t
+                  FROM taken
+                 GROUP BY session_id, window_start, user_id, content_id, country, device_type, cdn_pop) sums
+        ON CONFLICT ON CONSTRAINT session_windows_key DO UPDATE SET
+               events = s.events + excluded.events,
+               attempts = s.attempts + excluded.attempts,
+               plays = s.plays + excluded.plays,
+               ebvs = s.ebvs + excluded.ebvs,
+               start_failures = s.start_failures + excluded.start_failures,
+               playback_failures = s.playback_failures + excluded.playback_failures,
+               vst_count = s.vst_count + excluded.vst_count,
+               vst_ms = s.vst_ms + excluded.vst_ms,
+               watch_ms = s.watch_ms + excluded.watch_ms,
+               stall_ms = s.stall_ms + excluded.stall_ms,
+               stall_count = s.stall_count + excluded.stall_count,
+               seek_stall_ms = s.seek_stall_ms + excluded.seek_stall_ms,
+               seek_stall_count = s.seek_stall_count + excluded.seek_stall_count,
+               paused_ms = s.paused_ms + excluded.paused_ms,
+               bitrate_x_watch = s.bitrate_x_watch + excluded.bitrate_x_watch,
+               bitrate_switches = s.bitrate_switches + excluded.bitrate_switches,
+               bitrate_downswitches = s.bitrate_downswitches + excluded.bitrate_downswitches,
+               dropped_frames = s.dropped_frames + excluded.dropped_frames,
+               completions = s.completions + excluded.completions,
+               score_x_watch = s.score_x_watch + excluded.score_x_watch,
+               scored_sessions = s.scored_sessions + excluded.scored_sessions,
+               good_sessions = s.good_sessions + excluded.good_sessions,
+               fatal_errors = s.fatal_errors + excluded.fatal_errors,
+               nonfatal_errors = s.nonfatal_errors + excluded.nonfatal_errors
+        RETURNING s.ctid AS tid, s.window_start, s.content_id, s.country, s.device_type, s.cdn_pop,
+                  -- events first: nearly every row has some, which ends the test
+                  s.events = 0
+                  AND s.attempts = 0
+                  AND s.plays = 0
+                  AND s.ebvs = 0
+                  AND s.start_failures = 0
+                  AND s.playback_failures = 0
+                  AND s.vst_count = 0
+                  AND s.vst_ms = 0
+                  AND s.watch_ms = 0
+                  AND s.stall_ms = 0
+                  AND s.stall_count = 0
+                  AND s.seek_stall_ms = 0
+                  AND s.seek_stall_count = 0
+                  AND s.paused_ms = 0
+                  AND s.bitrate_x_watch = 0
+                  AND s.bitrate_switches = 0
+                  AND s.bitrate_downswitches = 0
+                  AND s.dropped_frames = 0
+                  AND s.completions = 0
+                  AND s.score_x_watch = 0
+                  AND s.scored_sessions = 0
+                  AND s.good_sessions = 0
+                  AND s.fatal_errors = 0
+                  AND s.nonfatal_errors = 0 AS nothing),
+    groups AS (SELECT DISTINCT window_start, content_id, country, device_type, cdn_pop FROM changed)
+    SELECT (SELECT array_agg(tid) FROM changed WHERE nothing) AS gone,
+           (SELECT array_agg(DISTINCT window_start) FROM groups) AS windows,
+           array_agg(window_start) AS w, array_agg(content_id) AS c, array_agg(country) AS co,
+           array_agg(device_type) AS d, array_agg(cdn_pop) AS pop
       INTO g
-      FROM (SELECT DISTINCT window_start, content_id, country, device_type, cdn_pop FROM keys) groups;
+      FROM groups;
+    -- rows that came to nothing (a rebuilt session took back what it gave)
+    IF g.gone IS NOT NULL THEN
+        DELETE FROM qoe.session_windows WHERE ctid = ANY (g.gone);
+    END IF;
     IF g.windows IS NOT NULL THEN
         -- the groups touched, re-aggregated: digests and hll cannot subtract
         DELETE FROM qoe.qoe_5min q

@@ -507,10 +507,11 @@ fill_delta(void *arg, int i, Datum *values, bool *nulls)
 	set_text(values, nulls, d->key_attno[K_COUNTRY], key->country);
 	set_text(values, nulls, d->key_attno[K_DEVICE_TYPE], key->device_type);
 	set_text(values, nulls, d->key_attno[K_CDN_POP], key->cdn_pop);
+	/* an unchanged figure is NULL: it takes no room (most are) */
 	for (int f = 0; f < F_COUNT; f++)
 	{
 		values[d->fig_attno[f] - 1] = Int64GetDatum(row->f.v[f]);
-		nulls[d->fig_attno[f] - 1] = false;
+		nulls[d->fig_attno[f] - 1] = (row->f.v[f] == 0);
 	}
 }
 
