@@ -71,7 +71,7 @@
  * viewers costs 5-30 ms of CPU while ingest leaves versions of the playing
  * sessions behind (a tenth of the cluster's CPU through qoe.ingest at
  * 50 ms). 70 ms keeps concurrent_viewers within 100 ms of a commit at p99
- * (doc/redis.md, cost).
+ * while a read is that cheap (doc/redis.md, freshness and cost).
  */
 #define WOKEN_SPACING_MS 70
 
@@ -935,7 +935,7 @@ qoe_publisher_main(Datum main_arg)
 	/*
 	 * What it reads is in shared buffers (sessions playing now, the latest
 	 * windows): a bitmap scan's prefetching would only look every page up
-	 * twice, a seventh of its time under ingest (doc/redis.md, cost).
+	 * twice, a seventh of its time under ingest (doc/redis.md).
 	 */
 	SetConfigOption("effective_io_concurrency", "0", PGC_USERSET, PGC_S_OVERRIDE);
 	pgstat_report_appname("qoe_ext publisher");
