@@ -10,9 +10,11 @@
  * the first poll that saw each key ("-1" if not within 5 s). The commit is
  * visible in PostgreSQL before the client learns of it, so t0 is late by
  * one round trip on loopback (tens of microseconds): the figures are at
- * most that much too low. Both clocks are this process's.
+ * most that much too low. Both clocks are this process's. With SECONDS, it
+ * starts no marker after that many seconds (a slow chain must not stretch
+ * the run: a marker may wait 5 s).
  *
- *   probe CONNINFO REDIS_PORT MARKERS INTERVAL_MS BASE_ID
+ *   probe CONNINFO REDIS_PORT MARKERS INTERVAL_MS BASE_ID [SECONDS]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,15 +51,17 @@ main(int argc, char **argv)
 	int			markers;
 	int			interval_ms;
 	long long	base;
+	double		stop_at;
 
-	if (argc != 6)
+	if (argc != 6 && argc != 7)
 	{
-		fprintf(stderr, "usage: probe CONNINFO REDIS_PORT MARKERS INTERVAL_MS BASE_ID\n");
+		fprintf(stderr, "usage: probe CONNINFO REDIS_PORT MARKERS INTERVAL_MS BASE_ID [SECONDS]\n");
 		return 2;
 	}
 	markers = atoi(argv[3]);
 	interval_ms = atoi(argv[4]);
 	base = atoll(argv[5]);
+	stop_at = argc == 7 ? now_ms() + atoi(argv[6]) * 1000.0 : -1;
 	pg = PQconnectdb(argv[1]);
 	if (PQstatus(pg) != CONNECTION_OK)
 	{
@@ -70,7 +74,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "probe: cannot connect to Redis\n");
 		return 1;
 	}
-	for (int i = 0; i < markers; i++)
+	for (int i = 0; i < markers && (stop_at < 0 || now_ms() < stop_at); i++)
 	{
 		double		start = now_ms();
 		double		t0;

@@ -19,7 +19,15 @@
 #       the moment the marker's COMMIT returned to the client, for
 #       concurrent_viewers:{id} (woken by the ingest commit) and for the
 #       plays field of qoe_metrics:{id} (woken by the refresh of the rollups
-#       the commit hurried).
+#       the commit hurried). Two loads:
+#       compressed: qoe_gen --rate 10000 with 2000 viewers: 30 s of wall time
+#         carry about 65 minutes of event time, so every refresh also closes
+#         windows of the coarser levels (once per round, from empty tables);
+#       live: event time is the wall clock (qoe_gen --realtime), 260,000
+#         viewers (38 events per simulated second per 1000 viewers: about
+#         10,000 events/s), after WARM s of event time ingested as fast as
+#         possible (sessions open in the generator's first minute); then
+#         QOE_BENCH_RUNS windows of latency_seconds - 6 s on the same stream.
 # Prints the load average before and after: the machine may be shared.
 #
 #   bash bench/redis/run.sh [events] [viewers] [latency_seconds]
@@ -35,6 +43,8 @@ EVENTS=${1:-400000}
 VIEWERS=${2:-2000}
 LAT_SECONDS=${3:-30}
 LAT_RATE=10000
+LIVE_VIEWERS=${QOE_BENCH_LIVE_VIEWERS:-260000}
+WARM=${QOE_BENCH_WARM_SECONDS:-120}
 RUNS=${QOE_BENCH_RUNS:-3}
 BATCH=500
 WORK=$(mktemp -d /tmp/qoe_bench.XXXXXX)
@@ -169,6 +179,45 @@ run_latency() {
 	lat_v[$run]=$(pct 1 "$WORK/lat_$run")
 	lat_m[$run]=$(pct 2 "$WORK/lat_$run")
 }
+# (c) live: one stream, caught up, then RUNS probe windows on it
+declare -A live_v live_m live_rate live_pub live_launch live_lag live_refresh
+run_live() {
+	local windows=$((LAT_SECONDS - 6)) t0 feed_pid pub launch p0 l0 i0 r0 ts run deadline caught=
+	fresh_tables
+	pub=$(psql -qXAt -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'qoe_ext publisher'")
+	launch=$(psql -qXAt -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'qoe_ext launcher'")
+	"$QOE_ROOT/src/tools/qoe_gen" --seed 11 --viewers "$LIVE_VIEWERS" --start-ms $(( $(date +%s%3N) - WARM * 1000 )) \
+		--duration-sec $((WARM + 300 + RUNS * (windows + 10))) --realtime --format array --batch $BATCH |
+		"$WORK/feed" "" >/dev/null 2>&1 &
+	feed_pid=$!
+	t0=$(now_s)
+	# caught up: the newest event stored is within 2 s of now (else probe anyway, after 180 s)
+	deadline=$((SECONDS + 180))
+	while [ $SECONDS -lt $deadline ]; do
+		caught=$(psql -qXAt -c "SELECT coalesce(max(last_event_at) > pg_catalog.now() - interval '2 s', false) FROM qoe.sessions")
+		[ "$caught" = t ] && break
+		sleep 0.5
+	done
+	live_caught=$(printf '%.0f s%s' "$(calc "$(now_s) - $t0")" "$( [ "$caught" = t ] || echo ' (not caught up)')")
+	for run in $(seq "$RUNS"); do
+		p0=$(awk '{ print $14 + $15 }' "/proc/$pub/stat")
+		l0=$(awk '{ print $14 + $15 }' "/proc/$launch/stat")
+		i0=$(psql -qXAt -c "SELECT sum(n_tup_ins) FROM pg_stat_user_tables WHERE relname LIKE 'viewing_events%'")
+		r0=$(psql -qXAt -c "SELECT runs FROM qoe.scheduler_status WHERE job = 'refresh_rollups'")
+		ts=$(now_s)
+		"$WORK/probe" "" "$REDIS_PORT" $((windows * 10)) 100 $((950000000 + run * 100000)) "$windows" >"$WORK/live_$run"
+		live_pub[$run]=$(calc "($(awk '{ print $14 + $15 }' "/proc/$pub/stat") - $p0) / $CLK_TCK / ($(now_s) - $ts)")
+		live_launch[$run]=$(calc "($(awk '{ print $14 + $15 }' "/proc/$launch/stat") - $l0) / $CLK_TCK / ($(now_s) - $ts)")
+		live_rate[$run]=$(calc "($(psql -qXAt -c "SELECT sum(n_tup_ins) FROM pg_stat_user_tables WHERE relname LIKE 'viewing_events%'") - $i0) / ($(now_s) - $ts)")
+		live_lag[$run]=$(psql -qXAt -c "SELECT round(extract(epoch FROM pg_catalog.now() - max(last_event_at)) * 1000) FROM qoe.sessions")
+		live_refresh[$run]=$(psql -qXAt -c "SELECT runs - $r0 FROM qoe.scheduler_status WHERE job = 'refresh_rollups'")
+		live_v[$run]=$(pct 1 "$WORK/live_$run")
+		live_m[$run]=$(pct 2 "$WORK/live_$run")
+	done
+	# qoe_gen exits on its next line (EPIPE)
+	kill "$feed_pid" 2>/dev/null || true
+	wait "$feed_pid" 2>/dev/null || true
+}
 # "p50 p99 max" of column c (a -1, never seen within 5 s, sorts as the largest)
 pct() {
 	awk -v c="$1" '{ print ($c < 0 ? 99999 : $c) }' "$2" | sort -g |
@@ -185,6 +234,7 @@ for run in $(seq "$RUNS"); do
 	run_latency "$run"
 	echo "round $run of $RUNS done"
 done
+run_live
 
 # "median min max" of the runs of one measure: stats ARRAY_NAME KEY
 stats() {
@@ -227,9 +277,20 @@ printf '  (a) CPU s of the publisher/launcher per run, off: %s; on: %s\n' \
 ratio "(b) on / off:" kafka
 printf '  (c) commit to visible in Redis at %d events/s asked (qoe.ingest, batches of %d), %d markers per run, ms "p50 p99 max" per run:\n' \
 	$LAT_RATE $BATCH $(( (LAT_SECONDS - 6) * 10 ))
+printf '    compressed event time (qoe_gen --rate %d, %d viewers, a fresh stream per run):\n' $LAT_RATE "$VIEWERS"
 printf '      concurrent_viewers:{id}: %s\n' "$(list lat_v)"
 printf '      qoe_metrics:{id} plays:  %s\n' "$(list lat_m)"
 printf '      load events/s reached: %s\n' "$(for r in $(seq "$RUNS"); do printf '%.0f ' "${lat_rate[$r]}"; done)"
 printf '      CPU, share of one core, publisher: %s; launcher (scheduler): %s\n' \
 	"$(for r in $(seq "$RUNS"); do printf '%.2f ' "${lat_pub[$r]}"; done)" \
 	"$(for r in $(seq "$RUNS"); do printf '%.2f ' "${lat_launch[$r]}"; done)"
+printf '    live (qoe_gen --realtime, %d viewers, %d s of event time first, caught up after %s), %d windows of one stream:\n' \
+	"$LIVE_VIEWERS" "$WARM" "$live_caught" "$RUNS"
+printf '      concurrent_viewers:{id}: %s\n' "$(list live_v)"
+printf '      qoe_metrics:{id} plays:  %s\n' "$(list live_m)"
+printf '      load events/s reached: %s\n' "$(for r in $(seq "$RUNS"); do printf '%.0f ' "${live_rate[$r]}"; done)"
+printf '      newest event stored, ms behind the clock at the end: %s\n' "$(list live_lag)"
+printf '      refreshes of the rollups per window: %s\n' "$(list live_refresh)"
+printf '      CPU, share of one core, publisher: %s; launcher (scheduler): %s\n' \
+	"$(for r in $(seq "$RUNS"); do printf '%.2f ' "${live_pub[$r]}"; done)" \
+	"$(for r in $(seq "$RUNS"); do printf '%.2f ' "${live_launch[$r]}"; done)"

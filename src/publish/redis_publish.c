@@ -18,9 +18,9 @@
  *
  * Rounds (core/commit_wake.c): an ingest commit wakes it for the viewers, a
  * committed refresh of the rollups for qoe_metrics, an evaluation that
- * queued alert changes for the outbox (as often as qoe_wake_earliest
- * allows), and every qoe.redis_publish_interval it publishes what no round
- * published within that interval (trending_content always: a decayed score
+ * queued alert changes for the outbox (as often as woken_round_at allows),
+ * and every qoe.redis_publish_interval it publishes what no round published
+ * within that interval (trending_content always: a decayed score
  * over an hour, read only then).
  *
  * The Kafka supervisor starts it while qoe.redis_host is set
@@ -64,6 +64,16 @@
 #define SUPERVISE_MS	10000	/* the supervisor's look, and restart delay */
 #define SCORE_LEN		32
 #define ALERT_BATCH		1000	/* alert messages per round; more: another round soon */
+
+/*
+ * Woken rounds start at least this far apart, beyond qoe_wake_earliest's
+ * 50 ms: under a stream of commits they run at this cap, and reading the
+ * viewers costs 5-30 ms of CPU while ingest leaves versions of the playing
+ * sessions behind (a tenth of the cluster's CPU through qoe.ingest at
+ * 50 ms). 70 ms keeps concurrent_viewers within 100 ms of a commit at p99
+ * while a read is that cheap (doc/redis.md, freshness and cost).
+ */
+#define WOKEN_SPACING_MS 70
 
 /* What a round reads and publishes. */
 #define ROUND_VIEWERS	0x1
@@ -850,10 +860,18 @@ static int64 round_cpu_us = 0;
 /* When each part (ROUND_* bit i) was last read and published; 0: never. */
 static TimestampTz part_published_at[ROUND_NPARTS];
 
+/* When a woken round may start: qoe_wake_earliest, and WOKEN_SPACING_MS. */
+static TimestampTz
+woken_round_at(void)
+{
+	return Max(qoe_wake_earliest(round_started, round_ended, round_cpu_us),
+			   TimestampTzPlusMilliseconds(round_started, WOKEN_SPACING_MS));
+}
+
 /*
  * What to publish now, taking the wake-ups it answers (before the round's
- * snapshot: a commit after this wakes the next round). Once
- * qoe_wake_earliest allows: the viewers after an ingest commit, qoe_metrics
+ * snapshot: a commit after this wakes the next round). When
+ * woken_round_at allows: the viewers after an ingest commit, qoe_metrics
  * after a refresh of the rollups, the alert outbox after an evaluation that
  * queued changes. In the periodic round (every qoe.redis_publish_interval),
  * also every part no round published within that interval: under a stream
@@ -867,8 +885,7 @@ round_due(TimestampTz now, bool periodic)
 	uint32		pending = qoe_wake_pending(QOE_WAKE_PUBLISHER);
 	int			what = 0;
 
-	if (!periodic &&
-		(pending == 0 || now < qoe_wake_earliest(round_started, round_ended, round_cpu_us)))
+	if (!periodic && (pending == 0 || now < woken_round_at()))
 		return 0;
 	pending = qoe_wake_take(QOE_WAKE_PUBLISHER, pending);
 	if (pending & QOE_WAKE_INGESTED)
@@ -889,7 +906,7 @@ static TimestampTz
 round_wakes_at(TimestampTz next_round)
 {
 	if (qoe_wake_pending(QOE_WAKE_PUBLISHER) != 0)
-		return Min(next_round, qoe_wake_earliest(round_started, round_ended, round_cpu_us));
+		return Min(next_round, woken_round_at());
 	return next_round;
 }
 
@@ -915,6 +932,12 @@ qoe_publisher_main(Datum main_arg)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(qoe_database, qoe_worker_role, 0);
 	qoe_worker_secure_session();
+	/*
+	 * What it reads is in shared buffers (sessions playing now, the latest
+	 * windows): a bitmap scan's prefetching would only look every page up
+	 * twice, a seventh of its time under ingest (doc/redis.md).
+	 */
+	SetConfigOption("effective_io_concurrency", "0", PGC_USERSET, PGC_S_OVERRIDE);
 	pgstat_report_appname("qoe_ext publisher");
 	qoe_redis_status_attach();
 	qoe_wake_attach(QOE_WAKE_PUBLISHER);

@@ -314,6 +314,7 @@ typedef struct Options
 	bool		array_format;
 	uint32_t	batch;
 	double		rate;
+	bool		realtime;
 	bool		kafka_key;
 	bool		dotted;
 	bool		uuid_ids;
@@ -352,6 +353,8 @@ static const char usage_text[] =
 	"  --format ndjson|array  one event per line, or arrays (default ndjson)\n"
 	"  --batch N            events per array line (default 100, 1..10000)\n"
 	"  --rate EPS           pace to EPS events per wall-clock second (default 0: no pacing)\n"
+	"  --realtime           pace to event time: write each line once the wall clock reaches\n"
+	"                       its last event's timestamp (past events go out at once)\n"
 	"  --kafka-key          NDJSON lines prefixed with the session_id and a tab (kcat -K '\\t')\n"
 	"  --dotted             dotted event names (video.playback.start, ...)\n"
 	"  --uuid-ids           UUIDv4 session and event ids\n"
@@ -430,7 +433,7 @@ pop_exists(const char *name)
 enum
 {
 	OPT_EVENTS = 256, OPT_DURATION, OPT_SEED, OPT_START_MS, OPT_VIEWERS, OPT_USERS,
-	OPT_TITLES, OPT_ZIPF, OPT_FORMAT, OPT_BATCH, OPT_RATE, OPT_DOTTED, OPT_UUID_IDS,
+	OPT_TITLES, OPT_ZIPF, OPT_FORMAT, OPT_BATCH, OPT_RATE, OPT_REALTIME, OPT_DOTTED, OPT_UUID_IDS,
 	OPT_ISO, OPT_OUT_OF_ORDER, OPT_DUPLICATES, OPT_DEGRADE_POP, OPT_DEGRADE_TITLE,
 	OPT_CATALOG, OPT_VERBOSE, OPT_KAFKA_KEY, OPT_TASTE, OPT_SERIES
 };
@@ -449,6 +452,7 @@ static const struct option long_options[] = {
 	{"format", required_argument, NULL, OPT_FORMAT},
 	{"batch", required_argument, NULL, OPT_BATCH},
 	{"rate", required_argument, NULL, OPT_RATE},
+	{"realtime", no_argument, NULL, OPT_REALTIME},
 	{"kafka-key", no_argument, NULL, OPT_KAFKA_KEY},
 	{"dotted", no_argument, NULL, OPT_DOTTED},
 	{"uuid-ids", no_argument, NULL, OPT_UUID_IDS},
@@ -520,6 +524,9 @@ parse_options(int argc, char **argv, Options *o)
 			case OPT_RATE:
 				o->rate = parse_number("rate", optarg, 0, 1e9);
 				break;
+			case OPT_REALTIME:
+				o->realtime = true;
+				break;
 			case OPT_KAFKA_KEY:
 				o->kafka_key = true;
 				break;
@@ -572,6 +579,8 @@ parse_options(int argc, char **argv, Options *o)
 						o->degrade_titles[i], o->titles);
 	if (!o->catalog && o->events == 0 && o->duration_ms == 0)
 		usage_error("give --events N and/or --duration-sec S");
+	if (o->realtime && o->rate > 0)
+		usage_error("give --rate EPS or --realtime, not both");
 	if (o->kafka_key && o->array_format)
 		usage_error("--kafka-key needs --format ndjson: a Kafka message carries one event");
 }
@@ -595,6 +604,8 @@ typedef struct Output
 	int64_t		written;
 	bool		full;			/* the --events limit is reached */
 	double		rate;
+	bool		realtime;		/* --realtime: lines wait for due_ms */
+	int64_t		due_ms;			/* event time of the event being written */
 	struct timespec started;
 } Output;
 
@@ -640,6 +651,23 @@ pace_output(void)
 	if (ahead > 0.002)
 	{
 		struct timespec nap = {(time_t) ahead, (long) ((ahead - (time_t) ahead) * 1e9)};
+
+		nanosleep(&nap, NULL);
+	}
+}
+
+/* --realtime: sleep until the wall clock reaches the event time just written. */
+static void
+pace_to_event_time(void)
+{
+	struct timespec now;
+	int64_t		ahead_ms;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	ahead_ms = out.due_ms - ((int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000);
+	if (ahead_ms > 1)
+	{
+		struct timespec nap = {(time_t) (ahead_ms / 1000), (long) (ahead_ms % 1000) * 1000000};
 
 		nanosleep(&nap, NULL);
 	}
@@ -708,7 +736,12 @@ write_event(const char *text, size_t len)
 		out.full = true;
 		close_array_line();
 	}
-	if (out.rate > 0 && line_done)
+	if (out.realtime && line_done)
+	{
+		pace_to_event_time();
+		flush_output();
+	}
+	else if (out.rate > 0 && line_done)
 	{
 		flush_output();
 		pace_output();
@@ -1690,6 +1723,7 @@ run(Sim *sim)
 		size_t		slot = sim->heap[0] & MAX_VIEWERS;
 		Session    *s = &sim->sessions[slot];
 
+		out.due_ms = s->t;
 		deliver(text, format_event(sim, s, text));
 		s->seq++;
 		session_advance(sim, s);
@@ -1740,6 +1774,7 @@ main(int argc, char **argv)
 	out.batch = opt.batch;
 	out.limit = opt.events;
 	out.rate = opt.rate;
+	out.realtime = opt.realtime;
 	clock_gettime(CLOCK_MONOTONIC, &out.started);
 
 	if (opt.verbose)

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Under a stream of ingest commits (doc/redis.md, cost) the publisher's woken
+# rounds start at least 70 ms apart: at most about 14 a second, however many
+# commits wake it (it used to follow them at up to 20 a second, a tenth of
+# the cluster's CPU through qoe.ingest), and the keys still follow the
+# commits: the last title committed shows in Redis at once.
+set -eu
+QOE_ROOT=${QOE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+command -v redis-server >/dev/null || { echo "redis-server not installed"; exit 77; }
+. "$QOE_ROOT/test/lib/cluster.sh"
+. "$QOE_ROOT/test/lib/kafka_source.sh"
+. "$QOE_ROOT/test/lib/redis.sh"
+
+# the fallbacks far away: every round counted below is a woken one
+qoe_redis_start
+qoe_publisher_cluster "qoe.redis_publish_interval = '60s'
+qoe.rollup_refresh_interval = '60s'"
+qoe_wait_for 30 "SELECT state FROM qoe.redis_status" connected
+qoe_wait_for 30 "SELECT publishes > 0 FROM qoe.redis_status" t
+
+# 300 commits, each a new playing session of a title of its own, one every
+# 10 ms or so: far more often than the rounds may follow
+publishes() { psql -qXAt -c "SELECT publishes FROM qoe.redis_status"; }
+p0=$(publishes)
+t0=$(qoe_ms)
+psql -qX -v ON_ERROR_STOP=1 -o /dev/null <<SQL
+DO \$\$
+DECLARE
+    now_ms bigint;
+BEGIN
+    FOR i IN 1..300 LOOP
+        now_ms := (extract(epoch FROM clock_timestamp()) * 1000)::bigint;
+        PERFORM qoe.ingest(format('[{"event_type":"start","session_id":"c-%s","event_id":"a","user_id":1,"content_id":%s,"timestamp":%s},
+                                    {"event_type":"first_frame","session_id":"c-%s","event_id":"b","user_id":1,"content_id":%s,"timestamp":%s}]',
+                                  i, 880000 + i, now_ms - 1000, i, 880000 + i, now_ms));
+        COMMIT;
+        PERFORM pg_sleep(0.01);
+    END LOOP;
+END \$\$;
+SQL
+rounds=$(($(publishes) - p0))
+t1=$(qoe_ms)
+deadline=$((t1 + 1000))
+until [ "$(qoe_rcli EXISTS concurrent_viewers:880300)" = 1 ]; do
+	[ "$(qoe_ms)" -lt $deadline ] || { echo "concurrent_viewers:880300 not in Redis 1 s after its commit" >&2; exit 1; }
+	sleep 0.005
+done
+elapsed=$((t1 - t0))
+# one round per 70 ms, and one under way at the start (20 a second would be 50 ms)
+limit=$((elapsed / 70 + 3))
+echo "$rounds publishing rounds for 300 commits in $elapsed ms (at most $limit)"
+[ "$rounds" -le "$limit" ] || { echo "the publisher followed the commits more often than every 70 ms" >&2; exit 1; }
+[ "$rounds" -ge 3 ] || { echo "the commits did not wake the publisher" >&2; exit 1; }
+qoe_wait_viewers_equal 2000 >/dev/null
+echo "ok"
