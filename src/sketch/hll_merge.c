@@ -100,6 +100,13 @@ to_registers(MemoryContext cxt, HllMergeState *st)
 		add_hash(st, (uint64) st->elems[i]);
 	st->nelem = 0;
 	st->type = HLL_FULL;
+	/* registers stay registers: the lists go (fresh memory is page faults) */
+	if (st->elems)
+		pfree(st->elems);
+	if (st->spare)
+		pfree(st->spare);
+	st->elems = st->spare = NULL;
+	st->cap = 0;
 }
 
 static HllMergeState *

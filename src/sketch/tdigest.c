@@ -808,6 +808,22 @@ td_collect_singles(TDigest *td)
 	scratch_grow((void **) &scratch_sort, &scratch_sort_size, td->npending,
 				 sizeof(TDCentroid));
 	pending = td_sort_centroids(td->pending, scratch_sort, td->npending);
+	if (td->ncentroids == 0)
+	{
+		/* digests merged just for this: their queue becomes the centroids */
+		TDCentroid *old = td->centroids;
+		int			oldmax = td->maxcentroids;
+
+		if (pending != td->pending)
+			memcpy(td->pending, pending, sizeof(TDCentroid) * n);
+		td->centroids = td->pending;
+		td->maxcentroids = td->maxpending;
+		td->pending = old;
+		td->maxpending = oldmax;
+		td->ncentroids = n;
+		td->npending = 0;
+		return true;
+	}
 	scratch_grow((void **) &scratch_in, &scratch_in_size, n, sizeof(TDCentroid));
 	td_merge_centroids(td->centroids, td->ncentroids, pending, td->npending, scratch_in);
 	if (n > td->maxcentroids)
