@@ -44,6 +44,10 @@ CREATE VIEW rcheck AS
 SELECT qoe.refresh_rollups() >= 0 AS drained;
 TRUNCATE qoe.qoe_rollups;
 SELECT levels_through, allowed_lateness FROM qoe.rollup_status;
+-- and a level added (doc/rollups.md), one the defaults leave out: titles per
+-- 5 minutes, a level at the grain of qoe_5min itself, which qoe_metrics
+-- reads up to the watermark, and qoe_5min after it (removed at the end)
+INSERT INTO qoe.rollup_levels VALUES ('5min_title', '5 min', '{content_id}', '5min');
 CREATE FUNCTION through() RETURNS interval LANGUAGE sql AS
     $$ SELECT levels_through - to_timestamp((SELECT ms FROM rb) / 1000.0) FROM qoe.rollup_status $$;
 
@@ -121,16 +125,17 @@ SELECT ((extract(epoch FROM window_start) * 1000)::bigint - (SELECT ms FROM rb))
   FROM qoe.qoe_5min WHERE content_id = 4242 ORDER BY 1;
 SELECT last_run IS NOT NULL AS ran, last_windows > 0 AS windows FROM qoe.rollup_status;
 -- the watermark: the latest window refreshed (minute 15) less the lateness
--- allowed (5 min); no level window of these sessions has ended by minute
--- 10: the levels hold none (the other tests' older windows, they do)
+-- allowed (5 min); of the level windows of these sessions only the 5-minute
+-- ones of minutes 0 and 5 have ended by minute 10: the levels hold those
+-- (and the other tests' older windows)
 CREATE VIEW held AS
     SELECT level, count(*) AS rows FROM qoe.qoe_rollups WHERE content_id = 4242 GROUP BY 1 ORDER BY 1;
 SELECT through();
 SELECT * FROM held;
 SELECT level, differing FROM levels_match();
 -- event time moves on: a session of another title two hours later closes
--- the 15-minute and hourly windows of these sessions, which the levels then
--- hold; their 6-hour and daily windows stay open
+-- the 5-, 15- and 30-minute and hourly windows of these sessions, which the
+-- levels then hold; their 3-hour, 6-hour and daily windows stay open
 SELECT accepted FROM qoe.ingest(rev('clock1', 'start', 7200000, '{"content_id":4299}', 9));
 SELECT refreshed();
 SELECT through(), last_level_rows > 0 AS level_rows FROM qoe.rollup_status;
@@ -166,17 +171,23 @@ BEGIN
     same := via_levels = via_5min AND via_levels IS NOT NULL;
     reads_level := CASE WHEN level_read IS NOT NULL THEN bumped >= 1000 + (SELECT sum((e ->> 'attempts')::bigint) FROM jsonb_array_elements(via_levels) e) END;
 END $f$;
--- (the 6-hour and daily windows of the sessions have not ended by the
--- watermark: read from finer levels; two ranges straddle the watermark)
+-- (the 3-hour, 6-hour and daily windows of the sessions have not ended by
+-- the watermark: read from finer levels; two ranges straddle the watermark,
+-- whose windows after it qoe_5min answers even where 5min_title has the
+-- grain)
 CREATE VIEW metrics_matches AS
 SELECT r.level_read, r.g, r.gb, (metrics_match(r.f, r.t, r.g, r.gb, r.level_read)).*
   FROM (SELECT to_timestamp(ms / 1000.0) AS b FROM rb) b,
        LATERAL (SELECT date_bin(x.grain, b.b, '2000-01-01 00:00+00') AS w, x.grain
-                  FROM (VALUES (interval '15 min'), ('1 hour'), ('6 hours'), ('1 day')) x(grain)) w,
+                  FROM (VALUES (interval '5 min'), ('15 min'), ('30 min'), ('1 hour'), ('3 hours'),
+                               ('6 hours'), ('1 day')) x(grain)) w,
        LATERAL (VALUES
            -- one window of each level, holding the sessions: read from that level
-           (w.w, w.w + w.grain, NULL::interval, '{}'::text[], CASE w.grain WHEN '15 min' THEN '15min_title'
+           (w.w, w.w + w.grain, NULL::interval, '{}'::text[], CASE w.grain WHEN '5 min' THEN '5min_title'
+                                                         WHEN '15 min' THEN '15min_title'
+                                                         WHEN '30 min' THEN '30min_title'
                                                          WHEN '1 hour' THEN '1h_title'
+                                                         WHEN '3 hours' THEN '3h_title'
                                                          WHEN '6 hours' THEN '6h_title' ELSE '1d_title' END),
            (w.w, w.w + w.grain, w.grain, '{country,cdn_pop}', CASE w.grain WHEN '1 hour' THEN '1h'
                                                                      WHEN '1 day' THEN '1d' END),
@@ -429,6 +440,8 @@ DROP VIEW rcheck;
 DROP VIEW rw;
 DROP FUNCTION rev(text, text, bigint, jsonb, bigint);
 DROP TABLE rb;
+DELETE FROM qoe.qoe_rollups WHERE level = '5min_title';
+DELETE FROM qoe.rollup_levels WHERE level = '5min_title';
 
 -- qoe.bigint_sums: the same sums as one sum() per column, exact beyond 2^53
 -- (where a float8 sum is not), NULLs adding nothing, NULL for no rows

@@ -240,7 +240,7 @@ COMMENT ON INDEX qoe.qoe_5min_title IS 'A title''s windows over a range: what th
 
 CREATE TABLE qoe.rollup_levels (
     level text PRIMARY KEY,
-    grain interval NOT NULL CHECK (grain IN ('5 min', '15 min', '1 hour', '6 hours', '1 day')),
+    grain interval NOT NULL CHECK (grain IN ('5 min', '15 min', '30 min', '1 hour', '3 hours', '6 hours', '1 day')),
     dims text[] NOT NULL CHECK (dims <@ '{content_id,country,device_type,cdn_pop}'),
     source text REFERENCES qoe.rollup_levels,
     CHECK ((source IS NULL) = (level = '5min'))
@@ -250,8 +250,10 @@ INSERT INTO qoe.rollup_levels VALUES
     ('1h', '1 hour', '{content_id,country,device_type,cdn_pop}', '5min'),
     ('1d', '1 day', '{content_id,country,device_type,cdn_pop}', '1h'),
     ('15min_title', '15 min', '{content_id}', '5min'),
-    ('1h_title', '1 hour', '{content_id}', '15min_title'),
-    ('6h_title', '6 hours', '{content_id}', '1h_title'),
+    ('30min_title', '30 min', '{content_id}', '15min_title'),
+    ('1h_title', '1 hour', '{content_id}', '30min_title'),
+    ('3h_title', '3 hours', '{content_id}', '1h_title'),
+    ('6h_title', '6 hours', '{content_id}', '3h_title'),
     ('1d_title', '1 day', '{content_id}', '6h_title');
 COMMENT ON TABLE qoe.rollup_levels IS
     'The levels of the rollups: 5min is qoe.qoe_5min, the others are rows of qoe.qoe_rollups merged from their source level; qoe.qoe_metrics reads the coarsest that answers a query';
@@ -613,9 +615,9 @@ DECLARE
     hi timestamptz;
     through timestamptz;
     pieces text[] := '{}';
-    -- the columns of the levels read
-    read constant text := 'q.window_start, q.content_id, q.country, q.device_type, q.cdn_pop, '
-        'q.attempts, q.plays, q.ebvs, q.start_failures, q.playback_failures, q.vst_digest, '
+    -- the columns of the levels read: the window for a grain, the dimensions
+    -- grouped by, the state merged (each column a row carries costs a merge)
+    read text := 'q.attempts, q.plays, q.ebvs, q.start_failures, q.playback_failures, q.vst_digest, '
         'q.stall_ms, q.stall_count, q.watch_ms, q.bitrate_x_watch, q.completions, '
         'q.score_x_watch, q.good_sessions, q.scored_sessions, q.unique_viewers';
 BEGIN
@@ -627,6 +629,7 @@ BEGIN
         IF d = ANY (group_by) THEN
             cols := cols || format(', q.%I', d);
             keys := keys || format(', q.%I', d);
+            read := read || format(', q.%I', d);
         ELSE
             cols := cols || format(', NULL::%s AS %I', CASE d WHEN 'content_id' THEN 'bigint' ELSE 'text' END, d);
         END IF;
@@ -647,6 +650,7 @@ BEGIN
                       HINT = 'Use for example ''5 min'', ''1 hour'' or ''1 day''; months are not supported.';
         END IF;
         bucket_expr := format('date_bin($3, q.window_start, %L)', origin);
+        read := read || ', q.window_start';
     END IF;
     -- the 5-minute windows starting in [from_ts, to_ts): [lo, hi)
     lo := date_bin('5 min', from_ts, origin);
@@ -661,13 +665,21 @@ BEGIN
     -- and after the watermark; 5min leaves nothing. The watermark is read in
     -- the snapshot of the rows (a STABLE function has one).
     through := coalesce((SELECT s.levels_through FROM qoe.rollup_status s), '-infinity');
-    FOR lv IN SELECT DISTINCT ON (v.grain) v.level, v.grain
-                FROM qoe.rollup_levels v
-               WHERE v.dims @> coalesce(group_by, '{}')
-                 AND (qoe_metrics.grain IS NULL
-                      OR (extract(epoch FROM qoe_metrics.grain) * 1000)::bigint
-                                       % (extract(epoch FROM v.grain) * 1000)::bigint = 0)
-               ORDER BY v.grain DESC, cardinality(v.dims), v.level LOOP
+    -- 5min (qoe.qoe_5min) comes last, even where a level with fewer
+    -- dimensions has its grain (5min_title): it alone holds the windows after
+    -- the watermark
+    FOR lv IN SELECT c.level, c.grain, false AS last
+                FROM (SELECT DISTINCT ON (v.grain) v.level, v.grain
+                        FROM qoe.rollup_levels v
+                       WHERE v.dims @> coalesce(group_by, '{}')
+                         AND (qoe_metrics.grain IS NULL
+                              OR (extract(epoch FROM qoe_metrics.grain) * 1000)::bigint
+                                               % (extract(epoch FROM v.grain) * 1000)::bigint = 0)
+                       ORDER BY v.grain DESC, cardinality(v.dims), v.level) c
+               WHERE c.level <> '5min'
+              UNION ALL
+              SELECT '5min', interval '5 min', true
+              ORDER BY 3, 2 DESC LOOP
         rest := '{}';
         FOREACH gap IN ARRAY gaps LOOP
             lo := date_bin(lv.grain, lower(gap), origin);

@@ -36,6 +36,8 @@ PG_FUNCTION_INFO_V1(qoe_hll_merge_deserialize);
 /* postgresql-hll's multiset buffer: no more registers nor explicit hashes */
 #define HLL_MAX_DATA (128 * 1024)
 #define HLL_MAX_EXPLICIT ((HLL_MAX_DATA - 8) / 8)
+/* an explicit input this small is inserted into the union, not merged */
+#define HLL_FEW_HASHES 8
 
 typedef struct HllMergeState
 {
@@ -47,8 +49,11 @@ typedef struct HllMergeState
 	int			log2m;
 	int			threshold;		/* most hashes an explicit union keeps */
 	int			nelem;			/* hashes in elems, sorted (as int64), unique */
-	int			cap;
+	int			cap;			/* room in elems and in spare */
 	int64	   *elems;
+	int64	   *spare;			/* where the next union is merged into */
+	int			incap;
+	int64	   *in;				/* an input's hashes, decoded */
 	uint8	   *regs;			/* 2^log2m registers once HLL_FULL */
 } HllMergeState;
 
@@ -95,6 +100,13 @@ to_registers(MemoryContext cxt, HllMergeState *st)
 		add_hash(st, (uint64) st->elems[i]);
 	st->nelem = 0;
 	st->type = HLL_FULL;
+	/* registers stay registers: the lists go (fresh memory is page faults) */
+	if (st->elems)
+		pfree(st->elems);
+	if (st->spare)
+		pfree(st->spare);
+	st->elems = st->spare = NULL;
+	st->cap = 0;
 }
 
 static HllMergeState *
@@ -143,18 +155,38 @@ read_bits(BitReader *r, int n)
  * and turns to registers on the first new hash that finds the union at its
  * threshold; that is, when the union ends up larger than both the threshold
  * and what it held before. Into an empty union the input is taken whole, as
- * hll copies it (even with no hashes, or more than the threshold).
+ * hll copies it (even with no hashes, or more than the threshold). The
+ * buffers are the state's, reused from row to row: an allocation per row
+ * cost as much as the merge of a small sketch.
  */
 static void
 union_explicit(MemoryContext cxt, HllMergeState *st, const uint8 *b, int n)
 {
-	int64	   *in = palloc(Max(n, 1) * sizeof(int64));
+	int64	   *in;
 	int64	   *out;
 	bool		sorted = true;
 	int			i = 0,
 				j = 0,
 				k = 0;
 
+	if (n > st->incap)
+	{
+		st->incap = Max(Max(16, 2 * st->incap), n);
+		if (st->in)
+			pfree(st->in);
+		st->in = MemoryContextAlloc(cxt, st->incap * sizeof(int64));
+	}
+	in = st->in;
+	if (st->nelem + n > st->cap)
+	{
+		st->cap = Max(Max(16, 2 * st->cap), st->nelem + n);
+		st->elems = st->elems == NULL
+			? MemoryContextAlloc(cxt, st->cap * sizeof(int64))
+			: repalloc(st->elems, st->cap * sizeof(int64));
+		if (st->spare)
+			pfree(st->spare);
+		st->spare = MemoryContextAlloc(cxt, st->cap * sizeof(int64));
+	}
 	for (int x = 0; x < n; x++)
 	{
 		in[x] = (int64) pg_ntoh64(*(const uint64 *) (b + 8 * x));
@@ -164,7 +196,40 @@ union_explicit(MemoryContext cxt, HllMergeState *st, const uint8 *b, int n)
 	/* hll stores them sorted (as int64) and unique; anything else is sorted here */
 	if (!sorted)
 		qsort(in, n, sizeof(int64), cmp_int64);
-	out = palloc((st->nelem + Max(n, 1)) * sizeof(int64));
+	if (st->type == HLL_EXPLICIT && n <= HLL_FEW_HASHES)
+	{
+		/*
+		 * A few hashes into a larger union (a 5-minute window's viewers into
+		 * a title's day): each put in place by a binary search and one move,
+		 * not a merge that walks the whole union for every input row.
+		 */
+		int			before = st->nelem;
+
+		for (int x = 0; x < n; x++)
+		{
+			int			lo = 0,
+						hi = st->nelem;
+
+			while (lo < hi)
+			{
+				int			mid = (lo + hi) / 2;
+
+				if (st->elems[mid] < in[x])
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			if (lo < st->nelem && st->elems[lo] == in[x])
+				continue;
+			memmove(st->elems + lo + 1, st->elems + lo, (st->nelem - lo) * sizeof(int64));
+			st->elems[lo] = in[x];
+			st->nelem++;
+		}
+		if (st->nelem > Max(before, st->threshold))
+			to_registers(cxt, st);	/* the same registers: elems holds the input too */
+		return;
+	}
+	out = st->spare;
 	while (i < st->nelem || j < n)
 	{
 		int64		v;
@@ -185,18 +250,10 @@ union_explicit(MemoryContext cxt, HllMergeState *st, const uint8 *b, int n)
 	else
 	{
 		st->type = HLL_EXPLICIT;
-		if (k > st->cap)
-		{
-			st->cap = Max(Max(16, 2 * st->cap), k);
-			st->elems = st->elems == NULL
-				? MemoryContextAlloc(cxt, st->cap * sizeof(int64))
-				: repalloc(st->elems, st->cap * sizeof(int64));
-		}
-		memcpy(st->elems, out, k * sizeof(int64));
+		st->spare = st->elems;
+		st->elems = out;
 		st->nelem = k;
 	}
-	pfree(out);
-	pfree(in);
 }
 
 /* Union a stored sketch (b, its len bytes after the varlena header) into st. */

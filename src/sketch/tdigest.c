@@ -808,6 +808,22 @@ td_collect_singles(TDigest *td)
 	scratch_grow((void **) &scratch_sort, &scratch_sort_size, td->npending,
 				 sizeof(TDCentroid));
 	pending = td_sort_centroids(td->pending, scratch_sort, td->npending);
+	if (td->ncentroids == 0)
+	{
+		/* digests merged just for this: their queue becomes the centroids */
+		TDCentroid *old = td->centroids;
+		int			oldmax = td->maxcentroids;
+
+		if (pending != td->pending)
+			memcpy(td->pending, pending, sizeof(TDCentroid) * n);
+		td->centroids = td->pending;
+		td->maxcentroids = td->maxpending;
+		td->pending = old;
+		td->maxpending = oldmax;
+		td->ncentroids = n;
+		td->npending = 0;
+		return true;
+	}
 	scratch_grow((void **) &scratch_in, &scratch_in_size, n, sizeof(TDCentroid));
 	td_merge_centroids(td->centroids, td->ncentroids, pending, td->npending, scratch_in);
 	if (n > td->maxcentroids)
@@ -1375,26 +1391,28 @@ td_validate(const TDigest *td, int sqlstate)
 /*
  * Decode a packed digest into td (centroids allocated in mcxt), checking
  * both the layout and the invariants, so that a damaged value is an error
- * and never a wild read.
+ * and never a wild read. The value may have a short (1-byte) header, as a
+ * small digest has on disk: reading it in place spares a copy per row in
+ * the merging aggregates. Sizes in messages count a 4-byte header.
  */
 void
 td_unpack(TDigest *td, MemoryContext mcxt, const struct varlena *packed, int sqlstate)
 {
-	const char *base = (const char *) packed;
-	Size		size = VARSIZE_ANY(packed);
+	const char *data = VARDATA_ANY(packed);
+	Size		size = VARSIZE_ANY_EXHDR(packed) + VARHDRSZ;
 	const char *p;
-	const char *end = base + size;
+	const char *end = data + (size - VARHDRSZ);
 	uint8		version,
 				flags;
 	uint16		compression;
 	int32		n;
 	int			i;
 
-	Assert(!VARATT_IS_EXTENDED(packed));
+	Assert(!VARATT_IS_EXTERNAL(packed) && !VARATT_IS_COMPRESSED(packed));
 	if (size < TD_PACKED_HEADER_SIZE)
 		td_invalid(sqlstate, psprintf("The value has %d bytes, fewer than the %d-byte header.",
 									 (int) size, TD_PACKED_HEADER_SIZE));
-	p = base + VARHDRSZ;
+	p = data;
 	memcpy(&version, p, 1);
 	memcpy(&flags, p + 1, 1);
 	if (version != TD_FORMAT_VERSION)
@@ -1421,7 +1439,7 @@ td_unpack(TDigest *td, MemoryContext mcxt, const struct varlena *packed, int sql
 									 n, (int) size));
 	td->ncentroids = td->maxcentroids = n;
 	td->centroids = MemoryContextAlloc(mcxt, sizeof(TDCentroid) * n);
-	p = base + TD_PACKED_HEADER_SIZE;
+	p = data + (TD_PACKED_HEADER_SIZE - VARHDRSZ);
 	for (i = 0; i < n; i++)
 	{
 		memcpy(&td->centroids[i].mean, p, 8);

@@ -142,13 +142,14 @@ qoe_tdigest_agg_trans(PG_FUNCTION_ARGS)
 /*
  * The digest of argument 1 of a merging transition (tdigest_merge,
  * percentile_approx over digests), decoded in the per-row context, which the
- * executor resets; a malformed one is data_corrupted.
+ * executor resets; a malformed one is data_corrupted. A short header is read
+ * in place (td_unpack), not copied.
  */
 static void
 unpack_digest_arg(FunctionCallInfo fcinfo, TDigest *src)
 {
 	td_unpack(src, CurrentMemoryContext,
-			  (struct varlena *) PG_DETOAST_DATUM(PG_GETARG_DATUM(1)),
+			  (struct varlena *) PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(1)),
 			  ERRCODE_DATA_CORRUPTED);
 }
 

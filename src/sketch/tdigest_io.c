@@ -49,7 +49,7 @@ PG_FUNCTION_INFO_V1(qoe_tdigest_centroid_count);
 static void
 td_from_arg(FunctionCallInfo fcinfo, int argno, TDigest *td)
 {
-	struct varlena *packed = PG_DETOAST_DATUM(PG_GETARG_DATUM(argno));
+	struct varlena *packed = PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(argno));
 
 	td_unpack(td, CurrentMemoryContext, packed, ERRCODE_DATA_CORRUPTED);
 }
