@@ -40,14 +40,6 @@ SELECT put_session('e', 10, 1, at_ten(8), 1000, 100000, 0, 8000, 100, true);
 -- for churn_risk: user 13 played only 40 days ago, user 14 only 10 days ago
 SELECT put_session('f', 13, 2, at_ten(40), 1000, 100000, 0, 8000, 50, false);
 SELECT put_session('g', 14, 2, at_ten(10), 1000, 100000, 0, 8000, 50, false);
--- playing now on title 3 (country US): h counts; i is idle past the timeout;
--- j never showed a frame
-SELECT put_session('h', 20, 3, now() - interval '3 min', 1000, 1000, 0, 3000, 1, false,
-                   state => 'active', last_event => now() - interval '1 min');
-SELECT put_session('i', 21, 3, now() - interval '30 min', 1000, 1000, 0, 3000, 1, false,
-                   state => 'active', last_event => now() - interval '20 min');
-SELECT put_session('j', 22, 3, now() - interval '1 min', NULL, 0, 0, NULL, NULL, false,
-                   state => 'active', last_event => now());
 UPDATE qoe.sessions SET country = 'US', device_type = 'smart_tv', cdn_pop = 'us-east-1a';
 INSERT INTO qoe.users (user_id, signup_at)
     SELECT u, at_ten(8) FROM unnest(ARRAY[10, 11, 12]) u;
@@ -92,6 +84,19 @@ SELECT utc_day(0) - day AS days_back, active_users, new_viewers, returning_viewe
 SELECT cohort_week = date_trunc('week', utc_day(8))::date AS signup_week, week_number,
        cohort_size, active_users, round(retention::numeric, 4) AS retention
   FROM qoe.cohort_analysis ORDER BY week_number;
+
+-- playing now on title 3 (country US): h counts; i is idle past the timeout;
+-- j never showed a frame. Added after the checks of days 1 and 8 above: in
+-- the first half hour of a UTC day, i (and h, j) started yesterday.
+SELECT put_session('h', 20, 3, now() - interval '3 min', 1000, 1000, 0, 3000, 1, false,
+                   state => 'active', last_event => now() - interval '1 min');
+SELECT put_session('i', 21, 3, now() - interval '30 min', 1000, 1000, 0, 3000, 1, false,
+                   state => 'active', last_event => now() - interval '20 min');
+SELECT put_session('j', 22, 3, now() - interval '1 min', NULL, 0, 0, NULL, NULL, false,
+                   state => 'active', last_event => now());
+UPDATE qoe.sessions SET country = 'US', device_type = 'smart_tv', cdn_pop = 'us-east-1a'
+ WHERE session_id IN ('h', 'i', 'j');
+SELECT count(*) FROM qoe.refresh_views();
 
 -- drop-off of title 1: a stopped at 90 s (decile 9), b at 20 s (2), e at
 -- 100 s (10, the end); c never played. Title 2: d 55 s, f and g 50 s: decile 5
