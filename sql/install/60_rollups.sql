@@ -58,8 +58,6 @@ COMMENT ON CONSTRAINT session_windows_key ON qoe.session_windows IS
     'One row per session, window and attributes; unknown (NULL) attributes are a value of their own';
 COMMENT ON INDEX qoe.session_windows_key IS
     'The row qoe.refresh_rollups() adds a session''s deltas to, and the rows of a window and title it re-aggregates a group from';
--- the rest of the refresh's rights are in 90_grants.sql; roles are from 05_roles.sql
-GRANT UPDATE ON qoe.session_windows TO qoe_admin, qoe_worker;
 -- a stored figure is a number, also where no delta changed it
 DO $$
 DECLARE

@@ -105,8 +105,3 @@ COMMENT ON COLUMN redis_status.alerts_queued IS 'alert changes waiting in qoe.re
 COMMENT ON COLUMN redis_status.errors IS 'failed connection attempts, lost connections, rounds with an error reply, failed reads of the metrics or of the alert outbox';
 COMMENT ON COLUMN redis_status.last_error IS 'the last of these errors, as Redis or the connection reported it';
 COMMENT ON COLUMN redis_status.last_error_at IS 'when it happened';
-
--- The outbox is written by the evaluation (as the extension owner) and
--- emptied by the publisher (qoe_worker); nobody else queues messages.
-GRANT SELECT, DELETE ON redis_alert_outbox TO qoe_worker;
-REVOKE EXECUTE ON FUNCTION redis_wake_publisher_at_commit(), redis_queue_alert(jsonb) FROM PUBLIC;

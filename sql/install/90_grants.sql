@@ -51,7 +51,8 @@ GRANT EXECUTE ON FUNCTION qoe_metrics(timestamptz, timestamptz, interval, text[]
     bigint_sums("any") TO qoe_reader;
 GRANT EXECUTE ON FUNCTION refresh_rollups(), refresh_rollup_levels(timestamptz[], bigint[], text[], text[], text[]), bigint_sum(bigint),
     bigint_sums("any"), hll_merge(hll) TO qoe_admin, qoe_worker;
-GRANT SELECT, INSERT, DELETE ON qoe_5min, session_windows TO qoe_admin, qoe_worker;
+GRANT SELECT, INSERT, DELETE ON qoe_5min TO qoe_admin, qoe_worker;
+GRANT SELECT, INSERT, UPDATE, DELETE ON session_windows TO qoe_admin, qoe_worker;  -- deltas are added in place
 GRANT SELECT, INSERT, UPDATE, DELETE ON qoe_rollups TO qoe_admin, qoe_worker;  -- levels are upserted
 GRANT SELECT ON rollup_levels TO qoe_admin, qoe_worker;
 GRANT SELECT, DELETE ON session_window_deltas TO qoe_admin, qoe_worker;
@@ -84,6 +85,10 @@ GRANT EXECUTE ON FUNCTION qoe_metrics(timestamptz, timestamptz, interval, text[]
 REVOKE EXECUTE ON FUNCTION redis_publisher_status() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION redis_publisher_status() TO qoe_admin;
 GRANT SELECT ON redis_status TO qoe_admin;
+-- its alert outbox is written by the evaluation (as the extension owner) and
+-- emptied by the publisher (qoe_worker); nobody else queues messages
+GRANT SELECT, DELETE ON redis_alert_outbox TO qoe_worker;
+REVOKE EXECUTE ON FUNCTION redis_wake_publisher_at_commit(), redis_queue_alert(jsonb) FROM PUBLIC;
 
 -- alerts (85_alerts.sql): read by qoe_reader, rules managed by qoe_admin,
 -- evaluated as the extension owner by qoe_admin or the scheduler (qoe_worker),
