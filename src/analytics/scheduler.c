@@ -35,7 +35,7 @@ typedef struct SchedulerJob
 	int		   *interval_ms;	/* a setting of guc.c */
 	uint32		woken_by;		/* QOE_WAKE_* bits that bring it forward (commit_wake.h) */
 	uint32		wakes_publisher;	/* bits it sets for the publisher once it committed */
-	int			wake_spacing_ms;	/* woken runs start at least this far apart */
+	int			wake_spacing_ms;	/* woken runs start at least this far apart (if above QOE_WAKE_SPACING_MS) */
 	TimestampTz due;
 	TimestampTz last_started;	/* of its latest run, for qoe_wake_earliest */
 	TimestampTz last_ended;
@@ -153,8 +153,8 @@ hurry(SchedulerJob *job, TimestampTz now)
 
 	if (!(qoe_wake_pending(QOE_WAKE_SCHEDULER) & job->woken_by))
 		return;
-	earliest = Max(qoe_wake_earliest(job->last_started, job->last_ended, job->last_cpu_us),
-				   TimestampTzPlusMilliseconds(job->last_started, job->wake_spacing_ms));
+	earliest = qoe_wake_earliest(job->last_started, job->last_ended, job->last_cpu_us,
+								 job->wake_spacing_ms);
 	job->due = Min(job->due, Max(now, earliest));
 }
 

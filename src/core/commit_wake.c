@@ -93,10 +93,10 @@ qoe_wake_cpu_us(void)
 }
 
 TimestampTz
-qoe_wake_earliest(TimestampTz started, TimestampTz ended, int64 cpu_us)
+qoe_wake_earliest(TimestampTz started, TimestampTz ended, int64 cpu_us, int spacing_ms)
 {
 	/* TimestampTz counts microseconds */
-	return Max(TimestampTzPlusMilliseconds(started, QOE_WAKE_SPACING_MS),
+	return Max(TimestampTzPlusMilliseconds(started, Max(QOE_WAKE_SPACING_MS, spacing_ms)),
 			   ended + QOE_WAKE_REST_FACTOR * cpu_us);
 }
 

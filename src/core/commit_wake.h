@@ -55,8 +55,12 @@ extern void qoe_wake_at_commit(QoeWakeTarget target, uint32 why);
 /* CPU time (user and system) this process has used, in microseconds. */
 extern int64 qoe_wake_cpu_us(void);
 
-/* When woken work that last ran from started to ended, using cpu_us, may run again. */
-extern TimestampTz qoe_wake_earliest(TimestampTz started, TimestampTz ended, int64 cpu_us);
+/*
+ * When woken work that last ran from started to ended, using cpu_us, may run
+ * again; spacing_ms: its own spacing between starts, if above QOE_WAKE_SPACING_MS.
+ */
+extern TimestampTz qoe_wake_earliest(TimestampTz started, TimestampTz ended, int64 cpu_us,
+									  int spacing_ms);
 
 /* Set why on target; set its latch if one of those bits was clear. */
 extern void qoe_wake(QoeWakeTarget target, uint32 why);

@@ -860,12 +860,11 @@ static int64 round_cpu_us = 0;
 /* When each part (ROUND_* bit i) was last read and published; 0: never. */
 static TimestampTz part_published_at[ROUND_NPARTS];
 
-/* When a woken round may start: qoe_wake_earliest, and WOKEN_SPACING_MS. */
+/* When a woken round may start: qoe_wake_earliest with WOKEN_SPACING_MS. */
 static TimestampTz
 woken_round_at(void)
 {
-	return Max(qoe_wake_earliest(round_started, round_ended, round_cpu_us),
-			   TimestampTzPlusMilliseconds(round_started, WOKEN_SPACING_MS));
+	return qoe_wake_earliest(round_started, round_ended, round_cpu_us, WOKEN_SPACING_MS);
 }
 
 /*
