@@ -430,6 +430,85 @@ SELECT count(*) AS rows_of_nothing FROM qoe.session_windows
  WHERE events = 0 AND attempts = 0 AND plays = 0 AND ebvs = 0 AND watch_ms = 0 AND paused_ms = 0
    AND stall_ms = 0 AND seek_stall_ms = 0 AND fatal_errors = 0 AND nonfatal_errors = 0;
 
+-- a refresh adds the deltas on top of a group's stored state (its row in
+-- qoe.qoe_5min updated, nothing deleted) unless they take something back
+-- that a digest or an hll cannot subtract (a VST changed by a late start):
+-- that group is re-aggregated from its rows. Either way qoe_5min equals its
+-- rows in qoe.session_windows re-aggregated: every counter, the digest's
+-- count, the hll byte for byte.
+CREATE FUNCTION fivemin_differing() RETURNS bigint LANGUAGE sql AS $$
+    WITH d AS (
+        SELECT window_start, content_id, country, device_type, cdn_pop, count(*) AS sessions,
+               sum(events) AS events, sum(attempts) AS attempts, sum(plays) AS plays, sum(ebvs) AS ebvs,
+               sum(start_failures) AS sf, sum(playback_failures) AS pf,
+               qoe.tdigest_count(qoe.tdigest_agg(vst_ms::float8) FILTER (WHERE vst_count = 1)) AS digest_count,
+               count(*) FILTER (WHERE vst_count = 1) AS vst_count,
+               count(*) FILTER (WHERE vst_count = 1 AND vst_ms < 1000) AS lt_1s,
+               count(*) FILTER (WHERE vst_count = 1 AND vst_ms >= 1000 AND vst_ms < 2000) AS s1_2,
+               count(*) FILTER (WHERE vst_count = 1 AND vst_ms >= 2000 AND vst_ms < 4000) AS s2_4,
+               count(*) FILTER (WHERE vst_count = 1 AND vst_ms >= 4000 AND vst_ms < 8000) AS s4_8,
+               count(*) FILTER (WHERE vst_count = 1 AND vst_ms >= 8000) AS ge_8s,
+               sum(watch_ms) AS watch_ms, sum(stall_ms) AS stall_ms, sum(stall_count) AS stall_count,
+               sum(seek_stall_ms) AS seek_stall_ms, sum(seek_stall_count) AS seek_stall_count,
+               sum(paused_ms) AS paused_ms, sum(bitrate_x_watch) AS bitrate_x_watch,
+               sum(bitrate_switches) AS switches, sum(bitrate_downswitches) AS downswitches,
+               sum(dropped_frames) AS dropped_frames, sum(completions) AS completions,
+               sum(score_x_watch) AS score_x_watch, sum(scored_sessions) AS scored,
+               sum(good_sessions) AS good, sum(fatal_errors) AS fatal, sum(nonfatal_errors) AS nonfatal,
+               hll_add_agg(hll_hash_bigint(user_id))::text AS viewers
+          FROM qoe.session_windows GROUP BY 1, 2, 3, 4, 5),
+    s AS (
+        SELECT window_start, content_id, country, device_type, cdn_pop, sessions, events, attempts,
+               plays, ebvs, start_failures, playback_failures, qoe.tdigest_count(vst_digest), vst_count,
+               vst_lt_1s, vst_1_2s, vst_2_4s, vst_4_8s, vst_ge_8s, watch_ms, stall_ms, stall_count,
+               seek_stall_ms, seek_stall_count, paused_ms, bitrate_x_watch, bitrate_switches,
+               bitrate_downswitches, dropped_frames, completions, score_x_watch, scored_sessions,
+               good_sessions, fatal_errors, nonfatal_errors, unique_viewers::text
+          FROM qoe.qoe_5min)
+    SELECT count(*) FROM ((TABLE d EXCEPT ALL TABLE s) UNION ALL (TABLE s EXCEPT ALL TABLE d)) x $$;
+-- qoe_5min's rows written by the refresh: the transaction's counts since
+-- writes_before (the backend may hold counts of earlier transactions too)
+CREATE FUNCTION group_counts() RETURNS TABLE (ins bigint, upd bigint, del bigint) LANGUAGE sql AS $$
+    SELECT n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_xact_user_tables WHERE relid = 'qoe.qoe_5min'::regclass $$;
+CREATE TABLE writes_before AS SELECT * FROM group_counts();
+CREATE VIEW group_writes AS
+    SELECT n.ins - b.ins AS inserted, n.upd - b.upd AS updated, n.del - b.del AS deleted,
+           fivemin_differing() AS differing
+      FROM group_counts() n, writes_before b;
+SELECT accepted FROM qoe.ingest(jsonb_build_array(
+    rev('r11', 'start', 1800000, '{"content_id":4245}'),
+    rev('r11', 'first_frame', 1802500, '{"content_id":4245}'),
+    rev('r12', 'start', 1801000, '{"content_id":4245}', 8),
+    rev('r12', 'first_frame', 1801500, '{"content_id":4245}', 8)));
+SELECT refreshed();
+SELECT sessions, plays, vst_count, qoe.tdigest_count(vst_digest) AS digest_count,
+       hll_cardinality(unique_viewers) AS viewers, differing
+  FROM qoe.qoe_5min, group_writes WHERE content_id = 4245;
+-- a heartbeat and a new viewer's session: added in place
+BEGIN;
+SELECT accepted FROM qoe.ingest(jsonb_build_array(
+    rev('r11', 'heartbeat', 1830000, '{"content_id":4245}'),
+    rev('r13', 'start', 1831000, '{"content_id":4245}', 9),
+    rev('r13', 'first_frame', 1839000, '{"content_id":4245}', 9)));
+UPDATE writes_before SET (ins, upd, del) = (SELECT * FROM group_counts());
+SELECT refreshed();
+SELECT sessions, plays, vst_count, vst_4_8s + vst_ge_8s AS slow_starts, hll_cardinality(unique_viewers) AS viewers
+  FROM qoe.qoe_5min WHERE content_id = 4245;
+SELECT * FROM group_writes;
+ROLLBACK;
+-- r12's start arrives late, 1.2 s before the one held: its VST becomes
+-- 1.7 s, and the group is re-aggregated
+BEGIN;
+SELECT accepted FROM qoe.ingest(rev('r12', 'start', 1800300, '{"content_id":4245,"event_id":"late"}', 8));
+UPDATE writes_before SET (ins, upd, del) = (SELECT * FROM group_counts());
+SELECT refreshed();
+SELECT vst_count, vst_lt_1s, vst_1_2s FROM qoe.qoe_5min WHERE content_id = 4245;
+SELECT * FROM group_writes;
+ROLLBACK;
+
+DROP VIEW group_writes;
+DROP TABLE writes_before;
+DROP FUNCTION group_counts(), fivemin_differing();
 DROP VIEW metrics_matches, held;
 DROP FUNCTION metrics_match(timestamptz, timestamptz, interval, text[], text);
 DROP FUNCTION through();

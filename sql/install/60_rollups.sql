@@ -463,23 +463,24 @@ BEGIN
     -- one refresher at a time; writers only append to qoe.session_window_deltas
     PERFORM 1 FROM qoe.rollup_status FOR UPDATE;
     -- the committed deltas, summed per session, window and attributes, added
-    -- to the stored row of that key in place (or stored as a new row); the
-    -- groups they fall in are collected
+    -- to the stored row of that key in place (or stored as a new row)
     WITH taken AS (DELETE FROM qoe.session_window_deltas RETURNING *),
+    sums AS MATERIALIZED (
+        SELECT session_id, window_start, user_id, content_id, country, device_type, cdn_pop,
+               qoe.bigint_sums(events, attempts, plays, ebvs, start_failures, playback_failures, vst_count,
+                               vst_ms, watch_ms, stall_ms, stall_count, seek_stall_ms, seek_stall_count,
+                               paused_ms, bitrate_x_watch, bitrate_switches, bitrate_downswitches,
+                               dropped_frames, completions, score_x_watch, scored_sessions, good_sessions,
+                               fatal_errors, nonfatal_errors) AS t
+          FROM taken
+         GROUP BY session_id, window_start, user_id, content_id, country, device_type, cdn_pop),
     changed AS (
         INSERT INTO qoe.session_windows AS s
         SELECT session_id, window_start, user_id, content_id, country, device_type, cdn_pop,
                t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], t[9], t[10], t[11], t[12],
                t[13], t[14], t[15], t[16], t[17], t[18], t[19], t[20], t[21], t[22], t[23],
                t[24]
-          FROM (SELECT session_id, window_start, user_id, content_id, country, device_type, cdn_pop,
-                       qoe.bigint_sums(events, attempts, plays, ebvs, start_failures, playback_failures, vst_count,
-                                       vst_ms, watch_ms, stall_ms, stall_count, seek_stall_ms, seek_stall_count,
-                                       paused_ms, bitrate_x_watch, bitrate_switches, bitrate_downswitches,
-                                       dropped_frames, completions, score_x_watch, scored_sessions, good_sessions,
-                                       fatal_errors, nonfatal_errors) AS t
-                  FROM taken
-                 GROUP BY session_id, window_start, user_id, content_id, country, device_type, cdn_pop) sums
+          FROM sums
         ON CONFLICT ON CONSTRAINT session_windows_key DO UPDATE SET
                events = s.events + excluded.events,
                attempts = s.attempts + excluded.attempts,
@@ -506,6 +507,7 @@ BEGIN
                fatal_errors = s.fatal_errors + excluded.fatal_errors,
                nonfatal_errors = s.nonfatal_errors + excluded.nonfatal_errors
         RETURNING s.ctid AS tid, s.window_start, s.content_id, s.country, s.device_type, s.cdn_pop,
+                  s.user_id, s.xmax = 0 AS stored_new,
                   -- events first: nearly every row has some, which ends the test
                   s.events = 0
                   AND s.attempts = 0
@@ -531,21 +533,96 @@ BEGIN
                   AND s.good_sessions = 0
                   AND s.fatal_errors = 0
                   AND s.nonfatal_errors = 0 AS nothing),
-    groups AS (SELECT DISTINCT window_start, content_id, country, device_type, cdn_pop FROM changed)
+    -- per group (window, title, country, device type, POP): what the deltas
+    -- add, and whether they only add. A digest and an hll cannot subtract: a
+    -- group where a row came to nothing or a VST was taken back or changed
+    -- (a late event, a session rebuilt under new attributes) is
+    -- re-aggregated from its rows below; every other group, nearly all of
+    -- them, takes the sums, the VSTs first counted and the viewers of its
+    -- new rows on top of its stored state, however many rows it holds.
+    -- A VST figure moves only with its count (src/analytics/rollup.c).
+    touched AS (
+        SELECT window_start, content_id, country, device_type, cdn_pop,
+               bool_or(nothing) OR bool_or(t[7] < 0 OR (t[7] = 0 AND t[8] <> 0)) AS rebuild,
+               count(*) FILTER (WHERE stored_new) AS new_rows,
+               qoe.hll_merge(hll_add(hll_empty(), hll_hash_bigint(user_id))) FILTER (WHERE stored_new) AS viewers,
+               qoe.bigint_sums(t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[9], t[10], t[11], t[12], t[13],
+                               t[14], t[15], t[16], t[17], t[18], t[19], t[20], t[21], t[22], t[23], t[24]) AS a,
+               qoe.tdigest_agg(t[8]::float8) FILTER (WHERE t[7] = 1) AS vst_digest,
+               count(*) FILTER (WHERE t[7] = 1 AND t[8] < 1000) AS vst_lt_1s,
+               count(*) FILTER (WHERE t[7] = 1 AND t[8] >= 1000 AND t[8] < 2000) AS vst_1_2s,
+               count(*) FILTER (WHERE t[7] = 1 AND t[8] >= 2000 AND t[8] < 4000) AS vst_2_4s,
+               count(*) FILTER (WHERE t[7] = 1 AND t[8] >= 4000 AND t[8] < 8000) AS vst_4_8s,
+               count(*) FILTER (WHERE t[7] = 1 AND t[8] >= 8000) AS vst_ge_8s
+          FROM (SELECT window_start, content_id, country, device_type, cdn_pop, user_id, stored_new,
+                       nothing, NULL::bigint[] AS t
+                  FROM changed
+                UNION ALL
+                SELECT window_start, content_id, country, device_type, cdn_pop, NULL, false, false, t
+                  FROM sums) x
+         GROUP BY window_start, content_id, country, device_type, cdn_pop),
+    added AS (
+        INSERT INTO qoe.qoe_5min AS q
+        SELECT window_start, content_id, country, device_type, cdn_pop, new_rows,
+               a[1], a[2], a[3], a[4], a[5], a[6], vst_digest, a[7],
+               vst_lt_1s, vst_1_2s, vst_2_4s, vst_4_8s, vst_ge_8s,
+               a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16], a[17], a[18], a[19],
+               a[20], a[21], a[22], a[23], coalesce(viewers, hll_empty())
+          FROM touched
+         WHERE NOT rebuild
+        ON CONFLICT ON CONSTRAINT qoe_5min_group DO UPDATE SET
+               sessions = q.sessions + excluded.sessions,
+               events = q.events + excluded.events,
+               attempts = q.attempts + excluded.attempts,
+               plays = q.plays + excluded.plays,
+               ebvs = q.ebvs + excluded.ebvs,
+               start_failures = q.start_failures + excluded.start_failures,
+               playback_failures = q.playback_failures + excluded.playback_failures,
+               vst_digest = CASE WHEN excluded.vst_digest IS NULL THEN q.vst_digest
+                                 WHEN q.vst_digest IS NULL THEN excluded.vst_digest
+                                 ELSE (SELECT qoe.tdigest_merge(v.d)
+                                         FROM (VALUES (q.vst_digest), (excluded.vst_digest)) v(d)) END,
+               vst_count = q.vst_count + excluded.vst_count,
+               vst_lt_1s = q.vst_lt_1s + excluded.vst_lt_1s,
+               vst_1_2s = q.vst_1_2s + excluded.vst_1_2s,
+               vst_2_4s = q.vst_2_4s + excluded.vst_2_4s,
+               vst_4_8s = q.vst_4_8s + excluded.vst_4_8s,
+               vst_ge_8s = q.vst_ge_8s + excluded.vst_ge_8s,
+               watch_ms = q.watch_ms + excluded.watch_ms,
+               stall_ms = q.stall_ms + excluded.stall_ms,
+               stall_count = q.stall_count + excluded.stall_count,
+               seek_stall_ms = q.seek_stall_ms + excluded.seek_stall_ms,
+               seek_stall_count = q.seek_stall_count + excluded.seek_stall_count,
+               paused_ms = q.paused_ms + excluded.paused_ms,
+               bitrate_x_watch = q.bitrate_x_watch + excluded.bitrate_x_watch,
+               bitrate_switches = q.bitrate_switches + excluded.bitrate_switches,
+               bitrate_downswitches = q.bitrate_downswitches + excluded.bitrate_downswitches,
+               dropped_frames = q.dropped_frames + excluded.dropped_frames,
+               completions = q.completions + excluded.completions,
+               score_x_watch = q.score_x_watch + excluded.score_x_watch,
+               scored_sessions = q.scored_sessions + excluded.scored_sessions,
+               good_sessions = q.good_sessions + excluded.good_sessions,
+               fatal_errors = q.fatal_errors + excluded.fatal_errors,
+               nonfatal_errors = q.nonfatal_errors + excluded.nonfatal_errors,
+               unique_viewers = CASE WHEN excluded.unique_viewers IS NULL THEN q.unique_viewers
+                                     ELSE hll_union(q.unique_viewers, excluded.unique_viewers) END)
     SELECT (SELECT array_agg(tid) FROM changed WHERE nothing) AS gone,
-           (SELECT array_agg(DISTINCT window_start) FROM groups) AS windows,
+           (SELECT array_agg(DISTINCT window_start) FROM touched) AS windows,
            array_agg(window_start) AS w, array_agg(content_id) AS c, array_agg(country) AS co,
-           array_agg(device_type) AS d, array_agg(cdn_pop) AS pop
+           array_agg(device_type) AS d, array_agg(cdn_pop) AS pop,
+           array_agg(window_start) FILTER (WHERE rebuild) AS rw, array_agg(content_id) FILTER (WHERE rebuild) AS rc,
+           array_agg(country) FILTER (WHERE rebuild) AS rco, array_agg(device_type) FILTER (WHERE rebuild) AS rd,
+           array_agg(cdn_pop) FILTER (WHERE rebuild) AS rpop
       INTO g
-      FROM groups;
+      FROM touched;
     -- rows that came to nothing (a rebuilt session took back what it gave)
     IF g.gone IS NOT NULL THEN
         DELETE FROM qoe.session_windows WHERE ctid = ANY (g.gone);
     END IF;
-    IF g.windows IS NOT NULL THEN
-        -- the groups touched, re-aggregated: digests and hll cannot subtract
+    IF g.rw IS NOT NULL THEN
+        -- the groups whose deltas took something back, re-aggregated
         DELETE FROM qoe.qoe_5min q
-         USING unnest(g.w, g.c, g.co, g.d, g.pop) AS t(w, c, co, d, pop)
+         USING unnest(g.rw, g.rc, g.rco, g.rd, g.rpop) AS t(w, c, co, d, pop)
          WHERE q.window_start = t.w AND q.content_id = t.c
            AND q.country IS NOT DISTINCT FROM t.co AND q.device_type IS NOT DISTINCT FROM t.d
            AND q.cdn_pop IS NOT DISTINCT FROM t.pop;
@@ -567,11 +644,13 @@ BEGIN
                qoe.bigint_sum(s.good_sessions), qoe.bigint_sum(s.fatal_errors), qoe.bigint_sum(s.nonfatal_errors),
                hll_add_agg(hll_hash_bigint(s.user_id))
           FROM qoe.session_windows s
-          JOIN unnest(g.w, g.c, g.co, g.d, g.pop) AS t(w, c, co, d, pop)
+          JOIN unnest(g.rw, g.rc, g.rco, g.rd, g.rpop) AS t(w, c, co, d, pop)
             ON s.window_start = t.w AND s.content_id = t.c
            AND s.country IS NOT DISTINCT FROM t.co AND s.device_type IS NOT DISTINCT FROM t.d
            AND s.cdn_pop IS NOT DISTINCT FROM t.pop
          GROUP BY s.window_start, s.content_id, s.country, s.device_type, s.cdn_pop;
+    END IF;
+    IF g.windows IS NOT NULL THEN
         -- the coarser levels: the windows this closes, and late groups in
         -- windows closed before, in the same transaction
         level_rows := qoe.refresh_rollup_levels(g.w, g.c, g.co, g.d, g.pop);
@@ -583,7 +662,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION qoe.refresh_rollups() IS
-    'Merges the committed qoe.session_window_deltas into qoe.session_windows, re-aggregates the groups they touch into qoe.qoe_5min and brings the coarser levels up to the watermark (qoe.refresh_rollup_levels); returns how many windows they touch';
+    'Merges the committed qoe.session_window_deltas into qoe.session_windows, adds them to the groups they touch in qoe.qoe_5min (re-aggregating from qoe.session_windows a group where they take back what a digest or hll cannot subtract) and brings the coarser levels up to the watermark (qoe.refresh_rollup_levels); returns how many windows they touch';
 
 CREATE FUNCTION qoe.qoe_metrics(from_ts timestamptz, to_ts timestamptz,
                                 grain interval DEFAULT NULL, group_by text[] DEFAULT '{}')

@@ -51,7 +51,7 @@ GRANT EXECUTE ON FUNCTION qoe_metrics(timestamptz, timestamptz, interval, text[]
     bigint_sums("any") TO qoe_reader;
 GRANT EXECUTE ON FUNCTION refresh_rollups(), refresh_rollup_levels(timestamptz[], bigint[], text[], text[], text[]), bigint_sum(bigint),
     bigint_sums("any"), hll_merge(hll) TO qoe_admin, qoe_worker;
-GRANT SELECT, INSERT, DELETE ON qoe_5min TO qoe_admin, qoe_worker;
+GRANT SELECT, INSERT, UPDATE, DELETE ON qoe_5min TO qoe_admin, qoe_worker;  -- deltas are added in place
 GRANT SELECT, INSERT, UPDATE, DELETE ON session_windows TO qoe_admin, qoe_worker;  -- deltas are added in place
 GRANT SELECT, INSERT, UPDATE, DELETE ON qoe_rollups TO qoe_admin, qoe_worker;  -- levels are upserted
 GRANT SELECT ON rollup_levels TO qoe_admin, qoe_worker;
