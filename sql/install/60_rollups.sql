@@ -111,7 +111,7 @@ CREATE TABLE qoe.qoe_5min (
     unique_viewers hll NOT NULL,
     CONSTRAINT qoe_5min_group UNIQUE NULLS NOT DISTINCT
         (window_start, content_id, country, device_type, cdn_pop)
-);
+) WITH (fillfactor = 70);
 COMMENT ON TABLE qoe.qoe_5min IS
     'QoE per 5-minute window (event time) x title x country x device type x CDN POP, as mergeable state only; query it with qoe.qoe_metrics()';
 COMMENT ON CONSTRAINT qoe_5min_group ON qoe.qoe_5min IS 'One row per window and group; unknown (NULL) dimensions form a group of their own';
