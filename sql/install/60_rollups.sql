@@ -323,15 +323,17 @@ COMMENT ON AGGREGATE qoe.bigint_sums("any") IS
 -- end, and rebuilt after that only when late data changes a 5-minute group
 -- under it. A live refresh, whose groups are all in windows still open,
 -- writes no level row.
--- Nested loops over the keys and the levels' indexes: a range of windows is
--- no hash or merge key, and a hash join on the title alone reads a whole
--- level per refresh. A level's row is updated in place (its key columns do
+-- The source rows of a level window are joined by the window they bin into
+-- and the title (hash keys), read over the range of the windows built only:
+-- no nested loop, which the planner chose on the levels' stale statistics
+-- and which compared every key with every row of a whole level (8.7 million
+-- comparisons, 1.2 s, to build 1,597 windows of 30min_title). A level's row is updated in place (its key columns do
 -- not change, so the update needs no index entry), and removed when no source
 -- row is left under it. No JIT: the estimates of a merge over many keys run
 -- high, and building every window again (after TRUNCATE, or for a new level)
 -- spent 1.4 s of a 1.9 s statement compiling it (19,477 keys).
 CREATE FUNCTION qoe.refresh_rollup_levels(w timestamptz[], c bigint[], co text[], d text[], pop text[])
-RETURNS bigint LANGUAGE plpgsql SET enable_hashjoin = off SET enable_mergejoin = off SET jit = off AS $$
+RETURNS bigint LANGUAGE plpgsql SET enable_nestloop = off SET jit = off AS $$
 DECLARE
     origin constant timestamptz := '2000-01-01 00:00+00';
     l record;
@@ -421,8 +423,8 @@ BEGIN
             merged AS MATERIALIZED (
                 SELECT %L AS level, k.window_start, k.content_id, k.country, k.device_type, k.cdn_pop, %s
                   FROM k
-                  JOIN %s s ON %s AND s.window_start OPERATOR(pg_catalog.>=) k.window_start
-                           AND s.window_start OPERATOR(pg_catalog.<) (k.window_start OPERATOR(pg_catalog.+) %L::interval)
+                  JOIN %s s ON %s AND pg_catalog.date_bin(%L::interval, s.window_start, %L::timestamptz) OPERATOR(pg_catalog.=) k.window_start
+                           AND s.window_start OPERATOR(pg_catalog.>=) $6 AND s.window_start OPERATOR(pg_catalog.<) $7
                            AND %s
                  GROUP BY k.window_start, k.content_id, k.country, k.device_type, k.cdn_pop),
             kept AS (
@@ -436,12 +438,14 @@ BEGIN
                         EXCEPT ALL
                         SELECT window_start, content_id, country, device_type, cdn_pop FROM merged) k
                  WHERE r.level OPERATOR(pg_catalog.=) %L AND r.window_start OPERATOR(pg_catalog.=) k.window_start
+                   AND r.window_start OPERATOR(pg_catalog.>=) $6 AND r.window_start OPERATOR(pg_catalog.<) $7
                    AND %s
                 RETURNING 1)
             SELECT (SELECT pg_catalog.count(*) FROM kept) OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM gone)$q$,
-            l.level, merge, source_rel, of_source, l.grain, on_source,
+            l.level, merge, source_rel, of_source, l.grain, origin, on_source,
             cols, sets, l.level, on_rollup)
-            INTO n USING kw, kc, kco, kd, kpop;
+            INTO n USING kw, kc, kco, kd, kpop, (SELECT min(x) FROM pg_catalog.unnest(kw) x),
+                         (SELECT max(x) FROM pg_catalog.unnest(kw) x) + l.grain;
         written := written + n;
     END LOOP;
     RETURN written;
