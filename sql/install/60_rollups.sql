@@ -601,8 +601,10 @@ RETURNS TABLE (bucket timestamptz, content_id bigint, country text, device_type 
                watch_hours float8, unique_viewers bigint)
 -- serial: in a parallel plan every worker meets nearly every group, and the
 -- leader combines two or three partial sketches per group, which took the
--- 24-hour dashboard from about 60 ms to 124-165 ms (doc/benchmarks.md)
-LANGUAGE plpgsql STABLE SET max_parallel_workers_per_gather = 0 AS $$
+-- 24-hour dashboard from about 60 ms to 124-165 ms (doc/benchmarks.md). No
+-- JIT: the ranked 24-hour dashboard's estimate passed its threshold at 20 M
+-- events, and compiling took 70-100 ms of a query that runs in 30
+LANGUAGE plpgsql STABLE SET max_parallel_workers_per_gather = 0 SET jit = off AS $$
 DECLARE
     dims constant text[] := '{content_id,country,device_type,cdn_pop}';
     origin constant timestamptz := '2000-01-01 00:00+00';
@@ -777,18 +779,25 @@ BEGIN
     ELSE
         -- the groups of each bucket ranked on their counters (ties by the
         -- keys, in the order of the unranked output), then the source rows
-        -- of the top_n read again for their sketches: reading twice costs
-        -- less than merging every group's
+        -- of the top_n read again for their sketches, by title where the
+        -- titles are grouped (the levels' and qoe_5min's indexes lead with
+        -- it): reading twice costs less than merging every group's sketches
         merged := format($q$
-            SELECT t.bucket, t.content_id, t.country, t.device_type, t.cdn_pop, t.s, t.rn, %1$s
-              FROM (SELECT * FROM (SELECT c.*, pg_catalog.row_number() OVER (PARTITION BY c.bucket
-                                              ORDER BY %2$s DESC NULLS LAST %3$s) AS rn
-                                     FROM (SELECT %4$s AS bucket %5$s, %6$s FROM (%7$s) q GROUP BY 1 %8$s) c) r
-                     WHERE r.rn <= $4) t
-              JOIN (%7$s) q ON %9$s
+            WITH t AS MATERIALIZED (
+                SELECT * FROM (SELECT c.*, pg_catalog.row_number() OVER (PARTITION BY c.bucket
+                                           ORDER BY %1$s DESC NULLS LAST %2$s) AS rn
+                                 FROM (SELECT %3$s AS bucket %4$s, %5$s FROM (%6$s) q GROUP BY 1 %7$s) c) r
+                 WHERE r.rn <= $4)
+            SELECT t.bucket, t.content_id, t.country, t.device_type, t.cdn_pop, t.s, t.rn, %8$s
+              FROM t JOIN (%9$s) q ON %10$s
              GROUP BY t.bucket, t.content_id, t.country, t.device_type, t.cdn_pop, t.s, t.rn$q$,
-            sketches, format(exprs[array_position(metrics, rank_by)], 'c'), replace(keys, 'q.', 'c.'),
-            bucket_expr, cols, sums, source, keys, matched);
+            format(exprs[array_position(metrics, rank_by)], 'c'), replace(keys, 'q.', 'c.'),
+            bucket_expr, cols, sums, source, keys, sketches,
+            (SELECT string_agg(p || CASE WHEN 'content_id' = ANY (group_by)
+                                         THEN ' AND q.content_id = ANY (ARRAY(SELECT t.content_id FROM t))'
+                                         ELSE '' END, ' UNION ALL ')
+               FROM unnest(pieces) p),
+            matched);
         ordering := 'm.bucket, m.rn';
     END IF;
     RETURN QUERY EXECUTE format('SELECT m.bucket, m.content_id, m.country, m.device_type, m.cdn_pop, %s FROM (%s) m ORDER BY %s',
