@@ -586,9 +586,9 @@ COMMENT ON FUNCTION qoe.refresh_rollups() IS
     'Merges the committed qoe.session_window_deltas into qoe.session_windows, re-aggregates the groups they touch into qoe.qoe_5min and brings the coarser levels up to the watermark (qoe.refresh_rollup_levels); returns how many windows they touch';
 
 -- rank_by and top_n (a top-N dashboard): each bucket's groups are ranked on
--- their counters first and the sketches merged for the top_n only; merging
--- the digests and hlls of every title was most of the 24-hour per-title
--- dashboard's time, which shows 50 of 2,000 (bench/dashboard)
+-- their counters first and the sketches merged for the top_n only. The
+-- 24-hour per-title dashboard shows 50 titles of 2,000, and merging every
+-- title's digests and hlls was about 40 % of its time (bench/dashboard)
 CREATE FUNCTION qoe.qoe_metrics(from_ts timestamptz, to_ts timestamptz,
                                 grain interval DEFAULT NULL, group_by text[] DEFAULT '{}',
                                 rank_by text DEFAULT NULL, top_n integer DEFAULT NULL)
@@ -603,7 +603,7 @@ RETURNS TABLE (bucket timestamptz, content_id bigint, country text, device_type 
 -- leader combines two or three partial sketches per group, which took the
 -- 24-hour dashboard from about 60 ms to 124-165 ms (doc/benchmarks.md). No
 -- JIT: the ranked 24-hour dashboard's estimate passed its threshold at 20 M
--- events, and compiling took 70-100 ms of a query that runs in 30
+-- events, and compiling took 70-100 ms of a query that runs in 30-40
 LANGUAGE plpgsql STABLE SET max_parallel_workers_per_gather = 0 SET jit = off AS $$
 DECLARE
     dims constant text[] := '{content_id,country,device_type,cdn_pop}';
