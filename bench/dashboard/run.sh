@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # bench/dashboard: N generated events (default 20,000,000) loaded through
 # qoe.ingest in batches with the rollups on, then the 24-hour per-title QoE
-# dashboard query timed three ways on the same data: from the rollups
-# (qoe.qoe_metrics over the rollup levels), over the raw events
-# (qoe.viewing_events) and over qoe.sessions. Also prints the load rate, the
+# dashboard query (the top 50 titles by plays) timed three ways on the same
+# data: from the rollups (qoe.qoe_metrics over the rollup levels, ranked:
+# rank_by => 'plays', top_n => 50, rollups.sql), over the raw events
+# (qoe.viewing_events) and over qoe.sessions. And, labelled apart, the full
+# per-title answer from the rollups (every title, no ranking:
+# rollups_all.sql), whose first 50 rows it checks the ranked query returns,
+# figure for figure. Also prints the load rate, the
 # CPU the refreshes took meanwhile, the time the rollups took to catch up
 # after the load, the stored sizes, and the rows of each level in the range.
 #
@@ -152,20 +156,23 @@ SQL
 # touches all of them alike
 for run in $(seq 0 "$RUNS"); do
 	time_run rollups "$run"
+	time_run rollups_all "$run"
 	time_run sessions "$run"
 	[ "$run" -gt "$RAW_RUNS" ] || time_run raw "$run"
 done
-# the rollups query again, every run in one connection, as a dashboard's
-# connection pool runs it: the runs above each start a backend, which reads
+# the rollups queries again, every run in one connection, as a dashboard's
+# connection pool runs them: the runs above each start a backend, which reads
 # its catalog entries, compiles qoe.qoe_metrics and maps the shared buffers
 # it touches for the first time
-for run in $(seq 0 "$RUNS"); do
-	cat <<SQL
+for name in rollups rollups_all; do
+	for run in $(seq 0 "$RUNS"); do
+		cat <<SQL
 SELECT bench_cpu_ms() AS cpu0 \\gset
-INSERT INTO bench_times VALUES ('rollups, one connection', $run, bench_ms(:'q'));
-UPDATE bench_times SET cpu_ms = bench_cpu_ms() - :cpu0 WHERE query = 'rollups, one connection' AND run = $run;
+INSERT INTO bench_times VALUES ('$name, one connection', $run, bench_ms(:'q'));
+UPDATE bench_times SET cpu_ms = bench_cpu_ms() - :cpu0 WHERE query = '$name, one connection' AND run = $run;
 SQL
-done | psql -qX -v ON_ERROR_STOP=1 -v q="$(query rollups)" >/dev/null
+	done | psql -qX -v ON_ERROR_STOP=1 -v q="$(query $name)" >/dev/null
+done
 
 printf '\nbench/dashboard: %d events (%d accepted, %d rejected, %d repeated), %d viewers, %d users, %.1f simulated hours\n' \
 	"$EVENTS" "$accepted" "$rejected" "$duplicates" "$VIEWERS" $(( VIEWERS * 25 )) "$(echo "$SPAN_S / 3600" | bc -l)"
@@ -181,6 +188,7 @@ printf '  rows per level (all; in the last 24 hours):\n'
 psql -qXAt -F ' ' -c "SELECT level, count(*), count(*) FILTER (WHERE window_start >= now() - interval '24 hours')
                         FROM qoe.qoe_rollups GROUP BY 1 ORDER BY 1" | awk '{ printf "    %-12s %9d %9d\n", $1, $2, $3 }'
 printf '\n  24-hour per-title dashboard (top 50 titles by plays), server-side planning + execution ms\n'
+printf '  (rollups: ranked, rank_by plays, top_n 50; rollups_all: every title, unranked, not the dashboard)\n'
 printf '  (EXPLAIN ANALYZE, TIMING OFF), 1 warm-up + %d timed runs (raw: %d); load average %s;\n' "$RUNS" "$RAW_RUNS" "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf '  and the backend'"'"'s CPU ms per run, mean (clock ticks of %d ms; without parallel workers)\n' $(( 1000 / $(getconf CLK_TCK) ))
 psql -qX -v ON_ERROR_STOP=1 <<'SQL'
@@ -191,7 +199,11 @@ WITH t AS (
            min(ms), max(ms), avg(cpu_ms) AS cpu, count(*) AS runs
       FROM bench_times WHERE run > 0 GROUP BY query),
 r AS (SELECT median FROM t WHERE query = 'rollups')
-SELECT query AS "from", runs, round(t.median::numeric, 1) AS "median ms", round(p95::numeric, 1) AS "p95 ms",
+SELECT CASE query WHEN 'rollups' THEN 'rollups (top 50 ranked)'
+                  WHEN 'rollups, one connection' THEN 'rollups (top 50 ranked), one connection'
+                  WHEN 'rollups_all' THEN 'rollups_all (every title, unranked)'
+                  WHEN 'rollups_all, one connection' THEN 'rollups_all (every title, unranked), one connection'
+                  ELSE query END AS "from", runs, round(t.median::numeric, 1) AS "median ms", round(p95::numeric, 1) AS "p95 ms",
        round(min::numeric, 1) AS "min ms", round(max::numeric, 1) AS "max ms",
        round((t.median / r.median)::numeric, 1) AS "x rollups", round(cpu::numeric, 1) AS "CPU ms"
   FROM t, r
@@ -202,6 +214,15 @@ SELECT CASE WHEN r < 50 THEN 'met' ELSE 'MISSED' END AS "target: rollups median 
                percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) FILTER (WHERE query = 'raw') AS raw
           FROM bench_times WHERE run > 0) m;
 SQL
+# the ranked query's rows are the full answer's first 50, figure for figure
+# (one statement: the same now() and snapshot for both)
+printf '\n  rollups (ranked) = rollups_all ordered and cut at 50, same rows and figures: %s\n' \
+	"$(psql -qXAt -v ON_ERROR_STOP=1 -c "SELECT CASE WHEN count(*) = 0 THEN 'yes' ELSE 'NO, ' || count(*) || ' rows differ' END
+	    FROM (((SELECT * FROM ($(query rollups)) a)
+	            EXCEPT ALL (SELECT * FROM ($(query rollups_all)) b ORDER BY plays DESC, content_id LIMIT 50))
+	          UNION ALL
+	          ((SELECT * FROM ($(query rollups_all)) b ORDER BY plays DESC, content_id LIMIT 50)
+	            EXCEPT ALL (SELECT * FROM ($(query rollups)) a))) x")"
 # the figures themselves, top 5 titles each way (they differ by design:
 # the rollups count by event time, (2) and (3) sessions started in the range)
 for q in rollups raw sessions; do

@@ -668,8 +668,13 @@ $$;
 COMMENT ON FUNCTION qoe.refresh_rollups() IS
     'Merges the committed qoe.session_window_deltas into qoe.session_windows, adds them to the groups they touch in qoe.qoe_5min (re-aggregating from qoe.session_windows a group where they take back what a digest or hll cannot subtract) and brings the coarser levels up to the watermark (qoe.refresh_rollup_levels); returns how many windows they touch';
 
+-- rank_by and top_n (a top-N dashboard): each bucket's groups are ranked on
+-- their counters first and the sketches merged for the top_n only. The
+-- 24-hour per-title dashboard shows 50 titles of 2,000, and merging every
+-- title's digests and hlls was about 40 % of its time (bench/dashboard)
 CREATE FUNCTION qoe.qoe_metrics(from_ts timestamptz, to_ts timestamptz,
-                                grain interval DEFAULT NULL, group_by text[] DEFAULT '{}')
+                                grain interval DEFAULT NULL, group_by text[] DEFAULT '{}',
+                                rank_by text DEFAULT NULL, top_n integer DEFAULT NULL)
 RETURNS TABLE (bucket timestamptz, content_id bigint, country text, device_type text,
                cdn_pop text, attempts bigint, plays bigint, ebvs_rate float8,
                video_start_failure_rate float8, playback_failure_rate float8,
@@ -679,15 +684,41 @@ RETURNS TABLE (bucket timestamptz, content_id bigint, country text, device_type 
                watch_hours float8, unique_viewers bigint)
 -- serial: in a parallel plan every worker meets nearly every group, and the
 -- leader combines two or three partial sketches per group, which took the
--- 24-hour dashboard from about 60 ms to 124-165 ms (doc/benchmarks.md)
-LANGUAGE plpgsql STABLE SET max_parallel_workers_per_gather = 0 AS $$
+-- 24-hour dashboard from about 60 ms to 124-165 ms (doc/benchmarks.md). No
+-- JIT: the ranked 24-hour dashboard's estimate passed its threshold at 20 M
+-- events, and compiling took 70-100 ms of a query that runs in 30-40
+LANGUAGE plpgsql STABLE SET max_parallel_workers_per_gather = 0 SET jit = off AS $$
 DECLARE
     dims constant text[] := '{content_id,country,device_type,cdn_pop}';
     origin constant timestamptz := '2000-01-01 00:00+00';
+    -- the metrics in output order, each computed from the merged state of
+    -- group %1$s: s the counters' sums (qoe.bigint_sums below), vst the three
+    -- percentiles, unique_viewers the hll's count
+    metrics constant text[] := '{attempts,plays,ebvs_rate,video_start_failure_rate,'
+        'playback_failure_rate,vst_p50_ms,vst_p95_ms,vst_p99_ms,rebuffering_ratio,'
+        'stalls_per_hour,avg_bitrate_kbps,completion_rate,qoe_score,good_share,'
+        'watch_hours,unique_viewers}';
+    exprs constant text[] := ARRAY[
+        '%1$s.s[1]', '%1$s.s[2]', '%1$s.s[3]::float8 / nullif(%1$s.s[1], 0)',
+        '%1$s.s[4]::float8 / nullif(%1$s.s[1], 0)', '%1$s.s[5]::float8 / nullif(%1$s.s[1], 0)',
+        '%1$s.vst[1]', '%1$s.vst[2]', '%1$s.vst[3]', '%1$s.s[6]::float8 / nullif(%1$s.s[8], 0)',
+        '%1$s.s[7] / nullif(%1$s.s[8] / 3600000.0::float8, 0)', '%1$s.s[9]::float8 / nullif(%1$s.s[8], 0)',
+        '%1$s.s[10]::float8 / nullif(%1$s.s[2], 0)', '%1$s.s[11]::float8 / nullif(%1$s.s[8], 0)',
+        '%1$s.s[12]::float8 / nullif(%1$s.s[13], 0)', '%1$s.s[8] / 3600000.0::float8',
+        '%1$s.unique_viewers'];
+    sketched constant text[] := '{vst_p50_ms,vst_p95_ms,vst_p99_ms,unique_viewers}';
+    rankable text[];
     d text;
     cols text := '';
     keys text := '';
+    -- a ranked group's rows: its bucket and the dimensions grouped by
+    matched text := 'true';
     bucket_expr text := '$1';
+    sums text;
+    sketches text;
+    source text;
+    merged text;
+    ordering text;
     lv record;
     gaps tstzrange[];
     gap tstzrange;
@@ -711,6 +742,12 @@ BEGIN
             cols := cols || format(', q.%I', d);
             keys := keys || format(', q.%I', d);
             read := read || format(', q.%I', d);
+            -- hashable on the coalesced text, exact by IS NOT DISTINCT FROM
+            -- (NULL, an unknown value, is a group of its own); content_id is
+            -- never NULL in a level that keeps it
+            matched := matched || CASE d WHEN 'content_id' THEN ' AND q.content_id = t.content_id'
+                                   ELSE format(' AND coalesce(q.%1$I, '''') = coalesce(t.%1$I, '''')'
+                                               ' AND q.%1$I IS NOT DISTINCT FROM t.%1$I', d) END;
         ELSE
             cols := cols || format(', NULL::%s AS %I', CASE d WHEN 'content_id' THEN 'bigint' ELSE 'text' END, d);
         END IF;
@@ -732,6 +769,27 @@ BEGIN
         END IF;
         bucket_expr := format('date_bin($3, q.window_start, %L)', origin);
         read := read || ', q.window_start';
+        matched := matched || format(' AND %s = t.bucket', bucket_expr);
+    END IF;
+    IF (rank_by IS NULL) <> (top_n IS NULL) THEN
+        RAISE EXCEPTION 'rank_by and top_n go together'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('rank_by is %s, top_n is %s.', coalesce(quote_literal(rank_by), 'NULL'),
+                                  coalesce(top_n::text, 'NULL')),
+                  HINT = 'Give both for the top groups of each bucket (rank_by => ''plays'', top_n => 50), or neither for every group.';
+    END IF;
+    IF top_n < 1 THEN
+        RAISE EXCEPTION 'top_n must be at least 1'
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('top_n is %s.', top_n);
+    END IF;
+    rankable := ARRAY(SELECT m FROM unnest(metrics) m WHERE NOT m = ANY (sketched));
+    IF NOT rank_by = ANY (rankable) THEN
+        RAISE EXCEPTION USING
+            MESSAGE = CASE WHEN rank_by = ANY (sketched) THEN format('cannot rank groups by sketch metric "%s"', rank_by)
+                           ELSE format('unknown metric "%s" in rank_by', rank_by) END,
+            ERRCODE = 'invalid_parameter_value',
+            DETAIL = 'Groups are ranked on the metrics computed from counters, before any sketch (VST digest, viewers'' hll) is merged.',
+            HINT = 'Valid rank_by metrics: ' || array_to_string(rankable, ', ') || '.';
     END IF;
     -- the 5-minute windows starting in [from_ts, to_ts): [lo, hi)
     lo := date_bin('5 min', from_ts, origin);
@@ -791,31 +849,52 @@ BEGIN
     -- interpolation of the digests' centroids (percentile_approx over
     -- digests: recompressing them into one digest first was a fifth of the
     -- dashboard's time, doc/aggregates.md)
-    RETURN QUERY EXECUTE format($q$
-        SELECT m.bucket, m.content_id, m.country, m.device_type, m.cdn_pop,
-               m.s[1], m.s[2],
-               m.s[3]::float8 / nullif(m.s[1], 0), m.s[4]::float8 / nullif(m.s[1], 0),
-               m.s[5]::float8 / nullif(m.s[1], 0), m.vst[1], m.vst[2], m.vst[3],
-               m.s[6]::float8 / nullif(m.s[8], 0), m.s[7] / nullif(m.s[8] / 3600000.0::float8, 0),
-               m.s[9]::float8 / nullif(m.s[8], 0), m.s[10]::float8 / nullif(m.s[2], 0),
-               m.s[11]::float8 / nullif(m.s[8], 0), m.s[12]::float8 / nullif(m.s[13], 0),
-               m.s[8] / 3600000.0::float8, m.unique_viewers
-          FROM (SELECT %s AS bucket %s,
-                       qoe.bigint_sums(q.attempts, q.plays, q.ebvs, q.start_failures,
-                                       q.playback_failures, q.stall_ms, q.stall_count, q.watch_ms,
-                                       q.bitrate_x_watch, q.completions, q.score_x_watch,
-                                       q.good_sessions, q.scored_sessions) AS s,
-                       qoe.percentile_approx(q.vst_digest, '{0.5,0.95,0.99}'::float8[]) AS vst,
-                       round(hll_cardinality(qoe.hll_merge(q.unique_viewers)))::bigint AS unique_viewers
-                  FROM (%s) q
-                 GROUP BY 1 %s) m
-         ORDER BY 1 %s$q$, bucket_expr, cols, array_to_string(pieces, ' UNION ALL '), keys,
-        replace(keys, 'q.', 'm.'))
-        USING from_ts, to_ts, grain;
+    sums := 'qoe.bigint_sums(q.attempts, q.plays, q.ebvs, q.start_failures, q.playback_failures, '
+            'q.stall_ms, q.stall_count, q.watch_ms, q.bitrate_x_watch, q.completions, '
+            'q.score_x_watch, q.good_sessions, q.scored_sessions) AS s';
+    sketches := 'qoe.percentile_approx(q.vst_digest, ''{0.5,0.95,0.99}''::float8[]) AS vst, '
+                'round(hll_cardinality(qoe.hll_merge(q.unique_viewers)))::bigint AS unique_viewers';
+    source := array_to_string(pieces, ' UNION ALL ');
+    IF rank_by IS NULL THEN
+        merged := format('SELECT %s AS bucket %s, %s, %s FROM (%s) q GROUP BY 1 %s',
+                         bucket_expr, cols, sums, sketches, source, keys);
+        ordering := 'm.bucket' || replace(keys, 'q.', 'm.');
+    ELSE
+        -- the groups of each bucket ranked on their counters (ties by the
+        -- keys, in the order of the unranked output), then the source rows
+        -- of the top_n read again for their sketches, by title where the
+        -- titles are grouped (the levels' and qoe_5min's indexes lead with
+        -- it): reading twice costs less than merging every group's sketches
+        merged := format($q$
+            WITH t AS MATERIALIZED (
+                SELECT * FROM (SELECT c.*, pg_catalog.row_number() OVER (PARTITION BY c.bucket
+                                           ORDER BY %1$s DESC NULLS LAST %2$s) AS rn
+                                 FROM (SELECT %3$s AS bucket %4$s, %5$s FROM (%6$s) q GROUP BY 1 %7$s) c) r
+                 WHERE r.rn <= $4)
+            SELECT t.bucket, t.content_id, t.country, t.device_type, t.cdn_pop, t.s, t.rn, %8$s
+              FROM t JOIN (%9$s) q ON %10$s
+             GROUP BY t.bucket, t.content_id, t.country, t.device_type, t.cdn_pop, t.s, t.rn$q$,
+            format(exprs[array_position(metrics, rank_by)], 'c'), replace(keys, 'q.', 'c.'),
+            bucket_expr, cols, sums, source, keys, sketches,
+            (SELECT string_agg(p || CASE WHEN 'content_id' = ANY (group_by)
+                                         THEN ' AND q.content_id = ANY (ARRAY(SELECT t.content_id FROM t))'
+                                         ELSE '' END, ' UNION ALL ')
+               FROM unnest(pieces) p),
+            matched);
+        ordering := 'm.bucket, m.rn';
+    END IF;
+    RETURN QUERY EXECUTE format('SELECT m.bucket, m.content_id, m.country, m.device_type, m.cdn_pop, %s FROM (%s) m ORDER BY %s',
+                                (SELECT string_agg(format(e, 'm'), ', ' ORDER BY i)
+                                   FROM unnest(exprs) WITH ORDINALITY x(e, i)),
+                                merged, ordering)
+        USING from_ts, to_ts, grain, top_n;
 END
 $$;
-COMMENT ON FUNCTION qoe.qoe_metrics(timestamptz, timestamptz, interval, text[]) IS
-    'QoE metrics (doc/metrics.md) of the 5-minute windows starting in [from_ts, to_ts), merged per grain bucket (NULL: one bucket) and the dimensions in group_by';
+COMMENT ON FUNCTION qoe.qoe_metrics(timestamptz, timestamptz, interval, text[], text, integer) IS
+    'QoE metrics (doc/metrics.md) of the 5-minute windows starting in [from_ts, to_ts), merged per grain bucket (NULL: one bucket, labelled from_ts) and the dimensions in group_by (content_id, country, device_type, cdn_pop; the others NULL); rows ordered by bucket and dimensions. '
+    'With rank_by and top_n, only the top_n groups of each bucket by rank_by, descending (NULLs last, ties by the dimensions as ordered), in that order, their sketches alone merged: the same rows and figures as the unranked call ordered and limited so. '
+    'rank_by is a metric computed from counters (attempts, plays, ebvs_rate, video_start_failure_rate, playback_failure_rate, rebuffering_ratio, stalls_per_hour, avg_bitrate_kbps, completion_rate, qoe_score, good_share, watch_hours); both or neither are given. '
+    'Errors (invalid_parameter_value): an unknown dimension, a grain not a positive multiple of 5 minutes or with months, a sketch or unknown rank_by, rank_by without top_n or the reverse, top_n < 1; null_value_not_allowed: a NULL from_ts or to_ts';
 
 -- Emptied levels hold no window: the watermark goes back to the start, and
 -- the next refresh builds every closed window again from qoe.qoe_5min
@@ -845,6 +924,6 @@ DECLARE
 BEGIN
     EXECUTE format('ALTER FUNCTION qoe.refresh_rollups() SET search_path = %s', path);
     EXECUTE format('ALTER FUNCTION qoe.refresh_rollup_levels(timestamptz[], bigint[], text[], text[], text[]) SET search_path = %s', path);
-    EXECUTE format('ALTER FUNCTION qoe.qoe_metrics(timestamptz, timestamptz, interval, text[]) SET search_path = %s', path);
+    EXECUTE format('ALTER FUNCTION qoe.qoe_metrics(timestamptz, timestamptz, interval, text[], text, integer) SET search_path = %s', path);
 END
 $$;

@@ -41,13 +41,13 @@ REVOKE EXECUTE ON FUNCTION qoe_score_config_changed() FROM PUBLIC;
 -- appends to qoe.session_window_deltas as its owner (src/analytics/rollup.c),
 -- so writers need nothing here; the refresh is maintenance
 GRANT SELECT ON qoe_5min, qoe_rollups, rollup_levels, session_windows, rollup_status TO qoe_reader;
-REVOKE EXECUTE ON FUNCTION qoe_metrics(timestamptz, timestamptz, interval, text[]),
+REVOKE EXECUTE ON FUNCTION qoe_metrics(timestamptz, timestamptz, interval, text[], text, integer),
     refresh_rollups(), refresh_rollup_levels(timestamptz[], bigint[], text[], text[], text[]), bigint_sum(bigint),
     bigint_sums("any"), bigint_sums_trans(internal, "any"), bigint_sums_final(internal),
     hll_merge(hll), hll_merge_trans(internal, hll), hll_merge_combine(internal, internal),
     hll_merge_serialize(internal), hll_merge_deserialize(bytea, internal), hll_merge_final(internal)
     FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION qoe_metrics(timestamptz, timestamptz, interval, text[]), hll_merge(hll),
+GRANT EXECUTE ON FUNCTION qoe_metrics(timestamptz, timestamptz, interval, text[], text, integer), hll_merge(hll),
     bigint_sums("any") TO qoe_reader;
 GRANT EXECUTE ON FUNCTION refresh_rollups(), refresh_rollup_levels(timestamptz[], bigint[], text[], text[], text[]), bigint_sum(bigint),
     bigint_sums("any"), hll_merge(hll) TO qoe_admin, qoe_worker;
@@ -81,7 +81,7 @@ GRANT EXECUTE ON FUNCTION record_concurrency(), apply_retention(), refresh_views
 -- qoe_5min qoe_worker reads already, for the rollups)
 GRANT SELECT ON trending_content TO qoe_reader, qoe_worker;
 GRANT SELECT ON concurrent_viewers TO qoe_worker;
-GRANT EXECUTE ON FUNCTION qoe_metrics(timestamptz, timestamptz, interval, text[]) TO qoe_worker;
+GRANT EXECUTE ON FUNCTION qoe_metrics(timestamptz, timestamptz, interval, text[], text, integer) TO qoe_worker;
 REVOKE EXECUTE ON FUNCTION redis_publisher_status() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION redis_publisher_status() TO qoe_admin;
 GRANT SELECT ON redis_status TO qoe_admin;
