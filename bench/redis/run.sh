@@ -29,6 +29,8 @@
 #         possible (sessions open in the generator's first minute); then
 #         QOE_BENCH_RUNS windows of latency_seconds - 6 s on the same stream.
 # Prints the load average before and after: the machine may be shared.
+# QOE_BENCH_LIVE=0 skips (c) live (about 7 of the 14 minutes), QOE_BENCH_LATENCY=0
+# also (c) compressed: (a) and (b) alone.
 #
 #   bash bench/redis/run.sh [events] [viewers] [latency_seconds]
 set -eu
@@ -46,6 +48,8 @@ LAT_RATE=10000
 LIVE_VIEWERS=${QOE_BENCH_LIVE_VIEWERS:-260000}
 WARM=${QOE_BENCH_WARM_SECONDS:-120}
 RUNS=${QOE_BENCH_RUNS:-3}
+LATENCY=${QOE_BENCH_LATENCY:-1}
+LIVE=${QOE_BENCH_LIVE:-$LATENCY}
 BATCH=500
 WORK=$(mktemp -d /tmp/qoe_bench.XXXXXX)
 chmod 755 "$WORK"
@@ -230,11 +234,13 @@ for run in $(seq "$RUNS"); do
 		run_sql "sql_$mode,$run"
 		run_kafka "kafka_$mode,$run" "${mode}_$run"
 	done
-	publishing on
-	run_latency "$run"
+	if [ "$LATENCY" != 0 ]; then
+		publishing on
+		run_latency "$run"
+	fi
 	echo "round $run of $RUNS done"
 done
-run_live
+[ "$LIVE" = 0 ] || run_live
 
 # "median min max" of the runs of one measure: stats ARRAY_NAME KEY
 stats() {
@@ -275,22 +281,26 @@ printf '  (a) CPU s of the publisher/launcher per run, off: %s; on: %s\n' \
 	"$(for r in $(seq "$RUNS"); do printf '%s ' "${proc_cpu[sql_off,$r]}"; done)" \
 	"$(for r in $(seq "$RUNS"); do printf '%s ' "${proc_cpu[sql_on,$r]}"; done)"
 ratio "(b) on / off:" kafka
-printf '  (c) commit to visible in Redis at %d events/s asked (qoe.ingest, batches of %d), %d markers per run, ms "p50 p99 max" per run:\n' \
-	$LAT_RATE $BATCH $(( (LAT_SECONDS - 6) * 10 ))
-printf '    compressed event time (qoe_gen --rate %d, %d viewers, a fresh stream per run):\n' $LAT_RATE "$VIEWERS"
-printf '      concurrent_viewers:{id}: %s\n' "$(list lat_v)"
-printf '      qoe_metrics:{id} plays:  %s\n' "$(list lat_m)"
-printf '      load events/s reached: %s\n' "$(for r in $(seq "$RUNS"); do printf '%.0f ' "${lat_rate[$r]}"; done)"
-printf '      CPU, share of one core, publisher: %s; launcher (scheduler): %s\n' \
-	"$(for r in $(seq "$RUNS"); do printf '%.2f ' "${lat_pub[$r]}"; done)" \
-	"$(for r in $(seq "$RUNS"); do printf '%.2f ' "${lat_launch[$r]}"; done)"
-printf '    live (qoe_gen --realtime, %d viewers, %d s of event time first, caught up after %s), %d windows of one stream:\n' \
-	"$LIVE_VIEWERS" "$WARM" "$live_caught" "$RUNS"
-printf '      concurrent_viewers:{id}: %s\n' "$(list live_v)"
-printf '      qoe_metrics:{id} plays:  %s\n' "$(list live_m)"
-printf '      load events/s reached: %s\n' "$(for r in $(seq "$RUNS"); do printf '%.0f ' "${live_rate[$r]}"; done)"
-printf '      newest event stored, ms behind the clock at the end: %s\n' "$(list live_lag)"
-printf '      refreshes of the rollups per window: %s\n' "$(list live_refresh)"
-printf '      CPU, share of one core, publisher: %s; launcher (scheduler): %s\n' \
-	"$(for r in $(seq "$RUNS"); do printf '%.2f ' "${live_pub[$r]}"; done)" \
-	"$(for r in $(seq "$RUNS"); do printf '%.2f ' "${live_launch[$r]}"; done)"
+if [ "$LATENCY" != 0 ]; then
+	printf '  (c) commit to visible in Redis at %d events/s asked (qoe.ingest, batches of %d), %d markers per run, ms "p50 p99 max" per run:\n' \
+		$LAT_RATE $BATCH $(( (LAT_SECONDS - 6) * 10 ))
+	printf '    compressed event time (qoe_gen --rate %d, %d viewers, a fresh stream per run):\n' $LAT_RATE "$VIEWERS"
+	printf '      concurrent_viewers:{id}: %s\n' "$(list lat_v)"
+	printf '      qoe_metrics:{id} plays:  %s\n' "$(list lat_m)"
+	printf '      load events/s reached: %s\n' "$(for r in $(seq "$RUNS"); do printf '%.0f ' "${lat_rate[$r]}"; done)"
+	printf '      CPU, share of one core, publisher: %s; launcher (scheduler): %s\n' \
+		"$(for r in $(seq "$RUNS"); do printf '%.2f ' "${lat_pub[$r]}"; done)" \
+		"$(for r in $(seq "$RUNS"); do printf '%.2f ' "${lat_launch[$r]}"; done)"
+fi
+if [ "$LIVE" != 0 ]; then
+	printf '    live (qoe_gen --realtime, %d viewers, %d s of event time first, caught up after %s), %d windows of one stream:\n' \
+		"$LIVE_VIEWERS" "$WARM" "$live_caught" "$RUNS"
+	printf '      concurrent_viewers:{id}: %s\n' "$(list live_v)"
+	printf '      qoe_metrics:{id} plays:  %s\n' "$(list live_m)"
+	printf '      load events/s reached: %s\n' "$(for r in $(seq "$RUNS"); do printf '%.0f ' "${live_rate[$r]}"; done)"
+	printf '      newest event stored, ms behind the clock at the end: %s\n' "$(list live_lag)"
+	printf '      refreshes of the rollups per window: %s\n' "$(list live_refresh)"
+	printf '      CPU, share of one core, publisher: %s; launcher (scheduler): %s\n' \
+		"$(for r in $(seq "$RUNS"); do printf '%.2f ' "${live_pub[$r]}"; done)" \
+		"$(for r in $(seq "$RUNS"); do printf '%.2f ' "${live_launch[$r]}"; done)"
+fi
