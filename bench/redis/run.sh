@@ -109,23 +109,27 @@ fresh_tables() {
 	qoe_rcli FLUSHALL >/dev/null
 }
 
-declare -A eps cpu_eps proc_cpu
+declare -A eps cpu_eps proc_cpu pub_rounds
 # CPU ticks the process of a backend_type has used so far (0 if none runs)
 proc_ticks() {
 	local pid
 	pid=$(psql -qXAt -c "SELECT pid FROM pg_stat_activity WHERE backend_type = '$1'")
 	[ -n "$pid" ] && awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0
 }
-# (a) record KEY: events/s and events per server CPU second of one run, and
-# the CPU seconds the publisher and the launcher used in it
+# "viewer_rounds woken_rounds" of qoe.redis_status (counters since the server started)
+pub_round_counts() { psql -qXAt -F' ' -c "SELECT viewer_rounds, woken_rounds FROM qoe.redis_status"; }
+# (a) record KEY: events/s and events per server CPU second of one run, the
+# CPU seconds the publisher and the launcher used in it, and the publisher's
+# rounds that read the viewers / woken rounds
 run_sql() {
-	local key=$1 before=$WORK/ticks t0 t1 backend_cpu p0 l0
+	local key=$1 before=$WORK/ticks t0 t1 backend_cpu p0 l0 v0 w0 v1 w1
 	"$QOE_ROOT/src/tools/qoe_gen" --seed 7 --events "$EVENTS" --viewers "$VIEWERS" \
 		--start-ms "$(recent_start "$SPAN")" --format array --batch $BATCH >"$WORK/batches.json"
 	fresh_tables
 	cluster_ticks >"$before"
 	p0=$(proc_ticks "qoe_ext publisher")
 	l0=$(proc_ticks "qoe_ext launcher")
+	read -r v0 w0 < <(pub_round_counts)
 	t0=$(now_s)
 	read -r _ _ _ backend_cpu < <("$WORK/feed" "" <"$WORK/batches.json")
 	t1=$(now_s)
@@ -133,6 +137,8 @@ run_sql() {
 	cpu_eps[$key]=$(calc "$EVENTS / ($backend_cpu + $(cluster_cpu_since "$before"))")
 	proc_cpu[$key]=$(printf '%.2f/%.2f' "$(calc "($(proc_ticks "qoe_ext publisher") - $p0) / $CLK_TCK")" \
 		"$(calc "($(proc_ticks "qoe_ext launcher") - $l0) / $CLK_TCK")")
+	read -r v1 w1 < <(pub_round_counts)
+	pub_rounds[$key]=$((v1 - v0))/$((w1 - w0))
 }
 # (b) one worker, a topic per run
 run_kafka() {
@@ -280,6 +286,8 @@ ratio "(a) on / off:" sql
 printf '  (a) CPU s of the publisher/launcher per run, off: %s; on: %s\n' \
 	"$(for r in $(seq "$RUNS"); do printf '%s ' "${proc_cpu[sql_off,$r]}"; done)" \
 	"$(for r in $(seq "$RUNS"); do printf '%s ' "${proc_cpu[sql_on,$r]}"; done)"
+printf '  (a) publishing on, rounds that read the viewers/woken rounds per run: %s\n' \
+	"$(for r in $(seq "$RUNS"); do printf '%s ' "${pub_rounds[sql_on,$r]}"; done)"
 ratio "(b) on / off:" kafka
 if [ "$LATENCY" != 0 ]; then
 	printf '  (c) commit to visible in Redis at %d events/s asked (qoe.ingest, batches of %d), %d markers per run, ms "p50 p99 max" per run:\n' \
