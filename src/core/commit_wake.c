@@ -1,11 +1,11 @@
 /*
  * commit_wake.c: the wake-up chain from an ingest commit to Redis
- * (doc/redis.md, freshness): ingest commit -> scheduler (refresh_rollups),
+ * (doc/redis.md, freshness): ingest commit -> scheduler (refresh_rollups)
  * and, if a session started or stopped playing, publisher
- * (concurrent_viewers); refresh commit -> publisher (qoe_metrics). Also ingest commit with a stall -> scheduler
- * (evaluate_alerts: the stall-loop rule, doc/alerts.md); evaluation commit
- * with alert changes -> publisher (the qoe_alerts channel). See
- * commit_wake.h.
+ * (concurrent_viewers); refresh commit -> publisher (qoe_metrics). Also
+ * ingest commit with a stall -> scheduler (evaluate_alerts: the stall-loop
+ * rule, doc/alerts.md); evaluation commit with alert changes -> publisher
+ * (the qoe_alerts channel). See commit_wake.h.
  *
  * An ingest backend registers one transaction callback, once; at commit it
  * sets a bit and a latch, which is all it ever does for the chain: it never

@@ -18,11 +18,12 @@
  *
  * Rounds (core/commit_wake.c): an ingest commit that started or stopped a
  * session playing wakes it for the viewers, a committed refresh of the
- * rollups for qoe_metrics, an evaluation that
- * queued alert changes for the outbox (as often as woken_round_at allows),
- * and every qoe.redis_publish_interval it publishes what no round published
- * within that interval (trending_content always: a decayed score
- * over an hour, read only then).
+ * rollups for qoe_metrics, an evaluation that queued alert changes for the
+ * outbox (as often as woken_round_at allows), and every
+ * qoe.redis_publish_interval it publishes what no round published within
+ * that interval (trending_content always: a decayed score over an hour, read
+ * only then; the viewers of sessions that timed out, which no commit
+ * reports).
  *
  * The Kafka supervisor starts it while qoe.redis_host is set
  * (PublishSupervise); it exits when that setting is emptied.
@@ -872,9 +873,8 @@ woken_round_at(void)
  * What to publish now, taking the wake-ups it answers (before the round's
  * snapshot: a commit after this wakes the next round). When
  * woken_round_at allows: the viewers after an ingest commit that started or
- * stopped a session playing, qoe_metrics
- * after a refresh of the rollups, the alert outbox after an evaluation that
- * queued changes. In the periodic round (every qoe.redis_publish_interval),
+ * stopped a session playing, qoe_metrics after a refresh of the rollups, the
+ * alert outbox after an evaluation that queued changes. In the periodic round (every qoe.redis_publish_interval),
  * also every part no round published within that interval: under a stream
  * of commits the woken rounds keep the viewers and qoe_metrics current, and
  * reading them again would only cost; else sessions still time out (which no
