@@ -67,6 +67,9 @@ qoe_kafka_start $(for r in $(seq "$RUNS"); do echo "off_$r:16 on_$r:16"; done)
 psql -qX -v ON_ERROR_STOP=1 -o /dev/null -c "CREATE EXTENSION qoe_ext CASCADE" \
 	-c "\\copy qoe.content (content_id, title, duration_sec, genres) FROM PROGRAM '$QOE_ROOT/src/tools/qoe_gen --seed 7 --catalog' WITH (FORMAT csv)" \
 	-c "SELECT qoe.premake_partitions()"
+# the supervisor starts the launcher (the scheduler) within 10 s of CREATE
+# EXTENSION: before, the first run would ingest without its refreshes
+qoe_wait_for 30 "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'qoe_ext launcher'" 1
 cc -O2 -Wall -Wextra -Werror -I"$(pg_config --includedir)" -o "$WORK/feed" "$QOE_ROOT/bench/ingest_sql/feed.c" -lpq
 cc -O2 -Wall -Wextra -Werror -I"$(pg_config --includedir)" -o "$WORK/probe" "$QOE_ROOT/bench/redis/probe.c" -lpq -lhiredis
 
