@@ -29,6 +29,8 @@
 #         possible (sessions open in the generator's first minute); then
 #         QOE_BENCH_RUNS windows of latency_seconds - 6 s on the same stream.
 # Prints the load average before and after: the machine may be shared.
+# QOE_BENCH_LIVE=0 skips (c) live (about 7 of the 14 minutes), QOE_BENCH_LATENCY=0
+# also (c) compressed: (a) and (b) alone.
 #
 #   bash bench/redis/run.sh [events] [viewers] [latency_seconds]
 set -eu
@@ -46,6 +48,8 @@ LAT_RATE=10000
 LIVE_VIEWERS=${QOE_BENCH_LIVE_VIEWERS:-260000}
 WARM=${QOE_BENCH_WARM_SECONDS:-120}
 RUNS=${QOE_BENCH_RUNS:-3}
+LATENCY=${QOE_BENCH_LATENCY:-1}
+LIVE=${QOE_BENCH_LIVE:-$LATENCY}
 BATCH=500
 WORK=$(mktemp -d /tmp/qoe_bench.XXXXXX)
 chmod 755 "$WORK"
@@ -63,6 +67,9 @@ qoe_kafka_start $(for r in $(seq "$RUNS"); do echo "off_$r:16 on_$r:16"; done)
 psql -qX -v ON_ERROR_STOP=1 -o /dev/null -c "CREATE EXTENSION qoe_ext CASCADE" \
 	-c "\\copy qoe.content (content_id, title, duration_sec, genres) FROM PROGRAM '$QOE_ROOT/src/tools/qoe_gen --seed 7 --catalog' WITH (FORMAT csv)" \
 	-c "SELECT qoe.premake_partitions()"
+# the supervisor starts the launcher (the scheduler) within 10 s of CREATE
+# EXTENSION: before, the first run would ingest without its refreshes
+qoe_wait_for 30 "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'qoe_ext launcher'" 1
 cc -O2 -Wall -Wextra -Werror -I"$(pg_config --includedir)" -o "$WORK/feed" "$QOE_ROOT/bench/ingest_sql/feed.c" -lpq
 cc -O2 -Wall -Wextra -Werror -I"$(pg_config --includedir)" -o "$WORK/probe" "$QOE_ROOT/bench/redis/probe.c" -lpq -lhiredis
 
@@ -105,23 +112,27 @@ fresh_tables() {
 	qoe_rcli FLUSHALL >/dev/null
 }
 
-declare -A eps cpu_eps proc_cpu
+declare -A eps cpu_eps proc_cpu pub_rounds
 # CPU ticks the process of a backend_type has used so far (0 if none runs)
 proc_ticks() {
 	local pid
 	pid=$(psql -qXAt -c "SELECT pid FROM pg_stat_activity WHERE backend_type = '$1'")
 	[ -n "$pid" ] && awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0
 }
-# (a) record KEY: events/s and events per server CPU second of one run, and
-# the CPU seconds the publisher and the launcher used in it
+# "viewer_rounds woken_rounds" of qoe.redis_status (counters since the server started)
+pub_round_counts() { psql -qXAt -F' ' -c "SELECT viewer_rounds, woken_rounds FROM qoe.redis_status"; }
+# (a) record KEY: events/s and events per server CPU second of one run, the
+# CPU seconds the publisher and the launcher used in it, and the publisher's
+# rounds that read the viewers / woken rounds
 run_sql() {
-	local key=$1 before=$WORK/ticks t0 t1 backend_cpu p0 l0
+	local key=$1 before=$WORK/ticks t0 t1 backend_cpu p0 l0 v0 w0 v1 w1
 	"$QOE_ROOT/src/tools/qoe_gen" --seed 7 --events "$EVENTS" --viewers "$VIEWERS" \
 		--start-ms "$(recent_start "$SPAN")" --format array --batch $BATCH >"$WORK/batches.json"
 	fresh_tables
 	cluster_ticks >"$before"
 	p0=$(proc_ticks "qoe_ext publisher")
 	l0=$(proc_ticks "qoe_ext launcher")
+	read -r v0 w0 < <(pub_round_counts)
 	t0=$(now_s)
 	read -r _ _ _ backend_cpu < <("$WORK/feed" "" <"$WORK/batches.json")
 	t1=$(now_s)
@@ -129,6 +140,8 @@ run_sql() {
 	cpu_eps[$key]=$(calc "$EVENTS / ($backend_cpu + $(cluster_cpu_since "$before"))")
 	proc_cpu[$key]=$(printf '%.2f/%.2f' "$(calc "($(proc_ticks "qoe_ext publisher") - $p0) / $CLK_TCK")" \
 		"$(calc "($(proc_ticks "qoe_ext launcher") - $l0) / $CLK_TCK")")
+	read -r v1 w1 < <(pub_round_counts)
+	pub_rounds[$key]=$((v1 - v0))/$((w1 - w0))
 }
 # (b) one worker, a topic per run
 run_kafka() {
@@ -230,11 +243,13 @@ for run in $(seq "$RUNS"); do
 		run_sql "sql_$mode,$run"
 		run_kafka "kafka_$mode,$run" "${mode}_$run"
 	done
-	publishing on
-	run_latency "$run"
+	if [ "$LATENCY" != 0 ]; then
+		publishing on
+		run_latency "$run"
+	fi
 	echo "round $run of $RUNS done"
 done
-run_live
+[ "$LIVE" = 0 ] || run_live
 
 # "median min max" of the runs of one measure: stats ARRAY_NAME KEY
 stats() {
@@ -274,23 +289,29 @@ ratio "(a) on / off:" sql
 printf '  (a) CPU s of the publisher/launcher per run, off: %s; on: %s\n' \
 	"$(for r in $(seq "$RUNS"); do printf '%s ' "${proc_cpu[sql_off,$r]}"; done)" \
 	"$(for r in $(seq "$RUNS"); do printf '%s ' "${proc_cpu[sql_on,$r]}"; done)"
+printf '  (a) publishing on, rounds that read the viewers/woken rounds per run: %s\n' \
+	"$(for r in $(seq "$RUNS"); do printf '%s ' "${pub_rounds[sql_on,$r]}"; done)"
 ratio "(b) on / off:" kafka
-printf '  (c) commit to visible in Redis at %d events/s asked (qoe.ingest, batches of %d), %d markers per run, ms "p50 p99 max" per run:\n' \
-	$LAT_RATE $BATCH $(( (LAT_SECONDS - 6) * 10 ))
-printf '    compressed event time (qoe_gen --rate %d, %d viewers, a fresh stream per run):\n' $LAT_RATE "$VIEWERS"
-printf '      concurrent_viewers:{id}: %s\n' "$(list lat_v)"
-printf '      qoe_metrics:{id} plays:  %s\n' "$(list lat_m)"
-printf '      load events/s reached: %s\n' "$(for r in $(seq "$RUNS"); do printf '%.0f ' "${lat_rate[$r]}"; done)"
-printf '      CPU, share of one core, publisher: %s; launcher (scheduler): %s\n' \
-	"$(for r in $(seq "$RUNS"); do printf '%.2f ' "${lat_pub[$r]}"; done)" \
-	"$(for r in $(seq "$RUNS"); do printf '%.2f ' "${lat_launch[$r]}"; done)"
-printf '    live (qoe_gen --realtime, %d viewers, %d s of event time first, caught up after %s), %d windows of one stream:\n' \
-	"$LIVE_VIEWERS" "$WARM" "$live_caught" "$RUNS"
-printf '      concurrent_viewers:{id}: %s\n' "$(list live_v)"
-printf '      qoe_metrics:{id} plays:  %s\n' "$(list live_m)"
-printf '      load events/s reached: %s\n' "$(for r in $(seq "$RUNS"); do printf '%.0f ' "${live_rate[$r]}"; done)"
-printf '      newest event stored, ms behind the clock at the end: %s\n' "$(list live_lag)"
-printf '      refreshes of the rollups per window: %s\n' "$(list live_refresh)"
-printf '      CPU, share of one core, publisher: %s; launcher (scheduler): %s\n' \
-	"$(for r in $(seq "$RUNS"); do printf '%.2f ' "${live_pub[$r]}"; done)" \
-	"$(for r in $(seq "$RUNS"); do printf '%.2f ' "${live_launch[$r]}"; done)"
+if [ "$LATENCY" != 0 ]; then
+	printf '  (c) commit to visible in Redis at %d events/s asked (qoe.ingest, batches of %d), %d markers per run, ms "p50 p99 max" per run:\n' \
+		$LAT_RATE $BATCH $(( (LAT_SECONDS - 6) * 10 ))
+	printf '    compressed event time (qoe_gen --rate %d, %d viewers, a fresh stream per run):\n' $LAT_RATE "$VIEWERS"
+	printf '      concurrent_viewers:{id}: %s\n' "$(list lat_v)"
+	printf '      qoe_metrics:{id} plays:  %s\n' "$(list lat_m)"
+	printf '      load events/s reached: %s\n' "$(for r in $(seq "$RUNS"); do printf '%.0f ' "${lat_rate[$r]}"; done)"
+	printf '      CPU, share of one core, publisher: %s; launcher (scheduler): %s\n' \
+		"$(for r in $(seq "$RUNS"); do printf '%.2f ' "${lat_pub[$r]}"; done)" \
+		"$(for r in $(seq "$RUNS"); do printf '%.2f ' "${lat_launch[$r]}"; done)"
+fi
+if [ "$LIVE" != 0 ]; then
+	printf '    live (qoe_gen --realtime, %d viewers, %d s of event time first, caught up after %s), %d windows of one stream:\n' \
+		"$LIVE_VIEWERS" "$WARM" "$live_caught" "$RUNS"
+	printf '      concurrent_viewers:{id}: %s\n' "$(list live_v)"
+	printf '      qoe_metrics:{id} plays:  %s\n' "$(list live_m)"
+	printf '      load events/s reached: %s\n' "$(for r in $(seq "$RUNS"); do printf '%.0f ' "${live_rate[$r]}"; done)"
+	printf '      newest event stored, ms behind the clock at the end: %s\n' "$(list live_lag)"
+	printf '      refreshes of the rollups per window: %s\n' "$(list live_refresh)"
+	printf '      CPU, share of one core, publisher: %s; launcher (scheduler): %s\n' \
+		"$(for r in $(seq "$RUNS"); do printf '%.2f ' "${live_pub[$r]}"; done)" \
+		"$(for r in $(seq "$RUNS"); do printf '%.2f ' "${live_launch[$r]}"; done)"
+fi

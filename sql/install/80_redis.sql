@@ -76,7 +76,8 @@ COMMENT ON FUNCTION redis_queue_alert(jsonb) IS
 
 CREATE FUNCTION redis_publisher_status(OUT state text, OUT server text, OUT pid integer,
                                        OUT state_since timestamptz, OUT last_publish_at timestamptz,
-                                       OUT publishes bigint, OUT keys_written bigint,
+                                       OUT publishes bigint, OUT woken_rounds bigint,
+                                       OUT viewer_rounds bigint, OUT keys_written bigint,
                                        OUT alerts_published bigint, OUT errors bigint, OUT last_error text,
                                        OUT last_error_at timestamptz)
     RETURNS record
@@ -86,7 +87,8 @@ COMMENT ON FUNCTION redis_publisher_status() IS
     'The Redis publisher''s state from shared memory; read it through qoe.redis_status';
 
 CREATE VIEW redis_status AS
-    SELECT s.state, s.server, s.pid, s.state_since, s.last_publish_at, s.publishes, s.keys_written,
+    SELECT s.state, s.server, s.pid, s.state_since, s.last_publish_at, s.publishes, s.woken_rounds,
+           s.viewer_rounds, s.keys_written,
            s.alerts_published, (SELECT pg_catalog.count(*) FROM qoe.redis_alert_outbox) AS alerts_queued,
            s.errors, s.last_error, s.last_error_at
       FROM qoe.redis_publisher_status() s;
@@ -99,6 +101,10 @@ COMMENT ON COLUMN redis_status.pid IS 'the publisher''s process id; NULL when it
 COMMENT ON COLUMN redis_status.state_since IS 'when the state last changed';
 COMMENT ON COLUMN redis_status.last_publish_at IS 'end of the last round that reached Redis and read all its replies';
 COMMENT ON COLUMN redis_status.publishes IS 'rounds that reached Redis, including those with nothing to write';
+COMMENT ON COLUMN redis_status.woken_rounds IS
+    'of these, rounds a commit woke (an ingest that started or stopped a session playing, a refresh of the rollups, queued alert changes) rather than qoe.redis_publish_interval';
+COMMENT ON COLUMN redis_status.viewer_rounds IS
+    'of these, rounds that read qoe.concurrent_viewers and published the concurrent_viewers keys';
 COMMENT ON COLUMN redis_status.keys_written IS 'keys Redis acknowledged writing or deleting (the trending_content rebuild counts one)';
 COMMENT ON COLUMN redis_status.alerts_published IS 'alert changes Redis acknowledged publishing on the qoe_alerts channel';
 COMMENT ON COLUMN redis_status.alerts_queued IS 'alert changes waiting in qoe.redis_alert_outbox to be published';

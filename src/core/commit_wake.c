@@ -1,11 +1,11 @@
 /*
  * commit_wake.c: the wake-up chain from an ingest commit to Redis
  * (doc/redis.md, freshness): ingest commit -> scheduler (refresh_rollups)
- * and publisher (concurrent_viewers); refresh commit -> publisher
- * (qoe_metrics). Also ingest commit with a stall -> scheduler
- * (evaluate_alerts: the stall-loop rule, doc/alerts.md); evaluation commit
- * with alert changes -> publisher (the qoe_alerts channel). See
- * commit_wake.h.
+ * and, if a session started or stopped playing, publisher
+ * (concurrent_viewers); refresh commit -> publisher (qoe_metrics). Also
+ * ingest commit with a stall -> scheduler (evaluate_alerts: the stall-loop
+ * rule, doc/alerts.md); evaluation commit with alert changes -> publisher
+ * (the qoe_alerts channel). See commit_wake.h.
  *
  * An ingest backend registers one transaction callback, once; at commit it
  * sets a bit and a latch, which is all it ever does for the chain: it never
@@ -37,7 +37,8 @@ typedef struct QoeWakeShared
 
 static QoeWakeShared *wake = NULL;	/* NULL unless preloaded */
 static bool callback_registered = false;
-static bool wake_at_commit = false;
+static bool ingested_at_commit = false;	/* qoe_wake_on_commit's */
+static bool viewers_at_commit = false;
 static uint32 bits_at_commit[QOE_WAKE_NTARGETS];	/* qoe_wake_at_commit's */
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -133,20 +134,21 @@ wake_xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_COMMIT:
 			/* hurried rollups serve the publisher only */
-			if (wake_at_commit && latch_of(QOE_WAKE_PUBLISHER) != NULL)
+			if (ingested_at_commit && latch_of(QOE_WAKE_PUBLISHER) != NULL)
 			{
 				qoe_wake(QOE_WAKE_SCHEDULER, QOE_WAKE_INGESTED);
-				qoe_wake(QOE_WAKE_PUBLISHER, QOE_WAKE_INGESTED);
+				if (viewers_at_commit)
+					qoe_wake(QOE_WAKE_PUBLISHER, QOE_WAKE_VIEWERS);
 			}
 			for (int t = 0; t < QOE_WAKE_NTARGETS; t++)
 				if (bits_at_commit[t] != 0)
 					qoe_wake((QoeWakeTarget) t, bits_at_commit[t]);
-			wake_at_commit = false;
+			ingested_at_commit = viewers_at_commit = false;
 			memset(bits_at_commit, 0, sizeof(bits_at_commit));
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PREPARE:	/* COMMIT PREPARED: the fallback interval */
-			wake_at_commit = false;
+			ingested_at_commit = viewers_at_commit = false;
 			memset(bits_at_commit, 0, sizeof(bits_at_commit));
 			break;
 		default:
@@ -174,12 +176,18 @@ qoe_wake_at_commit(QoeWakeTarget target, uint32 why)
 }
 
 void
-qoe_wake_on_commit(int64 stored, int64 stalls)
+qoe_wake_on_commit(int64 stored, int64 stalls, int64 playing_changes)
 {
 	if (wake == NULL || stored <= 0)
 		return;
 	register_callback();
-	wake_at_commit = true;
+	ingested_at_commit = true;
+	/*
+	 * Most commits only extend sessions already playing: the publisher's
+	 * read would find the same viewers (time-outs are its periodic round's).
+	 */
+	if (playing_changes > 0)
+		viewers_at_commit = true;
 	if (stalls > 0)
 		bits_at_commit[QOE_WAKE_SCHEDULER] |= QOE_WAKE_STALLED;
 }

@@ -25,6 +25,7 @@ typedef enum QoeWakeTarget
 #define QOE_WAKE_ROLLUPS	0x2 /* a refresh of the rollups committed */
 #define QOE_WAKE_STALLED	0x4 /* an ingest transaction that stored a stall committed */
 #define QOE_WAKE_ALERTS		0x8 /* an evaluation that queued alert changes committed */
+#define QOE_WAKE_VIEWERS	0x10	/* an ingest transaction that changed who plays committed */
 
 /*
  * Woken work (a refresh of the rollups, a publishing round) runs again no
@@ -41,13 +42,16 @@ typedef enum QoeWakeTarget
 extern void CommitWakeShmemInit(void);
 
 /*
- * Call in an ingest transaction with the events it stored and how many of
- * them are buffering events. When it commits: if it stored any, the
- * publisher and the scheduler are woken (INGESTED), if a publisher runs (else
- * the rollups keep their interval); if it stored a stall, the scheduler is
- * woken (STALLED) to judge the stall-loop rule at once. Nothing on abort.
+ * Call in an ingest transaction with the events it stored, how many of them
+ * are buffering events, and how many sessions it started or stopped playing
+ * (or moved to another title). When it commits, if a publisher runs (else
+ * the rollups keep their interval): if it stored any, the scheduler is woken
+ * (INGESTED) to refresh the rollups for qoe_metrics; if a session started or
+ * stopped playing, the publisher (VIEWERS) for concurrent_viewers. If it
+ * stored a stall, the scheduler is woken (STALLED) to judge the stall-loop
+ * rule at once. Nothing on abort.
  */
-extern void qoe_wake_on_commit(int64 stored, int64 stalls);
+extern void qoe_wake_on_commit(int64 stored, int64 stalls, int64 playing_changes);
 
 /* When the current transaction commits, wake target for why. Nothing on abort. */
 extern void qoe_wake_at_commit(QoeWakeTarget target, uint32 why);

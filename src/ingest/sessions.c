@@ -56,6 +56,7 @@
 #include "utils/timestamp.h"
 
 #include "analytics/rollup.h"
+#include "core/guc.h"
 #include "ingest/session_fold.h"
 #include "ingest/sessions.h"
 
@@ -1135,6 +1136,38 @@ qoe_sessions_apply(const QoeCatalog *cat, QoeEvent **events, int n, bool *keep,
 	}
 	store_close(&store);
 	*changes = report_changes(works, nworks, nchanges);
+}
+
+/*
+ * Playing now, in qoe.concurrent_viewers' terms: state active (not ended, not
+ * abandoned), a first frame, and an event after cutoff.
+ */
+static bool
+playing(const SessionFold *fold, bool abandoned, TimestampTz cutoff)
+{
+	return !abandoned && !(fold->flags & SF_ENDED) && (fold->flags & SF_HAS_FIRST_FRAME) &&
+		fold->last_event_at > cutoff;
+}
+
+int
+qoe_sessions_playing_changes(const QoeSessionChange *changes, int nchanges)
+{
+	/*
+	 * The clock now, close to the commit; a session timing out between here
+	 * and the publisher's read is the publisher's periodic round's.
+	 */
+	TimestampTz cutoff = GetCurrentTimestamp() - (int64) qoe_session_timeout_s * USECS_PER_SEC;
+	int			n = 0;
+
+	for (int i = 0; i < nchanges; i++)
+	{
+		const QoeSessionChange *c = &changes[i];
+		bool		was = c->existed && playing(&c->before, c->abandoned_before, cutoff);
+		bool		is = playing(&c->after, false, cutoff);
+
+		n += was != is || (is && c->content_id != c->before_content_id);
+	}
+	return n;
 }
 
 uint64

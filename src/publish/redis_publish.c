@@ -16,12 +16,14 @@
  * acknowledged, so a message is published at least once, never for a
  * rolled-back evaluation, and waits out a Redis outage or a publisher restart.
  *
- * Rounds (core/commit_wake.c): an ingest commit wakes it for the viewers, a
- * committed refresh of the rollups for qoe_metrics, an evaluation that
- * queued alert changes for the outbox (as often as woken_round_at allows),
- * and every qoe.redis_publish_interval it publishes what no round published
- * within that interval (trending_content always: a decayed score
- * over an hour, read only then).
+ * Rounds (core/commit_wake.c): an ingest commit that started or stopped a
+ * session playing wakes it for the viewers, a committed refresh of the
+ * rollups for qoe_metrics, an evaluation that queued alert changes for the
+ * outbox (as often as woken_round_at allows), and every
+ * qoe.redis_publish_interval it publishes what no round published within
+ * that interval (trending_content always: a decayed score over an hour, read
+ * only then; the viewers of sessions that timed out, which no commit
+ * reports).
  *
  * The Kafka supervisor starts it while qoe.redis_host is set
  * (PublishSupervise); it exits when that setting is emptied.
@@ -794,7 +796,7 @@ delete_published(void)
 
 /* True when the round reached Redis and read every reply. */
 static bool
-publish_round(MemoryContext round_cxt, int what)
+publish_round(MemoryContext round_cxt, int what, bool woken)
 {
 	redisReply **replies;
 	char		err[QOE_REDIS_ERRLEN];
@@ -828,7 +830,7 @@ publish_round(MemoryContext round_cxt, int what)
 	}
 	backoff_ms = 0;
 	written = apply_replies(replies);	/* fills alerts_done */
-	qoe_redis_status_published(written, alerts_done_n);
+	qoe_redis_status_published(written, alerts_done_n, woken, (what & ROUND_VIEWERS) != 0);
 	qoe_redis_free_replies(nops, replies);
 	delete_published();
 	/* a full batch: the rest in the next round, as soon as spacing allows */
@@ -870,13 +872,13 @@ woken_round_at(void)
 /*
  * What to publish now, taking the wake-ups it answers (before the round's
  * snapshot: a commit after this wakes the next round). When
- * woken_round_at allows: the viewers after an ingest commit, qoe_metrics
- * after a refresh of the rollups, the alert outbox after an evaluation that
- * queued changes. In the periodic round (every qoe.redis_publish_interval),
+ * woken_round_at allows: the viewers after an ingest commit that started or
+ * stopped a session playing, qoe_metrics after a refresh of the rollups, the
+ * alert outbox after an evaluation that queued changes. In the periodic round (every qoe.redis_publish_interval),
  * also every part no round published within that interval: under a stream
  * of commits the woken rounds keep the viewers and qoe_metrics current, and
- * reading them again would only cost; idle, sessions still time out and
- * scores decay.
+ * reading them again would only cost; else sessions still time out (which no
+ * commit reports) and scores decay.
  */
 static int
 round_due(TimestampTz now, bool periodic)
@@ -887,7 +889,7 @@ round_due(TimestampTz now, bool periodic)
 	if (!periodic && (pending == 0 || now < woken_round_at()))
 		return 0;
 	pending = qoe_wake_take(QOE_WAKE_PUBLISHER, pending);
-	if (pending & QOE_WAKE_INGESTED)
+	if (pending & QOE_WAKE_VIEWERS)
 		what |= ROUND_VIEWERS;
 	if (pending & QOE_WAKE_ROLLUPS)
 		what |= ROUND_METRICS;
@@ -1004,7 +1006,7 @@ qoe_publisher_main(Datum main_arg)
 					refresh_at = TimestampTzPlusMilliseconds(now, qoe_redis_key_ttl_s * 1000L / 3);
 				}
 				round_cpu_us = qoe_wake_cpu_us();
-				if (publish_round(round_cxt, what))
+				if (publish_round(round_cxt, what, !periodic))
 					for (int i = 0; i < ROUND_NPARTS; i++)
 						if (what & (1 << i))
 							part_published_at[i] = now;

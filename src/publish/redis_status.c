@@ -30,6 +30,8 @@ typedef struct QoeRedisStatus
 	TimestampTz state_since;
 	TimestampTz last_publish_at;
 	int64		publishes;
+	int64		woken_rounds;	/* of them, started by a wake-up, not the interval */
+	int64		viewer_rounds;	/* of them, those that read the viewers */
 	int64		keys_written;
 	int64		alerts_published;
 	int64		errors;
@@ -123,12 +125,15 @@ qoe_redis_status_error(const char *message)
 
 /* A round that reached Redis and read every reply. */
 void
-qoe_redis_status_published(int64 keys_written, int64 alerts_published)
+qoe_redis_status_published(int64 keys_written, int64 alerts_published, bool woken,
+						   bool read_viewers)
 {
 	TimestampTz now = GetCurrentTimestamp();
 
 	SpinLockAcquire(&status->mutex);
 	status->publishes++;
+	status->woken_rounds += woken;
+	status->viewer_rounds += read_viewers;
 	status->keys_written += keys_written;
 	status->alerts_published += alerts_published;
 	status->last_publish_at = now;
@@ -158,8 +163,8 @@ qoe_redis_publisher_status(PG_FUNCTION_ARGS)
 {
 	TupleDesc	desc;
 	QoeRedisStatus copy = {0};
-	Datum		values[11];
-	bool		nulls[11] = {0};
+	Datum		values[13];
+	bool		nulls[13] = {0};
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -180,12 +185,14 @@ qoe_redis_publisher_status(PG_FUNCTION_ARGS)
 	values[4] = TimestampTzGetDatum(copy.last_publish_at);
 	nulls[4] = copy.last_publish_at == 0;
 	values[5] = Int64GetDatum(copy.publishes);
-	values[6] = Int64GetDatum(copy.keys_written);
-	values[7] = Int64GetDatum(copy.alerts_published);
-	values[8] = Int64GetDatum(copy.errors);
-	values[9] = CStringGetTextDatum(copy.last_error);
-	nulls[9] = copy.last_error_at == 0;
-	values[10] = TimestampTzGetDatum(copy.last_error_at);
-	nulls[10] = copy.last_error_at == 0;
+	values[6] = Int64GetDatum(copy.woken_rounds);
+	values[7] = Int64GetDatum(copy.viewer_rounds);
+	values[8] = Int64GetDatum(copy.keys_written);
+	values[9] = Int64GetDatum(copy.alerts_published);
+	values[10] = Int64GetDatum(copy.errors);
+	values[11] = CStringGetTextDatum(copy.last_error);
+	nulls[11] = copy.last_error_at == 0;
+	values[12] = TimestampTzGetDatum(copy.last_error_at);
+	nulls[12] = copy.last_error_at == 0;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }

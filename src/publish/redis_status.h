@@ -19,6 +19,7 @@ extern void RedisStatusShmemInit(void);
 extern void qoe_redis_status_attach(void);
 extern void qoe_redis_status_set_state(QoeRedisState state, const char *server);
 extern void qoe_redis_status_error(const char *message);
-extern void qoe_redis_status_published(int64 keys_written, int64 alerts_published);
+extern void qoe_redis_status_published(int64 keys_written, int64 alerts_published, bool woken,
+									   bool read_viewers);
 
 #endif

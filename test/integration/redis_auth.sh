@@ -5,15 +5,11 @@
 # the right one, on reload, brings the keys back.
 set -eu
 QOE_ROOT=${QOE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-command -v redis-server >/dev/null || { echo "redis-server not installed"; exit 77; }
-. "$QOE_ROOT/test/lib/cluster.sh"
-. "$QOE_ROOT/test/lib/kafka_source.sh"
 . "$QOE_ROOT/test/lib/redis.sh"
 
 qoe_redis_start --requirepass 'good-Secret-1'
 qoe_rcli() { REDISCLI_AUTH='good-Secret-1' redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
 qoe_publisher_cluster "qoe.redis_password = 'good-Secret-1'"
-qoe_wait_for 30 "SELECT state FROM qoe.redis_status" connected
 qoe_ingest_recent 6 100
 qoe_wait_viewers_equal 3000 >/dev/null
 pid=$(psql -qXAt -c "SELECT pid FROM qoe.redis_status")

@@ -5,14 +5,10 @@
 # pg_ctl stop -m fast.
 set -eu
 QOE_ROOT=${QOE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-command -v redis-server >/dev/null || { echo "redis-server not installed"; exit 77; }
-. "$QOE_ROOT/test/lib/cluster.sh"
-. "$QOE_ROOT/test/lib/kafka_source.sh"
 . "$QOE_ROOT/test/lib/redis.sh"
 
 qoe_redis_start
 qoe_publisher_cluster
-qoe_wait_for 30 "SELECT state FROM qoe.redis_status" connected
 qoe_ingest_recent 3 100
 qoe_wait_viewers_equal 3000 >/dev/null
 

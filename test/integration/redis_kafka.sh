@@ -4,16 +4,12 @@
 # trending_content and qoe_metrics:{id} equal what they mirror.
 set -eu
 export QOE_ROOT=${QOE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-command -v redis-server >/dev/null || { echo "redis-server not installed"; exit 77; }
-. "$QOE_ROOT/test/lib/cluster.sh"
-. "$QOE_ROOT/test/lib/kafka.sh"
-. "$QOE_ROOT/test/lib/kafka_source.sh"
 . "$QOE_ROOT/test/lib/redis.sh"
+. "$QOE_ROOT/test/lib/kafka.sh"
 
 qoe_redis_start
 qoe_publisher_cluster
 qoe_kafka_start events:2		# chains its stop to the cleanup trap
-qoe_wait_for 30 "SELECT state FROM qoe.redis_status" connected
 
 events=$QOE_REDIS_DIR/events.ndjson
 "$QOE_ROOT/src/tools/qoe_gen" --seed 31 --viewers 150 --titles 50 --uuid-ids \

@@ -6,9 +6,6 @@
 # on reload, without a restart, starts it again.
 set -eu
 QOE_ROOT=${QOE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-command -v redis-server >/dev/null || { echo "redis-server not installed"; exit 77; }
-. "$QOE_ROOT/test/lib/cluster.sh"
-. "$QOE_ROOT/test/lib/kafka_source.sh"
 . "$QOE_ROOT/test/lib/redis.sh"
 
 publishers() { psql -qXAt -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'qoe_ext publisher'"; }

@@ -2,22 +2,20 @@
 # The wake-up chain (doc/redis.md, freshness): with both fallbacks set to
 # 20 s (the publisher's full round, the scheduler's refresh of the rollups),
 # a committed ingest, through qoe.ingest or a Kafka worker, still reaches
-# Redis at once: concurrent_viewers:{id} woken by the ingest commit,
-# qoe_metrics:{id} by the refresh of the rollups that the commit hurried. A
-# rolled-back ingest wakes nothing that shows.
+# Redis at once: concurrent_viewers:{id} woken by an ingest commit that
+# starts, stops or brings back a session playing, qoe_metrics:{id} by the
+# refresh of the rollups that the commit hurried. Commits of heartbeats of
+# sessions already playing hurry the rollups but never wake the publisher
+# for the viewers. A rolled-back ingest wakes nothing that shows.
 set -eu
 QOE_ROOT=${QOE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-command -v redis-server >/dev/null || { echo "redis-server not installed"; exit 77; }
-. "$QOE_ROOT/test/lib/cluster.sh"
-. "$QOE_ROOT/test/lib/kafka.sh"
-. "$QOE_ROOT/test/lib/kafka_source.sh"
 . "$QOE_ROOT/test/lib/redis.sh"
+. "$QOE_ROOT/test/lib/kafka.sh"
 
 qoe_redis_start
 qoe_publisher_cluster "qoe.redis_publish_interval = '20s'
 qoe.rollup_refresh_interval = '20s'"
 qoe_kafka_start events:1		# chains its stop to the cleanup trap
-qoe_wait_for 30 "SELECT state FROM qoe.redis_status" connected
 
 # ingest: one new title per marker; wait (at most 3 s, far below the 20 s
 # fallbacks) for its keys
@@ -29,13 +27,20 @@ marker() {
 	  {\"event_type\":\"first_frame\",\"session_id\":\"w-$id\",\"event_id\":\"b\",\"user_id\":1,\"content_id\":$id,\"timestamp\":$now}]')"
 }
 wait_key() {
-	local t0=$1 deadline=$(($1 + 3000))
-	shift
-	until [ "$(qoe_rcli "$@")" = 1 ]; do
-		[ "$(qoe_ms)" -lt $deadline ] || { echo "no $* within 3 s of the commit" >&2; exit 1; }
+	wait_reply 1 "$@"
+}
+# wait_reply WANTED T0 REDIS-COMMAND...: until the reply is WANTED; prints the ms since T0
+wait_reply() {
+	local want=$1 t0=$2 deadline=$(($2 + 3000))
+	shift 2
+	until [ "$(qoe_rcli "$@")" = "$want" ]; do
+		[ "$(qoe_ms)" -lt $deadline ] || { echo "$* is not $want within 3 s of the commit" >&2; exit 1; }
 		sleep 0.01
 	done
 	echo $(($(qoe_ms) - t0))
+}
+ingest() {
+	psql -qX -v ON_ERROR_STOP=1 -o /dev/null -c "SELECT qoe.ingest('[$1]')"
 }
 for id in 777001 777002 777003 777004 777005; do
 	marker $id
@@ -46,6 +51,49 @@ for id in 777001 777002 777003 777004 777005; do
 done
 [ "$(qoe_rcli GET concurrent_viewers:777005)" = 1 ]
 [ "$(qoe_rcli HGET qoe_metrics:777005 plays)" = 1 ]
+
+# a stop: the title's key goes
+ingest "{\"event_type\":\"stop\",\"session_id\":\"w-777005\",\"event_id\":\"z\",\"user_id\":1,\"content_id\":777005,\"timestamp\":$(qoe_ms)}"
+t0=$(qoe_ms)
+echo "a stop: concurrent_viewers:777005 deleted after $(wait_reply 0 "$t0" EXISTS concurrent_viewers:777005) ms"
+# a session silent for longer than qoe.session_timeout (5 min) comes back
+now=$(qoe_ms)
+ingest "{\"event_type\":\"start\",\"session_id\":\"w-back\",\"event_id\":\"a\",\"user_id\":1,\"content_id\":777200,\"timestamp\":$((now - 601000))},
+        {\"event_type\":\"first_frame\",\"session_id\":\"w-back\",\"event_id\":\"b\",\"user_id\":1,\"content_id\":777200,\"timestamp\":$((now - 600000))}"
+ingest "{\"event_type\":\"heartbeat\",\"session_id\":\"w-back\",\"event_id\":\"c\",\"user_id\":1,\"content_id\":777200,\"timestamp\":$now}"
+t0=$(qoe_ms)
+echo "a session back after the timeout: in concurrent_viewers:777200 after $(wait_key "$t0" EXISTS concurrent_viewers:777200) ms"
+
+# 40 commits of heartbeats only, of the four sessions playing, then a new
+# title: one round reads the viewers (the new title's), though the commits
+# woke the scheduler, which refreshed the rollups
+status() { psql -qXAt -c "SELECT $1 FROM qoe.redis_status"; }
+refreshes() { psql -qXAt -c "SELECT runs FROM qoe.scheduler_status WHERE job = 'refresh_rollups'"; }
+v0=$(status viewer_rounds)
+w0=$(status woken_rounds)
+r0=$(refreshes)
+psql -qX -v ON_ERROR_STOP=1 -o /dev/null <<SQL
+DO \$\$
+BEGIN
+    FOR i IN 1..40 LOOP
+        PERFORM qoe.ingest(format('[{"event_type":"heartbeat","session_id":"w-%s","event_id":"h%s","user_id":1,"content_id":%s,"timestamp":%s}]',
+                                  777001 + i % 4, i, 777001 + i % 4,
+                                  (extract(epoch FROM clock_timestamp()) * 1000)::bigint));
+        COMMIT;
+        PERFORM pg_sleep(0.02);
+    END LOOP;
+END \$\$;
+SQL
+[ "$(psql -qXAt -c "SELECT count(*) FROM qoe.viewing_events WHERE event_id LIKE 'h%'")" = 40 ]
+marker 777007
+wait_key "$(qoe_ms)" EXISTS concurrent_viewers:777007 >/dev/null
+# the round is counted once Redis has replied: a moment after the key shows
+qoe_wait_for 5 "SELECT viewer_rounds > $v0 FROM qoe.redis_status" t
+viewer_rounds=$(($(status viewer_rounds) - v0))
+echo "40 heartbeat commits and a new title: $viewer_rounds rounds read the viewers, $(($(status woken_rounds) - w0)) woken rounds, $(($(refreshes) - r0)) refreshes of the rollups"
+[ "$viewer_rounds" = 1 ] || { echo "commits of heartbeats woke the publisher for the viewers" >&2; exit 1; }
+[ "$(($(refreshes) - r0))" -ge 2 ] || { echo "commits of heartbeats did not hurry the rollups" >&2; exit 1; }
+qoe_wait_viewers_equal 1000 >/dev/null
 
 # the same through a Kafka worker: its batch commit wakes the chain
 kafka_marker() {

@@ -1,17 +1,29 @@
 # A throwaway redis-server on loopback for the Redis publisher tests
-# (test/integration/redis_*.sh). Source after cluster.sh, with QOE_ROOT set.
+# (test/integration/redis_*.sh). Source with QOE_ROOT set: it sources
+# cluster.sh and kafka_source.sh (qoe_wait_for) too. A test then starts
+#   set -eu
+#   QOE_ROOT=${QOE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+#   . "$QOE_ROOT/test/lib/redis.sh"
+#   qoe_redis_start
+#   qoe_publisher_cluster
+#
 #   qoe_redis_start [redis-server options]  start on a free port (REDIS_PORT),
-#                                           or on REDIS_PORT again after a stop
+#                                           or on REDIS_PORT again after a stop;
+#                                           without redis-server the test is
+#                                           skipped (exit 77)
 #   qoe_redis_stop                          stop it (SIGKILL: nothing is saved)
 #   qoe_rcli ARGS                           redis-cli against it
 #   qoe_publisher_cluster [conf lines]      a cluster with qoe_ext installed and
-#                                           the publisher pointed at this Redis
+#                                           the publisher connected to this Redis
 #   qoe_redis_viewers / qoe_sql_viewers     concurrent viewers per title, "id|n"
 #                                           lines, from Redis and from SQL
 #   qoe_wait_viewers_equal MS / qoe_wait_trending_equal MS / qoe_wait_metrics_equal MS
 #                                           wait until the keys equal the views
 #   qoe_ingest_recent SEED VIEWERS          ingest events of the last 3 minutes
 #   qoe_ms                                  the wall clock in ms
+. "$QOE_ROOT/test/lib/cluster.sh"
+. "$QOE_ROOT/test/lib/kafka_source.sh"
+
 QOE_REDIS_DIR=${QOE_REDIS_DIR:-}
 REDIS_PORT=${REDIS_PORT:-}
 
@@ -20,6 +32,7 @@ qoe_ms() { date +%s%3N; }
 qoe_rcli() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
 
 qoe_redis_start() {
+	command -v redis-server >/dev/null || { echo "redis-server not installed"; exit 77; }
 	[ -n "$QOE_REDIS_DIR" ] || QOE_REDIS_DIR=$(mktemp -d /tmp/qoe_redis.XXXXXX)
 	[ -n "$REDIS_PORT" ] || REDIS_PORT=$(qoe_free_port)
 	redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
@@ -51,7 +64,7 @@ qoe_redis_cleanup() {
 
 # The supervisor starts the publisher while qoe.redis_host is set, looking
 # again every 10 s after CREATE EXTENSION makes its role qoe_worker: the
-# restart starts it at once.
+# restart starts it at once. Returns once it is connected.
 qoe_publisher_cluster() {
 	qoe_cluster_start || return 1
 	trap qoe_redis_cleanup EXIT
@@ -62,7 +75,8 @@ qoe.redis_port = $REDIS_PORT
 ${1:-}
 CONF
 	qoe_as_postgres $PGBIN/pg_ctl -D "$QOE_PGDATA_DIR/data" -w -t 60 \
-		-l "$QOE_PGDATA_DIR/server.log" restart >/dev/null
+		-l "$QOE_PGDATA_DIR/server.log" restart >/dev/null || return 1
+	qoe_wait_for 30 "SELECT state FROM qoe.redis_status" connected
 }
 
 qoe_sql_viewers() {
