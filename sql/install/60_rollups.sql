@@ -545,6 +545,9 @@ BEGIN
     -- them, takes the sums, the VSTs first counted and the viewers of its
     -- new rows on top of its stored state, however many rows it holds.
     -- A VST figure moves only with its count (src/analytics/rollup.c).
+    -- Viewers are unioned as one-viewer sketches by qoe.hll_merge, here and
+    -- in the re-aggregation: hll_add_agg gives the same sketch but allocates
+    -- a 128 kB state per group.
     touched AS (
         SELECT window_start, content_id, country, device_type, cdn_pop,
                bool_or(nothing) OR bool_or(t[7] < 0 OR (t[7] = 0 AND t[8] <> 0)) AS rebuild,
@@ -646,7 +649,7 @@ BEGIN
                qoe.bigint_sum(s.bitrate_switches), qoe.bigint_sum(s.bitrate_downswitches), qoe.bigint_sum(s.dropped_frames),
                qoe.bigint_sum(s.completions), qoe.bigint_sum(s.score_x_watch), qoe.bigint_sum(s.scored_sessions),
                qoe.bigint_sum(s.good_sessions), qoe.bigint_sum(s.fatal_errors), qoe.bigint_sum(s.nonfatal_errors),
-               hll_add_agg(hll_hash_bigint(s.user_id))
+               qoe.hll_merge(hll_add(hll_empty(), hll_hash_bigint(s.user_id)))
           FROM qoe.session_windows s
           JOIN unnest(g.rw, g.rc, g.rco, g.rd, g.rpop) AS t(w, c, co, d, pop)
             ON s.window_start = t.w AND s.content_id = t.c
