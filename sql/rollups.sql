@@ -44,10 +44,9 @@ CREATE VIEW rcheck AS
 SELECT qoe.refresh_rollups() >= 0 AS drained;
 TRUNCATE qoe.qoe_rollups;
 SELECT levels_through, allowed_lateness FROM qoe.rollup_status;
--- and a level added (doc/rollups.md), one the defaults leave out: titles per
--- 5 minutes, a level at the grain of qoe_5min itself, which qoe_metrics
--- reads up to the watermark, and qoe_5min after it (removed at the end)
-INSERT INTO qoe.rollup_levels VALUES ('5min_title', '5 min', '{content_id}', '5min');
+-- the levels include 5min_title (titles per 5 minutes), a level at the grain
+-- of qoe_5min itself, which qoe_metrics reads up to the watermark, and
+-- qoe_5min after it
 CREATE FUNCTION through() RETURNS interval LANGUAGE sql AS
     $$ SELECT levels_through - to_timestamp((SELECT ms FROM rb) / 1000.0) FROM qoe.rollup_status $$;
 
@@ -519,8 +518,6 @@ DROP VIEW rcheck;
 DROP VIEW rw;
 DROP FUNCTION rev(text, text, bigint, jsonb, bigint);
 DROP TABLE rb;
-DELETE FROM qoe.qoe_rollups WHERE level = '5min_title';
-DELETE FROM qoe.rollup_levels WHERE level = '5min_title';
 
 -- qoe.bigint_sums: the same sums as one sum() per column, exact beyond 2^53
 -- (where a float8 sum is not), NULLs adding nothing, NULL for no rows
