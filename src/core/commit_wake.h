@@ -15,7 +15,7 @@
 /* Who is woken. */
 typedef enum QoeWakeTarget
 {
-	QOE_WAKE_SCHEDULER,			/* the launcher's scheduler: refresh_rollups */
+	QOE_WAKE_SCHEDULER,			/* the launcher's live jobs: refresh_rollups, evaluate_alerts */
 	QOE_WAKE_PUBLISHER,			/* the Redis publisher */
 	QOE_WAKE_NTARGETS
 } QoeWakeTarget;

@@ -29,7 +29,7 @@ static void
 define_job_interval(const char *name, const char *what, int *value)
 {
 	DefineCustomIntVariable(name, what,
-							"Run by the qoe_ext launcher (qoe_ext preloaded); 0 turns the job off. Its runs and errors are in qoe.scheduler_status.",
+							"Run by the qoe_ext launcher or scheduler process (qoe_ext preloaded); 0 turns the job off. Its runs and errors are in qoe.scheduler_status.",
 							value, *value, 0, 24 * 3600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 }

@@ -41,6 +41,9 @@ extern void qoe_worker_secure_session(void);
 extern ErrorData *qoe_run_own_transaction(const char *activity,
 										  void (*fn) (void *arg), void *arg);
 
+/* The supervisor's look at its children, and their restart delay. */
+#define QOE_SUPERVISE_MS 10000
+
 /*
  * A background worker of qoe_ext that a supervising process (connected to
  * no database) keeps running as qoe.worker_role: started once nothing stands

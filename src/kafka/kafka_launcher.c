@@ -8,7 +8,8 @@
  *   user's code can run in it). It waits quietly until qoe.database and the
  *   role qoe.worker_role exist and that role is no superuser, then starts
  *   the launcher, and starts it again 10 s after it exits. It supervises
- *   the Redis publisher the same way (src/publish/redis_publish.c).
+ *   the analytics scheduler process (src/analytics/scheduler.c) and the
+ *   Redis publisher (src/publish/redis_publish.c) the same way.
  * - the launcher connects to qoe.database as qoe.worker_role. Each time its
  *   latch is set (a change to qoe.sources, a worker starting or exiting) and
  *   every few seconds, it reads qoe.sources and reconciles: starts missing
@@ -16,10 +17,11 @@
  *   restarts a worker that exited on its own after a backoff doubling from
  *   1 s to 60 s. It waits quietly while the extension is not installed
  *   there. It also premakes the days' partitions, so that no ingest
- *   transaction has to create one, and runs the analytics scheduler
- *   (src/analytics/scheduler.c), which ingest commits wake while a Redis
- *   publisher runs (src/core/commit_wake.c: at most one wake-up per refresh
- *   of the rollups, each also costing a read of qoe.sources here).
+ *   transaction has to create one, and runs the live jobs of the analytics
+ *   scheduler (src/analytics/scheduler.c: the refresh of the rollups, the
+ *   alert evaluation), which ingest commits wake while a Redis publisher
+ *   runs (src/core/commit_wake.c: at most one wake-up per refresh of the
+ *   rollups, each also costing a read of qoe.sources here).
  * Both, and the workers, resolve names with search_path = pg_catalog,
  * pg_temp whatever the database or role settings say.
  */
@@ -50,7 +52,6 @@
 #include "ingest/partitions.h"
 #include "publish/redis_publish.h"
 
-#define SUPERVISE_MS		10000	/* the supervisor's look, and restart delay */
 #define RECHECK_MS			10000
 #define MIN_BACKOFF_MS		1000
 #define MAX_BACKOFF_MS		60000
@@ -82,7 +83,7 @@ static Launched launched[QOE_MAX_WORKERS];
 
 /* the supervisor's */
 static QoeChild launcher = {.function = "qoe_launcher_main", .name = "qoe_ext launcher",
-.log_obstacles = true, .retry_ms = SUPERVISE_MS};
+.log_obstacles = true, .retry_ms = QOE_SUPERVISE_MS};
 
 void
 KafkaLauncherRegister(void)
@@ -119,6 +120,7 @@ static void
 stop_launcher(int code, Datum arg)
 {
 	qoe_child_stop(&launcher);
+	SchedulerStop();
 	PublishStop();
 	LWLockAcquire(qoe_kafka_shared->lock, LW_EXCLUSIVE);
 	qoe_kafka_shared->supervisor_latch = NULL;
@@ -163,6 +165,7 @@ qoe_supervisor_main(Datum main_arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 		wait_ms = qoe_child_look(&launcher, now, launcher_wanted());
+		wait_ms = Min(wait_ms, SchedulerSupervise(now));
 		wait_ms = Min(wait_ms, PublishSupervise(now));
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 wait_ms, PG_WAIT_EXTENSION);
@@ -463,7 +466,7 @@ qoe_launcher_main(Datum main_arg)
 			qoe_kafka_shared->slots[i].state = QOE_WS_FREE;
 	LWLockRelease(qoe_kafka_shared->lock);
 	before_shmem_exit(launcher_detach, 0);
-	/* ingest commits wake the scheduler (refresh_rollups) */
+	/* ingest commits wake its live jobs (refresh_rollups, evaluate_alerts) */
 	qoe_wake_attach(QOE_WAKE_SCHEDULER);
 	ereport(LOG, (errmsg("qoe_ext launcher started for database \"%s\" as role \"%s\"",
 						 qoe_database, qoe_worker_role)));
@@ -489,7 +492,7 @@ qoe_launcher_main(Datum main_arg)
 			premake_at = TimestampTzPlusMilliseconds(now, premake_partitions() ?
 													 PREMAKE_MS : PREMAKE_RETRY_MS);
 		}
-		wait_ms = Min(wait_ms, qoe_scheduler_run());
+		wait_ms = Min(wait_ms, qoe_scheduler_run(true));
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 wait_ms, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);

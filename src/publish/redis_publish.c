@@ -63,7 +63,6 @@
 
 #define MIN_BACKOFF_MS	50
 #define MAX_BACKOFF_MS	500		/* keys catch up within 1 s of Redis returning */
-#define SUPERVISE_MS	10000	/* the supervisor's look, and restart delay */
 #define SCORE_LEN		32
 #define ALERT_BATCH		1000	/* alert messages per round; more: another round soon */
 
@@ -168,7 +167,7 @@ static int	alerts_done_n;
 
 /* the supervisor's */
 static QoeChild publisher = {.function = "qoe_publisher_main", .name = "qoe_ext publisher",
-.retry_ms = SUPERVISE_MS};
+.retry_ms = QOE_SUPERVISE_MS};
 static bool publisher_wanted = false;
 
 void
@@ -190,7 +189,7 @@ PublishSupervise(TimestampTz now)
 	{
 		/* it exits by itself on the reload too; this is for a quick stop */
 		qoe_child_stop(&publisher);
-		return SUPERVISE_MS;
+		return QOE_SUPERVISE_MS;
 	}
 	return qoe_child_look(&publisher, now, newly);
 }

@@ -43,3 +43,31 @@ wait_for "coalesce(sum(events), 0) = 2 FROM qoe.qoe_5min WHERE content_id = 777"
 	fail "the event written while the refresh failed was lost"
 grep -q "scheduler job refresh_rollups failed" "$QOE_PGDATA_DIR/server.log" || fail "the failure was not logged"
 echo "a failing refresh is reported and recovered from"
+
+# A long periodic job does not hold the refresh back: it runs in the
+# scheduler process, the refresh in the launcher. Each sample of concurrent
+# viewers is made to take 8 s (a trigger sleeping before its insert); within
+# one, a new event still shows within the refresh interval (in one process
+# it waited for the sample to end).
+q -c "CREATE FUNCTION slow_sample() RETURNS trigger LANGUAGE plpgsql AS
+      \$\$ BEGIN PERFORM pg_sleep(8); RETURN NULL; END \$\$;
+      CREATE TRIGGER slow_sample BEFORE INSERT ON qoe.concurrency_1min
+          FOR EACH STATEMENT EXECUTE FUNCTION slow_sample()" \
+  -c "ALTER SYSTEM SET qoe.concurrency_sample_interval = '1s'" -c "SELECT pg_reload_conf()" >/dev/null
+sampling="query LIKE '%record_concurrency%' AND state = 'active' AND wait_event = 'PgSleep'"
+# a sample that began less than 2 s ago: 6 s of it left at least
+wait_for "EXISTS (SELECT FROM pg_stat_activity WHERE $sampling
+                   AND query_start > clock_timestamp() - interval '2 s')" 30 ||
+	fail "concurrent viewers were never sampled"
+IFS='|' read -r began sampler < <(q -c "SELECT query_start, backend_type FROM pg_stat_activity WHERE $sampling")
+start=$(date +%s%N)
+q -c "SELECT accepted FROM qoe.ingest('{\"event_type\":\"start\",\"session_id\":\"sched-2\",\"user_id\":2,
+      \"content_id\":778,\"timestamp\":$(( $(date +%s%N) / 1000000 ))}'::jsonb)" >/dev/null
+wait_for "coalesce(sum(attempts), 0) = 1 FROM qoe.qoe_5min WHERE content_id = 778" 20 ||
+	fail "the event never showed in qoe.qoe_5min"
+visible_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+[ "$(q -c "SELECT count(*) FROM pg_stat_activity WHERE $sampling AND query_start = '$began'")" = 1 ] ||
+	fail "the event showed only after the sample (after $visible_ms ms)"
+[ "$sampler" = "qoe_ext scheduler" ] || fail "concurrent viewers sampled by $sampler"
+echo "visible after $visible_ms ms, within an 8 s sample of the scheduler process"
+echo "a long periodic job does not hold back the refresh"
