@@ -49,7 +49,7 @@ DATA = $(wildcard sql/qoe_ext--*--*.sql)
 
 REGRESS = setup comments decode ingest writer sessions vectors partitions \
 	tdigest tdigest_parallel tdigest_accuracy qoe_score hll_merge rollups sources privileges search_path \
-	business_views definitions definitions_bounds alerts alerts_stall recommend rollup_views qoe_metrics_top
+	business_views concurrency definitions definitions_bounds alerts alerts_stall recommend rollup_views qoe_metrics_top
 REGRESS_OPTS = --inputdir=.
 export QOE_SHARED_DIR ?= $(abspath $(CURDIR)/../shared)
 

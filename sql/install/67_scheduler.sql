@@ -41,7 +41,6 @@ CREATE TABLE qoe.concurrency_1min (
     cdn_pop      text,
     peak_viewers integer NOT NULL,
     last_viewers integer NOT NULL,
-    samples      integer NOT NULL,
     CONSTRAINT concurrency_1min_group UNIQUE NULLS NOT DISTINCT
         (minute, content_id, country, device_type, cdn_pop)
 );
@@ -53,28 +52,38 @@ COMMENT ON COLUMN qoe.concurrency_1min.country IS 'country of the sessions (NULL
 COMMENT ON COLUMN qoe.concurrency_1min.device_type IS 'device type of the sessions (NULL: unknown)';
 COMMENT ON COLUMN qoe.concurrency_1min.cdn_pop IS 'CDN POP of the sessions (NULL: unknown)';
 COMMENT ON COLUMN qoe.concurrency_1min.peak_viewers IS 'highest sampled number of sessions playing in the minute (a spike shorter than the sample interval can be missed)';
-COMMENT ON COLUMN qoe.concurrency_1min.last_viewers IS 'the minute''s latest sample';
-COMMENT ON COLUMN qoe.concurrency_1min.samples IS 'samples in which the group had viewers';
+COMMENT ON COLUMN qoe.concurrency_1min.last_viewers IS 'the minute''s latest sample in which the group had viewers';
 COMMENT ON CONSTRAINT concurrency_1min_group ON qoe.concurrency_1min IS 'One row per minute and group; unknown (NULL) dimensions form a group of their own';
 
+-- A group's row is written when its figures change: at its first sample of
+-- the minute, and when its viewers differ from the minute's last sample.
+-- Upserting every group at every sample took 1.3-2.2 s per sample at 260,000
+-- viewers (146,000 groups), while few groups change between two samples.
+-- The join is on the coalesced dimensions, so that it can hash, and exact by
+-- IS NOT DISTINCT FROM (NULL, an unknown value, is a group of its own).
 CREATE FUNCTION qoe.record_concurrency() RETURNS integer
     LANGUAGE sql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
     WITH sampled AS (
         INSERT INTO qoe.concurrency_1min AS c (minute, content_id, country, device_type, cdn_pop,
-                                               peak_viewers, last_viewers, samples)
-        SELECT date_trunc('minute', now()), v.content_id, v.country, v.device_type, v.cdn_pop,
-               v.viewers, v.viewers, 1
-          FROM qoe.concurrent_viewers v
+                                               peak_viewers, last_viewers)
+        SELECT m.minute, v.content_id, v.country, v.device_type, v.cdn_pop, v.viewers, v.viewers
+          FROM (SELECT date_trunc('minute', now()) AS minute) m
+         CROSS JOIN qoe.concurrent_viewers v
+          LEFT JOIN qoe.concurrency_1min k
+            ON k.minute = m.minute AND k.content_id = v.content_id
+           AND coalesce(k.country, '') = coalesce(v.country, '') AND k.country IS NOT DISTINCT FROM v.country
+           AND coalesce(k.device_type, '') = coalesce(v.device_type, '') AND k.device_type IS NOT DISTINCT FROM v.device_type
+           AND coalesce(k.cdn_pop, '') = coalesce(v.cdn_pop, '') AND k.cdn_pop IS NOT DISTINCT FROM v.cdn_pop
+         WHERE k.last_viewers IS DISTINCT FROM v.viewers
         ON CONFLICT ON CONSTRAINT concurrency_1min_group DO UPDATE
            SET peak_viewers = greatest(c.peak_viewers, excluded.peak_viewers),
-               last_viewers = excluded.last_viewers,
-               samples = c.samples + 1
+               last_viewers = excluded.last_viewers
         RETURNING 1)
     SELECT count(*)::integer FROM sampled $$;
 COMMENT ON FUNCTION qoe.record_concurrency() IS
-    'Sample qoe.concurrent_viewers into qoe.concurrency_1min (peak and last per minute and group); returns the groups sampled. Run by the scheduler every qoe.concurrency_sample_interval';
+    'Sample qoe.concurrent_viewers into qoe.concurrency_1min (peak and last per minute and group), writing only the groups whose figures changed since the minute''s previous sample; returns how many it wrote. Run by the scheduler every qoe.concurrency_sample_interval';
 
 -- a setting of this session, else its documented default
 CREATE FUNCTION qoe.setting_interval(name text, fallback interval) RETURNS interval

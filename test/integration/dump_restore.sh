@@ -35,7 +35,7 @@ done <"$WORK/events.json"
 q -d orig >/dev/null <<'SQL'
 SELECT qoe.ingest('[{"event_type": "start"}]'::jsonb);
 SELECT qoe.refresh_rollups();
-INSERT INTO qoe.concurrency_1min VALUES (date_trunc('minute', now()), 1, 'GB', 'tv', 'pop1', 3, 2, 4);
+INSERT INTO qoe.concurrency_1min VALUES (date_trunc('minute', now()), 1, 'GB', 'tv', 'pop1', 3, 2);
 UPDATE qoe.qoe_score_config SET good_score = 75, weight_vst = 0.25;
 UPDATE qoe.recommendation_settings SET top_k = 20, weighting = 'bm25';
 SELECT qoe.refresh_interactions(NULL);
