@@ -6,8 +6,12 @@
  * nobody else watches (content_id BASE + i, timestamps now - 1 s and now).
  * t0 is the wall clock when the commit returned to the client. Then it polls
  * Redis every 1 ms (one pipelined EXISTS concurrent_viewers:{id} and
- * HEXISTS qoe_metrics:{id} plays) and prints, per marker, the ms from t0 to
- * the first poll that saw each key ("-1" if not within 5 s). The commit is
+ * HEXISTS qoe_metrics:{id} plays) and, on a second connection, the rollups
+ * (the marker's play in qoe.qoe_5min, which qoe.qoe_metrics reads for the
+ * windows after the levels' watermark: visible there is visible to
+ * qoe_metrics), and prints, per marker, the ms from t0 to the first poll
+ * that saw each ("-1" if not within 5 s): viewers key, metrics key,
+ * rollups. The commit is
  * visible in PostgreSQL before the client learns of it, so t0 is late by
  * one round trip on loopback (tens of microseconds): the figures are at
  * most that much too low. Both clocks are this process's. With SECONDS, it
@@ -47,6 +51,7 @@ int
 main(int argc, char **argv)
 {
 	PGconn	   *pg;
+	PGconn	   *poll;
 	redisContext *rc;
 	int			markers;
 	int			interval_ms;
@@ -63,9 +68,17 @@ main(int argc, char **argv)
 	base = atoll(argv[5]);
 	stop_at = argc == 7 ? now_ms() + atoi(argv[6]) * 1000.0 : -1;
 	pg = PQconnectdb(argv[1]);
-	if (PQstatus(pg) != CONNECTION_OK)
+	poll = PQconnectdb(argv[1]);
+	if (PQstatus(pg) != CONNECTION_OK || PQstatus(poll) != CONNECTION_OK)
 	{
-		fprintf(stderr, "probe: %s", PQerrorMessage(pg));
+		fprintf(stderr, "probe: %s", PQerrorMessage(PQstatus(pg) != CONNECTION_OK ? pg : poll));
+		return 1;
+	}
+	if (PQresultStatus(PQprepare(poll, "played",
+								 "SELECT EXISTS (SELECT FROM qoe.qoe_5min WHERE content_id = $1::bigint AND plays > 0)",
+								 1, NULL)) != PGRES_COMMAND_OK)
+	{
+		fprintf(stderr, "probe: %s", PQerrorMessage(poll));
 		return 1;
 	}
 	rc = redisConnect("127.0.0.1", atoi(argv[2]));
@@ -78,7 +91,9 @@ main(int argc, char **argv)
 	{
 		double		start = now_ms();
 		double		t0;
-		double		seen[2] = {-1, -1};
+		double		seen[3] = {-1, -1, -1};
+		char		id_text[32];
+		const char *poll_params[1] = {id_text};
 		long long	id = base + i;
 		long long	ts = (long long) start;
 		char		events[1024];
@@ -100,7 +115,8 @@ main(int argc, char **argv)
 			return 1;
 		}
 		PQclear(res);
-		while ((seen[0] < 0 || seen[1] < 0) && now_ms() - t0 < TIMEOUT_MS)
+		snprintf(id_text, sizeof(id_text), "%lld", id);
+		while ((seen[0] < 0 || seen[1] < 0 || seen[2] < 0) && now_ms() - t0 < TIMEOUT_MS)
 		{
 			redisReply *r[2];
 			double		t;
@@ -120,13 +136,27 @@ main(int argc, char **argv)
 					seen[k] = t - t0;
 				freeReplyObject(r[k]);
 			}
+			if (seen[2] < 0)
+			{
+				res = PQexecPrepared(poll, "played", 1, poll_params, NULL, NULL, 0);
+				t = now_ms();
+				if (PQresultStatus(res) != PGRES_TUPLES_OK)
+				{
+					fprintf(stderr, "probe: %s", PQerrorMessage(poll));
+					return 1;
+				}
+				if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+					seen[2] = t - t0;
+				PQclear(res);
+			}
 			sleep_ms(1);
 		}
-		printf("%.1f %.1f\n", seen[0], seen[1]);
+		printf("%.1f %.1f %.1f\n", seen[0], seen[1], seen[2]);
 		fflush(stdout);
 		sleep_ms(start + interval_ms - now_ms());
 	}
 	PQfinish(pg);
+	PQfinish(poll);
 	redisFree(rc);
 	return 0;
 }

@@ -19,7 +19,9 @@
 #       the moment the marker's COMMIT returned to the client, for
 #       concurrent_viewers:{id} (woken by the ingest commit) and for the
 #       plays field of qoe_metrics:{id} (woken by the refresh of the rollups
-#       the commit hurried). Two loads:
+#       the commit hurried); and commit to visible in the rollups (the
+#       marker's play in qoe.qoe_5min, polled in PostgreSQL: what
+#       qoe.qoe_metrics reads for the current windows). Two loads:
 #       compressed: qoe_gen --rate 10000 with 2000 viewers: 30 s of wall time
 #         carry about 65 minutes of event time, so every refresh also closes
 #         windows of the coarser levels (once per round, from empty tables);
@@ -170,7 +172,7 @@ run_kafka() {
 # (c) latency under a steady load; per run: "p50 p99 max" of each key,
 # the load's events/s, and the CPU share of one core the publisher and the
 # launcher used meanwhile
-declare -A lat_v lat_m lat_rate lat_pub lat_launch
+declare -A lat_v lat_m lat_r lat_rate lat_pub lat_launch
 run_latency() {
 	local run=$1 n=$((LAT_RATE * LAT_SECONDS)) t0 t1 feed_pid pub launch p0 l0
 	fresh_tables
@@ -191,9 +193,10 @@ run_latency() {
 	lat_rate[$run]=$(calc "$n / ($t1 - $t0)")
 	lat_v[$run]=$(pct 1 "$WORK/lat_$run")
 	lat_m[$run]=$(pct 2 "$WORK/lat_$run")
+	lat_r[$run]=$(pct 3 "$WORK/lat_$run")
 }
 # (c) live: one stream, caught up, then RUNS probe windows on it
-declare -A live_v live_m live_rate live_pub live_launch live_lag live_refresh
+declare -A live_v live_m live_r live_rate live_pub live_launch live_lag live_refresh
 run_live() {
 	local windows=$((LAT_SECONDS - 6)) t0 feed_pid pub launch p0 l0 i0 r0 ts run deadline caught=
 	fresh_tables
@@ -226,6 +229,7 @@ run_live() {
 		live_refresh[$run]=$(psql -qXAt -c "SELECT runs - $r0 FROM qoe.scheduler_status WHERE job = 'refresh_rollups'")
 		live_v[$run]=$(pct 1 "$WORK/live_$run")
 		live_m[$run]=$(pct 2 "$WORK/live_$run")
+		live_r[$run]=$(pct 3 "$WORK/live_$run")
 	done
 	# qoe_gen exits on its next line (EPIPE)
 	kill "$feed_pid" 2>/dev/null || true
@@ -293,11 +297,12 @@ printf '  (a) publishing on, rounds that read the viewers/woken rounds per run: 
 	"$(for r in $(seq "$RUNS"); do printf '%s ' "${pub_rounds[sql_on,$r]}"; done)"
 ratio "(b) on / off:" kafka
 if [ "$LATENCY" != 0 ]; then
-	printf '  (c) commit to visible in Redis at %d events/s asked (qoe.ingest, batches of %d), %d markers per run, ms "p50 p99 max" per run:\n' \
+	printf '  (c) commit to visible in Redis (and in the rollups) at %d events/s asked (qoe.ingest, batches of %d), %d markers per run, ms "p50 p99 max" per run:\n' \
 		$LAT_RATE $BATCH $(( (LAT_SECONDS - 6) * 10 ))
 	printf '    compressed event time (qoe_gen --rate %d, %d viewers, a fresh stream per run):\n' $LAT_RATE "$VIEWERS"
 	printf '      concurrent_viewers:{id}: %s\n' "$(list lat_v)"
 	printf '      qoe_metrics:{id} plays:  %s\n' "$(list lat_m)"
+	printf '      the rollups (qoe.qoe_5min, read by qoe.qoe_metrics; target 1000): %s\n' "$(list lat_r)"
 	printf '      load events/s reached: %s\n' "$(for r in $(seq "$RUNS"); do printf '%.0f ' "${lat_rate[$r]}"; done)"
 	printf '      CPU, share of one core, publisher: %s; launcher (scheduler): %s\n' \
 		"$(for r in $(seq "$RUNS"); do printf '%.2f ' "${lat_pub[$r]}"; done)" \
@@ -308,6 +313,7 @@ if [ "$LIVE" != 0 ]; then
 		"$LIVE_VIEWERS" "$WARM" "$live_caught" "$RUNS"
 	printf '      concurrent_viewers:{id}: %s\n' "$(list live_v)"
 	printf '      qoe_metrics:{id} plays:  %s\n' "$(list live_m)"
+	printf '      the rollups (qoe.qoe_5min, read by qoe.qoe_metrics; target 1000): %s\n' "$(list live_r)"
 	printf '      load events/s reached: %s\n' "$(for r in $(seq "$RUNS"); do printf '%.0f ' "${live_rate[$r]}"; done)"
 	printf '      newest event stored, ms behind the clock at the end: %s\n' "$(list live_lag)"
 	printf '      refreshes of the rollups per window: %s\n' "$(list live_refresh)"
