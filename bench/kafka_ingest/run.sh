@@ -10,7 +10,9 @@
 #       psycopg2 execute_values per batch) into that plain table;
 # and (d) measures the event-to-row latency through the workers at a steady
 # rate: Kafka CreateTime of each message (stamped by the kcat producer) to
-# the commit time of the transaction that stored its row.
+# the commit time of the transaction that stored its row; and that commit to
+# the commit of the refresh of the rollups that merged the row's deltas,
+# when it shows in qoe.qoe_metrics (setup.sql logs the refreshes).
 # (a) and (d) are skipped when the build has no Kafka workers.
 #
 # Every contender runs QOE_BENCH_RUNS times (default 3), in rounds (a1 with
@@ -164,7 +166,7 @@ worker_sched() {
 }
 
 fresh_tables() {
-	psql -qX -v ON_ERROR_STOP=1 -c "TRUNCATE plain_events, staging, produced" \
+	psql -qX -v ON_ERROR_STOP=1 -c "TRUNCATE plain_events, staging, produced, refreshes" \
 		-c "TRUNCATE qoe.viewing_events, qoe.sessions, qoe.dead_letters" \
 		-c "TRUNCATE qoe.session_window_deltas, qoe.session_windows, qoe.qoe_5min, qoe.qoe_rollups" -c "CHECKPOINT" >/dev/null
 	if [ "$have_workers" = t ]; then
@@ -292,7 +294,7 @@ run_python() {
 
 # (d) latency at a steady rate through one worker, into a topic of its own
 # per run (a topic's cost in the mock grows with what it holds)
-declare -A lat_p50 lat_p99 lat_max lat_rate lat_drain lat_rollups
+declare -A lat_p50 lat_p99 lat_max lat_rate lat_drain lat_rollups lat_visible
 run_latency() {
 	local run=$1 topic=live_$1 source=latency_$1 lat_events p0 p1 p0_ms held n
 	fresh_tables
@@ -327,6 +329,16 @@ run_latency() {
 		          FROM qoe.viewing_events v JOIN produced p USING (session_id, event_id)
 		         WHERE p.produced_ms >= $p0_ms) l")"
 	[ "$n" -eq $lat_events ] || { echo "latency: matched $n of $lat_events events" >&2; exit 1; }
+	# commit of the row to the commit of the refresh that merged it
+	lat_visible[$run]=$(psql -qXAt -F ' ' -c "
+		SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 1) || '/' ||
+		       round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 1) || '/' || round(max(ms)::numeric, 1)
+		  FROM (SELECT extract(epoch FROM r.committed - e.committed) * 1000 AS ms
+		          FROM (SELECT pg_xact_commit_timestamp(v.xmin) AS committed
+		                  FROM qoe.viewing_events v JOIN produced p USING (session_id, event_id)
+		                 WHERE p.produced_ms >= $p0_ms) e
+		         CROSS JOIN LATERAL (SELECT pg_xact_commit_timestamp(f.xmin) AS committed FROM refreshes f
+		                              WHERE f.began > e.committed ORDER BY f.began LIMIT 1) r) l")
 	lat_rate[$run]=$(calc "$lat_events / ($p1 - $p0)")
 	# a drain time well above the flush interval means the worker fell behind
 	lat_drain[$run]=$(calc "$t_done - $p1")
@@ -423,6 +435,8 @@ if [ "$have_workers" = t ]; then
 		"$(for r in $(seq "$RUNS"); do printf '%.2f ' "${lat_drain[$r]}"; done)"
 	printf '      rollups caught up after the last row, s: %s\n' \
 		"$(for r in $(seq "$RUNS"); do printf '%.2f ' "${lat_rollups[$r]}"; done)"
+	printf '      row commit to visible in qoe.qoe_metrics (the commit of the refresh that merged it), ms p50/p99/max (target 1000): %s\n' \
+		"$(list lat_visible)"
 else
 	printf '  (d) latency: skipped (no Kafka workers in this build)\n'
 fi
