@@ -159,7 +159,9 @@ regrain=$(q inorder -c "
     SELECT bool_and(d.attempts = f.attempts AND d.plays = f.plays
                     AND abs(d.watch_hours - f.watch_hours) < 1e-9
                     AND d.attempts = coalesce(s.attempts, 0) AND d.plays = coalesce(p.plays, 0)
-                    AND abs(d.unique_viewers - u.viewers) <= 0.03 * u.viewers)
+                    -- the hll's bound: three standard errors of 2.3 % (doc/rollups.md); 3 %
+                    -- failed on a day of 631 viewers estimated 609, its time of day's luck
+                    AND abs(d.unique_viewers - u.viewers) <= 0.07 * u.viewers)
            AND count(*) >= 1
       FROM d JOIN f USING (bucket) JOIN u USING (bucket)
       LEFT JOIN s USING (bucket) LEFT JOIN p USING (bucket)")
