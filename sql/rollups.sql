@@ -504,30 +504,6 @@ SELECT refreshed();
 SELECT vst_count, vst_lt_1s, vst_1_2s FROM qoe.qoe_5min WHERE content_id = 4245;
 SELECT * FROM group_writes;
 ROLLBACK;
--- In chunks, as the scheduler takes the queue (qoe.refresh_rollups(max_deltas),
--- each chunk a transaction of its own there): r12's late start (a VST taken
--- back and given again), a heartbeat and a new viewer's session, merged one
--- delta per call, leave every group equal to its rows re-aggregated and every
--- level equal to qoe_5min merged
-BEGIN;
-SELECT accepted FROM qoe.ingest(jsonb_build_array(
-    rev('r12', 'start', 1800300, '{"content_id":4245,"event_id":"late"}', 8),
-    rev('r11', 'heartbeat', 1830000, '{"content_id":4245}'),
-    rev('r14', 'start', 1831000, '{"content_id":4245}', 10),
-    rev('r14', 'first_frame', 1839000, '{"content_id":4245}', 10)));
-SELECT count(*) AS deltas FROM qoe.session_window_deltas;
-DO $$
-BEGIN
-    WHILE EXISTS (SELECT FROM qoe.session_window_deltas) LOOP
-        PERFORM qoe.refresh_rollups(1);
-    END LOOP;
-END $$;
-SELECT sessions, plays, vst_count, vst_lt_1s, vst_1_2s, hll_cardinality(unique_viewers) AS viewers
-  FROM qoe.qoe_5min WHERE content_id = 4245;
-SELECT fivemin_differing() AS differing;
-SELECT level, differing FROM levels_match() WHERE differing > 0;
-ROLLBACK;
-SELECT qoe.refresh_rollups(0);
 
 DROP VIEW group_writes;
 DROP TABLE writes_before;

@@ -459,29 +459,17 @@ COMMENT ON FUNCTION qoe.refresh_rollup_levels(timestamptz[], bigint[], text[], t
 -- sums) are summed in one hash table and the levels sort their groups; at
 -- the default 4MB both spilled to disk. No JIT: the merge's estimates pass
 -- its threshold, and compiling cost 60 ms of each refresh (50,000 deltas).
--- max_deltas: the scheduler takes the queue in chunks, each a transaction of
--- its own, so that no refresh holds the xmin horizon back for long (while it
--- does, the session rows ingest updates cannot be pruned and their updates
--- stop being HOT: doc/rollups.md).
-CREATE FUNCTION qoe.refresh_rollups(max_deltas integer DEFAULT NULL) RETURNS bigint LANGUAGE plpgsql
+CREATE FUNCTION qoe.refresh_rollups() RETURNS bigint LANGUAGE plpgsql
     SET work_mem = '64MB' SET jit = off AS $$
 DECLARE
     g record;
     level_rows bigint := 0;
 BEGIN
-    IF max_deltas < 1 THEN
-        RAISE EXCEPTION 'max_deltas must be at least 1'
-            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('max_deltas is %s.', max_deltas),
-                  HINT = 'Pass NULL to merge every delta queued.';
-    END IF;
     -- one refresher at a time; writers only append to qoe.session_window_deltas
     PERFORM 1 FROM qoe.rollup_status FOR UPDATE;
     -- the committed deltas, summed per session, window and attributes, added
     -- to the stored row of that key in place (or stored as a new row)
-    WITH taken AS (DELETE FROM qoe.session_window_deltas d
-                    WHERE max_deltas IS NULL
-                       OR d.ctid = ANY (ARRAY(SELECT q.ctid FROM qoe.session_window_deltas q LIMIT max_deltas))
-                   RETURNING d.*),
+    WITH taken AS (DELETE FROM qoe.session_window_deltas RETURNING *),
     sums AS MATERIALIZED (
         SELECT session_id, window_start, user_id, content_id, country, device_type, cdn_pop,
                qoe.bigint_sums(events, attempts, plays, ebvs, start_failures, playback_failures, vst_count,
@@ -681,8 +669,8 @@ BEGIN
     RETURN coalesce(cardinality(g.windows), 0);
 END
 $$;
-COMMENT ON FUNCTION qoe.refresh_rollups(integer) IS
-    'Merges the committed qoe.session_window_deltas (at most max_deltas of them, NULL: all; an error below 1, invalid_parameter_value) into qoe.session_windows, adds them to the groups they touch in qoe.qoe_5min (re-aggregating from qoe.session_windows a group where they take back what a digest or hll cannot subtract) and brings the coarser levels up to the watermark (qoe.refresh_rollup_levels); returns how many windows they touch';
+COMMENT ON FUNCTION qoe.refresh_rollups() IS
+    'Merges the committed qoe.session_window_deltas into qoe.session_windows, adds them to the groups they touch in qoe.qoe_5min (re-aggregating from qoe.session_windows a group where they take back what a digest or hll cannot subtract) and brings the coarser levels up to the watermark (qoe.refresh_rollup_levels); returns how many windows they touch';
 
 -- rank_by and top_n (a top-N dashboard): each bucket's groups are ranked on
 -- their counters first and the sketches merged for the top_n only. The
@@ -938,7 +926,7 @@ DECLARE
                            JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
                           WHERE e.extname = 'hll'));
 BEGIN
-    EXECUTE format('ALTER FUNCTION qoe.refresh_rollups(integer) SET search_path = %s', path);
+    EXECUTE format('ALTER FUNCTION qoe.refresh_rollups() SET search_path = %s', path);
     EXECUTE format('ALTER FUNCTION qoe.refresh_rollup_levels(timestamptz[], bigint[], text[], text[], text[]) SET search_path = %s', path);
     EXECUTE format('ALTER FUNCTION qoe.qoe_metrics(timestamptz, timestamptz, interval, text[], text, integer) SET search_path = %s', path);
 END

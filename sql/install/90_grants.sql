@@ -42,14 +42,14 @@ REVOKE EXECUTE ON FUNCTION qoe_score_config_changed() FROM PUBLIC;
 -- so writers need nothing here; the refresh is maintenance
 GRANT SELECT ON qoe_5min, qoe_rollups, rollup_levels, session_windows, rollup_status TO qoe_reader;
 REVOKE EXECUTE ON FUNCTION qoe_metrics(timestamptz, timestamptz, interval, text[], text, integer),
-    refresh_rollups(integer), refresh_rollup_levels(timestamptz[], bigint[], text[], text[], text[]), bigint_sum(bigint),
+    refresh_rollups(), refresh_rollup_levels(timestamptz[], bigint[], text[], text[], text[]), bigint_sum(bigint),
     bigint_sums("any"), bigint_sums_trans(internal, "any"), bigint_sums_final(internal),
     hll_merge(hll), hll_merge_trans(internal, hll), hll_merge_combine(internal, internal),
     hll_merge_serialize(internal), hll_merge_deserialize(bytea, internal), hll_merge_final(internal)
     FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION qoe_metrics(timestamptz, timestamptz, interval, text[], text, integer), hll_merge(hll),
     bigint_sums("any") TO qoe_reader;
-GRANT EXECUTE ON FUNCTION refresh_rollups(integer), refresh_rollup_levels(timestamptz[], bigint[], text[], text[], text[]), bigint_sum(bigint),
+GRANT EXECUTE ON FUNCTION refresh_rollups(), refresh_rollup_levels(timestamptz[], bigint[], text[], text[], text[]), bigint_sum(bigint),
     bigint_sums("any"), hll_merge(hll) TO qoe_admin, qoe_worker;
 GRANT SELECT, INSERT, UPDATE, DELETE ON qoe_5min TO qoe_admin, qoe_worker;  -- deltas are added in place
 GRANT SELECT, INSERT, UPDATE, DELETE ON session_windows TO qoe_admin, qoe_worker;  -- deltas are added in place

@@ -42,22 +42,12 @@
  */
 #define JOB_LOCK_TIMEOUT_MS 1000
 
-/*
- * The refresh takes the queued deltas in chunks of this many, each in a
- * transaction of its own, one after the other while more are queued: a
- * refresh that took a backlog of 100,000 held the xmin horizon for seconds,
- * during which the session rows ingest updated could not be pruned and a
- * quarter of their updates stopped being HOT (doc/rollups.md).
- */
-#define REFRESH_CHUNK_DELTAS 20000
-
 typedef struct SchedulerJob
 {
 	const char *name;			/* the row of qoe.scheduler_status */
 	const char *sql;
 	int		   *interval_ms;	/* a setting of guc.c */
 	bool		live;			/* run by the launcher, else by the scheduler process */
-	const char *again_sql;		/* after a run, in its transaction: true if more work is queued, to run again at once */
 	uint32		woken_by;		/* QOE_WAKE_* bits that bring it forward (commit_wake.h) */
 	uint32		wakes_publisher;	/* bits it sets for the publisher once it committed */
 	int			wake_spacing_ms;	/* woken runs start at least this far apart (if above QOE_WAKE_SPACING_MS) */
@@ -69,9 +59,7 @@ typedef struct SchedulerJob
 } SchedulerJob;
 
 static SchedulerJob jobs[] = {
-	{.name = "refresh_rollups",
-		.sql = "SELECT qoe.refresh_rollups(" CppAsString2(REFRESH_CHUNK_DELTAS) ")",
-		.again_sql = "SELECT EXISTS (SELECT FROM qoe.session_window_deltas)",
+	{.name = "refresh_rollups", .sql = "SELECT qoe.refresh_rollups()",
 		.interval_ms = &qoe_rollup_refresh_ms, .live = true,
 	.woken_by = QOE_WAKE_INGESTED, .wakes_publisher = QOE_WAKE_ROLLUPS},
 	{.name = "expire_sessions", .sql = "SELECT qoe.expire_sessions()",
@@ -109,7 +97,6 @@ typedef struct JobRun
 	SchedulerJob *job;
 	TimestampTz started;
 	const char *error;
-	bool		again;			/* set by the run: its again_sql said true */
 } JobRun;
 
 /*
@@ -132,29 +119,19 @@ run_and_record(void *arg)
 		elog(ERROR, "setting lock_timeout failed");
 	if (run->error == NULL && SPI_execute(job->sql, false, 0) < 0)
 		elog(ERROR, "running \"%s\" failed", job->sql);
-	if (run->error == NULL && job->again_sql != NULL)
-	{
-		bool		isnull;
-
-		if (SPI_execute(job->again_sql, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "running \"%s\" failed", job->again_sql);
-		run->again = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) &&
-			!isnull;
-	}
 	if (SPI_execute_with_args(RECORD_RUN, 5, argtypes, args,
 							  run->error != NULL ? "     " : "    n", false, 0) < 0)
 		elog(ERROR, "recording a run of %s failed", job->name);
 }
 
-/* Run the job once; false if it failed. *again: it asks to run again at once. */
 static bool
-run_job(SchedulerJob *job, bool *again)
+run_job(SchedulerJob *job)
 {
-	JobRun		run = {job, GetCurrentTimestamp(), NULL, false};
+	JobRun		run = {job, GetCurrentTimestamp(), NULL};
 	ErrorData  *error;
+	ErrorData  *again;
 
 	error = qoe_run_own_transaction(job->sql, run_and_record, &run);
-	*again = run.again;
 	if (error == NULL)
 	{
 		job->last_logged[0] = '\0';
@@ -168,14 +145,10 @@ run_job(SchedulerJob *job, bool *again)
 		strlcpy(job->last_logged, error->message, sizeof(job->last_logged));
 	}
 	run.error = error->message;
-	{
-		ErrorData  *recording = qoe_run_own_transaction(job->sql, run_and_record, &run);
-
-		if (recording != NULL)
-			FreeErrorData(recording);	/* the job's own error above is what matters */
-	}
+	again = qoe_run_own_transaction(job->sql, run_and_record, &run);
+	if (again != NULL)
+		FreeErrorData(again);	/* the job's own error above is what matters */
 	FreeErrorData(error);
-	*again = false;
 	return false;
 }
 
@@ -200,22 +173,19 @@ hurry(SchedulerJob *job, TimestampTz now)
 	job->due = Min(job->due, Max(now, earliest));
 }
 
-/* Run the job; true if it asks to run again at once (more work queued). */
-static bool
+static void
 run_scheduled(SchedulerJob *job, TimestampTz now)
 {
 	int64		cpu_us = qoe_wake_cpu_us();
-	bool		again;
 
 	/* taken before: a commit during the run asks for the next one */
 	if (job->woken_by != 0)
 		(void) qoe_wake_take(QOE_WAKE_SCHEDULER, job->woken_by);
 	job->last_started = now;
-	if (run_job(job, &again) && job->wakes_publisher != 0)
+	if (run_job(job) && job->wakes_publisher != 0)
 		qoe_wake(QOE_WAKE_PUBLISHER, job->wakes_publisher);
 	job->last_ended = GetCurrentTimestamp();
 	job->last_cpu_us = qoe_wake_cpu_us() - cpu_us;
-	return again;
 }
 
 long
@@ -235,11 +205,9 @@ qoe_scheduler_run(bool live)
 		hurry(job, now);
 		if (now >= job->due)
 		{
-			/* more queued: due again at once, after the process's other duties */
-			bool		again = run_scheduled(job, now);
-
+			run_scheduled(job, now);
 			now = GetCurrentTimestamp();
-			job->due = again ? now : TimestampTzPlusMilliseconds(now, *job->interval_ms);
+			job->due = TimestampTzPlusMilliseconds(now, *job->interval_ms);
 		}
 		wait_ms = Min(wait_ms, TimestampDifferenceMilliseconds(now, job->due));
 	}
