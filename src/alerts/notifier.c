@@ -269,10 +269,8 @@ notifier_main(void)
 	MemoryContext loop_cxt;
 	CURL	   *curl;
 
-	BackgroundWorkerInitializeConnection(qoe_database, qoe_worker_role, 0);
 	/* the watcher checked the role, but it may have changed since */
-	qoe_worker_secure_session();
-	pgstat_report_appname("qoe_ext alert notifier");
+	qoe_worker_connect_as_role("qoe_ext alert notifier");
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || (curl = curl_easy_init()) == NULL)
 		ereport(FATAL, (errmsg("qoe_ext alert notifier could not initialise libcurl")));

@@ -205,10 +205,8 @@ qoe_scheduler_run(bool live)
 		hurry(job, now);
 		if (now >= job->due)
 		{
-			TimestampTz started = now;
-
 			run_scheduled(job, now);
-			now = GetCurrentTimestamp();
+			now = job->last_ended;
 
 			/*
 			 * Due an interval after it started, so that what the refresh
@@ -218,8 +216,8 @@ qoe_scheduler_run(bool live)
 			 * it ran, so that a long run (a backlog) leaves the process a
 			 * third of the time.
 			 */
-			job->due = Max(TimestampTzPlusMilliseconds(started, *job->interval_ms),
-						   now + (now - started) / 2);
+			job->due = Max(TimestampTzPlusMilliseconds(job->last_started, *job->interval_ms),
+						   now + (now - job->last_started) / 2);
 		}
 		wait_ms = Min(wait_ms, TimestampDifferenceMilliseconds(now, job->due));
 	}
@@ -251,9 +249,7 @@ qoe_scheduler_main(Datum main_arg)
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(qoe_database, qoe_worker_role, 0);
-	qoe_worker_secure_session();
-	pgstat_report_appname("qoe_ext scheduler");
+	qoe_worker_connect_as_role("qoe_ext scheduler");
 
 	for (;;)
 	{

@@ -95,6 +95,14 @@ qoe_worker_secure_session(void)
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 }
 
+void
+qoe_worker_connect_as_role(const char *appname)
+{
+	BackgroundWorkerInitializeConnection(qoe_database, qoe_worker_role, 0);
+	qoe_worker_secure_session();
+	pgstat_report_appname(appname);
+}
+
 static bool
 start_child(QoeChild *child, char *msg, char *hint, size_t len)
 {

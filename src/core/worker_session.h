@@ -28,6 +28,13 @@ extern bool qoe_worker_obstacle(char *msg, char *hint, size_t len);
 extern void qoe_worker_secure_session(void);
 
 /*
+ * A background worker started by the supervisor (launcher, scheduler,
+ * publisher, alert notifier): connect to qoe.database as qoe.worker_role,
+ * secure the session as above, and show appname in pg_stat_activity.
+ */
+extern void qoe_worker_connect_as_role(const char *appname);
+
+/*
  * Run fn(arg) in a transaction of its own, from a background process between
  * transactions: statement start and snapshot set, activity shown in
  * pg_stat_activity, SPI connected and search_path pinned around fn, then

@@ -451,9 +451,7 @@ qoe_launcher_main(Datum main_arg)
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(qoe_database, qoe_worker_role, 0);
-	qoe_worker_secure_session();
-	pgstat_report_appname("qoe_ext launcher");
+	qoe_worker_connect_as_role("qoe_ext launcher");
 
 	/* a new generation: workers of a previous launcher stop by themselves */
 	LWLockAcquire(qoe_kafka_shared->lock, LW_EXCLUSIVE);

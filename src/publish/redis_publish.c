@@ -930,15 +930,13 @@ qoe_publisher_main(Datum main_arg)
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(qoe_database, qoe_worker_role, 0);
-	qoe_worker_secure_session();
+	qoe_worker_connect_as_role("qoe_ext publisher");
 	/*
 	 * What it reads is in shared buffers (sessions playing now, the latest
 	 * windows): a bitmap scan's prefetching would only look every page up
 	 * twice, a seventh of its time under ingest (doc/redis.md).
 	 */
 	SetConfigOption("effective_io_concurrency", "0", PGC_USERSET, PGC_S_OVERRIDE);
-	pgstat_report_appname("qoe_ext publisher");
 	qoe_redis_status_attach();
 	qoe_wake_attach(QOE_WAKE_PUBLISHER);
 
