@@ -118,9 +118,14 @@ COMMENT ON FUNCTION qoe.percentile_approx_array_final(internal) IS 'Final functi
 
 -- Aggregates
 
+-- SSPACE: the state of a group of a few values, as the refresh of the rollups
+-- builds per 5-minute group (a larger group grows towards the compression's
+-- bound); the planner's default for an internal state, 8 kB, made the
+-- refresh's hash aggregates spill to disk (qoe.bigint_sums)
 CREATE AGGREGATE qoe.tdigest_agg(float8) (
     SFUNC = qoe.tdigest_agg_trans,
     STYPE = internal,
+    SSPACE = 1024,
     FINALFUNC = qoe.tdigest_agg_final,
     COMBINEFUNC = qoe.tdigest_combine,
     SERIALFUNC = qoe.tdigest_serialize,
