@@ -32,9 +32,7 @@ CREATE VIEW rcheck AS
            s.stall_count = sum(w.stall_count) AND s.dropped_frames = sum(w.dropped_frames) AS counters,
            coalesce(s.vst_ms, 0) = sum(w.vst_ms) AS vst,
            coalesce(s.avg_bitrate_kbps, 0)::bigint * s.watch_ms = sum(w.bitrate_x_watch) AS bitrate,
-           round(qoe.qoe_score(s.vst_ms, s.stall_ms::float8 / nullif(s.watch_ms, 0), s.avg_bitrate_kbps,
-                               s.dropped_frames / nullif(s.watch_ms / 1000.0 * 30, 0)) * s.watch_ms)
-               = sum(w.score_x_watch) AS score
+           round(qoe.session_qoe_score(s) * s.watch_ms) = sum(w.score_x_watch) AS score
       FROM qoe.sessions s JOIN qoe.session_windows w USING (session_id)
      WHERE s.content_id = 4242
      GROUP BY s.session_id ORDER BY 1;
@@ -272,9 +270,8 @@ SELECT m.attempts = s.attempts AND m.plays = s.plays AS counts,
                sum(avg_bitrate_kbps::numeric * watch_ms)::float8 / sum(watch_ms) AS kbps,
                qoe.qoe_score_agg(sc, watch_ms) AS score, qoe.qoe_good_share(sc) AS good_share,
                percentile_cont(0.5) WITHIN GROUP (ORDER BY vst_ms) AS vst_p50
-          FROM (SELECT *, qoe.qoe_score(vst_ms, stall_ms::float8 / nullif(watch_ms, 0), avg_bitrate_kbps,
-                                        dropped_frames / nullif(watch_ms / 1000.0 * 30, 0)) AS sc
-                  FROM qoe.sessions WHERE content_id = 4242) x) s
+          FROM (SELECT *, qoe.session_qoe_score(s) AS sc
+                  FROM qoe.sessions s WHERE content_id = 4242) x) s
  WHERE m.content_id = 4242;
 -- grouped, and by day
 SELECT content_id, country, device_type, cdn_pop, attempts
@@ -504,6 +501,30 @@ SELECT refreshed();
 SELECT vst_count, vst_lt_1s, vst_1_2s FROM qoe.qoe_5min WHERE content_id = 4245;
 SELECT * FROM group_writes;
 ROLLBACK;
+
+-- a playback failure scores 0 (SPEC section 4, qoe.session_qoe_score): the
+-- window of its fatal error takes back the score weight its earlier windows
+-- were given, so its windows add up to 0 and it is no good session
+SELECT accepted FROM qoe.ingest(jsonb_build_array(
+    rev('r14', 'start', 1800000, '{"content_id":4246,"bitrate_kbps":3000}'),
+    rev('r14', 'first_frame', 1801000, '{"content_id":4246}'),
+    rev('r14', 'heartbeat', 2100000, '{"content_id":4246}'),
+    rev('r14', 'error', 2400000, '{"content_id":4246,"fatal":true,"error_code":"E2"}')));
+SELECT refreshed();
+SELECT s.playback_failed, qoe.session_qoe_score(s) AS session_score, count(*) AS windows,
+       sum(w.watch_ms) = s.watch_ms AND s.watch_ms > 0 AS watched,
+       sum(w.score_x_watch) AS score_x_watch, sum(w.scored_sessions) AS scored,
+       sum(w.good_sessions) AS good
+  FROM qoe.sessions s JOIN qoe.session_windows w USING (session_id)
+ WHERE s.session_id = 'r14' GROUP BY s.session_id;
+SELECT window_start - to_timestamp((SELECT ms FROM rb) / 1000.0) AS window, score_x_watch > 0 AS gave,
+       score_x_watch < 0 AS took_back
+  FROM qoe.session_windows WHERE session_id = 'r14' ORDER BY 1;
+SELECT plays, playback_failure_rate, qoe_score, good_share
+  FROM qoe.qoe_metrics(to_timestamp((SELECT ms FROM rb) / 1000.0),
+                       to_timestamp((SELECT ms FROM rb) / 1000.0) + interval '1 hour', NULL,
+                       '{content_id}')
+ WHERE content_id = 4246;
 
 DROP VIEW group_writes;
 DROP TABLE writes_before;

@@ -228,7 +228,10 @@ running_figures(const SessionFold *fold, double catalog_duration_sec, TimestampT
 	out->v[F_DROPPED_FRAMES] = m.dropped_frames;
 	out->v[F_COMPLETIONS] = m.completed ? 1 : 0;
 
-	/* the score as qoe.qoe_score() gives it for the session row (doc/aggregates.md) */
+	/*
+	 * the score as qoe.session_qoe_score() gives it for the session row: a
+	 * failed session scores 0 (SPEC section 4), whatever it played before
+	 */
 	vst = m.vst_ms;
 	rebuffer = m.watch_ms > 0 ? (double) m.stall_ms / m.watch_ms : 0;
 	bitrate = m.avg_bitrate_kbps;
@@ -236,6 +239,11 @@ running_figures(const SessionFold *fold, double catalog_duration_sec, TimestampT
 	score = qoe_score_value(m.has_vst ? &vst : NULL, m.watch_ms > 0 ? &rebuffer : NULL,
 							m.has_avg_bitrate ? &bitrate : NULL,
 							m.watch_ms > 0 ? &dropped : NULL, &score_null);
+	if (m.playback_failed)
+	{
+		score = 0.0;
+		score_null = false;
+	}
 	if (!score_null)
 	{
 		out->v[F_SCORE_X_WATCH] = (int64) rint(score * m.watch_ms);

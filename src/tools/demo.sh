@@ -78,6 +78,9 @@ SELECT cdn_pop, count(*) AS sessions,
   FROM qoe.sessions s GROUP BY cdn_pop ORDER BY vst_p95_s DESC NULLS LAST LIMIT 8;
 
 SELECT qoe.refresh_rollups() AS windows \gset
+-- qoe_metrics takes the windows that start in the range: the range starts on
+-- a window boundary, so the window of the first events is in it
+SELECT date_bin('10 minutes', now() - make_interval(secs => :span), '2000-01-01 00:00+00') AS from_ts \gset
 \echo '== QoE over time (qoe.qoe_metrics, 10-minute windows by event time): all POPs, and' :pop '=='
 \echo '(every simulated viewer starts in the first minute, so the first window holds the start-up; the last one is partial)'
 SELECT to_char(a.bucket AT TIME ZONE 'UTC', 'HH24:MI') AS utc, a.plays,
@@ -85,8 +88,8 @@ SELECT to_char(a.bucket AT TIME ZONE 'UTC', 'HH24:MI') AS utc, a.plays,
        round(100 * a.rebuffering_ratio::numeric, 2) AS rebuffering_pct,
        round(100 * d.rebuffering_ratio::numeric, 2) AS rebuffering_pct_pop,
        round((a.vst_p95_ms / 1000)::numeric, 2) AS vst_p95_s, round((d.vst_p95_ms / 1000)::numeric, 2) AS vst_p95_s_pop
-  FROM qoe.qoe_metrics(now() - make_interval(secs => :span), now(), '10 minutes') a
-  LEFT JOIN qoe.qoe_metrics(now() - make_interval(secs => :span), now(), '10 minutes', '{cdn_pop}') d
+  FROM qoe.qoe_metrics(:'from_ts', now(), '10 minutes') a
+  LEFT JOIN qoe.qoe_metrics(:'from_ts', now(), '10 minutes', '{cdn_pop}') d
          ON d.bucket = a.bucket AND d.cdn_pop = :'pop'
  ORDER BY a.bucket;
 

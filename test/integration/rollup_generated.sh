@@ -79,9 +79,7 @@ totals_check() {
 	           sum(bitrate_switches) sw, sum(bitrate_downswitches) dsw, sum(dropped_frames) dropped,
 	           count(*) FILTER (WHERE completed) compl, sum(error_count) errors, sum(event_count) events,
 	           sum(round(sc * watch_ms)) sxw, count(*) FILTER (WHERE sc >= 70) good
-	      FROM (SELECT *, qoe.qoe_score(vst_ms, stall_ms::float8 / nullif(watch_ms, 0), avg_bitrate_kbps,
-	                                    dropped_frames / nullif(watch_ms / 1000.0 * 30, 0)) sc
-	              FROM qoe.sessions) x),
+	      FROM (SELECT *, qoe.session_qoe_score(s) sc FROM qoe.sessions s) x),
 	r AS (
 	    SELECT sum(attempts), sum(plays), sum(ebvs), sum(start_failures), sum(playback_failures),
 	           sum(vst_count), sum(watch_ms), sum(stall_ms), sum(stall_count), sum(seek_stall_ms),
