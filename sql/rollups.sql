@@ -330,6 +330,10 @@ SELECT * FROM qoe.qoe_metrics(now() - interval '1 day', now(), NULL, '{country,t
 SELECT * FROM qoe.qoe_metrics(now() - interval '1 day', now(), '7 min');
 SELECT * FROM qoe.qoe_metrics(now() - interval '1 day', now(), '1 month');
 SELECT * FROM qoe.qoe_metrics(NULL, now());
+SELECT * FROM qoe.qoe_metrics('2026-01-02 00:00+00', '2026-01-01 00:00+00');
+SELECT * FROM qoe.qoe_metrics(now() - interval '1 day', now(), NULL, '{country,cdn_pop,country}');
+-- an empty range is no error: no window starts in it
+SELECT count(*) FROM qoe.qoe_metrics(now(), now());
 
 -- readers may call qoe_metrics and read the rollups; PUBLIC may not
 CREATE ROLE rollup_bi;

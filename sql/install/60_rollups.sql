@@ -748,6 +748,12 @@ BEGIN
         RAISE EXCEPTION 'from_ts and to_ts must not be null'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    IF from_ts > to_ts THEN
+        RAISE EXCEPTION 'from_ts is after to_ts'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The range [%s, %s) holds no time.', from_ts, to_ts),
+                  HINT = 'Give the earlier time first.';
+    END IF;
     FOREACH d IN ARRAY dims LOOP
         IF d = ANY (group_by) THEN
             cols := cols || format(', q.%I', d);
@@ -770,11 +776,17 @@ BEGIN
                       DETAIL = 'The rollups are kept by content_id, country, device_type and cdn_pop.',
                       HINT = 'Valid dimensions: content_id, country, device_type, cdn_pop.';
         END IF;
+        IF array_position(group_by, d, array_position(group_by, d) + 1) IS NOT NULL THEN
+            RAISE EXCEPTION 'dimension "%" is given twice in group_by', d
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = format('group_by is %s.', group_by),
+                      HINT = 'Name each dimension once.';
+        END IF;
     END LOOP;
     IF grain IS NOT NULL THEN
         IF grain <= interval '0' OR extract(month FROM grain) <> 0 OR extract(year FROM grain) <> 0
            OR (extract(epoch FROM grain) * 1000)::bigint % 300000 <> 0 THEN
-            RAISE EXCEPTION 'grain % is not a positive multiple of 5 minutes', grain
+            RAISE EXCEPTION 'grain "%" is not a positive multiple of 5 minutes', grain
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = 'Use for example ''5 min'', ''1 hour'' or ''1 day''; months are not supported.';
         END IF;
@@ -905,7 +917,7 @@ COMMENT ON FUNCTION qoe.qoe_metrics(timestamptz, timestamptz, interval, text[], 
     'QoE metrics (doc/metrics.md) of the 5-minute windows starting in [from_ts, to_ts), merged per grain bucket (NULL: one bucket, labelled from_ts) and the dimensions in group_by (content_id, country, device_type, cdn_pop; the others NULL); rows ordered by bucket and dimensions. '
     'With rank_by and top_n, only the top_n groups of each bucket by rank_by, descending (NULLs last, ties by the dimensions as ordered), in that order, their sketches alone merged: the same rows and figures as the unranked call ordered and limited so. '
     'rank_by is a metric computed from counters (attempts, plays, ebvs_rate, video_start_failure_rate, playback_failure_rate, rebuffering_ratio, stalls_per_hour, avg_bitrate_kbps, completion_rate, qoe_score, good_share, watch_hours); both or neither are given. '
-    'Errors (invalid_parameter_value): an unknown dimension, a grain not a positive multiple of 5 minutes or with months, a sketch or unknown rank_by, rank_by without top_n or the reverse, top_n < 1; null_value_not_allowed: a NULL from_ts or to_ts';
+    'Errors (invalid_parameter_value): from_ts after to_ts, an unknown dimension or one given twice, a grain not a positive multiple of 5 minutes or with months, a sketch or unknown rank_by, rank_by without top_n or the reverse, top_n < 1; null_value_not_allowed: a NULL from_ts or to_ts';
 
 -- Emptied levels hold no window: the watermark goes back to the start, and
 -- the next refresh builds every closed window again from qoe.qoe_5min
