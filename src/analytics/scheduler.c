@@ -5,15 +5,18 @@
  * setting; 0 turns it off) in a transaction of its own, which also records
  * the run in qoe.scheduler_status; a failed run is recorded there in a
  * second transaction and logged once per distinct message, and the job runs
- * again at its next turn. Two processes share them, so that a long job never
- * holds back a live one: the launcher runs the live jobs, those ingest
- * commits wake (refresh_rollups: an event in qoe.qoe_metrics within a
- * second; evaluate_alerts), between its own tasks; the "qoe_ext scheduler"
- * process, which the supervisor keeps running, runs the others (sampling
- * concurrent viewers took 1.3-2.2 s every 10 s at 260,000 viewers, and no
- * refresh ran meanwhile). One of each runs per cluster, and the functions
- * admit concurrent manual calls (qoe.refresh_rollups() takes one refresher
- * at a time), so an operator may also run any of them by hand.
+ * again at its next turn. Three processes share them, so that no other job
+ * holds back the refresh of the rollups (an event in qoe.qoe_metrics within
+ * a second): the launcher runs it between its own tasks, woken by ingest
+ * commits; the "qoe_ext alert evaluator" evaluates the alert rules, woken
+ * by commits that stored a stall (in the launcher, an evaluation of the
+ * window rules every 10 s, 200-500 ms at 260,000 live viewers, delayed the
+ * refresh after it: an event waited up to 1.26 s); the "qoe_ext scheduler"
+ * runs the long jobs (sampling concurrent viewers took 1.3-2.2 s every 10 s
+ * at 260,000 viewers). The supervisor keeps the two processes running. One
+ * of each runs per cluster, and the functions admit concurrent manual calls
+ * (qoe.refresh_rollups() takes one refresher at a time, evaluations are
+ * serialized), so an operator may also run any of them by hand.
  */
 #include "postgres.h"
 
@@ -47,7 +50,7 @@ typedef struct SchedulerJob
 	const char *name;			/* the row of qoe.scheduler_status */
 	const char *sql;
 	int		   *interval_ms;	/* a setting of guc.c */
-	bool		live;			/* run by the launcher, else by the scheduler process */
+	QoeJobRunner runner;		/* the process that runs it */
 	uint32		woken_by;		/* QOE_WAKE_* bits that bring it forward (commit_wake.h) */
 	uint32		wakes_publisher;	/* bits it sets for the publisher once it committed */
 	int			wake_spacing_ms;	/* woken runs start at least this far apart (if above QOE_WAKE_SPACING_MS) */
@@ -60,7 +63,7 @@ typedef struct SchedulerJob
 
 static SchedulerJob jobs[] = {
 	{.name = "refresh_rollups", .sql = "SELECT qoe.refresh_rollups()",
-		.interval_ms = &qoe_rollup_refresh_ms, .live = true,
+		.interval_ms = &qoe_rollup_refresh_ms, .runner = QOE_JOBS_LIVE,
 	.woken_by = QOE_WAKE_INGESTED, .wakes_publisher = QOE_WAKE_ROLLUPS},
 	{.name = "expire_sessions", .sql = "SELECT qoe.expire_sessions()",
 	.interval_ms = &qoe_session_expiry_ms},
@@ -71,7 +74,7 @@ static SchedulerJob jobs[] = {
 	{.name = "apply_retention", .sql = "SELECT count(*) FROM qoe.apply_retention()",
 	.interval_ms = &qoe_retention_ms},
 	{.name = "evaluate_alerts", .sql = "SELECT count(*) FROM qoe.evaluate_alerts()",
-		.interval_ms = &qoe_alert_evaluation_ms, .live = true,
+		.interval_ms = &qoe_alert_evaluation_ms, .runner = QOE_JOBS_ALERTS,
 	.woken_by = QOE_WAKE_STALLED, .wake_spacing_ms = 250},
 	{.name = "refresh_recommendations", .sql = "SELECT count(*) FROM qoe.refresh_recommendations()",
 	.interval_ms = &qoe_recommendations_refresh_ms},
@@ -161,12 +164,18 @@ run_job(SchedulerJob *job)
  * arrived since the previous one); a job that committed then wakes the publisher with its
  * wakes_publisher bits (the refreshed rollups).
  */
+static QoeWakeTarget
+wake_target(const SchedulerJob *job)
+{
+	return job->runner == QOE_JOBS_ALERTS ? QOE_WAKE_EVALUATOR : QOE_WAKE_SCHEDULER;
+}
+
 static void
 hurry(SchedulerJob *job, TimestampTz now)
 {
 	TimestampTz earliest;
 
-	if (!(qoe_wake_pending(QOE_WAKE_SCHEDULER) & job->woken_by))
+	if (job->woken_by == 0 || !(qoe_wake_pending(wake_target(job)) & job->woken_by))
 		return;
 	earliest = qoe_wake_earliest(job->last_started, job->last_ended, job->last_cpu_us,
 								 job->wake_spacing_ms);
@@ -180,7 +189,7 @@ run_scheduled(SchedulerJob *job, TimestampTz now)
 
 	/* taken before: a commit during the run asks for the next one */
 	if (job->woken_by != 0)
-		(void) qoe_wake_take(QOE_WAKE_SCHEDULER, job->woken_by);
+		(void) qoe_wake_take(wake_target(job), job->woken_by);
 	job->last_started = now;
 	if (run_job(job) && job->wakes_publisher != 0)
 		qoe_wake(QOE_WAKE_PUBLISHER, job->wakes_publisher);
@@ -189,7 +198,7 @@ run_scheduled(SchedulerJob *job, TimestampTz now)
 }
 
 long
-qoe_scheduler_run(bool live)
+qoe_scheduler_run(QoeJobRunner runner)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	long		wait_ms = 24L * 3600 * 1000;
@@ -198,7 +207,7 @@ qoe_scheduler_run(bool live)
 	{
 		SchedulerJob *job = &jobs[i];
 
-		if (job->live != live || *job->interval_ms <= 0)
+		if (job->runner != runner || *job->interval_ms <= 0)
 			continue;
 		/* a shortened interval applies at once */
 		job->due = Min(job->due, TimestampTzPlusMilliseconds(now, *job->interval_ms));
@@ -224,32 +233,40 @@ qoe_scheduler_run(bool live)
 	return Max(wait_ms, 1);
 }
 
-/* ---- the scheduler process ---- */
+/* ---- the scheduler and alert evaluator processes ---- */
 
-/* the supervisor's */
+/* the supervisor's; main_arg: the QoeJobRunner */
 static QoeChild scheduler = {.function = "qoe_scheduler_main", .name = "qoe_ext scheduler",
-.retry_ms = QOE_SUPERVISE_MS};
+.main_arg = Int32GetDatum(QOE_JOBS_PERIODIC), .retry_ms = QOE_SUPERVISE_MS};
+static QoeChild evaluator = {.function = "qoe_scheduler_main", .name = "qoe_ext alert evaluator",
+.main_arg = Int32GetDatum(QOE_JOBS_ALERTS), .retry_ms = QOE_SUPERVISE_MS};
 
 long
 SchedulerSupervise(TimestampTz now)
 {
-	return qoe_child_look(&scheduler, now, false);
+	return Min(qoe_child_look(&scheduler, now, false), qoe_child_look(&evaluator, now, false));
 }
 
 void
 SchedulerStop(void)
 {
 	qoe_child_stop(&scheduler);
+	qoe_child_stop(&evaluator);
 }
 
 void
 qoe_scheduler_main(Datum main_arg)
 {
+	QoeJobRunner runner = (QoeJobRunner) DatumGetInt32(main_arg);
+
 	/* die: SIGTERM ends a lock wait at once, and the transaction with it */
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	qoe_worker_connect_as_role("qoe_ext scheduler");
+	qoe_worker_connect_as_role(runner == QOE_JOBS_ALERTS ? evaluator.name : scheduler.name);
+	/* commits that stored a stall wake the evaluator (the stall-loop rule) */
+	if (runner == QOE_JOBS_ALERTS)
+		qoe_wake_attach(QOE_WAKE_EVALUATOR);
 
 	for (;;)
 	{
@@ -261,7 +278,7 @@ qoe_scheduler_main(Datum main_arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		wait_ms = qoe_scheduler_run(false);
+		wait_ms = qoe_scheduler_run(runner);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 wait_ms, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);

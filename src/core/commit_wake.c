@@ -1,10 +1,10 @@
 /*
  * commit_wake.c: the wake-up chain from an ingest commit to Redis
- * (doc/redis.md, freshness): ingest commit -> scheduler (refresh_rollups)
+ * (doc/redis.md, freshness): ingest commit -> launcher (refresh_rollups)
  * and, if a session started or stopped playing, publisher
  * (concurrent_viewers); refresh commit -> publisher (qoe_metrics). Also
- * ingest commit with a stall -> scheduler (evaluate_alerts: the stall-loop
- * rule, doc/alerts.md); evaluation commit with alert changes -> publisher
+ * ingest commit with a stall -> alert evaluator (evaluate_alerts: the
+ * stall-loop rule, doc/alerts.md); evaluation commit with alert changes -> publisher
  * (the qoe_alerts channel). See commit_wake.h.
  *
  * An ingest backend registers one transaction callback, once; at commit it
@@ -189,7 +189,7 @@ qoe_wake_on_commit(int64 stored, int64 stalls, int64 playing_changes)
 	if (playing_changes > 0)
 		viewers_at_commit = true;
 	if (stalls > 0)
-		bits_at_commit[QOE_WAKE_SCHEDULER] |= QOE_WAKE_STALLED;
+		bits_at_commit[QOE_WAKE_EVALUATOR] |= QOE_WAKE_STALLED;
 }
 
 static void

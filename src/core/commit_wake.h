@@ -1,6 +1,7 @@
 /*
  * commit_wake.h: wake the processes that act on committed ingest (the
- * scheduler, which refreshes the rollups; the Redis publisher) as soon as an
+ * launcher, which refreshes the rollups; the alert evaluator; the Redis
+ * publisher) as soon as an
  * ingest transaction commits, instead of their polling (doc/redis.md,
  * freshness). Waking never waits: it sets a bit in shared memory and, when
  * the bit was clear, the latch of the process that takes it.
@@ -15,7 +16,8 @@
 /* Who is woken. */
 typedef enum QoeWakeTarget
 {
-	QOE_WAKE_SCHEDULER,			/* the launcher's live jobs: refresh_rollups, evaluate_alerts */
+	QOE_WAKE_SCHEDULER,			/* the launcher's live job: refresh_rollups */
+	QOE_WAKE_EVALUATOR,			/* the alert evaluator: evaluate_alerts */
 	QOE_WAKE_PUBLISHER,			/* the Redis publisher */
 	QOE_WAKE_NTARGETS
 } QoeWakeTarget;

@@ -17,9 +17,9 @@
  *   restarts a worker that exited on its own after a backoff doubling from
  *   1 s to 60 s. It waits quietly while the extension is not installed
  *   there. It also premakes the days' partitions, so that no ingest
- *   transaction has to create one, and runs the live jobs of the analytics
- *   scheduler (src/analytics/scheduler.c: the refresh of the rollups, the
- *   alert evaluation), which ingest commits wake while a Redis publisher
+ *   transaction has to create one, and runs the live job of the analytics
+ *   scheduler (src/analytics/scheduler.c: the refresh of the rollups),
+ *   which ingest commits wake while a Redis publisher
  *   runs (src/core/commit_wake.c: at most one wake-up per refresh of the
  *   rollups, each also costing a read of qoe.sources here).
  * Both, and the workers, resolve names with search_path = pg_catalog,
@@ -464,7 +464,7 @@ qoe_launcher_main(Datum main_arg)
 			qoe_kafka_shared->slots[i].state = QOE_WS_FREE;
 	LWLockRelease(qoe_kafka_shared->lock);
 	before_shmem_exit(launcher_detach, 0);
-	/* ingest commits wake its live jobs (refresh_rollups, evaluate_alerts) */
+	/* ingest commits wake its live job (refresh_rollups) */
 	qoe_wake_attach(QOE_WAKE_SCHEDULER);
 	ereport(LOG, (errmsg("qoe_ext launcher started for database \"%s\" as role \"%s\"",
 						 qoe_database, qoe_worker_role)));
@@ -490,7 +490,7 @@ qoe_launcher_main(Datum main_arg)
 			premake_at = TimestampTzPlusMilliseconds(now, premake_partitions() ?
 													 PREMAKE_MS : PREMAKE_RETRY_MS);
 		}
-		wait_ms = Min(wait_ms, qoe_scheduler_run(true));
+		wait_ms = Min(wait_ms, qoe_scheduler_run(QOE_JOBS_LIVE));
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 wait_ms, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);

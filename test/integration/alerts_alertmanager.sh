@@ -50,14 +50,16 @@ VALUES ('t_rebuf', 'rebuffering_ratio', '{content_id}', '>', 0.02, 0.015, 20, 'c
         'High rebuffering: {{rebuffering_ratio | pct}} for content {{content_id}}', '{pagerduty}');
 SQL
 qoe_wait_for 30 "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'qoe_ext alert notifier'" 1
+qoe_wait_for 30 "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'qoe_ext alert evaluator'" 1
 # the watcher reads only shared catalogs, connected to no database; the
-# notifier runs as qoe_worker, never a superuser, with search_path pinned
+# notifier and the evaluator (the scheduler's) run as qoe_worker, never a
+# superuser, with search_path pinned
 got=$(psql -qXAt -c "
     SELECT string_agg(a.backend_type || ':' || r.rolname || ':' || coalesce(a.datname, '-') || ':' || r.rolsuper,
                       ',' ORDER BY a.backend_type)
       FROM pg_stat_activity a JOIN pg_roles r ON r.oid = a.usesysid
      WHERE backend_type LIKE 'qoe_ext alert %'")
-[ "$got" = "qoe_ext alert notifier:qoe_worker:postgres:false,qoe_ext alert watcher:postgres:-:true" ] ||
+[ "$got" = "qoe_ext alert evaluator:qoe_worker:postgres:false,qoe_ext alert notifier:qoe_worker:postgres:false,qoe_ext alert watcher:postgres:-:true" ] ||
 	fail "alert processes (type:role:database:superuser): $got"
 
 # the scheduler's stand-in, and a LISTEN client

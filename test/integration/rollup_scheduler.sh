@@ -71,3 +71,28 @@ visible_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 [ "$sampler" = "qoe_ext scheduler" ] || fail "concurrent viewers sampled by $sampler"
 echo "visible after $visible_ms ms, within an 8 s sample of the scheduler process"
 echo "a long periodic job does not hold back the refresh"
+
+# Nor does an evaluation of the alert rules: it runs in the alert evaluator
+# process (in the launcher, an evaluation of the window rules at a large
+# audience, 200-500 ms every 10 s, delayed the refresh after it). Each
+# evaluation is made to take 8 s (a trigger on the rules' status it writes).
+q -c "DROP TRIGGER slow_sample ON qoe.concurrency_1min" \
+  -c "ALTER SYSTEM RESET qoe.concurrency_sample_interval" \
+  -c "CREATE TRIGGER slow_evaluation BEFORE INSERT ON qoe.alert_rule_status
+          FOR EACH STATEMENT EXECUTE FUNCTION slow_sample()" -c "SELECT pg_reload_conf()" >/dev/null
+evaluating="query LIKE '%evaluate_alerts%' AND state = 'active' AND wait_event = 'PgSleep'"
+wait_for "EXISTS (SELECT FROM pg_stat_activity WHERE $evaluating
+                   AND query_start > clock_timestamp() - interval '2 s')" 30 ||
+	fail "the alert rules were never evaluated"
+IFS='|' read -r began evaluator < <(q -c "SELECT query_start, backend_type FROM pg_stat_activity WHERE $evaluating")
+start=$(date +%s%N)
+q -c "SELECT accepted FROM qoe.ingest('{\"event_type\":\"start\",\"session_id\":\"sched-3\",\"user_id\":3,
+      \"content_id\":779,\"timestamp\":$(( $(date +%s%N) / 1000000 ))}'::jsonb)" >/dev/null
+wait_for "coalesce(sum(attempts), 0) = 1 FROM qoe.qoe_5min WHERE content_id = 779" 20 ||
+	fail "the event never showed in qoe.qoe_5min"
+visible_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+[ "$(q -c "SELECT count(*) FROM pg_stat_activity WHERE $evaluating AND query_start = '$began'")" = 1 ] ||
+	fail "the event showed only after the evaluation (after $visible_ms ms)"
+[ "$evaluator" = "qoe_ext alert evaluator" ] || fail "alert rules evaluated by $evaluator"
+echo "visible after $visible_ms ms, within an 8 s evaluation of the alert evaluator"
+echo "an evaluation of the alert rules does not hold back the refresh"
