@@ -44,55 +44,37 @@ wait_for "coalesce(sum(events), 0) = 2 FROM qoe.qoe_5min WHERE content_id = 777"
 grep -q "scheduler job refresh_rollups failed" "$QOE_PGDATA_DIR/server.log" || fail "the failure was not logged"
 echo "a failing refresh is reported and recovered from"
 
-# A long periodic job does not hold the refresh back: it runs in the
-# scheduler process, the refresh in the launcher. Each sample of concurrent
-# viewers is made to take 8 s (a trigger sleeping before its insert); within
-# one, a new event still shows within the refresh interval (in one process
-# it waited for the sample to end).
-q -c "CREATE FUNCTION slow_sample() RETURNS trigger LANGUAGE plpgsql AS
-      \$\$ BEGIN PERFORM pg_sleep(8); RETURN NULL; END \$\$;
-      CREATE TRIGGER slow_sample BEFORE INSERT ON qoe.concurrency_1min
-          FOR EACH STATEMENT EXECUTE FUNCTION slow_sample()" \
-  -c "ALTER SYSTEM SET qoe.concurrency_sample_interval = '1s'" -c "SELECT pg_reload_conf()" >/dev/null
-sampling="query LIKE '%record_concurrency%' AND state = 'active' AND wait_event = 'PgSleep'"
-# a sample that began less than 2 s ago: 6 s of it left at least
-wait_for "EXISTS (SELECT FROM pg_stat_activity WHERE $sampling
-                   AND query_start > clock_timestamp() - interval '2 s')" 30 ||
-	fail "concurrent viewers were never sampled"
-IFS='|' read -r began sampler < <(q -c "SELECT query_start, backend_type FROM pg_stat_activity WHERE $sampling")
-start=$(date +%s%N)
-q -c "SELECT accepted FROM qoe.ingest('{\"event_type\":\"start\",\"session_id\":\"sched-2\",\"user_id\":2,
-      \"content_id\":778,\"timestamp\":$(( $(date +%s%N) / 1000000 ))}'::jsonb)" >/dev/null
-wait_for "coalesce(sum(attempts), 0) = 1 FROM qoe.qoe_5min WHERE content_id = 778" 20 ||
-	fail "the event never showed in qoe.qoe_5min"
-visible_ms=$(( ($(date +%s%N) - start) / 1000000 ))
-[ "$(q -c "SELECT count(*) FROM pg_stat_activity WHERE $sampling AND query_start = '$began'")" = 1 ] ||
-	fail "the event showed only after the sample (after $visible_ms ms)"
-[ "$sampler" = "qoe_ext scheduler" ] || fail "concurrent viewers sampled by $sampler"
-echo "visible after $visible_ms ms, within an 8 s sample of the scheduler process"
+# No other job holds the refresh back: the long periodic ones run in the
+# scheduler process, the alert rules in the alert evaluator, the refresh in
+# the launcher. A job is made to take 8 s (a trigger sleeping before a write
+# it makes); within one run, a new event still shows within the refresh
+# interval (in one process it waited for the job to end).
+q -c "CREATE FUNCTION sleep_8s() RETURNS trigger LANGUAGE plpgsql AS
+      \$\$ BEGIN PERFORM pg_sleep(8); RETURN NULL; END \$\$" >/dev/null
+not_held_back_by() { # job table process session content
+	local running="query LIKE '%$1%' AND state = 'active' AND wait_event = 'PgSleep'" began by start visible_ms
+	q -c "CREATE TRIGGER sleep_8s BEFORE INSERT ON $2 FOR EACH STATEMENT EXECUTE FUNCTION sleep_8s()" >/dev/null
+	# a run that began less than 2 s ago: 6 s of it left at least
+	wait_for "EXISTS (SELECT FROM pg_stat_activity WHERE $running
+	                   AND query_start > clock_timestamp() - interval '2 s')" 30 || fail "$1 never ran"
+	IFS='|' read -r began by < <(q -c "SELECT query_start, backend_type FROM pg_stat_activity WHERE $running")
+	start=$(date +%s%N)
+	q -c "SELECT accepted FROM qoe.ingest('{\"event_type\":\"start\",\"session_id\":\"$4\",\"user_id\":2,
+	      \"content_id\":$5,\"timestamp\":$(( $(date +%s%N) / 1000000 ))}'::jsonb)" >/dev/null
+	wait_for "coalesce(sum(attempts), 0) = 1 FROM qoe.qoe_5min WHERE content_id = $5" 20 ||
+		fail "the event never showed in qoe.qoe_5min"
+	visible_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+	[ "$(q -c "SELECT count(*) FROM pg_stat_activity WHERE $running AND query_start = '$began'")" = 1 ] ||
+		fail "the event showed only after $1 ended (after $visible_ms ms)"
+	[ "$by" = "$3" ] || fail "$1 ran in $by"
+	q -c "DROP TRIGGER sleep_8s ON $2" >/dev/null
+	echo "visible after $visible_ms ms, within an 8 s run of $1 in $3"
+}
+q -c "ALTER SYSTEM SET qoe.concurrency_sample_interval = '1s'" -c "SELECT pg_reload_conf()" >/dev/null
+not_held_back_by record_concurrency qoe.concurrency_1min "qoe_ext scheduler" sched-2 778
 echo "a long periodic job does not hold back the refresh"
-
-# Nor does an evaluation of the alert rules: it runs in the alert evaluator
-# process (in the launcher, an evaluation of the window rules at a large
-# audience, 200-500 ms every 10 s, delayed the refresh after it). Each
-# evaluation is made to take 8 s (a trigger on the rules' status it writes).
-q -c "DROP TRIGGER slow_sample ON qoe.concurrency_1min" \
-  -c "ALTER SYSTEM RESET qoe.concurrency_sample_interval" \
-  -c "CREATE TRIGGER slow_evaluation BEFORE INSERT ON qoe.alert_rule_status
-          FOR EACH STATEMENT EXECUTE FUNCTION slow_sample()" -c "SELECT pg_reload_conf()" >/dev/null
-evaluating="query LIKE '%evaluate_alerts%' AND state = 'active' AND wait_event = 'PgSleep'"
-wait_for "EXISTS (SELECT FROM pg_stat_activity WHERE $evaluating
-                   AND query_start > clock_timestamp() - interval '2 s')" 30 ||
-	fail "the alert rules were never evaluated"
-IFS='|' read -r began evaluator < <(q -c "SELECT query_start, backend_type FROM pg_stat_activity WHERE $evaluating")
-start=$(date +%s%N)
-q -c "SELECT accepted FROM qoe.ingest('{\"event_type\":\"start\",\"session_id\":\"sched-3\",\"user_id\":3,
-      \"content_id\":779,\"timestamp\":$(( $(date +%s%N) / 1000000 ))}'::jsonb)" >/dev/null
-wait_for "coalesce(sum(attempts), 0) = 1 FROM qoe.qoe_5min WHERE content_id = 779" 20 ||
-	fail "the event never showed in qoe.qoe_5min"
-visible_ms=$(( ($(date +%s%N) - start) / 1000000 ))
-[ "$(q -c "SELECT count(*) FROM pg_stat_activity WHERE $evaluating AND query_start = '$began'")" = 1 ] ||
-	fail "the event showed only after the evaluation (after $visible_ms ms)"
-[ "$evaluator" = "qoe_ext alert evaluator" ] || fail "alert rules evaluated by $evaluator"
-echo "visible after $visible_ms ms, within an 8 s evaluation of the alert evaluator"
+q -c "ALTER SYSTEM RESET qoe.concurrency_sample_interval" -c "SELECT pg_reload_conf()" >/dev/null
+# an evaluation of the window rules at a large audience, 200-500 ms every
+# 10 s, delayed the refresh after it when the launcher ran both
+not_held_back_by evaluate_alerts qoe.alert_rule_status "qoe_ext alert evaluator" sched-3 779
 echo "an evaluation of the alert rules does not hold back the refresh"
