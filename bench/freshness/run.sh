@@ -33,7 +33,12 @@ qoe_install_deps
 qoe_build_install
 cc -O2 -Wall -Wextra -Werror -I"$(pg_config --includedir)" -o "$WORK/feed" \
 	"$QOE_ROOT/bench/ingest_sql/feed.c" -lpq
+# WAL as bench/ingest_sql and bench/dashboard have it: at the default
+# max_wal_size (1 GB) this load checkpointed every 3-8 s, so nearly every
+# page written carried a full-page image (about 100 MB of WAL a second)
 qoe_cluster_start "shared_buffers = 2GB
+max_wal_size = 8GB
+checkpoint_timeout = 30min
 synchronous_commit = off"
 trap 'kill $feed_pid 2>/dev/null || true; qoe_cluster_stop; rm -rf "$WORK"' EXIT
 feed_pid=
