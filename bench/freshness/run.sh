@@ -6,8 +6,10 @@
 # (event time = the wall clock; 38 events per simulated second per 1000
 # viewers: 260,000 viewers make about 10,000 events/s) through qoe.ingest in
 # batches of 500 (bench/ingest_sql/feed.c). After WARM seconds (the sessions
-# of the first minutes opening), MARKERS markers, 2.5 s apart: each a start
-# and a first frame of a new session of a title nobody else watches,
+# of the first minutes opening), MARKERS markers 2.5 s apart (130: 325 s,
+# so that every run spans a 5-minute window boundary, where the refresh has
+# the most to do: each session's first event in a new window adds rows):
+# each a start and a first frame of a new session of a title nobody else watches,
 # committed through qoe.ingest; then qoe.qoe_5min is polled every 20 ms
 # until the marker's play shows (what qoe.qoe_metrics reads for the windows
 # after the levels' watermark: shown there is shown to qoe_metrics). Per
@@ -24,7 +26,7 @@ export QOE_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$QOE_ROOT/test/lib/cluster.sh"
 
 VIEWERS=${1:-260000}
-MARKERS=${2:-40}
+MARKERS=${2:-130}
 WARM=${QOE_BENCH_WARM_SECONDS:-150}
 WORK=$(mktemp -d /tmp/qoe_bench.XXXXXX)
 chmod 755 "$WORK"
