@@ -11,7 +11,7 @@
  * commits; the "qoe_ext alert evaluator" evaluates the alert rules, woken
  * by commits that stored a stall (in the launcher, an evaluation of the
  * window rules every 10 s, 200-500 ms at 260,000 live viewers, delayed the
- * refresh after it: an event waited up to 1.26 s); the "qoe_ext scheduler"
+ * refresh after it as long); the "qoe_ext scheduler"
  * runs the long jobs (sampling concurrent viewers took 1.3-2.2 s every 10 s
  * at 260,000 viewers). The supervisor keeps the two processes running. One
  * of each runs per cluster, and the functions admit concurrent manual calls
