@@ -44,8 +44,7 @@ WORK=$(mktemp -d /tmp/qoe_bench.XXXXXX)
 chmod 755 "$WORK"
 qoe_install_deps
 qoe_build_install
-cc -O2 -Wall -Wextra -Werror -I"$(pg_config --includedir)" -o "$WORK/feed" \
-	"$QOE_ROOT/bench/ingest_sql/feed.c" -lpq
+qoe_build_feed "$WORK"
 # Shared memory in huge pages, as PostgreSQL advises for a large
 # shared_buffers (doc/install.md): with 4 kB pages a new backend takes a
 # page fault on each page of shared_buffers it touches first, about 10 ms of

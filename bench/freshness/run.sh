@@ -33,8 +33,7 @@ chmod 755 "$WORK"
 
 qoe_install_deps
 qoe_build_install
-cc -O2 -Wall -Wextra -Werror -I"$(pg_config --includedir)" -o "$WORK/feed" \
-	"$QOE_ROOT/bench/ingest_sql/feed.c" -lpq
+qoe_build_feed "$WORK"
 # WAL as bench/ingest_sql and bench/dashboard have it: at the default
 # max_wal_size (1 GB) this load checkpointed every 3-8 s, so nearly every
 # page written carried a full-page image (about 100 MB of WAL a second)

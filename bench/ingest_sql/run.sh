@@ -37,8 +37,7 @@ START_MS=$(( $(date +%s) * 1000 - 2 * 86400 * 1000 ))
 GEN="$QOE_ROOT/src/tools/qoe_gen --seed 7 --events $EVENTS --viewers $VIEWERS --start-ms $START_MS"
 $GEN --format ndjson >"$WORK/events.ndjson"
 $GEN --format array --batch "$BATCH" >"$WORK/batches.json"
-cc -O2 -Wall -Wextra -Werror -I"$(pg_config --includedir)" -o "$WORK/feed" \
-	"$QOE_ROOT/bench/ingest_sql/feed.c" -lpq
+qoe_build_feed "$WORK"
 $QOE_ROOT/src/tools/qoe_gen --seed 7 --catalog >"$WORK/catalog.csv"
 
 psql -qX -v ON_ERROR_STOP=1 <<SQL

@@ -72,7 +72,7 @@ psql -qX -v ON_ERROR_STOP=1 -o /dev/null -c "CREATE EXTENSION qoe_ext CASCADE" \
 # the supervisor starts the launcher (the scheduler) within 10 s of CREATE
 # EXTENSION: before, the first run would ingest without its refreshes
 qoe_wait_for 30 "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'qoe_ext launcher'" 1
-cc -O2 -Wall -Wextra -Werror -I"$(pg_config --includedir)" -o "$WORK/feed" "$QOE_ROOT/bench/ingest_sql/feed.c" -lpq
+qoe_build_feed "$WORK"
 cc -O2 -Wall -Wextra -Werror -I"$(pg_config --includedir)" -o "$WORK/probe" "$QOE_ROOT/bench/redis/probe.c" -lpq -lhiredis
 
 calc() { echo "$*" | bc -l; }

@@ -20,3 +20,10 @@ qoe_build_install() {
 	make -s -C "$QOE_ROOT" PG_CONFIG=${QOE_PGBIN:-/usr/lib/postgresql/15/bin}/pg_config >/dev/null &&
 		make -s -C "$QOE_ROOT" PG_CONFIG=${QOE_PGBIN:-/usr/lib/postgresql/15/bin}/pg_config install >/dev/null
 }
+
+# bench/ingest_sql/feed.c, the benchmarks' client that sends batches to
+# qoe.ingest as bound parameters (as an application would), built as $1/feed
+qoe_build_feed() {
+	cc -O2 -Wall -Wextra -Werror -I"$(pg_config --includedir)" -o "$1/feed" \
+		"$QOE_ROOT/bench/ingest_sql/feed.c" -lpq
+}
