@@ -48,9 +48,10 @@ SELECT b.d0 + s.w * interval '5 min', 990000 + s.c, s.co, s.dv, s.pop,
           FROM generate_series(0, s.k + s.attempts) u)
   FROM top_src s, top_base b;
 -- the coarser levels built over these windows (closed long ago: late data)
-SELECT qoe.refresh_rollup_levels(array_agg(window_start), array_agg(content_id), array_agg(country),
-                                 array_agg(device_type), array_agg(cdn_pop)) > 0 AS levels_built
+INSERT INTO qoe.rollup_levels_pending
+SELECT window_start, content_id, country, device_type, cdn_pop
   FROM qoe.qoe_5min WHERE content_id BETWEEN 990001 AND 990008;
+SELECT qoe.refresh_rollup_levels() > 0 AS levels_built;
 SELECT level, count(*) > 0 AS has_rows FROM qoe.qoe_rollups
  WHERE content_id BETWEEN 990001 AND 990008 GROUP BY 1 ORDER BY 1;
 

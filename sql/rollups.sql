@@ -300,6 +300,21 @@ SELECT refreshed();
 SELECT s.levels_through = w.levels_through AS same_watermark, s.last_level_rows > 0 AS level_rows
   FROM qoe.rollup_status s, wm w;
 SELECT level, differing FROM levels_match();
+-- the scheduler merges without building (refresh_rollups(false)) and builds
+-- the levels apart: a late event queues its groups; until they are rebuilt
+-- their level windows are stale and qoe_metrics reads qoe_5min from the
+-- earliest queued window on, with the same figures
+SELECT accepted FROM qoe.ingest(rev('r1', 'heartbeat', 850000, '{"dropped_frames":1}'));
+SELECT qoe.refresh_rollups(build_levels => false) > 0 AS merged, s.levels_through = w.levels_through AS same_watermark
+  FROM qoe.rollup_status s, wm w;
+SELECT ((extract(epoch FROM window_start) * 1000)::bigint - (SELECT ms FROM rb)) / 60000 AS queued_minute
+  FROM qoe.rollup_levels_pending;
+SELECT count(*) FILTER (WHERE differing > 0) AS stale_levels FROM levels_match();
+SELECT bool_and(same) AS all_same, count(*) FILTER (WHERE reads_level) AS levels_read FROM metrics_matches;
+SELECT qoe.refresh_rollup_levels() > 0 AS rebuilt;
+SELECT count(*) AS queued FROM qoe.rollup_levels_pending;
+SELECT level, differing FROM levels_match();
+SELECT bool_and(same) AS all_same, count(*) FILTER (WHERE reads_level) AS levels_read FROM metrics_matches;
 -- live: a refresh of events in the window still open (the latest one
 -- refreshed, after the watermark by the lateness) writes no level row
 BEGIN;

@@ -123,26 +123,48 @@ CREATE TABLE qoe.rollup_status (
     last_run timestamptz,
     last_windows bigint,
     levels_through timestamptz NOT NULL DEFAULT '-infinity',
+    closed_through timestamptz NOT NULL DEFAULT '-infinity',
     allowed_lateness interval NOT NULL DEFAULT '5 min'
         CONSTRAINT rollup_status_lateness CHECK (allowed_lateness >= interval '0'),
     last_level_rows bigint
 );
 INSERT INTO qoe.rollup_status DEFAULT VALUES;
-COMMENT ON TABLE qoe.rollup_status IS 'The rollups'' switch and the outcome of the latest qoe.refresh_rollups() (one row; the scheduler''s runs and errors are in qoe.scheduler_status)';
+COMMENT ON TABLE qoe.rollup_status IS 'The rollups'' switch, the outcome of the latest qoe.refresh_rollups() and qoe.refresh_rollup_levels(), and the watermarks (one row; the scheduler''s runs and errors are in qoe.scheduler_status)';
 COMMENT ON COLUMN qoe.rollup_status.id IS 'Always true: the table holds one row';
 COMMENT ON COLUMN qoe.rollup_status.enabled IS
     'Whether ingest maintains qoe.session_windows; off is for measuring its cost only: sessions written while off are missing from the rollups';
 COMMENT ON COLUMN qoe.rollup_status.last_run IS 'End of the latest successful qoe.refresh_rollups()';
 COMMENT ON COLUMN qoe.rollup_status.last_windows IS 'Windows the latest successful refresh re-aggregated';
 COMMENT ON COLUMN qoe.rollup_status.levels_through IS
-    'Watermark in event time: every window of a coarser level (qoe.qoe_rollups) that ends at or before it is exact, later ones are not built yet; qoe.qoe_metrics reads those from qoe_5min. Moves forward only (TRUNCATE qoe.qoe_rollups resets it to -infinity)';
+    'Watermark in event time: every window of a coarser level (qoe.qoe_rollups) that ends at or before it is built, later ones are not yet; qoe.qoe_metrics reads those from qoe_5min, and so the windows from the earliest in qoe.rollup_levels_pending on. Moves forward only (TRUNCATE qoe.qoe_rollups resets it to -infinity)';
+COMMENT ON COLUMN qoe.rollup_status.closed_through IS
+    'Where the merges have closed the 5-minute windows (the boundary at or before the latest window merged, at most now(), minus allowed_lateness; forward only): qoe.refresh_rollup_levels() builds the levels up to it, and a merge into a window before it queues the group in qoe.rollup_levels_pending';
 COMMENT ON COLUMN qoe.rollup_status.allowed_lateness IS
-    'How far behind the latest 5-minute window refreshed the watermark stays (levels_through is the window boundary at or before that window start, at most now(), minus this): events later than this rebuild closed level windows in the refresh that merges them';
-COMMENT ON COLUMN qoe.rollup_status.last_level_rows IS 'Rows of qoe.qoe_rollups the latest successful refresh wrote or removed';
+    'How far behind the latest 5-minute window merged the windows close (closed_through, then levels_through): events later than this change closed windows, whose level windows are rebuilt (qoe.rollup_levels_pending)';
+COMMENT ON COLUMN qoe.rollup_status.last_level_rows IS 'Rows of qoe.qoe_rollups the latest successful qoe.refresh_rollup_levels() wrote or removed';
 COMMENT ON CONSTRAINT rollup_status_lateness ON qoe.rollup_status IS 'The allowed lateness is not negative';
 COMMENT ON CONSTRAINT rollup_status_pkey ON qoe.rollup_status IS 'Key of the single row';
 COMMENT ON INDEX qoe.rollup_status_pkey IS 'Key of qoe.rollup_status';
 COMMENT ON CONSTRAINT rollup_status_id_check ON qoe.rollup_status IS 'id is always true, so the table holds at most one row';
+
+-- The groups of qoe.qoe_5min that a merge changed in windows already closed
+-- (late data), whose level windows qoe.refresh_rollup_levels() rebuilds: the
+-- merge runs apart from the level builds, and may change a window while its
+-- levels are being built. Appended by the merge, drained by the builder.
+CREATE TABLE qoe.rollup_levels_pending (
+    window_start timestamptz NOT NULL,
+    content_id bigint NOT NULL,
+    country text,
+    device_type text,
+    cdn_pop text
+);
+COMMENT ON TABLE qoe.rollup_levels_pending IS
+    'Groups of qoe.qoe_5min changed in closed windows (before qoe.rollup_status.closed_through) since their level windows were built: queued by qoe.refresh_rollups(), rebuilt and removed by qoe.refresh_rollup_levels(); qoe.qoe_metrics reads qoe_5min from the earliest of them on meanwhile';
+COMMENT ON COLUMN qoe.rollup_levels_pending.window_start IS 'The 5-minute window changed';
+COMMENT ON COLUMN qoe.rollup_levels_pending.content_id IS 'Title of the group';
+COMMENT ON COLUMN qoe.rollup_levels_pending.country IS 'Country of the group (NULL: unknown)';
+COMMENT ON COLUMN qoe.rollup_levels_pending.device_type IS 'Device type of the group (NULL: unknown)';
+COMMENT ON COLUMN qoe.rollup_levels_pending.cdn_pop IS 'CDN POP of the group (NULL: unknown)';
 
 -- column comments shared by qoe.session_windows and qoe.qoe_5min
 DO $$
@@ -279,7 +301,7 @@ CREATE TABLE qoe.qoe_rollups (
 ALTER TABLE qoe.qoe_rollups ALTER content_id DROP NOT NULL;
 CREATE INDEX qoe_rollups_window ON qoe.qoe_rollups (level, window_start);
 COMMENT ON TABLE qoe.qoe_rollups IS
-    'The coarser levels of qoe.rollup_levels: qoe.qoe_5min merged per level window and the dimensions the level keeps; kept by qoe.refresh_rollups(), read by qoe.qoe_metrics()';
+    'The coarser levels of qoe.rollup_levels: qoe.qoe_5min merged per level window and the dimensions the level keeps; kept by qoe.refresh_rollup_levels(), read by qoe.qoe_metrics()';
 COMMENT ON COLUMN qoe.qoe_rollups.level IS 'The level (qoe.rollup_levels)';
 COMMENT ON COLUMN qoe.qoe_rollups.window_start IS 'Start of the level''s window (its grain, UTC-aligned)';
 COMMENT ON COLUMN qoe.qoe_rollups.content_id IS 'Title; NULL when the level does not keep it';
@@ -327,10 +349,12 @@ COMMENT ON AGGREGATE qoe.bigint_sums("any") IS
     'Exact sums of bigint arguments, as a bigint array in argument order (a NULL adds nothing; NULL for no rows; an error on overflow or a non-bigint argument): one aggregate call per row for many columns';
 
 -- The levels hold closed windows only: a level's window is built once the
--- watermark qoe.rollup_status.levels_through (event time) has passed its
--- end, and rebuilt after that only when late data changes a 5-minute group
--- under it. A live refresh, whose groups are all in windows still open,
--- writes no level row.
+-- merges have closed its end (qoe.rollup_status.closed_through, event time),
+-- and rebuilt after that only when late data changes a 5-minute group under
+-- it (qoe.rollup_levels_pending). The builds run apart from the merges, in
+-- the scheduler process: building the windows that close at a boundary took
+-- 0.9-1.8 s at 260,000 live viewers, and the merges queued behind it took
+-- 20 s to catch up (doc/rollups.md, Limits).
 -- The source rows of a level window are joined by the window they bin into
 -- and the title (hash keys), read over the range of the windows built only:
 -- no nested loop, which the planner chose on the levels' stale statistics
@@ -340,8 +364,8 @@ COMMENT ON AGGREGATE qoe.bigint_sums("any") IS
 -- row is left under it. No JIT: the estimates of a merge over many keys run
 -- high, and building every window again (after TRUNCATE, or for a new level)
 -- spent 1.4 s of a 1.9 s statement compiling it (19,477 keys).
-CREATE FUNCTION qoe.refresh_rollup_levels(w timestamptz[], c bigint[], co text[], d text[], pop text[])
-RETURNS bigint LANGUAGE plpgsql SET enable_nestloop = off SET jit = off AS $$
+CREATE FUNCTION qoe.refresh_rollup_levels()
+RETURNS bigint LANGUAGE plpgsql SET work_mem = '64MB' SET enable_nestloop = off SET jit = off AS $$
 DECLARE
     origin constant timestamptz := '2000-01-01 00:00+00';
     l record;
@@ -353,31 +377,38 @@ DECLARE
     on_source text;
     source_rel text;
     of_source text;
-    latest timestamptz;
     old_through timestamptz;
     through timestamptz;
-    lateness interval;
     written bigint := 0;
     n bigint;
+    w timestamptz[];
+    c bigint[];
+    co text[];
+    d text[];
+    pop text[];
     kw timestamptz[];
     kc bigint[];
     kco text[];
     kd text[];
     kpop text[];
 BEGIN
-    -- one refresher at a time (qoe.refresh_rollups holds the row already)
-    SELECT levels_through, allowed_lateness INTO old_through, lateness
-      FROM qoe.rollup_status FOR UPDATE;
-    -- the watermark follows the latest window given (event time: history
-    -- loaded fast takes this path too), at most now(), less the lateness
-    -- allowed, on a window boundary; it never moves back
-    SELECT max(x) INTO latest FROM pg_catalog.unnest(w) x;
-    through := CASE WHEN latest IS NULL THEN old_through
-                    ELSE greatest(old_through, date_bin('5 min', least(latest, now()) - lateness, origin)) END;
-    IF through = old_through AND NOT EXISTS (SELECT FROM pg_catalog.unnest(w) x WHERE x < through) THEN
-        RETURN 0;  -- nothing closed, nothing late: the live case
+    -- one builder at a time; readers and the merges go on (they do not
+    -- write qoe.qoe_rollups)
+    LOCK TABLE qoe.qoe_rollups IN SHARE ROW EXCLUSIVE MODE;
+    SELECT levels_through, greatest(levels_through, closed_through) INTO old_through, through
+      FROM qoe.rollup_status;
+    -- the late groups queued before this statement: their changes are seen
+    -- by the builds below (a later one stays queued for the next call)
+    WITH taken AS (DELETE FROM qoe.rollup_levels_pending RETURNING *)
+    SELECT array_agg(window_start), array_agg(content_id), array_agg(country),
+           array_agg(device_type), array_agg(cdn_pop)
+      INTO w, c, co, d, pop
+      FROM taken;
+    IF through = old_through AND w IS NULL THEN
+        -- nothing closed, nothing late
+        UPDATE qoe.rollup_status SET last_level_rows = 0 WHERE last_level_rows IS DISTINCT FROM 0;
+        RETURN 0;
     END IF;
-    UPDATE qoe.rollup_status SET levels_through = through;
     -- the state columns of qoe.qoe_5min and how each merges
     SELECT string_agg(format('%s(s.%I)',
                              CASE a.atttypid WHEN 'bigint'::regtype THEN 'qoe.bigint_sum'
@@ -456,24 +487,34 @@ BEGIN
                          (SELECT max(x) FROM pg_catalog.unnest(kw) x) + l.grain;
         written := written + n;
     END LOOP;
+    -- last: the row is locked by a merge for its whole run, and a merge
+    -- waits for this one to commit
+    UPDATE qoe.rollup_status SET levels_through = through, last_level_rows = written;
     RETURN written;
 END
 $$;
-COMMENT ON FUNCTION qoe.refresh_rollup_levels(timestamptz[], bigint[], text[], text[], text[]) IS
-    'Part of qoe.refresh_rollups(): advances the watermark qoe.rollup_status.levels_through by the given 5-minute groups (window, title, country, device type, POP), then builds, level after level of qoe.rollup_levels, the qoe.qoe_rollups windows that ended since the previous watermark and rebuilds those over the given groups that had ended (late data); returns the level rows written or removed';
+COMMENT ON FUNCTION qoe.refresh_rollup_levels() IS
+    'Builds, level after level of qoe.rollup_levels, the qoe.qoe_rollups windows that the merges closed (up to qoe.rollup_status.closed_through) since the watermark levels_through, and rebuilds those over the late groups of qoe.rollup_levels_pending; then moves levels_through. One call at a time (it locks qoe.qoe_rollups against other writers, not readers). Run by the scheduler every qoe.rollup_levels_interval, and by qoe.refresh_rollups(); returns the level rows written or removed';
 
 -- work_mem: the deltas of a busy second (tens of thousands of rows of 24
 -- sums) are summed in one hash table and the levels sort their groups; at
 -- the default 4MB both spilled to disk. No JIT: the merge's estimates pass
 -- its threshold, and compiling cost 60 ms of each refresh (50,000 deltas).
-CREATE FUNCTION qoe.refresh_rollups() RETURNS bigint LANGUAGE plpgsql
+CREATE FUNCTION qoe.refresh_rollups(build_levels boolean DEFAULT true) RETURNS bigint LANGUAGE plpgsql
     SET work_mem = '64MB' SET jit = off AS $$
 DECLARE
+    origin constant timestamptz := '2000-01-01 00:00+00';
     g record;
-    level_rows bigint := 0;
+    closed timestamptz;
+    lateness interval;
 BEGIN
-    -- one refresher at a time; writers only append to qoe.session_window_deltas
-    PERFORM 1 FROM qoe.rollup_status FOR UPDATE;
+    -- the builder's lock first, as qoe.refresh_rollup_levels() takes it,
+    -- which then waits for this row
+    IF build_levels THEN
+        LOCK TABLE qoe.qoe_rollups IN SHARE ROW EXCLUSIVE MODE;
+    END IF;
+    -- one merge at a time; writers only append to qoe.session_window_deltas
+    SELECT closed_through, allowed_lateness INTO closed, lateness FROM qoe.rollup_status FOR UPDATE;
     -- the committed deltas, summed per session, window and attributes, added
     -- to the stored row of that key in place (or stored as a new row)
     WITH taken AS (DELETE FROM qoe.session_window_deltas RETURNING *),
@@ -620,11 +661,17 @@ BEGIN
                fatal_errors = q.fatal_errors + excluded.fatal_errors,
                nonfatal_errors = q.nonfatal_errors + excluded.nonfatal_errors,
                unique_viewers = CASE WHEN excluded.unique_viewers IS NULL THEN q.unique_viewers
-                                     ELSE hll_union(q.unique_viewers, excluded.unique_viewers) END)
+                                     ELSE hll_union(q.unique_viewers, excluded.unique_viewers) END),
+    -- groups of windows closed already (late data): their level windows may
+    -- be built, or being built from a snapshot without this change
+    late AS (
+        INSERT INTO qoe.rollup_levels_pending
+        SELECT window_start, content_id, country, device_type, cdn_pop
+          FROM touched
+         WHERE window_start < closed)
     SELECT (SELECT array_agg(tid) FROM changed WHERE nothing) AS gone,
            (SELECT array_agg(DISTINCT window_start) FROM touched) AS windows,
-           array_agg(window_start) AS w, array_agg(content_id) AS c, array_agg(country) AS co,
-           array_agg(device_type) AS d, array_agg(cdn_pop) AS pop,
+           max(window_start) AS latest,
            array_agg(window_start) FILTER (WHERE rebuild) AS rw, array_agg(content_id) FILTER (WHERE rebuild) AS rc,
            array_agg(country) FILTER (WHERE rebuild) AS rco, array_agg(device_type) FILTER (WHERE rebuild) AS rd,
            array_agg(cdn_pop) FILTER (WHERE rebuild) AS rpop
@@ -665,19 +712,22 @@ BEGIN
            AND s.cdn_pop IS NOT DISTINCT FROM t.pop
          GROUP BY s.window_start, s.content_id, s.country, s.device_type, s.cdn_pop;
     END IF;
-    IF g.windows IS NOT NULL THEN
-        -- the coarser levels: the windows this closes, and late groups in
-        -- windows closed before, in the same transaction
-        level_rows := qoe.refresh_rollup_levels(g.w, g.c, g.co, g.d, g.pop);
+    -- the windows closed now: lateness counts from the latest window merged
+    -- (event time: history loaded fast closes its windows as it goes), at
+    -- most now() (an event stamped ahead), on a window boundary, forward only
+    UPDATE qoe.rollup_status
+       SET last_run = clock_timestamp(),
+           last_windows = coalesce(cardinality(g.windows), 0),
+           closed_through = CASE WHEN g.latest IS NULL THEN closed
+                                 ELSE greatest(closed, date_bin('5 min', least(g.latest, now()) - lateness, origin)) END;
+    IF build_levels THEN
+        PERFORM qoe.refresh_rollup_levels();
     END IF;
-    UPDATE qoe.rollup_status SET last_run = clock_timestamp(),
-                                 last_windows = coalesce(cardinality(g.windows), 0),
-                                 last_level_rows = level_rows;
     RETURN coalesce(cardinality(g.windows), 0);
 END
 $$;
-COMMENT ON FUNCTION qoe.refresh_rollups() IS
-    'Merges the committed qoe.session_window_deltas into qoe.session_windows, adds them to the groups they touch in qoe.qoe_5min (re-aggregating from qoe.session_windows a group where they take back what a digest or hll cannot subtract) and brings the coarser levels up to the watermark (qoe.refresh_rollup_levels); returns how many windows they touch';
+COMMENT ON FUNCTION qoe.refresh_rollups(boolean) IS
+    'Merges the committed qoe.session_window_deltas into qoe.session_windows, adds them to the groups they touch in qoe.qoe_5min (re-aggregating from qoe.session_windows a group where they take back what a digest or hll cannot subtract), queues the groups of closed windows in qoe.rollup_levels_pending and moves qoe.rollup_status.closed_through; with build_levels (the default) then builds the coarser levels in the same transaction (qoe.refresh_rollup_levels()), which the scheduler does apart; returns how many windows the deltas touch';
 
 -- rank_by and top_n (a top-N dashboard): each bucket's groups are ranked on
 -- their counters first and the sketches merged for the top_n only. The
@@ -825,8 +875,10 @@ BEGIN
     -- of the gaps (inside a bucket: its grain divides the bucket's) that
     -- ended by the watermark, the finer grains what is left at their ends
     -- and after the watermark; 5min leaves nothing. The watermark is read in
-    -- the snapshot of the rows (a STABLE function has one).
-    through := coalesce((SELECT s.levels_through FROM qoe.rollup_status s), '-infinity');
+    -- the snapshot of the rows (a STABLE function has one), and held back to
+    -- the earliest late group whose level windows are not rebuilt yet
+    through := least(coalesce((SELECT s.levels_through FROM qoe.rollup_status s), '-infinity'),
+                     (SELECT min(p.window_start) FROM qoe.rollup_levels_pending p));
     -- 5min (qoe.qoe_5min) comes last, even where a level with fewer
     -- dimensions has its grain (5min_title): it alone holds the windows after
     -- the watermark
@@ -919,23 +971,25 @@ COMMENT ON FUNCTION qoe.qoe_metrics(timestamptz, timestamptz, interval, text[], 
     'rank_by is a metric computed from counters (attempts, plays, ebvs_rate, video_start_failure_rate, playback_failure_rate, rebuffering_ratio, stalls_per_hour, avg_bitrate_kbps, completion_rate, qoe_score, good_share, watch_hours); both or neither are given. '
     'Errors (invalid_parameter_value): from_ts after to_ts, an unknown dimension or one given twice, a grain not a positive multiple of 5 minutes or with months, a sketch or unknown rank_by, rank_by without top_n or the reverse, top_n < 1; null_value_not_allowed: a NULL from_ts or to_ts';
 
--- Emptied levels hold no window: the watermark goes back to the start, and
--- the next refresh builds every closed window again from qoe.qoe_5min
--- (benchmarks empty the rollups between runs of the same event times).
+-- Emptied levels hold no window: the watermarks go back to the start, the
+-- next merge closes the windows again from its own, and the next build
+-- builds every closed window again from qoe.qoe_5min (benchmarks empty the
+-- rollups between runs of the same event times).
 CREATE FUNCTION qoe.rollup_levels_emptied() RETURNS trigger LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    UPDATE qoe.rollup_status SET levels_through = '-infinity';
+    UPDATE qoe.rollup_status SET levels_through = '-infinity', closed_through = '-infinity';
+    DELETE FROM qoe.rollup_levels_pending;
     RETURN NULL;
 END
 $$;
 REVOKE EXECUTE ON FUNCTION qoe.rollup_levels_emptied() FROM PUBLIC;
 COMMENT ON FUNCTION qoe.rollup_levels_emptied() IS
-    'Trigger function: after TRUNCATE qoe.qoe_rollups, resets qoe.rollup_status.levels_through so that the next refresh rebuilds the levels';
+    'Trigger function: after TRUNCATE qoe.qoe_rollups, resets the watermarks of qoe.rollup_status (levels_through, closed_through) and empties qoe.rollup_levels_pending, so that the levels are built again';
 CREATE TRIGGER levels_emptied AFTER TRUNCATE ON qoe.qoe_rollups
     FOR EACH STATEMENT EXECUTE FUNCTION qoe.rollup_levels_emptied();
 COMMENT ON TRIGGER levels_emptied ON qoe.qoe_rollups IS
-    'Emptied levels: the watermark back to -infinity, so the next refresh builds them again';
+    'Emptied levels: the watermarks back to -infinity, so that they are built again';
 
 -- the functions resolve hll's objects wherever that extension was installed
 DO $$
@@ -945,8 +999,8 @@ DECLARE
                            JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
                           WHERE e.extname = 'hll'));
 BEGIN
-    EXECUTE format('ALTER FUNCTION qoe.refresh_rollups() SET search_path = %s', path);
-    EXECUTE format('ALTER FUNCTION qoe.refresh_rollup_levels(timestamptz[], bigint[], text[], text[], text[]) SET search_path = %s', path);
+    EXECUTE format('ALTER FUNCTION qoe.refresh_rollups(boolean) SET search_path = %s', path);
+    EXECUTE format('ALTER FUNCTION qoe.refresh_rollup_levels() SET search_path = %s', path);
     EXECUTE format('ALTER FUNCTION qoe.qoe_metrics(timestamptz, timestamptz, interval, text[], text, integer) SET search_path = %s', path);
 END
 $$;

@@ -1,6 +1,6 @@
 -- The scheduler's jobs and their status (doc/operations.md, "The scheduler").
 -- The qoe_ext launcher runs each job on its own interval setting
--- (qoe.rollup_refresh_interval, qoe.session_expiry_interval,
+-- (qoe.rollup_refresh_interval, qoe.rollup_levels_interval, qoe.session_expiry_interval,
 -- qoe.concurrency_sample_interval, qoe.view_refresh_interval,
 -- qoe.retention_interval, qoe.alert_evaluation_interval,
 -- qoe.recommendations_refresh_interval); every function here can also be
@@ -21,7 +21,7 @@ CREATE TABLE qoe.scheduler_status (
 COMMENT ON TABLE qoe.scheduler_status IS
     'One row per scheduler job, written by the qoe_ext launcher after each run (doc/operations.md)';
 COMMENT ON COLUMN qoe.scheduler_status.job IS
-    'refresh_rollups, expire_sessions, record_concurrency, refresh_views, apply_retention, evaluate_alerts or refresh_recommendations';
+    'refresh_rollups, refresh_rollup_levels, expire_sessions, record_concurrency, refresh_views, apply_retention, evaluate_alerts or refresh_recommendations';
 COMMENT ON COLUMN qoe.scheduler_status.run_every IS 'the job''s interval setting at its last run';
 COMMENT ON COLUMN qoe.scheduler_status.last_started IS 'start of the last run';
 COMMENT ON COLUMN qoe.scheduler_status.last_finished IS 'end of the last run, or when its failure was recorded';

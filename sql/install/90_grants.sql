@@ -40,16 +40,16 @@ REVOKE EXECUTE ON FUNCTION qoe_score_config_changed() FROM PUBLIC;
 -- rollups (60_rollups.sql): readers read them and call qoe_metrics; ingest
 -- appends to qoe.session_window_deltas as its owner (src/analytics/rollup.c),
 -- so writers need nothing here; the refresh is maintenance
-GRANT SELECT ON qoe_5min, qoe_rollups, rollup_levels, session_windows, rollup_status TO qoe_reader;
+GRANT SELECT ON qoe_5min, qoe_rollups, rollup_levels, rollup_levels_pending, session_windows, rollup_status TO qoe_reader;
 REVOKE EXECUTE ON FUNCTION qoe_metrics(timestamptz, timestamptz, interval, text[], text, integer),
-    refresh_rollups(), refresh_rollup_levels(timestamptz[], bigint[], text[], text[], text[]), bigint_sum(bigint),
+    refresh_rollups(boolean), refresh_rollup_levels(), bigint_sum(bigint),
     bigint_sums("any"), bigint_sums_trans(internal, "any"), bigint_sums_final(internal),
     hll_merge(hll), hll_merge_trans(internal, hll), hll_merge_combine(internal, internal),
     hll_merge_serialize(internal), hll_merge_deserialize(bytea, internal), hll_merge_final(internal)
     FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION qoe_metrics(timestamptz, timestamptz, interval, text[], text, integer), hll_merge(hll),
     bigint_sums("any") TO qoe_reader;
-GRANT EXECUTE ON FUNCTION refresh_rollups(), refresh_rollup_levels(timestamptz[], bigint[], text[], text[], text[]), bigint_sum(bigint),
+GRANT EXECUTE ON FUNCTION refresh_rollups(boolean), refresh_rollup_levels(), bigint_sum(bigint),
     bigint_sums("any"), hll_merge(hll) TO qoe_admin, qoe_worker;
 GRANT SELECT, INSERT, UPDATE, DELETE ON qoe_5min TO qoe_admin, qoe_worker;  -- deltas are added in place
 GRANT SELECT, INSERT, UPDATE, DELETE ON session_windows TO qoe_admin, qoe_worker;  -- deltas are added in place
@@ -57,6 +57,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON qoe_rollups TO qoe_admin, qoe_worker;  -
 GRANT SELECT ON rollup_levels TO qoe_admin, qoe_worker;
 GRANT SELECT, DELETE ON session_window_deltas TO qoe_admin, qoe_worker;
 GRANT SELECT, UPDATE ON rollup_status TO qoe_admin, qoe_worker;
+GRANT SELECT, INSERT, DELETE ON rollup_levels_pending TO qoe_admin, qoe_worker;  -- queued by the merge, drained by the builder
 
 -- business views (65_business_views.sql): read by qoe_reader, refreshed by qoe_admin
 GRANT SELECT ON content_metrics_daily, user_metrics_daily, daily_active_users, cohort_analysis,

@@ -2,12 +2,13 @@
 -- (doc/operations.md, "Backup and restore" classifies every table). The
 -- rollups are kept longer than the raw events they were folded from, so a
 -- restore could not rebuild them: they are dumped, with the deltas not yet
--- merged, and the rollup switch (one row: replaced on restore).
+-- merged and the late groups whose levels are not rebuilt yet, and the rollup switch (one row: replaced on restore).
 
 SELECT pg_catalog.pg_extension_config_dump('qoe.session_window_deltas', '');
 SELECT pg_catalog.pg_extension_config_dump('qoe.session_windows', '');
 SELECT pg_catalog.pg_extension_config_dump('qoe.qoe_5min', '');
 SELECT pg_catalog.pg_extension_config_dump('qoe.qoe_rollups', '');
+SELECT pg_catalog.pg_extension_config_dump('qoe.rollup_levels_pending', '');
 SELECT pg_catalog.pg_extension_config_dump('qoe.concurrency_1min', '');
 
 CREATE TRIGGER replace_row BEFORE INSERT ON qoe.rollup_status

@@ -6,14 +6,15 @@
  * the run in qoe.scheduler_status; a failed run is recorded there in a
  * second transaction and logged once per distinct message, and the job runs
  * again at its next turn. Three processes share them, so that no other job
- * holds back the refresh of the rollups (an event in qoe.qoe_metrics within
+ * holds back the merge of the rollups (an event in qoe.qoe_metrics within
  * a second): the launcher runs it between its own tasks, woken by ingest
  * commits; the "qoe_ext alert evaluator" evaluates the alert rules, woken
  * by commits that stored a stall (in the launcher, an evaluation of the
  * window rules every 10 s, 200-500 ms at 260,000 live viewers, delayed the
  * refresh after it as long); the "qoe_ext scheduler"
  * runs the long jobs (sampling concurrent viewers took 1.3-2.2 s every 10 s
- * at 260,000 viewers). The supervisor keeps the two processes running. One
+ * at 260,000 viewers; building the coarser rollup levels of the windows a
+ * boundary closes, 0.9-1.8 s). The supervisor keeps the two processes running. One
  * of each runs per cluster, and the functions admit concurrent manual calls
  * (qoe.refresh_rollups() takes one refresher at a time, evaluations are
  * serialized), so an operator may also run any of them by hand.
@@ -62,9 +63,11 @@ typedef struct SchedulerJob
 } SchedulerJob;
 
 static SchedulerJob jobs[] = {
-	{.name = "refresh_rollups", .sql = "SELECT qoe.refresh_rollups()",
+	{.name = "refresh_rollups", .sql = "SELECT qoe.refresh_rollups(build_levels => false)",
 		.interval_ms = &qoe_rollup_refresh_ms, .runner = QOE_JOBS_LIVE,
 	.woken_by = QOE_WAKE_INGESTED, .wakes_publisher = QOE_WAKE_ROLLUPS},
+	{.name = "refresh_rollup_levels", .sql = "SELECT qoe.refresh_rollup_levels()",
+	.interval_ms = &qoe_rollup_levels_ms},
 	{.name = "expire_sessions", .sql = "SELECT qoe.expire_sessions()",
 	.interval_ms = &qoe_session_expiry_ms},
 	{.name = "record_concurrency", .sql = "SELECT qoe.record_concurrency()",
@@ -221,12 +224,16 @@ qoe_scheduler_run(QoeJobRunner runner)
 			 * Due an interval after it started, so that what the refresh
 			 * merges waits about an interval and a run at most (an interval
 			 * after its end made that an interval and two runs: up to 1.2 s
-			 * at 260,000 live viewers); yet resting at least half as long as
-			 * it ran, so that a long run (a backlog) leaves the process a
-			 * third of the time.
+			 * at 260,000 live viewers). After a run longer than that (a
+			 * backlog) it rests a quarter as long, which releases the xmin
+			 * horizon for the versions ingest replaced meanwhile: resting
+			 * half as long kept a backlog from shrinking whenever merging
+			 * took more than two thirds of the time it merged (a window
+			 * boundary at 260,000 viewers: every session adds a row to the
+			 * old window and one to the new).
 			 */
 			job->due = Max(TimestampTzPlusMilliseconds(job->last_started, *job->interval_ms),
-						   now + (now - job->last_started) / 2);
+						   now + (now - job->last_started) / 4);
 		}
 		wait_ms = Min(wait_ms, TimestampDifferenceMilliseconds(now, job->due));
 	}

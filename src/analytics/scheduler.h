@@ -18,7 +18,8 @@
  */
 typedef enum QoeJobRunner
 {
-	QOE_JOBS_PERIODIC,			/* "qoe_ext scheduler": expire sessions, sample
+	QOE_JOBS_PERIODIC,			/* "qoe_ext scheduler": build the coarser
+								 * rollup levels, expire sessions, sample
 								 * concurrent viewers, refresh the business
 								 * views and the recommendations, apply
 								 * retention */

@@ -17,6 +17,7 @@ int			qoe_partition_premake_days = 3;
 int			qoe_session_retention_s = 730 * 24 * 3600;
 int			qoe_rollup_retention_s = 730 * 24 * 3600;
 int			qoe_rollup_refresh_ms = 500;
+int			qoe_rollup_levels_ms = 1000;
 int			qoe_session_expiry_ms = 30 * 1000;
 int			qoe_concurrency_sample_ms = 10 * 1000;
 int			qoe_view_refresh_ms = 5 * 60 * 1000;
@@ -77,6 +78,9 @@ GucInit(void)
 	define_job_interval("qoe.rollup_refresh_interval",
 						"How often the scheduler merges new events into the rollups (qoe.refresh_rollups).",
 						&qoe_rollup_refresh_ms);
+	define_job_interval("qoe.rollup_levels_interval",
+						"How often the scheduler builds the coarser rollup levels of the windows closed since (qoe.refresh_rollup_levels).",
+						&qoe_rollup_levels_ms);
 	define_job_interval("qoe.session_expiry_interval",
 						"How often the scheduler marks idle sessions abandoned (qoe.expire_sessions).",
 						&qoe_session_expiry_ms);

@@ -14,6 +14,7 @@ extern int	qoe_session_retention_s;	/* sessions that ended longer ago go */
 extern int	qoe_rollup_retention_s;	/* rollup windows older than this go */
 /* the scheduler's jobs: how often each runs, ms; 0 turns it off */
 extern int	qoe_rollup_refresh_ms;
+extern int	qoe_rollup_levels_ms;
 extern int	qoe_session_expiry_ms;
 extern int	qoe_concurrency_sample_ms;
 extern int	qoe_view_refresh_ms;

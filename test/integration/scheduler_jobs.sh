@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The launcher's scheduler runs every job on its own interval setting, with
-# nobody calling anything: idle sessions are abandoned, concurrent viewers are
+# nobody calling anything: the coarser rollup levels of closed windows are
+# built, idle sessions are abandoned, concurrent viewers are
 # sampled into qoe.concurrency_1min, the business views are refreshed, and
 # retention removes what is older than its setting, sessions become
 # interactions and the recommendation model follows; every run shows in
@@ -30,9 +31,11 @@ ev() { # session type ms_ago [user content]
 }
 
 q -c "CREATE EXTENSION qoe_ext CASCADE" 2>/dev/null
-# idle: its last event a minute ago; playing: an event now
+# idle: its last event a minute ago; playing: an event now; earlier: 20
+# minutes ago, in windows the merge closes (the lateness allowed is 5 minutes)
 q -c "SELECT accepted FROM qoe.ingest('[$(ev idle start 62000), $(ev idle first_frame 60000),
-      $(ev playing start 3000), $(ev playing first_frame 2000), $(ev playing heartbeat 0)]'::jsonb)" >/dev/null
+      $(ev playing start 3000), $(ev playing first_frame 2000), $(ev playing heartbeat 0),
+      $(ev earlier start 1200000 3 44), $(ev earlier first_frame 1199000 3 44)]'::jsonb)" >/dev/null
 # out of retention: a session finished two days ago, a dead letter of 40 days
 q -c "INSERT INTO qoe.sessions (session_id, user_id, content_id, started_at, last_event_at, ended_at,
           state, watch_ms, stall_count, stall_ms, seek_stall_count, seek_stall_ms, paused_ms,
@@ -47,6 +50,10 @@ wait_for "state = 'abandoned' FROM qoe.sessions WHERE session_id = 'idle'" 20 ||
 	fail "the idle session was not abandoned by the scheduler"
 [ "$(q -c "SELECT state FROM qoe.sessions WHERE session_id = 'playing'")" = active ] ||
 	fail "the playing session was abandoned"
+wait_for "plays = 1 FROM qoe.qoe_rollups WHERE level = '5min_title' AND content_id = 44" 20 ||
+	fail "the coarser levels of the closed windows were not built"
+[ "$(q -c "SELECT levels_through = closed_through AND closed_through > now() - interval '11 min' FROM qoe.rollup_status")" = t ] ||
+	fail "the levels' watermark did not follow the windows closed"
 wait_for "peak_viewers = 1 FROM qoe.concurrency_1min WHERE content_id = 42 AND country = 'BR'" 20 ||
 	fail "concurrent viewers were not sampled"
 wait_for "attempts = 2 FROM qoe.content_metrics_daily WHERE content_id = 42 AND day = (now() AT TIME ZONE 'UTC')::date" 20 ||
@@ -65,7 +72,7 @@ q -c "SELECT accepted FROM qoe.ingest('[$(ev u2a start 2000 2 42), $(ev u2a firs
 wait_for "EXISTS (SELECT FROM qoe.item_neighbors WHERE content_id = 42 AND neighbor_id = 43)
           AND EXISTS (SELECT FROM qoe.item_neighbors WHERE content_id = 43 AND neighbor_id = 42)" 20 ||
 	{ q -c "SELECT * FROM qoe.recommendation_refresh"; fail "the model did not follow the new sessions"; }
-wait_for "count(*) = 7 AND bool_and(runs > 0 AND NOT failing) FROM qoe.scheduler_status" 20 ||
+wait_for "count(*) = 8 AND bool_and(runs > 0 AND NOT failing) FROM qoe.scheduler_status" 20 ||
 	{ q -c "SELECT * FROM qoe.scheduler_status"; fail "not every job ran cleanly"; }
 q -c "SELECT job, run_every, runs FROM qoe.scheduler_status ORDER BY job"
 
