@@ -381,6 +381,7 @@ DECLARE
     through timestamptz;
     written bigint := 0;
     n bigint;
+    wait text;
     w timestamptz[];
     c bigint[];
     co text[];
@@ -404,92 +405,95 @@ BEGIN
            array_agg(device_type), array_agg(cdn_pop)
       INTO w, c, co, d, pop
       FROM taken;
-    IF through = old_through AND w IS NULL THEN
-        -- nothing closed, nothing late
-        UPDATE qoe.rollup_status SET last_level_rows = 0 WHERE last_level_rows IS DISTINCT FROM 0;
-        RETURN 0;
+    -- the windows closed since the watermark, and the late groups
+    IF through <> old_through OR w IS NOT NULL THEN
+        -- the state columns of qoe.qoe_5min and how each merges
+        SELECT string_agg(format('%s(s.%I)',
+                                 CASE a.atttypid WHEN 'bigint'::regtype THEN 'qoe.bigint_sum'
+                                                 WHEN 'qoe.tdigest'::regtype THEN 'qoe.tdigest_merge'
+                                                 ELSE 'qoe.hll_merge' END, a.attname),
+                          ', ' ORDER BY a.attnum),
+               string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum),
+               string_agg(format('%I = excluded.%I', a.attname, a.attname), ', ' ORDER BY a.attnum)
+          INTO merge, cols, sets
+          FROM pg_catalog.pg_attribute a
+         WHERE a.attrelid = 'qoe.qoe_5min'::regclass AND a.attnum > 0 AND NOT a.attisdropped
+           AND a.attname NOT IN ('window_start', 'content_id', 'country', 'device_type', 'cdn_pop');
+        -- each level after its source (whose windows it merges are then closed
+        -- and built); the level windows to build: those over the queued
+        -- groups that have ended by the new watermark, and every group of
+        -- the windows that ended since the previous watermark
+        FOR l IN SELECT * FROM qoe.rollup_levels WHERE source IS NOT NULL
+                  ORDER BY grain, cardinality(dims) DESC LOOP
+            SELECT string_agg(CASE WHEN x.dim = ANY (l.dims) THEN format('%%1$s.%I', x.dim)
+                                   ELSE format('NULL::%s', x.typ) END || ' AS ' || x.dim, ', '),
+                   coalesce(string_agg(format('%%1$s.%I %s k.%I', x.dim,
+                                              CASE x.dim WHEN 'content_id' THEN 'OPERATOR(pg_catalog.=)'
+                                                         ELSE 'IS NOT DISTINCT FROM' END, x.dim), ' AND ')
+                            FILTER (WHERE x.dim = ANY (l.dims)), 'true')
+              INTO keys, on_rollup
+              FROM (VALUES (1, 'content_id', 'bigint'), (2, 'country', 'text'),
+                           (3, 'device_type', 'text'), (4, 'cdn_pop', 'text')) x(n, dim, typ);
+            on_source := format(on_rollup, 's');
+            on_rollup := format(on_rollup, 'r');
+            source_rel := CASE l.source WHEN '5min' THEN 'qoe.qoe_5min' ELSE 'qoe.qoe_rollups' END;
+            of_source := CASE l.source WHEN '5min' THEN 'true'
+                         ELSE format('s.level OPERATOR(pg_catalog.=) %L', l.source) END;
+            EXECUTE format($q$
+                SELECT array_agg(k.window_start), array_agg(k.content_id), array_agg(k.country),
+                       array_agg(k.device_type), array_agg(k.cdn_pop)
+                  FROM (SELECT pg_catalog.date_bin(%1$L, t.w, %2$L) AS window_start, %3$s
+                          FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5)) AS t(w, content_id, country, device_type, cdn_pop)
+                         WHERE pg_catalog.date_bin(%1$L, t.w, %2$L) OPERATOR(pg_catalog.+) %1$L::interval OPERATOR(pg_catalog.<=) $7
+                        UNION
+                        SELECT pg_catalog.date_bin(%1$L, s.window_start, %2$L), %4$s
+                          FROM %5$s s
+                         WHERE %6$s AND s.window_start OPERATOR(pg_catalog.>=) pg_catalog.date_bin(%1$L, $6, %2$L)
+                           AND s.window_start OPERATOR(pg_catalog.<) pg_catalog.date_bin(%1$L, $7, %2$L)) k$q$,
+                l.grain, origin, format(keys, 't'), format(keys, 's'), source_rel, of_source)
+                INTO kw, kc, kco, kd, kpop USING w, c, co, d, pop, old_through, through;
+            CONTINUE WHEN kw IS NULL;
+            EXECUTE format($q$
+                WITH k AS (
+                    SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5))
+                        AS k(window_start, content_id, country, device_type, cdn_pop)),
+                merged AS MATERIALIZED (
+                    SELECT %L AS level, k.window_start, k.content_id, k.country, k.device_type, k.cdn_pop, %s
+                      FROM k
+                      JOIN %s s ON %s AND pg_catalog.date_bin(%L::interval, s.window_start, %L::timestamptz) OPERATOR(pg_catalog.=) k.window_start
+                               AND s.window_start OPERATOR(pg_catalog.>=) $6 AND s.window_start OPERATOR(pg_catalog.<) $7
+                               AND %s
+                     GROUP BY k.window_start, k.content_id, k.country, k.device_type, k.cdn_pop),
+                kept AS (
+                    INSERT INTO qoe.qoe_rollups (level, window_start, content_id, country, device_type, cdn_pop, %s)
+                    SELECT * FROM merged
+                        ON CONFLICT ON CONSTRAINT qoe_rollups_group DO UPDATE SET %s
+                    RETURNING 1),
+                gone AS (
+                    DELETE FROM qoe.qoe_rollups r
+                     USING (SELECT window_start, content_id, country, device_type, cdn_pop FROM k
+                            EXCEPT ALL
+                            SELECT window_start, content_id, country, device_type, cdn_pop FROM merged) k
+                     WHERE r.level OPERATOR(pg_catalog.=) %L AND r.window_start OPERATOR(pg_catalog.=) k.window_start
+                       AND r.window_start OPERATOR(pg_catalog.>=) $6 AND r.window_start OPERATOR(pg_catalog.<) $7
+                       AND %s
+                    RETURNING 1)
+                SELECT (SELECT pg_catalog.count(*) FROM kept) OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM gone)$q$,
+                l.level, merge, source_rel, of_source, l.grain, origin, on_source,
+                cols, sets, l.level, on_rollup)
+                INTO n USING kw, kc, kco, kd, kpop, (SELECT min(x) FROM pg_catalog.unnest(kw) x),
+                             (SELECT max(x) FROM pg_catalog.unnest(kw) x) + l.grain;
+            written := written + n;
+        END LOOP;
     END IF;
-    -- the state columns of qoe.qoe_5min and how each merges
-    SELECT string_agg(format('%s(s.%I)',
-                             CASE a.atttypid WHEN 'bigint'::regtype THEN 'qoe.bigint_sum'
-                                             WHEN 'qoe.tdigest'::regtype THEN 'qoe.tdigest_merge'
-                                             ELSE 'qoe.hll_merge' END, a.attname),
-                      ', ' ORDER BY a.attnum),
-           string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum),
-           string_agg(format('%I = excluded.%I', a.attname, a.attname), ', ' ORDER BY a.attnum)
-      INTO merge, cols, sets
-      FROM pg_catalog.pg_attribute a
-     WHERE a.attrelid = 'qoe.qoe_5min'::regclass AND a.attnum > 0 AND NOT a.attisdropped
-       AND a.attname NOT IN ('window_start', 'content_id', 'country', 'device_type', 'cdn_pop');
-    -- each level after its source (whose windows it merges are then closed
-    -- and built); the level windows to build: those over the given groups
-    -- that have ended by the watermark (late data, or closing now), and
-    -- every group of the windows that ended since the previous watermark
-    FOR l IN SELECT * FROM qoe.rollup_levels WHERE source IS NOT NULL
-              ORDER BY grain, cardinality(dims) DESC LOOP
-        SELECT string_agg(CASE WHEN x.dim = ANY (l.dims) THEN format('%%1$s.%I', x.dim)
-                               ELSE format('NULL::%s', x.typ) END || ' AS ' || x.dim, ', '),
-               coalesce(string_agg(format('%%1$s.%I %s k.%I', x.dim,
-                                          CASE x.dim WHEN 'content_id' THEN 'OPERATOR(pg_catalog.=)'
-                                                     ELSE 'IS NOT DISTINCT FROM' END, x.dim), ' AND ')
-                        FILTER (WHERE x.dim = ANY (l.dims)), 'true')
-          INTO keys, on_rollup
-          FROM (VALUES (1, 'content_id', 'bigint'), (2, 'country', 'text'),
-                       (3, 'device_type', 'text'), (4, 'cdn_pop', 'text')) x(n, dim, typ);
-        on_source := format(on_rollup, 's');
-        on_rollup := format(on_rollup, 'r');
-        source_rel := CASE l.source WHEN '5min' THEN 'qoe.qoe_5min' ELSE 'qoe.qoe_rollups' END;
-        of_source := CASE l.source WHEN '5min' THEN 'true'
-                     ELSE format('s.level OPERATOR(pg_catalog.=) %L', l.source) END;
-        EXECUTE format($q$
-            SELECT array_agg(k.window_start), array_agg(k.content_id), array_agg(k.country),
-                   array_agg(k.device_type), array_agg(k.cdn_pop)
-              FROM (SELECT pg_catalog.date_bin(%1$L, t.w, %2$L) AS window_start, %3$s
-                      FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5)) AS t(w, content_id, country, device_type, cdn_pop)
-                     WHERE pg_catalog.date_bin(%1$L, t.w, %2$L) OPERATOR(pg_catalog.+) %1$L::interval OPERATOR(pg_catalog.<=) $7
-                    UNION
-                    SELECT pg_catalog.date_bin(%1$L, s.window_start, %2$L), %4$s
-                      FROM %5$s s
-                     WHERE %6$s AND s.window_start OPERATOR(pg_catalog.>=) pg_catalog.date_bin(%1$L, $6, %2$L)
-                       AND s.window_start OPERATOR(pg_catalog.<) pg_catalog.date_bin(%1$L, $7, %2$L)) k$q$,
-            l.grain, origin, format(keys, 't'), format(keys, 's'), source_rel, of_source)
-            INTO kw, kc, kco, kd, kpop USING w, c, co, d, pop, old_through, through;
-        CONTINUE WHEN kw IS NULL;
-        EXECUTE format($q$
-            WITH k AS (
-                SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5))
-                    AS k(window_start, content_id, country, device_type, cdn_pop)),
-            merged AS MATERIALIZED (
-                SELECT %L AS level, k.window_start, k.content_id, k.country, k.device_type, k.cdn_pop, %s
-                  FROM k
-                  JOIN %s s ON %s AND pg_catalog.date_bin(%L::interval, s.window_start, %L::timestamptz) OPERATOR(pg_catalog.=) k.window_start
-                           AND s.window_start OPERATOR(pg_catalog.>=) $6 AND s.window_start OPERATOR(pg_catalog.<) $7
-                           AND %s
-                 GROUP BY k.window_start, k.content_id, k.country, k.device_type, k.cdn_pop),
-            kept AS (
-                INSERT INTO qoe.qoe_rollups (level, window_start, content_id, country, device_type, cdn_pop, %s)
-                SELECT * FROM merged
-                    ON CONFLICT ON CONSTRAINT qoe_rollups_group DO UPDATE SET %s
-                RETURNING 1),
-            gone AS (
-                DELETE FROM qoe.qoe_rollups r
-                 USING (SELECT window_start, content_id, country, device_type, cdn_pop FROM k
-                        EXCEPT ALL
-                        SELECT window_start, content_id, country, device_type, cdn_pop FROM merged) k
-                 WHERE r.level OPERATOR(pg_catalog.=) %L AND r.window_start OPERATOR(pg_catalog.=) k.window_start
-                   AND r.window_start OPERATOR(pg_catalog.>=) $6 AND r.window_start OPERATOR(pg_catalog.<) $7
-                   AND %s
-                RETURNING 1)
-            SELECT (SELECT pg_catalog.count(*) FROM kept) OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM gone)$q$,
-            l.level, merge, source_rel, of_source, l.grain, origin, on_source,
-            cols, sets, l.level, on_rollup)
-            INTO n USING kw, kc, kco, kd, kpop, (SELECT min(x) FROM pg_catalog.unnest(kw) x),
-                         (SELECT max(x) FROM pg_catalog.unnest(kw) x) + l.grain;
-        written := written + n;
-    END LOOP;
-    -- last: the row is locked by a merge for its whole run, and a merge
-    -- waits for this one to commit
-    UPDATE qoe.rollup_status SET levels_through = through, last_level_rows = written;
+    -- last: a merge holds the row for its whole run, so this waits for one
+    -- (beyond the scheduler's 1 s lock_timeout, which would throw the build
+    -- away while merges catch up), and the next merge waits for this commit
+    wait := pg_catalog.current_setting('lock_timeout');
+    PERFORM pg_catalog.set_config('lock_timeout', '60s', true);
+    UPDATE qoe.rollup_status SET levels_through = through, last_level_rows = written
+     WHERE levels_through IS DISTINCT FROM through OR last_level_rows IS DISTINCT FROM written;
+    PERFORM pg_catalog.set_config('lock_timeout', wait, true);
     RETURN written;
 END
 $$;
