@@ -311,6 +311,10 @@ SELECT ((extract(epoch FROM window_start) * 1000)::bigint - (SELECT ms FROM rb))
   FROM qoe.rollup_levels_pending;
 SELECT count(*) FILTER (WHERE differing > 0) AS stale_levels FROM levels_match();
 SELECT bool_and(same) AS all_same, count(*) FILTER (WHERE reads_level) AS levels_read FROM metrics_matches;
+-- (only the level windows over the queued window are passed over: the hour
+-- of clock1, two hours later, is still read from 1h_title)
+SELECT (metrics_match(b + interval '2 hours', b + interval '3 hours', NULL, '{}', '1h_title')).*
+  FROM (SELECT to_timestamp(ms / 1000.0) AS b FROM rb) x;
 SELECT qoe.refresh_rollup_levels() > 0 AS rebuilt;
 SELECT count(*) AS queued FROM qoe.rollup_levels_pending;
 SELECT level, differing FROM levels_match();

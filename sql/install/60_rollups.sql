@@ -136,7 +136,7 @@ COMMENT ON COLUMN qoe.rollup_status.enabled IS
 COMMENT ON COLUMN qoe.rollup_status.last_run IS 'End of the latest successful qoe.refresh_rollups()';
 COMMENT ON COLUMN qoe.rollup_status.last_windows IS 'Windows the latest successful refresh re-aggregated';
 COMMENT ON COLUMN qoe.rollup_status.levels_through IS
-    'Watermark in event time: every window of a coarser level (qoe.qoe_rollups) that ends at or before it is built, later ones are not yet; qoe.qoe_metrics reads those from qoe_5min, and so the windows from the earliest in qoe.rollup_levels_pending on. Moves forward only (TRUNCATE qoe.qoe_rollups resets it to -infinity)';
+    'Watermark in event time: every window of a coarser level (qoe.qoe_rollups) that ends at or before it is built, later ones are not yet; qoe.qoe_metrics reads those from qoe_5min, and a level window over a group queued in qoe.rollup_levels_pending from finer levels. Moves forward only (TRUNCATE qoe.qoe_rollups resets it to -infinity)';
 COMMENT ON COLUMN qoe.rollup_status.closed_through IS
     'Where the merges have closed the 5-minute windows (the boundary at or before the latest window merged, at most now(), minus allowed_lateness; forward only): qoe.refresh_rollup_levels() builds the levels up to it, and a merge into a window before it queues the group in qoe.rollup_levels_pending';
 COMMENT ON COLUMN qoe.rollup_status.allowed_lateness IS
@@ -159,7 +159,7 @@ CREATE TABLE qoe.rollup_levels_pending (
     cdn_pop text
 );
 COMMENT ON TABLE qoe.rollup_levels_pending IS
-    'Groups of qoe.qoe_5min changed in closed windows (before qoe.rollup_status.closed_through) since their level windows were built: queued by qoe.refresh_rollups(), rebuilt and removed by qoe.refresh_rollup_levels(); qoe.qoe_metrics reads qoe_5min from the earliest of them on meanwhile';
+    'Groups of qoe.qoe_5min changed in closed windows (before qoe.rollup_status.closed_through) since their level windows were built: queued by qoe.refresh_rollups(), rebuilt and removed by qoe.refresh_rollup_levels(); meanwhile qoe.qoe_metrics reads the level windows over them from finer levels (at last qoe_5min)';
 COMMENT ON COLUMN qoe.rollup_levels_pending.window_start IS 'The 5-minute window changed';
 COMMENT ON COLUMN qoe.rollup_levels_pending.content_id IS 'Title of the group';
 COMMENT ON COLUMN qoe.rollup_levels_pending.country IS 'Country of the group (NULL: unknown)';
@@ -791,6 +791,11 @@ DECLARE
     lo timestamptz;
     hi timestamptz;
     through timestamptz;
+    -- 5-minute windows holding a queued late group, in order
+    holes timestamptz[];
+    hole timestamptz;
+    first timestamptz;
+    piece text;
     pieces text[] := '{}';
     -- the columns of the levels read: the window for a grain, the dimensions
     -- grouped by, the state merged (each column a row carries costs a merge)
@@ -878,11 +883,12 @@ BEGIN
     -- fewest dimensions that keeps those grouped by reads the whole windows
     -- of the gaps (inside a bucket: its grain divides the bucket's) that
     -- ended by the watermark, the finer grains what is left at their ends
-    -- and after the watermark; 5min leaves nothing. The watermark is read in
-    -- the snapshot of the rows (a STABLE function has one), and held back to
-    -- the earliest late group whose level windows are not rebuilt yet
-    through := least(coalesce((SELECT s.levels_through FROM qoe.rollup_status s), '-infinity'),
-                     (SELECT min(p.window_start) FROM qoe.rollup_levels_pending p));
+    -- and after the watermark, and the level windows over a queued late
+    -- group (stale until the next build); 5min leaves nothing. The watermark
+    -- and the queue are read in the snapshot of the rows (a STABLE function
+    -- has one)
+    through := coalesce((SELECT s.levels_through FROM qoe.rollup_status s), '-infinity');
+    holes := ARRAY(SELECT DISTINCT p.window_start FROM qoe.rollup_levels_pending p ORDER BY 1);
     -- 5min (qoe.qoe_5min) comes last, even where a level with fewer
     -- dimensions has its grain (5min_title): it alone holds the windows after
     -- the watermark
@@ -907,12 +913,22 @@ BEGIN
                 hi := least(hi, date_bin(lv.grain, through, origin));
             END IF;
             IF lo < hi THEN
-                pieces := pieces || format(
-                    'SELECT %s FROM %s q WHERE %sq.window_start >= %L AND q.window_start < %L',
+                piece := format('SELECT %s FROM %s q WHERE %s',
                     read, CASE lv.level WHEN '5min' THEN 'qoe.qoe_5min' ELSE 'qoe.qoe_rollups' END,
-                    CASE lv.level WHEN '5min' THEN '' ELSE format('q.level = %L AND ', lv.level) END,
-                    lo, hi);
+                    CASE lv.level WHEN '5min' THEN '' ELSE format('q.level = %L AND ', lv.level) END);
                 rest := rest || tstzrange(lower(gap), lo) || tstzrange(hi, upper(gap));
+                FOREACH hole IN ARRAY CASE WHEN lv.level = '5min' THEN '{}' ELSE holes END LOOP
+                    first := date_bin(lv.grain, hole, origin);
+                    CONTINUE WHEN first < lo OR first >= hi;
+                    IF lo < first THEN
+                        pieces := pieces || (piece || format('q.window_start >= %L AND q.window_start < %L', lo, first));
+                    END IF;
+                    rest := rest || tstzrange(first, first + lv.grain);
+                    lo := first + lv.grain;
+                END LOOP;
+                IF lo < hi THEN
+                    pieces := pieces || (piece || format('q.window_start >= %L AND q.window_start < %L', lo, hi));
+                END IF;
             ELSE
                 rest := rest || gap;
             END IF;
