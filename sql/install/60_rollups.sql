@@ -354,7 +354,7 @@ COMMENT ON AGGREGATE qoe.bigint_sums("any") IS
 -- it (qoe.rollup_levels_pending). The builds run apart from the merges, in
 -- the scheduler process: building the windows that close at a boundary took
 -- 0.9-1.8 s at 260,000 live viewers, and the merges queued behind it took
--- 20 s to catch up (doc/rollups.md, Limits).
+-- 20 s to catch up (doc/rollups.md, Levels: why apart).
 -- The source rows of a level window are joined by the window they bin into
 -- and the title (hash keys), read over the range of the windows built only:
 -- no nested loop, which the planner chose on the levels' stale statistics
