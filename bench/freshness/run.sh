@@ -15,7 +15,8 @@
 # after the levels' watermark: shown there is shown to qoe_metrics). Per
 # marker: ms from the commit's return to the first poll that saw it (a poll
 # is a new psql: about 20-30 ms of resolution), and the deltas queued then.
-# Prints p50 / p90 / max, how many within 1 s, the load reached, and the
+# Prints p50 / p90 / max, how many within 1 s (and where each slower one fell
+# against the 5-minute boundaries), the load reached, and the
 # scheduler's jobs (the refresh runs in the launcher, the long periodic jobs
 # in the scheduler process).
 #
@@ -68,7 +69,7 @@ for i in $(seq "$MARKERS"); do
 		sleep 0.02
 		[ $(( $(now_ms) - committed )) -lt 30000 ] || { echo "bench/freshness: marker $i not in the rollups after 30 s" >&2; exit 1; }
 	done
-	echo "$(( $(now_ms) - committed )) $(q -c "SELECT count(*) FROM qoe.session_window_deltas")" >>"$WORK/markers"
+	echo "$(( $(now_ms) - committed )) $(q -c "SELECT count(*) FROM qoe.session_window_deltas") $committed" >>"$WORK/markers"
 	sleep "$(echo "scale=3; x = 2.5 - ($(now_ms) - $ts) / 1000; if (x < 0) 0 else x" | bc)"
 done
 rate=$(echo "($(q -c "SELECT sum(n_tup_ins) FROM pg_stat_user_tables WHERE relname LIKE 'viewing_events%'") - $i0) * 1000 / ($(now_ms) - $t0)" | bc)
@@ -81,6 +82,8 @@ sort -n "$WORK/markers" | awk '{ v[NR] = $1; if ($1 <= 1000) ok++ }
 	END { printf "  commit to visible in the rollups, ms: p50 %d, p90 %d, max %d; within 1 s: %d of %d (target: all)\n",
 	             v[int((NR + 1) / 2)], v[int(NR * 0.9)], v[NR], ok, NR }'
 awk '{ print $2 }' "$WORK/markers" | sort -n | awk '{ v[NR] = $1 } END { printf "  deltas queued when a marker showed: %d to %d\n", v[1], v[NR] }'
+# the slow ones, with where they fell: s after the last 5-minute boundary
+awk '$1 > 1000 { printf "  over 1 s: %d ms, %d deltas queued, %.1f s after a 5-minute boundary\n", $1, $2, ($3 % 300000) / 1000 }' "$WORK/markers"
 printf '  scheduler jobs (runs, last duration ms):\n'
 q -F ' ' -c "SELECT job, runs, round(last_duration_ms) FROM qoe.scheduler_status ORDER BY job" |
 	awk '{ printf "    %-24s %6d %9d\n", $1, $2, $3 }'
