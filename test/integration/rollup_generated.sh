@@ -14,13 +14,16 @@
 #  - metrics by day equal the merge of their 5-minute buckets, and the
 #    day's attempts, plays and viewers equal the direct figures;
 #  - every coarser level (qoe.rollup_levels) equals qoe.qoe_5min merged
-#    directly at its grain and dimensions, in all three loads, and
+#    directly at its grain and dimensions, in all three loads and in a
+#    fourth, shuffled, merged and built by the scheduler while it loads, and
 #    qoe.qoe_metrics over ragged ranges reads the same figures from them as
 #    from qoe.qoe_5min alone.
 set -eu
 QOE_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$QOE_ROOT/test/lib/cluster.sh"
-qoe_cluster_start || exit 1
+# no abandonment by the scheduler: the stream is hours old, and the live load
+# below must end with the session windows of the others
+qoe_cluster_start "qoe.session_expiry_interval = 0" || exit 1
 WORK=$(mktemp -d /tmp/qoe_rollup.XXXXXX)
 trap 'qoe_cluster_stop; rm -rf "$WORK"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
@@ -169,16 +172,19 @@ echo "days equal their 5-minute buckets and the direct figures"
 # the coarser levels: each equal to qoe_5min merged directly (levels_match
 # of sql/rollups.sql), after each load and after abandonment
 sed -n '/^-- levels_match: begin/,/^-- levels_match: end/p' "$QOE_ROOT/sql/rollups.sql" >"$WORK/levels_match.sql"
+levels_differing() {
+	q $1 -f "$WORK/levels_match.sql" >/dev/null
+	q $1 -c "SELECT string_agg(level || ': ' || differing || ' of ' || level_rows, ', ')
+	           FROM levels_match() m
+	          WHERE differing <> 0
+	             OR level_rows = 0 AND EXISTS (
+	                    SELECT FROM qoe.qoe_5min
+	                     WHERE window_start < date_bin(m.grain, (SELECT levels_through FROM qoe.rollup_status),
+	                                                   '2000-01-01 00:00+00'))"
+}
 for db in inorder shuffled concurrent; do
-	q $db -f "$WORK/levels_match.sql" >/dev/null
 	q $db -c "SELECT qoe.refresh_rollups()" >/dev/null
-	bad=$(q $db -c "SELECT string_agg(level || ': ' || differing || ' of ' || level_rows, ', ')
-	                  FROM levels_match() m
-	                 WHERE differing <> 0
-	                    OR level_rows = 0 AND EXISTS (
-	                           SELECT FROM qoe.qoe_5min
-	                            WHERE window_start < date_bin(m.grain, (SELECT levels_through FROM qoe.rollup_status),
-	                                                          '2000-01-01 00:00+00'))")
+	bad=$(levels_differing $db)
 	[ -z "$bad" ] || fail "$db: levels differ from qoe_5min merged directly: $bad"
 	# the watermark follows the data: the stream's last windows, less the lateness allowed
 	lag=$(q $db -c "SELECT least((SELECT max(window_start) FROM qoe.qoe_5min), now()) - levels_through <= interval '10 min'
@@ -186,6 +192,34 @@ for db in inorder shuffled concurrent; do
 	[ "$lag" = t ] || fail "$db: the watermark lags the data: $(q $db -c "TABLE qoe.rollup_status")"
 done
 echo "every level equals qoe_5min merged at its grain and dimensions over the windows the watermark closed (three loads, after abandonment)"
+
+# live: the shuffled stream into the database the scheduler serves, nobody
+# calling a refresh: the launcher merges and the scheduler process builds the
+# levels while the load goes on, the merges queueing the late groups of
+# windows closed already (shuffled over six hours, most are late). Once both
+# have caught up: the same session windows, every level equal to qoe_5min
+# merged directly, and neither job failed (a build waits for the merge
+# holding qoe.rollup_status)
+q postgres -c "CREATE EXTENSION qoe_ext CASCADE" >/dev/null 2>&1
+q postgres -f "$WORK/shuffled.sql" >/dev/null || fail "live load"
+deadline=$(( $(date +%s) + 60 ))
+until [ "$(q postgres -c "SELECT NOT EXISTS (SELECT FROM qoe.session_window_deltas)
+                           AND NOT EXISTS (SELECT FROM qoe.rollup_levels_pending)
+                           AND levels_through = closed_through AND closed_through > '-infinity'
+                          FROM qoe.rollup_status")" = t ]; do
+	[ "$(date +%s)" -lt "$deadline" ] || fail "the scheduler did not catch up with the live load: $(q postgres -c "TABLE qoe.rollup_status")"
+	sleep 0.2
+done
+live=$(q postgres -c "SELECT count(*) || ' ' || md5(string_agg(w::text, ';' ORDER BY session_id, window_start)) FROM qoe.session_windows w")
+[ "$live" = "$a" ] || fail "the live load gives other session windows: $live"
+bad=$(levels_differing postgres)
+[ -z "$bad" ] || fail "live: levels differ from qoe_5min merged directly: $bad"
+jobs=$(q postgres -c "SELECT string_agg(job || ' ' || runs || ' runs, ' || failures || ' failed', '; ' ORDER BY job)
+                        FROM qoe.scheduler_status WHERE job IN ('refresh_rollups', 'refresh_rollup_levels')")
+[ "$(q postgres -c "SELECT count(*) = 2 AND sum(failures) = 0 FROM qoe.scheduler_status
+                     WHERE job IN ('refresh_rollups', 'refresh_rollup_levels')")" = t ] ||
+	fail "live: the scheduler's rollup jobs failed: $jobs"
+echo "live (merged and built by the scheduler during the load: $jobs): the same session windows, every level equal to qoe_5min merged directly"
 
 # qoe_metrics over ragged ranges: the same from the levels as from qoe_5min
 # alone (the other levels removed in a transaction rolled back); percentiles
