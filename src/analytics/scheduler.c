@@ -235,16 +235,17 @@ qoe_scheduler_run(QoeJobRunner runner)
 			 * Due an interval after it started, so that what the refresh
 			 * merges waits about an interval and a run at most (an interval
 			 * after its end made that an interval and two runs: up to 1.2 s
-			 * at 260,000 live viewers). After a run longer than that (a
-			 * backlog) it rests a quarter as long, which releases the xmin
-			 * horizon for the versions ingest replaced meanwhile: resting
-			 * half as long kept a backlog from shrinking whenever merging
-			 * took more than two thirds of the time it merged (a window
-			 * boundary at 260,000 viewers: every session adds a row to the
-			 * old window and one to the new).
+			 * at 260,000 live viewers), and at once after a longer run, so
+			 * that a live backlog shrinks (at a window boundary at 260,000
+			 * viewers merging takes about three quarters of the time it
+			 * covers). A run longer than twice the interval is a bulk load:
+			 * it rests half as long, which leaves ingest the xmin horizon (the
+			 * versions it replaced meanwhile can be pruned) a third of the
+			 * time.
 			 */
-			job->due = Max(TimestampTzPlusMilliseconds(job->last_started, *job->interval_ms),
-						   now + (now - job->last_started) / 4);
+			job->due = TimestampTzPlusMilliseconds(job->last_started, *job->interval_ms);
+			if (now - job->last_started > 2 * (int64) *job->interval_ms * 1000)
+				job->due = Max(job->due, now + (now - job->last_started) / 2);
 		}
 		wait_ms = Min(wait_ms, TimestampDifferenceMilliseconds(now, job->due));
 	}
