@@ -753,7 +753,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION qoe.refresh_rollups(boolean) IS
-    'Merges the committed qoe.session_window_deltas into qoe.session_windows, adds them to the groups they touch in qoe.qoe_5min (re-aggregating from qoe.session_windows a group where they take back what a digest or hll cannot subtract), queues the groups of closed windows in qoe.rollup_levels_pending and moves qoe.rollup_status.closed_through; with build_levels (the default) then builds the coarser levels in the same transaction (qoe.refresh_rollup_levels()), which the scheduler does apart; returns how many windows the deltas touch';
+    'Merges the committed qoe.session_window_deltas into qoe.session_windows, adds them to the groups they touch in qoe.qoe_5min (re-aggregating from qoe.session_windows a group where they take back what a digest or hll cannot subtract), queues the groups of closed windows in qoe.rollup_levels_pending and moves qoe.rollup_status.closed_through; then builds the coarser levels in the same transaction (qoe.refresh_rollup_levels()): always with build_levels (the default), and without it (the scheduler''s call) only a build under 100,000 rows of qoe_5min, leaving a larger one to the scheduler process; returns how many windows the deltas touch';
 
 -- rank_by and top_n (a top-N dashboard): each bucket's groups are ranked on
 -- their counters first and the sketches merged for the top_n only. The
