@@ -51,10 +51,13 @@ REGRESS = setup comments decode ingest writer sessions vectors partitions \
 	tdigest tdigest_parallel tdigest_accuracy qoe_score hll_merge rollups sources privileges search_path \
 	business_views concurrency definitions definitions_bounds alerts alerts_stall recommend rollup_views qoe_metrics_top
 REGRESS_OPTS = --inputdir=.
+# concurrency: sessions interleaved step by step (specs/ + expected/)
+ISOLATION = rollup_locks
+ISOLATION_OPTS = --inputdir=.
 export QOE_SHARED_DIR ?= $(abspath $(CURDIR)/../shared)
 
 TOOLS = src/tools/qoe_gen src/tools/qoe_kafka_mock
-EXTRA_CLEAN = $(TOOLS) results regression.diffs regression.out
+EXTRA_CLEAN = $(TOOLS) results regression.diffs regression.out output_iso
 
 DEPS = rdkafka jansson hiredis libcurl
 PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags $(DEPS)) -Wall -Wextra -Wno-unused-parameter -Werror

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs the Debian packages it needs, builds and
 # installs qoe_ext, starts a throwaway cluster with the library preloaded, runs
-# the pg_regress suite (sql/ + expected/) and every test/integration/*.sh, and
+# the pg_regress suite (sql/ + expected/), the isolation specs (specs/ +
+# expected/) and every test/integration/*.sh, and
 # ends with one line "N passed, N failed". QOE_PGBIN=<a server's bin/> builds,
 # installs and tests against that copy of PostgreSQL 15 instead of Debian's.
 set -u
@@ -22,7 +23,10 @@ qoe_cluster_start || { echo "0 passed, 1 failed"; exit 1; }
 passed=0 failed=0 skipped=0
 
 cd "$QOE_ROOT"
-make -s PG_CONFIG=$PGBIN/pg_config installcheck >regress.log 2>&1
+# the pg_regress suite, then the isolation specs (specs/), each run whatever
+# the other gave
+make -s PG_CONFIG=$PGBIN/pg_config installcheck ISOLATION= >regress.log 2>&1
+make -s PG_CONFIG=$PGBIN/pg_config installcheck REGRESS= >>regress.log 2>&1
 while read -r name result; do
 	echo "regress $name: $result"
 	case $result in ok) passed=$((passed + 1)) ;; *) failed=$((failed + 1)) ;; esac
@@ -31,7 +35,9 @@ if ! grep -q '\.\.\. ' regress.log; then
 	cat regress.log
 	failed=$((failed + 1))
 fi
-[ -f regression.diffs ] && head -c 20000 regression.diffs
+for diffs in regression.diffs output_iso/regression.diffs; do
+	[ -f $diffs ] && head -c 20000 $diffs
+done
 rm -f regress.log
 
 for t in "$QOE_ROOT"/test/integration/*.sh; do

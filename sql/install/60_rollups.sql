@@ -520,6 +520,13 @@ BEGIN
     IF build_levels THEN
         LOCK TABLE qoe.qoe_rollups IN SHARE ROW EXCLUSIVE MODE;
     END IF;
+    -- every table the merge writes or builds from, before the status row:
+    -- a merge holding the row waits for no lock, so a build waiting for the
+    -- row (its last statement) is never part of a deadlock with a TRUNCATE
+    -- or DDL queued behind that build (doc/rollups.md, Locks)
+    LOCK TABLE qoe.session_window_deltas, qoe.session_windows, qoe.qoe_5min,
+               qoe.rollup_levels_pending IN ROW EXCLUSIVE MODE;
+    LOCK TABLE qoe.rollup_levels IN ACCESS SHARE MODE;
     -- one merge at a time; writers only append to qoe.session_window_deltas
     SELECT closed_through, allowed_lateness INTO closed, lateness FROM qoe.rollup_status FOR UPDATE;
     -- the committed deltas, summed per session, window and attributes, added

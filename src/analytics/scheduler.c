@@ -30,6 +30,7 @@
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/latch.h"
+#include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -44,9 +45,18 @@
  * A job that meets a lock (a long DDL, an explicit LOCK) fails after this
  * long and runs again at its next turn, recorded as failing, instead of
  * keeping the launcher from restarting its Kafka workers or the other jobs
- * from running meanwhile.
+ * from running meanwhile. At most half of deadlock_timeout, so that in a
+ * deadlock with a user's statement the job is the one that gives way: the
+ * process that closes a cycle finds it deadlock_timeout after it began to
+ * wait, and a job in the cycle had begun before, or is that process.
  */
 #define JOB_LOCK_TIMEOUT_MS 1000
+
+static int
+job_lock_timeout_ms(void)
+{
+	return Max(Min(JOB_LOCK_TIMEOUT_MS, DeadlockTimeout / 2), 1);
+}
 
 /*
  * How much the scheduler process lowers its CPU priority (nice): its jobs
@@ -131,7 +141,7 @@ run_and_record(void *arg)
 	run->error != NULL ? CStringGetTextDatum(run->error) : (Datum) 0};
 
 	/* no job hangs on a lock: the launcher's workers and the other jobs wait */
-	if (SPI_execute("SET LOCAL lock_timeout = " CppAsString2(JOB_LOCK_TIMEOUT_MS),
+	if (SPI_execute(psprintf("SET LOCAL lock_timeout = %d", job_lock_timeout_ms()),
 					false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "setting lock_timeout failed");
 	if (run->error == NULL && SPI_execute(job->sql, false, 0) < 0)
