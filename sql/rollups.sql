@@ -344,6 +344,36 @@ SELECT accepted FROM qoe.ingest(rev('clock2', 'heartbeat', (SELECT t + 2000 FROM
 SELECT refreshed();
 SELECT level, grain, level_rows > 0 AS kept, differing FROM levels_match();
 
+-- real time: qoe_metrics(real_time => true) adds the deltas no merge has
+-- taken, so what ingest committed shows before the merge, with the figures
+-- the merge then gives (whole levels, 5-minute windows, ranked); without
+-- it, the figures stay those of the last merge
+CREATE FUNCTION metrics_now(rt boolean) RETURNS jsonb LANGUAGE sql AS $$
+    SELECT jsonb_build_array(
+        (SELECT jsonb_agg(m) FROM qoe.qoe_metrics(f, t, '1 hour', '{content_id,country}', real_time => rt) m),
+        (SELECT jsonb_agg(m) FROM qoe.qoe_metrics(f, t, '5 min', real_time => rt) m),
+        (SELECT jsonb_agg(m) FROM qoe.qoe_metrics(f, t, NULL, '{content_id}', 'plays', 2, rt) m))
+      FROM (SELECT to_timestamp(ms / 1000.0) - interval '1 hour' AS f,
+                   to_timestamp(ms / 1000.0) + interval '1 day' AS t FROM rb) r $$;
+CREATE TABLE merged_before AS SELECT metrics_now(false) AS m;
+SELECT accepted FROM qoe.ingest(jsonb_build_array(
+    rev('rt1', 'start', 960000, '{"content_id":4251}', 11),
+    rev('rt1', 'first_frame', 961500, '{"content_id":4251}', 11),
+    rev('rt1', 'buffering', 1000000, '{"content_id":4251,"buffering_ms":800}', 11),
+    rev('rt1', 'heartbeat', 1020000, '{"content_id":4251}', 11),
+    rev('r1', 'heartbeat', 860000, '{"dropped_frames":1}')));
+SELECT count(*) > 0 AS unmerged FROM qoe.session_window_deltas;
+SELECT metrics_now(false) = m AS as_last_merged, metrics_now(true) <> m AS real_time_moved
+  FROM merged_before;
+SELECT content_id, attempts, plays, vst_p50_ms, rebuffering_ratio > 0 AS rebuffered, unique_viewers
+  FROM qoe.qoe_metrics(now() - interval '3 days', now(), NULL, '{content_id}', real_time => true)
+ WHERE content_id = 4251;
+CREATE TABLE real_time_before AS SELECT metrics_now(true) AS m;
+SELECT refreshed();
+SELECT metrics_now(false) = m AS merged_same, metrics_now(true) = m AS real_time_same
+  FROM real_time_before;
+DROP TABLE merged_before, real_time_before;
+
 -- errors
 SELECT * FROM qoe.qoe_metrics(now() - interval '1 day', now(), NULL, '{country,title}');
 SELECT * FROM qoe.qoe_metrics(now() - interval '1 day', now(), '7 min');
@@ -361,6 +391,8 @@ SET ROLE rollup_bi;
 SELECT attempts FROM qoe.qoe_metrics(now() - interval '3 days', now(), NULL, '{content_id}')
  WHERE content_id = 4242;
 SELECT count(*) > 0 AS readable FROM qoe.qoe_5min;
+SELECT sum(plays) > 0 AS real_time_readable
+  FROM qoe.qoe_metrics(now() - interval '3 days', now(), real_time => true);
 SELECT qoe.refresh_rollups();
 RESET ROLE;
 CREATE ROLE rollup_nobody;

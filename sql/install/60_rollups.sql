@@ -768,7 +768,8 @@ COMMENT ON FUNCTION qoe.refresh_rollups(boolean) IS
 -- title's digests and hlls was about 40 % of its time (bench/dashboard)
 CREATE FUNCTION qoe.qoe_metrics(from_ts timestamptz, to_ts timestamptz,
                                 grain interval DEFAULT NULL, group_by text[] DEFAULT '{}',
-                                rank_by text DEFAULT NULL, top_n integer DEFAULT NULL)
+                                rank_by text DEFAULT NULL, top_n integer DEFAULT NULL,
+                                real_time boolean DEFAULT false)
 RETURNS TABLE (bucket timestamptz, content_id bigint, country text, device_type text,
                cdn_pop text, attempts bigint, plays bigint, ebvs_rate float8,
                video_start_failure_rate float8, playback_failure_rate float8,
@@ -826,6 +827,8 @@ DECLARE
     first timestamptz;
     piece text;
     pieces text[] := '{}';
+    -- with real_time: the committed deltas of the range no merge has taken
+    unmerged text;
     -- the columns of the levels read: the window for a grain, the dimensions
     -- grouped by, the state merged (each column a row carries costs a merge)
     read text := 'q.attempts, q.plays, q.ebvs, q.start_failures, q.playback_failures, q.vst_digest, '
@@ -908,6 +911,45 @@ BEGIN
     hi := date_bin('5 min', to_ts, origin);
     hi := hi + CASE WHEN hi < to_ts THEN interval '5 min' ELSE interval '0' END;
     gaps := CASE WHEN lo < hi THEN ARRAY[tstzrange(lo, hi)] ELSE '{}' END;
+    -- real time: what the merge will add, summed per group from the deltas
+    -- (in this snapshot, a merge took a delta and added it to qoe_5min
+    -- together), shaped as a qoe_5min row; a start time counted once by
+    -- its session's deltas is new to its group's digest, one they take back
+    -- or change, and a viewer they take back, leave at the merge, which
+    -- rebuilds that group
+    IF real_time AND lo < hi THEN
+        unmerged := format($q$
+            SELECT %s FROM (
+                SELECT window_start, content_id, country, device_type, cdn_pop,
+                       qoe.bigint_sum(attempts) AS attempts, qoe.bigint_sum(plays) AS plays,
+                       qoe.bigint_sum(ebvs) AS ebvs, qoe.bigint_sum(start_failures) AS start_failures,
+                       qoe.bigint_sum(playback_failures) AS playback_failures,
+                       qoe.tdigest_agg(vst_ms::float8) FILTER (WHERE vst_count = 1) AS vst_digest,
+                       qoe.bigint_sum(stall_ms) AS stall_ms, qoe.bigint_sum(stall_count) AS stall_count,
+                       qoe.bigint_sum(watch_ms) AS watch_ms, qoe.bigint_sum(bitrate_x_watch) AS bitrate_x_watch,
+                       qoe.bigint_sum(completions) AS completions, qoe.bigint_sum(score_x_watch) AS score_x_watch,
+                       qoe.bigint_sum(good_sessions) AS good_sessions,
+                       qoe.bigint_sum(scored_sessions) AS scored_sessions,
+                       qoe.hll_merge(hll_add(hll_empty(), hll_hash_bigint(user_id))) AS unique_viewers
+                  FROM (SELECT d.session_id, d.window_start, d.user_id, d.content_id, d.country,
+                               d.device_type, d.cdn_pop, qoe.bigint_sum(d.attempts) AS attempts,
+                               qoe.bigint_sum(d.plays) AS plays, qoe.bigint_sum(d.ebvs) AS ebvs,
+                               qoe.bigint_sum(d.start_failures) AS start_failures,
+                               qoe.bigint_sum(d.playback_failures) AS playback_failures,
+                               qoe.bigint_sum(d.vst_count) AS vst_count, qoe.bigint_sum(d.vst_ms) AS vst_ms,
+                               qoe.bigint_sum(d.stall_ms) AS stall_ms, qoe.bigint_sum(d.stall_count) AS stall_count,
+                               qoe.bigint_sum(d.watch_ms) AS watch_ms,
+                               qoe.bigint_sum(d.bitrate_x_watch) AS bitrate_x_watch,
+                               qoe.bigint_sum(d.completions) AS completions,
+                               qoe.bigint_sum(d.score_x_watch) AS score_x_watch,
+                               qoe.bigint_sum(d.good_sessions) AS good_sessions,
+                               qoe.bigint_sum(d.scored_sessions) AS scored_sessions
+                          FROM qoe.session_window_deltas d
+                         WHERE d.window_start >= %L AND d.window_start < %L
+                         GROUP BY 1, 2, 3, 4, 5, 6, 7) s
+                 GROUP BY 1, 2, 3, 4, 5) q
+             WHERE true$q$, read, lo, hi);
+    END IF;
     -- covered from the coarsest grain down: at each grain the level with the
     -- fewest dimensions that keeps those grouped by reads the whole windows
     -- of the gaps (inside a bucket: its grain divides the bucket's) that
@@ -964,6 +1006,9 @@ BEGIN
         END LOOP;
         gaps := ARRAY(SELECT r FROM unnest(rest) r WHERE NOT isempty(r));
     END LOOP;
+    IF unmerged IS NOT NULL THEN
+        pieces := pieces || unmerged;
+    END IF;
     IF cardinality(pieces) = 0 THEN
         RETURN;
     END IF;
@@ -1014,11 +1059,12 @@ BEGIN
         USING from_ts, to_ts, grain, top_n;
 END
 $$;
-COMMENT ON FUNCTION qoe.qoe_metrics(timestamptz, timestamptz, interval, text[], text, integer) IS
+COMMENT ON FUNCTION qoe.qoe_metrics(timestamptz, timestamptz, interval, text[], text, integer, boolean) IS
     'QoE metrics (doc/metrics.md) of the 5-minute windows starting in [from_ts, to_ts), merged per grain bucket (NULL: one bucket, labelled from_ts) and the dimensions in group_by (content_id, country, device_type, cdn_pop; the others NULL); rows ordered by bucket and dimensions. '
     'With rank_by and top_n, only the top_n groups of each bucket by rank_by, descending (NULLs last, ties by the dimensions as ordered), in that order, their sketches alone merged: the same rows and figures as the unranked call ordered and limited so. '
     'rank_by is a metric computed from counters (attempts, plays, ebvs_rate, video_start_failure_rate, playback_failure_rate, rebuffering_ratio, stalls_per_hour, avg_bitrate_kbps, completion_rate, qoe_score, good_share, watch_hours); both or neither are given. '
-    'Errors (invalid_parameter_value): from_ts after to_ts, an unknown dimension or one given twice, a grain not a positive multiple of 5 minutes or with months, a sketch or unknown rank_by, rank_by without top_n or the reverse, top_n < 1; null_value_not_allowed: a NULL from_ts or to_ts';
+    'Errors (invalid_parameter_value): from_ts after to_ts, an unknown dimension or one given twice, a grain not a positive multiple of 5 minutes or with months, a sketch or unknown rank_by, rank_by without top_n or the reverse, top_n < 1; null_value_not_allowed: a NULL from_ts or to_ts. '
+    'With real_time, also the changes committed since the last merge of the rollups (qoe.session_window_deltas, summed per group as the merge will add them: TimescaleDB''s real-time aggregation): every counter and ratio as of the call''s snapshot; a start time first counted by those changes is in the percentiles and their viewers in unique_viewers, a start time or viewer they take back (a late event, a session moved to other attributes) leaves at the merge; the caller also reads qoe.session_window_deltas';
 
 -- Emptied levels hold no window: the watermarks go back to the start, the
 -- next merge closes the windows again from its own, and the next build
@@ -1050,6 +1096,6 @@ DECLARE
 BEGIN
     EXECUTE format('ALTER FUNCTION qoe.refresh_rollups(boolean) SET search_path = %s', path);
     EXECUTE format('ALTER FUNCTION qoe.refresh_rollup_levels() SET search_path = %s', path);
-    EXECUTE format('ALTER FUNCTION qoe.qoe_metrics(timestamptz, timestamptz, interval, text[], text, integer) SET search_path = %s', path);
+    EXECUTE format('ALTER FUNCTION qoe.qoe_metrics(timestamptz, timestamptz, interval, text[], text, integer, boolean) SET search_path = %s', path);
 END
 $$;

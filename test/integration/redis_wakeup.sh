@@ -3,8 +3,9 @@
 # 20 s (the publisher's full round, the scheduler's refresh of the rollups),
 # a committed ingest, through qoe.ingest or a Kafka worker, still reaches
 # Redis at once: concurrent_viewers:{id} woken by an ingest commit that
-# starts, stops or brings back a session playing, qoe_metrics:{id} by the
-# refresh of the rollups that the commit hurried. Commits of heartbeats of
+# starts, stops or brings back a session playing, qoe_metrics:{id} by any
+# ingest commit (read in real time: with the merge of the rollups turned
+# off, the hash still shows the committed plays). Commits of heartbeats of
 # sessions already playing hurry the rollups but never wake the publisher
 # for the viewers. A rolled-back ingest wakes nothing that shows.
 set -eu
@@ -94,6 +95,20 @@ echo "40 heartbeat commits and a new title: $viewer_rounds rounds read the viewe
 [ "$viewer_rounds" = 1 ] || { echo "commits of heartbeats woke the publisher for the viewers" >&2; exit 1; }
 [ "$(($(refreshes) - r0))" -ge 2 ] || { echo "commits of heartbeats did not hurry the rollups" >&2; exit 1; }
 qoe_wait_viewers_equal 1000 >/dev/null
+
+# real time: with the merge off, a new title's plays reach its hash from the
+# deltas no merge has taken (before, the hash waited for the merge)
+psql -qX -o /dev/null -c "ALTER SYSTEM SET qoe.rollup_refresh_interval = 0" -c "SELECT pg_reload_conf()"
+sleep 1		# a merge under way ends
+marker 777300
+t0=$(qoe_ms)
+m=$(wait_key "$t0" HEXISTS "qoe_metrics:777300" plays)
+[ "$(qoe_rcli HGET qoe_metrics:777300 plays)" = 1 ]
+[ "$(psql -qXAt -c "SELECT (SELECT count(*) FROM qoe.qoe_5min WHERE content_id = 777300) = 0
+                            AND (SELECT count(*) FROM qoe.session_window_deltas WHERE content_id = 777300) > 0")" = t ] ||
+	{ echo "the merge ran while turned off: the test proves nothing" >&2; exit 1; }
+echo "merge off: qoe_metrics:777300 plays = 1 after $m ms, from unmerged deltas"
+psql -qX -o /dev/null -c "ALTER SYSTEM RESET qoe.rollup_refresh_interval" -c "SELECT pg_reload_conf()"
 
 # the same through a Kafka worker: its batch commit wakes the chain
 kafka_marker() {
