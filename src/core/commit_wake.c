@@ -137,8 +137,8 @@ wake_xact_callback(XactEvent event, void *arg)
 			if (ingested_at_commit && latch_of(QOE_WAKE_PUBLISHER) != NULL)
 			{
 				qoe_wake(QOE_WAKE_SCHEDULER, QOE_WAKE_INGESTED);
-				qoe_wake(QOE_WAKE_PUBLISHER, viewers_at_commit
-						 ? QOE_WAKE_INGESTED | QOE_WAKE_VIEWERS : QOE_WAKE_INGESTED);
+				if (viewers_at_commit)
+					qoe_wake(QOE_WAKE_PUBLISHER, QOE_WAKE_VIEWERS);
 			}
 			for (int t = 0; t < QOE_WAKE_NTARGETS; t++)
 				if (bits_at_commit[t] != 0)

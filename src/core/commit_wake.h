@@ -47,11 +47,12 @@ extern void CommitWakeShmemInit(void);
  * Call in an ingest transaction with the events it stored, how many of them
  * are buffering events, and how many sessions it started or stopped playing
  * (or moved to another title). When it commits, if a publisher runs (else
- * the rollups keep their interval): if it stored any, the publisher
- * (INGESTED) for qoe_metrics, which it reads in real time, and the scheduler
- * (INGESTED) to merge the rollups, which keeps the changes that read sums
- * few; if a session started or stopped playing, the publisher (VIEWERS) for
- * concurrent_viewers. If it
+ * the rollups keep their interval): if it stored any, the scheduler is woken
+ * (INGESTED) to merge the rollups, whose commit wakes the publisher for
+ * qoe_metrics; if a session started or stopped playing, the publisher
+ * (VIEWERS) for concurrent_viewers. (A qoe_metrics round per ingest commit
+ * took the publisher from 0.2 to 0.8-1.0 CPU s per 400,000 events,
+ * bench/redis (a): 8 % of ingest's CPU, against the 5 % allowed.) If it
  * stored a stall, the scheduler is woken (STALLED) to judge the stall-loop
  * rule at once. Nothing on abort.
  */

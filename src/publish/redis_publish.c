@@ -16,10 +16,9 @@
  * acknowledged, so a message is published at least once, never for a
  * rolled-back evaluation, and waits out a Redis outage or a publisher restart.
  *
- * Rounds (core/commit_wake.c): an ingest commit wakes it for qoe_metrics,
- * and for the viewers if it started or stopped a session playing; a
- * committed merge of the rollups for qoe_metrics (a start time it rebuilt),
- * an evaluation that queued alert changes for the
+ * Rounds (core/commit_wake.c): an ingest commit that started or stopped a
+ * session playing wakes it for the viewers, a committed merge of the
+ * rollups (which the ingest commit hurried) for qoe_metrics, an evaluation that queued alert changes for the
  * outbox (as often as woken_round_at allows), and every
  * qoe.redis_publish_interval it publishes what no round published within
  * that interval (trending_content always: a decayed score over an hour, read
@@ -342,9 +341,9 @@ read_trending(MemoryContext round_cxt)
 /*
  * Each title's metrics over the latest complete 5-minute window and the
  * current one (doc/redis.md), from the rollups and the changes committed
- * since their last merge (real time: the key follows the ingest commit, not
- * the merge); concurrent_viewers is filled in when the commands are queued,
- * from the viewers read above.
+ * since their last merge (real time: the round's snapshot, not the merge's);
+ * concurrent_viewers is filled in when the commands are queued, from the
+ * viewers read above.
  */
 static void
 read_qoe_metrics(void)
@@ -875,7 +874,7 @@ woken_round_at(void)
  * What to publish now, taking the wake-ups it answers (before the round's
  * snapshot: a commit after this wakes the next round). When
  * woken_round_at allows: the viewers after an ingest commit that started or
- * stopped a session playing, qoe_metrics after an ingest commit or a merge of the rollups, the
+ * stopped a session playing, qoe_metrics after a merge of the rollups, the
  * alert outbox after an evaluation that queued changes. In the periodic round (every qoe.redis_publish_interval),
  * also every part no round published within that interval: under a stream
  * of commits the woken rounds keep the viewers and qoe_metrics current, and
@@ -893,7 +892,7 @@ round_due(TimestampTz now, bool periodic)
 	pending = qoe_wake_take(QOE_WAKE_PUBLISHER, pending);
 	if (pending & QOE_WAKE_VIEWERS)
 		what |= ROUND_VIEWERS;
-	if (pending & (QOE_WAKE_INGESTED | QOE_WAKE_ROLLUPS))
+	if (pending & QOE_WAKE_ROLLUPS)
 		what |= ROUND_METRICS;
 	if (pending & QOE_WAKE_ALERTS)
 		what |= ROUND_ALERTS;
@@ -964,6 +963,9 @@ qoe_publisher_main(Datum main_arg)
 
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			/* a shortened interval applies at once, not after the old one */
+			next_round = Min(next_round, TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+																	 qoe_redis_interval_ms));
 			settings = connection_settings();
 			if (strcmp(settings, settings_seen) != 0)
 			{

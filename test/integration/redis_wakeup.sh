@@ -3,9 +3,10 @@
 # 20 s (the publisher's full round, the scheduler's refresh of the rollups),
 # a committed ingest, through qoe.ingest or a Kafka worker, still reaches
 # Redis at once: concurrent_viewers:{id} woken by an ingest commit that
-# starts, stops or brings back a session playing, qoe_metrics:{id} by any
-# ingest commit (read in real time: with the merge of the rollups turned
-# off, the hash still shows the committed plays). Commits of heartbeats of
+# starts, stops or brings back a session playing, qoe_metrics:{id} by the
+# merge of the rollups that the commit hurried (read in real time: with the
+# merge turned off, the periodic round's hash still shows the committed
+# plays). Commits of heartbeats of
 # sessions already playing hurry the rollups but never wake the publisher
 # for the viewers. A rolled-back ingest wakes nothing that shows.
 set -eu
@@ -96,9 +97,11 @@ echo "40 heartbeat commits and a new title: $viewer_rounds rounds read the viewe
 [ "$(($(refreshes) - r0))" -ge 2 ] || { echo "commits of heartbeats did not hurry the rollups" >&2; exit 1; }
 qoe_wait_viewers_equal 1000 >/dev/null
 
-# real time: with the merge off, a new title's plays reach its hash from the
-# deltas no merge has taken (before, the hash waited for the merge)
-psql -qX -o /dev/null -c "ALTER SYSTEM SET qoe.rollup_refresh_interval = 0" -c "SELECT pg_reload_conf()"
+# real time: with the merge off, the periodic round (200 ms here) takes a
+# new title's plays to its hash from the deltas no merge has taken (before,
+# the hash waited for a merge)
+psql -qX -o /dev/null -c "ALTER SYSTEM SET qoe.rollup_refresh_interval = 0" \
+	-c "ALTER SYSTEM SET qoe.redis_publish_interval = '200ms'" -c "SELECT pg_reload_conf()"
 sleep 1		# a merge under way ends
 marker 777300
 t0=$(qoe_ms)
@@ -108,7 +111,8 @@ m=$(wait_key "$t0" HEXISTS "qoe_metrics:777300" plays)
                             AND (SELECT count(*) FROM qoe.session_window_deltas WHERE content_id = 777300) > 0")" = t ] ||
 	{ echo "the merge ran while turned off: the test proves nothing" >&2; exit 1; }
 echo "merge off: qoe_metrics:777300 plays = 1 after $m ms, from unmerged deltas"
-psql -qX -o /dev/null -c "ALTER SYSTEM RESET qoe.rollup_refresh_interval" -c "SELECT pg_reload_conf()"
+psql -qX -o /dev/null -c "ALTER SYSTEM RESET qoe.rollup_refresh_interval" \
+	-c "ALTER SYSTEM RESET qoe.redis_publish_interval" -c "SELECT pg_reload_conf()"
 
 # the same through a Kafka worker: its batch commit wakes the chain
 kafka_marker() {
