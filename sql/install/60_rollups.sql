@@ -894,7 +894,8 @@ BEGIN
     END IF;
     IF top_n < 1 THEN
         RAISE EXCEPTION 'top_n must be at least 1'
-            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('top_n is %s.', top_n);
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('top_n is %s.', top_n),
+                  HINT = 'Give the number of groups wanted per bucket, or neither rank_by nor top_n for every group.';
     END IF;
     rankable := ARRAY(SELECT m FROM unnest(metrics) m WHERE NOT m = ANY (sketched));
     IF NOT rank_by = ANY (rankable) THEN
