@@ -18,12 +18,12 @@
  *
  * Rounds (core/commit_wake.c): an ingest commit that started or stopped a
  * session playing wakes it for the viewers, a committed merge of the
- * rollups (which the ingest commit hurried) for qoe_metrics, an evaluation that queued alert changes for the
- * outbox (as often as woken_round_at allows), and every
- * qoe.redis_publish_interval it publishes what no round published within
- * that interval (trending_content always: a decayed score over an hour, read
- * only then; the viewers of sessions that timed out, which no commit
- * reports).
+ * rollups (which the ingest commit hurried) for qoe_metrics, an evaluation
+ * that queued alert changes for the outbox (as often as woken_round_at
+ * allows), and every qoe.redis_publish_interval it publishes what no round
+ * published within that interval (trending_content always: a decayed score
+ * over an hour, read only then; the viewers of sessions that timed out,
+ * which no commit reports).
  *
  * The Kafka supervisor starts it while qoe.redis_host is set
  * (PublishSupervise); it exits when that setting is emptied.
