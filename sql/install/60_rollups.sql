@@ -487,8 +487,10 @@ BEGIN
         END LOOP;
     END IF;
     -- last: a merge holds the row for its whole run, so this waits for one
-    -- (beyond the scheduler's 1 s lock_timeout, which would throw the build
-    -- away while merges catch up), and the next merge waits for this commit
+    -- (beyond the scheduler's lock_timeout, half of deadlock_timeout, which
+    -- would throw the build away while merges catch up; a merge holding the
+    -- row waits for no lock, so no deadlock runs through this wait), and the
+    -- next merge waits for this commit
     wait := pg_catalog.current_setting('lock_timeout');
     PERFORM pg_catalog.set_config('lock_timeout', '60s', true);
     UPDATE qoe.rollup_status SET levels_through = through, last_level_rows = written
