@@ -93,6 +93,7 @@ CREATE TABLE source_offsets (
     partition   integer     NOT NULL,
     next_offset bigint      NOT NULL,
     updated_at  timestamptz NOT NULL DEFAULT now(),
+    latest_event_time timestamptz,
     PRIMARY KEY (source, partition)
 );
 COMMENT ON TABLE source_offsets IS
@@ -102,6 +103,8 @@ COMMENT ON COLUMN source_offsets.source IS 'the source (qoe.sources.name); its r
 COMMENT ON COLUMN source_offsets.topic IS 'the topic the offset is in; a row left from a source''s previous topic is overwritten when a worker starts';
 COMMENT ON COLUMN source_offsets.partition IS 'Kafka partition number';
 COMMENT ON COLUMN source_offsets.updated_at IS 'start of the transaction that last stored the offset';
+COMMENT ON COLUMN source_offsets.latest_event_time IS
+    'the newest event time (the events'' timestamp) stored from the partition; NULL before its first stored event. Until the partition has stored nothing for qoe.rollup_status.source_idle_timeout, qoe.refresh_rollups() closes no window past it less the allowed lateness (doc/rollups.md, Levels)';
 COMMENT ON CONSTRAINT source_offsets_pkey ON source_offsets IS 'One offset per source and partition';
 COMMENT ON INDEX source_offsets_pkey IS 'Key of qoe.source_offsets';
 COMMENT ON CONSTRAINT source_offsets_source_fkey ON source_offsets IS 'Offsets belong to a source and are dropped with it';

@@ -126,7 +126,9 @@ CREATE TABLE qoe.rollup_status (
     closed_through timestamptz NOT NULL DEFAULT '-infinity',
     allowed_lateness interval NOT NULL DEFAULT '5 min'
         CONSTRAINT rollup_status_lateness CHECK (allowed_lateness >= interval '0'),
-    last_level_rows bigint
+    last_level_rows bigint,
+    source_idle_timeout interval NOT NULL DEFAULT '30 s'
+        CONSTRAINT rollup_status_idle_timeout CHECK (source_idle_timeout >= interval '0')
 );
 INSERT INTO qoe.rollup_status DEFAULT VALUES;
 COMMENT ON TABLE qoe.rollup_status IS 'The rollups'' switch, the outcome of the latest qoe.refresh_rollups() and qoe.refresh_rollup_levels(), and the watermarks (one row; the scheduler''s runs and errors are in qoe.scheduler_status)';
@@ -138,9 +140,12 @@ COMMENT ON COLUMN qoe.rollup_status.last_windows IS 'Windows the latest successf
 COMMENT ON COLUMN qoe.rollup_status.levels_through IS
     'Watermark in event time: every window of a coarser level (qoe.qoe_rollups) that ends at or before it is built, later ones are not yet; qoe.qoe_metrics reads those from qoe_5min, and a level window over a group queued in qoe.rollup_levels_pending from finer levels. Moves forward only (TRUNCATE qoe.qoe_rollups resets it to -infinity)';
 COMMENT ON COLUMN qoe.rollup_status.closed_through IS
-    'Where the merges have closed the 5-minute windows (the boundary at or before the latest window merged, at most now(), minus allowed_lateness; forward only): qoe.refresh_rollup_levels() builds the levels up to it, and a merge into a window before it queues the group in qoe.rollup_levels_pending';
+    'Where the merges have closed the 5-minute windows (the boundary at or before the latest window merged, at most now() and at most the newest event of every Kafka partition still storing (source_idle_timeout), minus allowed_lateness; forward only): qoe.refresh_rollup_levels() builds the levels up to it, and a merge into a window before it queues the group in qoe.rollup_levels_pending';
 COMMENT ON COLUMN qoe.rollup_status.allowed_lateness IS
     'How far behind the latest 5-minute window merged the windows close (closed_through, then levels_through): events later than this change closed windows, whose level windows are rebuilt (qoe.rollup_levels_pending)';
+COMMENT ON COLUMN qoe.rollup_status.source_idle_timeout IS
+    'How long after it last stored a batch a Kafka partition still holds the closing point back: closed_through follows the latest window merged, but no further than the newest event stored from any partition that stored within this interval (qoe.source_offsets.latest_event_time), less allowed_lateness; 0 turns the hold off';
+COMMENT ON CONSTRAINT rollup_status_idle_timeout ON qoe.rollup_status IS 'The idle timeout is not negative';
 COMMENT ON COLUMN qoe.rollup_status.last_level_rows IS 'Rows of qoe.qoe_rollups the latest successful qoe.refresh_rollup_levels() wrote or removed';
 COMMENT ON CONSTRAINT rollup_status_lateness ON qoe.rollup_status IS 'The allowed lateness is not negative';
 COMMENT ON CONSTRAINT rollup_status_pkey ON qoe.rollup_status IS 'Key of the single row';
@@ -516,6 +521,8 @@ DECLARE
     closed timestamptz;
     built timestamptz;
     lateness interval;
+    idle_timeout interval;
+    behind timestamptz;
 BEGIN
     -- the builder's lock first, as qoe.refresh_rollup_levels() takes it,
     -- which then waits for this row
@@ -528,9 +535,10 @@ BEGIN
     -- or DDL queued behind that build (doc/rollups.md, Locks)
     LOCK TABLE qoe.session_window_deltas, qoe.session_windows, qoe.qoe_5min,
                qoe.rollup_levels_pending IN ROW EXCLUSIVE MODE;
-    LOCK TABLE qoe.rollup_levels IN ACCESS SHARE MODE;
+    LOCK TABLE qoe.rollup_levels, qoe.source_offsets IN ACCESS SHARE MODE;
     -- one merge at a time; writers only append to qoe.session_window_deltas
-    SELECT closed_through, allowed_lateness INTO closed, lateness FROM qoe.rollup_status FOR UPDATE;
+    SELECT closed_through, allowed_lateness, source_idle_timeout INTO closed, lateness, idle_timeout
+      FROM qoe.rollup_status FOR UPDATE;
     -- the committed deltas, summed per session, window and attributes, added
     -- to the stored row of that key in place (or stored as a new row)
     WITH taken AS (DELETE FROM qoe.session_window_deltas RETURNING *),
@@ -729,13 +737,21 @@ BEGIN
          GROUP BY s.window_start, s.content_id, s.country, s.device_type, s.cdn_pop;
     END IF;
     -- the windows closed now: lateness counts from the latest window merged
-    -- (event time: history loaded fast closes its windows as it goes), at
-    -- most now() (an event stamped ahead), on a window boundary, forward only
+    -- (event time: history loaded fast closes its windows as it goes), but
+    -- from no later than the newest event stored from any Kafka partition
+    -- that stored within the idle timeout (a watermark, the minimum over the
+    -- inputs: with two workers minutes of event time apart, what the slower
+    -- one stores next would all be late, its groups' level windows built
+    -- again and again), at most now() (an event stamped ahead), on a window
+    -- boundary, forward only
+    SELECT min(o.latest_event_time) INTO behind
+      FROM qoe.source_offsets o
+     WHERE o.updated_at > now() - idle_timeout;
     UPDATE qoe.rollup_status
        SET last_run = clock_timestamp(),
            last_windows = coalesce(cardinality(g.windows), 0),
            closed_through = CASE WHEN g.latest IS NULL THEN closed
-                                 ELSE greatest(closed, date_bin('5 min', least(g.latest, now()) - lateness, origin)) END
+                                 ELSE greatest(closed, date_bin('5 min', least(g.latest, behind, now()) - lateness, origin)) END
     RETURNING levels_through, closed_through INTO built, closed;
     IF build_levels THEN
         PERFORM qoe.refresh_rollup_levels();

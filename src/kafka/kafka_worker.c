@@ -16,7 +16,8 @@
  * flush interval has passed, then stores it in ONE transaction: the
  * messages' events through the same decoder and batch writer as qoe.ingest,
  * rejections in qoe.dead_letters with their Kafka coordinates, and the next
- * offset of every partition of the batch in qoe.source_offsets. The database
+ * offset of every partition of the batch in qoe.source_offsets (with the
+ * newest event time stored from it: the rollups' watermark). The database
  * is the record of progress; after its commit the offsets are also committed
  * to Kafka under the source's group.id, for lag tools only.
  *
@@ -854,7 +855,19 @@ typedef struct BatchPartition
 	int64		expected;		/* stored_offset when the batch started */
 	int64		first;			/* the batch's first offset */
 	int64		next;			/* last offset in the batch + 1 */
+	TimestampTz latest;			/* newest event time decoded, DT_NOBEGIN: none */
 } BatchPartition;
+
+/* The entry of a partition among bp[0 .. nbp - 1], NULL if none. */
+static BatchPartition *
+batch_partition(BatchPartition *bp, int nbp, int32 partition)
+{
+	/* from the last: a poll returns each partition's messages together */
+	for (int i = nbp - 1; i >= 0; i--)
+		if (bp[i].partition == partition)
+			return &bp[i];
+	return NULL;
+}
 
 /* The partitions of the held batch, in order of first appearance. */
 static int
@@ -864,17 +877,15 @@ batch_partitions(BatchPartition *bp)
 
 	for (int m = 0; m < nheld; m++)
 	{
-		BatchPartition *b = NULL;
+		BatchPartition *b = batch_partition(bp, nbp, held[m]->partition);
 
-		for (int i = nbp - 1; i >= 0 && b == NULL; i--)
-			if (bp[i].partition == held[m]->partition)
-				b = &bp[i];
 		if (b == NULL)
 		{
 			b = &bp[nbp++];
 			b->partition = held[m]->partition;
 			b->expected = find_partition(held[m]->partition)->stored_offset;
 			b->first = held[m]->offset;
+			TIMESTAMP_NOBEGIN(b->latest);
 		}
 		b->next = held[m]->offset + 1;
 	}
@@ -911,7 +922,8 @@ record_start_offsets(BatchPartition *bp, int nbp)
 static void
 prepare_offsets_plan(void)
 {
-	Oid			argtypes[5] = {TEXTOID, TEXTOID, INT4ARRAYOID, INT8ARRAYOID, INT8ARRAYOID};
+	Oid			argtypes[6] = {TEXTOID, TEXTOID, INT4ARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
+	TIMESTAMPTZARRAYOID};
 
 	/*
 	 * The fence: the UPDATE only matches rows still at the offset this batch
@@ -919,24 +931,34 @@ prepare_offsets_plan(void)
 	 * it. Every partition of a batch has its row (record_start_offsets).
 	 */
 	offsets_plan = qoe_prepare_kept("UPDATE qoe.source_offsets o"
-									"   SET next_offset = b.next_offset, updated_at = pg_catalog.now()"
-									"  FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5))"
-									"       AS b(partition, expected, next_offset)"
+									"   SET next_offset = b.next_offset, updated_at = pg_catalog.now(),"
+									"       latest_event_time = GREATEST(o.latest_event_time, b.latest)"
+									"  FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5),"
+									"                 pg_catalog.unnest($6))"
+									"       AS b(partition, expected, next_offset, latest)"
 									" WHERE o.source OPERATOR(pg_catalog.=) $1"
 									"   AND o.topic OPERATOR(pg_catalog.=) $2"
 									"   AND o.partition OPERATOR(pg_catalog.=) b.partition"
 									"   AND o.next_offset OPERATOR(pg_catalog.=) b.expected",
-									5, argtypes);
+									6, argtypes);
 }
 
-/* True if every partition's stored offset moved as the batch expected. */
+/*
+ * Store each partition's next offset and newest event time (the merge's
+ * watermark, qoe.refresh_rollups); true if every partition's stored offset
+ * moved as the batch expected.
+ */
 static bool
 store_offsets(const BatchPartition *bp, int n)
 {
 	Datum	   *partitions = palloc(sizeof(Datum) * n);
 	Datum	   *expected = palloc(sizeof(Datum) * n);
 	Datum	   *next = palloc(sizeof(Datum) * n);
-	Datum		args[5];
+	Datum	   *latest = palloc(sizeof(Datum) * n);
+	bool	   *no_event = palloc(sizeof(bool) * n);
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	Datum		args[6];
 
 	if (offsets_plan == NULL)
 		prepare_offsets_plan();
@@ -945,6 +967,8 @@ store_offsets(const BatchPartition *bp, int n)
 		partitions[i] = Int32GetDatum(bp[i].partition);
 		expected[i] = Int64GetDatum(bp[i].expected);
 		next[i] = Int64GetDatum(bp[i].next);
+		latest[i] = TimestampTzGetDatum(bp[i].latest);
+		no_event[i] = TIMESTAMP_IS_NOBEGIN(bp[i].latest);
 	}
 	args[0] = CStringGetTextDatum(cfg.name);
 	args[1] = CStringGetTextDatum(cfg.topic);
@@ -953,6 +977,8 @@ store_offsets(const BatchPartition *bp, int n)
 											  TYPALIGN_DOUBLE));
 	args[4] = PointerGetDatum(construct_array(next, n, INT8OID, 8, FLOAT8PASSBYVAL,
 											  TYPALIGN_DOUBLE));
+	args[5] = PointerGetDatum(construct_md_array(latest, no_event, 1, dims, lbs, TIMESTAMPTZOID,
+												 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	if (SPI_execute_plan(offsets_plan, args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "updating qoe.source_offsets failed");
 	return SPI_processed == (uint64) n;
@@ -993,6 +1019,7 @@ store_batch_once(BatchPartition *bp, int nbp, BatchCounts *counts)
 	for (int m = 0; m < nheld; m++)
 	{
 		rd_kafka_message_t *msg = held[m];
+		BatchPartition *part = batch_partition(bp, nbp, msg->partition);
 		QoeDecoded	decoded;
 
 		origins[m] = (QoeSource) {"kafka", cfg.topic, msg->partition, msg->offset};
@@ -1007,6 +1034,8 @@ store_batch_once(BatchPartition *bp, int nbp, BatchCounts *counts)
 		{
 			events[nevents + e] = decoded.events[e];
 			events[nevents + e].origin = m;
+			if (decoded.events[e].event_time > part->latest)
+				part->latest = decoded.events[e].event_time;
 		}
 		nevents += decoded.nevents;
 		if (decoded.nrejections > 0)
