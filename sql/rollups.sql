@@ -581,6 +581,47 @@ SELECT plays, playback_failure_rate, qoe_score, good_share
                        '{content_id}')
  WHERE content_id = 4246;
 
+-- Kafka partitions hold the closing point back (a watermark, doc/rollups.md
+-- Levels): the rows of qoe.source_offsets stand for a source's workers
+-- (none run here). The closing point is taken back to test it alone, and
+-- restored after.
+CREATE TABLE kept_closing AS SELECT closed_through FROM qoe.rollup_status;
+UPDATE qoe.rollup_status SET closed_through = '-infinity';
+CREATE FUNCTION closing() RETURNS interval LANGUAGE sql AS
+    $$ SELECT closed_through - to_timestamp((SELECT ms FROM rb) / 1000.0) FROM qoe.rollup_status $$;
+SELECT qoe.add_source('wm', 'localhost:9092', 'wm');
+INSERT INTO qoe.source_offsets (source, topic, partition, next_offset)
+VALUES ('wm', 'wm', 0, 0), ('wm', 'wm', 1, 0);
+-- two partitions assigned, nothing stored from them yet: an event at +3 h
+-- closes nothing (a worker that has not read them yet would store old events)
+SELECT accepted FROM qoe.ingest(rev('wm1', 'start', 3 * 3600000, '{"content_id":4248}'));
+SELECT refreshed(), closed_through FROM qoe.rollup_status;
+-- newest events stored: +1 h 1 min and +2 h; no window closes past the
+-- older less the lateness (+56 min, on a window boundary: +55 min)
+UPDATE qoe.source_offsets SET latest_event_time = to_timestamp((SELECT ms FROM rb) / 1000.0)
+       + CASE partition WHEN 0 THEN interval '1 hour 1 min' ELSE interval '2 hours' END;
+SELECT accepted FROM qoe.ingest(rev('wm1', 'heartbeat', 3 * 3600000 + 10000, '{"content_id":4248}'));
+SELECT refreshed(), closing();
+-- partition 0 stored nothing for longer than source_idle_timeout (30 s):
+-- partition 1 alone holds
+UPDATE qoe.source_offsets SET updated_at = now() - interval '31 s' WHERE partition = 0;
+SELECT accepted FROM qoe.ingest(rev('wm1', 'heartbeat', 3 * 3600000 + 20000, '{"content_id":4248}'));
+SELECT refreshed(), closing();
+-- a timeout of 0 turns the hold off: the latest window merged (+3 h) less
+-- the lateness
+UPDATE qoe.rollup_status SET source_idle_timeout = '0';
+SELECT accepted FROM qoe.ingest(rev('wm1', 'heartbeat', 3 * 3600000 + 30000, '{"content_id":4248}'));
+SELECT refreshed(), closing();
+-- the timeout is not negative
+\set VERBOSITY terse
+UPDATE qoe.rollup_status SET source_idle_timeout = '-1 s';
+\set VERBOSITY default
+UPDATE qoe.rollup_status SET source_idle_timeout = DEFAULT,
+       closed_through = (SELECT closed_through FROM kept_closing);
+SELECT qoe.drop_source('wm');
+DROP FUNCTION closing();
+DROP TABLE kept_closing;
+
 DROP VIEW group_writes;
 DROP TABLE writes_before;
 DROP FUNCTION group_counts(), fivemin_differing();

@@ -3,7 +3,8 @@
 # local mock Kafka, consumed into typed tables in one run on one throwaway
 # cluster by
 #   (a) the qoe_ext workers, 1 and then 2 per source (qoe.add_source), into
-#       qoe.viewing_events with sessions maintained;
+#       qoe.viewing_events with sessions maintained, each with the rollups
+#       off and on;
 #   (b) kcat -C | psql COPY into a staging table, then INSERT ... SELECT from
 #       json_to_record into a plain table with the same columns and indexes;
 #   (c) a Python consumer (confluent_kafka, json.loads per message,
@@ -16,7 +17,7 @@
 # (a) and (d) are skipped when the build has no Kafka workers.
 #
 # Every contender runs QOE_BENCH_RUNS times (default 3), in rounds (a1 with
-# the rollups off, a1, a2, b, c, d, then again), so that a drift of the
+# the rollups off, a1, a2 off, a2, b, c, d, then again), so that a drift of the
 # machine touches all of them; the table gives each one's median and
 # spread, the time to its first stored row apart from its rate, and the CPU
 # the mock broker used meanwhile (share of one core): a run where the local
@@ -349,6 +350,7 @@ for run in $(seq "$RUNS"); do
 	if [ "$have_workers" = t ]; then
 		run_workers 1 "$run" off
 		run_workers 1 "$run"
+		run_workers 2 "$run" off
 		run_workers 2 "$run"
 	fi
 	run_kcat "$run"
@@ -417,11 +419,13 @@ printf '  %-34s %9s %-14s %6s %9s %7s   %-14s %5s  %6s %6s %6s  %8s %7s\n' '' me
 	server worker launch 'on CPU' 'queued'
 row "(a) qoe_ext, 1 worker, rollups off" workers_1_off
 row "(a) qoe_ext, 1 worker" workers_1
+row "(a) qoe_ext, 2 workers, rollups off" workers_2_off
 row "(a) qoe_ext, 2 workers" workers_2
 row "(b) kcat | COPY + json_to_record" kcat_copy
 row "(c) Python confluent_kafka" python
 ratio "ratio rollups on / off, 1 worker:" workers_1 workers_1_off 0.75
 ratio "ratio workers(2) / workers(1):" workers_2 workers_1 1.6
+ratio "  the same, rollups off:" workers_2_off workers_1_off 1.6
 ratio "ratio workers(1) / kcat-COPY:" workers_1 kcat_copy 2
 ratio "ratio workers(2) / kcat-COPY:" workers_2 kcat_copy 2
 ratio "ratio workers(1) / Python:" workers_1 python 5

@@ -104,7 +104,7 @@ COMMENT ON COLUMN source_offsets.topic IS 'the topic the offset is in; a row lef
 COMMENT ON COLUMN source_offsets.partition IS 'Kafka partition number';
 COMMENT ON COLUMN source_offsets.updated_at IS 'start of the transaction that last stored the offset';
 COMMENT ON COLUMN source_offsets.latest_event_time IS
-    'the newest event time (the events'' timestamp) stored from the partition; NULL before its first stored event. Until the partition has stored nothing for qoe.rollup_status.source_idle_timeout, qoe.refresh_rollups() closes no window past it less the allowed lateness (doc/rollups.md, Levels)';
+    'the newest event time (the events'' timestamp) stored from the partition; NULL before its first stored event. Until the partition has stored nothing for qoe.rollup_status.source_idle_timeout, qoe.refresh_rollups() closes no window past it less the allowed lateness, and none at all while it is NULL (doc/rollups.md, Levels)';
 COMMENT ON CONSTRAINT source_offsets_pkey ON source_offsets IS 'One offset per source and partition';
 COMMENT ON INDEX source_offsets_pkey IS 'Key of qoe.source_offsets';
 COMMENT ON CONSTRAINT source_offsets_source_fkey ON source_offsets IS 'Offsets belong to a source and are dropped with it';
@@ -166,12 +166,12 @@ CREATE FUNCTION source_workers(OUT source text, OUT worker_index integer, OUT pi
                                OUT bytes bigint, OUT dead_letters bigint,
                                OUT events_last_minute bigint, OUT last_stored_at timestamptz,
                                OUT last_error text, OUT last_error_at timestamptz,
-                               OUT stalled text)
+                               OUT stalled text, OUT fenced_batches bigint, OUT restarts bigint)
     RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'qoe_source_workers'
     LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION source_workers() IS
-    'One row per Kafka worker slot of this database, from shared memory; counters since the server started; stalled: why one of its partitions stopped (its stored offset is out of the topic''s range), NULL if none did';
+    'One row per Kafka worker slot of this database, from shared memory; counters since the server started (a slot is new when its source changes); stalled: why one of its partitions stopped (its stored offset is out of the topic''s range), NULL if none did; fenced_batches: batches the offset fence refused (another worker had stored their partitions); restarts: times the launcher restarted the worker after it exited';
 
 CREATE FUNCTION source_watermarks(OUT source text, OUT partition integer,
                                   OUT high_watermark bigint, OUT stalled boolean)
@@ -217,7 +217,9 @@ CREATE VIEW source_status AS
            coalesce(w.dead_letters, 0) AS dead_letters,
            p.lag,
            w.last_error,
-           w.last_error_at
+           w.last_error_at,
+           coalesce(w.fenced_batches, 0) AS fenced_batches,
+           coalesce(w.restarts, 0) AS restarts
       FROM sources s
       LEFT JOIN LATERAL (
           SELECT array_agg(DISTINCT sw.state ORDER BY sw.state) AS states,
@@ -231,7 +233,9 @@ CREATE VIEW source_status AS
                          OR sw.stalled IS NOT NULL) AS failing,
                  coalesce((array_agg(sw.stalled ORDER BY sw.worker_index) FILTER (WHERE sw.stalled IS NOT NULL))[1],
                           (array_agg(sw.last_error ORDER BY sw.last_error_at DESC NULLS LAST))[1]) AS last_error,
-                 max(sw.last_error_at) AS last_error_at
+                 max(sw.last_error_at) AS last_error_at,
+                 sum(sw.fenced_batches)::bigint AS fenced_batches,
+                 sum(sw.restarts)::bigint AS restarts
             FROM source_workers() sw
            WHERE sw.source = s.name
           HAVING count(*) > 0
@@ -254,6 +258,8 @@ COMMENT ON COLUMN source_status.dead_letters IS 'dead letters written since the 
 COMMENT ON COLUMN source_status.lag IS 'messages in Kafka not yet stored, over all partitions (qoe.source_partitions.lag); NULL when unknown';
 COMMENT ON COLUMN source_status.last_error IS 'the last error (Kafka or database), a stopped partition''s first; NULL when none';
 COMMENT ON COLUMN source_status.last_error_at IS 'when the last error happened; NULL when none';
+COMMENT ON COLUMN source_status.fenced_batches IS 'batches refused by the offset fence (another worker had stored their partitions: one of a previous launcher, or of the source before its workers changed), since the source last changed; more than a few means workers fight over partitions';
+COMMENT ON COLUMN source_status.restarts IS 'times the launcher restarted a worker that exited (crashed, terminated, or failed to start), since the source last changed; a growing count is a crash loop';
 
 -- The unknown-source error of start/stop/drop.
 CREATE FUNCTION raise_unknown_source(name text)

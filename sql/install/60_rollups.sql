@@ -144,7 +144,7 @@ COMMENT ON COLUMN qoe.rollup_status.closed_through IS
 COMMENT ON COLUMN qoe.rollup_status.allowed_lateness IS
     'How far behind the latest 5-minute window merged the windows close (closed_through, then levels_through): events later than this change closed windows, whose level windows are rebuilt (qoe.rollup_levels_pending)';
 COMMENT ON COLUMN qoe.rollup_status.source_idle_timeout IS
-    'How long after it last stored a batch a Kafka partition still holds the closing point back: closed_through follows the latest window merged, but no further than the newest event stored from any partition that stored within this interval (qoe.source_offsets.latest_event_time), less allowed_lateness; 0 turns the hold off';
+    'How long after it last stored a batch (or was assigned to a worker) a Kafka partition still holds the closing point back: closed_through follows the latest window merged, but no further than the newest event stored from any partition that stored within this interval (qoe.source_offsets.latest_event_time), less allowed_lateness, and stays while such a partition has stored no event yet; 0 turns the hold off';
 COMMENT ON CONSTRAINT rollup_status_idle_timeout ON qoe.rollup_status IS 'The idle timeout is not negative';
 COMMENT ON COLUMN qoe.rollup_status.last_level_rows IS 'Rows of qoe.qoe_rollups the latest successful qoe.refresh_rollup_levels() wrote or removed';
 COMMENT ON CONSTRAINT rollup_status_lateness ON qoe.rollup_status IS 'The allowed lateness is not negative';
@@ -739,18 +739,19 @@ BEGIN
     -- the windows closed now: lateness counts from the latest window merged
     -- (event time: history loaded fast closes its windows as it goes), but
     -- from no later than the newest event stored from any Kafka partition
-    -- that stored within the idle timeout (a watermark, the minimum over the
-    -- inputs: with two workers minutes of event time apart, what the slower
-    -- one stores next would all be late, its groups' level windows built
-    -- again and again), at most now() (an event stamped ahead), on a window
-    -- boundary, forward only
-    SELECT min(o.latest_event_time) INTO behind
+    -- that stored (or was assigned) within the idle timeout, and not at all
+    -- while such a partition has stored no event yet (a watermark, the
+    -- minimum over the inputs: with two workers minutes of event time
+    -- apart, what the slower one stores next would all be late, its groups'
+    -- level windows built again and again), at most now() (an event stamped
+    -- ahead), on a window boundary, forward only
+    SELECT min(coalesce(o.latest_event_time, '-infinity')) INTO behind
       FROM qoe.source_offsets o
      WHERE o.updated_at > now() - idle_timeout;
     UPDATE qoe.rollup_status
        SET last_run = clock_timestamp(),
            last_windows = coalesce(cardinality(g.windows), 0),
-           closed_through = CASE WHEN g.latest IS NULL THEN closed
+           closed_through = CASE WHEN g.latest IS NULL OR behind = '-infinity' THEN closed
                                  ELSE greatest(closed, date_bin('5 min', least(g.latest, behind, now()) - lateness, origin)) END
     RETURNING levels_through, closed_through INTO built, closed;
     IF build_levels THEN

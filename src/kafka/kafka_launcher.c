@@ -400,6 +400,9 @@ reconcile(void)
 							slot->worker_index, slot->source, l->backoff_ms)));
 			l->backoff_ms = Min(l->backoff_ms * 2, MAX_BACKOFF_MS);
 			set_slot_state(i, QOE_WS_RESTARTING);
+			LWLockAcquire(qoe_kafka_shared->lock, LW_EXCLUSIVE);
+			slot->restarts++;
+			LWLockRelease(qoe_kafka_shared->lock);
 		}
 		if (l->handle == NULL)
 		{

@@ -114,6 +114,15 @@ qoe_slot_count_batch(QoeWorkerSlot *slot, int64 events, int64 messages, int64 by
 	LWLockRelease(qoe_kafka_shared->lock);
 }
 
+/* A batch the offset fence refused (qoe.source_workers().fenced_batches). */
+void
+qoe_slot_count_fenced(QoeWorkerSlot *slot)
+{
+	LWLockAcquire(qoe_kafka_shared->lock, LW_EXCLUSIVE);
+	slot->fenced_batches++;
+	LWLockRelease(qoe_kafka_shared->lock);
+}
+
 /* Events stored in the last full minute; the caller holds the lock. */
 int64
 qoe_slot_events_last_minute(const QoeWorkerSlot *slot)

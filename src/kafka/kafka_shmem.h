@@ -54,6 +54,8 @@ typedef struct QoeWorkerSlot
 	int64		messages;
 	int64		bytes;
 	int64		dead_letters;
+	int64		fenced_batches; /* refused: another worker stored their partitions */
+	int64		restarts;		/* by the launcher, after the worker exited */
 	TimestampTz last_stored_at; /* last batch that stored something */
 	char		last_error[QOE_ERROR_LEN];
 	TimestampTz last_error_at;
@@ -88,6 +90,7 @@ extern void qoe_slot_set_error(QoeWorkerSlot *slot, const char *message);
 extern void qoe_slot_set_stalled(QoeWorkerSlot *slot, const char *message);
 extern void qoe_slot_count_batch(QoeWorkerSlot *slot, int64 events, int64 messages,
 								 int64 bytes, int64 dead_letters);
+extern void qoe_slot_count_fenced(QoeWorkerSlot *slot);
 extern int64 qoe_slot_events_last_minute(const QoeWorkerSlot *slot);
 extern const char *qoe_worker_state_name(QoeWorkerState state);
 

@@ -418,8 +418,8 @@ qoe_source_workers(PG_FUNCTION_ARGS)
 	for (int i = 0; i < n; i++)
 	{
 		const QoeWorkerSlot *s = &slots[i];
-		Datum		values[14];
-		bool		nulls[14] = {0};
+		Datum		values[16];
+		bool		nulls[16] = {0};
 
 		values[0] = CStringGetTextDatum(s->source);
 		values[1] = Int32GetDatum(s->worker_index);
@@ -440,6 +440,8 @@ qoe_source_workers(PG_FUNCTION_ARGS)
 		nulls[12] = s->last_error_at == 0;
 		values[13] = CStringGetTextDatum(s->stalled);
 		nulls[13] = s->stalled[0] == '\0';
+		values[14] = Int64GetDatum(s->fenced_batches);
+		values[15] = Int64GetDatum(s->restarts);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

@@ -478,7 +478,7 @@ record_starts(PartitionState **parts, const int64 *starts, int n)
 							  "   FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4)) AS b(partition, next_offset)"
 							  " ON CONFLICT (source, partition) DO UPDATE"
 							  " SET topic = excluded.topic, next_offset = excluded.next_offset,"
-							  "     updated_at = pg_catalog.now()"
+							  "     updated_at = pg_catalog.now(), latest_event_time = NULL"
 							  " WHERE o.topic OPERATOR(pg_catalog.<>) excluded.topic",
 							  4, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "recording start offsets in qoe.source_offsets failed");
@@ -1145,6 +1145,7 @@ store_batch(void)
 					(errmsg("qoe_ext source \"%s\": the stored offsets moved under a batch of %d messages; rereading them",
 							cfg.name, nheld),
 					 errdetail("Another worker stored these partitions meanwhile: one of a previous launcher, or of the source before its workers changed.")));
+			qoe_slot_count_fenced(slot);
 			reseek_to_stored_offsets();
 			break;
 		}

@@ -8,12 +8,17 @@
 #    partition stops with an error naming it and both offsets, the others
 #    keep flowing; the operator's documented fix (set the row, restart the
 #    source) resumes it.
+# 3. A batch whose partition another writer stored meanwhile (a test session
+#    moves its row of qoe.source_offsets while the batch waits for it): the
+#    fence refuses it, qoe.source_status counts it in fenced_batches, and
+#    the worker goes on from the new offset; a terminated worker is counted
+#    in restarts.
 set -eu
 export QOE_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$QOE_ROOT/test/lib/cluster.sh"
 . "$QOE_ROOT/test/lib/kafka.sh"
 . "$QOE_ROOT/test/lib/kafka_source.sh"
-qoe_kafka_test_start lat:2 oor:3
+qoe_kafka_test_start lat:2 oor:3 fence:1
 qoe_kafka_events "$WORK/events.ndjson" 60 111
 
 # ---- 1. latest, failing first batches
@@ -81,3 +86,31 @@ qoe_wait_for 30 "SELECT state FROM qoe.source_status WHERE name = 'oor'" running
 got=$(psql -qXAt -c "SELECT count(*) FROM qoe.viewing_events")
 [ "$got" = 60 ] || { echo "$got events stored of the 60 produced"; exit 1; }
 echo "part 2: the stopped partition was shown, the others flowed, and it resumed after the fix"
+
+# ---- 3. a fenced batch and a restart, counted
+qoe_kafka_events "$WORK/fence.ndjson" 20 113
+psql -qX -v ON_ERROR_STOP=1 -c "SELECT qoe.add_source('fence', '$QOE_KAFKA_BROKERS', 'fence', flush_interval_ms => 10)" >/dev/null
+head -n 10 "$WORK/fence.ndjson" | qoe_kafka_produce fence
+qoe_wait_for 30 "SELECT next_offset FROM qoe.source_offsets WHERE source = 'fence'" 10
+# "another worker" stores offsets 10 to 14, committing once this worker's
+# batch of them waits for the row
+mkfifo "$WORK/other"
+psql -qX -v ON_ERROR_STOP=1 <"$WORK/other" >/dev/null &
+other=$!
+exec 3>"$WORK/other"
+echo "BEGIN; UPDATE qoe.source_offsets SET next_offset = 15 WHERE source = 'fence';" >&3
+sed -n 11,15p "$WORK/fence.ndjson" | qoe_kafka_produce fence
+qoe_wait_for 30 "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'qoe_ext worker'
+                  AND wait_event_type = 'Lock'" 1
+echo "COMMIT;" >&3
+exec 3>&-
+wait $other
+qoe_wait_for 30 "SELECT fenced_batches FROM qoe.source_status WHERE name = 'fence'" 1
+tail -n 5 "$WORK/fence.ndjson" | qoe_kafka_produce fence
+qoe_wait_for 30 "SELECT next_offset FROM qoe.source_offsets WHERE source = 'fence'" 20
+got=$(psql -qXAt -c "SELECT count(*) FROM qoe.viewing_events")
+[ "$got" = 75 ] || { echo "$got events stored, expected 75 (the fenced batch's 5 were the other writer's)"; exit 1; }
+pid=$(psql -qXAt -c "SELECT pids[1] FROM qoe.source_status WHERE name = 'fence'")
+psql -qXAt -c "SELECT pg_terminate_backend($pid)" >/dev/null
+qoe_wait_for 30 "SELECT restarts, state, pids[1] <> $pid FROM qoe.source_status WHERE name = 'fence'" "1|running|t"
+echo "part 3: the fenced batch and the restart were counted in qoe.source_status"
