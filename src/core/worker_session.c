@@ -167,6 +167,12 @@ qoe_child_stop(QoeChild *child)
 		TerminateBackgroundWorker(child->handle);
 }
 
+void
+qoe_worker_report_stats(void)
+{
+	(void) pgstat_report_stat(true);
+}
+
 ErrorData *
 qoe_run_own_transaction(const char *activity, void (*fn) (void *arg), void *arg)
 {
@@ -202,6 +208,7 @@ qoe_run_own_transaction(const char *activity, void (*fn) (void *arg), void *arg)
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(cxt);
+	qoe_worker_report_stats();
 	pgstat_report_activity(STATE_IDLE, NULL);
 	return caught;
 }

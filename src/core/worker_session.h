@@ -48,6 +48,17 @@ extern void qoe_worker_connect_as_role(const char *appname);
 extern ErrorData *qoe_run_own_transaction(const char *activity,
 										  void (*fn) (void *arg), void *arg);
 
+/*
+ * After a background process's transaction: send its table statistics (rows
+ * inserted, updated, deleted) to the cumulative statistics. A regular
+ * backend does so when it goes idle; a background worker only when it calls
+ * this or exits, so without it autovacuum never saw what the workers, merges
+ * and jobs wrote, and never vacuumed or analyzed for it. Forced: these
+ * processes may idle for long after a transaction, with nothing to flush
+ * what a rate-limited report left pending.
+ */
+extern void qoe_worker_report_stats(void);
+
 /* The supervisor's look at its children, and their restart delay. */
 #define QOE_SUPERVISE_MS 10000
 

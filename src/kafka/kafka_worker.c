@@ -62,6 +62,7 @@
 
 #include "core/catalog.h"
 #include "core/commit_wake.h"
+#include "core/worker_session.h"
 #include "ingest/dead_letters.h"
 #include "ingest/event_decode.h"
 #include "ingest/event_writer.h"
@@ -285,6 +286,7 @@ commit_xact(void)
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(caller_cxt);
+	qoe_worker_report_stats();
 	report_activity(STATE_IDLE, "waiting for messages");
 }
 
@@ -293,6 +295,7 @@ abort_xact(void)
 {
 	AbortCurrentTransaction();
 	MemoryContextSwitchTo(caller_cxt);
+	qoe_worker_report_stats();
 	report_activity(STATE_IDLE, "waiting for messages");
 }
 

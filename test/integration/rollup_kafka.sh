@@ -30,3 +30,12 @@ b=$(windows reference)
 echo "kafka:     $a"
 echo "reference: $b"
 [ "$a" = "$b" ] || { echo "session windows differ from qoe.ingest of the same events"; exit 1; }
+
+# the workers' and the merge's writes reach the cumulative statistics while
+# they run (a background worker reports them only when asked to, or at its
+# exit), so autovacuum and autoanalyze see them
+stats="SELECT (SELECT n_tup_ins > 0 FROM pg_stat_user_tables WHERE relid = 'qoe.sessions'::regclass)
+              AND (SELECT n_tup_del > 0 FROM pg_stat_user_tables WHERE relid = 'qoe.session_window_deltas'::regclass)
+              AND (SELECT n_tup_ins > 0 FROM pg_stat_user_tables WHERE relid = 'qoe.qoe_5min'::regclass)"
+qoe_wait_for 10 "$stats" t
+echo "statistics: the workers' and the merge's writes are counted while they run"
