@@ -83,11 +83,7 @@ owner=$(psql -qXAt -c "SELECT pid FROM qoe.source_workers() WHERE source = 'zomb
 head -n 1000 "$WORK/zombie.ndjson" | with_garbage /dev/stdin | qoe_kafka_produce zombie
 qoe_wait_for 30 "SELECT next_offset FROM qoe.source_offsets WHERE source = 'zombie'" 1100
 
-PGAPPNAME=locker psql -qX -c "BEGIN; LOCK qoe.sessions IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(600)" \
-	>/dev/null 2>&1 &
-locker=$!
-qoe_wait_for 10 "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
-                  WHERE a.application_name = 'locker' AND l.relation = 'qoe.sessions'::regclass AND l.granted" 1
+qoe_hold "LOCK qoe.sessions IN ACCESS EXCLUSIVE MODE"
 tail -n 1000 "$WORK/zombie.ndjson" | with_garbage /dev/stdin | qoe_kafka_produce zombie
 blocked="SELECT string_agg(pid::text, ',' ORDER BY pid) FROM pg_stat_activity
           WHERE backend_type = 'qoe_ext worker' AND wait_event_type = 'Lock'"
@@ -101,8 +97,7 @@ psql -qX -v ON_ERROR_STOP=1 -c "UPDATE qoe.sources SET updated_at = now() WHERE 
 qoe_wait_for 60 "SELECT count(*) FROM pg_stat_activity
                   WHERE backend_type = 'qoe_ext worker' AND wait_event_type = 'Lock' AND pid <> $owner" 1
 echo "the next launcher's worker read the same messages and blocked too: releasing the lock"
-psql -qXAt -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'locker'" >/dev/null
-wait $locker || true
+qoe_release
 qoe_wait_for 60 "SELECT next_offset FROM qoe.source_offsets WHERE source = 'zombie'" 2200
 # the zombie exits once its batch has ended (stored or refused)
 qoe_wait_for 30 "SELECT count(*) FROM pg_stat_activity WHERE pid = $owner" 0

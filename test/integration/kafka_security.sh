@@ -135,13 +135,11 @@ psql -qX -v ON_ERROR_STOP=1 -c "SELECT qoe.drop_source('evil')" >/dev/null
 
 # SIGTERM ends the launcher while it waits for a lock on qoe.sources
 launcher=$(psql -qXAt -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'qoe_ext launcher'")
-psql -qX -c "BEGIN" -c "LOCK qoe.sources" -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
-locker=$!
+qoe_hold "LOCK qoe.sources"
 qoe_wait_for 30 "SELECT wait_event_type FROM pg_stat_activity WHERE pid = $launcher" Lock
 psql -qXAt -c "SELECT pg_terminate_backend($launcher)" >/dev/null
 qoe_wait_for 5 "SELECT count(*) FROM pg_stat_activity WHERE pid = $launcher" 0
-kill $locker
-wait $locker 2>/dev/null || true
+qoe_release
 # the supervisor starts a new launcher, and the worker is back
 qoe_wait_for 60 "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'qoe_ext launcher' AND pid <> $launcher" 1
 qoe_wait_for 60 "SELECT state, workers_running FROM qoe.source_status" "running|1"

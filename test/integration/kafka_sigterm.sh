@@ -19,13 +19,8 @@ psql -qX -v ON_ERROR_STOP=1 -c "SELECT qoe.add_source('sig', '$QOE_KAFKA_BROKERS
 qoe_wait_for 30 "SELECT state FROM qoe.source_status" running
 
 # ---- 1. a lock wait
-PGAPPNAME=locker psql -qX -c "BEGIN; LOCK qoe.sessions IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(600)" \
-	>/dev/null 2>&1 &
-locker=$!
-# the event only once the lock is held: a worker quicker than the locker would store it
-qoe_wait_for 30 "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
-                 WHERE a.application_name = 'locker' AND l.granted
-                   AND l.relation = 'qoe.sessions'::regclass AND l.mode = 'AccessExclusiveLock'" 1
+# the event only once the lock is held: a worker quicker than the holder would store it
+qoe_hold "LOCK qoe.sessions IN ACCESS EXCLUSIVE MODE"
 head -n 1 "$WORK/events.ndjson" | qoe_kafka_produce events
 qoe_wait_for 30 "$waiting" Lock/relation
 pid=$(psql -qXAt -c "$worker_pid")
@@ -38,8 +33,7 @@ pid=$(psql -qXAt -c "SELECT pids[1] FROM qoe.source_status")
 psql -qXAt -c "SELECT qoe.stop_source('sig')" >/dev/null
 qoe_wait_for 10 "SELECT count(*) FROM pg_stat_activity WHERE pid = $pid" 0
 echo "qoe.stop_source ended worker $pid in its lock wait"
-psql -qXAt -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'locker'" >/dev/null
-wait $locker || true
+qoe_release
 psql -qXAt -c "SELECT qoe.start_source('sig')" >/dev/null
 qoe_wait_for 30 "$QOE_STORED_SQL" 1
 [ "$(psql -qXAt -c 'SELECT count(*) FROM qoe.viewing_events')" = 1 ] || { echo "the event is not stored once"; exit 1; }

@@ -35,11 +35,7 @@ want=$(at 0)
 [ "$got" = "$want,$want" ] || { echo "latest_event_time: $got, expected $want for both partitions"; exit 1; }
 
 # partition 1's worker stores its next batch only when this session ends
-psql -qX -v ON_ERROR_STOP=1 -c "BEGIN" \
-	-c "SELECT FROM qoe.source_offsets WHERE source = 'wm' AND partition = 1 FOR UPDATE" \
-	-c "SET application_name = 'holder'" -c "SELECT pg_sleep(120)" >/dev/null 2>&1 &
-holder=$!
-qoe_wait_for 10 "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'holder' AND wait_event = 'PgSleep'" 1
+qoe_hold "SELECT FROM qoe.source_offsets WHERE source = 'wm' AND partition = 1 FOR UPDATE"
 event b 1 heartbeat 60000 | qoe_kafka_produce wm -p 1
 qoe_wait_for 20 "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'qoe_ext worker'
                     AND wait_event_type = 'Lock'" 1
@@ -54,8 +50,7 @@ want=$(at '-6 min')   # T's window less the allowed lateness (5 min)
 	{ echo "with partition 1 behind at T, the windows closed through $got, expected $want"; exit 1; }
 echo "partition 1 behind: closed through $got (partition 0 half an hour ahead)"
 
-psql -qX -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'holder'" >/dev/null
-wait $holder || true
+qoe_release
 qoe_wait_for 30 "$QOE_STORED_SQL" 4
 qoe_wait_for 20 "SELECT count(*) FROM qoe.session_window_deltas" 0
 late=$(psql -qXAt -c "SELECT count(*) FROM qoe.rollup_levels_pending")

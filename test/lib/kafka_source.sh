@@ -5,6 +5,7 @@
 #   qoe_reference_ingest DB FILE         the same events through qoe.ingest, in DB
 #   qoe_sessions_digest [DB]             count and md5 of qoe.sessions
 #   qoe_events_summary [DB]              count(*) and count of distinct (session_id, event_id)
+#   qoe_hold SQL / qoe_release           a transaction that ran SQL (takes locks) kept open / ended
 
 qoe_wait_for() {
 	local timeout=$1 sql=$2 expected=$3 got="" deadline=$((SECONDS + $1))
@@ -44,6 +45,21 @@ qoe_sessions_digest() {
 qoe_events_summary() {
 	psql -qXAt -d "${1:-$PGDATABASE}" -v ON_ERROR_STOP=1 -c "
 	    SELECT count(*), count(DISTINCT (session_id, event_id)) FROM qoe.viewing_events"
+}
+
+# A session (application_name qoe_holder) runs SQL in a transaction and keeps
+# it open, holding its locks, until qoe_release cancels it; qoe_hold returns
+# once SQL has run.
+qoe_hold() {
+	PGAPPNAME=qoe_holder psql -qX -v ON_ERROR_STOP=1 -c "BEGIN" -c "$1" -c "SELECT pg_sleep(600)" >/dev/null 2>&1 &
+	QOE_HOLDER=$!
+	qoe_wait_for 30 "SELECT count(*) FROM pg_stat_activity
+	                  WHERE application_name = 'qoe_holder' AND wait_event = 'PgSleep'" 1
+}
+
+qoe_release() {
+	psql -qXAt -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'qoe_holder'" >/dev/null
+	wait "$QOE_HOLDER" || true
 }
 
 # Server restarts for the crash tests.
