@@ -539,6 +539,15 @@ BEGIN
     -- one merge at a time; writers only append to qoe.session_window_deltas
     SELECT closed_through, allowed_lateness, source_idle_timeout INTO closed, lateness, idle_timeout
       FROM qoe.rollup_status FOR UPDATE;
+    -- how far every Kafka partition that stored (or was assigned) within the
+    -- idle timeout has stored (-infinity: one has stored no event yet), read
+    -- before the deltas are taken: a batch committed in between (each
+    -- statement has its own snapshot) has its deltas taken, not its event
+    -- time counted; read after, its event time could close the windows of
+    -- deltas this merge did not take
+    SELECT min(coalesce(o.latest_event_time, '-infinity')) INTO behind
+      FROM qoe.source_offsets o
+     WHERE o.updated_at > now() - idle_timeout;
     -- the committed deltas, summed per session, window and attributes, added
     -- to the stored row of that key in place (or stored as a new row)
     WITH taken AS (DELETE FROM qoe.session_window_deltas RETURNING *),
@@ -739,15 +748,12 @@ BEGIN
     -- the windows closed now: lateness counts from the latest window merged
     -- (event time: history loaded fast closes its windows as it goes), but
     -- from no later than the newest event stored from any Kafka partition
-    -- that stored (or was assigned) within the idle timeout, and not at all
-    -- while such a partition has stored no event yet (a watermark, the
-    -- minimum over the inputs: with two workers minutes of event time
-    -- apart, what the slower one stores next would all be late, its groups'
-    -- level windows built again and again), at most now() (an event stamped
-    -- ahead), on a window boundary, forward only
-    SELECT min(coalesce(o.latest_event_time, '-infinity')) INTO behind
-      FROM qoe.source_offsets o
-     WHERE o.updated_at > now() - idle_timeout;
+    -- that stored (or was assigned) within the idle timeout (behind, above),
+    -- and not at all while such a partition has stored no event yet (a
+    -- watermark, the minimum over the inputs: partitions consumed unevenly,
+    -- one worker behind another, and what the slower ones store next would
+    -- be late, their groups' level windows built again and again), at most
+    -- now() (an event stamped ahead), on a window boundary, forward only
     UPDATE qoe.rollup_status
        SET last_run = clock_timestamp(),
            last_windows = coalesce(cardinality(g.windows), 0),
