@@ -184,24 +184,31 @@ run_source() {
 		topic => '$topic', group_id => 'bench.$name.$$', workers => $workers, batch_size => $BATCH,
 		flush_interval_ms => $flush, start_position => 'earliest', properties => '$properties'::jsonb)" >/dev/null
 }
-# Polls from the shell, one short transaction per look: a waiting loop inside
-# one statement would hold back the xmin horizon, so no session row version
-# could be pruned while the workers run, and they would slow down.
+# Polls with one short transaction per look, from one psql session kept
+# open (a coprocess): a waiting loop inside one statement would hold back
+# the xmin horizon, so no session row version could be pruned while the
+# workers run, and they would slow down; a psql started per look (10 a
+# second, a process and a backend each) took CPU from the workers.
 declare -A worker_waits
 wait_source() {
 	local name=$1 total=$2 stored=0 deadline=$((SECONDS + 600)) waits w
 	t_first=""
+	coproc LOOK { psql -qXAt -F ' ' -v ON_ERROR_STOP=1; }
 	while [ $SECONDS -lt $deadline ]; do
-		read -r stored waits <<<"$(psql -qXAt -F ' ' -c "SELECT coalesce(sum(next_offset), 0),
-			(SELECT string_agg(CASE WHEN state <> 'active' THEN 'idle' ELSE coalesce(wait_event_type || ':' || wait_event, 'CPU') END, ' ')
-			   FROM pg_stat_activity WHERE backend_type = 'qoe_ext worker')
-			FROM qoe.source_offsets WHERE source = '$name'")"
+		echo "SELECT coalesce(sum(next_offset), 0),
+			coalesce((SELECT string_agg(CASE WHEN state <> 'active' THEN 'idle' ELSE coalesce(wait_event_type || ':' || wait_event, 'CPU') END, ' ')
+			   FROM pg_stat_activity WHERE backend_type = 'qoe_ext worker'), '')
+			FROM qoe.source_offsets WHERE source = '$name';" >&"${LOOK[1]}"
+		read -r -t 30 stored waits <&"${LOOK[0]}" || { echo "the look at source $name failed" >&2; return 1; }
 		for w in $waits; do worker_waits[$w]=$((${worker_waits[$w]:-0} + 1)); done
 		[ -z "$t_first" ] && [ "$stored" -gt 0 ] && t_first=$(now_s)
 		[ "$stored" -ge "$total" ] && break
 		sleep 0.1
 	done
 	t_done=$(now_s)
+	local look_pid=${LOOK_PID:-}
+	eval "exec ${LOOK[1]}>&-"
+	[ -z "$look_pid" ] || wait "$look_pid" || true
 	if [ "$stored" -lt "$total" ]; then
 		echo "source $name stored $stored of $total events within 600 s:" >&2
 		psql -qX -c "SELECT * FROM qoe.source_status" >&2
