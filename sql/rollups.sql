@@ -587,6 +587,7 @@ SELECT plays, playback_failure_rate, qoe_score, good_share
 -- restored after.
 CREATE TABLE kept_closing AS SELECT closed_through FROM qoe.rollup_status;
 UPDATE qoe.rollup_status SET closed_through = '-infinity';
+UPDATE qoe.rollup_status SET source_idle_timeout = '1 day';
 CREATE FUNCTION closing() RETURNS interval LANGUAGE sql AS
     $$ SELECT closed_through - to_timestamp((SELECT ms FROM rb) / 1000.0) FROM qoe.rollup_status $$;
 SELECT qoe.add_source('wm', 'localhost:9092', 'wm');
@@ -602,9 +603,10 @@ UPDATE qoe.source_offsets SET latest_event_time = to_timestamp((SELECT ms FROM r
        + CASE partition WHEN 0 THEN interval '1 hour 1 min' ELSE interval '2 hours' END;
 SELECT accepted FROM qoe.ingest(rev('wm1', 'heartbeat', 3 * 3600000 + 10000, '{"content_id":4248}'));
 SELECT refreshed(), closing();
--- partition 0 stored nothing for longer than source_idle_timeout (30 s):
--- partition 1 alone holds
-UPDATE qoe.source_offsets SET updated_at = now() - interval '31 s' WHERE partition = 0;
+-- partition 0 showed no progress for longer than source_idle_timeout (a
+-- day here, so that a slow run does not idle the others): partition 1
+-- alone holds
+UPDATE qoe.source_offsets SET event_time_at = now() - interval '2 days' WHERE partition = 0;
 SELECT accepted FROM qoe.ingest(rev('wm1', 'heartbeat', 3 * 3600000 + 20000, '{"content_id":4248}'));
 SELECT refreshed(), closing();
 -- a timeout of 0 turns the hold off: the latest window merged (+3 h) less

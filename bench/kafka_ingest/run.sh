@@ -207,8 +207,7 @@ wait_source() {
 	done
 	t_done=$(now_s)
 	local look_pid=${LOOK_PID:-}
-	eval "exec ${LOOK[1]}>&-"
-	[ -z "$look_pid" ] || wait "$look_pid" || true
+	[ -z "$look_pid" ] || { eval "exec ${LOOK[1]}>&-"; wait "$look_pid" || true; }
 	if [ "$stored" -lt "$total" ]; then
 		echo "source $name stored $stored of $total events within 600 s:" >&2
 		psql -qX -c "SELECT * FROM qoe.source_status" >&2

@@ -94,6 +94,7 @@ CREATE TABLE source_offsets (
     next_offset bigint      NOT NULL,
     updated_at  timestamptz NOT NULL DEFAULT now(),
     latest_event_time timestamptz,
+    event_time_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (source, partition)
 );
 COMMENT ON TABLE source_offsets IS
@@ -104,7 +105,9 @@ COMMENT ON COLUMN source_offsets.topic IS 'the topic the offset is in; a row lef
 COMMENT ON COLUMN source_offsets.partition IS 'Kafka partition number';
 COMMENT ON COLUMN source_offsets.updated_at IS 'start of the transaction that last stored the offset';
 COMMENT ON COLUMN source_offsets.latest_event_time IS
-    'the newest event time (the events'' timestamp) stored from the partition; NULL before its first stored event. Until the partition has stored nothing for qoe.rollup_status.source_idle_timeout, qoe.refresh_rollups() closes no window past it less the allowed lateness, and none at all while it is NULL (doc/rollups.md, Levels)';
+    'the newest event time (the events'' timestamp) stored from the partition; NULL before its first stored event. Until event_time_at is older than qoe.rollup_status.source_idle_timeout, qoe.refresh_rollups() closes no window past it less the allowed lateness, and none at all while it is NULL (doc/rollups.md, Levels)';
+COMMENT ON COLUMN source_offsets.event_time_at IS
+    'when the partition last showed its event-time progress: a batch stored events of it (not one of dead letters only), or a worker took it (assignment, restart); after qoe.rollup_status.source_idle_timeout with neither, it no longer holds the rollups'' windows open';
 COMMENT ON CONSTRAINT source_offsets_pkey ON source_offsets IS 'One offset per source and partition';
 COMMENT ON INDEX source_offsets_pkey IS 'Key of qoe.source_offsets';
 COMMENT ON CONSTRAINT source_offsets_source_fkey ON source_offsets IS 'Offsets belong to a source and are dropped with it';
@@ -171,7 +174,7 @@ CREATE FUNCTION source_workers(OUT source text, OUT worker_index integer, OUT pi
     AS 'MODULE_PATHNAME', 'qoe_source_workers'
     LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION source_workers() IS
-    'One row per Kafka worker slot of this database, from shared memory; counters since the server started (a slot is new when its source changes); stalled: why one of its partitions stopped (its stored offset is out of the topic''s range), NULL if none did; fenced_batches: batches the offset fence refused (another worker had stored their partitions); restarts: times the launcher restarted the worker after it exited';
+    'One row per Kafka worker slot of this database, from shared memory; counters since the server started (a slot is new when its source changes or a launcher starts); stalled: why one of its partitions stopped (its stored offset is out of the topic''s range), NULL if none did; fenced_batches: batches the offset fence refused (another worker had stored their partitions); restarts: times the launcher restarted the worker after it exited';
 
 CREATE FUNCTION source_watermarks(OUT source text, OUT partition integer,
                                   OUT high_watermark bigint, OUT stalled boolean)
@@ -258,8 +261,8 @@ COMMENT ON COLUMN source_status.dead_letters IS 'dead letters written since the 
 COMMENT ON COLUMN source_status.lag IS 'messages in Kafka not yet stored, over all partitions (qoe.source_partitions.lag); NULL when unknown';
 COMMENT ON COLUMN source_status.last_error IS 'the last error (Kafka or database), a stopped partition''s first; NULL when none';
 COMMENT ON COLUMN source_status.last_error_at IS 'when the last error happened; NULL when none';
-COMMENT ON COLUMN source_status.fenced_batches IS 'batches refused by the offset fence (another worker had stored their partitions: one of a previous launcher, or of the source before its workers changed), since the source last changed; more than a few means workers fight over partitions';
-COMMENT ON COLUMN source_status.restarts IS 'times the launcher restarted a worker that exited (crashed, terminated, or failed to start), since the source last changed; a growing count is a crash loop';
+COMMENT ON COLUMN source_status.fenced_batches IS 'batches refused by the offset fence (another worker had stored their partitions: one of a previous launcher, or of the source before its workers changed), since the source last changed or the launcher started; more than a few means workers fight over partitions';
+COMMENT ON COLUMN source_status.restarts IS 'times the launcher restarted a worker that exited (crashed or terminated), since the source last changed or the launcher started; a growing count is a crash loop';
 
 -- The unknown-source error of start/stop/drop.
 CREATE FUNCTION raise_unknown_source(name text)

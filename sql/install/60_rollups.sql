@@ -144,7 +144,7 @@ COMMENT ON COLUMN qoe.rollup_status.closed_through IS
 COMMENT ON COLUMN qoe.rollup_status.allowed_lateness IS
     'How far behind the latest 5-minute window merged the windows close (closed_through, then levels_through): events later than this change closed windows, whose level windows are rebuilt (qoe.rollup_levels_pending)';
 COMMENT ON COLUMN qoe.rollup_status.source_idle_timeout IS
-    'How long after it last stored a batch (or was assigned to a worker) a Kafka partition still holds the closing point back: closed_through follows the latest window merged, but no further than the newest event stored from any partition that stored within this interval (qoe.source_offsets.latest_event_time), less allowed_lateness, and stays while such a partition has stored no event yet; 0 turns the hold off';
+    'How long after it last stored events (or was taken by a worker: qoe.source_offsets.event_time_at) a Kafka partition still holds the closing point back: closed_through follows the latest window merged, but no further than the newest event stored from any partition that stored within this interval (qoe.source_offsets.latest_event_time), less allowed_lateness, and stays while such a partition has stored no event yet; 0 turns the hold off';
 COMMENT ON CONSTRAINT rollup_status_idle_timeout ON qoe.rollup_status IS 'The idle timeout is not negative';
 COMMENT ON COLUMN qoe.rollup_status.last_level_rows IS 'Rows of qoe.qoe_rollups the latest successful qoe.refresh_rollup_levels() wrote or removed';
 COMMENT ON CONSTRAINT rollup_status_lateness ON qoe.rollup_status IS 'The allowed lateness is not negative';
@@ -547,7 +547,7 @@ BEGIN
     -- deltas this merge did not take
     SELECT min(coalesce(o.latest_event_time, '-infinity')) INTO behind
       FROM qoe.source_offsets o
-     WHERE o.updated_at > now() - idle_timeout;
+     WHERE idle_timeout > interval '0' AND o.event_time_at > now() - idle_timeout;
     -- the committed deltas, summed per session, window and attributes, added
     -- to the stored row of that key in place (or stored as a new row)
     WITH taken AS (DELETE FROM qoe.session_window_deltas RETURNING *),
@@ -757,6 +757,7 @@ BEGIN
     UPDATE qoe.rollup_status
        SET last_run = clock_timestamp(),
            last_windows = coalesce(cardinality(g.windows), 0),
+           -- behind is NULL when no partition holds: least() then skips it
            closed_through = CASE WHEN g.latest IS NULL OR behind = '-infinity' THEN closed
                                  ELSE greatest(closed, date_bin('5 min', least(g.latest, behind, now()) - lateness, origin)) END
     RETURNING levels_through, closed_through INTO built, closed;

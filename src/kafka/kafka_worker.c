@@ -386,12 +386,30 @@ read_stored_offsets(PartitionState *parts, int n)
 
 /*
  * Start the given partitions afresh from their stored offsets: the next
- * message of each must have exactly that offset (any, with no row).
+ * message of each must have exactly that offset (any, with no row). Their
+ * rows' event_time_at is moved to now: taken by this worker, a partition
+ * holds the rollups' windows open at its stored event time again until it
+ * stores or idles (a backlog read after a restart is not late).
  */
 static void
 load_offsets(PartitionState *parts, int n)
 {
+	Datum	   *partitions = palloc(sizeof(Datum) * Max(n, 1));
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, INT4ARRAYOID};
+	Datum		args[3];
+
+	for (int i = 0; i < n; i++)
+		partitions[i] = Int32GetDatum(parts[i].partition);
 	begin_xact("reading its stored offsets");
+	args[0] = CStringGetTextDatum(cfg.name);
+	args[1] = CStringGetTextDatum(cfg.topic);
+	args[2] = PointerGetDatum(construct_array(partitions, n, INT4OID, 4, true, TYPALIGN_INT));
+	if (SPI_execute_with_args("UPDATE qoe.source_offsets SET event_time_at = pg_catalog.now()"
+							  " WHERE source OPERATOR(pg_catalog.=) $1"
+							  " AND topic OPERATOR(pg_catalog.=) $2"
+							  " AND partition OPERATOR(pg_catalog.=) ANY ($3)",
+							  3, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "marking the taken partitions in qoe.source_offsets failed");
 	read_stored_offsets(parts, n);
 	commit_xact();
 	for (int i = 0; i < n; i++)
@@ -481,7 +499,8 @@ record_starts(PartitionState **parts, const int64 *starts, int n)
 							  "   FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4)) AS b(partition, next_offset)"
 							  " ON CONFLICT (source, partition) DO UPDATE"
 							  " SET topic = excluded.topic, next_offset = excluded.next_offset,"
-							  "     updated_at = pg_catalog.now(), latest_event_time = NULL"
+							  "     updated_at = pg_catalog.now(), latest_event_time = NULL,"
+							  "     event_time_at = pg_catalog.now()"
 							  " WHERE o.topic OPERATOR(pg_catalog.<>) excluded.topic",
 							  4, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "recording start offsets in qoe.source_offsets failed");
@@ -858,7 +877,7 @@ typedef struct BatchPartition
 	int64		expected;		/* stored_offset when the batch started */
 	int64		first;			/* the batch's first offset */
 	int64		next;			/* last offset in the batch + 1 */
-	TimestampTz latest;			/* newest event time decoded, DT_NOBEGIN: none */
+	TimestampTz latest;			/* newest event time of its valid events, DT_NOBEGIN: none */
 } BatchPartition;
 
 /* The entry of a partition among bp[0 .. nbp - 1], NULL if none. */
@@ -935,7 +954,9 @@ prepare_offsets_plan(void)
 	 */
 	offsets_plan = qoe_prepare_kept("UPDATE qoe.source_offsets o"
 									"   SET next_offset = b.next_offset, updated_at = pg_catalog.now(),"
-									"       latest_event_time = GREATEST(o.latest_event_time, b.latest)"
+									"       latest_event_time = GREATEST(o.latest_event_time, b.latest),"
+									"       event_time_at = CASE WHEN b.latest IS NULL THEN o.event_time_at"
+									"                            ELSE pg_catalog.clock_timestamp() END"
 									"  FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5),"
 									"                 pg_catalog.unnest($6))"
 									"       AS b(partition, expected, next_offset, latest)"
@@ -1115,6 +1136,7 @@ try_store_batch(BatchPartition *bp, int nbp, BatchCounts *counts, BatchOutcome *
 		FlushErrorState();
 		AbortCurrentTransaction();
 		MemoryContextSwitchTo(batch_cxt);
+		qoe_worker_report_stats();
 		report_activity(STATE_IDLE, "retrying a failed batch");
 	}
 	PG_END_TRY();

@@ -95,10 +95,11 @@ qoe_wait_for 30 "SELECT next_offset FROM qoe.source_offsets WHERE source = 'fenc
 # "another worker" stores offsets 10 to 14, committing once this worker's
 # batch of them waits for the row
 mkfifo "$WORK/other"
-psql -qX -v ON_ERROR_STOP=1 <"$WORK/other" >/dev/null &
+PGAPPNAME=other psql -qX -v ON_ERROR_STOP=1 <"$WORK/other" >/dev/null &
 other=$!
-exec 3>"$WORK/other"
+exec 3<>"$WORK/other"
 echo "BEGIN; UPDATE qoe.source_offsets SET next_offset = 15 WHERE source = 'fence';" >&3
+qoe_wait_for 30 "SELECT state FROM pg_stat_activity WHERE application_name = 'other'" "idle in transaction"
 sed -n 11,15p "$WORK/fence.ndjson" | qoe_kafka_produce fence
 qoe_wait_for 30 "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'qoe_ext worker'
                   AND wait_event_type = 'Lock'" 1
