@@ -603,6 +603,7 @@ UPDATE qoe.source_offsets SET latest_event_time = to_timestamp((SELECT ms FROM r
        + CASE partition WHEN 0 THEN interval '1 hour 1 min' ELSE interval '2 hours' END;
 SELECT accepted FROM qoe.ingest(rev('wm1', 'heartbeat', 3 * 3600000 + 10000, '{"content_id":4248}'));
 SELECT refreshed(), closing();
+SELECT sources_through - to_timestamp((SELECT ms FROM rb) / 1000.0) AS sources_through FROM qoe.rollup_status;
 -- partition 0 showed no progress for longer than source_idle_timeout (a
 -- day here, so that a slow run does not idle the others): partition 1
 -- alone holds
@@ -614,6 +615,7 @@ SELECT refreshed(), closing();
 UPDATE qoe.rollup_status SET source_idle_timeout = '0';
 SELECT accepted FROM qoe.ingest(rev('wm1', 'heartbeat', 3 * 3600000 + 30000, '{"content_id":4248}'));
 SELECT refreshed(), closing();
+SELECT sources_through IS NULL AS none_holds FROM qoe.rollup_status;
 -- the timeout is not negative
 \set VERBOSITY terse
 UPDATE qoe.rollup_status SET source_idle_timeout = '-1 s';

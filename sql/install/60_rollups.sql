@@ -128,7 +128,8 @@ CREATE TABLE qoe.rollup_status (
         CONSTRAINT rollup_status_lateness CHECK (allowed_lateness >= interval '0'),
     last_level_rows bigint,
     source_idle_timeout interval NOT NULL DEFAULT '30 s'
-        CONSTRAINT rollup_status_idle_timeout CHECK (source_idle_timeout >= interval '0')
+        CONSTRAINT rollup_status_idle_timeout CHECK (source_idle_timeout >= interval '0'),
+    sources_through timestamptz
 );
 INSERT INTO qoe.rollup_status DEFAULT VALUES;
 COMMENT ON TABLE qoe.rollup_status IS 'The rollups'' switch, the outcome of the latest qoe.refresh_rollups() and qoe.refresh_rollup_levels(), and the watermarks (one row; the scheduler''s runs and errors are in qoe.scheduler_status)';
@@ -146,6 +147,8 @@ COMMENT ON COLUMN qoe.rollup_status.allowed_lateness IS
 COMMENT ON COLUMN qoe.rollup_status.source_idle_timeout IS
     'How long after it last stored events (or was taken by a worker: qoe.source_offsets.event_time_at) a Kafka partition still holds the closing point back: closed_through follows the latest window merged, but no further than the newest event stored from any partition that stored within this interval (qoe.source_offsets.latest_event_time), less allowed_lateness, and stays while such a partition has stored no event yet; 0 turns the hold off';
 COMMENT ON CONSTRAINT rollup_status_idle_timeout ON qoe.rollup_status IS 'The idle timeout is not negative';
+COMMENT ON COLUMN qoe.rollup_status.sources_through IS
+    'At the latest merge, the event time the Kafka partitions that hold had reached (the oldest of their qoe.source_offsets.latest_event_time; -infinity: one has stored no event yet; NULL: none holds): closed_through does not pass it less allowed_lateness. Behind the latest window merged, it names why the windows stay open';
 COMMENT ON COLUMN qoe.rollup_status.last_level_rows IS 'Rows of qoe.qoe_rollups the latest successful qoe.refresh_rollup_levels() wrote or removed';
 COMMENT ON CONSTRAINT rollup_status_lateness ON qoe.rollup_status IS 'The allowed lateness is not negative';
 COMMENT ON CONSTRAINT rollup_status_pkey ON qoe.rollup_status IS 'Key of the single row';
@@ -757,6 +760,7 @@ BEGIN
     UPDATE qoe.rollup_status
        SET last_run = clock_timestamp(),
            last_windows = coalesce(cardinality(g.windows), 0),
+           sources_through = behind,
            -- behind is NULL when no partition holds: least() then skips it
            closed_through = CASE WHEN g.latest IS NULL OR behind = '-infinity' THEN closed
                                  ELSE greatest(closed, date_bin('5 min', least(g.latest, behind, now()) - lateness, origin)) END
