@@ -542,8 +542,9 @@ BEGIN
     -- one merge at a time; writers only append to qoe.session_window_deltas
     SELECT closed_through, allowed_lateness, source_idle_timeout INTO closed, lateness, idle_timeout
       FROM qoe.rollup_status FOR UPDATE;
-    -- how far every Kafka partition that stored (or was assigned) within the
-    -- idle timeout has stored (-infinity: one has stored no event yet), read
+    -- how far every Kafka partition whose event time moved (or that a worker
+    -- took) within the idle timeout has stored (-infinity: one has stored
+    -- no event yet; qoe.source_offsets.event_time_at says when), read
     -- before the deltas are taken: a batch committed in between (each
     -- statement has its own snapshot) has its deltas taken, not its event
     -- time counted; read after, its event time could close the windows of
@@ -751,7 +752,7 @@ BEGIN
     -- the windows closed now: lateness counts from the latest window merged
     -- (event time: history loaded fast closes its windows as it goes), but
     -- from no later than the newest event stored from any Kafka partition
-    -- that stored (or was assigned) within the idle timeout (behind, above),
+    -- that showed progress within the idle timeout (behind, above),
     -- and not at all while such a partition has stored no event yet (a
     -- watermark, the minimum over the inputs: partitions consumed unevenly,
     -- one worker behind another, and what the slower ones store next would
