@@ -94,18 +94,11 @@ head -n 10 "$WORK/fence.ndjson" | qoe_kafka_produce fence
 qoe_wait_for 30 "SELECT next_offset FROM qoe.source_offsets WHERE source = 'fence'" 10
 # "another worker" stores offsets 10 to 14, committing once this worker's
 # batch of them waits for the row
-mkfifo "$WORK/other"
-PGAPPNAME=other psql -qX -v ON_ERROR_STOP=1 <"$WORK/other" >/dev/null &
-other=$!
-exec 3<>"$WORK/other"
-echo "BEGIN; UPDATE qoe.source_offsets SET next_offset = 15 WHERE source = 'fence';" >&3
-qoe_wait_for 30 "SELECT state FROM pg_stat_activity WHERE application_name = 'other'" "idle in transaction"
+qoe_hold "UPDATE qoe.source_offsets SET next_offset = 15 WHERE source = 'fence'"
 sed -n 11,15p "$WORK/fence.ndjson" | qoe_kafka_produce fence
 qoe_wait_for 30 "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'qoe_ext worker'
                   AND wait_event_type = 'Lock'" 1
-echo "COMMIT;" >&3
-exec 3>&-
-wait $other
+qoe_release COMMIT
 qoe_wait_for 30 "SELECT fenced_batches FROM qoe.source_status WHERE name = 'fence'" 1
 tail -n 5 "$WORK/fence.ndjson" | qoe_kafka_produce fence
 qoe_wait_for 30 "SELECT next_offset FROM qoe.source_offsets WHERE source = 'fence'" 20

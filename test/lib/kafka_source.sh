@@ -5,7 +5,7 @@
 #   qoe_reference_ingest DB FILE         the same events through qoe.ingest, in DB
 #   qoe_sessions_digest [DB]             count and md5 of qoe.sessions
 #   qoe_events_summary [DB]              count(*) and count of distinct (session_id, event_id)
-#   qoe_hold SQL / qoe_release           a transaction that ran SQL (takes locks) kept open / ended
+#   qoe_hold SQL / qoe_release [COMMIT]  a transaction that ran SQL (takes locks) kept open / ended
 
 qoe_wait_for() {
 	local timeout=$1 sql=$2 expected=$3 got="" deadline=$((SECONDS + $1))
@@ -48,18 +48,24 @@ qoe_events_summary() {
 }
 
 # A session (application_name qoe_holder) runs SQL in a transaction and keeps
-# it open, holding its locks, until qoe_release cancels it; qoe_hold returns
-# once SQL has run.
+# it open, holding its locks and changes, until qoe_release ends it with
+# ROLLBACK (or COMMIT, given); qoe_hold returns once SQL has run. Its
+# statements come through a fifo in $WORK.
 qoe_hold() {
-	PGAPPNAME=qoe_holder psql -qX -v ON_ERROR_STOP=1 -c "BEGIN" -c "$1" -c "SELECT pg_sleep(600)" >/dev/null 2>&1 &
+	mkfifo "$WORK/qoe_holder"
+	PGAPPNAME=qoe_holder psql -qX -v ON_ERROR_STOP=1 <"$WORK/qoe_holder" >/dev/null 2>&1 &
 	QOE_HOLDER=$!
-	qoe_wait_for 30 "SELECT count(*) FROM pg_stat_activity
-	                  WHERE application_name = 'qoe_holder' AND wait_event = 'PgSleep'" 1
+	exec {QOE_HOLDER_FD}<>"$WORK/qoe_holder"
+	echo "BEGIN; $1;" >&"$QOE_HOLDER_FD"
+	qoe_wait_for 30 "SELECT state FROM pg_stat_activity WHERE application_name = 'qoe_holder'" \
+		"idle in transaction"
 }
 
 qoe_release() {
-	psql -qXAt -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'qoe_holder'" >/dev/null
+	echo "${1:-ROLLBACK};" >&"$QOE_HOLDER_FD"
+	exec {QOE_HOLDER_FD}>&-
 	wait "$QOE_HOLDER" || true
+	rm -f "$WORK/qoe_holder"
 }
 
 # Server restarts for the crash tests.
