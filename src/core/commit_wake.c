@@ -2,7 +2,7 @@
  * commit_wake.c: the wake-up chain from an ingest commit to Redis
  * (doc/redis.md, freshness): ingest commit -> launcher (refresh_rollups)
  * and, if a session started or stopped playing, publisher
- * (concurrent_viewers); refresh commit -> publisher (qoe_metrics). Also
+ * (concurrent_viewers of the titles it changed); refresh commit -> publisher (qoe_metrics). Also
  * ingest commit with a stall -> alert evaluator (evaluate_alerts: the
  * stall-loop rule, doc/alerts.md); evaluation commit with alert changes -> publisher
  * (the qoe_alerts channel). See commit_wake.h.
@@ -24,6 +24,7 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "core/commit_wake.h"
@@ -33,13 +34,21 @@ typedef struct QoeWakeShared
 	slock_t		mutex;			/* guards latch */
 	Latch	   *latch[QOE_WAKE_NTARGETS];	/* NULL: nobody to wake */
 	pg_atomic_uint32 pending[QOE_WAKE_NTARGETS];
+	/* the titles committed changes of who plays, not yet taken (titles_lock) */
+	LWLock	   *titles_lock;
+	bool		all_titles;		/* more than QOE_WAKE_MAX_TITLES: read them all */
+	int			ntitles;
+	int64		titles[QOE_WAKE_MAX_TITLES];	/* may repeat a title */
 } QoeWakeShared;
 
 static QoeWakeShared *wake = NULL;	/* NULL unless preloaded */
 static bool callback_registered = false;
 static bool ingested_at_commit = false;	/* qoe_wake_on_commit's */
-static bool viewers_at_commit = false;
 static uint32 bits_at_commit[QOE_WAKE_NTARGETS];	/* qoe_wake_at_commit's */
+/* qoe_wake_viewers_of's, in TopMemoryContext: this transaction's titles */
+static int64 *titles_at_commit = NULL;
+static int	ntitles_at_commit = 0;
+static bool all_titles_at_commit = false;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -50,6 +59,7 @@ wake_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(sizeof(QoeWakeShared)));
+	RequestNamedLWLockTranche("qoe_ext viewer titles", 1);
 }
 
 static void
@@ -69,6 +79,9 @@ wake_shmem_startup(void)
 			wake->latch[t] = NULL;
 			pg_atomic_init_u32(&wake->pending[t], 0);
 		}
+		wake->titles_lock = &(GetNamedLWLockTranche("qoe_ext viewer titles"))->lock;
+		wake->all_titles = false;
+		wake->ntitles = 0;
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -126,6 +139,51 @@ qoe_wake(QoeWakeTarget target, uint32 why)
 		SetLatch(latch);
 }
 
+static int
+cmp_int64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Hand this transaction's titles to the publisher, before its wake-up: the
+ * round that takes the wake-up takes the titles with it, or a later one.
+ */
+static void
+share_titles(void)
+{
+	int			n = 0;
+
+	if (!all_titles_at_commit)
+	{
+		/* once each: a batch repeats a popular title */
+		qsort(titles_at_commit, ntitles_at_commit, sizeof(int64), cmp_int64);
+		for (int i = 0; i < ntitles_at_commit; i++)
+			if (n == 0 || titles_at_commit[i] != titles_at_commit[n - 1])
+				titles_at_commit[n++] = titles_at_commit[i];
+	}
+	LWLockAcquire(wake->titles_lock, LW_EXCLUSIVE);
+	if (all_titles_at_commit || wake->ntitles + n > QOE_WAKE_MAX_TITLES)
+		wake->all_titles = true;
+	if (!wake->all_titles)
+	{
+		memcpy(wake->titles + wake->ntitles, titles_at_commit, sizeof(int64) * n);
+		wake->ntitles += n;
+	}
+	LWLockRelease(wake->titles_lock);
+}
+
+static void
+forget_at_commit(void)
+{
+	ingested_at_commit = all_titles_at_commit = false;
+	ntitles_at_commit = 0;
+	memset(bits_at_commit, 0, sizeof(bits_at_commit));
+}
+
 /* After the commit is visible to every new snapshot (CommitTransaction). */
 static void
 wake_xact_callback(XactEvent event, void *arg)
@@ -133,23 +191,25 @@ wake_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_COMMIT:
-			/* hurried rollups serve the publisher only */
-			if (ingested_at_commit && latch_of(QOE_WAKE_PUBLISHER) != NULL)
+			/* hurried rollups and viewer titles serve the publisher only */
+			if (latch_of(QOE_WAKE_PUBLISHER) != NULL)
 			{
-				qoe_wake(QOE_WAKE_SCHEDULER, QOE_WAKE_INGESTED);
-				if (viewers_at_commit)
+				if (ingested_at_commit)
+					qoe_wake(QOE_WAKE_SCHEDULER, QOE_WAKE_INGESTED);
+				if (ntitles_at_commit > 0 || all_titles_at_commit)
+				{
+					share_titles();
 					qoe_wake(QOE_WAKE_PUBLISHER, QOE_WAKE_VIEWERS);
+				}
 			}
 			for (int t = 0; t < QOE_WAKE_NTARGETS; t++)
 				if (bits_at_commit[t] != 0)
 					qoe_wake((QoeWakeTarget) t, bits_at_commit[t]);
-			ingested_at_commit = viewers_at_commit = false;
-			memset(bits_at_commit, 0, sizeof(bits_at_commit));
+			forget_at_commit();
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PREPARE:	/* COMMIT PREPARED: the fallback interval */
-			ingested_at_commit = viewers_at_commit = false;
-			memset(bits_at_commit, 0, sizeof(bits_at_commit));
+			forget_at_commit();
 			break;
 		default:
 			break;
@@ -176,20 +236,46 @@ qoe_wake_at_commit(QoeWakeTarget target, uint32 why)
 }
 
 void
-qoe_wake_on_commit(int64 stored, int64 stalls, int64 playing_changes)
+qoe_wake_on_commit(int64 stored, int64 stalls)
 {
 	if (wake == NULL || stored <= 0)
 		return;
 	register_callback();
 	ingested_at_commit = true;
-	/*
-	 * Most commits only extend sessions already playing: the publisher's
-	 * read would find the same viewers (time-outs are its periodic round's).
-	 */
-	if (playing_changes > 0)
-		viewers_at_commit = true;
 	if (stalls > 0)
 		bits_at_commit[QOE_WAKE_EVALUATOR] |= QOE_WAKE_STALLED;
+}
+
+void
+qoe_wake_viewers_of(int64 content_id)
+{
+	if (wake == NULL || all_titles_at_commit)
+		return;
+	register_callback();
+	if (titles_at_commit == NULL)
+		titles_at_commit = MemoryContextAlloc(TopMemoryContext,
+											  sizeof(int64) * QOE_WAKE_MAX_TITLES);
+	if (ntitles_at_commit == QOE_WAKE_MAX_TITLES)
+		all_titles_at_commit = true;
+	else
+		titles_at_commit[ntitles_at_commit++] = content_id;
+}
+
+int
+qoe_wake_take_titles(int64 *titles)
+{
+	int			n;
+
+	if (wake == NULL)
+		return 0;
+	LWLockAcquire(wake->titles_lock, LW_EXCLUSIVE);
+	n = wake->all_titles ? -1 : wake->ntitles;
+	if (n > 0)
+		memcpy(titles, wake->titles, sizeof(int64) * n);
+	wake->all_titles = false;
+	wake->ntitles = 0;
+	LWLockRelease(wake->titles_lock);
+	return n;
 }
 
 static void

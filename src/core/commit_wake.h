@@ -40,23 +40,44 @@ typedef enum QoeWakeTarget
 #define QOE_WAKE_SPACING_MS 50
 #define QOE_WAKE_REST_FACTOR 2
 
+/*
+ * Titles handed to the publisher between two of its rounds, at most; beyond,
+ * it reads every title's viewers (what it did for every round before).
+ */
+#define QOE_WAKE_MAX_TITLES 1024
+
 /* Shared memory, when preloaded. */
 extern void CommitWakeShmemInit(void);
 
 /*
- * Call in an ingest transaction with the events it stored, how many of them
- * are buffering events, and how many sessions it started or stopped playing
- * (or moved to another title). When it commits, if a publisher runs (else
- * the rollups keep their interval): if it stored any, the scheduler is woken
+ * Call in an ingest transaction with the events it stored and how many of
+ * them are buffering events. When it commits, if a publisher runs (else the
+ * rollups keep their interval) and it stored any, the scheduler is woken
  * (INGESTED) to merge the rollups, whose commit wakes the publisher for
- * qoe_metrics; if a session started or stopped playing, the publisher
- * (VIEWERS) for concurrent_viewers. (A qoe_metrics round per ingest commit
- * took the publisher from 0.2 to 0.8-1.0 CPU s per 400,000 events,
- * bench/redis (a): 8 % of ingest's CPU, against the 5 % allowed.) If it
- * stored a stall, the scheduler is woken (STALLED) to judge the stall-loop
- * rule at once. Nothing on abort.
+ * qoe_metrics. (A qoe_metrics round per ingest commit took the publisher
+ * from 0.2 to 0.8-1.0 CPU s per 400,000 events, bench/redis (a): 8 % of
+ * ingest's CPU, against the 5 % allowed.) If it stored a stall, the
+ * scheduler is woken (STALLED) to judge the stall-loop rule at once.
+ * Nothing on abort.
  */
-extern void qoe_wake_on_commit(int64 stored, int64 stalls, int64 playing_changes);
+extern void qoe_wake_on_commit(int64 stored, int64 stalls);
+
+/*
+ * Call in an ingest transaction for each title whose viewers it changed (a
+ * session of the title started or stopped playing, or moved to or from it).
+ * When it commits, if a publisher runs, the titles are handed to it and it is
+ * woken (VIEWERS) to publish their concurrent_viewers keys. Nothing on abort.
+ * A title handed that did not change costs a read, nothing else.
+ */
+extern void qoe_wake_viewers_of(int64 content_id);
+
+/*
+ * The publisher: take the titles handed since the last call into titles[]
+ * (room for QOE_WAKE_MAX_TITLES, repeats possible); returns how many, or -1
+ * when more were handed than fit: read every title's viewers. Call after
+ * taking the VIEWERS bit: a commit hands its titles before it wakes.
+ */
+extern int	qoe_wake_take_titles(int64 *titles);
 
 /* When the current transaction commits, wake target for why. Nothing on abort. */
 extern void qoe_wake_at_commit(QoeWakeTarget target, uint32 why);

@@ -448,7 +448,7 @@ write_batch(const QoeCatalog *cat, QoeEvent **events, int n, TimestampTz receive
 
 	qoe_sessions_apply(cat, usable, nusable, keep, &changes, &nchanges);
 	qoe_rollup_sessions(cat, changes, nchanges);
-	result.playing_changes = qoe_sessions_playing_changes(changes, nchanges);
+	qoe_sessions_report_playing(changes, nchanges);
 	for (int i = 0; i < nusable; i++)
 		if (keep[i])
 		{
@@ -557,7 +557,6 @@ write_isolating(const QoeCatalog *cat, QoeEvent **events, int n, TimestampTz rec
 	{
 		total->stored += w.result.stored;
 		total->stalls += w.result.stalls;
-		total->playing_changes += w.result.playing_changes;
 		total->duplicates += w.result.duplicates;
 		total->dead_letters += w.result.dead_letters;
 		return;

@@ -12,7 +12,6 @@ typedef struct QoeWriteResult
 {
 	int			stored;			/* new events written to qoe.viewing_events */
 	int			stalls;			/* of them, buffering events (the stall-loop rule's input) */
-	int			playing_changes;	/* sessions that started or stopped playing now */
 	int			duplicates;		/* repeats of an event_id the session had */
 	int			dead_letters;	/* events storage refused, now in qoe.dead_letters */
 } QoeWriteResult;

@@ -56,6 +56,7 @@
 #include "utils/timestamp.h"
 
 #include "analytics/rollup.h"
+#include "core/commit_wake.h"
 #include "core/guc.h"
 #include "ingest/session_fold.h"
 #include "ingest/sessions.h"
@@ -1149,15 +1150,14 @@ playing(const SessionFold *fold, bool abandoned, TimestampTz cutoff)
 		fold->last_event_at > cutoff;
 }
 
-int
-qoe_sessions_playing_changes(const QoeSessionChange *changes, int nchanges)
+void
+qoe_sessions_report_playing(const QoeSessionChange *changes, int nchanges)
 {
 	/*
 	 * The clock now, close to the commit; a session timing out between here
 	 * and the publisher's read is the publisher's periodic round's.
 	 */
 	TimestampTz cutoff = GetCurrentTimestamp() - (int64) qoe_session_timeout_s * USECS_PER_SEC;
-	int			n = 0;
 
 	for (int i = 0; i < nchanges; i++)
 	{
@@ -1165,9 +1165,11 @@ qoe_sessions_playing_changes(const QoeSessionChange *changes, int nchanges)
 		bool		was = c->existed && playing(&c->before, c->abandoned_before, cutoff);
 		bool		is = playing(&c->after, false, cutoff);
 
-		n += was != is || (is && c->content_id != c->before_content_id);
+		if (was && (!is || c->content_id != c->before_content_id))
+			qoe_wake_viewers_of(c->before_content_id);
+		if (is && (!was || c->content_id != c->before_content_id))
+			qoe_wake_viewers_of(c->content_id);
 	}
-	return n;
 }
 
 uint64

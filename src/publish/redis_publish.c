@@ -17,7 +17,8 @@
  * rolled-back evaluation, and waits out a Redis outage or a publisher restart.
  *
  * Rounds (core/commit_wake.c): an ingest commit that started or stopped a
- * session playing wakes it for the viewers, a committed merge of the
+ * session playing wakes it for the viewers of the titles it changed (a read
+ * costs what those titles' sessions do, not the whole audience), a committed merge of the
  * rollups (which the ingest commit hurried) for qoe_metrics, an evaluation
  * that queued alert changes for the outbox (as often as woken_round_at
  * allows), and every qoe.redis_publish_interval it publishes what no round
@@ -90,7 +91,8 @@ typedef struct ViewersKey
 	int64		wanted;
 	int64		held;			/* meaningful when known */
 	bool		known;
-	bool		seen;			/* in this round's view */
+	bool		seen;			/* in the view, as last read */
+	bool		in_round;		/* its title was read this round */
 } ViewersKey;
 
 /* One member of trending_content, score rounded to 4 significant digits. */
@@ -145,6 +147,8 @@ typedef struct Op
 
 static redisContext *conn = NULL;
 static HTAB *viewers_keys = NULL;
+static int64 *viewer_titles;	/* the titles of this round's viewers read */
+static int	viewer_titles_n;	/* -1: every title */
 static HTAB *metrics_keys = NULL;
 static TrendingItem *trending_held = NULL;	/* NULL: not known */
 static int	trending_held_n = 0;
@@ -288,12 +292,32 @@ connect_redis(void)
 
 /* ---- reading the committed state ---- */
 
+/* The viewers of viewer_titles (all when viewer_titles_n is -1). */
 static void
 read_viewers(void)
 {
-	if (SPI_execute("SELECT content_id, pg_catalog.sum(viewers)::pg_catalog.int8"
-					" FROM qoe.concurrent_viewers GROUP BY content_id",
-					true, 0) != SPI_OK_SELECT)
+	int			ret;
+
+	if (viewer_titles_n < 0)
+		ret = SPI_execute("SELECT content_id, pg_catalog.sum(viewers)::pg_catalog.int8"
+						  " FROM qoe.concurrent_viewers GROUP BY content_id", true, 0);
+	else
+	{
+		Oid			argtypes[1] = {INT8ARRAYOID};
+		Datum		args[1];
+		Datum	   *titles = palloc(sizeof(Datum) * viewer_titles_n);
+
+		for (int i = 0; i < viewer_titles_n; i++)
+			titles[i] = Int64GetDatum(viewer_titles[i]);
+		args[0] = PointerGetDatum(construct_array(titles, viewer_titles_n, INT8OID,
+												  sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		/* sessions_active_idx leads to the titles' unfinished sessions */
+		ret = SPI_execute_with_args("SELECT content_id, pg_catalog.sum(viewers)::pg_catalog.int8"
+									" FROM qoe.concurrent_viewers"
+									" WHERE content_id OPERATOR(pg_catalog.=) ANY ($1)"
+									" GROUP BY content_id", 1, argtypes, args, NULL, true, 0);
+	}
+	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "reading qoe.concurrent_viewers failed");
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
@@ -307,6 +331,7 @@ read_viewers(void)
 			k->known = false;
 		k->wanted = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
 		k->seen = true;
+		k->in_round = true;
 	}
 }
 
@@ -451,9 +476,17 @@ read_metrics(MemoryContext round_cxt, int what)
 
 	if (what & ROUND_VIEWERS)
 	{
+		/* the titles read: their keys go unless the read finds viewers */
 		hash_seq_init(&seq, viewers_keys);
 		while ((k = hash_seq_search(&seq)) != NULL)
-			k->seen = false;
+			k->in_round = viewer_titles_n < 0;
+		for (int i = 0; i < viewer_titles_n; i++)
+			if ((k = hash_search(viewers_keys, &viewer_titles[i], HASH_FIND, NULL)) != NULL)
+				k->in_round = true;
+		hash_seq_init(&seq, viewers_keys);
+		while ((k = hash_seq_search(&seq)) != NULL)
+			if (k->in_round)
+				k->seen = false;
 	}
 	if (what & ROUND_METRICS)
 	{
@@ -551,6 +584,8 @@ queue_viewers(void)
 	hash_seq_init(&seq, viewers_keys);
 	while ((k = hash_seq_search(&seq)) != NULL)
 	{
+		if (!k->in_round)
+			continue;			/* not read: as it was (a round of some titles) */
 		if (k->seen && (!k->known || k->held != k->wanted))
 		{
 			char	   *value = psprintf(INT64_FORMAT, k->wanted);
@@ -831,7 +866,8 @@ publish_round(MemoryContext round_cxt, int what, bool woken)
 	}
 	backoff_ms = 0;
 	written = apply_replies(replies);	/* fills alerts_done */
-	qoe_redis_status_published(written, alerts_done_n, woken, (what & ROUND_VIEWERS) != 0);
+	qoe_redis_status_published(written, alerts_done_n, woken, (what & ROUND_VIEWERS) != 0,
+							   (what & ROUND_VIEWERS) != 0 && viewer_titles_n < 0);
 	qoe_redis_free_replies(nops, replies);
 	delete_published();
 	/* a full batch: the rest in the next round, as soon as spacing allows */
@@ -860,7 +896,10 @@ static TimestampTz round_started = 0;
 static TimestampTz round_ended = 0;
 static int64 round_cpu_us = 0;
 
-/* When each part (ROUND_* bit i) was last read and published; 0: never. */
+/*
+ * When each part (ROUND_* bit i) was last read and published whole (the
+ * viewers: of every title); 0: never.
+ */
 static TimestampTz part_published_at[ROUND_NPARTS];
 
 /* When a woken round may start: qoe_wake_earliest with WOKEN_SPACING_MS. */
@@ -873,13 +912,14 @@ woken_round_at(void)
 /*
  * What to publish now, taking the wake-ups it answers (before the round's
  * snapshot: a commit after this wakes the next round). When
- * woken_round_at allows: the viewers after an ingest commit that started or
- * stopped a session playing, qoe_metrics after a merge of the rollups, the
- * alert outbox after an evaluation that queued changes. In the periodic round (every qoe.redis_publish_interval),
- * also every part no round published within that interval: under a stream
- * of commits the woken rounds keep the viewers and qoe_metrics current, and
- * reading them again would only cost; else sessions still time out (which no
- * commit reports) and scores decay.
+ * woken_round_at allows: the viewers of the titles handed by ingest commits
+ * that started or stopped a session playing, qoe_metrics after a merge of
+ * the rollups, the alert outbox after an evaluation that queued changes. In
+ * the periodic round (every qoe.redis_publish_interval), also every part no
+ * round published whole within that interval: under a stream of commits the
+ * woken rounds keep qoe_metrics current, and reading it again would only
+ * cost; the viewers of every title are read once an interval all the same,
+ * since sessions time out (which no commit reports) and scores decay.
  */
 static int
 round_due(TimestampTz now, bool periodic)
@@ -890,7 +930,7 @@ round_due(TimestampTz now, bool periodic)
 	if (!periodic && (pending == 0 || now < woken_round_at()))
 		return 0;
 	pending = qoe_wake_take(QOE_WAKE_PUBLISHER, pending);
-	if (pending & QOE_WAKE_VIEWERS)
+	if ((pending & QOE_WAKE_VIEWERS) && (viewer_titles_n = qoe_wake_take_titles(viewer_titles)) != 0)
 		what |= ROUND_VIEWERS;
 	if (pending & QOE_WAKE_ROLLUPS)
 		what |= ROUND_METRICS;
@@ -899,7 +939,11 @@ round_due(TimestampTz now, bool periodic)
 	if (periodic)
 		for (int i = 0; i < ROUND_NPARTS; i++)
 			if (now >= TimestampTzPlusMilliseconds(part_published_at[i], qoe_redis_interval_ms))
+			{
 				what |= 1 << i;
+				if ((1 << i) == ROUND_VIEWERS)
+					viewer_titles_n = -1;
+			}
 	return what;
 }
 
@@ -947,6 +991,7 @@ qoe_publisher_main(Datum main_arg)
 	viewers_keys = hash_create("qoe_ext published viewers", 1024, &ctl, HASH_ELEM | HASH_BLOBS);
 	ctl.entrysize = sizeof(MetricsKey);
 	metrics_keys = hash_create("qoe_ext published metrics", 1024, &ctl, HASH_ELEM | HASH_BLOBS);
+	viewer_titles = MemoryContextAlloc(TopMemoryContext, sizeof(int64) * QOE_WAKE_MAX_TITLES);
 	round_cxt = AllocSetContextCreate(TopMemoryContext, "qoe_ext publisher round",
 									  ALLOCSET_DEFAULT_SIZES);
 	settings_seen = MemoryContextStrdup(TopMemoryContext, connection_settings());
@@ -1010,7 +1055,7 @@ qoe_publisher_main(Datum main_arg)
 				round_cpu_us = qoe_wake_cpu_us();
 				if (publish_round(round_cxt, what, !periodic))
 					for (int i = 0; i < ROUND_NPARTS; i++)
-						if (what & (1 << i))
+						if ((what & (1 << i)) && ((1 << i) != ROUND_VIEWERS || viewer_titles_n < 0))
 							part_published_at[i] = now;
 				MemoryContextSwitchTo(TopMemoryContext);
 				round_started = now;

@@ -32,6 +32,7 @@ typedef struct QoeRedisStatus
 	int64		publishes;
 	int64		woken_rounds;	/* of them, started by a wake-up, not the interval */
 	int64		viewer_rounds;	/* of them, those that read the viewers */
+	int64		all_viewer_rounds;	/* of these, of every title */
 	int64		keys_written;
 	int64		alerts_published;
 	int64		errors;
@@ -126,7 +127,7 @@ qoe_redis_status_error(const char *message)
 /* A round that reached Redis and read every reply. */
 void
 qoe_redis_status_published(int64 keys_written, int64 alerts_published, bool woken,
-						   bool read_viewers)
+						   bool read_viewers, bool read_all_viewers)
 {
 	TimestampTz now = GetCurrentTimestamp();
 
@@ -134,6 +135,7 @@ qoe_redis_status_published(int64 keys_written, int64 alerts_published, bool woke
 	status->publishes++;
 	status->woken_rounds += woken;
 	status->viewer_rounds += read_viewers;
+	status->all_viewer_rounds += read_all_viewers;
 	status->keys_written += keys_written;
 	status->alerts_published += alerts_published;
 	status->last_publish_at = now;
@@ -163,8 +165,8 @@ qoe_redis_publisher_status(PG_FUNCTION_ARGS)
 {
 	TupleDesc	desc;
 	QoeRedisStatus copy = {0};
-	Datum		values[13];
-	bool		nulls[13] = {0};
+	Datum		values[14];
+	bool		nulls[14] = {0};
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -194,5 +196,6 @@ qoe_redis_publisher_status(PG_FUNCTION_ARGS)
 	nulls[11] = copy.last_error_at == 0;
 	values[12] = TimestampTzGetDatum(copy.last_error_at);
 	nulls[12] = copy.last_error_at == 0;
+	values[13] = Int64GetDatum(copy.all_viewer_rounds);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }

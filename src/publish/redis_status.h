@@ -19,7 +19,12 @@ extern void RedisStatusShmemInit(void);
 extern void qoe_redis_status_attach(void);
 extern void qoe_redis_status_set_state(QoeRedisState state, const char *server);
 extern void qoe_redis_status_error(const char *message);
+/*
+ * A round that reached Redis and read every reply: keys it wrote, alert
+ * messages it published, whether a commit woke it, whether it read the
+ * viewers (of some titles), and of every title.
+ */
 extern void qoe_redis_status_published(int64 keys_written, int64 alerts_published, bool woken,
-									   bool read_viewers);
+									   bool read_viewers, bool read_all_viewers);
 
 #endif

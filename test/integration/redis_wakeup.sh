@@ -8,7 +8,9 @@
 # merge turned off, the periodic round's hash still shows the committed
 # plays). Commits of heartbeats of
 # sessions already playing hurry the rollups but never wake the publisher
-# for the viewers. A rolled-back ingest wakes nothing that shows.
+# for the viewers. A round woken for the viewers reads only the titles the
+# commits changed, unless they changed more than 1024 (then every title).
+# A rolled-back ingest wakes nothing that shows.
 set -eu
 QOE_ROOT=${QOE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$QOE_ROOT/test/lib/redis.sh"
@@ -44,6 +46,11 @@ wait_reply() {
 ingest() {
 	psql -qX -v ON_ERROR_STOP=1 -o /dev/null -c "SELECT qoe.ingest('[$1]')"
 }
+status() { psql -qXAt -c "SELECT $1 FROM qoe.redis_status"; }
+# the rounds after the connection, which read every title, are over
+qoe_wait_for 10 "SELECT publishes > 0 FROM qoe.redis_status" t
+v0=$(status viewer_rounds)
+a0=$(status all_viewer_rounds)
 for id in 777001 777002 777003 777004 777005; do
 	marker $id
 	t0=$(qoe_ms)
@@ -53,6 +60,9 @@ for id in 777001 777002 777003 777004 777005; do
 done
 [ "$(qoe_rcli GET concurrent_viewers:777005)" = 1 ]
 [ "$(qoe_rcli HGET qoe_metrics:777005 plays)" = 1 ]
+some=$(( $(status viewer_rounds) - v0 - ($(status all_viewer_rounds) - a0) ))
+echo "five new titles: $some rounds read the viewers of some titles only"
+[ "$some" -ge 5 ] || { echo "the rounds woken by new titles read every title" >&2; exit 1; }
 
 # a stop: the title's key goes
 ingest "{\"event_type\":\"stop\",\"session_id\":\"w-777005\",\"event_id\":\"z\",\"user_id\":1,\"content_id\":777005,\"timestamp\":$(qoe_ms)}"
@@ -69,7 +79,6 @@ echo "a session back after the timeout: in concurrent_viewers:777200 after $(wai
 # 40 commits of heartbeats only, of the four sessions playing, then a new
 # title: one round reads the viewers (the new title's), though the commits
 # woke the scheduler, which refreshed the rollups
-status() { psql -qXAt -c "SELECT $1 FROM qoe.redis_status"; }
 refreshes() { psql -qXAt -c "SELECT runs FROM qoe.scheduler_status WHERE job = 'refresh_rollups'"; }
 v0=$(status viewer_rounds)
 w0=$(status woken_rounds)
@@ -96,6 +105,19 @@ echo "40 heartbeat commits and a new title: $viewer_rounds rounds read the viewe
 [ "$viewer_rounds" = 1 ] || { echo "commits of heartbeats woke the publisher for the viewers" >&2; exit 1; }
 [ "$(($(refreshes) - r0))" -ge 2 ] || { echo "commits of heartbeats did not hurry the rollups" >&2; exit 1; }
 qoe_wait_viewers_equal 1000 >/dev/null
+
+# one commit starts sessions of 1,100 titles, more than a round takes by
+# title: a round reads every title, woken all the same (the fallback is 20 s)
+a0=$(status all_viewer_rounds)
+now=$(qoe_ms)
+psql -qX -v ON_ERROR_STOP=1 -o /dev/null -c "SELECT qoe.ingest((SELECT pg_catalog.jsonb_agg(e) FROM
+	(SELECT pg_catalog.jsonb_build_object('event_type', t, 'session_id', 'many-' || i, 'event_id', t,
+	        'user_id', i, 'content_id', 779000 + i, 'timestamp', $now - (t = 'start')::int * 1000) AS e
+	   FROM generate_series(1, 1100) i, unnest(ARRAY['start', 'first_frame']) t) s))"
+t0=$(qoe_ms)
+wait_key "$t0" EXISTS concurrent_viewers:780100 >/dev/null
+echo "1,100 titles in one commit: their keys equal the view after $(qoe_wait_viewers_equal 1000) ms more"
+[ "$(status all_viewer_rounds)" -gt "$a0" ] || { echo "1,100 titles were not read as every title" >&2; exit 1; }
 
 # real time: with the merge off, the periodic round (200 ms here) takes a
 # new title's plays to its hash from the deltas no merge has taken (before,
