@@ -28,6 +28,7 @@
 #include "utils/timestamp.h"
 
 #include "core/commit_wake.h"
+#include "core/compare.h"
 
 typedef struct QoeWakeShared
 {
@@ -139,15 +140,6 @@ qoe_wake(QoeWakeTarget target, uint32 why)
 		SetLatch(latch);
 }
 
-static int
-cmp_int64(const void *a, const void *b)
-{
-	int64		x = *(const int64 *) a;
-	int64		y = *(const int64 *) b;
-
-	return (x > y) - (x < y);
-}
-
 /*
  * Hand this transaction's titles to the publisher, before its wake-up: the
  * round that takes the wake-up takes the titles with it, or a later one.
@@ -157,14 +149,9 @@ share_titles(void)
 {
 	int			n = 0;
 
+	/* once each: a batch repeats a popular title */
 	if (!all_titles_at_commit)
-	{
-		/* once each: a batch repeats a popular title */
-		qsort(titles_at_commit, ntitles_at_commit, sizeof(int64), cmp_int64);
-		for (int i = 0; i < ntitles_at_commit; i++)
-			if (n == 0 || titles_at_commit[i] != titles_at_commit[n - 1])
-				titles_at_commit[n++] = titles_at_commit[i];
-	}
+		n = (int) qoe_sort_unique_int64(titles_at_commit, ntitles_at_commit);
 	LWLockAcquire(wake->titles_lock, LW_EXCLUSIVE);
 	if (all_titles_at_commit || wake->ntitles + n > QOE_WAKE_MAX_TITLES)
 		wake->all_titles = true;

@@ -28,6 +28,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "core/compare.h"
 #include "recommend/item_knn.h"
 
 #define KNN_FETCH_ROWS 10000
@@ -105,28 +106,6 @@ knn_read_settings(KnnSettings *s)
 		s->half_life_s = 0;
 }
 
-static int
-cmp_int64(const void *a, const void *b)
-{
-	int64		x = *(const int64 *) a;
-	int64		y = *(const int64 *) b;
-
-	return (x > y) - (x < y);
-}
-
-/* sorts ids[0..n) and removes repeats; returns how many remain */
-static int64
-sort_unique(int64 *ids, int64 n)
-{
-	int64		m = 0;
-
-	qsort(ids, n, sizeof(int64), cmp_int64);
-	for (int64 i = 0; i < n; i++)
-		if (m == 0 || ids[m - 1] != ids[i])
-			ids[m++] = ids[i];
-	return m;
-}
-
 static int32
 index_of(const int64 *ids, int32 n, int64 id)
 {
@@ -162,7 +141,7 @@ densify(const int64 *raw, int64 n, int32 *out, int64 **unique_ids)
 	int64		m;
 
 	memcpy(ids, raw, n * sizeof(int64));
-	m = sort_unique(ids, n);
+	m = qoe_sort_unique_int64(ids, n);
 	if (m > PG_INT32_MAX / 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),

@@ -20,6 +20,8 @@
 #include "port/pg_bswap.h"
 #include "utils/builtins.h"
 
+#include "core/compare.h"
+
 PG_FUNCTION_INFO_V1(qoe_hll_merge_trans);
 PG_FUNCTION_INFO_V1(qoe_hll_merge_combine);
 PG_FUNCTION_INFO_V1(qoe_hll_merge_final);
@@ -65,15 +67,6 @@ malformed(const char *what)
 	ereport(ERROR,
 			(errcode(ERRCODE_DATA_CORRUPTED),
 			 errmsg("malformed hll value: %s", what)));
-}
-
-static int
-cmp_int64(const void *a, const void *b)
-{
-	int64		x = *(const int64 *) a;
-	int64		y = *(const int64 *) b;
-
-	return (x > y) - (x < y);
 }
 
 /* The register a hash raises (postgresql-hll's, as in the HLL paper). */
@@ -195,7 +188,7 @@ union_explicit(MemoryContext cxt, HllMergeState *st, const uint8 *b, int n)
 	}
 	/* hll stores them sorted (as int64) and unique; anything else is sorted here */
 	if (!sorted)
-		qsort(in, n, sizeof(int64), cmp_int64);
+		qsort(in, n, sizeof(int64), qoe_cmp_int64);
 	if (st->type == HLL_EXPLICIT && n <= HLL_FEW_HASHES)
 	{
 		/*
