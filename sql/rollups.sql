@@ -368,6 +368,24 @@ SELECT metrics_now(false) = m AS as_last_merged, metrics_now(true) <> m AS real_
 SELECT content_id, attempts, plays, vst_p50_ms, rebuffering_ratio > 0 AS rebuffered, unique_viewers
   FROM qoe.qoe_metrics(now() - interval '3 days', now(), NULL, '{content_id}', real_time => true)
  WHERE content_id = 4251;
+-- content_ids: those titles' rows alone, the merged rollups and the deltas
+-- not merged yet alike: the rows of the whole call for those titles; ranked
+-- among those titles; over every title the same as without; none, nothing
+SELECT (SELECT jsonb_agg(m) FROM qoe.qoe_metrics(f, t, '1 hour', '{content_id,country}', real_time => true,
+                                                 content_ids => '{4251,4242}') m)
+     = (SELECT jsonb_agg(m) FROM qoe.qoe_metrics(f, t, '1 hour', '{content_id,country}', real_time => true) m
+         WHERE content_id IN (4251, 4242)) AS some_titles,
+       (SELECT jsonb_agg(m) FROM qoe.qoe_metrics(f, t, NULL, '{content_id}', 'plays', 1, true, '{4251,4242}') m)
+     = (SELECT jsonb_agg(m) FROM (SELECT * FROM qoe.qoe_metrics(f, t, NULL, '{content_id}', real_time => true) m
+                                   WHERE content_id IN (4251, 4242)
+                                   ORDER BY plays DESC NULLS LAST, content_id LIMIT 1) m) AS ranked,
+       (SELECT jsonb_agg(m) FROM qoe.qoe_metrics(f, t, '5 min', real_time => true,
+                                                 content_ids => (SELECT array_agg(DISTINCT content_id) FROM qoe.qoe_5min)
+                                                                || '{4251}') m)
+     = (SELECT jsonb_agg(m) FROM qoe.qoe_metrics(f, t, '5 min', real_time => true) m) AS every_title,
+       (SELECT count(*) FROM qoe.qoe_metrics(f, t, NULL, '{content_id}', real_time => true, content_ids => '{}')) AS none
+  FROM (SELECT to_timestamp(ms / 1000.0) - interval '1 hour' AS f,
+               to_timestamp(ms / 1000.0) + interval '1 day' AS t FROM rb) r;
 CREATE TABLE real_time_before AS SELECT metrics_now(true) AS m;
 SELECT refreshed();
 SELECT metrics_now(false) = m AS merged_same, metrics_now(true) = m AS real_time_same

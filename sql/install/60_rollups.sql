@@ -800,7 +800,7 @@ COMMENT ON FUNCTION qoe.refresh_rollups(boolean) IS
 CREATE FUNCTION qoe.qoe_metrics(from_ts timestamptz, to_ts timestamptz,
                                 grain interval DEFAULT NULL, group_by text[] DEFAULT '{}',
                                 rank_by text DEFAULT NULL, top_n integer DEFAULT NULL,
-                                real_time boolean DEFAULT false)
+                                real_time boolean DEFAULT false, content_ids bigint[] DEFAULT NULL)
 RETURNS TABLE (bucket timestamptz, content_id bigint, country text, device_type text,
                cdn_pop text, attempts bigint, plays bigint, ebvs_rate float8,
                video_start_failure_rate float8, playback_failure_rate float8,
@@ -1044,6 +1044,11 @@ BEGIN
     IF cardinality(pieces) = 0 THEN
         RETURN;
     END IF;
+    -- some titles: through the title indexes of qoe_5min and the levels;
+    -- into the deltas' scan too (a condition on a column grouped by)
+    IF content_ids IS NOT NULL THEN
+        pieces := ARRAY(SELECT p || ' AND q.content_id = ANY ($5)' FROM unnest(pieces) p);
+    END IF;
     -- the counters summed exactly by one qoe.bigint_sums call per row (a
     -- sum() per column cost more than the rest; as numeric, more still),
     -- divided in double precision; the three percentiles from one
@@ -1088,15 +1093,16 @@ BEGIN
                                 (SELECT string_agg(format(e, 'm'), ', ' ORDER BY i)
                                    FROM unnest(exprs) WITH ORDINALITY x(e, i)),
                                 merged, ordering)
-        USING from_ts, to_ts, grain, top_n;
+        USING from_ts, to_ts, grain, top_n, content_ids;
 END
 $$;
-COMMENT ON FUNCTION qoe.qoe_metrics(timestamptz, timestamptz, interval, text[], text, integer, boolean) IS
+COMMENT ON FUNCTION qoe.qoe_metrics(timestamptz, timestamptz, interval, text[], text, integer, boolean, bigint[]) IS
     'QoE metrics (doc/metrics.md) of the 5-minute windows starting in [from_ts, to_ts), merged per grain bucket (NULL: one bucket, labelled from_ts) and the dimensions in group_by (content_id, country, device_type, cdn_pop; the others NULL); rows ordered by bucket and dimensions. '
     'With rank_by and top_n, only the top_n groups of each bucket by rank_by, descending (NULLs last, ties by the dimensions as ordered), in that order, their sketches alone merged: the same rows and figures as the unranked call ordered and limited so. '
     'rank_by is a metric computed from counters (attempts, plays, ebvs_rate, video_start_failure_rate, playback_failure_rate, rebuffering_ratio, stalls_per_hour, avg_bitrate_kbps, completion_rate, qoe_score, good_share, watch_hours); both or neither are given. '
     'Errors (invalid_parameter_value): from_ts after to_ts, an unknown dimension or one given twice, a grain not a positive multiple of 5 minutes or with months, a sketch or unknown rank_by, rank_by without top_n or the reverse, top_n < 1; null_value_not_allowed: a NULL from_ts or to_ts. '
-    'With real_time, also the changes committed since the last merge of the rollups (qoe.session_window_deltas, summed per group as the merge will add them: TimescaleDB''s real-time aggregation): every counter and ratio as of the call''s snapshot; a start time first counted by those changes is in the percentiles and their viewers in unique_viewers, a start time or viewer they take back (a late event, a session moved to other attributes) leaves at the merge; the caller also reads qoe.session_window_deltas';
+    'With real_time, also the changes committed since the last merge of the rollups (qoe.session_window_deltas, summed per group as the merge will add them: TimescaleDB''s real-time aggregation): every counter and ratio as of the call''s snapshot; a start time first counted by those changes is in the percentiles and their viewers in unique_viewers, a start time or viewer they take back (a late event, a session moved to other attributes) leaves at the merge; the caller also reads qoe.session_window_deltas. '
+    'With content_ids, only the windows'' rows of those titles are read: the figures of those titles alone (as if the others had no rows), for callers that want a few titles of a large audience';
 
 -- Emptied levels hold no window: the watermarks go back to the start, the
 -- next merge closes the windows again from its own, and the next build
@@ -1128,6 +1134,6 @@ DECLARE
 BEGIN
     EXECUTE format('ALTER FUNCTION qoe.refresh_rollups(boolean) SET search_path = %s', path);
     EXECUTE format('ALTER FUNCTION qoe.refresh_rollup_levels() SET search_path = %s', path);
-    EXECUTE format('ALTER FUNCTION qoe.qoe_metrics(timestamptz, timestamptz, interval, text[], text, integer, boolean) SET search_path = %s', path);
+    EXECUTE format('ALTER FUNCTION qoe.qoe_metrics(timestamptz, timestamptz, interval, text[], text, integer, boolean, bigint[]) SET search_path = %s', path);
 END
 $$;

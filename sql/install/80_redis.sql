@@ -79,7 +79,8 @@ CREATE FUNCTION redis_publisher_status(OUT state text, OUT server text, OUT pid 
                                        OUT publishes bigint, OUT woken_rounds bigint,
                                        OUT viewer_rounds bigint, OUT keys_written bigint,
                                        OUT alerts_published bigint, OUT errors bigint, OUT last_error text,
-                                       OUT last_error_at timestamptz, OUT all_viewer_rounds bigint)
+                                       OUT last_error_at timestamptz, OUT all_viewer_rounds bigint,
+                                       OUT metrics_rounds bigint, OUT all_metrics_rounds bigint)
     RETURNS record
     AS 'MODULE_PATHNAME', 'qoe_redis_publisher_status'
     LANGUAGE C STRICT VOLATILE;
@@ -90,7 +91,8 @@ CREATE VIEW redis_status AS
     SELECT s.state, s.server, s.pid, s.state_since, s.last_publish_at, s.publishes, s.woken_rounds,
            s.viewer_rounds, s.keys_written,
            s.alerts_published, (SELECT pg_catalog.count(*) FROM qoe.redis_alert_outbox) AS alerts_queued,
-           s.errors, s.last_error, s.last_error_at, s.all_viewer_rounds
+           s.errors, s.last_error, s.last_error_at, s.all_viewer_rounds, s.metrics_rounds,
+           s.all_metrics_rounds
       FROM qoe.redis_publisher_status() s;
 COMMENT ON VIEW redis_status IS
     'The Redis publisher: connection state, server, last successful publish, counters since the server started, last error (doc/redis.md)';
@@ -102,11 +104,15 @@ COMMENT ON COLUMN redis_status.state_since IS 'when the state last changed';
 COMMENT ON COLUMN redis_status.last_publish_at IS 'end of the last round that reached Redis and read all its replies';
 COMMENT ON COLUMN redis_status.publishes IS 'rounds that reached Redis, including those with nothing to write';
 COMMENT ON COLUMN redis_status.woken_rounds IS
-    'of these, rounds a commit woke (an ingest that started or stopped a session playing, a refresh of the rollups, queued alert changes) rather than qoe.redis_publish_interval';
+    'of these, rounds a commit woke (an ingest, for the titles it changed; queued alert changes) rather than qoe.redis_publish_interval';
 COMMENT ON COLUMN redis_status.viewer_rounds IS
     'of these, rounds that read qoe.concurrent_viewers and published the concurrent_viewers keys: of the titles ingest commits handed to the publisher, or of every title (all_viewer_rounds)';
 COMMENT ON COLUMN redis_status.all_viewer_rounds IS
     'of viewer_rounds, those that read every title: the periodic round (time-outs), after a (re)connection, or when commits handed more than 1024 titles since the previous round';
+COMMENT ON COLUMN redis_status.metrics_rounds IS
+    'of publishes, rounds that read qoe.qoe_metrics and published the qoe_metrics hashes: of the titles ingest commits changed, or of every title (all_metrics_rounds)';
+COMMENT ON COLUMN redis_status.all_metrics_rounds IS
+    'of metrics_rounds, those that read every title: the periodic round (windows close, late corrections), after a (re)connection; commits that changed more than 1024 titles since the previous round leave qoe_metrics to it';
 COMMENT ON COLUMN redis_status.keys_written IS 'keys Redis acknowledged writing or deleting (the trending_content rebuild counts one)';
 COMMENT ON COLUMN redis_status.alerts_published IS 'alert changes Redis acknowledged publishing on the qoe_alerts channel';
 COMMENT ON COLUMN redis_status.alerts_queued IS 'alert changes waiting in qoe.redis_alert_outbox to be published';

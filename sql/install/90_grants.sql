@@ -42,13 +42,13 @@ REVOKE EXECUTE ON FUNCTION qoe_score_config_changed() FROM PUBLIC;
 -- so writers need nothing here; the refresh is maintenance
 GRANT SELECT ON qoe_5min, qoe_rollups, rollup_levels, rollup_levels_pending, session_windows,
     session_window_deltas, rollup_status TO qoe_reader;  -- the deltas: qoe_metrics(real_time => true)
-REVOKE EXECUTE ON FUNCTION qoe_metrics(timestamptz, timestamptz, interval, text[], text, integer, boolean),
+REVOKE EXECUTE ON FUNCTION qoe_metrics(timestamptz, timestamptz, interval, text[], text, integer, boolean, bigint[]),
     refresh_rollups(boolean), refresh_rollup_levels(), bigint_sum(bigint),
     bigint_sums("any"), bigint_sums_trans(internal, "any"), bigint_sums_final(internal),
     hll_merge(hll), hll_merge_trans(internal, hll), hll_merge_combine(internal, internal),
     hll_merge_serialize(internal), hll_merge_deserialize(bytea, internal), hll_merge_final(internal)
     FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION qoe_metrics(timestamptz, timestamptz, interval, text[], text, integer, boolean), hll_merge(hll),
+GRANT EXECUTE ON FUNCTION qoe_metrics(timestamptz, timestamptz, interval, text[], text, integer, boolean, bigint[]), hll_merge(hll),
     bigint_sums("any"), bigint_sum(bigint) TO qoe_reader;
 GRANT EXECUTE ON FUNCTION refresh_rollups(boolean), refresh_rollup_levels(), bigint_sum(bigint),
     bigint_sums("any"), hll_merge(hll) TO qoe_admin, qoe_worker;
@@ -83,7 +83,7 @@ GRANT EXECUTE ON FUNCTION record_concurrency(), apply_retention(), refresh_views
 -- qoe_5min qoe_worker reads already, for the rollups)
 GRANT SELECT ON trending_content TO qoe_reader, qoe_worker;
 GRANT SELECT ON concurrent_viewers TO qoe_worker;
-GRANT EXECUTE ON FUNCTION qoe_metrics(timestamptz, timestamptz, interval, text[], text, integer, boolean) TO qoe_worker;
+GRANT EXECUTE ON FUNCTION qoe_metrics(timestamptz, timestamptz, interval, text[], text, integer, boolean, bigint[]) TO qoe_worker;
 REVOKE EXECUTE ON FUNCTION redis_publisher_status() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION redis_publisher_status() TO qoe_admin;
 GRANT SELECT ON redis_status TO qoe_admin;

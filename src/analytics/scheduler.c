@@ -74,7 +74,6 @@ typedef struct SchedulerJob
 	int		   *interval_ms;	/* a setting of guc.c */
 	QoeJobRunner runner;		/* the process that runs it */
 	uint32		woken_by;		/* QOE_WAKE_* bits that bring it forward (commit_wake.h) */
-	uint32		wakes_publisher;	/* bits it sets for the publisher once it committed */
 	int			wake_spacing_ms;	/* woken runs start at least this far apart (if above QOE_WAKE_SPACING_MS) */
 	TimestampTz due;
 	TimestampTz last_started;	/* of its latest run, for qoe_wake_earliest */
@@ -85,8 +84,7 @@ typedef struct SchedulerJob
 
 static SchedulerJob jobs[] = {
 	{.name = "refresh_rollups", .sql = "SELECT qoe.refresh_rollups(build_levels => false)",
-		.interval_ms = &qoe_rollup_refresh_ms, .runner = QOE_JOBS_LIVE,
-	.woken_by = QOE_WAKE_INGESTED, .wakes_publisher = QOE_WAKE_ROLLUPS},
+	.interval_ms = &qoe_rollup_refresh_ms, .runner = QOE_JOBS_LIVE},
 	{.name = "refresh_rollup_levels", .sql = "SELECT qoe.refresh_rollup_levels()",
 	.interval_ms = &qoe_rollup_levels_ms},
 	{.name = "expire_sessions", .sql = "SELECT qoe.expire_sessions()",
@@ -151,7 +149,7 @@ run_and_record(void *arg)
 		elog(ERROR, "recording a run of %s failed", job->name);
 }
 
-static bool
+static void
 run_job(SchedulerJob *job)
 {
 	JobRun		run = {job, GetCurrentTimestamp(), NULL};
@@ -162,7 +160,7 @@ run_job(SchedulerJob *job)
 	if (error == NULL)
 	{
 		job->last_logged[0] = '\0';
-		return true;
+		return;
 	}
 	if (strcmp(error->message, job->last_logged) != 0)
 	{
@@ -176,30 +174,23 @@ run_job(SchedulerJob *job)
 	if (again != NULL)
 		FreeErrorData(again);	/* the job's own error above is what matters */
 	FreeErrorData(error);
-	return false;
 }
 
 /*
  * The wake-up chain (core/commit_wake.c): a commit that sets one of a job's
  * woken_by bits makes it due as soon as qoe_wake_earliest allows, instead of
- * at its next interval (an ingest commit: refresh_rollups, while a Redis
- * publisher runs; a commit that stored a stall: evaluate_alerts, for the
- * stall-loop rule, at most 4 times a second: each run judges every stall
- * arrived since the previous one); a job that committed then wakes the publisher with its
- * wakes_publisher bits (the refreshed rollups).
+ * at its next interval (a commit that stored a stall: evaluate_alerts, for
+ * the stall-loop rule, at most 4 times a second: each run judges every
+ * stall arrived since the previous one). Only the alert evaluator's jobs
+ * are woken: the Redis publisher reads the rollups in real time, so no
+ * merge is hurried for it.
  */
-static QoeWakeTarget
-wake_target(const SchedulerJob *job)
-{
-	return job->runner == QOE_JOBS_ALERTS ? QOE_WAKE_EVALUATOR : QOE_WAKE_SCHEDULER;
-}
-
 static void
 hurry(SchedulerJob *job, TimestampTz now)
 {
 	TimestampTz earliest;
 
-	if (job->woken_by == 0 || !(qoe_wake_pending(wake_target(job)) & job->woken_by))
+	if (job->woken_by == 0 || !(qoe_wake_pending(QOE_WAKE_EVALUATOR) & job->woken_by))
 		return;
 	earliest = qoe_wake_earliest(job->last_started, job->last_ended, job->last_cpu_us,
 								 job->wake_spacing_ms);
@@ -213,10 +204,9 @@ run_scheduled(SchedulerJob *job, TimestampTz now)
 
 	/* taken before: a commit during the run asks for the next one */
 	if (job->woken_by != 0)
-		(void) qoe_wake_take(wake_target(job), job->woken_by);
+		(void) qoe_wake_take(QOE_WAKE_EVALUATOR, job->woken_by);
 	job->last_started = now;
-	if (run_job(job) && job->wakes_publisher != 0)
-		qoe_wake(QOE_WAKE_PUBLISHER, job->wakes_publisher);
+	run_job(job);
 	job->last_ended = GetCurrentTimestamp();
 	job->last_cpu_us = qoe_wake_cpu_us() - cpu_us;
 }

@@ -1,8 +1,8 @@
 /*
  * commit_wake.c: the wake-up chain from an ingest commit to Redis
- * (doc/redis.md, freshness): ingest commit -> launcher (refresh_rollups)
- * and, if a session started or stopped playing, publisher
- * (concurrent_viewers of the titles it changed); refresh commit -> publisher (qoe_metrics). Also
+ * (doc/redis.md, freshness): ingest commit -> publisher, with the titles
+ * whose rollups it changed (qoe_metrics, read in real time) and those
+ * whose viewers it changed (concurrent_viewers). Also
  * ingest commit with a stall -> alert evaluator (evaluate_alerts: the
  * stall-loop rule, doc/alerts.md); evaluation commit with alert changes -> publisher
  * (the qoe_alerts channel). See commit_wake.h.
@@ -30,26 +30,38 @@
 #include "core/commit_wake.h"
 #include "core/compare.h"
 
+/* Titles handed to the publisher and not yet taken (titles_lock). */
+typedef struct SharedTitles
+{
+	bool		all;			/* more than QOE_WAKE_MAX_TITLES: read them all */
+	int			n;
+	int64		ids[QOE_WAKE_MAX_TITLES];	/* may repeat a title */
+} SharedTitles;
+
 typedef struct QoeWakeShared
 {
 	slock_t		mutex;			/* guards latch */
 	Latch	   *latch[QOE_WAKE_NTARGETS];	/* NULL: nobody to wake */
 	pg_atomic_uint32 pending[QOE_WAKE_NTARGETS];
-	/* the titles committed changes of who plays, not yet taken (titles_lock) */
 	LWLock	   *titles_lock;
-	bool		all_titles;		/* more than QOE_WAKE_MAX_TITLES: read them all */
-	int			ntitles;
-	int64		titles[QOE_WAKE_MAX_TITLES];	/* may repeat a title */
+	SharedTitles titles[QOE_TITLE_NLISTS];
 } QoeWakeShared;
+
+/* A transaction's titles of one list (qoe_wake_title_changed's). */
+typedef struct TitlesAtCommit
+{
+	int64	   *ids;			/* in TopMemoryContext, QOE_WAKE_MAX_TITLES */
+	int			n;
+	bool		all;
+} TitlesAtCommit;
+
+/* The bit each list's titles wake the publisher with. */
+static const uint32 title_list_bit[QOE_TITLE_NLISTS] = {QOE_WAKE_VIEWERS, QOE_WAKE_METRICS};
 
 static QoeWakeShared *wake = NULL;	/* NULL unless preloaded */
 static bool callback_registered = false;
-static bool ingested_at_commit = false;	/* qoe_wake_on_commit's */
 static uint32 bits_at_commit[QOE_WAKE_NTARGETS];	/* qoe_wake_at_commit's */
-/* qoe_wake_viewers_of's, in TopMemoryContext: this transaction's titles */
-static int64 *titles_at_commit = NULL;
-static int	ntitles_at_commit = 0;
-static bool all_titles_at_commit = false;
+static TitlesAtCommit titles_at_commit[QOE_TITLE_NLISTS];
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -60,7 +72,7 @@ wake_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(sizeof(QoeWakeShared)));
-	RequestNamedLWLockTranche("qoe_ext viewer titles", 1);
+	RequestNamedLWLockTranche("qoe_ext titles", 1);
 }
 
 static void
@@ -80,9 +92,8 @@ wake_shmem_startup(void)
 			wake->latch[t] = NULL;
 			pg_atomic_init_u32(&wake->pending[t], 0);
 		}
-		wake->titles_lock = &(GetNamedLWLockTranche("qoe_ext viewer titles"))->lock;
-		wake->all_titles = false;
-		wake->ntitles = 0;
+		wake->titles_lock = &(GetNamedLWLockTranche("qoe_ext titles"))->lock;
+		memset(wake->titles, 0, sizeof(wake->titles));
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -147,18 +158,19 @@ qoe_wake(QoeWakeTarget target, uint32 why)
 static void
 share_titles(void)
 {
-	int			n = 0;
-
-	/* once each: a batch repeats a popular title */
-	if (!all_titles_at_commit)
-		n = (int) qoe_sort_unique_int64(titles_at_commit, ntitles_at_commit);
 	LWLockAcquire(wake->titles_lock, LW_EXCLUSIVE);
-	if (all_titles_at_commit || wake->ntitles + n > QOE_WAKE_MAX_TITLES)
-		wake->all_titles = true;
-	if (!wake->all_titles)
+	for (int l = 0; l < QOE_TITLE_NLISTS; l++)
 	{
-		memcpy(wake->titles + wake->ntitles, titles_at_commit, sizeof(int64) * n);
-		wake->ntitles += n;
+		TitlesAtCommit *mine = &titles_at_commit[l];
+		SharedTitles *shared = &wake->titles[l];
+
+		if (mine->all || shared->n + mine->n > QOE_WAKE_MAX_TITLES)
+			shared->all = true;
+		if (!shared->all)
+		{
+			memcpy(shared->ids + shared->n, mine->ids, sizeof(int64) * mine->n);
+			shared->n += mine->n;
+		}
 	}
 	LWLockRelease(wake->titles_lock);
 }
@@ -166,8 +178,11 @@ share_titles(void)
 static void
 forget_at_commit(void)
 {
-	ingested_at_commit = all_titles_at_commit = false;
-	ntitles_at_commit = 0;
+	for (int l = 0; l < QOE_TITLE_NLISTS; l++)
+	{
+		titles_at_commit[l].n = 0;
+		titles_at_commit[l].all = false;
+	}
 	memset(bits_at_commit, 0, sizeof(bits_at_commit));
 }
 
@@ -178,15 +193,24 @@ wake_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_COMMIT:
-			/* hurried rollups and viewer titles serve the publisher only */
+			/* titles serve the publisher only */
 			if (latch_of(QOE_WAKE_PUBLISHER) != NULL)
 			{
-				if (ingested_at_commit)
-					qoe_wake(QOE_WAKE_SCHEDULER, QOE_WAKE_INGESTED);
-				if (ntitles_at_commit > 0 || all_titles_at_commit)
+				uint32		why = 0;
+
+				for (int l = 0; l < QOE_TITLE_NLISTS; l++)
+				{
+					/* once each: a batch repeats a popular title */
+					if (!titles_at_commit[l].all)
+						titles_at_commit[l].n = (int) qoe_sort_unique_int64(titles_at_commit[l].ids,
+																			 titles_at_commit[l].n);
+					if (titles_at_commit[l].n > 0 || titles_at_commit[l].all)
+						why |= title_list_bit[l];
+				}
+				if (why != 0)
 				{
 					share_titles();
-					qoe_wake(QOE_WAKE_PUBLISHER, QOE_WAKE_VIEWERS);
+					qoe_wake(QOE_WAKE_PUBLISHER, why);
 				}
 			}
 			for (int t = 0; t < QOE_WAKE_NTARGETS; t++)
@@ -223,44 +247,52 @@ qoe_wake_at_commit(QoeWakeTarget target, uint32 why)
 }
 
 void
-qoe_wake_on_commit(int64 stored, int64 stalls)
+qoe_wake_on_commit(int64 stalls)
 {
-	if (wake == NULL || stored <= 0)
+	if (wake == NULL || stalls <= 0)
 		return;
 	register_callback();
-	ingested_at_commit = true;
-	if (stalls > 0)
-		bits_at_commit[QOE_WAKE_EVALUATOR] |= QOE_WAKE_STALLED;
+	bits_at_commit[QOE_WAKE_EVALUATOR] |= QOE_WAKE_STALLED;
 }
 
 void
-qoe_wake_viewers_of(int64 content_id)
+qoe_wake_title_changed(QoeTitleList list, int64 content_id)
 {
-	if (wake == NULL || all_titles_at_commit)
+	TitlesAtCommit *mine = &titles_at_commit[list];
+
+	if (wake == NULL || mine->all)
 		return;
 	register_callback();
-	if (titles_at_commit == NULL)
-		titles_at_commit = MemoryContextAlloc(TopMemoryContext,
-											  sizeof(int64) * QOE_WAKE_MAX_TITLES);
-	if (ntitles_at_commit == QOE_WAKE_MAX_TITLES)
-		all_titles_at_commit = true;
-	else
-		titles_at_commit[ntitles_at_commit++] = content_id;
+	if (mine->ids == NULL)
+		mine->ids = MemoryContextAlloc(TopMemoryContext, sizeof(int64) * QOE_WAKE_MAX_TITLES);
+	if (mine->n == QOE_WAKE_MAX_TITLES)
+	{
+		/* a title's sessions come in runs: make room by the repeats first */
+		mine->n = (int) qoe_sort_unique_int64(mine->ids, mine->n);
+		if (mine->n == QOE_WAKE_MAX_TITLES)
+		{
+			mine->all = true;
+			return;
+		}
+	}
+	mine->ids[mine->n++] = content_id;
 }
 
 int
-qoe_wake_take_titles(int64 *titles)
+qoe_wake_take_titles(QoeTitleList list, int64 *titles)
 {
+	SharedTitles *shared;
 	int			n;
 
 	if (wake == NULL)
 		return 0;
+	shared = &wake->titles[list];
 	LWLockAcquire(wake->titles_lock, LW_EXCLUSIVE);
-	n = wake->all_titles ? -1 : wake->ntitles;
+	n = shared->all ? -1 : shared->n;
 	if (n > 0)
-		memcpy(titles, wake->titles, sizeof(int64) * n);
-	wake->all_titles = false;
-	wake->ntitles = 0;
+		memcpy(titles, shared->ids, sizeof(int64) * n);
+	shared->all = false;
+	shared->n = 0;
 	LWLockRelease(wake->titles_lock);
 	return n;
 }

@@ -1,7 +1,6 @@
 /*
- * commit_wake.h: wake the processes that act on committed ingest (the
- * launcher, which refreshes the rollups; the alert evaluator; the Redis
- * publisher) as soon as an
+ * commit_wake.h: wake the processes that act on committed ingest (the alert
+ * evaluator; the Redis publisher, with the titles to read) as soon as an
  * ingest transaction commits, instead of their polling (doc/redis.md,
  * freshness). Waking never waits: it sets a bit in shared memory and, when
  * the bit was clear, the latch of the process that takes it.
@@ -16,21 +15,19 @@
 /* Who is woken. */
 typedef enum QoeWakeTarget
 {
-	QOE_WAKE_SCHEDULER,			/* the launcher's live job: refresh_rollups */
 	QOE_WAKE_EVALUATOR,			/* the alert evaluator: evaluate_alerts */
 	QOE_WAKE_PUBLISHER,			/* the Redis publisher */
 	QOE_WAKE_NTARGETS
 } QoeWakeTarget;
 
 /* Why (bits). */
-#define QOE_WAKE_INGESTED	0x1 /* an ingest transaction committed */
-#define QOE_WAKE_ROLLUPS	0x2 /* a refresh of the rollups committed */
+#define QOE_WAKE_METRICS	0x2 /* an ingest transaction that changed the rollups of titles committed */
 #define QOE_WAKE_STALLED	0x4 /* an ingest transaction that stored a stall committed */
 #define QOE_WAKE_ALERTS		0x8 /* an evaluation that queued alert changes committed */
 #define QOE_WAKE_VIEWERS	0x10	/* an ingest transaction that changed who plays committed */
 
 /*
- * Woken work (a refresh of the rollups, a publishing round) runs again no
+ * Woken work (an evaluation of the alert rules, a publishing round) runs again no
  * sooner than QOE_WAKE_SPACING_MS after its last start, and than twice the
  * CPU time it last used after its last end: a steady stream of commits can
  * make it run at most 20 times a second and use at most a third of a core.
@@ -41,8 +38,9 @@ typedef enum QoeWakeTarget
 #define QOE_WAKE_REST_FACTOR 2
 
 /*
- * Titles handed to the publisher between two of its rounds, at most; beyond,
- * it reads every title's viewers (what it did for every round before).
+ * Titles of a list handed to the publisher between two of its rounds, at
+ * most; beyond, it reads every title's viewers, and leaves qoe_metrics to
+ * its periodic round.
  */
 #define QOE_WAKE_MAX_TITLES 1024
 
@@ -50,34 +48,37 @@ typedef enum QoeWakeTarget
 extern void CommitWakeShmemInit(void);
 
 /*
- * Call in an ingest transaction with the events it stored and how many of
- * them are buffering events. When it commits, if a publisher runs (else the
- * rollups keep their interval) and it stored any, the scheduler is woken
- * (INGESTED) to merge the rollups, whose commit wakes the publisher for
- * qoe_metrics. (A qoe_metrics round per ingest commit took the publisher
- * from 0.2 to 0.8-1.0 CPU s per 400,000 events, bench/redis (a): 8 % of
- * ingest's CPU, against the 5 % allowed.) If it stored a stall, the
- * scheduler is woken (STALLED) to judge the stall-loop rule at once.
- * Nothing on abort.
+ * Call in an ingest transaction with how many buffering events it stored:
+ * when it commits, if any, the alert evaluator is woken (STALLED) to judge
+ * the stall-loop rule at once. Nothing on abort.
  */
-extern void qoe_wake_on_commit(int64 stored, int64 stalls);
+extern void qoe_wake_on_commit(int64 stalls);
+
+/* The titles an ingest commit hands the publisher, by what changed. */
+typedef enum QoeTitleList
+{
+	QOE_TITLES_VIEWERS,			/* who plays: concurrent_viewers (VIEWERS) */
+	QOE_TITLES_METRICS,			/* the rollups: qoe_metrics (METRICS) */
+	QOE_TITLE_NLISTS
+} QoeTitleList;
 
 /*
- * Call in an ingest transaction for each title whose viewers it changed (a
- * session of the title started or stopped playing, or moved to or from it).
- * When it commits, if a publisher runs, the titles are handed to it and it is
- * woken (VIEWERS) to publish their concurrent_viewers keys. Nothing on abort.
- * A title handed that did not change costs a read, nothing else.
+ * Call in an ingest transaction for each title whose viewers (a session of
+ * the title started or stopped playing, or moved to or from it) or rollups
+ * (any change to one of its sessions) it changed. When it commits, if a
+ * publisher runs, the titles are handed to it and it is woken (the list's
+ * bit) to publish their keys. Nothing on abort. A title handed that did not
+ * change costs a read, nothing else.
  */
-extern void qoe_wake_viewers_of(int64 content_id);
+extern void qoe_wake_title_changed(QoeTitleList list, int64 content_id);
 
 /*
- * The publisher: take the titles handed since the last call into titles[]
- * (room for QOE_WAKE_MAX_TITLES, repeats possible); returns how many, or -1
- * when more were handed than fit: read every title's viewers. Call after
- * taking the VIEWERS bit: a commit hands its titles before it wakes.
+ * The publisher: take the titles of a list handed since the last call into
+ * titles[] (room for QOE_WAKE_MAX_TITLES, repeats possible); returns how
+ * many, or -1 when more were handed than fit. Call after taking the list's
+ * bit: a commit hands its titles before it wakes.
  */
-extern int	qoe_wake_take_titles(int64 *titles);
+extern int	qoe_wake_take_titles(QoeTitleList list, int64 *titles);
 
 /* When the current transaction commits, wake target for why. Nothing on abort. */
 extern void qoe_wake_at_commit(QoeWakeTarget target, uint32 why);

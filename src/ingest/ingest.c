@@ -50,7 +50,7 @@ ingest_payload(FunctionCallInfo fcinfo, const char *data, size_t len)
 		elog(ERROR, "qoe.ingest must return a record");
 	decode_now(data, len, &decoded, &received_at);
 	written = qoe_write_events(decoded.events, decoded.nevents, received_at, &origin);
-	qoe_wake_on_commit(written.stored, written.stalls);
+	qoe_wake_on_commit(written.stalls);
 	qoe_dead_letters_write(decoded.rejections, decoded.nrejections, &origin);
 
 	values[0] = Int32GetDatum(written.stored);

@@ -1151,7 +1151,7 @@ playing(const SessionFold *fold, bool abandoned, TimestampTz cutoff)
 }
 
 void
-qoe_sessions_report_playing(const QoeSessionChange *changes, int nchanges)
+qoe_sessions_report_titles(const QoeSessionChange *changes, int nchanges)
 {
 	/*
 	 * The clock now, close to the commit; a session timing out between here
@@ -1162,13 +1162,17 @@ qoe_sessions_report_playing(const QoeSessionChange *changes, int nchanges)
 	for (int i = 0; i < nchanges; i++)
 	{
 		const QoeSessionChange *c = &changes[i];
+		bool		moved = c->existed && c->content_id != c->before_content_id;
 		bool		was = c->existed && playing(&c->before, c->abandoned_before, cutoff);
 		bool		is = playing(&c->after, false, cutoff);
 
-		if (was && (!is || c->content_id != c->before_content_id))
-			qoe_wake_viewers_of(c->before_content_id);
-		if (is && (!was || c->content_id != c->before_content_id))
-			qoe_wake_viewers_of(c->content_id);
+		qoe_wake_title_changed(QOE_TITLES_METRICS, c->content_id);
+		if (moved)
+			qoe_wake_title_changed(QOE_TITLES_METRICS, c->before_content_id);
+		if (was && (!is || moved))
+			qoe_wake_title_changed(QOE_TITLES_VIEWERS, c->before_content_id);
+		if (is && (!was || moved))
+			qoe_wake_title_changed(QOE_TITLES_VIEWERS, c->content_id);
 	}
 }
 

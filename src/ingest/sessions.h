@@ -45,12 +45,13 @@ extern void qoe_sessions_apply(const QoeCatalog *cat, QoeEvent **events, int n, 
 							   QoeSessionChange **changes, int *nchanges);
 
 /*
- * Hand the Redis publisher, at commit (qoe_wake_viewers_of), the titles of
- * the changed sessions that started or stopped playing now, as
- * qoe.concurrent_viewers counts them, or moved from one title to another:
- * the changes its concurrent_viewers keys can show.
+ * Hand the Redis publisher, at commit (qoe_wake_title_changed), the titles
+ * of the changed sessions: all of them for qoe_metrics (their rollups
+ * changed), and for concurrent_viewers those of the sessions that started
+ * or stopped playing now, as qoe.concurrent_viewers counts them, or moved
+ * from one title to another (both titles).
  */
-extern void qoe_sessions_report_playing(const QoeSessionChange *changes, int nchanges);
+extern void qoe_sessions_report_titles(const QoeSessionChange *changes, int nchanges);
 
 /* Mark sessions idle for longer than timeout_us abandoned; returns how many. */
 extern uint64 qoe_sessions_expire(int64 timeout_us);

@@ -18,10 +18,8 @@
  *   1 s to 60 s. It waits quietly while the extension is not installed
  *   there. It also premakes the days' partitions, so that no ingest
  *   transaction has to create one, and runs the live job of the analytics
- *   scheduler (src/analytics/scheduler.c: the refresh of the rollups),
- *   which ingest commits wake while a Redis publisher
- *   runs (src/core/commit_wake.c: at most one wake-up per refresh of the
- *   rollups, each also costing a read of qoe.sources here).
+ *   scheduler (src/analytics/scheduler.c: the refresh of the rollups,
+ *   every qoe.rollup_refresh_interval).
  * Both, and the workers, resolve names with search_path = pg_catalog,
  * pg_temp whatever the database or role settings say.
  */
@@ -44,7 +42,6 @@
 
 #include "analytics/scheduler.h"
 #include "core/catalog.h"
-#include "core/commit_wake.h"
 #include "core/guc.h"
 #include "core/worker_session.h"
 #include "kafka/kafka_launcher.h"
@@ -467,8 +464,6 @@ qoe_launcher_main(Datum main_arg)
 			qoe_kafka_shared->slots[i].state = QOE_WS_FREE;
 	LWLockRelease(qoe_kafka_shared->lock);
 	before_shmem_exit(launcher_detach, 0);
-	/* ingest commits wake its live job (refresh_rollups) */
-	qoe_wake_attach(QOE_WAKE_SCHEDULER);
 	ereport(LOG, (errmsg("qoe_ext launcher started for database \"%s\" as role \"%s\"",
 						 qoe_database, qoe_worker_role)));
 

@@ -1071,7 +1071,7 @@ store_batch_once(BatchPartition *bp, int nbp, BatchCounts *counts)
 	}
 	written = qoe_write_events(events, nevents, window.received_at, origins);
 	counts->events = written.stored;
-	qoe_wake_on_commit(written.stored, written.stalls);
+	qoe_wake_on_commit(written.stalls);
 	counts->dead_letters += written.dead_letters;
 	if (!store_offsets(bp, nbp))
 	{

@@ -16,15 +16,16 @@
  * acknowledged, so a message is published at least once, never for a
  * rolled-back evaluation, and waits out a Redis outage or a publisher restart.
  *
- * Rounds (core/commit_wake.c): an ingest commit that started or stopped a
- * session playing wakes it for the viewers of the titles it changed (a read
- * costs what those titles' sessions do, not the whole audience), a committed merge of the
- * rollups (which the ingest commit hurried) for qoe_metrics, an evaluation
- * that queued alert changes for the outbox (as often as woken_round_at
- * allows), and every qoe.redis_publish_interval it publishes what no round
- * published within that interval (trending_content always: a decayed score
- * over an hour, read only then; the viewers of sessions that timed out,
- * which no commit reports).
+ * Rounds (core/commit_wake.c): an ingest commit wakes it with the titles
+ * it changed, for their qoe_metrics (read in real time: the rollups and the
+ * changes no merge has taken yet) and, if a session of theirs started or
+ * stopped playing, their viewers: a round costs what those titles' rows do,
+ * not the whole audience's. An evaluation that queued alert changes wakes
+ * it for the outbox. Woken rounds run as often as woken_round_at allows.
+ * Every qoe.redis_publish_interval it reads every title's viewers and
+ * qoe_metrics (sessions time out and windows close, which no commit
+ * reports) and trending_content (a decayed score over an hour, read only
+ * then), and the outbox if no round did within the interval.
  *
  * The Kafka supervisor starts it while qoe.redis_host is set
  * (PublishSupervise); it exits when that setting is emptied.
@@ -84,15 +85,21 @@
 #define ROUND_ALERTS	0x8
 #define ROUND_NPARTS	4			/* the bits above */
 
+/* What a title's key of either kind has: the head of ViewersKey and MetricsKey. */
+typedef struct TitleKey
+{
+	int64		content_id;		/* hash key */
+	bool		known;			/* held is what Redis holds */
+	bool		seen;			/* in the view, as last read */
+	bool		in_round;		/* its title was read this round */
+} TitleKey;
+
 /* A concurrent_viewers key: what Redis is known to hold, and what is wanted. */
 typedef struct ViewersKey
 {
-	int64		content_id;		/* hash key */
+	TitleKey	t;
 	int64		wanted;
 	int64		held;			/* meaningful when known */
-	bool		known;
-	bool		seen;			/* in the view, as last read */
-	bool		in_round;		/* its title was read this round */
 } ViewersKey;
 
 /* One member of trending_content, score rounded to 4 significant digits. */
@@ -120,11 +127,9 @@ typedef struct MetricsFields
 /* A qoe_metrics key: the fields Redis is known to hold, and those wanted. */
 typedef struct MetricsKey
 {
-	int64		content_id;		/* hash key */
+	TitleKey	t;
 	MetricsFields wanted;
 	MetricsFields held;			/* meaningful when known */
-	bool		known;
-	bool		seen;
 } MetricsKey;
 
 /* What each pipelined command was for, to apply its reply. */
@@ -147,9 +152,18 @@ typedef struct Op
 
 static redisContext *conn = NULL;
 static HTAB *viewers_keys = NULL;
-static int64 *viewer_titles;	/* the titles of this round's viewers read */
-static int	viewer_titles_n;	/* -1: every title */
 static HTAB *metrics_keys = NULL;
+
+/* The titles a round reads of one kind of key (commit_wake.c's lists). */
+typedef struct RoundTitles
+{
+	int64	   *ids;			/* QOE_WAKE_MAX_TITLES, in TopMemoryContext */
+	int			n;				/* -1: every title */
+} RoundTitles;
+
+static RoundTitles viewer_titles;
+static RoundTitles metric_titles;
+
 static TrendingItem *trending_held = NULL;	/* NULL: not known */
 static int	trending_held_n = 0;
 static char *settings_seen = NULL;	/* what the connection was made with */
@@ -204,6 +218,19 @@ PublishStop(void)
 	qoe_child_stop(&publisher);
 }
 
+/* Whether a round that read what published part (a ROUND_* bit) whole. */
+static bool
+published_whole(int what, int part)
+{
+	if (!(what & part))
+		return false;
+	if (part == ROUND_VIEWERS)
+		return viewer_titles.n < 0;
+	if (part == ROUND_METRICS)
+		return metric_titles.n < 0;
+	return true;
+}
+
 /* ---- the state of the keys ---- */
 
 /* Redis may hold anything now: write every key in the next round. */
@@ -216,10 +243,10 @@ forget_published(void)
 
 	hash_seq_init(&seq, viewers_keys);
 	while ((k = hash_seq_search(&seq)) != NULL)
-		k->known = false;
+		k->t.known = false;
 	hash_seq_init(&seq, metrics_keys);
 	while ((m = hash_seq_search(&seq)) != NULL)
-		m->known = false;
+		m->t.known = false;
 	if (trending_held != NULL)
 		pfree(trending_held);
 	trending_held = NULL;
@@ -292,46 +319,81 @@ connect_redis(void)
 
 /* ---- reading the committed state ---- */
 
-/* The viewers of viewer_titles (all when viewer_titles_n is -1). */
+/* The titles as an int8[] parameter: NULL for every title. */
+static Datum
+titles_param(const RoundTitles *titles, char *null)
+{
+	Datum	   *ids;
+
+	*null = titles->n < 0 ? 'n' : ' ';
+	if (titles->n < 0)
+		return (Datum) 0;
+	ids = palloc(sizeof(Datum) * (titles->n + 1));
+	for (int i = 0; i < titles->n; i++)
+		ids[i] = Int64GetDatum(titles->ids[i]);
+	return PointerGetDatum(construct_array(ids, titles->n, INT8OID, sizeof(int64),
+										   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/*
+ * Before a read of titles' keys: those keys are in the round, and go unless
+ * the read finds their title (title_read).
+ */
+static void
+begin_title_read(HTAB *keys, const RoundTitles *titles)
+{
+	HASH_SEQ_STATUS seq;
+	TitleKey   *k;
+
+	hash_seq_init(&seq, keys);
+	while ((k = hash_seq_search(&seq)) != NULL)
+		k->in_round = titles->n < 0;
+	for (int i = 0; i < titles->n; i++)
+		if ((k = hash_search(keys, &titles->ids[i], HASH_FIND, NULL)) != NULL)
+			k->in_round = true;
+	hash_seq_init(&seq, keys);
+	while ((k = hash_seq_search(&seq)) != NULL)
+		if (k->in_round)
+			k->seen = false;
+}
+
+/* The key of a title the read found (created unknown if new). */
+static void *
+title_read(HTAB *keys, int64 content_id)
+{
+	bool		found;
+	TitleKey   *k = hash_search(keys, &content_id, HASH_ENTER, &found);
+
+	if (!found)
+		k->known = false;
+	k->seen = true;
+	k->in_round = true;
+	return k;
+}
+
+/* The viewers of viewer_titles. */
 static void
 read_viewers(void)
 {
-	int			ret;
+	Oid			argtypes[1] = {INT8ARRAYOID};
+	Datum		args[1];
+	char		nulls[1];
 
-	if (viewer_titles_n < 0)
-		ret = SPI_execute("SELECT content_id, pg_catalog.sum(viewers)::pg_catalog.int8"
-						  " FROM qoe.concurrent_viewers GROUP BY content_id", true, 0);
-	else
-	{
-		Oid			argtypes[1] = {INT8ARRAYOID};
-		Datum		args[1];
-		Datum	   *titles = palloc(sizeof(Datum) * viewer_titles_n);
-
-		for (int i = 0; i < viewer_titles_n; i++)
-			titles[i] = Int64GetDatum(viewer_titles[i]);
-		args[0] = PointerGetDatum(construct_array(titles, viewer_titles_n, INT8OID,
-												  sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-		/* sessions_active_idx leads to the titles' unfinished sessions */
-		ret = SPI_execute_with_args("SELECT content_id, pg_catalog.sum(viewers)::pg_catalog.int8"
-									" FROM qoe.concurrent_viewers"
-									" WHERE content_id OPERATOR(pg_catalog.=) ANY ($1)"
-									" GROUP BY content_id", 1, argtypes, args, NULL, true, 0);
-	}
-	if (ret != SPI_OK_SELECT)
+	args[0] = titles_param(&viewer_titles, &nulls[0]);
+	/* of some titles: sessions_active_idx leads to their unfinished sessions */
+	if (SPI_execute_with_args("SELECT content_id, pg_catalog.sum(viewers)::pg_catalog.int8"
+							  " FROM qoe.concurrent_viewers"
+							  " WHERE $1 IS NULL OR content_id OPERATOR(pg_catalog.=) ANY ($1)"
+							  " GROUP BY content_id", 1, argtypes, args, nulls, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading qoe.concurrent_viewers failed");
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[r];
 		bool		isnull;
-		int64		id = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
-		bool		found;
-		ViewersKey *k = hash_search(viewers_keys, &id, HASH_ENTER, &found);
+		ViewersKey *k = title_read(viewers_keys,
+								   DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull)));
 
-		if (!found)
-			k->known = false;
 		k->wanted = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
-		k->seen = true;
-		k->in_round = true;
 	}
 }
 
@@ -364,8 +426,8 @@ read_trending(MemoryContext round_cxt)
 }
 
 /*
- * Each title's metrics over the latest complete 5-minute window and the
- * current one (doc/redis.md), from the rollups and the changes committed
+ * The metrics of metric_titles over the latest complete 5-minute window and
+ * the current one (doc/redis.md), from the rollups and the changes committed
  * since their last merge (real time: the round's snapshot, not the merge's);
  * concurrent_viewers is filled in when the commands are queued, from the
  * viewers read above.
@@ -373,28 +435,30 @@ read_trending(MemoryContext round_cxt)
 static void
 read_qoe_metrics(void)
 {
-	if (SPI_execute("SELECT m.content_id, m.vst_p50_ms, m.vst_p95_ms, m.vst_p99_ms,"
-					" m.rebuffering_ratio, m.qoe_score, m.plays,"
-					" pg_catalog.to_char(w.s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-					" pg_catalog.to_char(pg_catalog.now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-					" FROM (SELECT pg_catalog.date_bin('5 min', pg_catalog.now(), '2000-01-01 00:00+00')"
-					"        OPERATOR(pg_catalog.-) interval '5 min' AS s) w,"
-					" qoe.qoe_metrics(w.s, pg_catalog.now(), NULL, '{content_id}', real_time => true) m",
-					true, 0) != SPI_OK_SELECT)
+	Oid			argtypes[1] = {INT8ARRAYOID};
+	Datum		args[1];
+	char		nulls[1];
+
+	args[0] = titles_param(&metric_titles, &nulls[0]);
+	if (SPI_execute_with_args("SELECT m.content_id, m.vst_p50_ms, m.vst_p95_ms, m.vst_p99_ms,"
+							  " m.rebuffering_ratio, m.qoe_score, m.plays,"
+							  " pg_catalog.to_char(w.s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+							  " pg_catalog.to_char(pg_catalog.now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+							  " FROM (SELECT pg_catalog.date_bin('5 min', pg_catalog.now(), '2000-01-01 00:00+00')"
+							  "        OPERATOR(pg_catalog.-) interval '5 min' AS s) w,"
+							  " qoe.qoe_metrics(w.s, pg_catalog.now(), NULL, '{content_id}', real_time => true,"
+							  "                 content_ids => $1) m",
+							  1, argtypes, args, nulls, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading qoe.qoe_metrics failed");
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[r];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
-		int64		id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-		bool		found;
-		MetricsKey *m = hash_search(metrics_keys, &id, HASH_ENTER, &found);
+		MetricsKey *m = title_read(metrics_keys, DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull)));
 		Datum		plays;
 		int			f;
 
-		if (!found)
-			m->known = false;
 		memset(&m->wanted, 0, sizeof(MetricsFields));
 		for (f = 0; f < 5; f++)
 		{
@@ -408,7 +472,6 @@ read_qoe_metrics(void)
 			snprintf(m->wanted.v[5], FIELD_LEN, INT64_FORMAT, DatumGetInt64(plays));
 		strlcpy(m->wanted.v[7], SPI_getvalue(tup, desc, 8), FIELD_LEN);
 		strlcpy(updated_at, SPI_getvalue(tup, desc, 9), FIELD_LEN);
-		m->seen = true;
 	}
 }
 
@@ -470,30 +533,11 @@ read_metrics(MemoryContext round_cxt, int what)
 {
 	MetricsRead read = {round_cxt, what, false};
 	ErrorData  *error;
-	HASH_SEQ_STATUS seq;
-	ViewersKey *k;
-	MetricsKey *m;
 
 	if (what & ROUND_VIEWERS)
-	{
-		/* the titles read: their keys go unless the read finds viewers */
-		hash_seq_init(&seq, viewers_keys);
-		while ((k = hash_seq_search(&seq)) != NULL)
-			k->in_round = viewer_titles_n < 0;
-		for (int i = 0; i < viewer_titles_n; i++)
-			if ((k = hash_search(viewers_keys, &viewer_titles[i], HASH_FIND, NULL)) != NULL)
-				k->in_round = true;
-		hash_seq_init(&seq, viewers_keys);
-		while ((k = hash_seq_search(&seq)) != NULL)
-			if (k->in_round)
-				k->seen = false;
-	}
+		begin_title_read(viewers_keys, &viewer_titles);
 	if (what & ROUND_METRICS)
-	{
-		hash_seq_init(&seq, metrics_keys);
-		while ((m = hash_seq_search(&seq)) != NULL)
-			m->seen = false;
-	}
+		begin_title_read(metrics_keys, &metric_titles);
 	trending_wanted_n = 0;
 	alerts_n = 0;
 
@@ -584,21 +628,21 @@ queue_viewers(void)
 	hash_seq_init(&seq, viewers_keys);
 	while ((k = hash_seq_search(&seq)) != NULL)
 	{
-		if (!k->in_round)
+		if (!k->t.in_round)
 			continue;			/* not read: as it was (a round of some titles) */
-		if (k->seen && (!k->known || k->held != k->wanted))
+		if (k->t.seen && (!k->t.known || k->held != k->wanted))
 		{
 			char	   *value = psprintf(INT64_FORMAT, k->wanted);
-			const char *argv[5] = {"SET", viewers_key(k->content_id), value, "EX", ttl};
+			const char *argv[5] = {"SET", viewers_key(k->t.content_id), value, "EX", ttl};
 
-			ok &= append(OP_SET_VIEWERS, k->content_id, qoe_redis_key_ttl_s > 0 ? 5 : 3, argv);
+			ok &= append(OP_SET_VIEWERS, k->t.content_id, qoe_redis_key_ttl_s > 0 ? 5 : 3, argv);
 		}
-		else if (!k->seen)
+		else if (!k->t.seen)
 		{
 			/* nobody watches it now: the key goes, rather than reading 0 */
-			const char *argv[2] = {"DEL", viewers_key(k->content_id)};
+			const char *argv[2] = {"DEL", viewers_key(k->t.content_id)};
 
-			ok &= append(OP_DEL_VIEWERS, k->content_id, 2, argv);
+			ok &= append(OP_DEL_VIEWERS, k->t.content_id, 2, argv);
 		}
 	}
 	return ok;
@@ -634,17 +678,20 @@ queue_qoe_metrics(void)
 	hash_seq_init(&seq, metrics_keys);
 	while ((m = hash_seq_search(&seq)) != NULL)
 	{
-		char	   *key = psprintf("%sqoe_metrics:" INT64_FORMAT, qoe_redis_key_prefix, m->content_id);
+		char	   *key;
 
-		if (m->seen)
+		if (!m->t.in_round)
+			continue;			/* not read: as it was (a round of some titles) */
+		key = psprintf("%sqoe_metrics:" INT64_FORMAT, qoe_redis_key_prefix, m->t.content_id);
+		if (m->t.seen)
 		{
-			ViewersKey *k = hash_search(viewers_keys, &m->content_id, HASH_FIND, NULL);
+			ViewersKey *k = hash_search(viewers_keys, &m->t.content_id, HASH_FIND, NULL);
 			const char *argv[2 + 2 * (NFIELDS + 1)] = {"HSET", key};
 			int			argc = 2;
 
 			snprintf(m->wanted.v[FIELD_VIEWERS], FIELD_LEN, INT64_FORMAT,
-					 k != NULL && k->seen ? k->wanted : 0);
-			if (m->known && memcmp(&m->held, &m->wanted, sizeof(MetricsFields)) == 0)
+					 k != NULL && k->t.seen ? k->wanted : 0);
+			if (m->t.known && memcmp(&m->held, &m->wanted, sizeof(MetricsFields)) == 0)
 				continue;
 			for (int f = 0; f < NFIELDS; f++)
 				if (m->wanted.v[f][0] != '\0')
@@ -654,14 +701,14 @@ queue_qoe_metrics(void)
 				}
 			argv[argc++] = "updated_at";
 			argv[argc++] = updated_at;
-			ok &= queue_rebuild(key, OP_METRICS_EXEC, m->content_id, argc, argv);
+			ok &= queue_rebuild(key, OP_METRICS_EXEC, m->t.content_id, argc, argv);
 		}
 		else
 		{
 			/* no activity in the two windows any more */
 			const char *argv[2] = {"DEL", key};
 
-			ok &= append(OP_DEL_METRICS, m->content_id, 2, argv);
+			ok &= append(OP_DEL_METRICS, m->t.content_id, 2, argv);
 		}
 	}
 	return ok;
@@ -745,16 +792,16 @@ apply_replies(redisReply **replies)
 			if (first_error[0] == '\0')
 				snprintf(first_error, sizeof(first_error), "Redis refused a write: %s", error);
 			if (k != NULL)
-				k->known = false;
+				k->t.known = false;
 			if (m != NULL)
-				m->known = false;
+				m->t.known = false;
 			continue;
 		}
 		switch (ops[i].kind)
 		{
 			case OP_SET_VIEWERS:
 				k->held = k->wanted;
-				k->known = true;
+				k->t.known = true;
 				written++;
 				break;
 			case OP_DEL_VIEWERS:
@@ -778,7 +825,7 @@ apply_replies(redisReply **replies)
 				break;
 			case OP_METRICS_EXEC:
 				m->held = m->wanted;
-				m->known = true;
+				m->t.known = true;
 				written++;
 				break;
 			case OP_PUBLISH_ALERT:
@@ -866,8 +913,9 @@ publish_round(MemoryContext round_cxt, int what, bool woken)
 	}
 	backoff_ms = 0;
 	written = apply_replies(replies);	/* fills alerts_done */
-	qoe_redis_status_published(written, alerts_done_n, woken, (what & ROUND_VIEWERS) != 0,
-							   (what & ROUND_VIEWERS) != 0 && viewer_titles_n < 0);
+	qoe_redis_status_published(written, alerts_done_n, woken,
+							   (what & ROUND_VIEWERS) != 0, published_whole(what, ROUND_VIEWERS),
+							   (what & ROUND_METRICS) != 0, published_whole(what, ROUND_METRICS));
 	qoe_redis_free_replies(nops, replies);
 	delete_published();
 	/* a full batch: the rest in the next round, as soon as spacing allows */
@@ -930,9 +978,12 @@ round_due(TimestampTz now, bool periodic)
 	if (!periodic && (pending == 0 || now < woken_round_at()))
 		return 0;
 	pending = qoe_wake_take(QOE_WAKE_PUBLISHER, pending);
-	if ((pending & QOE_WAKE_VIEWERS) && (viewer_titles_n = qoe_wake_take_titles(viewer_titles)) != 0)
+	/* more titles than a list holds: every title's viewers, no metrics */
+	if ((pending & QOE_WAKE_VIEWERS) &&
+		(viewer_titles.n = qoe_wake_take_titles(QOE_TITLES_VIEWERS, viewer_titles.ids)) != 0)
 		what |= ROUND_VIEWERS;
-	if (pending & QOE_WAKE_ROLLUPS)
+	if ((pending & QOE_WAKE_METRICS) &&
+		(metric_titles.n = qoe_wake_take_titles(QOE_TITLES_METRICS, metric_titles.ids)) > 0)
 		what |= ROUND_METRICS;
 	if (pending & QOE_WAKE_ALERTS)
 		what |= ROUND_ALERTS;
@@ -942,10 +993,13 @@ round_due(TimestampTz now, bool periodic)
 			{
 				what |= 1 << i;
 				if ((1 << i) == ROUND_VIEWERS)
-					viewer_titles_n = -1;
+					viewer_titles.n = -1;
+				if ((1 << i) == ROUND_METRICS)
+					metric_titles.n = -1;
 			}
 	return what;
 }
+
 
 /* When the next round is due, given the wake-ups pending now. */
 static TimestampTz
@@ -991,7 +1045,8 @@ qoe_publisher_main(Datum main_arg)
 	viewers_keys = hash_create("qoe_ext published viewers", 1024, &ctl, HASH_ELEM | HASH_BLOBS);
 	ctl.entrysize = sizeof(MetricsKey);
 	metrics_keys = hash_create("qoe_ext published metrics", 1024, &ctl, HASH_ELEM | HASH_BLOBS);
-	viewer_titles = MemoryContextAlloc(TopMemoryContext, sizeof(int64) * QOE_WAKE_MAX_TITLES);
+	viewer_titles.ids = MemoryContextAlloc(TopMemoryContext, sizeof(int64) * QOE_WAKE_MAX_TITLES);
+	metric_titles.ids = MemoryContextAlloc(TopMemoryContext, sizeof(int64) * QOE_WAKE_MAX_TITLES);
 	round_cxt = AllocSetContextCreate(TopMemoryContext, "qoe_ext publisher round",
 									  ALLOCSET_DEFAULT_SIZES);
 	settings_seen = MemoryContextStrdup(TopMemoryContext, connection_settings());
@@ -1055,7 +1110,7 @@ qoe_publisher_main(Datum main_arg)
 				round_cpu_us = qoe_wake_cpu_us();
 				if (publish_round(round_cxt, what, !periodic))
 					for (int i = 0; i < ROUND_NPARTS; i++)
-						if ((what & (1 << i)) && ((1 << i) != ROUND_VIEWERS || viewer_titles_n < 0))
+						if (published_whole(what, 1 << i))
 							part_published_at[i] = now;
 				MemoryContextSwitchTo(TopMemoryContext);
 				round_started = now;

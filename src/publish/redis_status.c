@@ -33,6 +33,8 @@ typedef struct QoeRedisStatus
 	int64		woken_rounds;	/* of them, started by a wake-up, not the interval */
 	int64		viewer_rounds;	/* of them, those that read the viewers */
 	int64		all_viewer_rounds;	/* of these, of every title */
+	int64		metrics_rounds;	/* of them, those that read qoe_metrics */
+	int64		all_metrics_rounds;	/* of these, of every title */
 	int64		keys_written;
 	int64		alerts_published;
 	int64		errors;
@@ -127,7 +129,8 @@ qoe_redis_status_error(const char *message)
 /* A round that reached Redis and read every reply. */
 void
 qoe_redis_status_published(int64 keys_written, int64 alerts_published, bool woken,
-						   bool read_viewers, bool read_all_viewers)
+						   bool read_viewers, bool read_all_viewers,
+						   bool read_metrics, bool read_all_metrics)
 {
 	TimestampTz now = GetCurrentTimestamp();
 
@@ -136,6 +139,8 @@ qoe_redis_status_published(int64 keys_written, int64 alerts_published, bool woke
 	status->woken_rounds += woken;
 	status->viewer_rounds += read_viewers;
 	status->all_viewer_rounds += read_all_viewers;
+	status->metrics_rounds += read_metrics;
+	status->all_metrics_rounds += read_all_metrics;
 	status->keys_written += keys_written;
 	status->alerts_published += alerts_published;
 	status->last_publish_at = now;
@@ -165,8 +170,8 @@ qoe_redis_publisher_status(PG_FUNCTION_ARGS)
 {
 	TupleDesc	desc;
 	QoeRedisStatus copy = {0};
-	Datum		values[14];
-	bool		nulls[14] = {0};
+	Datum		values[16];
+	bool		nulls[16] = {0};
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -197,5 +202,7 @@ qoe_redis_publisher_status(PG_FUNCTION_ARGS)
 	values[12] = TimestampTzGetDatum(copy.last_error_at);
 	nulls[12] = copy.last_error_at == 0;
 	values[13] = Int64GetDatum(copy.all_viewer_rounds);
+	values[14] = Int64GetDatum(copy.metrics_rounds);
+	values[15] = Int64GetDatum(copy.all_metrics_rounds);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }

@@ -22,9 +22,10 @@ extern void qoe_redis_status_error(const char *message);
 /*
  * A round that reached Redis and read every reply: keys it wrote, alert
  * messages it published, whether a commit woke it, whether it read the
- * viewers (of some titles), and of every title.
+ * viewers (of some titles), of every title, and the same of qoe_metrics.
  */
 extern void qoe_redis_status_published(int64 keys_written, int64 alerts_published, bool woken,
-									   bool read_viewers, bool read_all_viewers);
+									   bool read_viewers, bool read_all_viewers,
+									   bool read_metrics, bool read_all_metrics);
 
 #endif

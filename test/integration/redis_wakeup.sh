@@ -3,14 +3,14 @@
 # 20 s (the publisher's full round, the scheduler's refresh of the rollups),
 # a committed ingest, through qoe.ingest or a Kafka worker, still reaches
 # Redis at once: concurrent_viewers:{id} woken by an ingest commit that
-# starts, stops or brings back a session playing, qoe_metrics:{id} by the
-# merge of the rollups that the commit hurried (read in real time: with the
-# merge turned off, the periodic round's hash still shows the committed
-# plays). Commits of heartbeats of
-# sessions already playing hurry the rollups but never wake the publisher
-# for the viewers. A round woken for the viewers reads only the titles the
-# commits changed, unless they changed more than 1024 (then every title).
-# A rolled-back ingest wakes nothing that shows.
+# starts, stops or brings back a session playing, qoe_metrics:{id} by any
+# ingest commit of the title (read in real time: the merge turned off, the
+# hash still shows the committed plays at once). Commits of heartbeats of
+# sessions already playing wake the publisher for qoe_metrics but never for
+# the viewers. A woken round reads only the titles the commits changed,
+# unless they changed more than 1024 (then every title's viewers, and
+# qoe_metrics is left to the periodic round). A rolled-back ingest wakes
+# nothing that shows.
 set -eu
 QOE_ROOT=${QOE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$QOE_ROOT/test/lib/redis.sh"
@@ -51,6 +51,8 @@ status() { psql -qXAt -c "SELECT $1 FROM qoe.redis_status"; }
 qoe_wait_for 10 "SELECT publishes > 0 FROM qoe.redis_status" t
 v0=$(status viewer_rounds)
 a0=$(status all_viewer_rounds)
+m0=$(status metrics_rounds)
+am0=$(status all_metrics_rounds)
 for id in 777001 777002 777003 777004 777005; do
 	marker $id
 	t0=$(qoe_ms)
@@ -61,8 +63,9 @@ done
 [ "$(qoe_rcli GET concurrent_viewers:777005)" = 1 ]
 [ "$(qoe_rcli HGET qoe_metrics:777005 plays)" = 1 ]
 some=$(( $(status viewer_rounds) - v0 - ($(status all_viewer_rounds) - a0) ))
-echo "five new titles: $some rounds read the viewers of some titles only"
-[ "$some" -ge 5 ] || { echo "the rounds woken by new titles read every title" >&2; exit 1; }
+some_metrics=$(( $(status metrics_rounds) - m0 - ($(status all_metrics_rounds) - am0) ))
+echo "five new titles: $some rounds read the viewers, $some_metrics qoe_metrics, of some titles only"
+[ "$some" -ge 5 ] && [ "$some_metrics" -ge 5 ] || { echo "the rounds woken by new titles read every title" >&2; exit 1; }
 
 # a stop: the title's key goes
 ingest "{\"event_type\":\"stop\",\"session_id\":\"w-777005\",\"event_id\":\"z\",\"user_id\":1,\"content_id\":777005,\"timestamp\":$(qoe_ms)}"
@@ -78,11 +81,10 @@ echo "a session back after the timeout: in concurrent_viewers:777200 after $(wai
 
 # 40 commits of heartbeats only, of the four sessions playing, then a new
 # title: one round reads the viewers (the new title's), though the commits
-# woke the scheduler, which refreshed the rollups
-refreshes() { psql -qXAt -c "SELECT runs FROM qoe.scheduler_status WHERE job = 'refresh_rollups'"; }
+# woke the publisher for their titles' qoe_metrics
 v0=$(status viewer_rounds)
 w0=$(status woken_rounds)
-r0=$(refreshes)
+m0=$(status metrics_rounds)
 psql -qX -v ON_ERROR_STOP=1 -o /dev/null <<SQL
 DO \$\$
 BEGIN
@@ -101,14 +103,17 @@ wait_key "$(qoe_ms)" EXISTS concurrent_viewers:777007 >/dev/null
 # the round is counted once Redis has replied: a moment after the key shows
 qoe_wait_for 5 "SELECT viewer_rounds > $v0 FROM qoe.redis_status" t
 viewer_rounds=$(($(status viewer_rounds) - v0))
-echo "40 heartbeat commits and a new title: $viewer_rounds rounds read the viewers, $(($(status woken_rounds) - w0)) woken rounds, $(($(refreshes) - r0)) refreshes of the rollups"
+metrics_rounds=$(($(status metrics_rounds) - m0))
+echo "40 heartbeat commits and a new title: $viewer_rounds rounds read the viewers, $metrics_rounds qoe_metrics, $(($(status woken_rounds) - w0)) woken rounds"
 [ "$viewer_rounds" = 1 ] || { echo "commits of heartbeats woke the publisher for the viewers" >&2; exit 1; }
-[ "$(($(refreshes) - r0))" -ge 2 ] || { echo "commits of heartbeats did not hurry the rollups" >&2; exit 1; }
+[ "$metrics_rounds" -ge 3 ] || { echo "commits of heartbeats did not wake the publisher for qoe_metrics" >&2; exit 1; }
 qoe_wait_viewers_equal 1000 >/dev/null
 
 # one commit starts sessions of 1,100 titles, more than a round takes by
-# title: a round reads every title, woken all the same (the fallback is 20 s)
+# title: a round reads every title's viewers, woken all the same (the
+# fallback is 20 s), and leaves their qoe_metrics to the periodic round
 a0=$(status all_viewer_rounds)
+am0=$(status all_metrics_rounds)
 now=$(qoe_ms)
 psql -qX -v ON_ERROR_STOP=1 -o /dev/null -c "SELECT qoe.ingest((SELECT pg_catalog.jsonb_agg(e) FROM
 	(SELECT pg_catalog.jsonb_build_object('event_type', t, 'session_id', 'many-' || i, 'event_id', t,
@@ -118,12 +123,12 @@ t0=$(qoe_ms)
 wait_key "$t0" EXISTS concurrent_viewers:780100 >/dev/null
 echo "1,100 titles in one commit: their keys equal the view after $(qoe_wait_viewers_equal 1000) ms more"
 [ "$(status all_viewer_rounds)" -gt "$a0" ] || { echo "1,100 titles were not read as every title" >&2; exit 1; }
+[ "$(status all_metrics_rounds)" = "$am0" ] && [ "$(qoe_rcli EXISTS qoe_metrics:780100)" = 0 ] ||
+	{ echo "1,100 titles' qoe_metrics were read by a woken round" >&2; exit 1; }
 
-# real time: with the merge off, the periodic round (200 ms here) takes a
-# new title's plays to its hash from the deltas no merge has taken (before,
-# the hash waited for a merge)
-psql -qX -o /dev/null -c "ALTER SYSTEM SET qoe.rollup_refresh_interval = 0" \
-	-c "ALTER SYSTEM SET qoe.redis_publish_interval = '200ms'" -c "SELECT pg_reload_conf()"
+# real time: with the merge off, the round the commit wakes takes a new
+# title's plays to its hash from the deltas no merge has taken
+psql -qX -o /dev/null -c "ALTER SYSTEM SET qoe.rollup_refresh_interval = 0" -c "SELECT pg_reload_conf()"
 sleep 1		# a merge under way ends
 marker 777300
 t0=$(qoe_ms)
@@ -133,8 +138,7 @@ m=$(wait_key "$t0" HEXISTS "qoe_metrics:777300" plays)
                             AND (SELECT count(*) FROM qoe.session_window_deltas WHERE content_id = 777300) > 0")" = t ] ||
 	{ echo "the merge ran while turned off: the test proves nothing" >&2; exit 1; }
 echo "merge off: qoe_metrics:777300 plays = 1 after $m ms, from unmerged deltas"
-psql -qX -o /dev/null -c "ALTER SYSTEM RESET qoe.rollup_refresh_interval" \
-	-c "ALTER SYSTEM RESET qoe.redis_publish_interval" -c "SELECT pg_reload_conf()"
+psql -qX -o /dev/null -c "ALTER SYSTEM SET qoe.rollup_refresh_interval = '20s'" -c "SELECT pg_reload_conf()"
 
 # the same through a Kafka worker: its batch commit wakes the chain
 kafka_marker() {
