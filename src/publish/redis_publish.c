@@ -319,20 +319,22 @@ connect_redis(void)
 
 /* ---- reading the committed state ---- */
 
-/* The titles as an int8[] parameter: NULL for every title. */
-static Datum
-titles_param(const RoundTitles *titles, char *null)
+/* Run a read-only query whose $1 (int8[]) is the titles, NULL for every title. */
+static int
+execute_for_titles(const char *sql, const RoundTitles *titles)
 {
+	Oid			argtypes[1] = {INT8ARRAYOID};
+	Datum		args[1] = {0};
 	Datum	   *ids;
 
-	*null = titles->n < 0 ? 'n' : ' ';
 	if (titles->n < 0)
-		return (Datum) 0;
+		return SPI_execute_with_args(sql, 1, argtypes, args, "n", true, 0);
 	ids = palloc(sizeof(Datum) * (titles->n + 1));
 	for (int i = 0; i < titles->n; i++)
 		ids[i] = Int64GetDatum(titles->ids[i]);
-	return PointerGetDatum(construct_array(ids, titles->n, INT8OID, sizeof(int64),
-										   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[0] = PointerGetDatum(construct_array(ids, titles->n, INT8OID, sizeof(int64),
+											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	return SPI_execute_with_args(sql, 1, argtypes, args, NULL, true, 0);
 }
 
 /*
@@ -375,16 +377,11 @@ title_read(HTAB *keys, int64 content_id)
 static void
 read_viewers(void)
 {
-	Oid			argtypes[1] = {INT8ARRAYOID};
-	Datum		args[1];
-	char		nulls[1];
-
-	args[0] = titles_param(&viewer_titles, &nulls[0]);
 	/* of some titles: sessions_active_idx leads to their unfinished sessions */
-	if (SPI_execute_with_args("SELECT content_id, pg_catalog.sum(viewers)::pg_catalog.int8"
-							  " FROM qoe.concurrent_viewers"
-							  " WHERE $1 IS NULL OR content_id OPERATOR(pg_catalog.=) ANY ($1)"
-							  " GROUP BY content_id", 1, argtypes, args, nulls, true, 0) != SPI_OK_SELECT)
+	if (execute_for_titles("SELECT content_id, pg_catalog.sum(viewers)::pg_catalog.int8"
+						   " FROM qoe.concurrent_viewers"
+						   " WHERE $1 IS NULL OR content_id OPERATOR(pg_catalog.=) ANY ($1)"
+						   " GROUP BY content_id", &viewer_titles) != SPI_OK_SELECT)
 		elog(ERROR, "reading qoe.concurrent_viewers failed");
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
@@ -435,20 +432,14 @@ read_trending(MemoryContext round_cxt)
 static void
 read_qoe_metrics(void)
 {
-	Oid			argtypes[1] = {INT8ARRAYOID};
-	Datum		args[1];
-	char		nulls[1];
-
-	args[0] = titles_param(&metric_titles, &nulls[0]);
-	if (SPI_execute_with_args("SELECT m.content_id, m.vst_p50_ms, m.vst_p95_ms, m.vst_p99_ms,"
-							  " m.rebuffering_ratio, m.qoe_score, m.plays,"
-							  " pg_catalog.to_char(w.s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-							  " pg_catalog.to_char(pg_catalog.now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-							  " FROM (SELECT pg_catalog.date_bin('5 min', pg_catalog.now(), '2000-01-01 00:00+00')"
-							  "        OPERATOR(pg_catalog.-) interval '5 min' AS s) w,"
-							  " qoe.qoe_metrics(w.s, pg_catalog.now(), NULL, '{content_id}', real_time => true,"
-							  "                 content_ids => $1) m",
-							  1, argtypes, args, nulls, true, 0) != SPI_OK_SELECT)
+	if (execute_for_titles("SELECT m.content_id, m.vst_p50_ms, m.vst_p95_ms, m.vst_p99_ms,"
+						   " m.rebuffering_ratio, m.qoe_score, m.plays,"
+						   " pg_catalog.to_char(w.s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+						   " pg_catalog.to_char(pg_catalog.now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+						   " FROM (SELECT pg_catalog.date_bin('5 min', pg_catalog.now(), '2000-01-01 00:00+00')"
+						   "        OPERATOR(pg_catalog.-) interval '5 min' AS s) w,"
+						   " qoe.qoe_metrics(w.s, pg_catalog.now(), NULL, '{content_id}', real_time => true,"
+						   "                 content_ids => $1) m", &metric_titles) != SPI_OK_SELECT)
 		elog(ERROR, "reading qoe.qoe_metrics failed");
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
