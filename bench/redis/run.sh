@@ -15,7 +15,7 @@
 #   (c) commit-to-visible-in-Redis latency, publishing on, under a steady
 #       10,000 events/s through qoe.ingest (batches of 500): bench/redis/probe.c
 #       commits a marker (a new session of a new title) every 100 ms and
-#       polls Redis every 1 ms; latency = first poll that sees the key minus
+#       polls Redis every 1 ms (the rollups every 10 ms); latency = first poll that sees the key minus
 #       the moment the marker's COMMIT returned to the client, for
 #       concurrent_viewers:{id} (woken by the ingest commit) and for the
 #       plays field of qoe_metrics:{id} (woken by the refresh of the rollups

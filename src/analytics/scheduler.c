@@ -193,7 +193,7 @@ hurry(SchedulerJob *job, TimestampTz now)
 	if (job->woken_by == 0 || !(qoe_wake_pending(QOE_WAKE_EVALUATOR) & job->woken_by))
 		return;
 	earliest = qoe_wake_earliest(job->last_started, job->last_ended, job->last_cpu_us,
-								 job->wake_spacing_ms);
+								 job->wake_spacing_ms, QOE_WAKE_REST_FACTOR);
 	job->due = Min(job->due, Max(now, earliest));
 }
 

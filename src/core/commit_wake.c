@@ -119,11 +119,12 @@ qoe_wake_cpu_us(void)
 }
 
 TimestampTz
-qoe_wake_earliest(TimestampTz started, TimestampTz ended, int64 cpu_us, int spacing_ms)
+qoe_wake_earliest(TimestampTz started, TimestampTz ended, int64 cpu_us, int spacing_ms,
+				  int rest_factor)
 {
 	/* TimestampTz counts microseconds */
 	return Max(TimestampTzPlusMilliseconds(started, Max(QOE_WAKE_SPACING_MS, spacing_ms)),
-			   ended + QOE_WAKE_REST_FACTOR * cpu_us);
+			   ended + Max(QOE_WAKE_REST_FACTOR, rest_factor) * cpu_us);
 }
 
 static Latch *
@@ -267,9 +268,12 @@ qoe_wake_title_changed(QoeTitleList list, int64 content_id)
 		mine->ids = MemoryContextAlloc(TopMemoryContext, sizeof(int64) * QOE_WAKE_MAX_TITLES);
 	if (mine->n == QOE_WAKE_MAX_TITLES)
 	{
-		/* a title's sessions come in runs: make room by the repeats first */
+		/*
+		 * Make room by dropping the repeats; if that leaves little room,
+		 * more sorts would follow: a transaction this large is a bulk load.
+		 */
 		mine->n = (int) qoe_sort_unique_int64(mine->ids, mine->n);
-		if (mine->n == QOE_WAKE_MAX_TITLES)
+		if (mine->n > QOE_WAKE_MAX_TITLES * 3 / 4)
 		{
 			mine->all = true;
 			return;

@@ -39,7 +39,8 @@ typedef enum QoeWakeTarget
 
 /*
  * Titles of a list handed to the publisher between two of its rounds, at
- * most; beyond, it reads every title's viewers, and leaves qoe_metrics to
+ * most (a transaction changing more than three quarters as many counts as
+ * more); beyond, it reads every title's viewers, and leaves qoe_metrics to
  * its periodic round.
  */
 #define QOE_WAKE_MAX_TITLES 1024
@@ -88,10 +89,12 @@ extern int64 qoe_wake_cpu_us(void);
 
 /*
  * When woken work that last ran from started to ended, using cpu_us, may run
- * again; spacing_ms: its own spacing between starts, if above QOE_WAKE_SPACING_MS.
+ * again; spacing_ms: its own spacing between starts, if above
+ * QOE_WAKE_SPACING_MS; rest_factor: its own rest per CPU time, if above
+ * QOE_WAKE_REST_FACTOR.
  */
 extern TimestampTz qoe_wake_earliest(TimestampTz started, TimestampTz ended, int64 cpu_us,
-									  int spacing_ms);
+									  int spacing_ms, int rest_factor);
 
 /* Set why on target; set its latch if one of those bits was clear. */
 extern void qoe_wake(QoeWakeTarget target, uint32 why);

@@ -70,13 +70,19 @@
 
 /*
  * Woken rounds start at least this far apart, beyond qoe_wake_earliest's
- * 50 ms: under a stream of commits they run at this cap, and reading the
- * viewers costs 5-30 ms of CPU while ingest leaves versions of the playing
- * sessions behind (a tenth of the cluster's CPU through qoe.ingest at
- * 50 ms). 70 ms keeps concurrent_viewers within 100 ms of a commit at p99
- * while a read is that cheap (doc/redis.md, freshness and cost).
+ * 50 ms: under a stream of commits (every ingest commit wakes it) they run
+ * at this cap, reading the titles of about 70 ms of commits together
+ * (doc/redis.md, freshness and cost).
  */
 #define WOKEN_SPACING_MS 70
+
+/*
+ * After a round, woken rounds and periodic ones each rest at least this
+ * many times the CPU time their last round used: each kind uses at most a
+ * tenth of a core, however costly its reads grow (the titles of a fast
+ * ingest, every title of a large audience).
+ */
+#define ROUND_REST_FACTOR 10
 
 /* What a round reads and publishes. */
 #define ROUND_VIEWERS	0x1
@@ -930,10 +936,10 @@ qoe_redis_wake_publisher_at_commit(PG_FUNCTION_ARGS)
 
 /* ---- the worker ---- */
 
-/* The last round: woken rounds are spaced by qoe_wake_earliest. */
-static TimestampTz round_started = 0;
-static TimestampTz round_ended = 0;
-static int64 round_cpu_us = 0;
+/* The last woken round: woken rounds are spaced by qoe_wake_earliest. */
+static TimestampTz woken_started = 0;
+static TimestampTz woken_ended = 0;
+static int64 woken_cpu_us = 0;
 
 /*
  * When each part (ROUND_* bit i) was last read and published whole (the
@@ -941,11 +947,12 @@ static int64 round_cpu_us = 0;
  */
 static TimestampTz part_published_at[ROUND_NPARTS];
 
-/* When a woken round may start: qoe_wake_earliest with WOKEN_SPACING_MS. */
+/* When a woken round may start. */
 static TimestampTz
 woken_round_at(void)
 {
-	return qoe_wake_earliest(round_started, round_ended, round_cpu_us, WOKEN_SPACING_MS);
+	return qoe_wake_earliest(woken_started, woken_ended, woken_cpu_us, WOKEN_SPACING_MS,
+							 ROUND_REST_FACTOR);
 }
 
 /*
@@ -1091,27 +1098,36 @@ qoe_publisher_main(Datum main_arg)
 			bool		periodic = now >= next_round;
 			int			what = round_due(now, periodic);
 
+			if (periodic)
+				next_round = TimestampTzPlusMilliseconds(now, qoe_redis_interval_ms);
 			if (what != 0)
 			{
+				int64		cpu_us = qoe_wake_cpu_us();
+				TimestampTz ended;
+
 				if (qoe_redis_key_ttl_s > 0 && now >= refresh_at)
 				{
 					forget_published();
 					refresh_at = TimestampTzPlusMilliseconds(now, qoe_redis_key_ttl_s * 1000L / 3);
 				}
-				round_cpu_us = qoe_wake_cpu_us();
 				if (publish_round(round_cxt, what, !periodic))
 					for (int i = 0; i < ROUND_NPARTS; i++)
 						if (published_whole(what, 1 << i))
 							part_published_at[i] = now;
 				MemoryContextSwitchTo(TopMemoryContext);
-				round_started = now;
-				round_ended = GetCurrentTimestamp();
-				round_cpu_us = qoe_wake_cpu_us() - round_cpu_us;
+				ended = GetCurrentTimestamp();
+				cpu_us = qoe_wake_cpu_us() - cpu_us;
+				if (periodic)
+					next_round = Max(next_round, ended + ROUND_REST_FACTOR * cpu_us);
+				else
+				{
+					woken_started = now;
+					woken_ended = ended;
+					woken_cpu_us = cpu_us;
+				}
 				if (conn == NULL)
-					retry_at = TimestampTzPlusMilliseconds(round_ended, backoff_ms);
+					retry_at = TimestampTzPlusMilliseconds(ended, backoff_ms);
 			}
-			if (periodic)
-				next_round = TimestampTzPlusMilliseconds(now, qoe_redis_interval_ms);
 		}
 		now = GetCurrentTimestamp();
 		if (conn == NULL)
