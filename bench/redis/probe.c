@@ -4,21 +4,21 @@
  * Every INTERVAL ms it ingests, through qoe.ingest in a transaction of its
  * own, a marker: a start and a first frame of a new session of a title
  * nobody else watches (content_id BASE + i, timestamps now - 1 s and now).
- * t0 is the wall clock when the commit returned to the client. Then it polls
- * Redis every 1 ms (one pipelined EXISTS concurrent_viewers:{id} and
- * HEXISTS qoe_metrics:{id} plays) and, on a second connection, every 10 ms
- * (the rollups' target is 1 s; a query a millisecond was a load of its own
- * that took the CPU the ingest it measures needed) the rollups
- * (the marker's play in qoe.qoe_5min, which qoe.qoe_metrics reads for the
- * windows after the levels' watermark: visible there is visible to
- * qoe_metrics), and prints, per marker, the ms from t0 to the first poll
- * that saw each ("-1" if not within 5 s): viewers key, metrics key,
- * rollups. The commit is
- * visible in PostgreSQL before the client learns of it, so t0 is late by
- * one round trip on loopback (tens of microseconds): the figures are at
- * most that much too low. Both clocks are this process's. With SECONDS, it
- * starts no marker after that many seconds (a slow chain must not stretch
- * the run: a marker may wait 5 s).
+ * t0 is the wall clock when the commit returned to the client. Markers go
+ * out on that schedule whatever the earlier ones wait for, so every marker
+ * meets the load it is meant to measure. Every 1 ms it polls Redis for
+ * every marker still waiting (one pipelined EXISTS concurrent_viewers:{id}
+ * and HEXISTS qoe_metrics:{id} plays each) and, on a second connection,
+ * every 10 ms (the rollups' target is 1 s; a query a millisecond was a load
+ * of its own) the rollups (the marker's play in qoe.qoe_5min, which
+ * qoe.qoe_metrics reads for the windows after the levels' watermark:
+ * visible there is visible to qoe_metrics), and prints, per marker in
+ * order, the ms from t0 to the first poll that saw each ("-1" if not within
+ * 5 s): viewers key, metrics key, rollups. The commit is visible in
+ * PostgreSQL before the client learns of it, so t0 is late by one round
+ * trip on loopback (tens of microseconds): the figures are at most that
+ * much too low. Both clocks are this process's. With SECONDS, it starts no
+ * marker after that many seconds (the load it measures ends then).
  *
  *   probe CONNINFO REDIS_PORT MARKERS INTERVAL_MS BASE_ID [SECONDS]
  */
@@ -60,6 +60,12 @@ main(int argc, char **argv)
 	int			interval_ms;
 	long long	base;
 	double		stop_at;
+	double	   *t0;				/* per marker: its commit returned */
+	double		(*seen)[3];		/* per marker: ms to each, -1 not yet */
+	int			started = 0;
+	int			printed = 0;
+	double		next_at;
+	double		polled = 0;		/* the rollups, last */
 
 	if (argc != 6 && argc != 7)
 	{
@@ -90,75 +96,101 @@ main(int argc, char **argv)
 		fprintf(stderr, "probe: cannot connect to Redis\n");
 		return 1;
 	}
-	for (int i = 0; i < markers && (stop_at < 0 || now_ms() < stop_at); i++)
+	t0 = calloc(markers, sizeof(double));
+	seen = calloc(markers, sizeof(double[3]));
+	next_at = now_ms();
+	while (printed < started || (started < markers && (stop_at < 0 || now_ms() < stop_at)))
 	{
-		double		start = now_ms();
-		double		t0;
-		double		polled = 0;		/* the rollups, last */
-		double		seen[3] = {-1, -1, -1};
-		char		id_text[32];
-		const char *poll_params[1] = {id_text};
-		long long	id = base + i;
-		long long	ts = (long long) start;
-		char		events[1024];
-		const char *params[1] = {events};
-		PGresult   *res;
+		double		t = now_ms();
 
-		snprintf(events, sizeof(events),
-				 "[{\"event_type\":\"start\",\"session_id\":\"probe-%d-%d\",\"event_id\":\"s\","
-				 "\"user_id\":1,\"content_id\":%lld,\"timestamp\":%lld},"
-				 "{\"event_type\":\"first_frame\",\"session_id\":\"probe-%d-%d\",\"event_id\":\"f\","
-				 "\"user_id\":1,\"content_id\":%lld,\"timestamp\":%lld}]",
-				 (int) getpid(), i, id, ts - 1000, (int) getpid(), i, id, ts);
-		res = PQexecParams(pg, "SELECT accepted FROM qoe.ingest($1::text)", 1, NULL, params,
-						   NULL, NULL, 0);
-		t0 = now_ms();
-		if (PQresultStatus(res) != PGRES_TUPLES_OK || atoi(PQgetvalue(res, 0, 0)) != 2)
+		/* the next marker, on schedule */
+		if (started < markers && (stop_at < 0 || t < stop_at) && t >= next_at)
 		{
-			fprintf(stderr, "probe: marker not stored: %s", PQerrorMessage(pg));
-			return 1;
-		}
-		PQclear(res);
-		snprintf(id_text, sizeof(id_text), "%lld", id);
-		while ((seen[0] < 0 || seen[1] < 0 || seen[2] < 0) && now_ms() - t0 < TIMEOUT_MS)
-		{
-			redisReply *r[2];
-			double		t;
+			long long	id = base + started;
+			long long	ts = (long long) t;
+			char		events[1024];
+			const char *params[1] = {events};
+			PGresult   *res;
 
-			redisAppendCommand(rc, "EXISTS concurrent_viewers:%lld", id);
-			redisAppendCommand(rc, "HEXISTS qoe_metrics:%lld plays", id);
-			if (redisGetReply(rc, (void **) &r[0]) != REDIS_OK ||
-				redisGetReply(rc, (void **) &r[1]) != REDIS_OK)
+			snprintf(events, sizeof(events),
+					 "[{\"event_type\":\"start\",\"session_id\":\"probe-%d-%d\",\"event_id\":\"s\","
+					 "\"user_id\":1,\"content_id\":%lld,\"timestamp\":%lld},"
+					 "{\"event_type\":\"first_frame\",\"session_id\":\"probe-%d-%d\",\"event_id\":\"f\","
+					 "\"user_id\":1,\"content_id\":%lld,\"timestamp\":%lld}]",
+					 (int) getpid(), started, id, ts - 1000, (int) getpid(), started, id, ts);
+			res = PQexecParams(pg, "SELECT accepted FROM qoe.ingest($1::text)", 1, NULL, params,
+							   NULL, NULL, 0);
+			t0[started] = now_ms();
+			if (PQresultStatus(res) != PGRES_TUPLES_OK || atoi(PQgetvalue(res, 0, 0)) != 2)
 			{
-				fprintf(stderr, "probe: Redis: %s\n", rc->errstr);
+				fprintf(stderr, "probe: marker not stored: %s", PQerrorMessage(pg));
 				return 1;
 			}
-			t = now_ms();
-			for (int k = 0; k < 2; k++)
+			PQclear(res);
+			seen[started][0] = seen[started][1] = seen[started][2] = -1;
+			started++;
+			next_at += interval_ms;
+		}
+		/* Redis, for every marker still waiting for a key */
+		for (int m = printed; m < started; m++)
+			if (seen[m][0] < 0 || seen[m][1] < 0)
 			{
-				if (seen[k] < 0 && r[k]->type == REDIS_REPLY_INTEGER && r[k]->integer == 1)
-					seen[k] = t - t0;
-				freeReplyObject(r[k]);
+				redisAppendCommand(rc, "EXISTS concurrent_viewers:%lld", base + m);
+				redisAppendCommand(rc, "HEXISTS qoe_metrics:%lld plays", base + m);
 			}
-			if (seen[2] < 0 && t - polled >= ROLLUPS_POLL_MS)
+		for (int m = printed; m < started; m++)
+			if (seen[m][0] < 0 || seen[m][1] < 0)
 			{
-				polled = t;
-				res = PQexecPrepared(poll, "played", 1, poll_params, NULL, NULL, 0);
-				t = now_ms();
-				if (PQresultStatus(res) != PGRES_TUPLES_OK)
+				redisReply *r[2];
+
+				if (redisGetReply(rc, (void **) &r[0]) != REDIS_OK ||
+					redisGetReply(rc, (void **) &r[1]) != REDIS_OK)
 				{
-					fprintf(stderr, "probe: %s", PQerrorMessage(poll));
+					fprintf(stderr, "probe: Redis: %s\n", rc->errstr);
 					return 1;
 				}
-				if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
-					seen[2] = t - t0;
-				PQclear(res);
+				t = now_ms();
+				for (int k = 0; k < 2; k++)
+				{
+					if (seen[m][k] < 0 && r[k]->type == REDIS_REPLY_INTEGER && r[k]->integer == 1)
+						seen[m][k] = t - t0[m];
+					freeReplyObject(r[k]);
+				}
 			}
-			sleep_ms(1);
+		/* the rollups, less often */
+		if (now_ms() - polled >= ROLLUPS_POLL_MS)
+		{
+			polled = now_ms();
+			for (int m = printed; m < started; m++)
+				if (seen[m][2] < 0)
+				{
+					char		id_text[32];
+					const char *poll_params[1] = {id_text};
+					PGresult   *res;
+
+					snprintf(id_text, sizeof(id_text), "%lld", base + m);
+					res = PQexecPrepared(poll, "played", 1, poll_params, NULL, NULL, 0);
+					t = now_ms();
+					if (PQresultStatus(res) != PGRES_TUPLES_OK)
+					{
+						fprintf(stderr, "probe: %s", PQerrorMessage(poll));
+						return 1;
+					}
+					if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+						seen[m][2] = t - t0[m];
+					PQclear(res);
+				}
 		}
-		printf("%.1f %.1f %.1f\n", seen[0], seen[1], seen[2]);
-		fflush(stdout);
-		sleep_ms(start + interval_ms - now_ms());
+		/* done (all seen, or 5 s gone), in order */
+		while (printed < started &&
+			   ((seen[printed][0] >= 0 && seen[printed][1] >= 0 && seen[printed][2] >= 0) ||
+				now_ms() - t0[printed] >= TIMEOUT_MS))
+		{
+			printf("%.1f %.1f %.1f\n", seen[printed][0], seen[printed][1], seen[printed][2]);
+			fflush(stdout);
+			printed++;
+		}
+		sleep_ms(1);
 	}
 	PQfinish(pg);
 	PQfinish(poll);

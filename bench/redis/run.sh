@@ -14,7 +14,8 @@
 #   process of the cluster), then the ratios on / off of the medians.
 #   (c) commit-to-visible-in-Redis latency, publishing on, under a steady
 #       10,000 events/s through qoe.ingest (batches of 500): bench/redis/probe.c
-#       commits a marker (a new session of a new title) every 100 ms and
+#       commits a marker (a new session of a new title) every 100 ms while
+#       the load runs (on schedule, several waiting at once) and
 #       polls Redis every 1 ms (the rollups every 10 ms); latency = first poll that sees the key minus
 #       the moment the marker's COMMIT returned to the client, for
 #       concurrent_viewers:{id} (woken by the ingest commit) and for the
@@ -178,18 +179,21 @@ run_latency() {
 	fresh_tables
 	pub=$(psql -qXAt -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'qoe_ext publisher'")
 	launch=$(psql -qXAt -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'qoe_ext launcher'")
-	"$QOE_ROOT/src/tools/qoe_gen" --seed 9 --events $n --viewers "$VIEWERS" --start-ms "$(recent_start "$LAT_SPAN")" \
-		--rate $LAT_RATE --format array --batch $BATCH | "$WORK/feed" "" >/dev/null &
+	# the load's own end: the probe's last markers may wait longer
+	( "$QOE_ROOT/src/tools/qoe_gen" --seed 9 --events $n --viewers "$VIEWERS" --start-ms "$(recent_start "$LAT_SPAN")" \
+		--rate $LAT_RATE --format array --batch $BATCH | "$WORK/feed" "" >/dev/null
+	  now_s >"$WORK/feed_end" ) &
 	feed_pid=$!
 	t0=$(now_s)
 	sleep 3		# the load settles: not a wait for a condition, a measuring window
 	p0=$(awk '{ print $14 + $15 }' "/proc/$pub/stat")
 	l0=$(awk '{ print $14 + $15 }' "/proc/$launch/stat")
-	"$WORK/probe" "" "$REDIS_PORT" $(( (LAT_SECONDS - 6) * 10 )) 100 $((900000000 + run * 100000)) >"$WORK/lat_$run"
+	"$WORK/probe" "" "$REDIS_PORT" $(( (LAT_SECONDS - 6) * 10 )) 100 $((900000000 + run * 100000)) \
+		$((LAT_SECONDS - 6)) >"$WORK/lat_$run"
 	lat_pub[$run]=$(calc "($(awk '{ print $14 + $15 }' "/proc/$pub/stat") - $p0) / $CLK_TCK / ($(now_s) - $t0 - 3)")
 	lat_launch[$run]=$(calc "($(awk '{ print $14 + $15 }' "/proc/$launch/stat") - $l0) / $CLK_TCK / ($(now_s) - $t0 - 3)")
 	wait "$feed_pid"
-	t1=$(now_s)
+	t1=$(cat "$WORK/feed_end")
 	lat_rate[$run]=$(calc "$n / ($t1 - $t0)")
 	lat_v[$run]=$(pct 1 "$WORK/lat_$run")
 	lat_m[$run]=$(pct 2 "$WORK/lat_$run")

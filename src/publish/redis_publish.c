@@ -69,20 +69,16 @@
 #define ALERT_BATCH		1000	/* alert messages per round; more: another round soon */
 
 /*
- * Woken rounds start at least this far apart, beyond qoe_wake_earliest's
- * 50 ms: under a stream of commits (every ingest commit wakes it) they run
- * at this cap, reading the titles of about 70 ms of commits together
- * (doc/redis.md, freshness and cost).
+ * Woken rounds start at least qoe_wake_earliest's 50 ms apart: under a
+ * stream of commits (every ingest commit wakes it) they read the titles of
+ * about 50 ms of commits together. After a round, woken rounds also rest at
+ * least this many times the CPU time the last woken round used, periodic
+ * ones the last periodic round's: each kind uses at most a fifth, a tenth
+ * of a core, however costly its reads grow (the titles of a fast ingest,
+ * every title of a large audience; doc/redis.md, spacing).
  */
-#define WOKEN_SPACING_MS 70
-
-/*
- * After a round, woken rounds and periodic ones each rest at least this
- * many times the CPU time their last round used: each kind uses at most a
- * tenth of a core, however costly its reads grow (the titles of a fast
- * ingest, every title of a large audience).
- */
-#define ROUND_REST_FACTOR 10
+#define WOKEN_REST_FACTOR 4
+#define PERIODIC_REST_FACTOR 10
 
 /* What a round reads and publishes. */
 #define ROUND_VIEWERS	0x1
@@ -951,8 +947,7 @@ static TimestampTz part_published_at[ROUND_NPARTS];
 static TimestampTz
 woken_round_at(void)
 {
-	return qoe_wake_earliest(woken_started, woken_ended, woken_cpu_us, WOKEN_SPACING_MS,
-							 ROUND_REST_FACTOR);
+	return qoe_wake_earliest(woken_started, woken_ended, woken_cpu_us, 0, WOKEN_REST_FACTOR);
 }
 
 /*
@@ -1118,7 +1113,7 @@ qoe_publisher_main(Datum main_arg)
 				ended = GetCurrentTimestamp();
 				cpu_us = qoe_wake_cpu_us() - cpu_us;
 				if (periodic)
-					next_round = Max(next_round, ended + ROUND_REST_FACTOR * cpu_us);
+					next_round = Max(next_round, ended + PERIODIC_REST_FACTOR * cpu_us);
 				else
 				{
 					woken_started = now;
