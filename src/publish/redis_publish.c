@@ -78,8 +78,6 @@
  * every title of a large audience; doc/redis.md, spacing).
  */
 #define WOKEN_REST_FACTOR 4
-/* Titles whose qoe_metrics a woken round reads, even if most of those active. */
-#define FEW_TITLES 64
 #define PERIODIC_REST_FACTOR 10
 
 /* What a round reads and publishes. */
@@ -973,18 +971,12 @@ round_due(TimestampTz now, bool periodic)
 	if (!periodic && (pending == 0 || now < woken_round_at()))
 		return 0;
 	pending = qoe_wake_take(QOE_WAKE_PUBLISHER, pending);
-	/*
-	 * More titles than a list holds: every title's viewers, and qoe_metrics
-	 * left to the periodic round, as when they are most of the titles active
-	 * (a bulk load): reading them one by one would cost as much as reading
-	 * every title, at every round.
-	 */
+	/* more titles than a list holds: every title's viewers, no metrics */
 	if ((pending & QOE_WAKE_VIEWERS) &&
 		(viewer_titles.n = qoe_wake_take_titles(QOE_TITLES_VIEWERS, viewer_titles.ids)) != 0)
 		what |= ROUND_VIEWERS;
 	if ((pending & QOE_WAKE_METRICS) &&
-		(metric_titles.n = qoe_wake_take_titles(QOE_TITLES_METRICS, metric_titles.ids)) > 0 &&
-		metric_titles.n <= Max(FEW_TITLES, hash_get_num_entries(metrics_keys) / 2))
+		(metric_titles.n = qoe_wake_take_titles(QOE_TITLES_METRICS, metric_titles.ids)) > 0)
 		what |= ROUND_METRICS;
 	if (pending & QOE_WAKE_ALERTS)
 		what |= ROUND_ALERTS;
