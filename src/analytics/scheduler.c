@@ -21,6 +21,7 @@
  */
 #include "postgres.h"
 
+#include <sys/resource.h>
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -283,7 +284,14 @@ qoe_scheduler_main(Datum main_arg)
 	BackgroundWorkerUnblockSignals();
 	qoe_worker_connect_as_role(runner == QOE_JOBS_ALERTS ? evaluator.name : scheduler.name);
 	if (runner == QOE_JOBS_PERIODIC)
-		qoe_worker_lower_priority(PERIODIC_JOBS_NICE);
+	{
+		int			nice_now;
+
+		errno = 0;
+		nice_now = getpriority(PRIO_PROCESS, 0);
+		if (errno != 0 || setpriority(PRIO_PROCESS, 0, Min(nice_now + PERIODIC_JOBS_NICE, 19)) != 0)
+			ereport(LOG, (errmsg("qoe_ext scheduler could not lower its CPU priority: %m")));
+	}
 	/* commits that stored a stall wake the evaluator (the stall-loop rule) */
 	if (runner == QOE_JOBS_ALERTS)
 		qoe_wake_attach(QOE_WAKE_EVALUATOR);

@@ -6,8 +6,6 @@
  */
 #include "postgres.h"
 
-#include <sys/resource.h>
-
 #include "access/heapam.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -213,15 +211,4 @@ qoe_run_own_transaction(const char *activity, void (*fn) (void *arg), void *arg)
 	qoe_worker_report_stats();
 	pgstat_report_activity(STATE_IDLE, NULL);
 	return caught;
-}
-
-void
-qoe_worker_lower_priority(int steps)
-{
-	int			nice_now;
-
-	errno = 0;
-	nice_now = getpriority(PRIO_PROCESS, 0);
-	if (errno != 0 || setpriority(PRIO_PROCESS, 0, Min(nice_now + steps, 19)) != 0)
-		ereport(LOG, (errmsg("%s could not lower its CPU priority: %m", MyBgworkerEntry->bgw_name)));
 }

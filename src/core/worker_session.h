@@ -59,13 +59,6 @@ extern ErrorData *qoe_run_own_transaction(const char *activity,
  */
 extern void qoe_worker_report_stats(void);
 
-/*
- * Lower this process's CPU priority by steps (nice, at most 19): work that
- * must not take CPU from ingest when the cores are busy. Logs, once, if the
- * system refuses.
- */
-extern void qoe_worker_lower_priority(int steps);
-
 /* The supervisor's look at its children, and their restart delay. */
 #define QOE_SUPERVISE_MS 10000
 

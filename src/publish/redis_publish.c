@@ -78,9 +78,6 @@
  * every title of a large audience; doc/redis.md, spacing).
  */
 #define WOKEN_REST_FACTOR 4
-
-/* How much the publisher lowers its CPU priority (nice). */
-#define PUBLISHER_NICE 10
 #define PERIODIC_REST_FACTOR 10
 
 /* What a round reads and publishes. */
@@ -1027,11 +1024,6 @@ qoe_publisher_main(Datum main_arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	qoe_worker_connect_as_role("qoe_ext publisher");
-	/*
-	 * Publishing never takes CPU that ingest wants: on busy cores the rounds
-	 * wait (and read more titles each), on idle ones they run at once.
-	 */
-	qoe_worker_lower_priority(PUBLISHER_NICE);
 	/*
 	 * What it reads is in shared buffers (sessions playing now, the latest
 	 * windows): a bitmap scan's prefetching would only look every page up
