@@ -18,9 +18,9 @@
 #       the load runs (on schedule, several waiting at once) and
 #       polls Redis every 1 ms (the rollups every 10 ms); latency = first poll that sees the key minus
 #       the moment the marker's COMMIT returned to the client, for
-#       concurrent_viewers:{id} (woken by the ingest commit) and for the
-#       plays field of qoe_metrics:{id} (woken by the refresh of the rollups
-#       the commit hurried); and commit to visible in the rollups (the
+#       concurrent_viewers:{id} and for the plays field of qoe_metrics:{id}
+#       (both published by the round the ingest commit wakes, which reads
+#       the marker's title); and commit to visible in the rollups (the
 #       marker's play in qoe.qoe_5min, polled in PostgreSQL: what
 #       qoe.qoe_metrics reads for the current windows). Two loads:
 #       compressed: qoe_gen --rate 10000 with 2000 viewers: 30 s of wall time

@@ -999,6 +999,8 @@ BEGIN
                 FROM (SELECT DISTINCT ON (v.grain) v.level, v.grain
                         FROM qoe.rollup_levels v
                        WHERE v.dims @> coalesce(group_by, '{}')
+                         -- content_ids: only levels that keep the title
+                         AND (content_ids IS NULL OR 'content_id' = ANY (v.dims))
                          AND (qoe_metrics.grain IS NULL
                               OR (extract(epoch FROM qoe_metrics.grain) * 1000)::bigint
                                                % (extract(epoch FROM v.grain) * 1000)::bigint = 0)

@@ -7,8 +7,8 @@
  * second transaction and logged once per distinct message, and the job runs
  * again at its next turn. Three processes share them, so that no other job
  * holds back the merge of the rollups (an event in qoe.qoe_metrics within
- * a second): the launcher runs it between its own tasks, woken by ingest
- * commits; the "qoe_ext alert evaluator" evaluates the alert rules, woken
+ * a second): the launcher runs it between its own tasks, every
+ * qoe.rollup_refresh_interval; the "qoe_ext alert evaluator" evaluates the alert rules, woken
  * by commits that stored a stall (in the launcher, an evaluation of the
  * window rules every 10 s, 200-500 ms at 260,000 live viewers, delayed the
  * refresh after it as long); the "qoe_ext scheduler"

@@ -23,8 +23,7 @@ typedef enum QoeJobRunner
 								 * concurrent viewers, refresh the business
 								 * views and the recommendations, apply
 								 * retention */
-	QOE_JOBS_LIVE,				/* the launcher: merge the rollups (woken by
-								 * ingest commits) */
+	QOE_JOBS_LIVE,				/* the launcher: merge the rollups */
 	QOE_JOBS_ALERTS				/* "qoe_ext alert evaluator": evaluate the alert
 								 * rules (woken by commits that stored a stall) */
 } QoeJobRunner;

@@ -8,9 +8,10 @@
  * (the qoe_alerts channel). See commit_wake.h.
  *
  * An ingest backend registers one transaction callback, once; at commit it
- * sets a bit and a latch, which is all it ever does for the chain: it never
- * waits for anyone. The latch is set only when the bit goes from clear to
- * set, so a stream of commits costs one SetLatch per run of the woken work.
+ * copies its titles (sorted, once each) to shared memory under a lock held
+ * for that copy, and sets a bit and a latch: it never waits for the woken
+ * processes. The latch is set only when the bit goes from clear to set, so
+ * a stream of commits costs one SetLatch per run of the woken work.
  */
 #include "postgres.h"
 
@@ -165,6 +166,11 @@ share_titles(void)
 		TitlesAtCommit *mine = &titles_at_commit[l];
 		SharedTitles *shared = &wake->titles[l];
 
+		if (mine->n == 0 && !mine->all)
+			continue;
+		/* commits repeat popular titles: drop the repeats before giving up */
+		if (!shared->all && shared->n + mine->n > QOE_WAKE_MAX_TITLES)
+			shared->n = (int) qoe_sort_unique_int64(shared->ids, shared->n);
 		if (mine->all || shared->n + mine->n > QOE_WAKE_MAX_TITLES)
 			shared->all = true;
 		if (!shared->all)
@@ -202,7 +208,7 @@ wake_xact_callback(XactEvent event, void *arg)
 				for (int l = 0; l < QOE_TITLE_NLISTS; l++)
 				{
 					/* once each: a batch repeats a popular title */
-					if (!titles_at_commit[l].all)
+					if (!titles_at_commit[l].all && titles_at_commit[l].n > 0)
 						titles_at_commit[l].n = (int) qoe_sort_unique_int64(titles_at_commit[l].ids,
 																			 titles_at_commit[l].n);
 					if (titles_at_commit[l].n > 0 || titles_at_commit[l].all)

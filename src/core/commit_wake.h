@@ -29,8 +29,9 @@ typedef enum QoeWakeTarget
 /*
  * Woken work (an evaluation of the alert rules, a publishing round) runs again no
  * sooner than QOE_WAKE_SPACING_MS after its last start, and than twice the
- * CPU time it last used after its last end: a steady stream of commits can
- * make it run at most 20 times a second and use at most a third of a core.
+ * CPU time it last used after its last end (or more: its own rest factor):
+ * a steady stream of commits can make it run at most 20 times a second and
+ * use at most a third of a core.
  * (CPU time, not wall time: on a busy machine a run takes longer without
  * costing more, and should not be delayed for it.)
  */

@@ -660,9 +660,13 @@ queue_trending(void)
 						 trending_wanted_n > 0 ? 2 + 2 * trending_wanted_n : 0, argv);
 }
 
-/* A title's hash is rewritten whole when a field but updated_at changed. */
+/*
+ * A title's hash is rewritten whole when a field but updated_at changed: of
+ * the titles whose metrics the round read, and (its concurrent_viewers field)
+ * of those whose viewers it read.
+ */
 static bool
-queue_qoe_metrics(void)
+queue_qoe_metrics(bool metrics_read, bool viewers_read)
 {
 	HASH_SEQ_STATUS seq;
 	MetricsKey *m;
@@ -673,8 +677,14 @@ queue_qoe_metrics(void)
 	{
 		char	   *key;
 
-		if (!m->t.in_round)
-			continue;			/* not read: as it was (a round of some titles) */
+		if (!(metrics_read && m->t.in_round))
+		{
+			ViewersKey *k = hash_search(viewers_keys, &m->t.content_id, HASH_FIND, NULL);
+
+			/* not read: as it was, but for a viewers count read this round */
+			if (!(viewers_read && m->t.known && m->t.seen && k != NULL && k->t.in_round))
+				continue;
+		}
 		key = psprintf("%sqoe_metrics:" INT64_FORMAT, qoe_redis_key_prefix, m->t.content_id);
 		if (m->t.seen)
 		{
@@ -733,8 +743,8 @@ queue_commands(int what)
 		ok &= queue_viewers();
 	if (what & ROUND_TRENDING)
 		ok &= queue_trending();
-	if (what & ROUND_METRICS)
-		ok &= queue_qoe_metrics();
+	if (what & (ROUND_METRICS | ROUND_VIEWERS))
+		ok &= queue_qoe_metrics((what & ROUND_METRICS) != 0, (what & ROUND_VIEWERS) != 0);
 	if (what & ROUND_ALERTS)
 		ok &= queue_alerts();
 	return ok;
@@ -951,16 +961,15 @@ woken_round_at(void)
 }
 
 /*
- * What to publish now, taking the wake-ups it answers (before the round's
- * snapshot: a commit after this wakes the next round). When
- * woken_round_at allows: the viewers of the titles handed by ingest commits
- * that started or stopped a session playing, qoe_metrics after a merge of
- * the rollups, the alert outbox after an evaluation that queued changes. In
- * the periodic round (every qoe.redis_publish_interval), also every part no
- * round published whole within that interval: under a stream of commits the
- * woken rounds keep qoe_metrics current, and reading it again would only
- * cost; the viewers of every title are read once an interval all the same,
- * since sessions time out (which no commit reports) and scores decay.
+ * What to publish now, taking the wake-ups it answers and their titles
+ * (before the round's snapshot: a commit after this wakes the next round).
+ * When woken_round_at allows: the viewers and qoe_metrics of the titles
+ * ingest commits handed, the alert outbox after an evaluation that queued
+ * changes. In the periodic round (every qoe.redis_publish_interval, or its
+ * rest), also every part no round published whole within that interval:
+ * trending_content, and the viewers and qoe_metrics of every title, which
+ * only this round reads (time-outs, closing windows and late corrections
+ * reach no commit's titles).
  */
 static int
 round_due(TimestampTz now, bool periodic)

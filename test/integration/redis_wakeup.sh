@@ -112,8 +112,11 @@ qoe_wait_viewers_equal 1000 >/dev/null
 # one commit starts sessions of 1,100 titles, more than a round takes by
 # title: a round reads every title's viewers, woken all the same (the
 # fallback is 20 s), and leaves their qoe_metrics to the periodic round
+# (publishes less woken_rounds: periodic rounds; one may fall in this window)
+periodic() { psql -qXAt -c "SELECT publishes - woken_rounds FROM qoe.redis_status"; }
 a0=$(status all_viewer_rounds)
 am0=$(status all_metrics_rounds)
+pr0=$(periodic)
 now=$(qoe_ms)
 psql -qX -v ON_ERROR_STOP=1 -o /dev/null -c "SELECT qoe.ingest((SELECT pg_catalog.jsonb_agg(e) FROM
 	(SELECT pg_catalog.jsonb_build_object('event_type', t, 'session_id', 'many-' || i, 'event_id', t,
@@ -123,8 +126,12 @@ t0=$(qoe_ms)
 wait_key "$t0" EXISTS concurrent_viewers:780100 >/dev/null
 echo "1,100 titles in one commit: their keys equal the view after $(qoe_wait_viewers_equal 1000) ms more"
 [ "$(status all_viewer_rounds)" -gt "$a0" ] || { echo "1,100 titles were not read as every title" >&2; exit 1; }
-[ "$(status all_metrics_rounds)" = "$am0" ] && [ "$(qoe_rcli EXISTS qoe_metrics:780100)" = 0 ] ||
-	{ echo "1,100 titles' qoe_metrics were read by a woken round" >&2; exit 1; }
+if [ "$(periodic)" = "$pr0" ]; then
+	[ "$(status all_metrics_rounds)" = "$am0" ] && [ "$(qoe_rcli EXISTS qoe_metrics:780100)" = 0 ] ||
+		{ echo "1,100 titles' qoe_metrics were read by a woken round" >&2; exit 1; }
+else
+	echo "a periodic round ran meanwhile: whether woken rounds read the 1,100 titles' qoe_metrics is not known"
+fi
 
 # real time: with the merge off, the round the commit wakes takes a new
 # title's plays to its hash from the deltas no merge has taken
