@@ -78,14 +78,6 @@
  * every title of a large audience; doc/redis.md, spacing).
  */
 #define WOKEN_REST_FACTOR 4
-
-/*
- * A woken round that took more than twice its CPU time in wall time waited
- * for a CPU: the cores are saturated (a bulk ingest), and every round then
- * takes CPU from ingest. The next woken round then rests this many times
- * the CPU time instead (a twentieth of a core).
- */
-#define BUSY_REST_FACTOR 20
 #define PERIODIC_REST_FACTOR 10
 
 /* What a round reads and publishes. */
@@ -1135,9 +1127,7 @@ qoe_publisher_main(Datum main_arg)
 				{
 					woken_started = now;
 					woken_ended = ended;
-					/* in woken_round_at's terms: its rest factor times this */
-					woken_cpu_us = ended - now > 2 * cpu_us ?
-						cpu_us * BUSY_REST_FACTOR / WOKEN_REST_FACTOR : cpu_us;
+					woken_cpu_us = cpu_us;
 				}
 				if (conn == NULL)
 					retry_at = TimestampTzPlusMilliseconds(ended, backoff_ms);
