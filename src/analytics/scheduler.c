@@ -8,10 +8,10 @@
  * again at its next turn. Three processes share them, so that no other job
  * holds back the merge of the rollups (an event in qoe.qoe_metrics within
  * a second): the launcher runs it between its own tasks, every
- * qoe.rollup_refresh_interval; the "qoe_ext alert evaluator" evaluates the alert rules, woken
- * by commits that stored a stall (in the launcher, an evaluation of the
- * window rules every 10 s, 200-500 ms at 260,000 live viewers, delayed the
- * refresh after it as long); the "qoe_ext scheduler"
+ * qoe.rollup_refresh_interval; the "qoe_ext alert evaluator" evaluates the
+ * alert rules, woken by commits that stored a stall (in the launcher, an
+ * evaluation of the window rules every 10 s, 200-500 ms at 260,000 live
+ * viewers, delayed the refresh after it as long); the "qoe_ext scheduler"
  * runs the long jobs (sampling concurrent viewers took 1.3-2.2 s every 10 s
  * at 260,000 viewers; building the coarser rollup levels of the windows a
  * boundary closes, 0.9-1.8 s). The supervisor keeps the two processes running. One

@@ -351,14 +351,14 @@ begin_title_read(HTAB *keys, const RoundTitles *titles)
 
 	hash_seq_init(&seq, keys);
 	while ((k = hash_seq_search(&seq)) != NULL)
-		k->in_round = titles->n < 0;
+		if ((k->in_round = titles->n < 0))
+			k->seen = false;
 	for (int i = 0; i < titles->n; i++)
 		if ((k = hash_search(keys, &titles->ids[i], HASH_FIND, NULL)) != NULL)
+		{
 			k->in_round = true;
-	hash_seq_init(&seq, keys);
-	while ((k = hash_seq_search(&seq)) != NULL)
-		if (k->in_round)
 			k->seen = false;
+		}
 }
 
 /* The key of a title the read found (created unknown if new). */
@@ -675,20 +675,16 @@ queue_qoe_metrics(bool metrics_read, bool viewers_read)
 	hash_seq_init(&seq, metrics_keys);
 	while ((m = hash_seq_search(&seq)) != NULL)
 	{
+		ViewersKey *k = hash_search(viewers_keys, &m->t.content_id, HASH_FIND, NULL);
 		char	   *key;
 
-		if (!(metrics_read && m->t.in_round))
-		{
-			ViewersKey *k = hash_search(viewers_keys, &m->t.content_id, HASH_FIND, NULL);
-
-			/* not read: as it was, but for a viewers count read this round */
-			if (!(viewers_read && m->t.known && m->t.seen && k != NULL && k->t.in_round))
-				continue;
-		}
+		/* not read: as it was, but for a viewers count read this round */
+		if (!(metrics_read && m->t.in_round) &&
+			!(viewers_read && m->t.known && m->t.seen && k != NULL && k->t.in_round))
+			continue;
 		key = psprintf("%sqoe_metrics:" INT64_FORMAT, qoe_redis_key_prefix, m->t.content_id);
 		if (m->t.seen)
 		{
-			ViewersKey *k = hash_search(viewers_keys, &m->t.content_id, HASH_FIND, NULL);
 			const char *argv[2 + 2 * (NFIELDS + 1)] = {"HSET", key};
 			int			argc = 2;
 
