@@ -37,6 +37,7 @@
 
 #include "analytics/rollup.h"
 #include "core/catalog.h"
+#include "core/commit_wake.h"
 #include "ingest/event_writer.h"
 #include "sketch/qoe_score.h"
 
@@ -570,6 +571,32 @@ append_rows(Oid relid, const RowList *list)
 }
 
 /*
+ * Hand the Redis publisher, for when the batch commits, the titles whose
+ * rows in the range of its qoe_metrics hashes changed: the latest complete
+ * window and the current one, by the clock now (doc/redis.md, qoe_metrics).
+ * A change to an earlier window (late data, a backlog being caught up)
+ * changes no hash, so it costs the publisher no read; a window that leaves
+ * the range before the read is its periodic round's.
+ */
+static void
+hand_published_titles(const RowList *list)
+{
+	TimestampTz from = window_of(GetCurrentTimestamp()) - QOE_ROLLUP_WINDOW_US;
+	const RowKey *handed = NULL;
+
+	for (int r = 0; r < list->n; r++)
+	{
+		const WindowRow *row = &list->rows[r];
+
+		/* a session's rows are consecutive: hand its title once */
+		if (row->window_start < from || row->key == handed || all_zero(&row->f))
+			continue;
+		qoe_wake_title_changed(QOE_TITLES_METRICS, row->key->content_id);
+		handed = row->key;
+	}
+}
+
+/*
  * The rollups are ingest's own bookkeeping, like a session's fold_state:
  * they are kept as the owner of qoe.session_window_deltas, so a role that
  * may ingest needs no rights on them (and cannot write them directly). An
@@ -612,6 +639,7 @@ qoe_rollup_sessions(const QoeCatalog *cat, const QoeSessionChange *changes, int 
 			session_rows(&list, &changes[i]);
 		}
 		append_rows(relid, &list);
+		hand_published_titles(&list);
 	}
 	SetUserIdAndSecContext(save_userid, save_sec);
 }

@@ -19,8 +19,9 @@
 
 /*
  * Append the changes a batch made to its sessions' windows (nothing while
- * qoe.rollup_status.enabled is off). Must run inside the writer's SPI
- * connection.
+ * qoe.rollup_status.enabled is off), and hand the Redis publisher the titles
+ * whose changes fall in the windows its qoe_metrics hashes show. Must run
+ * inside the writer's SPI connection.
  */
 extern void qoe_rollup_sessions(const QoeCatalog *cat, const QoeSessionChange *changes, int n);
 

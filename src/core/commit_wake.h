@@ -60,14 +60,14 @@ extern void qoe_wake_on_commit(int64 stalls);
 typedef enum QoeTitleList
 {
 	QOE_TITLES_VIEWERS,			/* who plays: concurrent_viewers (VIEWERS) */
-	QOE_TITLES_METRICS,			/* the rollups: qoe_metrics (METRICS) */
+	QOE_TITLES_METRICS,			/* the rollups of the current windows: qoe_metrics (METRICS) */
 	QOE_TITLE_NLISTS
 } QoeTitleList;
 
 /*
  * Call in an ingest transaction for each title whose viewers (a session of
  * the title started or stopped playing, or moved to or from it) or rollups
- * (any change to one of its sessions) it changed. When it commits, if a
+ * in the windows qoe_metrics hashes show it changed. When it commits, if a
  * publisher runs, the titles are handed to it and it is woken (the list's
  * bit) to publish their keys. Nothing on abort. A title handed that did not
  * change costs a read, nothing else.

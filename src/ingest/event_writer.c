@@ -448,7 +448,7 @@ write_batch(const QoeCatalog *cat, QoeEvent **events, int n, TimestampTz receive
 
 	qoe_sessions_apply(cat, usable, nusable, keep, &changes, &nchanges);
 	qoe_rollup_sessions(cat, changes, nchanges);
-	qoe_sessions_report_titles(changes, nchanges);
+	qoe_sessions_report_viewers(changes, nchanges);
 	for (int i = 0; i < nusable; i++)
 		if (keep[i])
 		{

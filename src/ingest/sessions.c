@@ -1151,7 +1151,7 @@ playing(const SessionFold *fold, bool abandoned, TimestampTz cutoff)
 }
 
 void
-qoe_sessions_report_titles(const QoeSessionChange *changes, int nchanges)
+qoe_sessions_report_viewers(const QoeSessionChange *changes, int nchanges)
 {
 	/*
 	 * The clock now, close to the commit; a session timing out between here
@@ -1166,9 +1166,6 @@ qoe_sessions_report_titles(const QoeSessionChange *changes, int nchanges)
 		bool		was = c->existed && playing(&c->before, c->abandoned_before, cutoff);
 		bool		is = playing(&c->after, false, cutoff);
 
-		qoe_wake_title_changed(QOE_TITLES_METRICS, c->content_id);
-		if (moved)
-			qoe_wake_title_changed(QOE_TITLES_METRICS, c->before_content_id);
 		if (was && (!is || moved))
 			qoe_wake_title_changed(QOE_TITLES_VIEWERS, c->before_content_id);
 		if (is && (!was || moved))

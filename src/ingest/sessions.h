@@ -46,12 +46,12 @@ extern void qoe_sessions_apply(const QoeCatalog *cat, QoeEvent **events, int n, 
 
 /*
  * Hand the Redis publisher, at commit (qoe_wake_title_changed), the titles
- * of the changed sessions: all of them for qoe_metrics (their rollups
- * changed), and for concurrent_viewers those of the sessions that started
- * or stopped playing now, as qoe.concurrent_viewers counts them, or moved
- * from one title to another (both titles).
+ * whose concurrent_viewers the changed sessions changed: those of the
+ * sessions that started or stopped playing now, as qoe.concurrent_viewers
+ * counts them, or moved from one title to another (both titles). (The
+ * titles for qoe_metrics are the rollups': qoe_rollup_sessions.)
  */
-extern void qoe_sessions_report_titles(const QoeSessionChange *changes, int nchanges);
+extern void qoe_sessions_report_viewers(const QoeSessionChange *changes, int nchanges);
 
 /* Mark sessions idle for longer than timeout_us abandoned; returns how many. */
 extern uint64 qoe_sessions_expire(int64 timeout_us);

@@ -7,7 +7,8 @@
 # ingest commit of the title (read in real time: the merge turned off, the
 # hash still shows the committed plays at once). Commits of heartbeats of
 # sessions already playing wake the publisher for qoe_metrics but never for
-# the viewers. A woken round reads only the titles the commits changed,
+# the viewers; commits of plays an hour old (outside the windows qoe_metrics
+# shows, not playing now) wake it for neither. A woken round reads only the titles the commits changed,
 # unless they changed more than 1024 (then every title's viewers, and
 # qoe_metrics is left to the periodic round). A rolled-back ingest wakes
 # nothing that shows.
@@ -108,6 +109,34 @@ echo "40 heartbeat commits and a new title: $viewer_rounds rounds read the viewe
 [ "$viewer_rounds" = 1 ] || { echo "commits of heartbeats woke the publisher for the viewers" >&2; exit 1; }
 [ "$metrics_rounds" -ge 3 ] || { echo "commits of heartbeats did not wake the publisher for qoe_metrics" >&2; exit 1; }
 qoe_wait_viewers_equal 1000 >/dev/null
+
+# 20 commits of plays an hour old (a backlog caught up): they change
+# windows no qoe_metrics hash shows, and nobody plays them now, so they wake
+# no round; the marker after them is read alone
+m0=$(status metrics_rounds)
+am0=$(status all_metrics_rounds)
+psql -qX -v ON_ERROR_STOP=1 -o /dev/null <<SQL
+DO \$\$
+DECLARE
+    hour_ago bigint := (extract(epoch FROM clock_timestamp()) * 1000)::bigint - 3600000;
+BEGIN
+    FOR i IN 1..20 LOOP
+        PERFORM qoe.ingest(format('[{"event_type":"start","session_id":"old-%s","event_id":"a","user_id":1,"content_id":%s,"timestamp":%s},
+                                    {"event_type":"first_frame","session_id":"old-%s","event_id":"b","user_id":1,"content_id":%s,"timestamp":%s}]',
+                                  i, 781000 + i, hour_ago, i, 781000 + i, hour_ago + 500));
+        COMMIT;
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+END \$\$;
+SQL
+[ "$(psql -qXAt -c "SELECT count(*) FROM qoe.sessions WHERE session_id LIKE 'old-%'")" = 20 ]
+marker 777008
+wait_key "$(qoe_ms)" HEXISTS qoe_metrics:777008 plays >/dev/null
+qoe_wait_for 5 "SELECT metrics_rounds > $m0 FROM qoe.redis_status" t
+some_metrics=$(( $(status metrics_rounds) - m0 - ($(status all_metrics_rounds) - am0) ))
+echo "20 commits of hour-old plays and a new title: $some_metrics rounds read qoe_metrics of some titles"
+[ "$some_metrics" = 1 ] || { echo "commits of windows no hash shows woke the publisher for qoe_metrics" >&2; exit 1; }
+[ "$(qoe_rcli EXISTS qoe_metrics:781001 concurrent_viewers:781001)" = 0 ] || { echo "an hour-old play was published" >&2; exit 1; }
 
 # one commit starts sessions of 1,100 titles, more than a round takes by
 # title: a round reads every title's viewers, woken all the same (the
