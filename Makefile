@@ -19,6 +19,7 @@ OBJS = \
 	src/ingest/dead_letters.o \
 	src/ingest/ingest.o \
 	src/analytics/rollup.o \
+	src/analytics/deltas_vacuum.o \
 	src/analytics/column_sums.o \
 	src/analytics/scheduler.o \
 	src/kafka/kafka_shmem.o \

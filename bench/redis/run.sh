@@ -6,7 +6,13 @@
 # that a drift of the (shared) machine touches both:
 #   (a) N generated events (default 400,000, timestamps ending a minute ago,
 #       so the views the publisher reads are full) through qoe.ingest in
-#       batches of 500 (bench/ingest_sql/feed.c), publishing off and on;
+#       batches of 500 (bench/ingest_sql/feed.c), publishing off and on; at
+#       VIEWERS, the events span about 85 minutes: most change windows the
+#       qoe_metrics hashes do not show (a backlog caught up);
+#   (a') the same through qoe.ingest with CURRENT_VIEWERS (default 35,000)
+#       sessions, so that the events span under 5 minutes ending 10 s ago:
+#       every event changes the windows the hashes show (the worst case: a
+#       live audience as large as ingest's full speed);
 #   (b) the same number through one Kafka worker from the mock broker
 #       (a topic of its own per run), publishing off and on.
 #   Per run: events/s (wall clock) and events per server CPU second (the
@@ -49,6 +55,7 @@ VIEWERS=${2:-2000}
 LAT_SECONDS=${3:-30}
 LAT_RATE=10000
 LIVE_VIEWERS=${QOE_BENCH_LIVE_VIEWERS:-260000}
+CURRENT_VIEWERS=${QOE_BENCH_CURRENT_VIEWERS:-35000}
 WARM=${QOE_BENCH_WARM_SECONDS:-120}
 RUNS=${QOE_BENCH_RUNS:-3}
 LATENCY=${QOE_BENCH_LATENCY:-1}
@@ -92,11 +99,14 @@ cluster_cpu_since() {
 	awk -v hz="$CLK_TCK" 'NR == FNR { b[$1] = $2; next } { s += $2 - ($1 in b ? b[$1] : 0) }
 	                       END { printf "%.2f", s / hz }' "$1" <(cluster_ticks)
 }
-# generated events whose timestamps end a minute ago: span of N events, ms
-span_ms() { "$QOE_ROOT/src/tools/qoe_gen" --seed "$1" --events "$2" --viewers "$VIEWERS" --start-ms 0 | tail -1 | grep -o '"timestamp":[0-9]*' | cut -d: -f2; }
-SPAN=$(span_ms 7 "$EVENTS")
-LAT_SPAN=$(span_ms 9 $((LAT_RATE * LAT_SECONDS)))
-recent_start() { echo $(( $(date +%s%3N) - $1 - 60000 )); }
+# span of N generated events, ms: span_ms SEED N VIEWERS
+span_ms() { "$QOE_ROOT/src/tools/qoe_gen" --seed "$1" --events "$2" --viewers "$3" --start-ms 0 | tail -1 | grep -o '"timestamp":[0-9]*' | cut -d: -f2; }
+SPAN=$(span_ms 7 "$EVENTS" "$VIEWERS")
+CURRENT_SPAN=$(span_ms 7 "$EVENTS" "$CURRENT_VIEWERS")
+[ "$CURRENT_SPAN" -lt 290000 ] || { echo "(a'): $EVENTS events of $CURRENT_VIEWERS viewers span over 5 minutes" >&2; exit 1; }
+LAT_SPAN=$(span_ms 9 $((LAT_RATE * LAT_SECONDS)) "$VIEWERS")
+# start of events spanning $1 ms that end $2 ms ago (default a minute)
+recent_start() { echo $(( $(date +%s%3N) - $1 - ${2:-60000} )); }
 
 publishing() {
 	if [ "$1" = on ]; then
@@ -124,13 +134,13 @@ proc_ticks() {
 }
 # "viewer_rounds woken_rounds" of qoe.redis_status (counters since the server started)
 pub_round_counts() { psql -qXAt -F' ' -c "SELECT viewer_rounds, woken_rounds FROM qoe.redis_status"; }
-# (a) record KEY: events/s and events per server CPU second of one run, the
+# (a) record KEY VIEWERS START_MS: events/s and events per server CPU second of one run, the
 # CPU seconds the publisher and the launcher used in it, and the publisher's
 # rounds that read the viewers / woken rounds
 run_sql() {
 	local key=$1 before=$WORK/ticks t0 t1 backend_cpu p0 l0 v0 w0 v1 w1
-	"$QOE_ROOT/src/tools/qoe_gen" --seed 7 --events "$EVENTS" --viewers "$VIEWERS" \
-		--start-ms "$(recent_start "$SPAN")" --format array --batch $BATCH >"$WORK/batches.json"
+	"$QOE_ROOT/src/tools/qoe_gen" --seed 7 --events "$EVENTS" --viewers "$2" \
+		--start-ms "$3" --format array --batch $BATCH >"$WORK/batches.json"
 	fresh_tables
 	cluster_ticks >"$before"
 	p0=$(proc_ticks "qoe_ext publisher")
@@ -248,7 +258,8 @@ pct() {
 for run in $(seq "$RUNS"); do
 	for mode in $( [ $((run % 2)) = 1 ] && echo "off on" || echo "on off"); do
 		publishing "$mode"
-		run_sql "sql_$mode,$run"
+		run_sql "sql_$mode,$run" "$VIEWERS" "$(recent_start "$SPAN")"
+		run_sql "current_$mode,$run" "$CURRENT_VIEWERS" "$(recent_start "$CURRENT_SPAN" 10000)"
 		run_kafka "kafka_$mode,$run" "${mode}_$run"
 	done
 	if [ "$LATENCY" != 0 ]; then
@@ -286,11 +297,13 @@ list() {
 	local r
 	for r in $(seq "$RUNS"); do printf '%s%s' "$( [ "$r" -gt 1 ] && echo '; ')" "${values[$r]}"; done
 }
-printf '\nbench/redis: %d events, %d concurrent viewers, batches of %d, %d runs each, %d cores; load average before %s, after %s\n' \
-	"$EVENTS" "$VIEWERS" $BATCH "$RUNS" "$(nproc)" "$load_before" "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf "\nbench/redis: %d events, %d concurrent viewers ((a') %d), batches of %d, %d runs each, %d cores; load average before %s, after %s\n" \
+	"$EVENTS" "$VIEWERS" "$CURRENT_VIEWERS" $BATCH "$RUNS" "$(nproc)" "$load_before" "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf '  %-32s %9s %-15s %6s  %9s %-15s\n' contender 'events/s' ' min-max' spread 'per CPU s' ' min-max'
 row "(a) qoe.ingest, publishing off" sql_off
 row "(a) qoe.ingest, publishing on" sql_on
+row "(a') current windows, off" current_off
+row "(a') current windows, on" current_on
 row "(b) 1 Kafka worker, publishing off" kafka_off
 row "(b) 1 Kafka worker, publishing on" kafka_on
 ratio "(a) on / off:" sql
@@ -299,6 +312,12 @@ printf '  (a) CPU s of the publisher/launcher per run, off: %s; on: %s\n' \
 	"$(for r in $(seq "$RUNS"); do printf '%s ' "${proc_cpu[sql_on,$r]}"; done)"
 printf '  (a) publishing on, rounds that read the viewers/woken rounds per run: %s\n' \
 	"$(for r in $(seq "$RUNS"); do printf '%s ' "${pub_rounds[sql_on,$r]}"; done)"
+ratio "(a') on / off:" current
+printf "  (a') CPU s of the publisher/launcher per run, off: %s; on: %s\n" \
+	"$(for r in $(seq "$RUNS"); do printf '%s ' "${proc_cpu[current_off,$r]}"; done)" \
+	"$(for r in $(seq "$RUNS"); do printf '%s ' "${proc_cpu[current_on,$r]}"; done)"
+printf "  (a') publishing on, rounds that read the viewers/woken rounds per run: %s\n" \
+	"$(for r in $(seq "$RUNS"); do printf '%s ' "${pub_rounds[current_on,$r]}"; done)"
 ratio "(b) on / off:" kafka
 if [ "$LATENCY" != 0 ]; then
 	printf '  (c) commit to visible in Redis (and in the rollups) at %d events/s asked (qoe.ingest, batches of %d), %d markers per run, ms "p50 p99 max" per run:\n' \

@@ -36,6 +36,7 @@
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
+#include "analytics/deltas_vacuum.h"
 #include "analytics/scheduler.h"
 #include "core/commit_wake.h"
 #include "core/guc.h"
@@ -75,6 +76,7 @@ typedef struct SchedulerJob
 	QoeJobRunner runner;		/* the process that runs it */
 	uint32		woken_by;		/* QOE_WAKE_* bits that bring it forward (commit_wake.h) */
 	int			wake_spacing_ms;	/* woken runs start at least this far apart (if above QOE_WAKE_SPACING_MS) */
+	ErrorData  *(*after) (void);	/* after a run that succeeded, outside its transaction */
 	TimestampTz due;
 	TimestampTz last_started;	/* of its latest run, for qoe_wake_earliest */
 	TimestampTz last_ended;
@@ -84,7 +86,7 @@ typedef struct SchedulerJob
 
 static SchedulerJob jobs[] = {
 	{.name = "refresh_rollups", .sql = "SELECT qoe.refresh_rollups(build_levels => false)",
-	.interval_ms = &qoe_rollup_refresh_ms, .runner = QOE_JOBS_LIVE},
+	.interval_ms = &qoe_rollup_refresh_ms, .runner = QOE_JOBS_LIVE, .after = qoe_vacuum_deltas},
 	{.name = "refresh_rollup_levels", .sql = "SELECT qoe.refresh_rollup_levels()",
 	.interval_ms = &qoe_rollup_levels_ms},
 	{.name = "expire_sessions", .sql = "SELECT qoe.expire_sessions()",
@@ -157,6 +159,9 @@ run_job(SchedulerJob *job)
 	ErrorData  *again;
 
 	error = qoe_run_own_transaction(job->sql, run_and_record, &run);
+	/* a failure of the step after is recorded as a failed run of the job */
+	if (error == NULL && job->after != NULL && (error = job->after()) != NULL)
+		error->message = psprintf("after the run: %s", error->message);
 	if (error == NULL)
 	{
 		job->last_logged[0] = '\0';
