@@ -134,36 +134,45 @@ proc_ticks() {
 }
 # "viewer_rounds woken_rounds" of qoe.redis_status (counters since the server started)
 pub_round_counts() { psql -qXAt -F' ' -c "SELECT viewer_rounds, woken_rounds FROM qoe.redis_status"; }
-# (a) record KEY VIEWERS START_MS: events/s and events per server CPU second of one run, the
-# CPU seconds the publisher and the launcher used in it, and the publisher's
-# rounds that read the viewers / woken rounds
+# the publisher's and the launcher's CPU ticks and the publisher's rounds, now
+procs_before() {
+	p0=$(proc_ticks "qoe_ext publisher")
+	l0=$(proc_ticks "qoe_ext launcher")
+	read -r v0 w0 < <(pub_round_counts)
+}
+# record KEY: the CPU seconds the publisher and the launcher used since
+# procs_before, and the publisher's rounds that read the viewers / woken rounds
+procs_record() {
+	local v1 w1
+	proc_cpu[$1]=$(printf '%.2f/%.2f' "$(calc "($(proc_ticks "qoe_ext publisher") - $p0) / $CLK_TCK")" \
+		"$(calc "($(proc_ticks "qoe_ext launcher") - $l0) / $CLK_TCK")")
+	read -r v1 w1 < <(pub_round_counts)
+	pub_rounds[$1]=$((v1 - v0))/$((w1 - w0))
+}
+# (a) record KEY VIEWERS START_MS: events/s and events per server CPU second of one run
 run_sql() {
-	local key=$1 before=$WORK/ticks t0 t1 backend_cpu p0 l0 v0 w0 v1 w1
+	local key=$1 before=$WORK/ticks t0 t1 backend_cpu p0 l0 v0 w0
 	"$QOE_ROOT/src/tools/qoe_gen" --seed 7 --events "$EVENTS" --viewers "$2" \
 		--start-ms "$3" --format array --batch $BATCH >"$WORK/batches.json"
 	fresh_tables
 	cluster_ticks >"$before"
-	p0=$(proc_ticks "qoe_ext publisher")
-	l0=$(proc_ticks "qoe_ext launcher")
-	read -r v0 w0 < <(pub_round_counts)
+	procs_before
 	t0=$(now_s)
 	read -r _ _ _ backend_cpu < <("$WORK/feed" "" <"$WORK/batches.json")
 	t1=$(now_s)
 	eps[$key]=$(calc "$EVENTS / ($t1 - $t0)")
 	cpu_eps[$key]=$(calc "$EVENTS / ($backend_cpu + $(cluster_cpu_since "$before"))")
-	proc_cpu[$key]=$(printf '%.2f/%.2f' "$(calc "($(proc_ticks "qoe_ext publisher") - $p0) / $CLK_TCK")" \
-		"$(calc "($(proc_ticks "qoe_ext launcher") - $l0) / $CLK_TCK")")
-	read -r v1 w1 < <(pub_round_counts)
-	pub_rounds[$key]=$((v1 - v0))/$((w1 - w0))
+	procs_record "$key"
 }
 # (b) one worker, a topic per run
 run_kafka() {
-	local key=$1 topic=$2 before=$WORK/ticks t0 t1 stored=0 deadline
+	local key=$1 topic=$2 before=$WORK/ticks t0 t1 stored=0 deadline p0 l0 v0 w0
 	"$QOE_ROOT/src/tools/qoe_gen" --seed 7 --events "$EVENTS" --viewers "$VIEWERS" \
 		--start-ms "$(recent_start "$SPAN")" --kafka-key | qoe_kafka_produce --keyed "$topic"
 	[ "$(qoe_kafka_count "$topic")" -eq "$EVENTS" ] || { echo "the mock dropped events of $topic" >&2; exit 1; }
 	fresh_tables
 	cluster_ticks >"$before"
+	procs_before
 	t0=$(now_s)
 	psql -qX -v ON_ERROR_STOP=1 -o /dev/null -c "SELECT qoe.add_source(name => '$topic',
 		brokers => '$QOE_KAFKA_BROKERS', topic => '$topic', group_id => 'bench.$topic.$$', workers => 1,
@@ -177,6 +186,7 @@ run_kafka() {
 	t1=$(now_s)
 	eps[$key]=$(calc "$EVENTS / ($t1 - $t0)")
 	cpu_eps[$key]=$(calc "$EVENTS / $(cluster_cpu_since "$before")")
+	procs_record "$key"
 	psql -qX -o /dev/null -c "SELECT qoe.drop_source('$topic')"
 	qoe_wait_for 30 "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'qoe_ext worker'" 0
 }
@@ -306,19 +316,20 @@ row "(a') current windows, off" current_off
 row "(a') current windows, on" current_on
 row "(b) 1 Kafka worker, publishing off" kafka_off
 row "(b) 1 Kafka worker, publishing on" kafka_on
+# procs LABEL KEY: the publisher's and launcher's CPU and the rounds, per run
+procs() {
+	printf '  %s CPU s of the publisher/launcher per run, off: %s; on: %s\n' "$1" \
+		"$(for r in $(seq "$RUNS"); do printf '%s ' "${proc_cpu[$2_off,$r]}"; done)" \
+		"$(for r in $(seq "$RUNS"); do printf '%s ' "${proc_cpu[$2_on,$r]}"; done)"
+	printf '  %s publishing on, rounds that read the viewers/woken rounds per run: %s\n' "$1" \
+		"$(for r in $(seq "$RUNS"); do printf '%s ' "${pub_rounds[$2_on,$r]}"; done)"
+}
 ratio "(a) on / off:" sql
-printf '  (a) CPU s of the publisher/launcher per run, off: %s; on: %s\n' \
-	"$(for r in $(seq "$RUNS"); do printf '%s ' "${proc_cpu[sql_off,$r]}"; done)" \
-	"$(for r in $(seq "$RUNS"); do printf '%s ' "${proc_cpu[sql_on,$r]}"; done)"
-printf '  (a) publishing on, rounds that read the viewers/woken rounds per run: %s\n' \
-	"$(for r in $(seq "$RUNS"); do printf '%s ' "${pub_rounds[sql_on,$r]}"; done)"
+procs "(a)" sql
 ratio "(a') on / off:" current
-printf "  (a') CPU s of the publisher/launcher per run, off: %s; on: %s\n" \
-	"$(for r in $(seq "$RUNS"); do printf '%s ' "${proc_cpu[current_off,$r]}"; done)" \
-	"$(for r in $(seq "$RUNS"); do printf '%s ' "${proc_cpu[current_on,$r]}"; done)"
-printf "  (a') publishing on, rounds that read the viewers/woken rounds per run: %s\n" \
-	"$(for r in $(seq "$RUNS"); do printf '%s ' "${pub_rounds[current_on,$r]}"; done)"
+procs "(a')" current
 ratio "(b) on / off:" kafka
+procs "(b)" kafka
 if [ "$LATENCY" != 0 ]; then
 	printf '  (c) commit to visible in Redis (and in the rollups) at %d events/s asked (qoe.ingest, batches of %d), %d markers per run, ms "p50 p99 max" per run:\n' \
 		$LAT_RATE $BATCH $(( (LAT_SECONDS - 6) * 10 ))
