@@ -73,12 +73,11 @@
  * stream of commits (every ingest commit wakes it) they read the titles of
  * about 50 ms of commits together. After a round, woken rounds also rest at
  * least this many times the CPU time the last woken round used, periodic
- * ones the last periodic round's: each kind uses at most an eleventh of a
- * core, however costly its reads grow (the titles of a fast ingest, every
- * title of a large audience; doc/redis.md, spacing). A round of a few
- * titles costs a few ms, so the 50 ms bound it first.
+ * ones the last periodic round's: each kind uses at most a fifth, a tenth
+ * of a core, however costly its reads grow (the titles of a fast ingest,
+ * every title of a large audience; doc/redis.md, spacing).
  */
-#define WOKEN_REST_FACTOR 10
+#define WOKEN_REST_FACTOR 4
 #define PERIODIC_REST_FACTOR 10
 
 /* What a round reads and publishes. */
