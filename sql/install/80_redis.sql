@@ -106,9 +106,9 @@ COMMENT ON COLUMN redis_status.publishes IS 'rounds that reached Redis, includin
 COMMENT ON COLUMN redis_status.woken_rounds IS
     'of these, rounds a commit woke (an ingest, for the titles it changed; queued alert changes) rather than qoe.redis_publish_interval';
 COMMENT ON COLUMN redis_status.viewer_rounds IS
-    'of these, rounds that read qoe.concurrent_viewers and published the concurrent_viewers keys: of the titles ingest commits handed to the publisher, or of every title (all_viewer_rounds)';
+    'of these, rounds that published the concurrent_viewers keys: of the titles whose count the publisher''s ledger of sessions playing changed, or of every title (all_viewer_rounds)';
 COMMENT ON COLUMN redis_status.all_viewer_rounds IS
-    'of viewer_rounds, those that read every title: the periodic round (time-outs), after a (re)connection, or when commits handed more than 1024 titles since the previous round';
+    'of viewer_rounds, those that rebuilt the ledger from qoe.sessions and published every title: the periodic round, the first after a (re)connection, the first after the ledger''s ring overflowed (doc/redis.md)';
 COMMENT ON COLUMN redis_status.metrics_rounds IS
     'of publishes, rounds that read qoe.qoe_metrics and published the qoe_metrics hashes: of the titles ingest commits changed, or of every title (all_metrics_rounds)';
 COMMENT ON COLUMN redis_status.all_metrics_rounds IS

@@ -1,8 +1,8 @@
 /*
  * commit_wake.c: the wake-up chain from an ingest commit to Redis
  * (doc/redis.md, freshness): ingest commit -> publisher, with the titles
- * whose rollups it changed (qoe_metrics, read in real time) and those
- * whose viewers it changed (concurrent_viewers). Also
+ * whose rollups it changed (qoe_metrics, read in real time), or for the
+ * viewers, whose changes go through publish/viewers_ledger.c. Also
  * ingest commit with a stall -> alert evaluator (evaluate_alerts: the
  * stall-loop rule, doc/alerts.md); evaluation commit with alert changes -> publisher
  * (the qoe_alerts channel). See commit_wake.h.
@@ -57,7 +57,7 @@ typedef struct TitlesAtCommit
 } TitlesAtCommit;
 
 /* The bit each list's titles wake the publisher with. */
-static const uint32 title_list_bit[QOE_TITLE_NLISTS] = {QOE_WAKE_VIEWERS, QOE_WAKE_METRICS};
+static const uint32 title_list_bit[QOE_TITLE_NLISTS] = {QOE_WAKE_METRICS};
 
 static QoeWakeShared *wake = NULL;	/* NULL unless preloaded */
 static bool callback_registered = false;

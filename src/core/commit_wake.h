@@ -25,6 +25,7 @@ typedef enum QoeWakeTarget
 #define QOE_WAKE_STALLED	0x4 /* an ingest transaction that stored a stall committed */
 #define QOE_WAKE_ALERTS		0x8 /* an evaluation that queued alert changes committed */
 #define QOE_WAKE_VIEWERS	0x10	/* an ingest transaction that changed who plays committed */
+#define QOE_WAKE_LEDGER		0x20	/* the viewers ledger's ring is half full: drain it */
 
 /*
  * Woken work (an evaluation of the alert rules, a publishing round) runs again no
@@ -41,8 +42,7 @@ typedef enum QoeWakeTarget
 /*
  * Titles of a list handed to the publisher between two of its rounds, at
  * most (a transaction changing more than three quarters as many counts as
- * more); beyond, it reads every title's viewers, and leaves qoe_metrics to
- * its periodic round.
+ * more); beyond, it leaves qoe_metrics to its periodic round.
  */
 #define QOE_WAKE_MAX_TITLES 1024
 
@@ -59,18 +59,16 @@ extern void qoe_wake_on_commit(int64 stalls);
 /* The titles an ingest commit hands the publisher, by what changed. */
 typedef enum QoeTitleList
 {
-	QOE_TITLES_VIEWERS,			/* who plays: concurrent_viewers (VIEWERS) */
 	QOE_TITLES_METRICS,			/* the rollups of the current windows: qoe_metrics (METRICS) */
 	QOE_TITLE_NLISTS
 } QoeTitleList;
 
 /*
- * Call in an ingest transaction for each title whose viewers (a session of
- * the title started or stopped playing, or moved to or from it) or rollups
- * in the windows qoe_metrics hashes show it changed. When it commits, if a
- * publisher runs, the titles are handed to it and it is woken (the list's
- * bit) to publish their keys. Nothing on abort. A title handed that did not
- * change costs a read, nothing else.
+ * Call in an ingest transaction for each title whose rollups in the windows
+ * qoe_metrics hashes show it changed. When it commits, if a publisher runs,
+ * the titles are handed to it and it is woken (the list's bit) to publish
+ * their keys. Nothing on abort. A title handed that did not change costs a
+ * read, nothing else. (The viewers go through the ledger: viewers_ledger.h.)
  */
 extern void qoe_wake_title_changed(QoeTitleList list, int64 content_id);
 

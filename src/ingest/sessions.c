@@ -56,10 +56,10 @@
 #include "utils/timestamp.h"
 
 #include "analytics/rollup.h"
-#include "core/commit_wake.h"
 #include "core/guc.h"
 #include "ingest/session_fold.h"
 #include "ingest/sessions.h"
+#include "publish/viewers_ledger.h"
 
 /* Attributes that come from the earliest event carrying them. */
 typedef struct SessionDims
@@ -1155,7 +1155,7 @@ qoe_sessions_report_viewers(const QoeSessionChange *changes, int nchanges)
 {
 	/*
 	 * The clock now, close to the commit; a session timing out between here
-	 * and the publisher's read is the publisher's periodic round's.
+	 * and the publisher's round is the ledger's (it times sessions out itself).
 	 */
 	TimestampTz cutoff = GetCurrentTimestamp() - (int64) qoe_session_timeout_s * USECS_PER_SEC;
 
@@ -1166,10 +1166,10 @@ qoe_sessions_report_viewers(const QoeSessionChange *changes, int nchanges)
 		bool		was = c->existed && playing(&c->before, c->abandoned_before, cutoff);
 		bool		is = playing(&c->after, false, cutoff);
 
-		if (was && (!is || moved))
-			qoe_wake_title_changed(QOE_TITLES_VIEWERS, c->before_content_id);
-		if (is && (!was || moved))
-			qoe_wake_title_changed(QOE_TITLES_VIEWERS, c->content_id);
+		/* every change: the ledger times a session out by its last event */
+		qoe_ledger_note(c->session_id, c->content_id, c->after.last_event_at,
+						!(c->after.flags & SF_ENDED) && (c->after.flags & SF_HAS_FIRST_FRAME),
+						was != is || (is && moved));
 	}
 }
 
@@ -1194,6 +1194,17 @@ qoe_sessions_expire(int64 timeout_us)
 	if (ret != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "expiring sessions failed: %s", SPI_result_code_string(ret));
 	expired = SPI_processed;
+	for (uint64 r = 0; r < expired; r++)
+	{
+		bool		isnull;
+		char	   *session_id = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
+
+		qoe_ledger_note(session_id,
+						DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 3, &isnull)),
+						DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 7, &isnull)),
+						false, true);
+		pfree(session_id);
+	}
 	/* an abandoned session that never started is an EBVS, in the rollups too */
 	qoe_rollup_abandoned(SPI_tuptable, expired);
 	return expired;

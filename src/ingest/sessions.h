@@ -45,15 +45,18 @@ extern void qoe_sessions_apply(const QoeCatalog *cat, QoeEvent **events, int n, 
 							   QoeSessionChange **changes, int *nchanges);
 
 /*
- * Hand the Redis publisher, at commit (qoe_wake_title_changed), the titles
- * whose concurrent_viewers the changed sessions changed: those of the
- * sessions that started or stopped playing now, as qoe.concurrent_viewers
- * counts them, or moved from one title to another (both titles). (The
- * titles for qoe_metrics are the rollups': qoe_rollup_sessions.)
+ * Note every changed session for the Redis publisher's ledger of the
+ * sessions playing (qoe_ledger_note, posted at commit), and wake it at
+ * commit (QOE_WAKE_VIEWERS) if a session started or stopped playing now, as
+ * qoe.concurrent_viewers counts them, or moved from one title to another.
+ * (The titles for qoe_metrics are the rollups': qoe_rollup_sessions.)
  */
 extern void qoe_sessions_report_viewers(const QoeSessionChange *changes, int nchanges);
 
-/* Mark sessions idle for longer than timeout_us abandoned; returns how many. */
+/*
+ * Mark sessions idle for longer than timeout_us abandoned (noted for the
+ * publisher's ledger, which is woken); returns how many.
+ */
 extern uint64 qoe_sessions_expire(int64 timeout_us);
 
 #endif

@@ -62,6 +62,7 @@
 #include "publish/redis_conn.h"
 #include "publish/redis_publish.h"
 #include "publish/redis_status.h"
+#include "publish/viewers_ledger.h"
 
 #define MIN_BACKOFF_MS	50
 #define MAX_BACKOFF_MS	500		/* keys catch up within 1 s of Redis returning */
@@ -156,11 +157,15 @@ static redisContext *conn = NULL;
 static HTAB *viewers_keys = NULL;
 static HTAB *metrics_keys = NULL;
 
-/* The titles a round reads of one kind of key (commit_wake.c's lists). */
+/*
+ * The titles a round reads of one kind of key (the viewers: the ledger's
+ * changed titles; qoe_metrics: commit_wake.c's list).
+ */
 typedef struct RoundTitles
 {
-	int64	   *ids;			/* QOE_WAKE_MAX_TITLES, in TopMemoryContext */
+	int64	   *ids;			/* in TopMemoryContext */
 	int			n;				/* -1: every title */
+	int			size;			/* of ids, at least QOE_WAKE_MAX_TITLES */
 } RoundTitles;
 
 static RoundTitles viewer_titles;
@@ -195,7 +200,10 @@ PublishInit(void)
 {
 	PublishGucInit();
 	if (process_shared_preload_libraries_in_progress)
+	{
 		RedisStatusShmemInit();
+		ViewersLedgerShmemInit();
+	}
 }
 
 long
@@ -375,24 +383,31 @@ title_read(HTAB *keys, int64 content_id)
 	return k;
 }
 
-/* The viewers of viewer_titles. */
+static void
+viewers_wanted(int64 content_id, int64 viewers)
+{
+	((ViewersKey *) title_read(viewers_keys, content_id))->wanted = viewers;
+}
+
+/*
+ * The viewers of viewer_titles, from the ledger (viewers_ledger.h), caught
+ * up by round_due; of every title, from qoe.sessions: the ledger is rebuilt.
+ */
 static void
 read_viewers(void)
 {
-	/* of some titles: sessions_active_idx leads to their unfinished sessions */
-	if (execute_for_titles("SELECT content_id, pg_catalog.sum(viewers)::pg_catalog.int8"
-						   " FROM qoe.concurrent_viewers"
-						   " WHERE $1 IS NULL OR content_id OPERATOR(pg_catalog.=) ANY ($1)"
-						   " GROUP BY content_id", &viewer_titles) != SPI_OK_SELECT)
-		elog(ERROR, "reading qoe.concurrent_viewers failed");
-	for (uint64 r = 0; r < SPI_processed; r++)
+	if (viewer_titles.n < 0)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[r];
-		bool		isnull;
-		ViewersKey *k = title_read(viewers_keys,
-								   DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull)));
+		qoe_ledger_rebase();
+		qoe_ledger_for_each_title(viewers_wanted);
+		return;
+	}
+	for (int i = 0; i < viewer_titles.n; i++)
+	{
+		int64		viewers = qoe_ledger_viewers(viewer_titles.ids[i]);
 
-		k->wanted = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+		if (viewers > 0)
+			viewers_wanted(viewer_titles.ids[i], viewers);
 	}
 }
 
@@ -528,7 +543,11 @@ read_metrics(MemoryContext round_cxt, int what)
 	ErrorData  *error;
 
 	if (what & ROUND_VIEWERS)
+	{
 		begin_title_read(viewers_keys, &viewer_titles);
+		if (viewer_titles.n < 0)
+			qoe_ledger_begin_rebase();
+	}
 	if (what & ROUND_METRICS)
 		begin_title_read(metrics_keys, &metric_titles);
 	trending_wanted_n = 0;
@@ -970,16 +989,23 @@ woken_round_at(void)
 static int
 round_due(TimestampTz now, bool periodic)
 {
-	uint32		pending = qoe_wake_pending(QOE_WAKE_PUBLISHER);
+	uint32		pending = qoe_wake_pending(QOE_WAKE_PUBLISHER) & ~QOE_WAKE_LEDGER;
 	int			what = 0;
 
 	if (!periodic && (pending == 0 || now < woken_round_at()))
 		return 0;
 	pending = qoe_wake_take(QOE_WAKE_PUBLISHER, pending);
-	/* more titles than a list holds: every title's viewers, no metrics */
-	if ((pending & QOE_WAKE_VIEWERS) &&
-		(viewer_titles.n = qoe_wake_take_titles(QOE_TITLES_VIEWERS, viewer_titles.ids)) != 0)
+	/* the viewers: of the titles whose count the ledger changed (time-outs too) */
+	if (qoe_ledger_lost())
+		viewer_titles.n = -1;
+	else
+	{
+		qoe_ledger_catch_up(now);
+		viewer_titles.n = qoe_ledger_take_changed(&viewer_titles.ids, &viewer_titles.size, 0);
+	}
+	if (viewer_titles.n != 0)
 		what |= ROUND_VIEWERS;
+	/* more titles than the list holds: no metrics, left to the periodic round */
 	if ((pending & QOE_WAKE_METRICS) &&
 		(metric_titles.n = qoe_wake_take_titles(QOE_TITLES_METRICS, metric_titles.ids)) > 0)
 		what |= ROUND_METRICS;
@@ -1003,7 +1029,7 @@ round_due(TimestampTz now, bool periodic)
 static TimestampTz
 round_wakes_at(TimestampTz next_round)
 {
-	if (qoe_wake_pending(QOE_WAKE_PUBLISHER) != 0)
+	if ((qoe_wake_pending(QOE_WAKE_PUBLISHER) & ~QOE_WAKE_LEDGER) != 0)
 		return Min(next_round, woken_round_at());
 	return next_round;
 }
@@ -1036,6 +1062,7 @@ qoe_publisher_main(Datum main_arg)
 	 */
 	SetConfigOption("effective_io_concurrency", "0", PGC_USERSET, PGC_S_OVERRIDE);
 	qoe_redis_status_attach();
+	qoe_ledger_attach();
 	qoe_wake_attach(QOE_WAKE_PUBLISHER);
 
 	ctl.keysize = sizeof(int64);
@@ -1043,6 +1070,7 @@ qoe_publisher_main(Datum main_arg)
 	viewers_keys = hash_create("qoe_ext published viewers", 1024, &ctl, HASH_ELEM | HASH_BLOBS);
 	ctl.entrysize = sizeof(MetricsKey);
 	metrics_keys = hash_create("qoe_ext published metrics", 1024, &ctl, HASH_ELEM | HASH_BLOBS);
+	viewer_titles.size = metric_titles.size = QOE_WAKE_MAX_TITLES;
 	viewer_titles.ids = MemoryContextAlloc(TopMemoryContext, sizeof(int64) * QOE_WAKE_MAX_TITLES);
 	metric_titles.ids = MemoryContextAlloc(TopMemoryContext, sizeof(int64) * QOE_WAKE_MAX_TITLES);
 	round_cxt = AllocSetContextCreate(TopMemoryContext, "qoe_ext publisher round",
@@ -1082,6 +1110,9 @@ qoe_publisher_main(Datum main_arg)
 			proc_exit(0);
 
 		now = GetCurrentTimestamp();
+		/* the ring half full: drained between rounds, so it does not overflow */
+		if (qoe_wake_take(QOE_WAKE_PUBLISHER, QOE_WAKE_LEDGER) != 0 && !qoe_ledger_lost())
+			qoe_ledger_catch_up(now);
 		if (conn == NULL && now >= retry_at)
 		{
 			/* (re)connected: Redis may have restarted empty, publish every key now */

@@ -71,14 +71,16 @@ echo "five new titles: $some rounds read the viewers, $some_metrics qoe_metrics,
 # a stop: the title's key goes
 ingest "{\"event_type\":\"stop\",\"session_id\":\"w-777005\",\"event_id\":\"z\",\"user_id\":1,\"content_id\":777005,\"timestamp\":$(qoe_ms)}"
 t0=$(qoe_ms)
-echo "a stop: concurrent_viewers:777005 deleted after $(wait_reply 0 "$t0" EXISTS concurrent_viewers:777005) ms"
+ms=$(wait_reply 0 "$t0" EXISTS concurrent_viewers:777005)
+echo "a stop: concurrent_viewers:777005 deleted after $ms ms"
 # a session silent for longer than qoe.session_timeout (5 min) comes back
 now=$(qoe_ms)
 ingest "{\"event_type\":\"start\",\"session_id\":\"w-back\",\"event_id\":\"a\",\"user_id\":1,\"content_id\":777200,\"timestamp\":$((now - 601000))},
         {\"event_type\":\"first_frame\",\"session_id\":\"w-back\",\"event_id\":\"b\",\"user_id\":1,\"content_id\":777200,\"timestamp\":$((now - 600000))}"
 ingest "{\"event_type\":\"heartbeat\",\"session_id\":\"w-back\",\"event_id\":\"c\",\"user_id\":1,\"content_id\":777200,\"timestamp\":$now}"
 t0=$(qoe_ms)
-echo "a session back after the timeout: in concurrent_viewers:777200 after $(wait_key "$t0" EXISTS concurrent_viewers:777200) ms"
+ms=$(wait_key "$t0" EXISTS concurrent_viewers:777200)
+echo "a session back after the timeout: in concurrent_viewers:777200 after $ms ms"
 
 # 40 commits of heartbeats only, of the four sessions playing, then a new
 # title: one round reads the viewers (the new title's), though the commits
@@ -138,10 +140,11 @@ echo "20 commits of hour-old plays and a new title: $some_metrics rounds read qo
 [ "$some_metrics" = 1 ] || { echo "commits of windows no hash shows woke the publisher for qoe_metrics" >&2; exit 1; }
 [ "$(qoe_rcli EXISTS qoe_metrics:781001 concurrent_viewers:781001)" = 0 ] || { echo "an hour-old play was published" >&2; exit 1; }
 
-# one commit starts sessions of 1,100 titles, more than a round takes by
-# title: a round reads every title's viewers, woken all the same (the
-# fallback is 20 s), and leaves their qoe_metrics to the periodic round
-# (publishes less woken_rounds: periodic rounds; one may fall in this window)
+# one commit starts sessions of 1,100 titles, more than the qoe_metrics list
+# holds: the round it wakes (the fallback is 20 s) publishes their viewers
+# from the ledger, reading no qoe.sessions, and leaves their qoe_metrics to
+# the periodic round (publishes less woken_rounds: periodic rounds; one may
+# fall in this window)
 periodic() { psql -qXAt -c "SELECT publishes - woken_rounds FROM qoe.redis_status"; }
 a0=$(status all_viewer_rounds)
 am0=$(status all_metrics_rounds)
@@ -153,13 +156,15 @@ psql -qX -v ON_ERROR_STOP=1 -o /dev/null -c "SELECT qoe.ingest((SELECT pg_catalo
 	   FROM generate_series(1, 1100) i, unnest(ARRAY['start', 'first_frame']) t) s))"
 t0=$(qoe_ms)
 wait_key "$t0" EXISTS concurrent_viewers:780100 >/dev/null
-echo "1,100 titles in one commit: their keys equal the view after $(qoe_wait_viewers_equal 1000) ms more"
-[ "$(status all_viewer_rounds)" -gt "$a0" ] || { echo "1,100 titles were not read as every title" >&2; exit 1; }
+ms=$(qoe_wait_viewers_equal 1000)
+echo "1,100 titles in one commit: their keys equal the view after $ms ms more"
 if [ "$(periodic)" = "$pr0" ]; then
+	[ "$(status all_viewer_rounds)" = "$a0" ] ||
+		{ echo "1,100 titles' viewers were read from qoe.sessions, not from the ledger" >&2; exit 1; }
 	[ "$(status all_metrics_rounds)" = "$am0" ] && [ "$(qoe_rcli EXISTS qoe_metrics:780100)" = 0 ] ||
 		{ echo "1,100 titles' qoe_metrics were read by a woken round" >&2; exit 1; }
 else
-	echo "a periodic round ran meanwhile: whether woken rounds read the 1,100 titles' qoe_metrics is not known"
+	echo "a periodic round ran meanwhile: how woken rounds read the 1,100 titles is not known"
 fi
 
 # real time: with the merge off, the round the commit wakes takes a new
@@ -209,4 +214,50 @@ wait_key "$(qoe_ms)" EXISTS concurrent_viewers:777006 >/dev/null
 wait_key "$(qoe_ms)" HEXISTS qoe_metrics:777006 plays >/dev/null
 [ "$(qoe_rcli EXISTS concurrent_viewers:777100)" = 0 ] && [ "$(qoe_rcli EXISTS qoe_metrics:777100)" = 0 ] ||
 	{ echo "a rolled-back ingest was published"; exit 1; }
+
+# the ledger (doc/redis.md, freshness) follows what no title list shows:
+# a savepoint rolled back takes its sessions with it
+sessions_of() {	# sessions_of SESSION TITLE TIME-MS: a start and a first frame
+	echo "{\"event_type\":\"start\",\"session_id\":\"$1\",\"event_id\":\"a\",\"user_id\":1,\"content_id\":$2,\"timestamp\":$(($3 - 1000))},
+	      {\"event_type\":\"first_frame\",\"session_id\":\"$1\",\"event_id\":\"b\",\"user_id\":1,\"content_id\":$2,\"timestamp\":$3}"
+}
+now=$(qoe_ms)
+psql -qX -v ON_ERROR_STOP=1 -o /dev/null <<SQL
+BEGIN;
+SAVEPOINT s;
+SELECT qoe.ingest('[$(sessions_of w-sp 777110 "$now")]');
+ROLLBACK TO SAVEPOINT s;
+SELECT qoe.ingest('[$(sessions_of w-sp2 777111 "$now")]');
+COMMIT;
+SQL
+wait_key "$(qoe_ms)" EXISTS concurrent_viewers:777111 >/dev/null
+[ "$(qoe_rcli EXISTS concurrent_viewers:777110)" = 0 ] || { echo "a rolled-back savepoint's session was published"; exit 1; }
+# a session moves to another title (its first event, which names the title,
+# arrives late) and leaves the first
+now=$(qoe_ms)
+ingest "$(sessions_of w-mv 777112 "$now")"
+wait_key "$(qoe_ms)" EXISTS concurrent_viewers:777112 >/dev/null
+ingest "{\"event_type\":\"heartbeat\",\"session_id\":\"w-mv\",\"event_id\":\"early\",\"user_id\":1,\"content_id\":777116,\"timestamp\":$((now - 5000))}"
+t0=$(qoe_ms)
+wait_key "$t0" EXISTS concurrent_viewers:777116 >/dev/null
+ms=$(wait_reply 0 "$t0" EXISTS concurrent_viewers:777112)
+echo "a session moved: concurrent_viewers:777112 deleted after $ms ms"
+# qoe.expire_sessions() wakes a round that takes the sessions it abandons
+ingest "$(sessions_of w-exp 777113 $(($(qoe_ms) - 30000)))"
+wait_key "$(qoe_ms)" EXISTS concurrent_viewers:777113 >/dev/null
+psql -qX -o /dev/null -c "SELECT qoe.expire_sessions('20 s')"
+t0=$(qoe_ms)
+ms=$(wait_reply 0 "$t0" EXISTS concurrent_viewers:777113)
+echo "expired by qoe.expire_sessions('20 s'): concurrent_viewers:777113 deleted after $ms ms"
+# a session that times out leaves its key at the next round, woken by
+# another title's commit (before the ledger: at the 20-s periodic round)
+psql -qX -o /dev/null -c "ALTER SYSTEM SET qoe.session_timeout = '10s'" -c "SELECT pg_reload_conf()"
+ingest "$(sessions_of w-tout 777114 $(($(qoe_ms) - 7000)))"
+wait_key "$(qoe_ms)" EXISTS concurrent_viewers:777114 >/dev/null
+sleep 3.5
+marker 777115
+t0=$(qoe_ms)
+ms=$(wait_reply 0 "$t0" EXISTS concurrent_viewers:777114)
+echo "timed out, then another title's commit: concurrent_viewers:777114 deleted after $ms ms"
+psql -qX -o /dev/null -c "ALTER SYSTEM RESET qoe.session_timeout" -c "SELECT pg_reload_conf()"
 echo ok

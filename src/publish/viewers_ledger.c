@@ -1,0 +1,532 @@
+/*
+ * viewers_ledger.c: the sessions playing now, kept by the Redis publisher
+ * from the notes of ingest commits (viewers_ledger.h, doc/redis.md).
+ *
+ * At a large audience a read of the viewers of the titles a few commits
+ * changed scans most of qoe.sessions (at 260,000 playing sessions, hundreds
+ * of titles of ~130 sessions each: a sequential scan of 640 MB); the ledger
+ * makes that read a lookup. The ring is written under one lock held for the
+ * copy of a commit's notes; the writer never waits for the publisher: a
+ * full ring is marked lost and the publisher rebuilds from the table.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "common/hashfn.h"
+#include "lib/pairingheap.h"
+#include "miscadmin.h"
+#include "port/atomics.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "core/commit_wake.h"
+#include "core/guc.h"
+#include "publish/viewers_ledger.h"
+
+/* Notes the ring holds: about 2 s of one Kafka worker at full speed. */
+#define RING_NOTES 131072
+
+typedef struct LedgerNote
+{
+	TransactionId xid;			/* the noting transaction (top level) */
+	bool		startable;		/* active and past its first frame */
+	bool		wakes;			/* it started or stopped playing: a round at once */
+	uint64		session;		/* hash of session_id */
+	int64		content_id;
+	TimestampTz last_event_at;
+} LedgerNote;
+
+typedef struct LedgerShared
+{
+	LWLock	   *lock;
+	pg_atomic_uint32 attached;	/* a publisher keeps the ledger */
+	bool		lost;			/* notes were dropped: rebase */
+	int			n;
+	LedgerNote	notes[RING_NOTES];
+} LedgerShared;
+
+static LedgerShared *ledger = NULL; /* NULL unless preloaded */
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static void
+ledger_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(LedgerShared)));
+	RequestNamedLWLockTranche("qoe_ext viewers ledger", 1);
+}
+
+static void
+ledger_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	ledger = ShmemInitStruct("qoe_ext viewers ledger", sizeof(LedgerShared), &found);
+	if (!found)
+	{
+		ledger->lock = &(GetNamedLWLockTranche("qoe_ext viewers ledger"))->lock;
+		pg_atomic_init_u32(&ledger->attached, 0);
+		ledger->lost = false;
+		ledger->n = 0;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+void
+ViewersLedgerShmemInit(void)
+{
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = ledger_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = ledger_shmem_startup;
+}
+
+/* ---- ingest: a transaction's notes ---- */
+
+static LedgerNote *pending = NULL;	/* in TopMemoryContext */
+static SubTransactionId *pending_subxact = NULL;	/* who noted each */
+static int	npending = 0;
+static int	pending_size = 0;
+static bool callbacks_registered = false;
+
+static uint64
+session_hash(const char *session_id, int len)
+{
+	return hash_bytes_extended((const unsigned char *) session_id, len, 0);
+}
+
+/*
+ * Copy the transaction's notes to the ring, after its commit is visible, then
+ * wake the publisher if one of them started or stopped playing (after the
+ * copy: the round it wakes must find them).
+ */
+static void
+post_pending(void)
+{
+	bool		wake = false;
+	bool		round = false;
+
+	for (int i = 0; i < npending && !round; i++)
+		round = pending[i].wakes;
+
+	LWLockAcquire(ledger->lock, LW_EXCLUSIVE);
+	if (!ledger->lost && ledger->n + npending > RING_NOTES)
+	{
+		ledger->lost = true;
+		ledger->n = 0;
+		wake = true;
+	}
+	if (!ledger->lost)
+	{
+		/* half full: the publisher drains it without waiting for a round */
+		wake = ledger->n < RING_NOTES / 2 && ledger->n + npending >= RING_NOTES / 2;
+		memcpy(ledger->notes + ledger->n, pending, sizeof(LedgerNote) * npending);
+		ledger->n += npending;
+	}
+	LWLockRelease(ledger->lock);
+	if (wake || round)
+		qoe_wake(QOE_WAKE_PUBLISHER, (wake ? QOE_WAKE_LEDGER : 0) | (round ? QOE_WAKE_VIEWERS : 0));
+}
+
+static void
+ledger_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+			if (npending > 0 && pg_atomic_read_u32(&ledger->attached) != 0)
+				post_pending();
+			npending = 0;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:	/* COMMIT PREPARED: the next rebase */
+			npending = 0;
+			break;
+		default:
+			break;
+	}
+}
+
+/* A rolled-back savepoint takes its notes (and its children's) with it. */
+static void
+ledger_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						SubTransactionId parentSubid, void *arg)
+{
+	int			kept = 0;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+	for (int i = 0; i < npending; i++)
+		if (pending_subxact[i] < mySubid)
+		{
+			pending[kept] = pending[i];
+			pending_subxact[kept++] = pending_subxact[i];
+		}
+	npending = kept;
+}
+
+void
+qoe_ledger_note(const char *session_id, int64 content_id, TimestampTz last_event_at,
+				bool startable, bool wakes)
+{
+	LedgerNote *note;
+
+	if (ledger == NULL)
+		return;
+	if (!callbacks_registered)
+	{
+		RegisterXactCallback(ledger_xact_callback, NULL);
+		RegisterSubXactCallback(ledger_subxact_callback, NULL);
+		callbacks_registered = true;
+	}
+	if (npending == pending_size)
+	{
+		pending_size = Max(1024, pending_size * 2);
+		pending = pending == NULL
+			? MemoryContextAlloc(TopMemoryContext, sizeof(LedgerNote) * pending_size)
+			: repalloc(pending, sizeof(LedgerNote) * pending_size);
+		pending_subxact = pending_subxact == NULL
+			? MemoryContextAlloc(TopMemoryContext, sizeof(SubTransactionId) * pending_size)
+			: repalloc(pending_subxact, sizeof(SubTransactionId) * pending_size);
+	}
+	note = &pending[npending];
+	memset(note, 0, sizeof(LedgerNote));
+	note->xid = GetTopTransactionId();
+	note->startable = startable;
+	note->wakes = wakes;
+	note->session = session_hash(session_id, strlen(session_id));
+	note->content_id = content_id;
+	note->last_event_at = last_event_at;
+	pending_subxact[npending++] = GetCurrentSubTransactionId();
+}
+
+/* ---- the publisher's ledger ---- */
+
+typedef struct LedgerSession
+{
+	uint64		session;		/* hash key */
+	int64		content_id;
+	TimestampTz last_event_at;
+	TimestampTz queued_at;		/* its key in by_last_event, <= last_event_at */
+	pairingheap_node node;
+} LedgerSession;
+
+typedef struct LedgerTitle
+{
+	int64		content_id;		/* hash key */
+	int64		viewers;
+	bool		changed;		/* listed in changed[] */
+} LedgerTitle;
+
+static HTAB *sessions = NULL;
+static HTAB *titles = NULL;
+static pairingheap *by_last_event = NULL;	/* the oldest last event first */
+static int64 *changed = NULL;
+static int	nchanged = 0;
+static int	changed_size = 0;
+
+/* The last rebase's snapshot: its committed transactions' notes are in it. */
+static TransactionId seen_xmin = InvalidTransactionId;
+static TransactionId seen_xmax = InvalidTransactionId;
+static TransactionId *seen_xip = NULL;
+static int	seen_xcnt = 0;
+static bool rebasing = false;	/* the ring forgotten, the ledger not rebuilt yet */
+
+static int
+older_first(const pairingheap_node *a, const pairingheap_node *b, void *arg)
+{
+	TimestampTz ta = pairingheap_const_container(LedgerSession, node, a)->queued_at;
+	TimestampTz tb = pairingheap_const_container(LedgerSession, node, b)->queued_at;
+
+	return ta > tb ? -1 : ta < tb ? 1 : 0;
+}
+
+static void
+reset_ledger(void)
+{
+	HASHCTL		ctl = {0};
+
+	if (sessions != NULL)
+		hash_destroy(sessions);
+	if (titles != NULL)
+		hash_destroy(titles);
+	ctl.keysize = sizeof(uint64);
+	ctl.entrysize = sizeof(LedgerSession);
+	sessions = hash_create("qoe_ext ledger sessions", 65536, &ctl, HASH_ELEM | HASH_BLOBS);
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(LedgerTitle);
+	titles = hash_create("qoe_ext ledger titles", 4096, &ctl, HASH_ELEM | HASH_BLOBS);
+	if (by_last_event == NULL)
+		by_last_event = pairingheap_allocate(older_first, NULL);
+	pairingheap_reset(by_last_event);
+	nchanged = 0;
+}
+
+static void
+ledger_detach(int code, Datum arg)
+{
+	pg_atomic_write_u32(&ledger->attached, 0);
+}
+
+void
+qoe_ledger_attach(void)
+{
+	reset_ledger();
+	if (ledger == NULL)
+		return;
+	pg_atomic_write_u32(&ledger->attached, 1);
+	on_shmem_exit(ledger_detach, 0);
+}
+
+bool
+qoe_ledger_lost(void)
+{
+	bool		lost;
+
+	if (ledger == NULL)
+		return false;
+	LWLockAcquire(ledger->lock, LW_SHARED);
+	lost = ledger->lost;
+	LWLockRelease(ledger->lock);
+	return lost || rebasing;
+}
+
+static void
+count(int64 content_id, int delta)
+{
+	bool		found;
+	LedgerTitle *t = hash_search(titles, &content_id, HASH_ENTER, &found);
+
+	if (!found)
+	{
+		t->viewers = 0;
+		t->changed = false;
+	}
+	t->viewers += delta;
+	if (!t->changed)
+	{
+		t->changed = true;
+		if (nchanged == changed_size)
+		{
+			changed_size = Max(1024, changed_size * 2);
+			changed = changed == NULL
+				? MemoryContextAlloc(TopMemoryContext, sizeof(int64) * changed_size)
+				: repalloc(changed, sizeof(int64) * changed_size);
+		}
+		changed[nchanged++] = content_id;
+	}
+}
+
+static void
+add_session(uint64 session, int64 content_id, TimestampTz last_event_at)
+{
+	bool		found;
+	LedgerSession *s = hash_search(sessions, &session, HASH_ENTER, &found);
+
+	if (!found)
+	{
+		s->content_id = content_id;
+		s->last_event_at = s->queued_at = last_event_at;
+		pairingheap_add(by_last_event, &s->node);
+		count(content_id, 1);
+		return;
+	}
+	if (s->content_id != content_id)
+	{
+		count(s->content_id, -1);
+		count(content_id, 1);
+		s->content_id = content_id;
+	}
+	s->last_event_at = last_event_at;
+	/* a later last event is requeued when the earlier comes due */
+	if (last_event_at < s->queued_at)
+	{
+		pairingheap_remove(by_last_event, &s->node);
+		s->queued_at = last_event_at;
+		pairingheap_add(by_last_event, &s->node);
+	}
+}
+
+/* s out of the heap already */
+static void
+forget_session(LedgerSession *s)
+{
+	count(s->content_id, -1);
+	hash_search(sessions, &s->session, HASH_REMOVE, NULL);
+}
+
+static bool
+committed_before_rebase(TransactionId xid)
+{
+	if (!TransactionIdIsValid(seen_xmax) || !TransactionIdPrecedes(xid, seen_xmax))
+		return false;
+	if (TransactionIdPrecedes(xid, seen_xmin))
+		return true;
+	for (int i = 0; i < seen_xcnt; i++)
+		if (TransactionIdEquals(seen_xip[i], xid))
+			return false;
+	return true;
+}
+
+static TimestampTz
+cutoff_at(TimestampTz now)
+{
+	return now - (int64) qoe_session_timeout_s * USECS_PER_SEC;
+}
+
+void
+qoe_ledger_begin_rebase(void)
+{
+	if (ledger == NULL)
+		return;
+	LWLockAcquire(ledger->lock, LW_EXCLUSIVE);
+	ledger->lost = false;
+	ledger->n = 0;
+	LWLockRelease(ledger->lock);
+	rebasing = true;
+}
+
+void
+qoe_ledger_rebase(void)
+{
+	Snapshot	snapshot = GetActiveSnapshot();
+
+	if (SPI_execute("SELECT session_id, content_id, last_event_at FROM qoe.sessions"
+					" WHERE state OPERATOR(pg_catalog.=) 'active'::qoe.session_state"
+					" AND first_frame_at IS NOT NULL"
+					" AND last_event_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-)"
+					"  coalesce(pg_catalog.current_setting('qoe.session_timeout', true),"
+					"                      '5min')::pg_catalog.interval)",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading qoe.sessions failed");
+	reset_ledger();
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		text	   *id = DatumGetTextPP(SPI_getbinval(tup, desc, 1, &isnull));
+
+		add_session(session_hash(VARDATA_ANY(id), VARSIZE_ANY_EXHDR(id)),
+					DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull)),
+					DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull)));
+	}
+	/* every title is published by the round that rebases */
+	for (int i = 0; i < nchanged; i++)
+		((LedgerTitle *) hash_search(titles, &changed[i], HASH_FIND, NULL))->changed = false;
+	nchanged = 0;
+
+	seen_xmin = snapshot->xmin;
+	seen_xmax = snapshot->xmax;
+	seen_xcnt = snapshot->xcnt;
+	seen_xip = seen_xip == NULL
+		? MemoryContextAlloc(TopMemoryContext, sizeof(TransactionId) * Max(seen_xcnt, 1))
+		: repalloc(seen_xip, sizeof(TransactionId) * Max(seen_xcnt, 1));
+	memcpy(seen_xip, snapshot->xip, sizeof(TransactionId) * seen_xcnt);
+	rebasing = false;
+}
+
+void
+qoe_ledger_catch_up(TimestampTz now)
+{
+	LedgerNote *notes;
+	int			n;
+	TimestampTz cutoff = cutoff_at(now);
+
+	if (ledger == NULL)
+		return;
+	LWLockAcquire(ledger->lock, LW_EXCLUSIVE);
+	n = ledger->lost ? 0 : ledger->n;
+	notes = palloc(sizeof(LedgerNote) * Max(n, 1));
+	memcpy(notes, ledger->notes, sizeof(LedgerNote) * n);
+	ledger->n = 0;
+	LWLockRelease(ledger->lock);
+
+	for (int i = 0; i < n; i++)
+	{
+		LedgerNote *note = &notes[i];
+		LedgerSession *s;
+
+		if (committed_before_rebase(note->xid))
+			continue;
+		if (note->startable && note->last_event_at > cutoff)
+			add_session(note->session, note->content_id, note->last_event_at);
+		else if ((s = hash_search(sessions, &note->session, HASH_FIND, NULL)) != NULL)
+		{
+			pairingheap_remove(by_last_event, &s->node);
+			forget_session(s);
+		}
+	}
+	pfree(notes);
+
+	/* time-outs: no commit reports them */
+	while (!pairingheap_is_empty(by_last_event))
+	{
+		LedgerSession *s = pairingheap_container(LedgerSession, node,
+												 pairingheap_first(by_last_event));
+
+		if (s->queued_at > cutoff)
+			break;
+		pairingheap_remove_first(by_last_event);
+		if (s->last_event_at > cutoff)
+		{
+			s->queued_at = s->last_event_at;
+			pairingheap_add(by_last_event, &s->node);
+		}
+		else
+			forget_session(s);
+	}
+}
+
+int64
+qoe_ledger_viewers(int64 content_id)
+{
+	LedgerTitle *t = hash_search(titles, &content_id, HASH_FIND, NULL);
+
+	return t == NULL ? 0 : t->viewers;
+}
+
+int
+qoe_ledger_take_changed(int64 **ids, int *size, int n)
+{
+	for (int i = 0; i < nchanged; i++)
+	{
+		LedgerTitle *t = hash_search(titles, &changed[i], HASH_FIND, NULL);
+
+		if (n == *size)
+		{
+			*size = Max(1024, *size * 2);
+			*ids = repalloc(*ids, sizeof(int64) * *size);
+		}
+		(*ids)[n++] = changed[i];
+		t->changed = false;
+		if (t->viewers == 0)
+			hash_search(titles, &changed[i], HASH_REMOVE, NULL);
+	}
+	nchanged = 0;
+	return n;
+}
+
+void
+qoe_ledger_for_each_title(void (*f) (int64 content_id, int64 viewers))
+{
+	HASH_SEQ_STATUS seq;
+	LedgerTitle *t;
+
+	hash_seq_init(&seq, titles);
+	while ((t = hash_seq_search(&seq)) != NULL)
+		if (t->viewers > 0)
+			f(t->content_id, t->viewers);
+}

@@ -1,0 +1,79 @@
+/*
+ * viewers_ledger.h: the sessions playing now, kept by the Redis publisher as
+ * ingest commits change them, so that a round publishes a title's
+ * concurrent_viewers without reading qoe.sessions (doc/redis.md, freshness).
+ *
+ * An ingest transaction notes the state each session it changed is left in
+ * (qoe_ledger_note); at commit the notes go to a ring in shared memory, which
+ * the publisher drains into its ledger: per session (a 64-bit hash of its
+ * session_id) the title and last_event_at of the sessions active and past
+ * their first frame, and per title how many of them had an event within
+ * qoe.session_timeout: qoe.concurrent_viewers summed per title. The publisher
+ * rebuilds the ledger from qoe.sessions (a rebase) when it connects, when the
+ * ring overflowed, and in each periodic round, which catches what no commit
+ * notes (a COMMIT PREPARED, a TRUNCATE, rows changed by hand). A rebase's
+ * snapshot decides which notes it already holds: those of transactions it
+ * saw committed are skipped, so no change counts twice or not at all.
+ */
+#ifndef QOE_VIEWERS_LEDGER_H
+#define QOE_VIEWERS_LEDGER_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "executor/spi.h"
+
+/* Shared memory, when preloaded. */
+extern void ViewersLedgerShmemInit(void);
+
+/* ---- ingest ---- */
+
+/*
+ * In an ingest transaction: session_id is left on content_id with its last
+ * event at last_event_at, active and past its first frame (startable) or not.
+ * Posted to the publisher at commit if one runs, which is woken for a round
+ * (QOE_WAKE_VIEWERS) if a note wakes (the session started or stopped playing,
+ * or moved); forgotten on the abort of the (sub)transaction that noted it.
+ */
+extern void qoe_ledger_note(const char *session_id, int64 content_id,
+							TimestampTz last_event_at, bool startable, bool wakes);
+
+/* ---- the publisher ---- */
+
+/* The calling process keeps the ledger, until it exits. */
+extern void qoe_ledger_attach(void);
+
+/* Whether the ring overflowed since the last rebase: the ledger is wrong. */
+extern bool qoe_ledger_lost(void);
+
+/*
+ * Before the transaction of a rebase: forget the notes posted so far (their
+ * transactions committed before the rebase's snapshot is taken).
+ */
+extern void qoe_ledger_begin_rebase(void);
+
+/*
+ * In that transaction (SPI connected, the read's snapshot active): rebuild the
+ * ledger from qoe.sessions as qoe.concurrent_viewers counts them.
+ */
+extern void qoe_ledger_rebase(void);
+
+/*
+ * Apply the notes posted since the last call, then drop the sessions whose
+ * last event is older than qoe.session_timeout at now.
+ */
+extern void qoe_ledger_catch_up(TimestampTz now);
+
+/* Sessions of content_id playing, as of the last catch-up or rebase. */
+extern int64 qoe_ledger_viewers(int64 content_id);
+
+/*
+ * The titles whose count changed since the last call (appended to *ids, of
+ * *size entries, grown in TopMemoryContext, from *n on); returns the new *n.
+ */
+extern int	qoe_ledger_take_changed(int64 **ids, int *size, int n);
+
+/* Call f for each title with sessions playing. */
+extern void qoe_ledger_for_each_title(void (*f) (int64 content_id, int64 viewers));
+
+#endif
