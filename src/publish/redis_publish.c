@@ -18,20 +18,22 @@
  *
  * Rounds (core/commit_wake.c): an ingest commit wakes it with the titles
  * it changed, for their qoe_metrics (read in real time: the rollups and the
- * changes no merge has taken yet) and, if a session of theirs started or
- * stopped playing, their viewers: a round costs what those titles' rows do,
- * not the whole audience's. An evaluation that queued alert changes wakes
- * it for the outbox. Woken rounds run as often as woken_round_at allows.
- * Every qoe.redis_publish_interval it reads every title's viewers and
- * qoe_metrics (sessions time out and windows close, which no commit
- * reports) and trending_content (a decayed score over an hour, read only
- * then), and the outbox if no round did within the interval.
+ * changes no merge has taken yet): a round costs what those titles' rows
+ * do, not the whole audience's. The viewers come from the ledger of the
+ * sessions playing (viewers_ledger.c), which every ingest commit notes its
+ * sessions to and which a session starting or stopping wakes it for. An
+ * evaluation that queued alert changes wakes it for the outbox. Woken
+ * rounds run as often as woken_round_at allows. Every
+ * qoe.redis_publish_interval it rebuilds the ledger and reads every
+ * title's qoe_metrics (windows close, which no commit reports) and
+ * trending_content (a decayed score over an hour, read only then), and the
+ * outbox if no round did within the interval.
  *
  * The Kafka supervisor starts it while qoe.redis_host is set
  * (PublishSupervise); it exits when that setting is emptied.
  *
  * It connects to qoe.database as qoe.worker_role, like the Kafka workers,
- * and reads only qoe.concurrent_viewers, qoe.trending_content,
+ * and reads only qoe.sessions (the ledger's rebuild), qoe.trending_content,
  * qoe.qoe_metrics (the 5-minute rollups) and the alert outbox.
  */
 #include "postgres.h"
