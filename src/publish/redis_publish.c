@@ -23,11 +23,11 @@
  * sessions playing (viewers_ledger.c), which every ingest commit notes its
  * sessions to and which a session starting or stopping wakes it for. An
  * evaluation that queued alert changes wakes it for the outbox. Woken
- * rounds run as often as woken_round_at allows. Every
- * qoe.redis_publish_interval it rebuilds the ledger and reads every
- * title's qoe_metrics (windows close, which no commit reports) and
- * trending_content (a decayed score over an hour, read only then), and the
- * outbox if no round did within the interval.
+ * rounds run as often as round_at allows (two paces: the viewers alone,
+ * and the rest). Every qoe.redis_publish_interval it rebuilds the ledger
+ * and reads every title's qoe_metrics (windows close, which no commit
+ * reports) and trending_content (a decayed score over an hour, read only
+ * then), and the outbox if no round did within the interval.
  *
  * The Kafka supervisor starts it while qoe.redis_host is set
  * (PublishSupervise); it exits when that setting is emptied.
@@ -959,10 +959,21 @@ qoe_redis_wake_publisher_at_commit(PG_FUNCTION_ARGS)
 
 /* ---- the worker ---- */
 
-/* The last woken round: woken rounds are spaced by qoe_wake_earliest. */
-static TimestampTz woken_started = 0;
-static TimestampTz woken_ended = 0;
-static int64 woken_cpu_us = 0;
+/* The last woken round of a kind: each kind is spaced by qoe_wake_earliest. */
+typedef struct RoundPace
+{
+	TimestampTz started;
+	TimestampTz ended;
+	int64		cpu_us;
+} RoundPace;
+
+/*
+ * Rounds that read more than the viewers, and rounds of the viewers alone
+ * (from the ledger: a lookup), which need not wait out the rest of a costly
+ * qoe_metrics read (hundreds of ms at a large audience).
+ */
+static RoundPace woken_pace;
+static RoundPace viewers_pace;
 
 /*
  * When each part (ROUND_* bit i) was last read and published whole (the
@@ -970,19 +981,27 @@ static int64 woken_cpu_us = 0;
  */
 static TimestampTz part_published_at[ROUND_NPARTS];
 
-/* When a woken round may start. */
+/*
+ * When a woken round of a kind may start: after its own rest, and
+ * QOE_WAKE_SPACING_MS after the start of any woken round (at most 20 a
+ * second of both kinds together).
+ */
 static TimestampTz
-woken_round_at(void)
+round_at(const RoundPace *pace)
 {
-	return qoe_wake_earliest(woken_started, woken_ended, woken_cpu_us, 0, WOKEN_REST_FACTOR);
+	TimestampTz last_start = Max(woken_pace.started, viewers_pace.started);
+
+	return Max(qoe_wake_earliest(pace->started, pace->ended, pace->cpu_us, 0, WOKEN_REST_FACTOR),
+			   TimestampTzPlusMilliseconds(last_start, QOE_WAKE_SPACING_MS));
 }
 
 /*
  * What to publish now, taking the wake-ups it answers and their titles
  * (before the round's snapshot: a commit after this wakes the next round).
- * When woken_round_at allows: the viewers and qoe_metrics of the titles
- * ingest commits handed, the alert outbox after an evaluation that queued
- * changes. In the periodic round (every qoe.redis_publish_interval, or its
+ * When woken_pace allows: the viewers of the titles whose count the ledger
+ * changed, the qoe_metrics of the titles ingest commits handed, the alert
+ * outbox after an evaluation that queued changes; while it does not, but
+ * viewers_pace does, the viewers alone. In the periodic round (every qoe.redis_publish_interval, or its
  * rest), also every part no round published whole within that interval:
  * trending_content, and the viewers and qoe_metrics of every title, which
  * only this round reads (time-outs, closing windows and late corrections
@@ -994,8 +1013,12 @@ round_due(TimestampTz now, bool periodic)
 	uint32		pending = qoe_wake_pending(QOE_WAKE_PUBLISHER) & ~QOE_WAKE_LEDGER;
 	int			what = 0;
 
-	if (!periodic && (pending == 0 || now < woken_round_at()))
-		return 0;
+	if (!periodic && (pending == 0 || now < round_at(&woken_pace)))
+	{
+		if (!(pending & QOE_WAKE_VIEWERS) || now < round_at(&viewers_pace))
+			return 0;
+		pending = QOE_WAKE_VIEWERS;
+	}
 	pending = qoe_wake_take(QOE_WAKE_PUBLISHER, pending);
 	/* the viewers: of the titles whose count the ledger changed (time-outs too) */
 	if (qoe_ledger_lost())
@@ -1031,8 +1054,12 @@ round_due(TimestampTz now, bool periodic)
 static TimestampTz
 round_wakes_at(TimestampTz next_round)
 {
-	if ((qoe_wake_pending(QOE_WAKE_PUBLISHER) & ~QOE_WAKE_LEDGER) != 0)
-		return Min(next_round, woken_round_at());
+	uint32		pending = qoe_wake_pending(QOE_WAKE_PUBLISHER) & ~QOE_WAKE_LEDGER;
+
+	if (pending & QOE_WAKE_VIEWERS)
+		next_round = Min(next_round, round_at(&viewers_pace));
+	if (pending != 0)
+		next_round = Min(next_round, round_at(&woken_pace));
 	return next_round;
 }
 
@@ -1154,9 +1181,11 @@ qoe_publisher_main(Datum main_arg)
 					next_round = Max(next_round, ended + PERIODIC_REST_FACTOR * cpu_us);
 				else
 				{
-					woken_started = now;
-					woken_ended = ended;
-					woken_cpu_us = cpu_us;
+					RoundPace  *pace = what == ROUND_VIEWERS ? &viewers_pace : &woken_pace;
+
+					pace->started = now;
+					pace->ended = ended;
+					pace->cpu_us = cpu_us;
 				}
 				if (conn == NULL)
 					retry_at = TimestampTzPlusMilliseconds(ended, backoff_ms);
