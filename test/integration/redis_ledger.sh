@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# The publisher's ledger of the sessions playing (doc/redis.md, the ledger)
+# against qoe.concurrent_viewers: two sessions ingest at once, for 15 s,
+# batches of random events of 300 sessions each (their own: a transaction
+# of two qoe.ingest calls locks its sessions in two goes, and two such on the
+# same sessions may deadlock) on the same 40 titles (starts, first
+# frames, heartbeats, stops, fatal errors, late first events that move a
+# session to another title), a third of the commits rolling back a
+# savepoint in the middle, a tenth rolling back whole. With the periodic
+# round (the rebase from qoe.sessions) at 60 s, the keys the woken rounds
+# publish from the ledger alone must equal the view once the ingest stops.
+set -eu
+QOE_ROOT=${QOE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "$QOE_ROOT/test/lib/redis.sh"
+
+qoe_redis_start
+qoe_publisher_cluster "qoe.redis_publish_interval = '60s'"
+qoe_wait_for 10 "SELECT publishes > 0 FROM qoe.redis_status" t
+rebases0=$(psql -qXAt -c "SELECT all_viewer_rounds FROM qoe.redis_status")
+
+# ingest_for SEED SECONDS: random batches, one commit (or rollback) each
+ingest_for() {
+	psql -qX -v ON_ERROR_STOP=1 -o /dev/null <<SQL
+SELECT setseed($1);
+DO \$\$
+DECLARE
+    until_at timestamptz := clock_timestamp() + interval '$2 s';
+    n integer := 0;
+    batch jsonb;
+BEGIN
+    WHILE clock_timestamp() < until_at LOOP
+        n := n + 1;
+        -- a late first event (5 s back) names another title: the session moves
+        SELECT jsonb_agg(jsonb_build_object(
+                   'event_type', t, 'session_id', 'l-$1-' || s, 'event_id', 'e' || n || '-' || i || '-$1',
+                   'user_id', s, 'content_id', 880000 + CASE WHEN late THEN (s * 7 + n) % 40 ELSE s % 40 END,
+                   'timestamp', (extract(epoch FROM clock_timestamp()) * 1000)::bigint
+                                - CASE WHEN late THEN 5000 ELSE 0 END)
+                   || CASE WHEN t = 'error' THEN '{"fatal": true, "error_code": "E1"}'::jsonb ELSE '{}' END)
+          INTO batch
+          FROM (SELECT i, (random() * 299)::int AS s,
+                       CASE WHEN r < 0.01 THEN 'stop' WHEN r < 0.015 THEN 'error'
+                            WHEN r < 0.1 THEN 'start' WHEN r < 0.3 THEN 'first_frame'
+                            ELSE 'heartbeat' END AS t,
+                       random() < 0.03 AS late
+                  FROM (SELECT i, random() AS r FROM generate_series(1, 40) i) g) e;
+        IF n % 10 = 0 THEN
+            BEGIN
+                PERFORM qoe.ingest(batch);
+                RAISE EXCEPTION 'roll back';
+            EXCEPTION WHEN raise_exception THEN
+                NULL;
+            END;
+        ELSIF n % 3 = 0 THEN
+            PERFORM qoe.ingest(jsonb_path_query_array(batch, '\$[0 to 19]'));
+            BEGIN
+                PERFORM qoe.ingest(jsonb_path_query_array(batch, '\$[20 to 39]'));
+                RAISE EXCEPTION 'roll back';
+            EXCEPTION WHEN raise_exception THEN
+                NULL;
+            END;
+        ELSE
+            PERFORM qoe.ingest(batch);
+        END IF;
+        COMMIT;
+        PERFORM pg_sleep(0.02);
+    END LOOP;
+END \$\$;
+SQL
+}
+ingest_for 0.25 15 &
+first=$!
+ingest_for 0.75 15
+wait "$first"
+
+played=$(psql -qXAt -c "SELECT count(*) FROM qoe.sessions WHERE session_id LIKE 'l-%' AND first_frame_at IS NOT NULL")
+moved=$(psql -qXAt -c "SELECT count(*) FROM qoe.sessions WHERE session_id LIKE 'l-%' AND content_id <> 880000 + split_part(session_id, '-', 3)::int % 40")
+titles=$(qoe_sql_viewers | wc -l)
+echo "ingested: $played sessions past their first frame, $moved moved to another title, $titles titles playing now"
+[ "$titles" -ge 10 ] && [ "$moved" -ge 1 ] || { echo "too few titles playing or no session moved: the test proves little" >&2; exit 1; }
+# a last commit wakes a round, which publishes what the ledger holds
+psql -qX -o /dev/null -c "SELECT qoe.ingest('[{\"event_type\":\"start\",\"session_id\":\"l-end\",\"event_id\":\"a\",\"user_id\":1,\"content_id\":880999,\"timestamp\":$(qoe_ms)},
+	{\"event_type\":\"first_frame\",\"session_id\":\"l-end\",\"event_id\":\"b\",\"user_id\":1,\"content_id\":880999,\"timestamp\":$(qoe_ms)}]')"
+ms=$(qoe_wait_viewers_equal 3000)
+echo "the keys equal qoe.concurrent_viewers $ms ms after the last commit"
+[ "$(psql -qXAt -c "SELECT all_viewer_rounds FROM qoe.redis_status")" = "$rebases0" ] ||
+	{ echo "the ledger was rebuilt from qoe.sessions meanwhile: the test proves nothing" >&2; exit 1; }
+echo ok
