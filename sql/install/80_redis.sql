@@ -108,7 +108,7 @@ COMMENT ON COLUMN redis_status.woken_rounds IS
 COMMENT ON COLUMN redis_status.viewer_rounds IS
     'of these, rounds that published the concurrent_viewers keys: of the titles whose count the publisher''s ledger of sessions playing changed, or of every title (all_viewer_rounds)';
 COMMENT ON COLUMN redis_status.all_viewer_rounds IS
-    'of viewer_rounds, those that rebuilt the ledger from qoe.sessions and published every title: the periodic round, the first after a (re)connection, the first after the ledger''s ring overflowed (doc/redis.md)';
+    'of viewer_rounds, those that rebuilt the ledger from qoe.sessions and published every title: the first round after a (re)connection or after the ledger''s ring overflowed, periodic rounds while a transaction that noted sessions is prepared and at least every minute (doc/redis.md)';
 COMMENT ON COLUMN redis_status.metrics_rounds IS
     'of publishes, rounds that read qoe.qoe_metrics and published the qoe_metrics hashes: of the titles ingest commits changed, or of every title (all_metrics_rounds)';
 COMMENT ON COLUMN redis_status.all_metrics_rounds IS

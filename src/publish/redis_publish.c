@@ -74,13 +74,16 @@
 /*
  * Woken rounds start at least qoe_wake_earliest's 50 ms apart: under a
  * stream of commits (every ingest commit wakes it) they read the titles of
- * about 50 ms of commits together. After a round, woken rounds also rest at
- * least this many times the CPU time the last woken round used, periodic
- * ones the last periodic round's: each kind uses at most a fifth, a tenth
- * of a core, however costly its reads grow (the titles of a fast ingest,
- * every title of a large audience; doc/redis.md, spacing).
+ * about 50 ms of commits together. After a round, each kind of round also
+ * rests at least this many times the CPU time its last round used: rounds of
+ * the viewers alone (a ledger lookup) use at most a fifth of a core, other
+ * woken rounds (qoe_metrics reads) and periodic ones at most a tenth,
+ * however costly their reads grow (the titles of a fast ingest, every title
+ * of a large audience; doc/redis.md, spacing). A qoe_metrics read of a few
+ * titles costs a few ms, so the 50 ms bind first.
  */
-#define WOKEN_REST_FACTOR 4
+#define VIEWERS_REST_FACTOR 4
+#define WOKEN_REST_FACTOR 10
 #define PERIODIC_REST_FACTOR 10
 
 /* What a round reads and publishes. */
@@ -262,6 +265,8 @@ forget_published(void)
 	if (trending_held != NULL)
 		pfree(trending_held);
 	trending_held = NULL;
+	/* the viewers are written by the next round, from the ledger */
+	qoe_ledger_touch(NULL);
 }
 
 static void
@@ -400,7 +405,7 @@ read_viewers(void)
 {
 	if (viewer_titles.n < 0)
 	{
-		qoe_ledger_rebase();
+		qoe_ledger_rebase(GetCurrentTimestamp());
 		qoe_ledger_for_each_title(viewers_wanted);
 		return;
 	}
@@ -812,7 +817,11 @@ apply_replies(redisReply **replies)
 			if (first_error[0] == '\0')
 				snprintf(first_error, sizeof(first_error), "Redis refused a write: %s", error);
 			if (k != NULL)
+			{
 				k->t.known = false;
+				/* written again by the next round, from the ledger */
+				qoe_ledger_touch(&ops[i].id);
+			}
 			if (m != NULL)
 				m->t.known = false;
 			continue;
@@ -965,6 +974,7 @@ typedef struct RoundPace
 	TimestampTz started;
 	TimestampTz ended;
 	int64		cpu_us;
+	int			rest_factor;
 } RoundPace;
 
 /*
@@ -972,8 +982,8 @@ typedef struct RoundPace
  * (from the ledger: a lookup), which need not wait out the rest of a costly
  * qoe_metrics read (hundreds of ms at a large audience).
  */
-static RoundPace woken_pace;
-static RoundPace viewers_pace;
+static RoundPace woken_pace = {.rest_factor = WOKEN_REST_FACTOR};
+static RoundPace viewers_pace = {.rest_factor = VIEWERS_REST_FACTOR};
 
 /*
  * When each part (ROUND_* bit i) was last read and published whole (the
@@ -991,7 +1001,7 @@ round_at(const RoundPace *pace)
 {
 	TimestampTz last_start = Max(woken_pace.started, viewers_pace.started);
 
-	return Max(qoe_wake_earliest(pace->started, pace->ended, pace->cpu_us, 0, WOKEN_REST_FACTOR),
+	return Max(qoe_wake_earliest(pace->started, pace->ended, pace->cpu_us, 0, pace->rest_factor),
 			   TimestampTzPlusMilliseconds(last_start, QOE_WAKE_SPACING_MS));
 }
 
@@ -1038,14 +1048,19 @@ round_due(TimestampTz now, bool periodic)
 		what |= ROUND_ALERTS;
 	if (periodic)
 		for (int i = 0; i < ROUND_NPARTS; i++)
-			if (now >= TimestampTzPlusMilliseconds(part_published_at[i], qoe_redis_interval_ms))
+			if ((1 << i) != ROUND_VIEWERS &&
+				now >= TimestampTzPlusMilliseconds(part_published_at[i], qoe_redis_interval_ms))
 			{
 				what |= 1 << i;
-				if ((1 << i) == ROUND_VIEWERS)
-					viewer_titles.n = -1;
 				if ((1 << i) == ROUND_METRICS)
 					metric_titles.n = -1;
 			}
+	/* every title's viewers: when the ledger is rebuilt */
+	if (periodic && qoe_ledger_rebase_due(now))
+	{
+		what |= ROUND_VIEWERS;
+		viewer_titles.n = -1;
+	}
 	return what;
 }
 
@@ -1148,6 +1163,7 @@ qoe_publisher_main(Datum main_arg)
 			if (connect_redis())
 			{
 				memset(part_published_at, 0, sizeof(part_published_at));
+				qoe_ledger_invalidate();
 				next_round = now;
 			}
 			else

@@ -32,6 +32,12 @@
 /* Notes the ring holds: about 2 s of one Kafka worker at full speed. */
 #define RING_NOTES 131072
 
+/*
+ * A rebase at least this often: rows of qoe.sessions changed by hand, a
+ * TRUNCATE, two sessions of one hash reach the keys within it.
+ */
+#define LEDGER_REBASE_MS 60000
+
 typedef struct LedgerNote
 {
 	TransactionId xid;			/* the noting transaction (top level) */
@@ -47,6 +53,7 @@ typedef struct LedgerShared
 	LWLock	   *lock;
 	pg_atomic_uint32 attached;	/* a publisher keeps the ledger */
 	bool		lost;			/* notes were dropped: rebase */
+	bool		prepared;		/* a transaction with notes was prepared: rebase */
 	int			n;
 	LedgerNote	notes[RING_NOTES];
 } LedgerShared;
@@ -79,6 +86,7 @@ ledger_shmem_startup(void)
 		ledger->lock = &(GetNamedLWLockTranche("qoe_ext viewers ledger"))->lock;
 		pg_atomic_init_u32(&ledger->attached, 0);
 		ledger->lost = false;
+		ledger->prepared = false;
 		ledger->n = 0;
 	}
 	LWLockRelease(AddinShmemInitLock);
@@ -99,6 +107,7 @@ static LedgerNote *pending = NULL;	/* in TopMemoryContext */
 static SubTransactionId *pending_subxact = NULL;	/* who noted each */
 static int	npending = 0;
 static int	pending_size = 0;
+static bool skipped = false;	/* notes not taken: no publisher then */
 static bool callbacks_registered = false;
 
 static uint64
@@ -146,13 +155,36 @@ ledger_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_COMMIT:
-			if (npending > 0 && pg_atomic_read_u32(&ledger->attached) != 0)
-				post_pending();
+			if (pg_atomic_read_u32(&ledger->attached) != 0)
+			{
+				/* a publisher came during the transaction: it rebases */
+				if (skipped)
+				{
+					LWLockAcquire(ledger->lock, LW_EXCLUSIVE);
+					ledger->lost = true;
+					ledger->n = 0;
+					LWLockRelease(ledger->lock);
+				}
+				else if (npending > 0)
+					post_pending();
+			}
 			npending = 0;
+			skipped = false;
+			break;
+		case XACT_EVENT_PREPARE:
+			/* its COMMIT PREPARED posts nothing: rebases until it is gone */
+			if ((npending > 0 || skipped) && pg_atomic_read_u32(&ledger->attached) != 0)
+			{
+				LWLockAcquire(ledger->lock, LW_EXCLUSIVE);
+				ledger->prepared = true;
+				LWLockRelease(ledger->lock);
+			}
+			npending = 0;
+			skipped = false;
 			break;
 		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PREPARE:	/* COMMIT PREPARED: the next rebase */
 			npending = 0;
+			skipped = false;
 			break;
 		default:
 			break;
@@ -190,6 +222,12 @@ qoe_ledger_note(const char *session_id, int64 content_id, TimestampTz last_event
 		RegisterXactCallback(ledger_xact_callback, NULL);
 		RegisterSubXactCallback(ledger_subxact_callback, NULL);
 		callbacks_registered = true;
+	}
+	/* publishing off: nothing to keep (ingest pays nothing for it) */
+	if (pg_atomic_read_u32(&ledger->attached) == 0)
+	{
+		skipped = true;
+		return;
 	}
 	if (npending == pending_size)
 	{
@@ -242,7 +280,8 @@ static TransactionId seen_xmin = InvalidTransactionId;
 static TransactionId seen_xmax = InvalidTransactionId;
 static TransactionId *seen_xip = NULL;
 static int	seen_xcnt = 0;
-static bool rebasing = false;	/* the ring forgotten, the ledger not rebuilt yet */
+static bool stale = true;		/* to rebuild before use */
+static TimestampTz rebased_at = 0;
 
 static int
 older_first(const pairingheap_node *a, const pairingheap_node *b, void *arg)
@@ -290,6 +329,27 @@ qoe_ledger_attach(void)
 	on_shmem_exit(ledger_detach, 0);
 }
 
+void
+qoe_ledger_invalidate(void)
+{
+	stale = true;
+}
+
+bool
+qoe_ledger_rebase_due(TimestampTz now)
+{
+	bool		prepared = false;
+
+	if (ledger != NULL)
+	{
+		LWLockAcquire(ledger->lock, LW_SHARED);
+		prepared = ledger->prepared;
+		LWLockRelease(ledger->lock);
+	}
+	return prepared || qoe_ledger_lost() ||
+		now >= TimestampTzPlusMilliseconds(rebased_at, LEDGER_REBASE_MS);
+}
+
 bool
 qoe_ledger_lost(void)
 {
@@ -300,7 +360,7 @@ qoe_ledger_lost(void)
 	LWLockAcquire(ledger->lock, LW_SHARED);
 	lost = ledger->lost;
 	LWLockRelease(ledger->lock);
-	return lost || rebasing;
+	return lost || stale;
 }
 
 static void
@@ -393,16 +453,33 @@ qoe_ledger_begin_rebase(void)
 		return;
 	LWLockAcquire(ledger->lock, LW_EXCLUSIVE);
 	ledger->lost = false;
+	ledger->prepared = false;
 	ledger->n = 0;
 	LWLockRelease(ledger->lock);
-	rebasing = true;
+	stale = true;
 }
 
 void
-qoe_ledger_rebase(void)
+qoe_ledger_rebase(TimestampTz now)
 {
-	Snapshot	snapshot = GetActiveSnapshot();
+	Snapshot	snapshot;
+	bool		isnull;
 
+	/*
+	 * A prepared transaction still to commit is seen before the snapshot is
+	 * taken: one that commits in between is in the snapshot.
+	 */
+	if (SPI_execute("SELECT EXISTS (SELECT FROM pg_catalog.pg_prepared_xacts)", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading pg_prepared_xacts failed");
+	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) &&
+		ledger != NULL)
+	{
+		LWLockAcquire(ledger->lock, LW_EXCLUSIVE);
+		ledger->prepared = true;
+		LWLockRelease(ledger->lock);
+	}
+	PushActiveSnapshot(GetTransactionSnapshot());
+	snapshot = GetActiveSnapshot();
 	if (SPI_execute("SELECT session_id, content_id, last_event_at FROM qoe.sessions"
 					" WHERE state OPERATOR(pg_catalog.=) 'active'::qoe.session_state"
 					" AND first_frame_at IS NOT NULL"
@@ -416,7 +493,6 @@ qoe_ledger_rebase(void)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[r];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
 		text	   *id = DatumGetTextPP(SPI_getbinval(tup, desc, 1, &isnull));
 
 		add_session(session_hash(VARDATA_ANY(id), VARSIZE_ANY_EXHDR(id)),
@@ -435,7 +511,9 @@ qoe_ledger_rebase(void)
 		? MemoryContextAlloc(TopMemoryContext, sizeof(TransactionId) * Max(seen_xcnt, 1))
 		: repalloc(seen_xip, sizeof(TransactionId) * Max(seen_xcnt, 1));
 	memcpy(seen_xip, snapshot->xip, sizeof(TransactionId) * seen_xcnt);
-	rebasing = false;
+	PopActiveSnapshot();
+	stale = false;
+	rebased_at = now;
 }
 
 void
@@ -517,6 +595,22 @@ qoe_ledger_take_changed(int64 **ids, int *size, int n)
 	}
 	nchanged = 0;
 	return n;
+}
+
+void
+qoe_ledger_touch(const int64 *content_id)
+{
+	HASH_SEQ_STATUS seq;
+	LedgerTitle *t;
+
+	if (content_id != NULL)
+	{
+		count(*content_id, 0);
+		return;
+	}
+	hash_seq_init(&seq, titles);
+	while ((t = hash_seq_search(&seq)) != NULL)
+		count(t->content_id, 0);
 }
 
 void

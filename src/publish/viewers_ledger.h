@@ -43,8 +43,22 @@ extern void qoe_ledger_note(const char *session_id, int64 content_id,
 /* The calling process keeps the ledger, until it exits. */
 extern void qoe_ledger_attach(void);
 
-/* Whether the ring overflowed since the last rebase: the ledger is wrong. */
+/*
+ * Whether the ledger is wrong until a rebase: the ring overflowed since the
+ * last one, or qoe_ledger_invalidate was called (or none happened yet).
+ */
 extern bool qoe_ledger_lost(void);
+
+/* Rebuild the ledger at the next round (after a reconnection). */
+extern void qoe_ledger_invalidate(void);
+
+/*
+ * Whether the periodic round at now rebuilds the ledger: it is lost, a
+ * prepared transaction noted sessions (until none is prepared any more), or
+ * the last rebase is LEDGER_REBASE_MS old (what no note tells: rows of
+ * qoe.sessions changed by hand, a TRUNCATE, two sessions of one hash).
+ */
+extern bool qoe_ledger_rebase_due(TimestampTz now);
 
 /*
  * Before the transaction of a rebase: forget the notes posted so far (their
@@ -53,10 +67,11 @@ extern bool qoe_ledger_lost(void);
 extern void qoe_ledger_begin_rebase(void);
 
 /*
- * In that transaction (SPI connected, the read's snapshot active): rebuild the
- * ledger from qoe.sessions as qoe.concurrent_viewers counts them.
+ * In that transaction (SPI connected): rebuild the ledger from qoe.sessions
+ * as qoe.concurrent_viewers counts them, in a snapshot of its own taken
+ * after it looked for prepared transactions.
  */
-extern void qoe_ledger_rebase(void);
+extern void qoe_ledger_rebase(TimestampTz now);
 
 /*
  * Apply the notes posted since the last call, then drop the sessions whose
@@ -72,6 +87,12 @@ extern int64 qoe_ledger_viewers(int64 content_id);
  * *size entries, grown in TopMemoryContext, from *n on); returns the new *n.
  */
 extern int	qoe_ledger_take_changed(int64 **ids, int *size, int n);
+
+/*
+ * *content_id (every title if NULL) counts as changed: the next round
+ * writes its key again (Redis refused or forgot it).
+ */
+extern void qoe_ledger_touch(const int64 *content_id);
 
 /* Call f for each title with sessions playing. */
 extern void qoe_ledger_for_each_title(void (*f) (int64 content_id, int64 viewers));

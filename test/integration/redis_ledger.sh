@@ -9,12 +9,15 @@
 # savepoint in the middle, a tenth rolling back whole. With the periodic
 # round (the rebase from qoe.sessions) at 60 s, the keys the woken rounds
 # publish from the ledger alone must equal the view once the ingest stops.
+# Then a prepared transaction, whose COMMIT PREPARED posts no note: the
+# periodic rounds rebuild the ledger until it is gone.
 set -eu
 QOE_ROOT=${QOE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$QOE_ROOT/test/lib/redis.sh"
 
 qoe_redis_start
-qoe_publisher_cluster "qoe.redis_publish_interval = '60s'"
+qoe_publisher_cluster "qoe.redis_publish_interval = '60s'
+max_prepared_transactions = 2"
 qoe_wait_for 10 "SELECT publishes > 0 FROM qoe.redis_status" t
 rebases0=$(psql -qXAt -c "SELECT all_viewer_rounds FROM qoe.redis_status")
 
@@ -85,4 +88,21 @@ ms=$(qoe_wait_viewers_equal 3000)
 echo "the keys equal qoe.concurrent_viewers $ms ms after the last commit"
 [ "$(psql -qXAt -c "SELECT all_viewer_rounds FROM qoe.redis_status")" = "$rebases0" ] ||
 	{ echo "the ledger was rebuilt from qoe.sessions meanwhile: the test proves nothing" >&2; exit 1; }
+
+psql -qX -o /dev/null -c "ALTER SYSTEM SET qoe.redis_publish_interval = '200ms'" -c "SELECT pg_reload_conf()"
+now=$(qoe_ms)
+psql -qX -v ON_ERROR_STOP=1 -o /dev/null <<SQL
+BEGIN;
+SELECT qoe.ingest('[{"event_type":"start","session_id":"l-prep","event_id":"a","user_id":1,"content_id":880998,"timestamp":$((now - 1000))},
+                    {"event_type":"first_frame","session_id":"l-prep","event_id":"b","user_id":1,"content_id":880998,"timestamp":$now}]');
+PREPARE TRANSACTION 'ledger';
+SQL
+sleep 0.5
+psql -qX -v ON_ERROR_STOP=1 -o /dev/null -c "COMMIT PREPARED 'ledger'"
+t0=$(qoe_ms)
+until [ "$(qoe_rcli GET concurrent_viewers:880998)" = 1 ]; do
+	[ $(($(qoe_ms) - t0)) -lt 3000 ] || { echo "a COMMIT PREPARED did not reach the keys within 3 s" >&2; exit 1; }
+	sleep 0.05
+done
+echo "a prepared transaction: concurrent_viewers:880998 $(($(qoe_ms) - t0)) ms after its COMMIT PREPARED"
 echo ok
