@@ -18,7 +18,6 @@
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
-#include "catalog/pg_class.h"
 #include "commands/vacuum.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
@@ -26,9 +25,9 @@
 #include "storage/bufmgr.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/syscache.h"
 
 #include "analytics/deltas_vacuum.h"
+#include "analytics/rollup.h"
 
 /* The table, if the extension is installed; InvalidOid otherwise. */
 static Oid
@@ -47,18 +46,6 @@ has_dead_rows(Oid relid)
 	return stats != NULL && stats->n_dead_tuples > 0;
 }
 
-static Oid
-owner_of(Oid relid)
-{
-	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
-	return owner;
-}
 
 ErrorData *
 qoe_vacuum_deltas(void)
@@ -96,8 +83,7 @@ qoe_vacuum_deltas(void)
 
 			pgstat_report_activity(STATE_RUNNING, "vacuuming qoe.session_window_deltas");
 			/* VACUUM is its owner's: no user code runs on it (no index, no trigger) */
-			SetUserIdAndSecContext(owner_of(relid), save_sec | SECURITY_LOCAL_USERID_CHANGE |
-								   SECURITY_RESTRICTED_OPERATION);
+			qoe_rollup_become_owner(relid, &save_userid, &save_sec);
 			/*
 			 * What vacuum() is given must outlive the transaction it commits
 			 * before it starts its own: allocated where autovacuum does

@@ -602,8 +602,8 @@ hand_published_titles(const RowList *list)
  * may ingest needs no rights on them (and cannot write them directly). An
  * error in between restores the caller's identity with the (sub)transaction.
  */
-static void
-become_owner(Oid relid, Oid *save_userid, int *save_sec)
+void
+qoe_rollup_become_owner(Oid relid, Oid *save_userid, int *save_sec)
 {
 	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	Oid			owner;
@@ -628,7 +628,7 @@ qoe_rollup_sessions(const QoeCatalog *cat, const QoeSessionChange *changes, int 
 	if (n == 0)
 		return;
 	/* as the owner from here: the score reads qoe.qoe_score_config */
-	become_owner(relid, &save_userid, &save_sec);
+	qoe_rollup_become_owner(relid, &save_userid, &save_sec);
 	if (rollups_enabled())
 	{
 		list.cap = Max(2 * n, 16);
@@ -683,7 +683,7 @@ qoe_rollup_abandoned(SPITupleTable *expired, uint64 n)
 	}
 	qoe_catalog_lookup(&cat);
 	relid = qoe_relation_oid(cat.namespace_oid, "session_window_deltas");
-	become_owner(relid, &save_userid, &save_sec);
+	qoe_rollup_become_owner(relid, &save_userid, &save_sec);
 	if (rollups_enabled())
 		append_rows(relid, &list);
 	SetUserIdAndSecContext(save_userid, save_sec);

@@ -34,4 +34,12 @@ extern void qoe_rollup_sessions(const QoeCatalog *cat, const QoeSessionChange *c
 	"session_id, user_id, content_id, country, device_type, cdn_pop, last_event_at, ebvs"
 extern void qoe_rollup_abandoned(SPITupleTable *expired, uint64 n);
 
+/*
+ * Act as the owner of relid (the rollups' tables: ingest's own bookkeeping)
+ * in a restricted security context; *save_userid, *save_sec get the caller's
+ * identity, which SetUserIdAndSecContext or the (sub)transaction's abort
+ * restores.
+ */
+extern void qoe_rollup_become_owner(Oid relid, Oid *save_userid, int *save_sec);
+
 #endif
