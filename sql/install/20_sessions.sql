@@ -84,10 +84,10 @@ CREATE TABLE sessions (
 -- 86-88 % at 25 (3 % are not HOT with the rollups off, either way).
 CREATE INDEX sessions_content_started_idx ON sessions (content_id, started_at);
 CREATE INDEX sessions_user_idx ON sessions (user_id);
--- Only unfinished sessions are looked at by expire_sessions() and
--- qoe.concurrent_viewers; by title, the Redis publisher's read of the titles
--- an ingest commit changed (doc/redis.md). Neither key column changes once
--- stored, unless a late event rebuilds the session.
+-- Only unfinished sessions are looked at by expire_sessions(),
+-- qoe.concurrent_viewers and the rebuild of the Redis publisher's ledger
+-- (doc/redis.md); by title, a read of some titles' viewers. Neither key
+-- column changes once stored, unless a late event rebuilds the session.
 CREATE INDEX sessions_active_idx ON sessions (content_id) WHERE state = 'active';
 
 COMMENT ON TABLE sessions IS 'One row per playback session, kept current as events arrive (definitions: doc/metrics.md)';
@@ -129,4 +129,4 @@ COMMENT ON CONSTRAINT sessions_pkey ON sessions IS 'One row per session_id';
 COMMENT ON INDEX sessions_pkey IS 'Key of qoe.sessions: the writer''s probe for each event''s session';
 COMMENT ON INDEX sessions_content_started_idx IS 'A title''s sessions by start time: per-title questions';
 COMMENT ON INDEX sessions_user_idx IS 'A user''s sessions';
-COMMENT ON INDEX sessions_active_idx IS 'Active sessions by title: what qoe.expire_sessions() and qoe.concurrent_viewers look at, a title''s playing sessions for the Redis publisher';
+COMMENT ON INDEX sessions_active_idx IS 'Active sessions by title: what qoe.expire_sessions(), qoe.concurrent_viewers and the rebuild of the Redis publisher''s ledger look at (doc/redis.md)';
