@@ -569,6 +569,12 @@ read_metrics(MemoryContext round_cxt, int what)
 		snprintf(msg, sizeof(msg), "could not read the metrics: %s", error->message);
 		report_error(msg);
 		FreeErrorData(error);
+		/* the viewers taken from the ledger go with the next round */
+		if ((what & ROUND_VIEWERS) && viewer_titles.n < 0)
+			qoe_ledger_invalidate();
+		else if (what & ROUND_VIEWERS)
+			for (int i = 0; i < viewer_titles.n; i++)
+				qoe_ledger_touch(&viewer_titles.ids[i]);
 		return false;
 	}
 	return read.installed;
@@ -1130,9 +1136,13 @@ qoe_publisher_main(Datum main_arg)
 		if (ConfigReloadPending)
 		{
 			char	   *settings;
+			int			timeout_before = qoe_session_timeout_s;
 
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			/* sessions the old timeout dropped may count again */
+			if (qoe_session_timeout_s != timeout_before)
+				qoe_ledger_invalidate();
 			/* a shortened interval applies at once, not after the old one */
 			next_round = Min(next_round, TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 																	 qoe_redis_interval_ms));

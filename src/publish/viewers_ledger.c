@@ -34,7 +34,7 @@
 
 /*
  * A rebase at least this often: rows of qoe.sessions changed by hand, a
- * TRUNCATE, two sessions of one hash reach the keys within it.
+ * TRUNCATE reach the keys within it.
  */
 #define LEDGER_REBASE_MS 60000
 
@@ -51,7 +51,7 @@ typedef struct LedgerNote
 typedef struct LedgerShared
 {
 	LWLock	   *lock;
-	pg_atomic_uint32 attached;	/* a publisher keeps the ledger */
+	pg_atomic_uint32 attached;	/* the pid of the publisher keeping the ledger, or 0 */
 	bool		lost;			/* notes were dropped: rebase */
 	bool		prepared;		/* a transaction with notes was prepared: rebase */
 	int			n;
@@ -164,6 +164,7 @@ ledger_xact_callback(XactEvent event, void *arg)
 					ledger->lost = true;
 					ledger->n = 0;
 					LWLockRelease(ledger->lock);
+					qoe_wake(QOE_WAKE_PUBLISHER, QOE_WAKE_VIEWERS);
 				}
 				else if (npending > 0)
 					post_pending();
@@ -308,7 +309,12 @@ reset_ledger(void)
 	ctl.entrysize = sizeof(LedgerTitle);
 	titles = hash_create("qoe_ext ledger titles", 4096, &ctl, HASH_ELEM | HASH_BLOBS);
 	if (by_last_event == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
 		by_last_event = pairingheap_allocate(older_first, NULL);
+		MemoryContextSwitchTo(old);
+	}
 	pairingheap_reset(by_last_event);
 	nchanged = 0;
 }
@@ -316,7 +322,10 @@ reset_ledger(void)
 static void
 ledger_detach(int code, Datum arg)
 {
-	pg_atomic_write_u32(&ledger->attached, 0);
+	uint32		mine = (uint32) MyProcPid;
+
+	/* a publisher started since (the old one's exit is late) keeps it */
+	(void) pg_atomic_compare_exchange_u32(&ledger->attached, &mine, 0);
 }
 
 void
@@ -325,7 +334,7 @@ qoe_ledger_attach(void)
 	reset_ledger();
 	if (ledger == NULL)
 		return;
-	pg_atomic_write_u32(&ledger->attached, 1);
+	pg_atomic_write_u32(&ledger->attached, (uint32) MyProcPid);
 	on_shmem_exit(ledger_detach, 0);
 }
 
@@ -469,7 +478,9 @@ qoe_ledger_rebase(TimestampTz now)
 	 * A prepared transaction still to commit is seen before the snapshot is
 	 * taken: one that commits in between is in the snapshot.
 	 */
-	if (SPI_execute("SELECT EXISTS (SELECT FROM pg_catalog.pg_prepared_xacts)", true, 0) != SPI_OK_SELECT)
+	if (SPI_execute("SELECT EXISTS (SELECT FROM pg_catalog.pg_prepared_xacts"
+					" WHERE database OPERATOR(pg_catalog.=) pg_catalog.current_database())",
+					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading pg_prepared_xacts failed");
 	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) &&
 		ledger != NULL)
@@ -478,7 +489,8 @@ qoe_ledger_rebase(TimestampTz now)
 		ledger->prepared = true;
 		LWLockRelease(ledger->lock);
 	}
-	PushActiveSnapshot(GetTransactionSnapshot());
+	/* a fresh snapshot whatever the isolation level */
+	PushActiveSnapshot(GetLatestSnapshot());
 	snapshot = GetActiveSnapshot();
 	if (SPI_execute("SELECT session_id, content_id, last_event_at FROM qoe.sessions"
 					" WHERE state OPERATOR(pg_catalog.=) 'active'::qoe.session_state"

@@ -56,7 +56,7 @@ extern void qoe_ledger_invalidate(void);
  * Whether the periodic round at now rebuilds the ledger: it is lost, a
  * prepared transaction noted sessions (until none is prepared any more), or
  * the last rebase is LEDGER_REBASE_MS old (what no note tells: rows of
- * qoe.sessions changed by hand, a TRUNCATE, two sessions of one hash).
+ * qoe.sessions changed by hand, a TRUNCATE).
  */
 extern bool qoe_ledger_rebase_due(TimestampTz now);
 
