@@ -1036,9 +1036,14 @@ round_due(TimestampTz now, bool periodic)
 		pending = QOE_WAKE_VIEWERS;
 	}
 	pending = qoe_wake_take(QOE_WAKE_PUBLISHER, pending);
-	/* the viewers: of the titles whose count the ledger changed (time-outs too) */
+	/*
+	 * The viewers: of the titles whose count the ledger changed (time-outs
+	 * too). A lost ledger waits for the periodic round's rebuild, at that
+	 * round's pace however often the ring overflows (a fast ingest of a
+	 * large audience fills it during a rebuild).
+	 */
 	if (qoe_ledger_lost())
-		viewer_titles.n = -1;
+		viewer_titles.n = 0;
 	else
 	{
 		qoe_ledger_catch_up(now);
@@ -1140,9 +1145,12 @@ qoe_publisher_main(Datum main_arg)
 
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
-			/* sessions the old timeout dropped may count again */
+			/* sessions the old timeout dropped may count again: rebuild now */
 			if (qoe_session_timeout_s != timeout_before)
+			{
 				qoe_ledger_invalidate();
+				next_round = GetCurrentTimestamp();
+			}
 			/* a shortened interval applies at once, not after the old one */
 			next_round = Min(next_round, TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 																	 qoe_redis_interval_ms));

@@ -8,10 +8,11 @@
  * the publisher drains into its ledger: per session (a 64-bit hash of its
  * session_id) the title and last_event_at of the sessions active and past
  * their first frame, and per title how many of them had an event within
- * qoe.session_timeout: qoe.concurrent_viewers summed per title. The publisher
- * rebuilds the ledger from qoe.sessions (a rebase) when it connects, when the
- * ring overflowed, and in each periodic round, which catches what no commit
- * notes (a COMMIT PREPARED, a TRUNCATE, rows changed by hand). A rebase's
+ * qoe.session_timeout: qoe.concurrent_viewers summed per title. The
+ * publisher's periodic round rebuilds the ledger from qoe.sessions (a rebase)
+ * after it connected, after the ring overflowed, while a transaction that
+ * noted sessions is prepared (its COMMIT PREPARED notes nothing) and at least
+ * every minute (a TRUNCATE, rows changed by hand). A rebase's
  * snapshot decides which notes it already holds: those of transactions it
  * saw committed are skipped, so no change counts twice or not at all.
  */

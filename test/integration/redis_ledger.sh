@@ -10,7 +10,9 @@
 # round (the rebase from qoe.sessions) at 60 s, the keys the woken rounds
 # publish from the ledger alone must equal the view once the ingest stops.
 # Then a prepared transaction, whose COMMIT PREPARED posts no note: the
-# periodic rounds rebuild the ledger until it is gone.
+# periodic rounds rebuild the ledger until it is gone; and a transaction of
+# 140,000 sessions, more notes than the ring holds: the ring is lost, the
+# periodic round rebuilds.
 set -eu
 QOE_ROOT=${QOE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$QOE_ROOT/test/lib/redis.sh"
@@ -105,4 +107,16 @@ until [ "$(qoe_rcli GET concurrent_viewers:880998)" = 1 ]; do
 	sleep 0.05
 done
 echo "a prepared transaction: concurrent_viewers:880998 $(($(qoe_ms) - t0)) ms after its COMMIT PREPARED"
+
+rebases0=$(psql -qXAt -c "SELECT all_viewer_rounds FROM qoe.redis_status")
+now=$(qoe_ms)
+psql -qX -v ON_ERROR_STOP=1 -o /dev/null -c "SELECT qoe.ingest((SELECT pg_catalog.jsonb_agg(e) FROM
+	(SELECT pg_catalog.jsonb_build_object('event_type', t, 'session_id', 'bulk-' || i, 'event_id', t,
+	        'user_id', i, 'content_id', 881000 + i % 100, 'timestamp', $now - (t = 'start')::int * 1000) AS e
+	   FROM generate_series(1, 140000) i, unnest(ARRAY['start', 'first_frame']) t) s))"
+ms=$(qoe_wait_viewers_equal 5000)
+echo "140,000 sessions in one transaction (the ring overflowed): keys equal the view $ms ms after its commit"
+[ "$(qoe_rcli GET concurrent_viewers:881000)" = 1400 ] || { echo "concurrent_viewers:881000 is not 1400" >&2; exit 1; }
+[ "$(psql -qXAt -c "SELECT all_viewer_rounds FROM qoe.redis_status")" -gt "$rebases0" ] ||
+	{ echo "no rebase after the ring overflowed" >&2; exit 1; }
 echo ok
