@@ -133,9 +133,10 @@ post_pending(void)
 	LWLockAcquire(ledger->lock, LW_EXCLUSIVE);
 	if (!ledger->lost && ledger->n + npending > RING_NOTES)
 	{
+		/* a round rebuilds the ledger */
 		ledger->lost = true;
 		ledger->n = 0;
-		wake = true;
+		round = true;
 	}
 	if (!ledger->lost)
 	{

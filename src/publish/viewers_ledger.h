@@ -9,10 +9,11 @@
  * session_id) the title and last_event_at of the sessions active and past
  * their first frame, and per title how many of them had an event within
  * qoe.session_timeout: qoe.concurrent_viewers summed per title. The
- * publisher's periodic round rebuilds the ledger from qoe.sessions (a rebase)
- * after it connected, after the ring overflowed, while a transaction that
- * noted sessions is prepared (its COMMIT PREPARED notes nothing) and at least
- * every minute (a TRUNCATE, rows changed by hand). A rebase's
+ * publisher rebuilds the ledger from qoe.sessions (a rebase) in the first
+ * round after it connected or after the ring overflowed, and in periodic
+ * rounds while a transaction that noted sessions is prepared (its COMMIT
+ * PREPARED notes nothing) and at least every minute (a TRUNCATE, rows
+ * changed by hand). A rebase's
  * snapshot decides which notes it already holds: those of transactions it
  * saw committed are skipped, so no change counts twice or not at all.
  */
