@@ -76,14 +76,15 @@
  * stream of commits (every ingest commit wakes it) they read the titles of
  * about 50 ms of commits together. After a round, each kind of round also
  * rests at least this many times the CPU time its last round used: rounds of
- * the viewers alone (a ledger lookup) use at most a fifth of a core, other
- * woken rounds (qoe_metrics reads) and periodic ones at most a tenth,
- * however costly their reads grow (the titles of a fast ingest, every title
- * of a large audience; doc/redis.md, spacing). A qoe_metrics read of a few
- * titles costs a few ms, so the 50 ms bind first.
+ * the viewers alone (a ledger lookup) and other woken rounds (qoe_metrics
+ * reads) use at most a fifth of a core each, periodic ones a tenth, however
+ * costly their reads grow (the titles of a fast ingest, every title of a
+ * large audience; doc/redis.md, spacing). Ten times for woken qoe_metrics
+ * rounds (sessions 15 and 16) put commit-to-qoe_metrics p50 at 56 ms and p99
+ * up to 157 ms in bench/redis (c), where a round costs 5-10 ms.
  */
 #define VIEWERS_REST_FACTOR 4
-#define WOKEN_REST_FACTOR 10
+#define WOKEN_REST_FACTOR 4
 #define PERIODIC_REST_FACTOR 10
 
 /* What a round reads and publishes. */
