@@ -1049,7 +1049,7 @@ round_due(TimestampTz now, bool periodic)
 	else
 	{
 		qoe_ledger_catch_up(now);
-		viewer_titles.n = qoe_ledger_take_changed(&viewer_titles.ids, &viewer_titles.size, 0);
+		viewer_titles.n = qoe_ledger_take_changed(&viewer_titles.ids, &viewer_titles.size);
 	}
 	if (viewer_titles.n != 0)
 		what |= ROUND_VIEWERS;

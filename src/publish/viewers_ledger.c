@@ -590,8 +590,10 @@ qoe_ledger_viewers(int64 content_id)
 }
 
 int
-qoe_ledger_take_changed(int64 **ids, int *size, int n)
+qoe_ledger_take_changed(int64 **ids, int *size)
 {
+	int			n = 0;
+
 	for (int i = 0; i < nchanged; i++)
 	{
 		LedgerTitle *t = hash_search(titles, &changed[i], HASH_FIND, NULL);

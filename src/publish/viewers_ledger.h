@@ -85,10 +85,10 @@ extern void qoe_ledger_catch_up(TimestampTz now);
 extern int64 qoe_ledger_viewers(int64 content_id);
 
 /*
- * The titles whose count changed since the last call (appended to *ids, of
- * *size entries, grown in TopMemoryContext, from *n on); returns the new *n.
+ * The titles whose count changed since the last call, into *ids (of *size
+ * entries, grown in the array's memory context); returns how many.
  */
-extern int	qoe_ledger_take_changed(int64 **ids, int *size, int n);
+extern int	qoe_ledger_take_changed(int64 **ids, int *size);
 
 /*
  * *content_id (every title if NULL) counts as changed: the next round
