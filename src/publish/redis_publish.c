@@ -24,9 +24,9 @@
  * sessions to and which a session starting or stopping wakes it for. An
  * evaluation that queued alert changes wakes it for the outbox. Woken
  * rounds run as often as round_at allows (two paces: the viewers alone,
- * and the rest). Every qoe.redis_publish_interval it rebuilds the ledger
- * and reads every title's qoe_metrics (windows close, which no commit
- * reports) and trending_content (a decayed score over an hour, read only
+ * and the rest). Every qoe.redis_publish_interval it reads every title's
+ * qoe_metrics (windows close, which no commit reports), rebuilds the ledger
+ * when qoe_ledger_rebase_due says so, and reads trending_content (a decayed score over an hour, read only
  * then), and the outbox if no round did within the interval.
  *
  * The Kafka supervisor starts it while qoe.redis_host is set
@@ -75,15 +75,14 @@
  * Woken rounds start at least qoe_wake_earliest's 50 ms apart: under a
  * stream of commits (every ingest commit wakes it) they read the titles of
  * about 50 ms of commits together. After a round, each kind of round also
- * rests at least this many times the CPU time its last round used: rounds of
- * the viewers alone (a ledger lookup) and other woken rounds (qoe_metrics
- * reads) use at most a fifth of a core each, periodic ones a tenth, however
- * costly their reads grow (the titles of a fast ingest, every title of a
- * large audience; doc/redis.md, spacing). Ten times for woken qoe_metrics
+ * rests at least this many times the CPU time its last round of that kind
+ * used: rounds of the viewers alone (a ledger lookup) and other woken
+ * rounds (qoe_metrics reads) use at most a fifth of a core each, periodic
+ * ones a tenth, however costly their reads grow (the titles of a fast
+ * ingest, every title of a large audience; doc/redis.md, spacing). Ten times for woken qoe_metrics
  * rounds (sessions 15 and 16) put commit-to-qoe_metrics p50 at 56 ms and p99
  * up to 157 ms in bench/redis (c), where a round costs 5-10 ms.
  */
-#define VIEWERS_REST_FACTOR 4
 #define WOKEN_REST_FACTOR 4
 #define PERIODIC_REST_FACTOR 10
 
@@ -981,7 +980,6 @@ typedef struct RoundPace
 	TimestampTz started;
 	TimestampTz ended;
 	int64		cpu_us;
-	int			rest_factor;
 } RoundPace;
 
 /*
@@ -989,8 +987,8 @@ typedef struct RoundPace
  * (from the ledger: a lookup), which need not wait out the rest of a costly
  * qoe_metrics read (hundreds of ms at a large audience).
  */
-static RoundPace woken_pace = {.rest_factor = WOKEN_REST_FACTOR};
-static RoundPace viewers_pace = {.rest_factor = VIEWERS_REST_FACTOR};
+static RoundPace woken_pace;
+static RoundPace viewers_pace;
 
 /*
  * When each part (ROUND_* bit i) was last read and published whole (the
@@ -1008,7 +1006,7 @@ round_at(const RoundPace *pace)
 {
 	TimestampTz last_start = Max(woken_pace.started, viewers_pace.started);
 
-	return Max(qoe_wake_earliest(pace->started, pace->ended, pace->cpu_us, 0, pace->rest_factor),
+	return Max(qoe_wake_earliest(pace->started, pace->ended, pace->cpu_us, 0, WOKEN_REST_FACTOR),
 			   TimestampTzPlusMilliseconds(last_start, QOE_WAKE_SPACING_MS));
 }
 
@@ -1018,11 +1016,12 @@ round_at(const RoundPace *pace)
  * When woken_pace allows: the viewers of the titles whose count the ledger
  * changed, the qoe_metrics of the titles ingest commits handed, the alert
  * outbox after an evaluation that queued changes; while it does not, but
- * viewers_pace does, the viewers alone. In the periodic round (every qoe.redis_publish_interval, or its
- * rest), also every part no round published whole within that interval:
- * trending_content, and the viewers and qoe_metrics of every title, which
- * only this round reads (time-outs, closing windows and late corrections
- * reach no commit's titles).
+ * viewers_pace does, the viewers alone. In the periodic round (every
+ * qoe.redis_publish_interval, or its rest), also every part no round
+ * published whole within that interval: trending_content and the
+ * qoe_metrics of every title, which only this round reads (closing windows
+ * and late corrections reach no commit's titles); and the viewers of every
+ * title when the ledger is rebuilt (qoe_ledger_rebase_due).
  */
 static int
 round_due(TimestampTz now, bool periodic)
