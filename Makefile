@@ -51,7 +51,7 @@ DATA = $(wildcard sql/qoe_ext--*--*.sql)
 
 REGRESS = setup comments decode ingest writer sessions vectors partitions \
 	tdigest tdigest_parallel tdigest_accuracy qoe_score hll_merge rollups sources privileges search_path \
-	business_views concurrency definitions definitions_bounds alerts alerts_stall recommend rollup_views qoe_metrics_top
+	business_views concurrency definitions definitions_bounds alerts alerts_stall recommend rollup_views qoe_metrics_top rollups_by_title
 REGRESS_OPTS = --inputdir=.
 # concurrency: sessions interleaved step by step (specs/ + expected/)
 ISOLATION = rollup_locks

@@ -119,6 +119,7 @@ BEGIN
             ('sessions', session_age, 'state <> ''active'' AND last_event_at < $1'),
             ('session_windows', rollup_age, whole_days),
             ('qoe_5min', rollup_age, whole_days),
+            ('qoe_5min_by_title', rollup_age, whole_days),
             ('qoe_rollups', rollup_age, whole_days),
             ('concurrency_1min', rollup_age, 'minute < $1'),
             ('alerts', rollup_age, 'state IN (''resolved'', ''cancelled'') AND resolved_at < $1')) t

@@ -40,19 +40,19 @@ REVOKE EXECUTE ON FUNCTION qoe_score_config_changed() FROM PUBLIC;
 -- rollups (60_rollups.sql): readers read them and call qoe_metrics; ingest
 -- appends to qoe.session_window_deltas as its owner (src/analytics/rollup.c),
 -- so writers need nothing here; the refresh is maintenance
-GRANT SELECT ON qoe_5min, qoe_rollups, rollup_levels, rollup_levels_pending, session_windows,
+GRANT SELECT ON qoe_5min, qoe_5min_by_title, qoe_rollups, rollup_levels, rollup_levels_pending, session_windows,
     session_window_deltas, rollup_status TO qoe_reader;  -- the deltas: qoe_metrics(real_time => true)
 REVOKE EXECUTE ON FUNCTION qoe_metrics(timestamptz, timestamptz, interval, text[], text, integer, boolean, bigint[]),
-    refresh_rollups(boolean), refresh_rollup_levels(), bigint_sum(bigint),
+    refresh_rollups(boolean), refresh_rollup_levels(), rollup_state_sql(), bigint_sum(bigint),
     bigint_sums("any"), bigint_sums_trans(internal, "any"), bigint_sums_final(internal),
     hll_merge(hll), hll_merge_trans(internal, hll), hll_merge_combine(internal, internal),
     hll_merge_serialize(internal), hll_merge_deserialize(bytea, internal), hll_merge_final(internal)
     FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION qoe_metrics(timestamptz, timestamptz, interval, text[], text, integer, boolean, bigint[]), hll_merge(hll),
     bigint_sums("any"), bigint_sum(bigint) TO qoe_reader;
-GRANT EXECUTE ON FUNCTION refresh_rollups(boolean), refresh_rollup_levels(), bigint_sum(bigint),
+GRANT EXECUTE ON FUNCTION refresh_rollups(boolean), refresh_rollup_levels(), rollup_state_sql(), bigint_sum(bigint),
     bigint_sums("any"), hll_merge(hll) TO qoe_admin, qoe_worker;
-GRANT SELECT, INSERT, UPDATE, DELETE ON qoe_5min TO qoe_admin, qoe_worker;  -- deltas are added in place
+GRANT SELECT, INSERT, UPDATE, DELETE ON qoe_5min, qoe_5min_by_title TO qoe_admin, qoe_worker;  -- deltas are added in place
 GRANT SELECT, INSERT, UPDATE, DELETE ON session_windows TO qoe_admin, qoe_worker;  -- deltas are added in place
 GRANT SELECT, INSERT, UPDATE, DELETE ON qoe_rollups TO qoe_admin, qoe_worker;  -- levels are upserted
 GRANT SELECT ON rollup_levels TO qoe_admin, qoe_worker;

@@ -7,6 +7,7 @@
 SELECT pg_catalog.pg_extension_config_dump('qoe.session_window_deltas', '');
 SELECT pg_catalog.pg_extension_config_dump('qoe.session_windows', '');
 SELECT pg_catalog.pg_extension_config_dump('qoe.qoe_5min', '');
+SELECT pg_catalog.pg_extension_config_dump('qoe.qoe_5min_by_title', '');
 SELECT pg_catalog.pg_extension_config_dump('qoe.qoe_rollups', '');
 SELECT pg_catalog.pg_extension_config_dump('qoe.rollup_levels_pending', '');
 SELECT pg_catalog.pg_extension_config_dump('qoe.concurrency_1min', '');
