@@ -1216,38 +1216,31 @@ COMMENT ON FUNCTION qoe.qoe_metrics(timestamptz, timestamptz, interval, text[], 
 -- Emptied levels hold no window: the watermarks go back to the start, the
 -- next merge closes the windows again from its own, and the next build
 -- builds every closed window again from qoe.qoe_5min (benchmarks empty the
--- rollups between runs of the same event times).
-CREATE FUNCTION qoe.rollup_levels_emptied() RETURNS trigger LANGUAGE plpgsql
+-- rollups between runs of the same event times). Emptied 5-minute windows:
+-- so are they per title, which then hold every window again (the merges
+-- add to them from the next one on).
+CREATE FUNCTION qoe.rollups_emptied() RETURNS trigger LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    UPDATE qoe.rollup_status SET levels_through = '-infinity', closed_through = '-infinity';
-    DELETE FROM qoe.rollup_levels_pending;
+    IF TG_TABLE_NAME = 'qoe_rollups' THEN
+        UPDATE qoe.rollup_status SET levels_through = '-infinity', closed_through = '-infinity';
+        DELETE FROM qoe.rollup_levels_pending;
+    ELSE
+        DELETE FROM qoe.qoe_5min_by_title;
+        UPDATE qoe.rollup_status SET titles_from = '-infinity';
+    END IF;
     RETURN NULL;
 END
 $$;
-REVOKE EXECUTE ON FUNCTION qoe.rollup_levels_emptied() FROM PUBLIC;
-COMMENT ON FUNCTION qoe.rollup_levels_emptied() IS
-    'Trigger function: after TRUNCATE qoe.qoe_rollups, resets the watermarks of qoe.rollup_status (levels_through, closed_through) and empties qoe.rollup_levels_pending, so that the levels are built again';
+REVOKE EXECUTE ON FUNCTION qoe.rollups_emptied() FROM PUBLIC;
+COMMENT ON FUNCTION qoe.rollups_emptied() IS
+    'Trigger function: after TRUNCATE qoe.qoe_rollups, resets the watermarks of qoe.rollup_status (levels_through, closed_through) and empties qoe.rollup_levels_pending, so that the levels are built again; after TRUNCATE qoe.qoe_5min, empties qoe.qoe_5min_by_title and resets titles_from to -infinity';
 CREATE TRIGGER levels_emptied AFTER TRUNCATE ON qoe.qoe_rollups
-    FOR EACH STATEMENT EXECUTE FUNCTION qoe.rollup_levels_emptied();
+    FOR EACH STATEMENT EXECUTE FUNCTION qoe.rollups_emptied();
 COMMENT ON TRIGGER levels_emptied ON qoe.qoe_rollups IS
     'Emptied levels: the watermarks back to -infinity, so that they are built again';
-
--- Emptied 5-minute windows: so are they per title, which then hold every
--- window again (the merges add to them from the next one on).
-CREATE FUNCTION qoe.rollup_windows_emptied() RETURNS trigger LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    DELETE FROM qoe.qoe_5min_by_title;
-    UPDATE qoe.rollup_status SET titles_from = '-infinity';
-    RETURN NULL;
-END
-$$;
-REVOKE EXECUTE ON FUNCTION qoe.rollup_windows_emptied() FROM PUBLIC;
-COMMENT ON FUNCTION qoe.rollup_windows_emptied() IS
-    'Trigger function: after TRUNCATE qoe.qoe_5min, empties qoe.qoe_5min_by_title and resets qoe.rollup_status.titles_from to -infinity';
 CREATE TRIGGER windows_emptied AFTER TRUNCATE ON qoe.qoe_5min
-    FOR EACH STATEMENT EXECUTE FUNCTION qoe.rollup_windows_emptied();
+    FOR EACH STATEMENT EXECUTE FUNCTION qoe.rollups_emptied();
 COMMENT ON TRIGGER windows_emptied ON qoe.qoe_5min IS
     'Emptied windows: so are the windows per title (qoe.qoe_5min_by_title)';
 
