@@ -809,7 +809,9 @@ BEGIN
     END IF;
     -- per title: what its groups took, added to its row; a title with a
     -- group re-aggregated above merged again from its groups
-    SELECT * INTO state FROM qoe.rollup_state_sql();
+    IF g.grown IS NOT NULL OR g.rw IS NOT NULL THEN
+        SELECT * INTO state FROM qoe.rollup_state_sql();
+    END IF;
     IF g.grown IS NOT NULL THEN
         EXECUTE format($q$
             INSERT INTO qoe.qoe_5min_by_title AS q
