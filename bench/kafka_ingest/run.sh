@@ -65,13 +65,23 @@ chmod 755 "$WORK"
 
 qoe_install_deps python3-confluent-kafka python3-psycopg2
 qoe_build_install
-# the same settings for every contender: commits do not wait for the WAL flush
+# the same settings for every contender: commits do not wait for the WAL flush.
+# The scheduler's periodic jobs that read what ingest stored but are no part
+# of it (business views every 5 minutes, recommendations every 10, sampled
+# concurrency, alerts, retention) are off: a run of 10-15 s met one or not,
+# and one that did (refresh_views, refresh_recommendations) took the core a
+# second worker needs. The merge of the rollups and their levels stay on.
 qoe_cluster_start "shared_buffers = 2GB
 max_wal_size = 8GB
 checkpoint_timeout = 30min
 synchronous_commit = off
 fsync = on
-track_commit_timestamp = on"
+track_commit_timestamp = on
+qoe.view_refresh_interval = 0
+qoe.recommendations_refresh_interval = 0
+qoe.concurrency_sample_interval = 0
+qoe.alert_evaluation_interval = 0
+qoe.retention_interval = 0"
 trap 'qoe_cluster_stop; rm -rf "$WORK"' EXIT
 qoe_kafka_start events:$PARTITIONS $(for r in $(seq "$RUNS"); do echo "live_$r:$LAT_PARTITIONS"; done)
 
@@ -123,6 +133,7 @@ type_cpu() {
 # processes, of the qoe_ext workers alone and of the launcher (whose
 # scheduler refreshes the rollups meanwhile). Keys "contender,run".
 declare -A eps from_first first_s broker_cpu busy note server_cpu_m worker_cpu_m launcher_cpu_m worker_run worker_queued
+declare -A caught_s caught_eps caught_cpu_m
 measure_begin() {
 	m_broker0=$(proc_cpu "$QOE_KAFKA_PID")
 	read -r m_busy0 m_all0 <<<"$(machine_busy)"
@@ -252,8 +263,30 @@ run_workers() {
 	record "$name" "$2" "$EVENTS" "$t0" "$t_first" "$t_done"
 	check_rows qoe.viewing_events "$EVENTS"
 	note[$name]="$(psql -qXAt -c "SELECT count(*) || ' sessions, ' || (SELECT count(*) FROM qoe.dead_letters) || ' dead letters' FROM qoe.sessions"); $(sampled_waits)"
+	[ "${3:-}" = off ] || rollups_catch_up "$name" "$2"
 	drop_source "$source"
 	psql -qX -c "UPDATE qoe.rollup_status SET enabled = true" >/dev/null
+}
+
+# With the rollups on, the merge runs beside the workers and is behind when
+# the last row is stored (the workers' rate is that of storing the events):
+# wait until a refresh that ended after the last row left no delta, and
+# record how long after that was, the rate to that point (every event in
+# qoe.qoe_metrics) and the server's CPU meanwhile per million events.
+rollups_catch_up() {
+	local key=$1,$2 cpu0
+	cpu0=$(server_cpu)
+	wait_rollups "$t_done"
+	caught_s[$key]=$(calc "$t_caught - $t_done")
+	caught_eps[$key]=$(calc "$EVENTS / ($t_caught - $t0)")
+	caught_cpu_m[$key]=$(calc "($(server_cpu) - $cpu0) * 1000000 / $EVENTS")
+}
+wait_rollups() {
+	while [ "$(psql -qXAt -c "SELECT NOT EXISTS (SELECT FROM qoe.session_window_deltas)
+	                           AND (SELECT last_run FROM qoe.rollup_status) > to_timestamp($1)")" != t ]; do
+		sleep 0.02
+	done
+	t_caught=$(now_s)
 }
 
 # (b) kcat | psql COPY into staging, then json_to_record into the typed table
@@ -317,13 +350,8 @@ run_latency() {
 		--rate "$LAT_RATE" --kafka-key | qoe_kafka_produce --keyed "$topic" -X linger.ms=$LAT_LINGER_MS
 	p1=$(now_s)
 	wait_source "$source" $((lat_events + 100))
-	# the rollups have caught up once every delta is merged by a refresh
-	# that ended after the last row was stored
-	while [ "$(psql -qXAt -c "SELECT NOT EXISTS (SELECT FROM qoe.session_window_deltas)
-	                           AND (SELECT last_run FROM qoe.rollup_status) > to_timestamp($t_done)")" != t ]; do
-		sleep 0.02
-	done
-	lat_rollups[$run]=$(calc "$(now_s) - $t_done")
+	wait_rollups "$t_done"
+	lat_rollups[$run]=$(calc "$t_caught - $t_done")
 	held=$(qoe_kafka_count "$topic")
 	[ "$held" -eq $((lat_events + 100)) ] || { echo "the $topic topic holds $held events" >&2; exit 1; }
 	kcat -C -q -b "$QOE_KAFKA_BROKERS" -t "$topic" -o beginning -e -f '%T\t%s\n' |
@@ -400,11 +428,11 @@ row() {
 		"$( [ -n "$wr" ] && printf '%.0f%%' "$(calc "100 * $wr")" || echo -)" \
 		"$( [ -n "$wq" ] && printf '%.0f%%' "$(calc "100 * $wq")" || echo -)" "${note[$2]:-}"
 }
-# ratios of medians, with the target
+# ratios of medians (of events/s, or of the array $5), with the target
 ratio() {
 	local a b
-	read -r a _ <<<"$(stats eps "$2")"
-	read -r b _ <<<"$(stats eps "$3")"
+	read -r a _ <<<"$(stats "${5:-eps}" "$2")"
+	read -r b _ <<<"$(stats "${5:-eps}" "$3")"
 	if [ -n "$a" ] && [ -n "$b" ]; then
 		printf '  %-34s %6.2f (target >= %s)\n' "$1" "$(calc "$a / $b")" "$4"
 	else
@@ -429,8 +457,23 @@ row "(a) qoe_ext, 2 workers, rollups off" workers_2_off
 row "(a) qoe_ext, 2 workers" workers_2
 row "(b) kcat | COPY + json_to_record" kcat_copy
 row "(c) Python confluent_kafka" python
+# the rollups-on contenders to the merge caught up
+caught_row() {
+	local e c u
+	e=$(stats caught_eps "$2")
+	[ -n "$e" ] || return 0
+	read -r e_med e_min e_max <<<"$e"
+	read -r c c_min c_max <<<"$(stats caught_s "$2")"
+	read -r u _ <<<"$(stats caught_cpu_m "$2")"
+	printf '  %-34s %9.0f %6.0f-%-7.0f %5.1f%%   caught up %.2f s (%.2f-%.2f) after the last row, server CPU s per M events meanwhile %.2f\n' \
+		"$1" "$e_med" "$e_min" "$e_max" "$(calc "100 * ($e_max - $e_min) / $e_med")" "$c" "$c_min" "$c_max" "$u"
+}
+printf '  to every event merged into the rollups (a refresh ended after the last row, no delta left):\n'
+caught_row "(a) qoe_ext, 1 worker" workers_1
+caught_row "(a) qoe_ext, 2 workers" workers_2
 ratio "ratio rollups on / off, 1 worker:" workers_1 workers_1_off 0.75
 ratio "ratio workers(2) / workers(1):" workers_2 workers_1 1.6
+ratio "  the same, to rollups caught up:" workers_2 workers_1 1.6 caught_eps
 ratio "  the same, rollups off:" workers_2_off workers_1_off 1.6
 ratio "ratio workers(1) / kcat-COPY:" workers_1 kcat_copy 2
 ratio "ratio workers(2) / kcat-COPY:" workers_2 kcat_copy 2
