@@ -23,8 +23,9 @@
 # the mock broker used meanwhile (share of one core): a run where the local
 # broker, not the consumer, is the bottleneck says so; then the CPU seconds
 # per million events of the server (all its processes), of the qoe_ext
-# workers alone and of the launcher, whose scheduler refreshes the rollups
-# meanwhile: on a shared machine these are steadier than events/s. For the
+# workers alone and of the launcher, which merges the rollups meanwhile: on
+# a shared machine these are steadier than events/s. The runs with the
+# rollups on are also timed to every event merged into them. For the
 # workers it also prints their main threads' share of the run on a CPU and
 # queued for one, and the states pg_stat_activity showed them in, so that a
 # run tells a worker short of a core from one short of work.
@@ -130,8 +131,8 @@ type_cpu() {
 # Per contender and run: events/s end to end, events/s from the first stored
 # row, seconds to that row, broker CPU (share of one core), machine busy
 # (share of all cores), CPU seconds per million events of the server's
-# processes, of the qoe_ext workers alone and of the launcher (whose
-# scheduler refreshes the rollups meanwhile). Keys "contender,run".
+# processes, of the qoe_ext workers alone and of the launcher (which merges
+# the rollups meanwhile). Keys "contender,run".
 declare -A eps from_first first_s broker_cpu busy note server_cpu_m worker_cpu_m launcher_cpu_m worker_run worker_queued
 declare -A caught_s caught_eps caught_cpu_m
 measure_begin() {
