@@ -152,7 +152,8 @@ record() {
 	broker_cpu[$key]=$(calc "($b1 - $m_broker0) / ($6 - $4)")
 	busy[$key]=$(calc "($busy1 - $m_busy0) / ($all1 - $m_all0)")
 	# the workers started after measure_begin and still run
-	server_cpu_m[$key]=$(calc "($(server_cpu) - $m_server0) * 1000000 / $3")
+	m_server1=$(server_cpu)
+	server_cpu_m[$key]=$(calc "($m_server1 - $m_server0) * 1000000 / $3")
 	worker_cpu_m[$key]=$(calc "$(type_cpu "qoe_ext worker") * 1000000 / $3")
 	launcher_cpu_m[$key]=$(calc "($(type_cpu "qoe_ext launcher") - $m_launcher0) * 1000000 / $3")
 	worker_sched "$6" "$4"
@@ -196,35 +197,59 @@ run_source() {
 		topic => '$topic', group_id => 'bench.$name.$$', workers => $workers, batch_size => $BATCH,
 		flush_interval_ms => $flush, start_position => 'earliest', properties => '$properties'::jsonb)" >/dev/null
 }
-# Polls with one short transaction per look, from one psql session kept
-# open (a coprocess): a waiting loop inside one statement would hold back
-# the xmin horizon, so no session row version could be pruned while the
+# The waits poll with one short transaction per look, from one psql session
+# kept open (a coprocess): a waiting loop inside one statement would hold
+# back the xmin horizon, so no session row version could be pruned while the
 # workers run, and they would slow down; a psql started per look (10 a
 # second, a process and a backend each) took CPU from the workers.
+# look_open; look SQL (the answer's line in $look_reply); look_close.
+look_open() {
+	coproc LOOK { psql -qXAt -F ' ' -v ON_ERROR_STOP=1; }
+}
+look() {
+	echo "$1;" >&"${LOOK[1]}"
+	read -r -t 30 look_reply <&"${LOOK[0]}" || { echo "a look failed: $1" >&2; return 1; }
+}
+look_close() {
+	local look_pid=${LOOK_PID:-}
+	[ -z "$look_pid" ] || { eval "exec ${LOOK[1]}>&-"; wait "$look_pid" || true; }
+}
 declare -A worker_waits
 wait_source() {
 	local name=$1 total=$2 stored=0 deadline=$((SECONDS + 600)) waits w
 	t_first=""
-	coproc LOOK { psql -qXAt -F ' ' -v ON_ERROR_STOP=1; }
+	look_open
 	while [ $SECONDS -lt $deadline ]; do
-		echo "SELECT coalesce(sum(next_offset), 0),
+		look "SELECT coalesce(sum(next_offset), 0),
 			coalesce((SELECT string_agg(CASE WHEN state <> 'active' THEN 'idle' ELSE coalesce(wait_event_type || ':' || wait_event, 'CPU') END, ' ')
 			   FROM pg_stat_activity WHERE backend_type = 'qoe_ext worker'), '')
-			FROM qoe.source_offsets WHERE source = '$name';" >&"${LOOK[1]}"
-		read -r -t 30 stored waits <&"${LOOK[0]}" || { echo "the look at source $name failed" >&2; return 1; }
+			FROM qoe.source_offsets WHERE source = '$name'" || return 1
+		read -r stored waits <<<"$look_reply"
 		for w in $waits; do worker_waits[$w]=$((${worker_waits[$w]:-0} + 1)); done
 		[ -z "$t_first" ] && [ "$stored" -gt 0 ] && t_first=$(now_s)
 		[ "$stored" -ge "$total" ] && break
 		sleep 0.1
 	done
 	t_done=$(now_s)
-	local look_pid=${LOOK_PID:-}
-	[ -z "$look_pid" ] || { eval "exec ${LOOK[1]}>&-"; wait "$look_pid" || true; }
+	look_close
 	if [ "$stored" -lt "$total" ]; then
 		echo "source $name stored $stored of $total events within 600 s:" >&2
 		psql -qX -c "SELECT * FROM qoe.source_status" >&2
 		return 1
 	fi
+}
+# The rollups have caught up once a refresh that ended after $1 (epoch
+# seconds) left no delta; sets t_caught.
+wait_rollups() {
+	look_open
+	while look "SELECT NOT EXISTS (SELECT FROM qoe.session_window_deltas)
+	                   AND (SELECT last_run FROM qoe.rollup_status) > to_timestamp($1)" &&
+		[ "$look_reply" != t ]; do
+		sleep 0.02
+	done
+	t_caught=$(now_s)
+	look_close
+	[ "$look_reply" = t ]
 }
 # The workers' states seen by wait_source's looks (pg_stat_activity every
 # 100 ms), the most frequent first: CPU (running, no wait event), idle
@@ -262,9 +287,9 @@ run_workers() {
 	worker_waits=()
 	wait_source "$source" "$EVENTS"
 	record "$name" "$2" "$EVENTS" "$t0" "$t_first" "$t_done"
+	[ "${3:-}" = off ] || rollups_catch_up "$name" "$2"
 	check_rows qoe.viewing_events "$EVENTS"
 	note[$name]="$(psql -qXAt -c "SELECT count(*) || ' sessions, ' || (SELECT count(*) FROM qoe.dead_letters) || ' dead letters' FROM qoe.sessions"); $(sampled_waits)"
-	[ "${3:-}" = off ] || rollups_catch_up "$name" "$2"
 	drop_source "$source"
 	psql -qX -c "UPDATE qoe.rollup_status SET enabled = true" >/dev/null
 }
@@ -275,19 +300,12 @@ run_workers() {
 # record how long after that was, the rate to that point (every event in
 # qoe.qoe_metrics) and the server's CPU meanwhile per million events.
 rollups_catch_up() {
-	local key=$1,$2 cpu0
-	cpu0=$(server_cpu)
+	local key=$1,$2
 	wait_rollups "$t_done"
 	caught_s[$key]=$(calc "$t_caught - $t_done")
 	caught_eps[$key]=$(calc "$EVENTS / ($t_caught - $t0)")
-	caught_cpu_m[$key]=$(calc "($(server_cpu) - $cpu0) * 1000000 / $EVENTS")
-}
-wait_rollups() {
-	while [ "$(psql -qXAt -c "SELECT NOT EXISTS (SELECT FROM qoe.session_window_deltas)
-	                           AND (SELECT last_run FROM qoe.rollup_status) > to_timestamp($1)")" != t ]; do
-		sleep 0.02
-	done
-	t_caught=$(now_s)
+	# from record's reading of the server CPU, just after the last row
+	caught_cpu_m[$key]=$(calc "($(server_cpu) - $m_server1) * 1000000 / $EVENTS")
 }
 
 # (b) kcat | psql COPY into staging, then json_to_record into the typed table
