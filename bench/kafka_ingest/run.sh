@@ -69,7 +69,7 @@ qoe_build_install
 # the same settings for every contender: commits do not wait for the WAL flush.
 # The scheduler's periodic jobs that read what ingest stored but are no part
 # of it (business views every 5 minutes, recommendations every 10, sampled
-# concurrency, alerts, retention) are off: a run of 10-15 s met one or not,
+# concurrency, alerts, retention) are off: a run of 5-15 s met one or not,
 # and one that did (refresh_views, refresh_recommendations) took the core a
 # second worker needs. The merge of the rollups and their levels stay on.
 qoe_cluster_start "shared_buffers = 2GB
@@ -487,9 +487,11 @@ caught_row() {
 	printf '  %-34s %9.0f %6.0f-%-7.0f %5.1f%%   caught up %.2f s (%.2f-%.2f) after the last row, server CPU s per M events meanwhile %.2f\n' \
 		"$1" "$e_med" "$e_min" "$e_max" "$(calc "100 * ($e_max - $e_min) / $e_med")" "$c" "$c_min" "$c_max" "$u"
 }
-printf '  to every event merged into the rollups (a refresh ended after the last row, no delta left):\n'
-caught_row "(a) qoe_ext, 1 worker" workers_1
-caught_row "(a) qoe_ext, 2 workers" workers_2
+if [ "$have_workers" = t ]; then
+	printf '  to every event merged into the rollups (a refresh ended after the last row, no delta left):\n'
+	caught_row "(a) qoe_ext, 1 worker" workers_1
+	caught_row "(a) qoe_ext, 2 workers" workers_2
+fi
 ratio "ratio rollups on / off, 1 worker:" workers_1 workers_1_off 0.75
 ratio "ratio workers(2) / workers(1):" workers_2 workers_1 1.6
 ratio "  the same, to rollups caught up:" workers_2 workers_1 1.6 caught_eps
