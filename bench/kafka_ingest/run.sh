@@ -37,6 +37,7 @@ HERE=$QOE_ROOT/bench/kafka_ingest
 . "$QOE_ROOT/test/lib/deps.sh"
 . "$QOE_ROOT/test/lib/cluster.sh"
 . "$QOE_ROOT/test/lib/kafka.sh"
+. "$QOE_ROOT/test/lib/look.sh"
 
 EVENTS=${1:-2000000}
 VIEWERS=${2:-2000}
@@ -197,23 +198,8 @@ run_source() {
 		topic => '$topic', group_id => 'bench.$name.$$', workers => $workers, batch_size => $BATCH,
 		flush_interval_ms => $flush, start_position => 'earliest', properties => '$properties'::jsonb)" >/dev/null
 }
-# The waits poll with one short transaction per look, from one psql session
-# kept open (a coprocess): a waiting loop inside one statement would hold
-# back the xmin horizon, so no session row version could be pruned while the
-# workers run, and they would slow down; a psql started per look (10 a
-# second, a process and a backend each) took CPU from the workers.
-# look_open; look SQL (the answer's line in $look_reply); look_close.
-look_open() {
-	coproc LOOK { psql -qXAt -F ' ' -v ON_ERROR_STOP=1; }
-}
-look() {
-	echo "$1;" >&"${LOOK[1]}"
-	read -r -t 30 look_reply <&"${LOOK[0]}" || { echo "a look failed: $1" >&2; return 1; }
-}
-look_close() {
-	local look_pid=${LOOK_PID:-}
-	[ -z "$look_pid" ] || { eval "exec ${LOOK[1]}>&-"; wait "$look_pid" || true; }
-}
+# The waits poll through test/lib/look.sh: one psql session, a short
+# transaction per look.
 declare -A worker_waits
 wait_source() {
 	local name=$1 total=$2 stored=0 deadline=$((SECONDS + 600)) waits w

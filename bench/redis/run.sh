@@ -49,6 +49,7 @@ export QOE_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$QOE_ROOT/test/lib/cluster.sh"
 . "$QOE_ROOT/test/lib/kafka.sh"
 . "$QOE_ROOT/test/lib/kafka_source.sh"
+. "$QOE_ROOT/test/lib/look.sh"
 . "$QOE_ROOT/test/lib/redis.sh"
 
 EVENTS=${1:-400000}
@@ -179,12 +180,15 @@ run_kafka() {
 		brokers => '$QOE_KAFKA_BROKERS', topic => '$topic', group_id => 'bench.$topic.$$', workers => 1,
 		batch_size => 10000, flush_interval_ms => 100, start_position => 'earliest')"
 	deadline=$((SECONDS + 600))
+	look_open
 	until [ "$stored" -ge "$EVENTS" ]; do
 		[ $SECONDS -lt $deadline ] || { echo "source $topic stored $stored of $EVENTS in 600 s" >&2; exit 1; }
 		sleep 0.1
-		stored=$(psql -qXAt -c "SELECT coalesce(sum(next_offset), 0) FROM qoe.source_offsets WHERE source = '$topic'")
+		look "SELECT coalesce(sum(next_offset), 0) FROM qoe.source_offsets WHERE source = '$topic'"
+		stored=$look_reply
 	done
 	t1=$(now_s)
+	look_close
 	eps[$key]=$(calc "$EVENTS / ($t1 - $t0)")
 	cpu_eps[$key]=$(calc "$EVENTS / $(cluster_cpu_since "$before")")
 	procs_record "$key"
