@@ -22,6 +22,7 @@ set -eu
 export QOE_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$QOE_ROOT/test/lib/deps.sh"
 . "$QOE_ROOT/test/lib/cluster.sh"
+. "$QOE_ROOT/test/lib/look.sh"
 HERE=$QOE_ROOT/bench/dashboard
 
 EVENTS=${1:-20000000}
@@ -132,12 +133,15 @@ read -r accepted rejected duplicates ingest_cpu < <($GEN | "$WORK/feed" "")
 t1=$(now_s)
 # caught up: every delta merged by a refresh that ended after the last batch
 caught=f
+look_open
 for _ in $(seq 36000); do
-	caught=$(psql -qXAt -c "SELECT NOT EXISTS (SELECT FROM qoe.session_window_deltas)
-	                            AND (SELECT last_run FROM qoe.rollup_status) > to_timestamp($t1)")
+	look "SELECT NOT EXISTS (SELECT FROM qoe.session_window_deltas)
+	             AND (SELECT last_run FROM qoe.rollup_status) > to_timestamp($t1)"
+	caught=$look_reply
 	[ "$caught" = t ] && break
 	sleep 0.1
 done
+look_close
 t2=$(now_s)
 refresh_cpu=$(echo "$(launcher_cpu) - $cpu0" | bc -l)
 if [ "$caught" != t ]; then

@@ -13,8 +13,9 @@
 # committed through qoe.ingest; then qoe.qoe_5min is polled every 20 ms
 # until the marker's play shows (what qoe.qoe_metrics reads for the windows
 # after the levels' watermark: shown there is shown to qoe_metrics). Per
-# marker: ms from the commit's return to the first poll that saw it (a poll
-# is a new psql: about 20-30 ms of resolution), and the deltas queued then.
+# marker: ms from the commit's return to the first poll that saw it (polls
+# from one psql session, test/lib/look.sh: about 20 ms of resolution), and
+# the deltas queued then.
 # Prints p50 / p90 / max, how many within 1 s (and where each slower one fell
 # against the 5-minute boundaries), the load reached, and the
 # scheduler's jobs (the refresh runs in the launcher, the long periodic jobs
@@ -25,6 +26,7 @@ set -eu
 export QOE_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$QOE_ROOT/test/lib/deps.sh"
 . "$QOE_ROOT/test/lib/cluster.sh"
+. "$QOE_ROOT/test/lib/look.sh"
 
 VIEWERS=${1:-260000}
 MARKERS=${2:-130}
@@ -57,21 +59,26 @@ sleep "$WARM"
 i0=$(q -c "SELECT sum(n_tup_ins) FROM pg_stat_user_tables WHERE relname LIKE 'viewing_events%'")
 t0=$(now_ms)
 : >"$WORK/markers"
+look_open
 for i in $(seq "$MARKERS"); do
 	ts=$(now_ms)
-	q -c "SELECT accepted FROM qoe.ingest(jsonb_build_array(
+	look "SELECT accepted FROM qoe.ingest(jsonb_build_array(
 	    jsonb_build_object('event_type', 'start', 'session_id', 'marker-$i', 'event_id', 's', 'user_id', 900000000 + $i,
 	                       'content_id', 990000 + $i, 'timestamp', $ts - 500, 'country', 'BR', 'device_type', 'web', 'cdn_pop', 'gru-1'),
 	    jsonb_build_object('event_type', 'first_frame', 'session_id', 'marker-$i', 'event_id', 'f', 'user_id', 900000000 + $i,
-	                       'content_id', 990000 + $i, 'timestamp', $ts, 'country', 'BR', 'device_type', 'web', 'cdn_pop', 'gru-1')))" >/dev/null
+	                       'content_id', 990000 + $i, 'timestamp', $ts, 'country', 'BR', 'device_type', 'web', 'cdn_pop', 'gru-1')))"
 	committed=$(now_ms)
-	until [ "$(q -c "SELECT EXISTS (SELECT FROM qoe.qoe_5min WHERE content_id = 990000 + $i AND plays > 0)")" = t ]; do
+	until look "SELECT EXISTS (SELECT FROM qoe.qoe_5min WHERE content_id = 990000 + $i AND plays > 0)" &&
+		[ "$look_reply" = t ]; do
 		sleep 0.02
 		[ $(( $(now_ms) - committed )) -lt 30000 ] || { echo "bench/freshness: marker $i not in the rollups after 30 s" >&2; exit 1; }
 	done
-	echo "$(( $(now_ms) - committed )) $(q -c "SELECT count(*) FROM qoe.session_window_deltas") $committed" >>"$WORK/markers"
+	shown=$(now_ms)
+	look "SELECT count(*) FROM qoe.session_window_deltas"
+	echo "$(( shown - committed )) $look_reply $committed" >>"$WORK/markers"
 	sleep "$(echo "scale=3; x = 2.5 - ($(now_ms) - $ts) / 1000; if (x < 0) 0 else x" | bc)"
 done
+look_close
 rate=$(echo "($(q -c "SELECT sum(n_tup_ins) FROM pg_stat_user_tables WHERE relname LIKE 'viewing_events%'") - $i0) * 1000 / ($(now_ms) - $t0)" | bc)
 behind=$(q -c "SELECT round(extract(epoch FROM now() - max(last_event_at)) * 1000) FROM qoe.sessions")
 

@@ -14,6 +14,7 @@ set -eu
 export QOE_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$QOE_ROOT/test/lib/deps.sh"
 . "$QOE_ROOT/test/lib/cluster.sh"
+. "$QOE_ROOT/test/lib/look.sh"
 
 EVENTS=${1:-1000000}
 BATCH=${2:-5000}
@@ -76,11 +77,14 @@ t1=$(now_s)
 read -r _ _ _ ingest_cpu < <("$WORK/feed" "" <"$WORK/batches.json")
 t2=$(now_s)
 # caught up: every delta merged by a refresh that ended after the last batch
+look_open
 for _ in $(seq 1200); do
-	[ "$(psql -qXAt -c "SELECT NOT EXISTS (SELECT FROM qoe.session_window_deltas)
-	                        AND (SELECT last_run FROM qoe.rollup_status) > to_timestamp($t2)")" = t ] && break
+	look "SELECT NOT EXISTS (SELECT FROM qoe.session_window_deltas)
+	             AND (SELECT last_run FROM qoe.rollup_status) > to_timestamp($t2)"
+	[ "$look_reply" = t ] && break
 	sleep 0.05
 done
+look_close
 caught_up_s=$(elapsed "$t2" "$(now_s)")
 psql -qX -v ON_ERROR_STOP=1 <<SQL
 CREATE TABLE typed_copy (LIKE qoe.viewing_events);
