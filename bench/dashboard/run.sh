@@ -132,17 +132,9 @@ t0=$(now_s)
 read -r accepted rejected duplicates ingest_cpu < <($GEN | "$WORK/feed" "")
 t1=$(now_s)
 # caught up: every delta merged by a refresh that ended after the last batch
-caught=f
-look_open
-for _ in $(seq 36000); do
-	look "SELECT NOT EXISTS (SELECT FROM qoe.session_window_deltas)
-	             AND (SELECT last_run FROM qoe.rollup_status) > to_timestamp($t1)"
-	caught=$look_reply
-	[ "$caught" = t ] && break
-	sleep 0.1
-done
-look_close
-t2=$(now_s)
+caught=t
+look_rollups_caught_up "$t1" 3600 || caught=f
+t2=$t_caught
 refresh_cpu=$(echo "$(launcher_cpu) - $cpu0" | bc -l)
 if [ "$caught" != t ]; then
 	echo "bench/dashboard: the rollups did not catch up within an hour:" >&2

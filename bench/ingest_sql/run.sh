@@ -77,15 +77,9 @@ t1=$(now_s)
 read -r _ _ _ ingest_cpu < <("$WORK/feed" "" <"$WORK/batches.json")
 t2=$(now_s)
 # caught up: every delta merged by a refresh that ended after the last batch
-look_open
-for _ in $(seq 1200); do
-	look "SELECT NOT EXISTS (SELECT FROM qoe.session_window_deltas)
-	             AND (SELECT last_run FROM qoe.rollup_status) > to_timestamp($t2)"
-	[ "$look_reply" = t ] && break
-	sleep 0.05
-done
-look_close
-caught_up_s=$(elapsed "$t2" "$(now_s)")
+# (or 60 s: the figure says so)
+look_rollups_caught_up "$t2" 60 || true
+caught_up_s=$(elapsed "$t2" "$t_caught")
 psql -qX -v ON_ERROR_STOP=1 <<SQL
 CREATE TABLE typed_copy (LIKE qoe.viewing_events);
 \copy (SELECT * FROM qoe.viewing_events) TO '$WORK/typed.copy'

@@ -224,18 +224,10 @@ wait_source() {
 		return 1
 	fi
 }
-# The rollups have caught up once a refresh that ended after $1 (epoch
-# seconds) left no delta; sets t_caught.
+# The rollups caught up with the rows stored before $1 (epoch seconds): sets
+# t_caught; fails after 600 s.
 wait_rollups() {
-	look_open
-	while look "SELECT NOT EXISTS (SELECT FROM qoe.session_window_deltas)
-	                   AND (SELECT last_run FROM qoe.rollup_status) > to_timestamp($1)" &&
-		[ "$look_reply" != t ]; do
-		sleep 0.02
-	done
-	t_caught=$(now_s)
-	look_close
-	[ "$look_reply" = t ]
+	look_rollups_caught_up "$1" 600 || { echo "the rollups did not catch up within 600 s" >&2; return 1; }
 }
 # The workers' states seen by wait_source's looks (pg_stat_activity every
 # 100 ms), the most frequent first: CPU (running, no wait event), idle

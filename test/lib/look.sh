@@ -20,3 +20,21 @@ look_close() {
 	local look_pid=${LOOK_PID:-}
 	[ -z "$look_pid" ] || { eval "exec ${LOOK[1]}>&-"; wait "$look_pid" || true; }
 }
+
+# Wait until the rollups have caught up with what was stored before $1
+# (epoch seconds): a refresh that ended after it left no delta in
+# qoe.session_window_deltas. Looks every 20 ms for at most $2 seconds; sets
+# t_caught (epoch seconds) when it stops; false on a timeout or a failed look.
+look_rollups_caught_up() {
+	local deadline=$((SECONDS + $2))
+	look_reply=f
+	look_open
+	while look "SELECT NOT EXISTS (SELECT FROM qoe.session_window_deltas)
+	                   AND (SELECT last_run FROM qoe.rollup_status) > to_timestamp($1)"; do
+		[ "$look_reply" = t ] || [ $SECONDS -ge "$deadline" ] && break
+		sleep 0.02
+	done
+	t_caught=$(date +%s.%N)
+	look_close
+	[ "$look_reply" = t ]
+}
