@@ -79,11 +79,10 @@ GRANT EXECUTE ON FUNCTION record_concurrency(), apply_retention(), refresh_views
     expire_sessions(interval) TO qoe_admin, qoe_worker;
 
 -- Redis publisher (80_redis.sql): its status for qoe_admin; it runs as
--- qoe_worker and reads the views it mirrors and qoe_metrics (whose
--- qoe_5min qoe_worker reads already, for the rollups)
+-- qoe_worker and reads the views it mirrors, qoe.sessions and the rollups
+-- and their deltas (which qoe_worker reads already, for the rollups)
 GRANT SELECT ON trending_content TO qoe_reader, qoe_worker;
 GRANT SELECT ON concurrent_viewers TO qoe_worker;
-GRANT EXECUTE ON FUNCTION qoe_metrics(timestamptz, timestamptz, interval, text[], text, integer, boolean, bigint[]) TO qoe_worker;
 REVOKE EXECUTE ON FUNCTION redis_publisher_status() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION redis_publisher_status() TO qoe_admin;
 GRANT SELECT ON redis_status TO qoe_admin;

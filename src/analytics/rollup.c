@@ -37,8 +37,8 @@
 
 #include "analytics/rollup.h"
 #include "core/catalog.h"
-#include "core/commit_wake.h"
 #include "ingest/event_writer.h"
+#include "publish/viewers_ledger.h"
 #include "sketch/qoe_score.h"
 
 /* The additive columns of qoe.session_windows, in table order. */
@@ -120,8 +120,8 @@ typedef struct Builder
 	int			sign;
 } Builder;
 
-static TimestampTz
-window_of(TimestampTz t)
+TimestampTz
+qoe_window_of(TimestampTz t)
 {
 	int64		r = t % QOE_ROLLUP_WINDOW_US;
 
@@ -304,10 +304,10 @@ add_points(Builder *b, const SessionFold *fold, bool abandoned, int sign)
 
 	sign *= b->sign;
 	session_fold_metrics(fold, b->catalog_duration_sec, &m);
-	row_for(b, window_of(fold->started_at))->v[F_ATTEMPTS] += sign;
+	row_for(b, qoe_window_of(fold->started_at))->v[F_ATTEMPTS] += sign;
 	if (m.has_first_frame)
 	{
-		Figures    *f = row_for(b, window_of(fold->first_frame_at));
+		Figures    *f = row_for(b, qoe_window_of(fold->first_frame_at));
 
 		f->v[F_PLAYS] += sign;
 		if (m.has_vst)
@@ -318,14 +318,14 @@ add_points(Builder *b, const SessionFold *fold, bool abandoned, int sign)
 	}
 	if (m.ended)
 	{
-		Figures    *f = row_for(b, window_of(fold->ended_at));
+		Figures    *f = row_for(b, qoe_window_of(fold->ended_at));
 
 		f->v[F_EBVS] += m.ebvs ? sign : 0;
 		f->v[F_START_FAILURES] += m.start_failed ? sign : 0;
 		f->v[F_PLAYBACK_FAILURES] += m.playback_failed ? sign : 0;
 	}
 	else if (abandoned && !m.has_first_frame)
-		row_for(b, window_of(fold->last_event_at))->v[F_EBVS] += sign;
+		row_for(b, qoe_window_of(fold->last_event_at))->v[F_EBVS] += sign;
 }
 
 /*
@@ -348,7 +348,7 @@ fold_rows(Builder *b, const SessionFold *from, bool from_abandoned, QoeEvent **e
 	{
 		fold = *from;
 		running_figures(&fold, b->catalog_duration_sec, 0, false, &prev);
-		cur = window_of(fold.last_event_at);
+		cur = qoe_window_of(fold.last_event_at);
 		any = true;
 		add_points(b, &fold, from_abandoned, -1);
 	}
@@ -360,7 +360,7 @@ fold_rows(Builder *b, const SessionFold *from, bool from_abandoned, QoeEvent **e
 	for (int i = 0; i < n; i++)
 	{
 		const QoeEvent *ev = events[i];
-		TimestampTz w = window_of(ev->event_time);
+		TimestampTz w = qoe_window_of(ev->event_time);
 		Figures    *f;
 
 		if (keep != NULL && !keep[i])
@@ -442,7 +442,7 @@ session_rows(RowList *list, const QoeSessionChange *c)
 
 			session_fold_metrics(&c->before, c->catalog_duration_sec, &m);
 			if (!m.ended && !m.has_first_frame)
-				row_for(&old, window_of(c->before.last_event_at))->v[F_EBVS]--;
+				row_for(&old, qoe_window_of(c->before.last_event_at))->v[F_EBVS]--;
 		}
 		fold_rows(&b, NULL, false, c->all, NULL, c->nall);
 	}
@@ -571,28 +571,33 @@ append_rows(Oid relid, const RowList *list)
 }
 
 /*
- * Hand the Redis publisher, for when the batch commits, the titles whose
- * rows in the range of its qoe_metrics hashes changed: the latest complete
- * window and the current one, by the clock now (doc/redis.md, qoe_metrics).
- * A change to an earlier window (late data, a backlog being caught up)
- * changes no hash, so it costs the publisher no read; a window that leaves
- * the range before the read is its periodic round's.
+ * Note for the Redis publisher, for when the batch commits, the changes to
+ * the windows its qoe_metrics hashes show: the latest complete window and
+ * later ones, by the clock now (doc/redis.md, qoe_metrics). A change to an
+ * earlier window (late data, a backlog being caught up) changes no hash, so
+ * it costs the publisher nothing.
  */
 static void
-hand_published_titles(const RowList *list)
+note_published_windows(const RowList *list)
 {
-	TimestampTz from = window_of(GetCurrentTimestamp()) - QOE_ROLLUP_WINDOW_US;
-	const RowKey *handed = NULL;
+	TimestampTz from = qoe_window_of(GetCurrentTimestamp()) - QOE_ROLLUP_WINDOW_US;
 
 	for (int r = 0; r < list->n; r++)
 	{
 		const WindowRow *row = &list->rows[r];
+		QoeWindowChange change;
 
-		/* a session's rows are consecutive: hand its title once */
-		if (row->window_start < from || row->key == handed || all_zero(&row->f))
+		if (row->window_start < from || all_zero(&row->f))
 			continue;
-		qoe_wake_title_changed(QOE_TITLES_METRICS, row->key->content_id);
-		handed = row->key;
+		change.window_start = row->window_start;
+		change.plays = row->f.v[F_PLAYS];
+		change.stall_ms = row->f.v[F_STALL_MS];
+		change.watch_ms = row->f.v[F_WATCH_MS];
+		change.score_x_watch = row->f.v[F_SCORE_X_WATCH];
+		/* a start time changed or taken back leaves at the publisher's rebase */
+		change.vst_new = row->f.v[F_VST_COUNT] == 1;
+		change.vst_ms = row->f.v[F_VST_MS];
+		qoe_ledger_note_window(row->key->content_id, &change);
 	}
 }
 
@@ -639,7 +644,7 @@ qoe_rollup_sessions(const QoeCatalog *cat, const QoeSessionChange *changes, int 
 			session_rows(&list, &changes[i]);
 		}
 		append_rows(relid, &list);
-		hand_published_titles(&list);
+		note_published_windows(&list);
 	}
 	SetUserIdAndSecContext(save_userid, save_sec);
 }
@@ -678,7 +683,7 @@ qoe_rollup_abandoned(SPITupleTable *expired, uint64 n)
 		key->device_type = SPI_getvalue(tup, desc, 5);
 		key->cdn_pop = SPI_getvalue(tup, desc, 6);
 		list.session_first = list.n;
-		row_for(&b, window_of(DatumGetTimestampTz(SPI_getbinval(tup, desc, 7, &isnull))))
+		row_for(&b, qoe_window_of(DatumGetTimestampTz(SPI_getbinval(tup, desc, 7, &isnull))))
 			->v[F_EBVS] = 1;
 	}
 	qoe_catalog_lookup(&cat);

@@ -17,10 +17,13 @@
 /* Window length: every window starts at a multiple of it since 2000-01-01 UTC. */
 #define QOE_ROLLUP_WINDOW_US ((int64) 5 * 60 * USECS_PER_SEC)
 
+/* The start of the window holding t. */
+extern TimestampTz qoe_window_of(TimestampTz t);
+
 /*
  * Append the changes a batch made to its sessions' windows (nothing while
- * qoe.rollup_status.enabled is off), and hand the Redis publisher the titles
- * whose changes fall in the windows its qoe_metrics hashes show. Must run
+ * qoe.rollup_status.enabled is off), and note for the Redis publisher those
+ * that fall in the windows its qoe_metrics hashes show. Must run
  * inside the writer's SPI connection.
  */
 extern void qoe_rollup_sessions(const QoeCatalog *cat, const QoeSessionChange *changes, int n);

@@ -1,6 +1,6 @@
 /*
  * commit_wake.h: wake the processes that act on committed ingest (the alert
- * evaluator; the Redis publisher, with the titles to read) as soon as an
+ * evaluator; the Redis publisher, whose ledger has the changes) as soon as an
  * ingest transaction commits, instead of their polling (doc/redis.md,
  * freshness). Waking never waits: it sets a bit in shared memory and, when
  * the bit was clear, the latch of the process that takes it.
@@ -21,7 +21,7 @@ typedef enum QoeWakeTarget
 } QoeWakeTarget;
 
 /* Why (bits). */
-#define QOE_WAKE_METRICS	0x2 /* an ingest transaction that changed the rollups of titles committed */
+#define QOE_WAKE_METRICS	0x2 /* an ingest transaction that changed the windows qoe_metrics shows committed */
 #define QOE_WAKE_STALLED	0x4 /* an ingest transaction that stored a stall committed */
 #define QOE_WAKE_ALERTS		0x8 /* an evaluation that queued alert changes committed */
 #define QOE_WAKE_VIEWERS	0x10	/* an ingest transaction that changed who plays committed */
@@ -39,13 +39,6 @@ typedef enum QoeWakeTarget
 #define QOE_WAKE_SPACING_MS 50
 #define QOE_WAKE_REST_FACTOR 2
 
-/*
- * Titles of a list handed to the publisher between two of its rounds, at
- * most (a transaction changing more than three quarters as many counts as
- * more); beyond, it leaves qoe_metrics to its periodic round.
- */
-#define QOE_WAKE_MAX_TITLES 1024
-
 /* Shared memory, when preloaded. */
 extern void CommitWakeShmemInit(void);
 
@@ -55,30 +48,6 @@ extern void CommitWakeShmemInit(void);
  * the stall-loop rule at once. Nothing on abort.
  */
 extern void qoe_wake_on_commit(int64 stalls);
-
-/* The titles an ingest commit hands the publisher, by what changed. */
-typedef enum QoeTitleList
-{
-	QOE_TITLES_METRICS,			/* the rollups of the current windows: qoe_metrics (METRICS) */
-	QOE_TITLE_NLISTS
-} QoeTitleList;
-
-/*
- * Call in an ingest transaction for each title whose rollups in the windows
- * qoe_metrics hashes show it changed. When it commits, if a publisher runs,
- * the titles are handed to it and it is woken (the list's bit) to publish
- * their keys. Nothing on abort. A title handed that did not change costs a
- * read, nothing else. (The viewers go through the ledger: viewers_ledger.h.)
- */
-extern void qoe_wake_title_changed(QoeTitleList list, int64 content_id);
-
-/*
- * The publisher: take the titles of a list handed since the last call into
- * titles[] (room for QOE_WAKE_MAX_TITLES, repeats possible); returns how
- * many, or -1 when more were handed than fit. Call after taking the list's
- * bit: a commit hands its titles before it wakes.
- */
-extern int	qoe_wake_take_titles(QoeTitleList list, int64 *titles);
 
 /* When the current transaction commits, wake target for why. Nothing on abort. */
 extern void qoe_wake_at_commit(QoeWakeTarget target, uint32 why);

@@ -60,6 +60,7 @@
 #include "core/commit_wake.h"
 #include "core/guc.h"
 #include "core/worker_session.h"
+#include "publish/metrics_ledger.h"
 #include "publish/publish_guc.h"
 #include "publish/redis_conn.h"
 #include "publish/redis_publish.h"
@@ -170,7 +171,7 @@ typedef struct RoundTitles
 {
 	int64	   *ids;			/* in TopMemoryContext */
 	int			n;				/* -1: every title */
-	int			size;			/* of ids, at least QOE_WAKE_MAX_TITLES */
+	int			size;			/* of ids */
 } RoundTitles;
 
 static RoundTitles viewer_titles;
@@ -265,8 +266,9 @@ forget_published(void)
 	if (trending_held != NULL)
 		pfree(trending_held);
 	trending_held = NULL;
-	/* the viewers are written by the next round, from the ledger */
+	/* the viewers and qoe_metrics are written by the next round, from the ledgers */
 	qoe_ledger_touch(NULL);
+	qoe_metrics_ledger_touch(NULL);
 }
 
 static void
@@ -335,24 +337,6 @@ connect_redis(void)
 }
 
 /* ---- reading the committed state ---- */
-
-/* Run a read-only query whose $1 (int8[]) is the titles, NULL for every title. */
-static int
-execute_for_titles(const char *sql, const RoundTitles *titles)
-{
-	Oid			argtypes[1] = {INT8ARRAYOID};
-	Datum		args[1] = {0};
-	Datum	   *ids;
-
-	if (titles->n < 0)
-		return SPI_execute_with_args(sql, 1, argtypes, args, "n", true, 0);
-	ids = palloc(sizeof(Datum) * (titles->n + 1));
-	for (int i = 0; i < titles->n; i++)
-		ids[i] = Int64GetDatum(titles->ids[i]);
-	args[0] = PointerGetDatum(construct_array(ids, titles->n, INT8OID, sizeof(int64),
-											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	return SPI_execute_with_args(sql, 1, argtypes, args, NULL, true, 0);
-}
 
 /*
  * Before a read of titles' keys: those keys are in the round, and go unless
@@ -446,48 +430,69 @@ read_trending(MemoryContext round_cxt)
 	trending_wanted_n = (int) SPI_processed;
 }
 
+/* t as ISO 8601 UTC, to the second or to the millisecond. */
+static void
+format_utc(TimestampTz t, bool ms, char *out)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+
+	if (timestamp2tm(t, NULL, &tm, &fsec, NULL, NULL) != 0)
+		elog(ERROR, "timestamp out of range");
+	if (ms)
+		snprintf(out, FIELD_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year, tm.tm_mon,
+				 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int) (fsec / 1000));
+	else
+		snprintf(out, FIELD_LEN, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year, tm.tm_mon,
+				 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+static TimestampTz metrics_read_at;
+
+/* The hash of a title, from the metrics ledger, if it has one. */
+static void
+metrics_wanted(int64 content_id)
+{
+	QoeTitleMetrics q;
+	MetricsKey *m;
+
+	if (!qoe_metrics_ledger_read(content_id, metrics_read_at, &q))
+		return;
+	m = title_read(metrics_keys, content_id);
+	memset(&m->wanted, 0, sizeof(MetricsFields));
+	if (q.has_vst)
+		for (int f = 0; f < 3; f++)
+			snprintf(m->wanted.v[f], FIELD_LEN, "%.6g", q.vst_ms[f]);
+	if (q.has_watch)
+	{
+		snprintf(m->wanted.v[3], FIELD_LEN, "%.6g", q.rebuffering_ratio);
+		snprintf(m->wanted.v[4], FIELD_LEN, "%.6g", q.qoe_score);
+	}
+	snprintf(m->wanted.v[5], FIELD_LEN, INT64_FORMAT, q.plays);
+	format_utc(q.window_start, false, m->wanted.v[7]);
+}
+
 /*
  * The metrics of metric_titles over the latest complete 5-minute window and
- * the current one (doc/redis.md), from the rollups and the changes committed
- * since their last merge (real time: the round's snapshot, not the merge's);
+ * the current one (doc/redis.md), from the metrics ledger, caught up by
+ * round_due or rebuilt by read_viewers in this round (every title);
  * concurrent_viewers is filled in when the commands are queued, from the
- * viewers read above.
+ * viewers read.
  */
 static void
 read_qoe_metrics(void)
 {
-	if (execute_for_titles("SELECT m.content_id, m.vst_p50_ms, m.vst_p95_ms, m.vst_p99_ms,"
-						   " m.rebuffering_ratio, m.qoe_score, m.plays,"
-						   " pg_catalog.to_char(w.s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-						   " pg_catalog.to_char(pg_catalog.now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-						   " FROM (SELECT pg_catalog.date_bin('5 min', pg_catalog.now(), '2000-01-01 00:00+00')"
-						   "        OPERATOR(pg_catalog.-) interval '5 min' AS s) w,"
-						   " qoe.qoe_metrics(w.s, pg_catalog.now(), NULL, '{content_id}', real_time => true,"
-						   "                 content_ids => $1) m", &metric_titles) != SPI_OK_SELECT)
-		elog(ERROR, "reading qoe.qoe_metrics failed");
-	for (uint64 r = 0; r < SPI_processed; r++)
+	metrics_read_at = GetCurrentTimestamp();
+	format_utc(metrics_read_at, true, updated_at);
+	if (metric_titles.n < 0)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[r];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		MetricsKey *m = title_read(metrics_keys, DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull)));
-		Datum		plays;
-		int			f;
-
-		memset(&m->wanted, 0, sizeof(MetricsFields));
-		for (f = 0; f < 5; f++)
-		{
-			Datum		d = SPI_getbinval(tup, desc, f + 2, &isnull);
-
-			if (!isnull)
-				snprintf(m->wanted.v[f], FIELD_LEN, "%.6g", DatumGetFloat8(d));
-		}
-		plays = SPI_getbinval(tup, desc, 7, &isnull);
-		if (!isnull)
-			snprintf(m->wanted.v[5], FIELD_LEN, INT64_FORMAT, DatumGetInt64(plays));
-		strlcpy(m->wanted.v[7], SPI_getvalue(tup, desc, 8), FIELD_LEN);
-		strlcpy(updated_at, SPI_getvalue(tup, desc, 9), FIELD_LEN);
+		/* the rebase's "every title" is this round's */
+		(void) qoe_metrics_ledger_take_changed(&metric_titles.ids, &metric_titles.size);
+		qoe_metrics_ledger_for_each_title(metrics_wanted);
+		return;
 	}
+	for (int i = 0; i < metric_titles.n; i++)
+		metrics_wanted(metric_titles.ids[i]);
 }
 
 /* The oldest alert changes queued, at most ALERT_BATCH. */
@@ -569,12 +574,15 @@ read_metrics(MemoryContext round_cxt, int what)
 		snprintf(msg, sizeof(msg), "could not read the metrics: %s", error->message);
 		report_error(msg);
 		FreeErrorData(error);
-		/* the viewers taken from the ledger go with the next round */
+		/* the titles taken from the ledgers go with the next round */
 		if ((what & ROUND_VIEWERS) && viewer_titles.n < 0)
 			qoe_ledger_invalidate();
 		else if (what & ROUND_VIEWERS)
 			for (int i = 0; i < viewer_titles.n; i++)
 				qoe_ledger_touch(&viewer_titles.ids[i]);
+		if ((what & ROUND_METRICS) && metric_titles.n > 0)
+			for (int i = 0; i < metric_titles.n; i++)
+				qoe_metrics_ledger_touch(&metric_titles.ids[i]);
 		return false;
 	}
 	return read.installed;
@@ -829,7 +837,10 @@ apply_replies(redisReply **replies)
 				qoe_ledger_touch(&ops[i].id);
 			}
 			if (m != NULL)
+			{
 				m->t.known = false;
+				qoe_metrics_ledger_touch(&ops[i].id);
+			}
 			continue;
 		}
 		switch (ops[i].kind)
@@ -1052,26 +1063,31 @@ round_due(TimestampTz now, bool periodic)
 	}
 	if (viewer_titles.n != 0)
 		what |= ROUND_VIEWERS;
-	/* more titles than the list holds: no metrics, left to the periodic round */
-	if ((pending & QOE_WAKE_METRICS) &&
-		(metric_titles.n = qoe_wake_take_titles(QOE_TITLES_METRICS, metric_titles.ids)) > 0)
+	/*
+	 * qoe_metrics: of the titles whose windows the ledger changed (commits,
+	 * the range moving on), but in a round of the viewers alone; every
+	 * title when the ledger is rebuilt.
+	 */
+	if (viewer_titles.n < 0)
+		metric_titles.n = -1;
+	else if (periodic || (pending & QOE_WAKE_METRICS))
+		metric_titles.n = qoe_metrics_ledger_take_changed(&metric_titles.ids, &metric_titles.size);
+	else
+		metric_titles.n = 0;
+	if (metric_titles.n != 0)
 		what |= ROUND_METRICS;
 	if (pending & QOE_WAKE_ALERTS)
 		what |= ROUND_ALERTS;
 	if (periodic)
 		for (int i = 0; i < ROUND_NPARTS; i++)
-			if ((1 << i) != ROUND_VIEWERS &&
+			if ((1 << i) != ROUND_VIEWERS && (1 << i) != ROUND_METRICS &&
 				now >= TimestampTzPlusMilliseconds(part_published_at[i], qoe_redis_interval_ms))
-			{
 				what |= 1 << i;
-				if ((1 << i) == ROUND_METRICS)
-					metric_titles.n = -1;
-			}
-	/* every title's viewers: when the ledger is rebuilt */
+	/* every title: when the ledger is rebuilt */
 	if (periodic && qoe_ledger_rebase_due(now))
 	{
-		what |= ROUND_VIEWERS;
-		viewer_titles.n = -1;
+		what |= ROUND_VIEWERS | ROUND_METRICS;
+		viewer_titles.n = metric_titles.n = -1;
 	}
 	return what;
 }
@@ -1126,9 +1142,9 @@ qoe_publisher_main(Datum main_arg)
 	viewers_keys = hash_create("qoe_ext published viewers", 1024, &ctl, HASH_ELEM | HASH_BLOBS);
 	ctl.entrysize = sizeof(MetricsKey);
 	metrics_keys = hash_create("qoe_ext published metrics", 1024, &ctl, HASH_ELEM | HASH_BLOBS);
-	viewer_titles.size = metric_titles.size = QOE_WAKE_MAX_TITLES;
-	viewer_titles.ids = MemoryContextAlloc(TopMemoryContext, sizeof(int64) * QOE_WAKE_MAX_TITLES);
-	metric_titles.ids = MemoryContextAlloc(TopMemoryContext, sizeof(int64) * QOE_WAKE_MAX_TITLES);
+	viewer_titles.size = metric_titles.size = 1024;
+	viewer_titles.ids = MemoryContextAlloc(TopMemoryContext, sizeof(int64) * viewer_titles.size);
+	metric_titles.ids = MemoryContextAlloc(TopMemoryContext, sizeof(int64) * metric_titles.size);
 	round_cxt = AllocSetContextCreate(TopMemoryContext, "qoe_ext publisher round",
 									  ALLOCSET_DEFAULT_SIZES);
 	settings_seen = MemoryContextStrdup(TopMemoryContext, connection_settings());

@@ -27,9 +27,13 @@
 
 #include "core/commit_wake.h"
 #include "core/guc.h"
+#include "publish/metrics_ledger.h"
 #include "publish/viewers_ledger.h"
 
-/* Notes the ring holds: about 2 s of one Kafka worker at full speed. */
+/*
+ * Notes the ring holds: about 1 s of one Kafka worker at full speed on live
+ * events (a session note and a window note per session a batch changes).
+ */
 #define RING_NOTES 131072
 
 /*
@@ -38,14 +42,23 @@
  */
 #define LEDGER_REBASE_MS 60000
 
+/* A session's state after a commit, or its change to a window's figures. */
 typedef struct LedgerNote
 {
 	TransactionId xid;			/* the noting transaction (top level) */
+	bool		is_window;		/* window, not the session fields */
 	bool		startable;		/* active and past its first frame */
 	bool		wakes;			/* it started or stopped playing: a round at once */
-	uint64		session;		/* hash of session_id */
 	int64		content_id;
-	TimestampTz last_event_at;
+	union
+	{
+		struct
+		{
+			uint64		session;	/* hash of session_id */
+			TimestampTz last_event_at;
+		};
+		QoeWindowChange window;
+	};
 } LedgerNote;
 
 typedef struct LedgerShared
@@ -126,9 +139,13 @@ post_pending(void)
 {
 	bool		wake = false;
 	bool		round = false;
+	bool		windows = false;
 
-	for (int i = 0; i < npending && !round; i++)
-		round = pending[i].wakes;
+	for (int i = 0; i < npending; i++)
+	{
+		round |= pending[i].wakes;
+		windows |= pending[i].is_window;
+	}
 
 	LWLockAcquire(ledger->lock, LW_EXCLUSIVE);
 	if (!ledger->lost && ledger->n + npending > RING_NOTES)
@@ -146,8 +163,9 @@ post_pending(void)
 		ledger->n += npending;
 	}
 	LWLockRelease(ledger->lock);
-	if (wake || round)
-		qoe_wake(QOE_WAKE_PUBLISHER, (wake ? QOE_WAKE_LEDGER : 0) | (round ? QOE_WAKE_VIEWERS : 0));
+	if (wake || round || windows)
+		qoe_wake(QOE_WAKE_PUBLISHER, (wake ? QOE_WAKE_LEDGER : 0) | (round ? QOE_WAKE_VIEWERS : 0) |
+				 (windows ? QOE_WAKE_METRICS : 0));
 }
 
 static void
@@ -211,14 +229,14 @@ ledger_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	npending = kept;
 }
 
-void
-qoe_ledger_note(const char *session_id, int64 content_id, TimestampTz last_event_at,
-				bool startable, bool wakes)
+/* A new note of this transaction, zeroed; NULL when no publisher keeps the ledger. */
+static LedgerNote *
+new_note(void)
 {
 	LedgerNote *note;
 
 	if (ledger == NULL)
-		return;
+		return NULL;
 	if (!callbacks_registered)
 	{
 		RegisterXactCallback(ledger_xact_callback, NULL);
@@ -229,7 +247,7 @@ qoe_ledger_note(const char *session_id, int64 content_id, TimestampTz last_event
 	if (pg_atomic_read_u32(&ledger->attached) == 0)
 	{
 		skipped = true;
-		return;
+		return NULL;
 	}
 	if (npending == pending_size)
 	{
@@ -244,12 +262,35 @@ qoe_ledger_note(const char *session_id, int64 content_id, TimestampTz last_event
 	note = &pending[npending];
 	memset(note, 0, sizeof(LedgerNote));
 	note->xid = GetTopTransactionId();
+	pending_subxact[npending++] = GetCurrentSubTransactionId();
+	return note;
+}
+
+void
+qoe_ledger_note(const char *session_id, int64 content_id, TimestampTz last_event_at,
+				bool startable, bool wakes)
+{
+	LedgerNote *note = new_note();
+
+	if (note == NULL)
+		return;
 	note->startable = startable;
 	note->wakes = wakes;
 	note->session = session_hash(session_id, strlen(session_id));
 	note->content_id = content_id;
 	note->last_event_at = last_event_at;
-	pending_subxact[npending++] = GetCurrentSubTransactionId();
+}
+
+void
+qoe_ledger_note_window(int64 content_id, const QoeWindowChange *change)
+{
+	LedgerNote *note = new_note();
+
+	if (note == NULL)
+		return;
+	note->is_window = true;
+	note->content_id = content_id;
+	note->window = *change;
 }
 
 /* ---- the publisher's ledger ---- */
@@ -333,6 +374,7 @@ void
 qoe_ledger_attach(void)
 {
 	reset_ledger();
+	qoe_metrics_ledger_reset();
 	if (ledger == NULL)
 		return;
 	pg_atomic_write_u32(&ledger->attached, (uint32) MyProcPid);
@@ -516,6 +558,7 @@ qoe_ledger_rebase(TimestampTz now)
 	for (int i = 0; i < nchanged; i++)
 		((LedgerTitle *) hash_search(titles, &changed[i], HASH_FIND, NULL))->changed = false;
 	nchanged = 0;
+	qoe_metrics_ledger_rebase(now);
 
 	seen_xmin = snapshot->xmin;
 	seen_xmax = snapshot->xmax;
@@ -545,6 +588,7 @@ qoe_ledger_catch_up(TimestampTz now)
 	ledger->n = 0;
 	LWLockRelease(ledger->lock);
 
+	qoe_metrics_ledger_roll(now);
 	for (int i = 0; i < n; i++)
 	{
 		LedgerNote *note = &notes[i];
@@ -552,7 +596,9 @@ qoe_ledger_catch_up(TimestampTz now)
 
 		if (committed_before_rebase(note->xid))
 			continue;
-		if (note->startable && note->last_event_at > cutoff)
+		if (note->is_window)
+			qoe_metrics_ledger_add(note->content_id, &note->window);
+		else if (note->startable && note->last_event_at > cutoff)
 			add_session(note->session, note->content_id, note->last_event_at);
 		else if ((s = hash_search(sessions, &note->session, HASH_FIND, NULL)) != NULL)
 		{

@@ -16,6 +16,10 @@
  * changed by hand). A rebase's
  * snapshot decides which notes it already holds: those of transactions it
  * saw committed are skipped, so no change counts twice or not at all.
+ *
+ * The same ring carries the changes ingest makes to the windows the
+ * qoe_metrics hashes show, and a rebase rebuilds those too, in the same
+ * snapshot (metrics_ledger.h).
  */
 #ifndef QOE_VIEWERS_LEDGER_H
 #define QOE_VIEWERS_LEDGER_H
@@ -24,6 +28,7 @@
 
 #include "datatype/timestamp.h"
 #include "executor/spi.h"
+#include "publish/metrics_ledger.h"
 
 /* Shared memory, when preloaded. */
 extern void ViewersLedgerShmemInit(void);
@@ -39,6 +44,14 @@ extern void ViewersLedgerShmemInit(void);
  */
 extern void qoe_ledger_note(const char *session_id, int64 content_id,
 							TimestampTz last_event_at, bool startable, bool wakes);
+
+/*
+ * In an ingest transaction: a session's change to a window of content_id
+ * from the latest complete one on (rollup.c), posted at commit as above
+ * (waking the publisher for qoe_metrics) into the metrics ledger
+ * (metrics_ledger.h).
+ */
+extern void qoe_ledger_note_window(int64 content_id, const QoeWindowChange *change);
 
 /* ---- the publisher ---- */
 

@@ -1,0 +1,412 @@
+/*
+ * metrics_ledger.c: the qoe_metrics figures of every title, kept by the
+ * Redis publisher from the rollups and the notes of ingest commits
+ * (metrics_ledger.h, doc/redis.md).
+ *
+ * A real-time read of qoe.qoe_metrics scans qoe.session_window_deltas
+ * whatever the titles asked for: at 260,000 viewers 50-65 ms for 3 titles,
+ * 150-200 ms for all 2,000, so rounds that read it spaced themselves
+ * hundreds of milliseconds apart. Here a round looks its titles up: the
+ * windows from the latest complete one on, each with the sums the hash
+ * needs and the start times, as the rebase's digest and the start times
+ * noted since.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type_d.h"
+#include "executor/spi.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "analytics/rollup.h"
+#include "publish/metrics_ledger.h"
+#include "sketch/tdigest.h"
+
+/*
+ * Windows after the current one (client clocks ahead) are kept this far:
+ * later ones wait for a rebase once the range reaches them.
+ */
+#define FUTURE_WINDOWS 2
+
+typedef struct WindowKey
+{
+	int64		content_id;
+	TimestampTz window_start;
+} WindowKey;
+
+typedef struct WindowFigures
+{
+	WindowKey	key;			/* hash key */
+	int64		plays;
+	int64		stall_ms;
+	int64		watch_ms;
+	int64		score_x_watch;
+	struct varlena *vst_base;	/* the rebase's digest (qoe.tdigest), or NULL */
+	double	   *vst_new;		/* start times noted since */
+	int			nvst;
+	int			vst_size;
+} WindowFigures;
+
+typedef struct MetricsTitle
+{
+	int64		content_id;		/* hash key */
+	int			nwindows;
+	bool		changed;		/* listed in changed[] */
+} MetricsTitle;
+
+static MemoryContext ledger_cxt = NULL;
+static HTAB *windows = NULL;
+static HTAB *titles = NULL;
+static int64 *changed = NULL;	/* in ledger_cxt */
+static int	nchanged = 0;
+static int	changed_size = 0;
+static bool rebased = true;		/* every title changed */
+static TimestampTz range_from = 0;	/* the latest complete window, as last rolled */
+
+static TimestampTz
+latest_complete(TimestampTz now)
+{
+	return qoe_window_of(now) - QOE_ROLLUP_WINDOW_US;
+}
+
+void
+qoe_metrics_ledger_reset(void)
+{
+	HASHCTL		ctl = {0};
+
+	if (ledger_cxt == NULL)
+		ledger_cxt = AllocSetContextCreate(TopMemoryContext, "qoe_ext metrics ledger",
+										   ALLOCSET_DEFAULT_SIZES);
+	MemoryContextReset(ledger_cxt);
+	ctl.hcxt = ledger_cxt;
+	ctl.keysize = sizeof(WindowKey);
+	ctl.entrysize = sizeof(WindowFigures);
+	windows = hash_create("qoe_ext metrics ledger windows", 8192, &ctl,
+						  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(MetricsTitle);
+	titles = hash_create("qoe_ext metrics ledger titles", 4096, &ctl,
+						 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	changed = NULL;
+	nchanged = changed_size = 0;
+	rebased = true;
+}
+
+static void
+mark_changed(MetricsTitle *t)
+{
+	if (t->changed || rebased)
+		return;
+	t->changed = true;
+	if (nchanged == changed_size)
+	{
+		changed_size = Max(1024, changed_size * 2);
+		changed = changed == NULL
+			? MemoryContextAlloc(ledger_cxt, sizeof(int64) * changed_size)
+			: repalloc(changed, sizeof(int64) * changed_size);
+	}
+	changed[nchanged++] = t->content_id;
+}
+
+/* The window's figures, created empty (its title counted) if new. */
+static WindowFigures *
+window_entry(int64 content_id, TimestampTz window_start)
+{
+	WindowKey	key = {content_id, window_start};
+	bool		found;
+	WindowFigures *w = hash_search(windows, &key, HASH_ENTER, &found);
+
+	if (!found)
+	{
+		MetricsTitle *t = hash_search(titles, &content_id, HASH_ENTER, &found);
+
+		memset((char *) w + sizeof(WindowKey), 0, sizeof(WindowFigures) - sizeof(WindowKey));
+		if (!found)
+		{
+			t->nwindows = 0;
+			t->changed = false;
+		}
+		t->nwindows++;
+	}
+	return w;
+}
+
+static void
+add_start_time(WindowFigures *w, double vst_ms)
+{
+	if (w->nvst == w->vst_size)
+	{
+		w->vst_size = Max(8, w->vst_size * 2);
+		w->vst_new = w->vst_new == NULL
+			? MemoryContextAlloc(ledger_cxt, sizeof(double) * w->vst_size)
+			: repalloc(w->vst_new, sizeof(double) * w->vst_size);
+	}
+	w->vst_new[w->nvst++] = vst_ms;
+}
+
+void
+qoe_metrics_ledger_rebase(TimestampTz now)
+{
+	Oid			argtypes[1] = {TIMESTAMPTZOID};
+	Datum		args[1];
+
+	qoe_metrics_ledger_reset();
+	range_from = latest_complete(now);
+	args[0] = TimestampTzGetDatum(range_from);
+
+	/*
+	 * What qoe.qoe_metrics(real_time => true) reads for these windows: the
+	 * per-title rows from titles_from on, qoe_5min's before it, and the
+	 * deltas no merge has taken, summed per session and group so that a
+	 * start time counts where the session's deltas add one (a session moved
+	 * to other attributes counts in its new group).
+	 */
+	if (SPI_execute_with_args(
+							  "WITH r AS (SELECT coalesce(s.titles_from, 'infinity') AS by_title_from"
+							  "             FROM qoe.rollup_status s)"
+							  " SELECT u.content_id, u.window_start, qoe.bigint_sum(u.plays),"
+							  "        qoe.bigint_sum(u.stall_ms), qoe.bigint_sum(u.watch_ms),"
+							  "        qoe.bigint_sum(u.score_x_watch), qoe.tdigest_merge(u.vst_digest)"
+							  "   FROM (SELECT q.content_id, q.window_start, q.plays, q.stall_ms, q.watch_ms,"
+							  "                q.score_x_watch, q.vst_digest"
+							  "           FROM qoe.qoe_5min_by_title q, r"
+							  "          WHERE q.window_start OPERATOR(pg_catalog.>=) $1"
+							  "            AND q.window_start OPERATOR(pg_catalog.>=) r.by_title_from"
+							  "         UNION ALL"
+							  "         SELECT q.content_id, q.window_start, q.plays, q.stall_ms, q.watch_ms,"
+							  "                q.score_x_watch, q.vst_digest"
+							  "           FROM qoe.qoe_5min q, r"
+							  "          WHERE q.window_start OPERATOR(pg_catalog.>=) $1"
+							  "            AND q.window_start OPERATOR(pg_catalog.<) r.by_title_from"
+							  "         UNION ALL"
+							  "         SELECT d.content_id, d.window_start, qoe.bigint_sum(d.plays),"
+							  "                qoe.bigint_sum(d.stall_ms), qoe.bigint_sum(d.watch_ms),"
+							  "                qoe.bigint_sum(d.score_x_watch),"
+							  "                qoe.tdigest_agg(d.vst_ms::pg_catalog.float8)"
+							  "                  FILTER (WHERE d.vst_count OPERATOR(pg_catalog.=) 1)"
+							  "           FROM (SELECT d.content_id, d.window_start,"
+							  "                        qoe.bigint_sum(d.plays) AS plays,"
+							  "                        qoe.bigint_sum(d.stall_ms) AS stall_ms,"
+							  "                        qoe.bigint_sum(d.watch_ms) AS watch_ms,"
+							  "                        qoe.bigint_sum(d.score_x_watch) AS score_x_watch,"
+							  "                        qoe.bigint_sum(d.vst_count) AS vst_count,"
+							  "                        qoe.bigint_sum(d.vst_ms) AS vst_ms"
+							  "                   FROM qoe.session_window_deltas d"
+							  "                  WHERE d.window_start OPERATOR(pg_catalog.>=) $1"
+							  "                  GROUP BY d.session_id, d.window_start, d.user_id, d.content_id,"
+							  "                           d.country, d.device_type, d.cdn_pop) d"
+							  "          GROUP BY d.content_id, d.window_start) u"
+							  "  GROUP BY u.content_id, u.window_start",
+							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading the rollups of the latest windows failed");
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		WindowFigures *w;
+		Datum		digest;
+
+		w = window_entry(DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull)),
+						 DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull)));
+		w->plays = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+		w->stall_ms = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+		w->watch_ms = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
+		w->score_x_watch = DatumGetInt64(SPI_getbinval(tup, desc, 6, &isnull));
+		digest = SPI_getbinval(tup, desc, 7, &isnull);
+		if (!isnull)
+		{
+			struct varlena *packed = PG_DETOAST_DATUM_PACKED(digest);
+			Size		size = VARSIZE_ANY(packed);
+
+			/* a copy with a full header, as td_unpack reads it */
+			w->vst_base = MemoryContextAlloc(ledger_cxt, size + VARHDRSZ);
+			SET_VARSIZE(w->vst_base, VARSIZE_ANY_EXHDR(packed) + VARHDRSZ);
+			memcpy(VARDATA(w->vst_base), VARDATA_ANY(packed), VARSIZE_ANY_EXHDR(packed));
+		}
+	}
+}
+
+void
+qoe_metrics_ledger_roll(TimestampTz now)
+{
+	TimestampTz from = latest_complete(now);
+	HASH_SEQ_STATUS seq;
+	WindowFigures *w;
+
+	if (from <= range_from)
+		return;
+	range_from = from;
+	hash_seq_init(&seq, windows);
+	while ((w = hash_seq_search(&seq)) != NULL)
+	{
+		MetricsTitle *t;
+
+		if (w->key.window_start >= from)
+			continue;
+		t = hash_search(titles, &w->key.content_id, HASH_FIND, NULL);
+		t->nwindows--;
+		mark_changed(t);
+		if (w->vst_base != NULL)
+			pfree(w->vst_base);
+		if (w->vst_new != NULL)
+			pfree(w->vst_new);
+		hash_search(windows, &w->key, HASH_REMOVE, NULL);
+	}
+}
+
+void
+qoe_metrics_ledger_add(int64 content_id, const QoeWindowChange *change)
+{
+	WindowFigures *w;
+
+	if (change->window_start < range_from ||
+		change->window_start > range_from + (1 + FUTURE_WINDOWS) * QOE_ROLLUP_WINDOW_US)
+		return;
+	w = window_entry(content_id, change->window_start);
+	w->plays += change->plays;
+	w->stall_ms += change->stall_ms;
+	w->watch_ms += change->watch_ms;
+	w->score_x_watch += change->score_x_watch;
+	if (change->vst_new)
+		add_start_time(w, (double) change->vst_ms);
+	mark_changed(hash_search(titles, &content_id, HASH_FIND, NULL));
+}
+
+int
+qoe_metrics_ledger_take_changed(int64 **ids, int *size)
+{
+	int			n = 0;
+
+	if (rebased)
+	{
+		rebased = false;
+		return -1;
+	}
+	for (int i = 0; i < nchanged; i++)
+	{
+		MetricsTitle *t = hash_search(titles, &changed[i], HASH_FIND, NULL);
+
+		if (n == *size)
+		{
+			*size = Max(1024, *size * 2);
+			*ids = repalloc(*ids, sizeof(int64) * *size);
+		}
+		(*ids)[n++] = changed[i];
+		t->changed = false;
+		if (t->nwindows == 0)
+			hash_search(titles, &changed[i], HASH_REMOVE, NULL);
+	}
+	nchanged = 0;
+	return n;
+}
+
+void
+qoe_metrics_ledger_touch(const int64 *content_id)
+{
+	HASH_SEQ_STATUS seq;
+	MetricsTitle *t;
+
+	if (content_id != NULL)
+	{
+		/* a title the ledger no longer holds: its hash goes */
+		bool		found;
+
+		t = hash_search(titles, content_id, HASH_ENTER, &found);
+		if (!found)
+		{
+			t->nwindows = 0;
+			t->changed = false;
+		}
+		mark_changed(t);
+		return;
+	}
+	hash_seq_init(&seq, titles);
+	while ((t = hash_seq_search(&seq)) != NULL)
+		mark_changed(t);
+}
+
+void
+qoe_metrics_ledger_for_each_title(void (*f) (int64 content_id))
+{
+	HASH_SEQ_STATUS seq;
+	MetricsTitle *t;
+
+	hash_seq_init(&seq, titles);
+	while ((t = hash_seq_search(&seq)) != NULL)
+		if (t->nwindows > 0)
+			f(t->content_id);
+}
+
+/*
+ * Into digest: a window's start times, as qoe.qoe_metrics merges them: the
+ * rebase's digest, and those noted since as a digest of their own.
+ */
+static void
+merge_start_times(TDigest *digest, const WindowFigures *w)
+{
+	if (w->vst_base != NULL)
+	{
+		TDigest		base;
+
+		td_unpack(&base, CurrentMemoryContext, w->vst_base, ERRCODE_DATA_CORRUPTED);
+		td_add_digest(digest, &base);
+	}
+	if (w->nvst > 0)
+	{
+		TDigest		noted;
+
+		td_init(&noted, CurrentMemoryContext, TD_DEFAULT_COMPRESSION);
+		for (int i = 0; i < w->nvst; i++)
+			td_add(&noted, w->vst_new[i]);
+		td_compress(&noted);
+		td_add_digest(digest, &noted);
+	}
+}
+
+bool
+qoe_metrics_ledger_read(int64 content_id, TimestampTz now, QoeTitleMetrics *m)
+{
+	static const double fractions[3] = {0.5, 0.95, 0.99};
+	TimestampTz current = qoe_window_of(now);
+	/* qoe.qoe_metrics(from, now): the windows that start before now */
+	int			nwin = current == now ? 1 : 2;
+	int64		stall_ms = 0,
+				watch_ms = 0,
+				score_x_watch = 0;
+	bool		any = false;
+	TDigest		digest;
+
+	memset(m, 0, sizeof(QoeTitleMetrics));
+	m->window_start = current - QOE_ROLLUP_WINDOW_US;
+	td_init(&digest, CurrentMemoryContext, TD_DEFAULT_COMPRESSION);
+	for (int i = 0; i < nwin; i++)
+	{
+		WindowKey	key = {content_id, m->window_start + i * QOE_ROLLUP_WINDOW_US};
+		WindowFigures *w = hash_search(windows, &key, HASH_FIND, NULL);
+
+		if (w == NULL)
+			continue;
+		any = true;
+		m->plays += w->plays;
+		stall_ms += w->stall_ms;
+		watch_ms += w->watch_ms;
+		score_x_watch += w->score_x_watch;
+		merge_start_times(&digest, w);
+	}
+	if (!any)
+		return false;
+	if ((m->has_watch = watch_ms != 0))
+	{
+		m->rebuffering_ratio = (double) stall_ms / (double) watch_ms;
+		m->qoe_score = (double) score_x_watch / (double) watch_ms;
+	}
+	if ((m->has_vst = digest.count > 0))
+	{
+		if (!td_collect_singles(&digest))
+			td_compress(&digest);
+		td_quantiles(&digest, fractions, NULL, 3, m->vst_ms);
+	}
+	return true;
+}
