@@ -17,6 +17,7 @@ OBJS = \
 	src/core/commit_wake.o \
 	src/publish/viewers_ledger.o \
 	src/publish/metrics_ledger.o \
+	src/publish/trending_ledger.o \
 	src/ingest/session_fold.o \
 	src/ingest/dead_letters.o \
 	src/ingest/ingest.o \

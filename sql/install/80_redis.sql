@@ -1,8 +1,9 @@
 -- Live metrics in Redis (doc/redis.md): the view the trending_content key
 -- mirrors, the outbox of alert changes for the qoe_alerts channel, and the
 -- publisher's status. The publisher (a background worker, src/publish/)
--- reads qoe.concurrent_viewers, qoe.trending_content and qoe.qoe_metrics,
--- and empties the outbox.
+-- keeps what qoe.concurrent_viewers, qoe.trending_content and
+-- qoe.qoe_metrics compute in memory, from the notes of ingest commits and
+-- reads of qoe.sessions and the rollups, and empties the outbox.
 
 -- Plays started in the last hour, each weighted by 0.5 ^ (age / 15 min).
 CREATE VIEW trending_content AS

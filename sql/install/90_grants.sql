@@ -79,10 +79,9 @@ GRANT EXECUTE ON FUNCTION record_concurrency(), apply_retention(), refresh_views
     expire_sessions(interval) TO qoe_admin, qoe_worker;
 
 -- Redis publisher (80_redis.sql): its status for qoe_admin; it runs as
--- qoe_worker and reads the views it mirrors, qoe.sessions and the rollups
--- and their deltas (which qoe_worker reads already, for the rollups)
-GRANT SELECT ON trending_content TO qoe_reader, qoe_worker;
-GRANT SELECT ON concurrent_viewers TO qoe_worker;
+-- qoe_worker and reads qoe.sessions, the rollups and their deltas (which
+-- qoe_worker reads already, to ingest and for the rollups), not the views
+GRANT SELECT ON trending_content TO qoe_reader;
 REVOKE EXECUTE ON FUNCTION redis_publisher_status() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION redis_publisher_status() TO qoe_admin;
 GRANT SELECT ON redis_status TO qoe_admin;

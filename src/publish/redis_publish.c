@@ -65,6 +65,7 @@
 #include "publish/redis_conn.h"
 #include "publish/redis_publish.h"
 #include "publish/redis_status.h"
+#include "publish/trending_ledger.h"
 #include "publish/viewers_ledger.h"
 
 #define MIN_BACKOFF_MS	50
@@ -402,32 +403,25 @@ read_viewers(void)
 	}
 }
 
+/* The top titles of trending_content, from the ledger, caught up by round_due. */
 static void
 read_trending(MemoryContext round_cxt)
 {
-	char		sql[256];
+	QoeTrendingScore *top;
+	int			n = qoe_trending_ledger_top(GetCurrentTimestamp(), qoe_redis_trending_size, &top);
 
-	snprintf(sql, sizeof(sql),
-			 "SELECT content_id, score FROM qoe.trending_content"
-			 " ORDER BY score DESC, content_id LIMIT %d", qoe_redis_trending_size);
-	if (SPI_execute(sql, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "reading qoe.trending_content failed");
-	trending_wanted = MemoryContextAllocZero(round_cxt,
-											 sizeof(TrendingItem) * (SPI_processed + 1));
-	for (uint64 r = 0; r < SPI_processed; r++)
+	trending_wanted = MemoryContextAllocZero(round_cxt, sizeof(TrendingItem) * (n + 1));
+	for (int i = 0; i < n; i++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[r];
-		bool		isnull;
-		TrendingItem *t = &trending_wanted[r];
+		TrendingItem *t = &trending_wanted[i];
 		char		rounded[SCORE_LEN];
 
-		t->content_id = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+		t->content_id = top[i].content_id;
 		/* rounded, so a score that decays a little is no change */
-		snprintf(rounded, sizeof(rounded), "%.4g",
-				 DatumGetFloat8(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull)));
+		snprintf(rounded, sizeof(rounded), "%.4g", top[i].score);
 		snprintf(t->score, SCORE_LEN, "%.15g", strtod(rounded, NULL));
 	}
-	trending_wanted_n = (int) SPI_processed;
+	trending_wanted_n = n;
 }
 
 /* t as ISO 8601 UTC, to the second or to the millisecond. */

@@ -28,6 +28,7 @@
 #include "core/commit_wake.h"
 #include "core/guc.h"
 #include "publish/metrics_ledger.h"
+#include "publish/trending_ledger.h"
 #include "publish/viewers_ledger.h"
 
 /*
@@ -49,6 +50,7 @@ typedef struct LedgerNote
 	bool		is_window;		/* window, not the session fields */
 	bool		startable;		/* active and past its first frame */
 	bool		wakes;			/* it started or stopped playing: a round at once */
+	bool		played;			/* past its first frame (trending_content) */
 	int64		content_id;
 	union
 	{
@@ -56,6 +58,7 @@ typedef struct LedgerNote
 		{
 			uint64		session;	/* hash of session_id */
 			TimestampTz last_event_at;
+			TimestampTz started_at;
 		};
 		QoeWindowChange window;
 	};
@@ -268,7 +271,7 @@ new_note(void)
 
 void
 qoe_ledger_note(const char *session_id, int64 content_id, TimestampTz last_event_at,
-				bool startable, bool wakes)
+				bool startable, bool wakes, bool played, TimestampTz started_at)
 {
 	LedgerNote *note = new_note();
 
@@ -279,6 +282,8 @@ qoe_ledger_note(const char *session_id, int64 content_id, TimestampTz last_event
 	note->session = session_hash(session_id, strlen(session_id));
 	note->content_id = content_id;
 	note->last_event_at = last_event_at;
+	note->played = played;
+	note->started_at = started_at;
 }
 
 void
@@ -375,6 +380,7 @@ qoe_ledger_attach(void)
 {
 	reset_ledger();
 	qoe_metrics_ledger_reset();
+	qoe_trending_ledger_reset();
 	if (ledger == NULL)
 		return;
 	pg_atomic_write_u32(&ledger->attached, (uint32) MyProcPid);
@@ -535,24 +541,41 @@ qoe_ledger_rebase(TimestampTz now)
 	/* a fresh snapshot whatever the isolation level */
 	PushActiveSnapshot(GetLatestSnapshot());
 	snapshot = GetActiveSnapshot();
-	if (SPI_execute("SELECT session_id, content_id, last_event_at FROM qoe.sessions"
-					" WHERE state OPERATOR(pg_catalog.=) 'active'::qoe.session_state"
-					" AND first_frame_at IS NOT NULL"
-					" AND last_event_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-)"
-					"  coalesce(pg_catalog.current_setting('qoe.session_timeout', true),"
-					"                      '5min')::pg_catalog.interval)",
+	/*
+	 * One scan for both ledgers: the sessions playing as
+	 * qoe.concurrent_viewers counts them, the plays of the last hour as
+	 * qoe.trending_content counts them
+	 */
+	if (SPI_execute("SELECT session_id, content_id, last_event_at, started_at,"
+					"       state OPERATOR(pg_catalog.=) 'active'::qoe.session_state"
+					"       AND last_event_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-)"
+					"        coalesce(pg_catalog.current_setting('qoe.session_timeout', true),"
+					"                  '5min')::pg_catalog.interval),"
+					"       started_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 hour')"
+					"  FROM qoe.sessions"
+					" WHERE first_frame_at IS NOT NULL"
+					"   AND (state OPERATOR(pg_catalog.=) 'active'::qoe.session_state"
+					"        AND last_event_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-)"
+					"         coalesce(pg_catalog.current_setting('qoe.session_timeout', true),"
+					"                   '5min')::pg_catalog.interval)"
+					"        OR started_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 hour'))",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading qoe.sessions failed");
 	reset_ledger();
+	qoe_trending_ledger_reset();
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[r];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		text	   *id = DatumGetTextPP(SPI_getbinval(tup, desc, 1, &isnull));
+		uint64		session = session_hash(VARDATA_ANY(id), VARSIZE_ANY_EXHDR(id));
+		int64		content_id = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
 
-		add_session(session_hash(VARDATA_ANY(id), VARSIZE_ANY_EXHDR(id)),
-					DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull)),
-					DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull)));
+		if (DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull)))
+			add_session(session, content_id, DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull)));
+		if (DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull)))
+			qoe_trending_ledger_note(session, content_id, true,
+									 DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull)));
 	}
 	/* every title is published by the round that rebases */
 	for (int i = 0; i < nchanged; i++)
@@ -597,8 +620,12 @@ qoe_ledger_catch_up(TimestampTz now)
 		if (committed_before_rebase(note->xid))
 			continue;
 		if (note->is_window)
+		{
 			qoe_metrics_ledger_add(note->content_id, &note->window);
-		else if (note->startable && note->last_event_at > cutoff)
+			continue;
+		}
+		qoe_trending_ledger_note(note->session, note->content_id, note->played, note->started_at);
+		if (note->startable && note->last_event_at > cutoff)
 			add_session(note->session, note->content_id, note->last_event_at);
 		else if ((s = hash_search(sessions, &note->session, HASH_FIND, NULL)) != NULL)
 		{

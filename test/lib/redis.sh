@@ -117,7 +117,7 @@ qoe_wait_viewers_equal() {
 qoe_trending_diff() {
 	local pairs
 	pairs=$(qoe_rcli ZREVRANGE trending_content 0 -1 WITHSCORES | paste -d' ' - - |
-		awk '{printf "%s(%s,%s)", (NR > 1 ? "," : ""), $1, $2}')
+		awk 'NF == 2 {printf "%s(%s,%s)", (n++ > 0 ? "," : ""), $1, $2}')
 	[ -n "$pairs" ] || pairs="(0,0)"
 	psql -qXAt -v ON_ERROR_STOP=1 -c "
 	    SELECT count(*) FROM qoe.trending_content v
