@@ -43,6 +43,26 @@ COMMENT ON SEQUENCE redis_alert_outbox_seq_seq IS 'Numbers the alert changes que
 COMMENT ON COLUMN redis_alert_outbox.queued_at IS 'when the evaluation queued it';
 COMMENT ON COLUMN redis_alert_outbox.message IS 'the JSON message, as published';
 
+-- A TRUNCATE of what the publisher's ledgers mirror posts no note: its
+-- commit has the publisher rebuild them (doc/redis.md, the ledger).
+CREATE FUNCTION redis_ledger_truncated() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'qoe_redis_ledger_truncated'
+    LANGUAGE C;
+COMMENT ON FUNCTION redis_ledger_truncated() IS
+    'Trigger function: after TRUNCATE of qoe.sessions, qoe.qoe_5min or qoe.qoe_5min_by_title, the Redis publisher rebuilds its ledgers (the viewers, trending_content and qoe_metrics it keeps in memory) once the transaction commits';
+CREATE TRIGGER redis_ledger_truncated AFTER TRUNCATE ON sessions
+    FOR EACH STATEMENT EXECUTE FUNCTION redis_ledger_truncated();
+COMMENT ON TRIGGER redis_ledger_truncated ON sessions IS
+    'The Redis publisher rebuilds its viewers and trending_content from the emptied table';
+CREATE TRIGGER redis_ledger_truncated AFTER TRUNCATE ON qoe_5min
+    FOR EACH STATEMENT EXECUTE FUNCTION redis_ledger_truncated();
+COMMENT ON TRIGGER redis_ledger_truncated ON qoe_5min IS
+    'The Redis publisher rebuilds its qoe_metrics figures from the emptied rollups';
+CREATE TRIGGER redis_ledger_truncated AFTER TRUNCATE ON qoe_5min_by_title
+    FOR EACH STATEMENT EXECUTE FUNCTION redis_ledger_truncated();
+COMMENT ON TRIGGER redis_ledger_truncated ON qoe_5min_by_title IS
+    'The Redis publisher rebuilds its qoe_metrics figures from the emptied rollups';
+
 CREATE FUNCTION redis_wake_publisher_at_commit() RETURNS void
     AS 'MODULE_PATHNAME', 'qoe_redis_wake_publisher_at_commit'
     LANGUAGE C STRICT VOLATILE;

@@ -88,7 +88,8 @@ GRANT SELECT ON redis_status TO qoe_admin;
 -- its alert outbox is written by the evaluation (as the extension owner) and
 -- emptied by the publisher (qoe_worker); nobody else queues messages
 GRANT SELECT, DELETE ON redis_alert_outbox TO qoe_worker;
-REVOKE EXECUTE ON FUNCTION redis_wake_publisher_at_commit(), redis_queue_alert(jsonb) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION redis_wake_publisher_at_commit(), redis_queue_alert(jsonb),
+    redis_ledger_truncated() FROM PUBLIC;
 
 -- alerts (85_alerts.sql): read by qoe_reader, rules managed by qoe_admin,
 -- evaluated as the extension owner by qoe_admin or the scheduler (qoe_worker),

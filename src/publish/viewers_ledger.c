@@ -12,7 +12,9 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "commands/trigger.h"
 #include "common/hashfn.h"
+#include "fmgr.h"
 #include "lib/pairingheap.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
@@ -38,10 +40,12 @@
 #define RING_NOTES 131072
 
 /*
- * A rebase at least this often: rows of qoe.sessions changed by hand, a
- * TRUNCATE reach the keys within it.
+ * A rebase at least this often: rows changed by hand, a start time a late
+ * event took back reach the keys within it. Each holds the publisher's other
+ * rounds back for its read (about a second at 260,000 viewers), so it is
+ * rare; a TRUNCATE rebuilds at its commit (qoe_redis_ledger_truncated).
  */
-#define LEDGER_REBASE_MS 60000
+#define LEDGER_REBASE_MS 600000
 
 /* A session's state after a commit, or its change to a window's figures. */
 typedef struct LedgerNote
@@ -123,7 +127,7 @@ static LedgerNote *pending = NULL;	/* in TopMemoryContext */
 static SubTransactionId *pending_subxact = NULL;	/* who noted each */
 static int	npending = 0;
 static int	pending_size = 0;
-static bool skipped = false;	/* notes not taken: no publisher then */
+static bool skipped = false;	/* changes no note tells: no publisher then, a TRUNCATE */
 static bool callbacks_registered = false;
 
 static uint64
@@ -179,7 +183,7 @@ ledger_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_COMMIT:
 			if (pg_atomic_read_u32(&ledger->attached) != 0)
 			{
-				/* a publisher came during the transaction: it rebases */
+				/* a publisher came during the transaction, or a TRUNCATE: it rebases */
 				if (skipped)
 				{
 					LWLockAcquire(ledger->lock, LW_EXCLUSIVE);
@@ -233,6 +237,17 @@ ledger_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 }
 
 /* A new note of this transaction, zeroed; NULL when no publisher keeps the ledger. */
+static void
+register_callbacks(void)
+{
+	if (!callbacks_registered)
+	{
+		RegisterXactCallback(ledger_xact_callback, NULL);
+		RegisterSubXactCallback(ledger_subxact_callback, NULL);
+		callbacks_registered = true;
+	}
+}
+
 static LedgerNote *
 new_note(void)
 {
@@ -240,12 +255,7 @@ new_note(void)
 
 	if (ledger == NULL)
 		return NULL;
-	if (!callbacks_registered)
-	{
-		RegisterXactCallback(ledger_xact_callback, NULL);
-		RegisterSubXactCallback(ledger_subxact_callback, NULL);
-		callbacks_registered = true;
-	}
+	register_callbacks();
 	/* publishing off: nothing to keep (ingest pays nothing for it) */
 	if (pg_atomic_read_u32(&ledger->attached) == 0)
 	{
@@ -296,6 +306,28 @@ qoe_ledger_note_window(int64 content_id, const QoeWindowChange *change)
 	note->is_window = true;
 	note->content_id = content_id;
 	note->window = *change;
+}
+
+/*
+ * qoe.redis_ledger_truncated(), AFTER TRUNCATE of a table the ledgers mirror
+ * (qoe.sessions, qoe.qoe_5min, qoe.qoe_5min_by_title): a TRUNCATE leaves no
+ * note, so its commit has the publisher rebuild them.
+ */
+PG_FUNCTION_INFO_V1(qoe_redis_ledger_truncated);
+Datum
+qoe_redis_ledger_truncated(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_BY_TRUNCATE(((TriggerData *) fcinfo->context)->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("qoe.redis_ledger_truncated() must be called as an AFTER TRUNCATE trigger")));
+	if (ledger != NULL)
+	{
+		register_callbacks();
+		skipped = true;
+	}
+	PG_RETURN_POINTER(NULL);
 }
 
 /* ---- the publisher's ledger ---- */

@@ -11,9 +11,10 @@
 # publish from the ledger alone must equal the view once the ingest stops,
 # and so must trending_content.
 # Then a prepared transaction, whose COMMIT PREPARED posts no note: the
-# periodic rounds rebuild the ledger until it is gone; and a transaction of
+# periodic rounds rebuild the ledger until it is gone; a transaction of
 # 140,000 sessions, more notes than the ring holds: the ring is lost, the
-# periodic round rebuilds.
+# periodic round rebuilds; and a TRUNCATE of the rollups, then of
+# qoe.sessions: the ledgers are rebuilt at its commit.
 set -eu
 QOE_ROOT=${QOE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$QOE_ROOT/test/lib/redis.sh"
@@ -127,4 +128,23 @@ echo "140,000 sessions in one transaction (the ring overflowed): keys equal the 
 [ "$(qoe_rcli GET concurrent_viewers:881000)" = 1400 ] || { echo "concurrent_viewers:881000 is not 1400" >&2; exit 1; }
 [ "$(psql -qXAt -c "SELECT all_viewer_rounds FROM qoe.redis_status")" -gt "$rebases0" ] ||
 	{ echo "no rebase after the ring overflowed" >&2; exit 1; }
+
+# a TRUNCATE posts no note (the periodic rebase is 10 minutes away): its
+# commit has the publisher rebuild the ledgers, and the keys go
+keys_left() { qoe_rcli --scan --pattern "$1" | wc -l; }
+[ "$(keys_left 'qoe_metrics:*')" -gt 0 ] || { echo "no qoe_metrics hash to see go" >&2; exit 1; }
+psql -qX -v ON_ERROR_STOP=1 -o /dev/null -c "TRUNCATE qoe.session_window_deltas, qoe.session_windows, qoe.qoe_5min"
+t0=$(qoe_ms)
+until [ "$(keys_left 'qoe_metrics:*')" = 0 ]; do
+	[ $(($(qoe_ms) - t0)) -lt 3000 ] || { echo "qoe_metrics hashes left 3 s after TRUNCATE qoe.qoe_5min" >&2; exit 1; }
+	sleep 0.05
+done
+echo "TRUNCATE of the rollups: no qoe_metrics hash $(($(qoe_ms) - t0)) ms after its commit"
+psql -qX -v ON_ERROR_STOP=1 -o /dev/null -c "TRUNCATE qoe.sessions"
+t0=$(qoe_ms)
+until [ "$(keys_left 'concurrent_viewers:*')" = 0 ] && [ "$(qoe_rcli ZCARD trending_content)" = 0 ]; do
+	[ $(($(qoe_ms) - t0)) -lt 3000 ] || { echo "viewers keys or trending_content left 3 s after TRUNCATE qoe.sessions" >&2; exit 1; }
+	sleep 0.05
+done
+echo "TRUNCATE qoe.sessions: no viewers key, trending_content empty $(($(qoe_ms) - t0)) ms after its commit"
 echo ok
