@@ -67,9 +67,7 @@ typedef struct MetricsTitle
 static MemoryContext ledger_cxt = NULL;
 static HTAB *windows = NULL;
 static HTAB *titles = NULL;
-static int64 *changed = NULL;	/* in ledger_cxt */
-static int	nchanged = 0;
-static int	changed_size = 0;
+static QoeTitleList changed;	/* in ledger_cxt */
 static bool rebased = true;		/* every title changed */
 static TimestampTz range_from = 0;	/* the latest complete window, as last rolled */
 
@@ -97,8 +95,7 @@ qoe_metrics_ledger_reset(void)
 	ctl.entrysize = sizeof(MetricsTitle);
 	titles = hash_create("qoe_ext metrics ledger titles", 4096, &ctl,
 						 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	changed = NULL;
-	nchanged = changed_size = 0;
+	memset(&changed, 0, sizeof(changed));
 	rebased = true;
 }
 
@@ -108,14 +105,7 @@ mark_changed(MetricsTitle *t)
 	if (t->changed || rebased)
 		return;
 	t->changed = true;
-	if (nchanged == changed_size)
-	{
-		changed_size = Max(1024, changed_size * 2);
-		changed = changed == NULL
-			? MemoryContextAlloc(ledger_cxt, sizeof(int64) * changed_size)
-			: repalloc(changed, sizeof(int64) * changed_size);
-	}
-	changed[nchanged++] = t->content_id;
+	qoe_title_list_add(&changed, ledger_cxt, t->content_id);
 }
 
 /* The window's figures, created empty (its title counted) if new. */
@@ -295,32 +285,26 @@ qoe_metrics_ledger_add(int64 content_id, const QoeWindowChange *change)
 	mark_changed(t);
 }
 
-int
-qoe_metrics_ledger_take_changed(int64 **ids, int *size)
+void
+qoe_metrics_ledger_take_changed(QoeTitleList *out)
 {
-	int			n = 0;
-
 	if (rebased)
 	{
 		rebased = false;
-		return -1;
+		out->n = -1;
+		return;
 	}
-	for (int i = 0; i < nchanged; i++)
+	out->n = 0;
+	for (int i = 0; i < changed.n; i++)
 	{
-		MetricsTitle *t = hash_search(titles, &changed[i], HASH_FIND, NULL);
+		MetricsTitle *t = hash_search(titles, &changed.ids[i], HASH_FIND, NULL);
 
-		if (n == *size)
-		{
-			*size = Max(1024, *size * 2);
-			*ids = repalloc(*ids, sizeof(int64) * *size);
-		}
-		(*ids)[n++] = changed[i];
+		qoe_title_list_add(out, TopMemoryContext, changed.ids[i]);
 		t->changed = false;
 		if (t->nwindows == 0)
-			hash_search(titles, &changed[i], HASH_REMOVE, NULL);
+			hash_search(titles, &changed.ids[i], HASH_REMOVE, NULL);
 	}
-	nchanged = 0;
-	return n;
+	changed.n = 0;
 }
 
 void

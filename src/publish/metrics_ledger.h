@@ -20,6 +20,7 @@
 #include "postgres.h"
 
 #include "datatype/timestamp.h"
+#include "publish/title_list.h"
 
 /* One session's change to one window's figures (a qoe.session_window_deltas row's). */
 typedef struct QoeWindowChange
@@ -65,12 +66,12 @@ extern void qoe_metrics_ledger_add(int64 content_id, const QoeWindowChange *chan
 extern void qoe_metrics_ledger_roll(TimestampTz now);
 
 /*
- * The titles changed since the last call into *ids (of *size entries, grown
- * in the array's memory context); returns how many, or -1 after a rebase:
- * every title (qoe_metrics_ledger_for_each_title), and the hashes of titles
- * it does not hold go.
+ * The titles changed since the last call into *out (in TopMemoryContext),
+ * or, after a rebase, out->n = -1: every title
+ * (qoe_metrics_ledger_for_each_title), and the hashes of titles it does not
+ * hold go.
  */
-extern int	qoe_metrics_ledger_take_changed(int64 **ids, int *size);
+extern void qoe_metrics_ledger_take_changed(QoeTitleList *out);
 
 /*
  * *content_id (every title held if NULL) counts as changed: the next round

@@ -2,13 +2,15 @@
  * redis_publish.c: the Redis publisher (doc/redis.md), a background worker
  * seen as "qoe_ext publisher" in pg_stat_activity.
  *
- * It runs apart from every ingest: each round it reads, in a transaction of
- * its own, the views it mirrors, so it sees committed data only, then writes
- * to Redis the keys whose value changed since Redis last acknowledged them,
- * pipelined on one connection. Ingest never waits for it, and a slow or
- * absent Redis only delays the next round. After a reconnection, and every
- * third of the keys' TTL, it writes every key again (Redis may have
- * restarted empty; the TTL must not run out on a value that did not change).
+ * It runs apart from every ingest: it keeps in memory what the keys show
+ * (viewers_ledger.c, metrics_ledger.c, trending_ledger.c), from the notes
+ * ingest commits post after they commit and from reads of committed data
+ * (rebases), then writes to Redis the keys whose value changed since Redis
+ * last acknowledged them, pipelined on one connection. Ingest never waits
+ * for it, and a slow or absent Redis only delays the next round. After a
+ * reconnection, and every third of the keys' TTL, it writes every key again
+ * (Redis may have restarted empty; the TTL must not run out on a value that
+ * did not change).
  *
  * Alert changes go out on the pub/sub channel qoe_alerts: the evaluation
  * queues them in qoe.redis_alert_outbox, in its own transaction; the
@@ -16,25 +18,22 @@
  * acknowledged, so a message is published at least once, never for a
  * rolled-back evaluation, and waits out a Redis outage or a publisher restart.
  *
- * Rounds (core/commit_wake.c): an ingest commit wakes it with the titles
- * it changed, for their qoe_metrics (read in real time: the rollups and the
- * changes no merge has taken yet): a round costs what those titles' rows
- * do, not the whole audience's. The viewers come from the ledger of the
- * sessions playing (viewers_ledger.c), which every ingest commit notes its
- * sessions to and which a session starting or stopping wakes it for. An
- * evaluation that queued alert changes wakes it for the outbox. Woken
- * rounds run as often as round_at allows (two paces: the viewers alone,
- * and the rest). Every qoe.redis_publish_interval it reads every title's
- * qoe_metrics (windows close, which no commit reports), rebuilds the ledger
- * when qoe_ledger_rebase_due says so, and reads trending_content (a decayed score over an hour, read only
- * then), and the outbox if no round did within the interval.
+ * Rounds (core/commit_wake.c): an ingest commit that changed who plays or
+ * the windows the qoe_metrics hashes show wakes it; a round publishes the
+ * titles the notes changed, so it costs what they cost, not the whole
+ * audience. An evaluation that queued alert changes wakes it for the
+ * outbox. Woken rounds run as often as round_at allows (two paces: the
+ * viewers alone, and the rest). Every qoe.redis_publish_interval it
+ * publishes trending_content, rebuilds the ledgers when
+ * qoe_ledger_rebase_due says so, and reads the outbox if no round did
+ * within the interval.
  *
  * The Kafka supervisor starts it while qoe.redis_host is set
  * (PublishSupervise); it exits when that setting is emptied.
  *
  * It connects to qoe.database as qoe.worker_role, like the Kafka workers,
- * and reads only qoe.sessions (the ledger's rebuild), qoe.trending_content,
- * qoe.qoe_metrics (the 5-minute rollups) and the alert outbox.
+ * and reads only qoe.sessions and the 5-minute rollups and their deltas
+ * (the ledgers' rebuild) and the alert outbox.
  */
 #include "postgres.h"
 
@@ -75,15 +74,16 @@
 
 /*
  * Woken rounds start at least qoe_wake_earliest's 50 ms apart: under a
- * stream of commits (every ingest commit wakes it) they read the titles of
- * about 50 ms of commits together. After a round, each kind of round also
- * rests at least this many times the CPU time its last round of that kind
- * used: rounds of the viewers alone (a ledger lookup) and other woken
- * rounds (qoe_metrics reads) use at most a fifth of a core each, periodic
- * ones a tenth, however costly their reads grow (the titles of a fast
- * ingest, every title of a large audience; doc/redis.md, spacing). Ten times for woken qoe_metrics
- * rounds (sessions 15 and 16) put commit-to-qoe_metrics p50 at 56 ms and p99
- * up to 157 ms in bench/redis (c), where a round costs 5-10 ms.
+ * stream of commits (every ingest commit wakes it) they publish the titles
+ * of about 50 ms of commits together. After a round, each kind of round
+ * also rests at least this many times the CPU time its last round of that
+ * kind used: rounds of the viewers alone and other woken rounds use at most
+ * a fifth of a core each, periodic ones a tenth, however costly they grow
+ * (the notes of a fast ingest of a live audience; doc/redis.md, spacing).
+ * At a live 10,000 events/s a round of qoe_metrics costs about 10 ms (it
+ * rewrites the hashes of the titles whose sums changed): nine times put
+ * commit-to-qoe_metrics p99 at 104-189 ms there (session 19), against 57-60
+ * with four.
  */
 #define WOKEN_REST_FACTOR 4
 #define PERIODIC_REST_FACTOR 10
@@ -165,18 +165,11 @@ static HTAB *viewers_keys = NULL;
 static HTAB *metrics_keys = NULL;
 
 /*
- * The titles a round reads of one kind of key (the viewers: the ledger's
- * changed titles; qoe_metrics: commit_wake.c's list).
+ * The titles a round publishes of one kind of key, from its ledger's
+ * changed titles (n = -1: every title).
  */
-typedef struct RoundTitles
-{
-	int64	   *ids;			/* in TopMemoryContext */
-	int			n;				/* -1: every title */
-	int			size;			/* of ids */
-} RoundTitles;
-
-static RoundTitles viewer_titles;
-static RoundTitles metric_titles;
+static QoeTitleList viewer_titles;
+static QoeTitleList metric_titles;
 
 static TrendingItem *trending_held = NULL;	/* NULL: not known */
 static int	trending_held_n = 0;
@@ -344,7 +337,7 @@ connect_redis(void)
  * the read finds their title (title_read).
  */
 static void
-begin_title_read(HTAB *keys, const RoundTitles *titles)
+begin_title_read(HTAB *keys, const QoeTitleList *titles)
 {
 	HASH_SEQ_STATUS seq;
 	TitleKey   *k;
@@ -481,7 +474,7 @@ read_qoe_metrics(void)
 	if (metric_titles.n < 0)
 	{
 		/* the rebase's "every title" is this round's */
-		(void) qoe_metrics_ledger_take_changed(&metric_titles.ids, &metric_titles.size);
+		qoe_metrics_ledger_take_changed(&metric_titles);
 		qoe_metrics_ledger_for_each_title(metrics_wanted);
 		return;
 	}
@@ -1046,14 +1039,14 @@ round_due(TimestampTz now, bool periodic)
 	 * too). A lost ledger is rebuilt by the next round, at the pace of its
 	 * kind however often the ring overflows (a fast ingest of a large
 	 * audience can fill it during a rebuild): a round of the viewers alone
-	 * rests four times the rebuild's CPU.
+	 * rests WOKEN_REST_FACTOR times the rebuild's CPU.
 	 */
 	if (qoe_ledger_lost())
 		viewer_titles.n = -1;
 	else
 	{
 		qoe_ledger_catch_up(now);
-		viewer_titles.n = qoe_ledger_take_changed(&viewer_titles.ids, &viewer_titles.size);
+		qoe_ledger_take_changed(&viewer_titles);
 	}
 	if (viewer_titles.n != 0)
 		what |= ROUND_VIEWERS;
@@ -1065,7 +1058,7 @@ round_due(TimestampTz now, bool periodic)
 	if (viewer_titles.n < 0)
 		metric_titles.n = -1;
 	else if (periodic || (pending & QOE_WAKE_METRICS))
-		metric_titles.n = qoe_metrics_ledger_take_changed(&metric_titles.ids, &metric_titles.size);
+		qoe_metrics_ledger_take_changed(&metric_titles);
 	else
 		metric_titles.n = 0;
 	if (metric_titles.n != 0)
@@ -1136,9 +1129,6 @@ qoe_publisher_main(Datum main_arg)
 	viewers_keys = hash_create("qoe_ext published viewers", 1024, &ctl, HASH_ELEM | HASH_BLOBS);
 	ctl.entrysize = sizeof(MetricsKey);
 	metrics_keys = hash_create("qoe_ext published metrics", 1024, &ctl, HASH_ELEM | HASH_BLOBS);
-	viewer_titles.size = metric_titles.size = 1024;
-	viewer_titles.ids = MemoryContextAlloc(TopMemoryContext, sizeof(int64) * viewer_titles.size);
-	metric_titles.ids = MemoryContextAlloc(TopMemoryContext, sizeof(int64) * metric_titles.size);
 	round_cxt = AllocSetContextCreate(TopMemoryContext, "qoe_ext publisher round",
 									  ALLOCSET_DEFAULT_SIZES);
 	settings_seen = MemoryContextStrdup(TopMemoryContext, connection_settings());

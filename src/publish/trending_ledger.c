@@ -16,6 +16,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "core/compare.h"
 #include "publish/trending_ledger.h"
 
 /* A play's weight halves every 15 minutes (qoe.trending_content). */
@@ -59,19 +60,15 @@ static TimestampTz base = 0;
 static int
 earlier_start_first(const pairingheap_node *a, const pairingheap_node *b, void *arg)
 {
-	TimestampTz ta = pairingheap_const_container(TrendingPlay, by_start, a)->started_at;
-	TimestampTz tb = pairingheap_const_container(TrendingPlay, by_start, b)->started_at;
-
-	return ta > tb ? -1 : ta < tb ? 1 : 0;
+	return qoe_earlier_first(pairingheap_const_container(TrendingPlay, by_start, a)->started_at,
+							 pairingheap_const_container(TrendingPlay, by_start, b)->started_at);
 }
 
 static int
 earlier_future_first(const pairingheap_node *a, const pairingheap_node *b, void *arg)
 {
-	TimestampTz ta = pairingheap_const_container(TrendingPlay, by_future, a)->started_at;
-	TimestampTz tb = pairingheap_const_container(TrendingPlay, by_future, b)->started_at;
-
-	return ta > tb ? -1 : ta < tb ? 1 : 0;
+	return qoe_earlier_first(pairingheap_const_container(TrendingPlay, by_future, a)->started_at,
+							 pairingheap_const_container(TrendingPlay, by_future, b)->started_at);
 }
 
 static double
@@ -126,7 +123,8 @@ forget_play(TrendingPlay *p)
 }
 
 void
-qoe_trending_ledger_note(uint64 session, int64 content_id, bool played, TimestampTz started_at)
+qoe_trending_ledger_note(uint64 session, int64 content_id, bool played, TimestampTz started_at,
+						 TimestampTz now)
 {
 	TrendingPlay *p = hash_search(plays, &session, HASH_FIND, NULL);
 	TitleTrend *t;
@@ -144,10 +142,7 @@ qoe_trending_ledger_note(uint64 session, int64 content_id, bool played, Timestam
 	p = hash_search(plays, &session, HASH_ENTER, NULL);
 	p->content_id = content_id;
 	p->started_at = started_at;
-	/* counted as future until the next round finds it started */
-	p->past = false;
 	pairingheap_add(by_start, &p->by_start);
-	pairingheap_add(by_future, &p->by_future);
 	t = hash_search(titles, &content_id, HASH_ENTER, &found);
 	if (!found)
 	{
@@ -155,8 +150,15 @@ qoe_trending_ledger_note(uint64 session, int64 content_id, bool played, Timestam
 		t->future = 0;
 		t->plays = 0;
 	}
-	t->future++;
 	t->plays++;
+	/* one starting later counts as future until a round finds it started */
+	if ((p->past = started_at <= now))
+		t->weights += weight(started_at);
+	else
+	{
+		pairingheap_add(by_future, &p->by_future);
+		t->future++;
+	}
 }
 
 static int

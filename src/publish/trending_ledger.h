@@ -30,10 +30,10 @@ extern void qoe_trending_ledger_reset(void);
 
 /*
  * A committed session's state: past its first frame (played) or not,
- * started at started_at, on content_id.
+ * started at started_at, on content_id; now is the caller's clock.
  */
 extern void qoe_trending_ledger_note(uint64 session, int64 content_id, bool played,
-									 TimestampTz started_at);
+									 TimestampTz started_at, TimestampTz now);
 
 /*
  * The n titles of the highest scores at now (ties by content_id), into

@@ -28,6 +28,7 @@
 #include "utils/timestamp.h"
 
 #include "core/commit_wake.h"
+#include "core/compare.h"
 #include "core/guc.h"
 #include "publish/metrics_ledger.h"
 #include "publish/trending_ledger.h"
@@ -351,9 +352,7 @@ typedef struct LedgerTitle
 static HTAB *sessions = NULL;
 static HTAB *titles = NULL;
 static pairingheap *by_last_event = NULL;	/* the oldest last event first */
-static int64 *changed = NULL;
-static int	nchanged = 0;
-static int	changed_size = 0;
+static QoeTitleList changed;	/* in TopMemoryContext */
 
 /* The last rebase's snapshot: its committed transactions' notes are in it. */
 static TransactionId seen_xmin = InvalidTransactionId;
@@ -366,10 +365,8 @@ static TimestampTz rebased_at = 0;
 static int
 older_first(const pairingheap_node *a, const pairingheap_node *b, void *arg)
 {
-	TimestampTz ta = pairingheap_const_container(LedgerSession, node, a)->queued_at;
-	TimestampTz tb = pairingheap_const_container(LedgerSession, node, b)->queued_at;
-
-	return ta > tb ? -1 : ta < tb ? 1 : 0;
+	return qoe_earlier_first(pairingheap_const_container(LedgerSession, node, a)->queued_at,
+							 pairingheap_const_container(LedgerSession, node, b)->queued_at);
 }
 
 static void
@@ -395,7 +392,7 @@ reset_ledger(void)
 		MemoryContextSwitchTo(old);
 	}
 	pairingheap_reset(by_last_event);
-	nchanged = 0;
+	changed.n = 0;
 }
 
 static void
@@ -468,14 +465,7 @@ count(int64 content_id, int delta)
 	if (!t->changed)
 	{
 		t->changed = true;
-		if (nchanged == changed_size)
-		{
-			changed_size = Max(1024, changed_size * 2);
-			changed = changed == NULL
-				? MemoryContextAlloc(TopMemoryContext, sizeof(int64) * changed_size)
-				: repalloc(changed, sizeof(int64) * changed_size);
-		}
-		changed[nchanged++] = content_id;
+		qoe_title_list_add(&changed, TopMemoryContext, content_id);
 	}
 }
 
@@ -607,12 +597,12 @@ qoe_ledger_rebase(TimestampTz now)
 			add_session(session, content_id, DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull)));
 		if (DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull)))
 			qoe_trending_ledger_note(session, content_id, true,
-									 DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull)));
+									 DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull)), now);
 	}
 	/* every title is published by the round that rebases */
-	for (int i = 0; i < nchanged; i++)
-		((LedgerTitle *) hash_search(titles, &changed[i], HASH_FIND, NULL))->changed = false;
-	nchanged = 0;
+	for (int i = 0; i < changed.n; i++)
+		((LedgerTitle *) hash_search(titles, &changed.ids[i], HASH_FIND, NULL))->changed = false;
+	changed.n = 0;
 	qoe_metrics_ledger_rebase(now);
 
 	seen_xmin = snapshot->xmin;
@@ -656,7 +646,7 @@ qoe_ledger_catch_up(TimestampTz now)
 			qoe_metrics_ledger_add(note->content_id, &note->window);
 			continue;
 		}
-		qoe_trending_ledger_note(note->session, note->content_id, note->played, note->started_at);
+		qoe_trending_ledger_note(note->session, note->content_id, note->played, note->started_at, now);
 		if (note->startable && note->last_event_at > cutoff)
 			add_session(note->session, note->content_id, note->last_event_at);
 		else if ((s = hash_search(sessions, &note->session, HASH_FIND, NULL)) != NULL)
@@ -694,27 +684,20 @@ qoe_ledger_viewers(int64 content_id)
 	return t == NULL ? 0 : t->viewers;
 }
 
-int
-qoe_ledger_take_changed(int64 **ids, int *size)
+void
+qoe_ledger_take_changed(QoeTitleList *out)
 {
-	int			n = 0;
-
-	for (int i = 0; i < nchanged; i++)
+	out->n = 0;
+	for (int i = 0; i < changed.n; i++)
 	{
-		LedgerTitle *t = hash_search(titles, &changed[i], HASH_FIND, NULL);
+		LedgerTitle *t = hash_search(titles, &changed.ids[i], HASH_FIND, NULL);
 
-		if (n == *size)
-		{
-			*size = Max(1024, *size * 2);
-			*ids = repalloc(*ids, sizeof(int64) * *size);
-		}
-		(*ids)[n++] = changed[i];
+		qoe_title_list_add(out, TopMemoryContext, changed.ids[i]);
 		t->changed = false;
 		if (t->viewers == 0)
-			hash_search(titles, &changed[i], HASH_REMOVE, NULL);
+			hash_search(titles, &changed.ids[i], HASH_REMOVE, NULL);
 	}
-	nchanged = 0;
-	return n;
+	changed.n = 0;
 }
 
 void

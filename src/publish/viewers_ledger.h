@@ -12,8 +12,9 @@
  * publisher rebuilds the ledger from qoe.sessions (a rebase) in the first
  * round after it connected or after the ring overflowed, and in periodic
  * rounds while a transaction that noted sessions is prepared (its COMMIT
- * PREPARED notes nothing) and at least every minute (a TRUNCATE, rows
- * changed by hand). A rebase's
+ * PREPARED notes nothing), after the commit of a TRUNCATE of a table it
+ * mirrors (qoe.redis_ledger_truncated) and every 10 minutes (rows changed
+ * by hand). A rebase's
  * snapshot decides which notes it already holds: those of transactions it
  * saw committed are skipped, so no change counts twice or not at all.
  *
@@ -30,6 +31,7 @@
 #include "datatype/timestamp.h"
 #include "executor/spi.h"
 #include "publish/metrics_ledger.h"
+#include "publish/title_list.h"
 
 /* Shared memory, when preloaded. */
 extern void ViewersLedgerShmemInit(void);
@@ -75,7 +77,7 @@ extern void qoe_ledger_invalidate(void);
  * Whether the periodic round at now rebuilds the ledger: it is lost, a
  * prepared transaction noted sessions (until none is prepared any more), or
  * the last rebase is LEDGER_REBASE_MS old (what no note tells: rows of
- * qoe.sessions changed by hand, a TRUNCATE).
+ * qoe.sessions or the rollups changed by hand).
  */
 extern bool qoe_ledger_rebase_due(TimestampTz now);
 
@@ -101,11 +103,8 @@ extern void qoe_ledger_catch_up(TimestampTz now);
 /* Sessions of content_id playing, as of the last catch-up or rebase. */
 extern int64 qoe_ledger_viewers(int64 content_id);
 
-/*
- * The titles whose count changed since the last call, into *ids (of *size
- * entries, grown in the array's memory context); returns how many.
- */
-extern int	qoe_ledger_take_changed(int64 **ids, int *size);
+/* The titles whose count changed since the last call, into *out. */
+extern void qoe_ledger_take_changed(QoeTitleList *out);
 
 /*
  * *content_id (every title if NULL) counts as changed: the next round

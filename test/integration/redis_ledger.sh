@@ -23,6 +23,14 @@ qoe_redis_start
 qoe_publisher_cluster "qoe.redis_publish_interval = '60s'
 max_prepared_transactions = 2"
 qoe_wait_for 10 "SELECT publishes > 0 FROM qoe.redis_status" t
+# within_3s WHAT 'TEST': poll TEST (evaluated each time) until true, failing
+# with WHAT after 3 s from t0
+within_3s() {
+	until eval "$2"; do
+		[ $(($(qoe_ms) - t0)) -lt 3000 ] || { echo "$1 (3 s)" >&2; exit 1; }
+		sleep 0.05
+	done
+}
 rebases0=$(psql -qXAt -c "SELECT all_viewer_rounds FROM qoe.redis_status")
 
 # ingest_for SEED SECONDS: random batches, one commit (or rollback) each
@@ -111,10 +119,7 @@ SQL
 sleep 0.5
 psql -qX -v ON_ERROR_STOP=1 -o /dev/null -c "COMMIT PREPARED 'ledger'"
 t0=$(qoe_ms)
-until [ "$(qoe_rcli GET concurrent_viewers:880998)" = 1 ]; do
-	[ $(($(qoe_ms) - t0)) -lt 3000 ] || { echo "a COMMIT PREPARED did not reach the keys within 3 s" >&2; exit 1; }
-	sleep 0.05
-done
+within_3s "a COMMIT PREPARED did not reach the keys" '[ "$(qoe_rcli GET concurrent_viewers:880998)" = 1 ]'
 echo "a prepared transaction: concurrent_viewers:880998 $(($(qoe_ms) - t0)) ms after its COMMIT PREPARED"
 
 rebases0=$(psql -qXAt -c "SELECT all_viewer_rounds FROM qoe.redis_status")
@@ -135,16 +140,11 @@ keys_left() { qoe_rcli --scan --pattern "$1" | wc -l; }
 [ "$(keys_left 'qoe_metrics:*')" -gt 0 ] || { echo "no qoe_metrics hash to see go" >&2; exit 1; }
 psql -qX -v ON_ERROR_STOP=1 -o /dev/null -c "TRUNCATE qoe.session_window_deltas, qoe.session_windows, qoe.qoe_5min"
 t0=$(qoe_ms)
-until [ "$(keys_left 'qoe_metrics:*')" = 0 ]; do
-	[ $(($(qoe_ms) - t0)) -lt 3000 ] || { echo "qoe_metrics hashes left 3 s after TRUNCATE qoe.qoe_5min" >&2; exit 1; }
-	sleep 0.05
-done
+within_3s "qoe_metrics hashes left after TRUNCATE qoe.qoe_5min" '[ "$(keys_left "qoe_metrics:*")" = 0 ]'
 echo "TRUNCATE of the rollups: no qoe_metrics hash $(($(qoe_ms) - t0)) ms after its commit"
 psql -qX -v ON_ERROR_STOP=1 -o /dev/null -c "TRUNCATE qoe.sessions"
 t0=$(qoe_ms)
-until [ "$(keys_left 'concurrent_viewers:*')" = 0 ] && [ "$(qoe_rcli ZCARD trending_content)" = 0 ]; do
-	[ $(($(qoe_ms) - t0)) -lt 3000 ] || { echo "viewers keys or trending_content left 3 s after TRUNCATE qoe.sessions" >&2; exit 1; }
-	sleep 0.05
-done
+within_3s "viewers keys left after TRUNCATE qoe.sessions" '[ "$(keys_left "concurrent_viewers:*")" = 0 ]'
+within_3s "trending_content left after TRUNCATE qoe.sessions" '[ "$(qoe_rcli ZCARD trending_content)" = 0 ]'
 echo "TRUNCATE qoe.sessions: no viewers key, trending_content empty $(($(qoe_ms) - t0)) ms after its commit"
 echo ok
