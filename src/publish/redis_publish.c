@@ -101,8 +101,20 @@ typedef struct TitleKey
 	int64		content_id;		/* hash key */
 	bool		known;			/* held is what Redis holds */
 	bool		seen;			/* in the view, as last read */
-	bool		in_round;		/* its title was read this round */
+	uint64		round;			/* the last round that read its title */
 } TitleKey;
+
+/*
+ * The keys of one kind whose title this round read, so that a round visits
+ * those, not every key held (three passes over 2,000 keys a round were a
+ * sixth of the publisher's CPU at a live 10,000 events/s).
+ */
+typedef struct RoundKeys
+{
+	TitleKey  **keys;			/* in the round's memory context */
+	int			n;
+	int			size;
+} RoundKeys;
 
 /* A concurrent_viewers key: what Redis is known to hold, and what is wanted. */
 typedef struct ViewersKey
@@ -163,6 +175,10 @@ typedef struct Op
 static redisContext *conn = NULL;
 static HTAB *viewers_keys = NULL;
 static HTAB *metrics_keys = NULL;
+static uint64 round_no = 0;
+static MemoryContext round_keys_cxt = NULL;
+static RoundKeys viewers_in_round;
+static RoundKeys metrics_in_round;
 
 /*
  * The titles a round publishes of one kind of key, from its ledger's
@@ -332,46 +348,71 @@ connect_redis(void)
 
 /* ---- reading the committed state ---- */
 
+/* k's title is read this round (once in the list). */
+static void
+put_in_round(RoundKeys *in_round, TitleKey *k)
+{
+	if (k->round == round_no)
+		return;
+	k->round = round_no;
+	if (in_round->n == in_round->size)
+	{
+		in_round->size = Max(64, in_round->size * 2);
+		in_round->keys = in_round->keys == NULL
+			? MemoryContextAlloc(round_keys_cxt, sizeof(TitleKey *) * in_round->size)
+			: repalloc(in_round->keys, sizeof(TitleKey *) * in_round->size);
+	}
+	in_round->keys[in_round->n++] = k;
+}
+
 /*
  * Before a read of titles' keys: those keys are in the round, and go unless
  * the read finds their title (title_read).
  */
 static void
-begin_title_read(HTAB *keys, const QoeTitleList *titles)
+begin_title_read(HTAB *keys, RoundKeys *in_round, const QoeTitleList *titles)
 {
 	HASH_SEQ_STATUS seq;
 	TitleKey   *k;
 
-	hash_seq_init(&seq, keys);
-	while ((k = hash_seq_search(&seq)) != NULL)
-		if ((k->in_round = titles->n < 0))
+	if (titles->n < 0)
+	{
+		hash_seq_init(&seq, keys);
+		while ((k = hash_seq_search(&seq)) != NULL)
+		{
+			put_in_round(in_round, k);
 			k->seen = false;
+		}
+	}
 	for (int i = 0; i < titles->n; i++)
 		if ((k = hash_search(keys, &titles->ids[i], HASH_FIND, NULL)) != NULL)
 		{
-			k->in_round = true;
+			put_in_round(in_round, k);
 			k->seen = false;
 		}
 }
 
 /* The key of a title the read found (created unknown if new). */
 static void *
-title_read(HTAB *keys, int64 content_id)
+title_read(HTAB *keys, RoundKeys *in_round, int64 content_id)
 {
 	bool		found;
 	TitleKey   *k = hash_search(keys, &content_id, HASH_ENTER, &found);
 
 	if (!found)
+	{
 		k->known = false;
+		k->round = 0;
+	}
+	put_in_round(in_round, k);
 	k->seen = true;
-	k->in_round = true;
 	return k;
 }
 
 static void
 viewers_wanted(int64 content_id, int64 viewers)
 {
-	((ViewersKey *) title_read(viewers_keys, content_id))->wanted = viewers;
+	((ViewersKey *) title_read(viewers_keys, &viewers_in_round, content_id))->wanted = viewers;
 }
 
 /*
@@ -445,7 +486,7 @@ metrics_wanted(int64 content_id)
 
 	if (!qoe_metrics_ledger_read(content_id, metrics_read_at, &q))
 		return;
-	m = title_read(metrics_keys, content_id);
+	m = title_read(metrics_keys, &metrics_in_round, content_id);
 	memset(&m->wanted, 0, sizeof(MetricsFields));
 	if (q.has_vst)
 		for (int f = 0; f < 3; f++)
@@ -543,12 +584,12 @@ read_metrics(MemoryContext round_cxt, int what)
 
 	if (what & ROUND_VIEWERS)
 	{
-		begin_title_read(viewers_keys, &viewer_titles);
+		begin_title_read(viewers_keys, &viewers_in_round, &viewer_titles);
 		if (viewer_titles.n < 0)
 			qoe_ledger_begin_rebase();
 	}
 	if (what & ROUND_METRICS)
-		begin_title_read(metrics_keys, &metric_titles);
+		begin_title_read(metrics_keys, &metrics_in_round, &metric_titles);
 	trending_wanted_n = 0;
 	alerts_n = 0;
 
@@ -639,17 +680,14 @@ queue_rebuild(const char *key, OpKind exec_kind, int64 content_id, int argc, con
 static bool
 queue_viewers(void)
 {
-	HASH_SEQ_STATUS seq;
-	ViewersKey *k;
 	char		ttl[16];
 	bool		ok = true;
 
 	snprintf(ttl, sizeof(ttl), "%d", qoe_redis_key_ttl_s);
-	hash_seq_init(&seq, viewers_keys);
-	while ((k = hash_seq_search(&seq)) != NULL)
+	for (int i = 0; i < viewers_in_round.n; i++)
 	{
-		if (!k->t.in_round)
-			continue;			/* not read: as it was (a round of some titles) */
+		ViewersKey *k = (ViewersKey *) viewers_in_round.keys[i];
+
 		if (k->t.seen && (!k->t.known || k->held != k->wanted))
 		{
 			char	   *value = psprintf(INT64_FORMAT, k->wanted);
@@ -687,56 +725,63 @@ queue_trending(void)
 						 trending_wanted_n > 0 ? 2 + 2 * trending_wanted_n : 0, argv);
 }
 
+/* m's hash, rewritten whole if a field but updated_at changed, or deleted. */
+static bool
+queue_metrics_key(MetricsKey *m)
+{
+	ViewersKey *k = hash_search(viewers_keys, &m->t.content_id, HASH_FIND, NULL);
+	char	   *key = psprintf("%sqoe_metrics:" INT64_FORMAT, qoe_redis_key_prefix, m->t.content_id);
+
+	if (m->t.seen)
+	{
+		const char *argv[2 + 2 * (NFIELDS + 1)] = {"HSET", key};
+		int			argc = 2;
+
+		snprintf(m->wanted.v[FIELD_VIEWERS], FIELD_LEN, INT64_FORMAT,
+				 k != NULL && k->t.seen ? k->wanted : 0);
+		if (m->t.known && memcmp(&m->held, &m->wanted, sizeof(MetricsFields)) == 0)
+			return true;
+		for (int f = 0; f < NFIELDS; f++)
+			if (m->wanted.v[f][0] != '\0')
+			{
+				argv[argc++] = field_names[f];
+				argv[argc++] = m->wanted.v[f];
+			}
+		argv[argc++] = "updated_at";
+		argv[argc++] = updated_at;
+		return queue_rebuild(key, OP_METRICS_EXEC, m->t.content_id, argc, argv);
+	}
+	else
+	{
+		/* no activity in the two windows any more */
+		const char *argv[2] = {"DEL", key};
+
+		return append(OP_DEL_METRICS, m->t.content_id, 2, argv);
+	}
+}
+
 /*
- * A title's hash is rewritten whole when a field but updated_at changed: of
- * the titles whose metrics the round read, and (its concurrent_viewers field)
- * of those whose viewers it read.
+ * The hashes of the titles whose metrics the round read, and (their
+ * concurrent_viewers field) of those whose viewers it read.
  */
 static bool
 queue_qoe_metrics(bool metrics_read, bool viewers_read)
 {
-	HASH_SEQ_STATUS seq;
-	MetricsKey *m;
 	bool		ok = true;
 
-	hash_seq_init(&seq, metrics_keys);
-	while ((m = hash_seq_search(&seq)) != NULL)
-	{
-		ViewersKey *k = hash_search(viewers_keys, &m->t.content_id, HASH_FIND, NULL);
-		char	   *key;
-
-		/* not read: as it was, but for a viewers count read this round */
-		if (!(metrics_read && m->t.in_round) &&
-			!(viewers_read && m->t.known && m->t.seen && k != NULL && k->t.in_round))
-			continue;
-		key = psprintf("%sqoe_metrics:" INT64_FORMAT, qoe_redis_key_prefix, m->t.content_id);
-		if (m->t.seen)
+	if (metrics_read)
+		for (int i = 0; i < metrics_in_round.n; i++)
+			ok &= queue_metrics_key((MetricsKey *) metrics_in_round.keys[i]);
+	if (viewers_read)
+		for (int i = 0; i < viewers_in_round.n; i++)
 		{
-			const char *argv[2 + 2 * (NFIELDS + 1)] = {"HSET", key};
-			int			argc = 2;
+			MetricsKey *m = hash_search(metrics_keys, &viewers_in_round.keys[i]->content_id,
+										HASH_FIND, NULL);
 
-			snprintf(m->wanted.v[FIELD_VIEWERS], FIELD_LEN, INT64_FORMAT,
-					 k != NULL && k->t.seen ? k->wanted : 0);
-			if (m->t.known && memcmp(&m->held, &m->wanted, sizeof(MetricsFields)) == 0)
-				continue;
-			for (int f = 0; f < NFIELDS; f++)
-				if (m->wanted.v[f][0] != '\0')
-				{
-					argv[argc++] = field_names[f];
-					argv[argc++] = m->wanted.v[f];
-				}
-			argv[argc++] = "updated_at";
-			argv[argc++] = updated_at;
-			ok &= queue_rebuild(key, OP_METRICS_EXEC, m->t.content_id, argc, argv);
+			/* not read: as it was, but for its viewers */
+			if (m != NULL && !(metrics_read && m->t.round == round_no) && m->t.known && m->t.seen)
+				ok &= queue_metrics_key(m);
 		}
-		else
-		{
-			/* no activity in the two windows any more */
-			const char *argv[2] = {"DEL", key};
-
-			ok &= append(OP_DEL_METRICS, m->t.content_id, 2, argv);
-		}
-	}
 	return ok;
 }
 
@@ -920,6 +965,10 @@ publish_round(MemoryContext round_cxt, int what, bool woken)
 
 	MemoryContextReset(round_cxt);
 	MemoryContextSwitchTo(round_cxt);
+	round_no++;
+	round_keys_cxt = round_cxt;
+	memset(&viewers_in_round, 0, sizeof(RoundKeys));
+	memset(&metrics_in_round, 0, sizeof(RoundKeys));
 	if (!read_metrics(round_cxt, what))
 		return false;
 
