@@ -1167,10 +1167,14 @@ qoe_sessions_report_viewers(const QoeSessionChange *changes, int nchanges)
 		bool		is = playing(&c->after, false, cutoff);
 
 		/* every change: the ledger times a session out by its last event */
+		bool		played = (c->after.flags & SF_HAS_FIRST_FRAME) != 0;
+
 		qoe_ledger_note(c->session_id, c->content_id, c->after.last_event_at,
-						!(c->after.flags & SF_ENDED) && (c->after.flags & SF_HAS_FIRST_FRAME),
+						!(c->after.flags & SF_ENDED) && played,
 						was != is || (is && moved),
-						(c->after.flags & SF_HAS_FIRST_FRAME) != 0, c->after.started_at);
+						!c->existed || moved || c->after.started_at != c->before.started_at ||
+						played != ((c->before.flags & SF_HAS_FIRST_FRAME) != 0),
+						played, c->after.started_at);
 	}
 }
 
@@ -1190,7 +1194,7 @@ qoe_sessions_expire(int64 timeout_us)
 		" ebvs = first_frame_at IS NULL AND NOT start_failed"
 		" WHERE state OPERATOR(pg_catalog.=) 'active'::qoe.session_state"
 		" AND last_event_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) $1)"
-		" RETURNING " QOE_ROLLUP_ABANDONED_COLUMNS ", first_frame_at IS NOT NULL, started_at",
+		" RETURNING " QOE_ROLLUP_ABANDONED_COLUMNS,
 		1, argtypes, &arg, NULL, false, 0);
 	if (ret != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "expiring sessions failed: %s", SPI_result_code_string(ret));
@@ -1203,9 +1207,7 @@ qoe_sessions_expire(int64 timeout_us)
 		qoe_ledger_note(session_id,
 						DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 3, &isnull)),
 						DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 7, &isnull)),
-						false, true,
-						DatumGetBool(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 9, &isnull)),
-						DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 10, &isnull)));
+						false, true, false, false, 0);
 		pfree(session_id);
 	}
 	/* an abandoned session that never started is an EBVS, in the rollups too */

@@ -1240,7 +1240,18 @@ qoe_publisher_main(Datum main_arg)
 		if (conn != NULL)
 		{
 			bool		periodic = now >= next_round;
-			int			what = round_due(now, periodic);
+			int			what;
+
+			/*
+			 * Every key again, in a periodic round: a woken round that wrote
+			 * them all would rest four times that before the next
+			 */
+			if (periodic && qoe_redis_key_ttl_s > 0 && now >= refresh_at)
+			{
+				forget_published();
+				refresh_at = TimestampTzPlusMilliseconds(now, qoe_redis_key_ttl_s * 1000L / 3);
+			}
+			what = round_due(now, periodic);
 
 			if (periodic)
 				next_round = TimestampTzPlusMilliseconds(now, qoe_redis_interval_ms);
@@ -1249,11 +1260,6 @@ qoe_publisher_main(Datum main_arg)
 				int64		cpu_us = qoe_wake_cpu_us();
 				TimestampTz ended;
 
-				if (qoe_redis_key_ttl_s > 0 && now >= refresh_at)
-				{
-					forget_published();
-					refresh_at = TimestampTzPlusMilliseconds(now, qoe_redis_key_ttl_s * 1000L / 3);
-				}
 				if (publish_round(round_cxt, what, !periodic))
 					for (int i = 0; i < ROUND_NPARTS; i++)
 						if (published_whole(what, 1 << i))

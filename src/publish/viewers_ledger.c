@@ -55,7 +55,8 @@ typedef struct LedgerNote
 	bool		is_window;		/* window, not the session fields */
 	bool		startable;		/* active and past its first frame */
 	bool		wakes;			/* it started or stopped playing: a round at once */
-	bool		played;			/* past its first frame (trending_content) */
+	bool		play_changed;	/* played or started_at changed (trending_content) */
+	bool		played;			/* past its first frame */
 	int64		content_id;
 	union
 	{
@@ -282,7 +283,8 @@ new_note(void)
 
 void
 qoe_ledger_note(const char *session_id, int64 content_id, TimestampTz last_event_at,
-				bool startable, bool wakes, bool played, TimestampTz started_at)
+				bool startable, bool wakes, bool play_changed, bool played,
+				TimestampTz started_at)
 {
 	LedgerNote *note = new_note();
 
@@ -293,6 +295,7 @@ qoe_ledger_note(const char *session_id, int64 content_id, TimestampTz last_event
 	note->session = session_hash(session_id, strlen(session_id));
 	note->content_id = content_id;
 	note->last_event_at = last_event_at;
+	note->play_changed = play_changed;
 	note->played = played;
 	note->started_at = started_at;
 }
@@ -646,7 +649,10 @@ qoe_ledger_catch_up(TimestampTz now)
 			qoe_metrics_ledger_add(note->content_id, &note->window);
 			continue;
 		}
-		qoe_trending_ledger_note(note->session, note->content_id, note->played, note->started_at, now);
+		/* a heartbeat changes no play: no lookup among 260,000 */
+		if (note->play_changed)
+			qoe_trending_ledger_note(note->session, note->content_id, note->played,
+									 note->started_at, now);
 		if (note->startable && note->last_event_at > cutoff)
 			add_session(note->session, note->content_id, note->last_event_at);
 		else if ((s = hash_search(sessions, &note->session, HASH_FIND, NULL)) != NULL)

@@ -40,16 +40,17 @@ extern void ViewersLedgerShmemInit(void);
 
 /*
  * In an ingest transaction: session_id is left on content_id with its last
- * event at last_event_at, active and past its first frame (startable) or not,
- * past its first frame (played, for trending_content) or not, started at
- * started_at. Posted to the publisher at commit if one runs, which is woken
- * for a round (QOE_WAKE_VIEWERS) if a note wakes (the session started or
- * stopped playing, or moved); forgotten on the abort of the (sub)transaction
- * that noted it.
+ * event at last_event_at, active and past its first frame (startable) or not;
+ * if play_changed (its title, first frame or start changed), past its first
+ * frame (played, for trending_content) or not, started at started_at. Posted
+ * to the publisher at commit if one runs, which is woken for a round
+ * (QOE_WAKE_VIEWERS) if a note wakes (the session started or stopped
+ * playing, or moved); forgotten on the abort of the (sub)transaction that
+ * noted it.
  */
 extern void qoe_ledger_note(const char *session_id, int64 content_id,
 							TimestampTz last_event_at, bool startable, bool wakes,
-							bool played, TimestampTz started_at);
+							bool play_changed, bool played, TimestampTz started_at);
 
 /*
  * In an ingest transaction: a session's change to a window of content_id
