@@ -108,6 +108,22 @@ mark_changed(MetricsTitle *t)
 	qoe_title_list_add(&changed, ledger_cxt, t->content_id);
 }
 
+/* The title's entry, created without windows if new. */
+static MetricsTitle *
+title_entry(int64 content_id)
+{
+	bool		found;
+	MetricsTitle *t = hash_search(titles, &content_id, HASH_ENTER, &found);
+
+	if (!found)
+	{
+		t->nwindows = 0;
+		t->changed = false;
+		t->vst_known = false;
+	}
+	return t;
+}
+
 /* The window's figures, created empty (its title counted) if new. */
 static WindowFigures *
 window_entry(int64 content_id, TimestampTz window_start)
@@ -118,14 +134,9 @@ window_entry(int64 content_id, TimestampTz window_start)
 
 	if (!found)
 	{
-		MetricsTitle *t = hash_search(titles, &content_id, HASH_ENTER, &found);
+		MetricsTitle *t = title_entry(content_id);
 
 		memset((char *) w + sizeof(WindowKey), 0, sizeof(WindowFigures) - sizeof(WindowKey));
-		if (!found)
-		{
-			t->nwindows = 0;
-			t->changed = false;
-		}
 		t->nwindows++;
 		t->vst_known = false;
 	}
@@ -315,17 +326,8 @@ qoe_metrics_ledger_touch(const int64 *content_id)
 
 	if (content_id != NULL)
 	{
-		/* a title the ledger no longer holds: its hash goes */
-		bool		found;
-
-		t = hash_search(titles, content_id, HASH_ENTER, &found);
-		if (!found)
-		{
-			t->nwindows = 0;
-			t->changed = false;
-			t->vst_known = false;
-		}
-		mark_changed(t);
+		/* one the ledger no longer holds is listed all the same: its hash goes */
+		mark_changed(title_entry(*content_id));
 		return;
 	}
 	hash_seq_init(&seq, titles);
