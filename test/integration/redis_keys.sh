@@ -56,8 +56,33 @@ until [ "$(qoe_rcli GET concurrent_viewers:999001)" = 1 ] && [ -n "$(qoe_rcli ZS
 done
 echo "committed: concurrent_viewers:999001 = 1, in trending_content, qoe_metrics:999001 plays = 1"
 
+# a change to a hash Redis holds (one HSET, no EXPIRE) keeps its TTL and
+# every field; one Redis lost is written whole again at its next change
+second() { echo "[{\"event_type\":\"start\",\"session_id\":\"rb-$1\",\"event_id\":\"a\",\"user_id\":$1,\"content_id\":999001,\"timestamp\":$((now - 2000))},
+                {\"event_type\":\"first_frame\",\"session_id\":\"rb-$1\",\"event_id\":\"b\",\"user_id\":$1,\"content_id\":999001,\"timestamp\":$((now - 1000))}]"; }
+fields() { qoe_rcli HGETALL qoe_metrics:999001 | paste -d= - - | grep -v '^updated_at=' | sort | tr '\n' ' '; }
+until_plays() {
+	deadline=$((SECONDS + 3))
+	until [ "$(qoe_rcli HGET qoe_metrics:999001 plays)" = "$1" ]; do
+		[ $SECONDS -lt $deadline ] || { echo "qoe_metrics:999001 plays did not become $1"; exit 1; }
+		sleep 0.05
+	done
+}
+psql -qX -v ON_ERROR_STOP=1 -o /dev/null -c "SELECT qoe.ingest('$(second 2)')"
+until_plays 2
+ttl=$(qoe_rcli TTL qoe_metrics:999001)
+echo "second play: $(fields)TTL $ttl"
+[ "$ttl" -gt 0 ] && [ "$ttl" -le 60 ] || { echo "unexpected TTL $ttl"; exit 1; }
+qoe_wait_metrics_equal 3000
+qoe_rcli DEL qoe_metrics:999001 >/dev/null
+psql -qX -v ON_ERROR_STOP=1 -o /dev/null -c "SELECT qoe.ingest('$(second 3)')"
+until_plays 3
+echo "third play, after a DEL behind the publisher's back: $(fields)"
+qoe_wait_metrics_equal 3000
+
 # a title nobody watches any more loses its key
-psql -qX -v ON_ERROR_STOP=1 -o /dev/null -c "SELECT qoe.ingest('{\"event_type\":\"stop\",\"session_id\":\"rb-1\",\"event_id\":\"c\",\"user_id\":1,\"content_id\":999001,\"timestamp\":$(qoe_ms)}')"
+stops=$(for s in 1 2 3; do echo "{\"event_type\":\"stop\",\"session_id\":\"rb-$s\",\"event_id\":\"c\",\"user_id\":$s,\"content_id\":999001,\"timestamp\":$(qoe_ms)}"; done | paste -sd,)
+psql -qX -v ON_ERROR_STOP=1 -o /dev/null -c "SELECT qoe.ingest('[$stops]')"
 deadline=$((SECONDS + 3))
 until [ "$(qoe_rcli EXISTS concurrent_viewers:999001)" = 0 ]; do
 	[ $SECONDS -lt $deadline ] || { echo "the key of a title nobody watches stayed"; exit 1; }
