@@ -478,6 +478,10 @@ format_utc(TimestampTz t, bool ms, char *out)
 
 static TimestampTz metrics_read_at;
 
+/* The window_start field last formatted, and its value. */
+static TimestampTz window_start_at = DT_NOBEGIN;
+static char window_start[FIELD_LEN];
+
 /* The hash of a title, from the metrics ledger, if it has one. */
 static void
 metrics_wanted(int64 content_id)
@@ -498,7 +502,13 @@ metrics_wanted(int64 content_id)
 		snprintf(m->wanted.v[4], FIELD_LEN, "%.6g", q.qoe_score);
 	}
 	snprintf(m->wanted.v[5], FIELD_LEN, INT64_FORMAT, q.plays);
-	format_utc(q.window_start, false, m->wanted.v[7]);
+	/* the same for every title: formatted once */
+	if (q.window_start != window_start_at)
+	{
+		format_utc(q.window_start, false, window_start);
+		window_start_at = q.window_start;
+	}
+	strcpy(m->wanted.v[7], window_start);
 }
 
 /*
@@ -639,6 +649,12 @@ viewers_key(int64 content_id)
 	return psprintf("%sconcurrent_viewers:" INT64_FORMAT, qoe_redis_key_prefix, content_id);
 }
 
+static char *
+metrics_key(int64 content_id)
+{
+	return psprintf("%sqoe_metrics:" INT64_FORMAT, qoe_redis_key_prefix, content_id);
+}
+
 static bool
 trending_changed(void)
 {
@@ -747,18 +763,20 @@ field_disappears(const MetricsKey *m)
 static bool
 queue_metrics_key(MetricsKey *m)
 {
-	ViewersKey *k = hash_search(viewers_keys, &m->t.content_id, HASH_FIND, NULL);
-	char	   *key = psprintf("%sqoe_metrics:" INT64_FORMAT, qoe_redis_key_prefix, m->t.content_id);
+	char	   *key;
 
 	if (m->t.seen)
 	{
-		const char *argv[2 + 2 * (NFIELDS + 1)] = {"HSET", key};
+		ViewersKey *k = hash_search(viewers_keys, &m->t.content_id, HASH_FIND, NULL);
+		const char *argv[2 + 2 * (NFIELDS + 1)] = {"HSET"};
 		int			argc = 2;
 
 		snprintf(m->wanted.v[FIELD_VIEWERS], FIELD_LEN, INT64_FORMAT,
 				 k != NULL && k->t.seen ? k->wanted : 0);
 		if (m->t.known && memcmp(&m->held, &m->wanted, sizeof(MetricsFields)) == 0)
 			return true;
+		key = metrics_key(m->t.content_id);
+		argv[1] = key;
 		for (int f = 0; f < NFIELDS; f++)
 			if (m->wanted.v[f][0] != '\0')
 			{
@@ -774,7 +792,7 @@ queue_metrics_key(MetricsKey *m)
 	else
 	{
 		/* no activity in the two windows any more */
-		const char *argv[2] = {"DEL", key};
+		const char *argv[2] = {"DEL", metrics_key(m->t.content_id)};
 
 		return append(OP_DEL_METRICS, m->t.content_id, 2, argv);
 	}
@@ -782,12 +800,16 @@ queue_metrics_key(MetricsKey *m)
 
 /*
  * The hashes of the titles whose metrics the round read, and (their
- * concurrent_viewers field) of those whose viewers it read.
+ * concurrent_viewers field) of those whose viewers it read. A round of the
+ * viewers alone leaves the field to the next qoe_metrics round, which it
+ * wakes: writing the hashes in both kinds of round was about a third of
+ * the publisher's CPU at full ingest speed (doc/redis.md, freshness).
  */
 static bool
 queue_qoe_metrics(bool metrics_read, bool viewers_read)
 {
 	bool		ok = true;
+	bool		deferred = false;
 
 	if (metrics_read)
 		for (int i = 0; i < metrics_in_round.n; i++)
@@ -799,9 +821,18 @@ queue_qoe_metrics(bool metrics_read, bool viewers_read)
 										HASH_FIND, NULL);
 
 			/* not read: as it was, but for its viewers */
-			if (m != NULL && !(metrics_read && m->t.round == round_no) && m->t.known && m->t.seen)
+			if (m == NULL || (metrics_read && m->t.round == round_no) || !m->t.known || !m->t.seen)
+				continue;
+			if (metrics_read)
 				ok &= queue_metrics_key(m);
+			else
+			{
+				qoe_metrics_ledger_touch(&m->t.content_id);
+				deferred = true;
+			}
 		}
+	if (deferred)
+		qoe_wake(QOE_WAKE_PUBLISHER, QOE_WAKE_METRICS);
 	return ok;
 }
 

@@ -365,6 +365,10 @@ static int	seen_xcnt = 0;
 static bool stale = true;		/* to rebuild before use */
 static TimestampTz rebased_at = 0;
 
+/* The notes a catch-up took from the ring, in TopMemoryContext. */
+static LedgerNote *taken = NULL;
+static int	taken_size = 0;
+
 static int
 older_first(const pairingheap_node *a, const pairingheap_node *b, void *arg)
 {
@@ -629,9 +633,23 @@ qoe_ledger_catch_up(TimestampTz now)
 
 	if (ledger == NULL)
 		return;
-	LWLockAcquire(ledger->lock, LW_EXCLUSIVE);
-	n = ledger->lost ? 0 : ledger->n;
-	notes = palloc(sizeof(LedgerNote) * Max(n, 1));
+	for (;;)
+	{
+		LWLockAcquire(ledger->lock, LW_EXCLUSIVE);
+		n = ledger->lost ? 0 : ledger->n;
+		if (n <= taken_size)
+			break;
+		LWLockRelease(ledger->lock);
+		/*
+		 * Kept from one catch-up to the next: a block this large allocated
+		 * each time cost malloc a consolidation each time.
+		 */
+		if (taken != NULL)
+			pfree(taken);
+		taken_size = Min(Max(n, 2 * taken_size), RING_NOTES);
+		taken = MemoryContextAlloc(TopMemoryContext, sizeof(LedgerNote) * taken_size);
+	}
+	notes = taken;
 	memcpy(notes, ledger->notes, sizeof(LedgerNote) * n);
 	ledger->n = 0;
 	LWLockRelease(ledger->lock);
@@ -661,7 +679,6 @@ qoe_ledger_catch_up(TimestampTz now)
 			forget_session(s);
 		}
 	}
-	pfree(notes);
 
 	/* time-outs: no commit reports them */
 	while (!pairingheap_is_empty(by_last_event))
