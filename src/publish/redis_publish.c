@@ -802,8 +802,8 @@ queue_metrics_key(MetricsKey *m)
  * The hashes of the titles whose metrics the round read, and (their
  * concurrent_viewers field) of those whose viewers it read. A round of the
  * viewers alone leaves the field to the next qoe_metrics round, which it
- * wakes: writing the hashes in both kinds of round was about a third of
- * the publisher's CPU at full ingest speed (doc/redis.md, freshness).
+ * wakes: a busy title's hash is written once per qoe_metrics round, not at
+ * every round of either kind (doc/redis.md, freshness).
  */
 static bool
 queue_qoe_metrics(bool metrics_read, bool viewers_read)
