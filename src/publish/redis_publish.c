@@ -756,9 +756,8 @@ field_disappears(const MetricsKey *m)
  * m's hash, written if a field but updated_at changed, or deleted. Written
  * by one HSET of every field when Redis holds each field it keeps (one
  * command is atomic; its TTL stays from the last whole write, at most a
- * third of it ago), replaced whole otherwise: five commands a title, which
- * made a round of 500 changed titles cost Redis and the publisher twice as
- * much (doc/redis.md, qoe_metrics).
+ * third of it ago), replaced whole otherwise (five commands and replies
+ * where one does; doc/redis.md, qoe_metrics).
  */
 static bool
 queue_metrics_key(MetricsKey *m)
