@@ -17,7 +17,10 @@
 #       (a topic of its own per run), publishing off and on.
 #   Per run: events/s (wall clock) and events per server CPU second (the
 #   ingest backend or worker, the launcher, the publisher and every other
-#   process of the cluster), then the ratios on / off of the medians.
+#   process of the cluster, and redis-server), then the ratios on / off of
+#   the medians, and with publishing on the share of that CPU the publisher
+#   and redis-server used (what publishing costs a CPU-bound ingest; steadier
+#   than the ratios when the machine's speed drifts between runs).
 #   (c) commit-to-visible-in-Redis latency, publishing on, under a steady
 #       10,000 events/s through qoe.ingest (batches of 500): bench/redis/probe.c
 #       commits a marker (a new session of a new title) every 100 ms while
@@ -127,7 +130,7 @@ fresh_tables() {
 	qoe_rcli FLUSHALL >/dev/null
 }
 
-declare -A eps cpu_eps proc_cpu pub_rounds
+declare -A eps cpu_eps proc_cpu pub_rounds pub_share
 # CPU ticks the process of a backend_type has used so far (0 if none runs)
 proc_ticks() {
 	local pid
@@ -136,24 +139,32 @@ proc_ticks() {
 }
 # "viewer_rounds woken_rounds" of qoe.redis_status (counters since the server started)
 pub_round_counts() { psql -qXAt -F' ' -c "SELECT viewer_rounds, woken_rounds FROM qoe.redis_status"; }
-# the publisher's and the launcher's CPU ticks and the publisher's rounds, now
+# CPU ticks redis-server has used so far
+redis_ticks() { awk '{ print $14 + $15 }' "/proc/$(cat "$QOE_REDIS_DIR/redis.pid")/stat"; }
+# the publisher's, the launcher's and redis-server's CPU ticks and the publisher's rounds, now
 procs_before() {
 	p0=$(proc_ticks "qoe_ext publisher")
 	l0=$(proc_ticks "qoe_ext launcher")
+	r0=$(redis_ticks)
 	read -r v0 w0 < <(pub_round_counts)
 }
-# record KEY: the CPU seconds the publisher and the launcher used since
-# procs_before, and the publisher's rounds that read the viewers / woken rounds
+# CPU seconds redis-server used since procs_before
+redis_cpu_since() { calc "($(redis_ticks) - $r0) / $CLK_TCK"; }
+# record KEY CPU_S: the CPU seconds the publisher and the launcher used since
+# procs_before, the publisher's rounds that read the viewers / woken rounds,
+# and the share of the run's CPU_S (every process of the cluster, the
+# client's backend, redis-server) the publisher and redis-server used
 procs_record() {
-	local v1 w1
-	proc_cpu[$1]=$(printf '%.2f/%.2f' "$(calc "($(proc_ticks "qoe_ext publisher") - $p0) / $CLK_TCK")" \
-		"$(calc "($(proc_ticks "qoe_ext launcher") - $l0) / $CLK_TCK")")
+	local v1 w1 pub
+	pub=$(calc "($(proc_ticks "qoe_ext publisher") - $p0) / $CLK_TCK")
+	proc_cpu[$1]=$(printf '%.2f/%.2f' "$pub" "$(calc "($(proc_ticks "qoe_ext launcher") - $l0) / $CLK_TCK")")
 	read -r v1 w1 < <(pub_round_counts)
 	pub_rounds[$1]=$((v1 - v0))/$((w1 - w0))
+	pub_share[$1]=$(calc "100 * ($pub + $(redis_cpu_since)) / $2")
 }
 # (a) record KEY VIEWERS START_MS: events/s and events per server CPU second of one run
 run_sql() {
-	local key=$1 before=$WORK/ticks t0 t1 backend_cpu p0 l0 v0 w0
+	local key=$1 before=$WORK/ticks t0 t1 backend_cpu p0 l0 r0 v0 w0 cpu
 	"$QOE_ROOT/src/tools/qoe_gen" --seed 7 --events "$EVENTS" --viewers "$2" \
 		--start-ms "$3" --format array --batch $BATCH >"$WORK/batches.json"
 	fresh_tables
@@ -163,12 +174,13 @@ run_sql() {
 	read -r _ _ _ backend_cpu < <("$WORK/feed" "" <"$WORK/batches.json")
 	t1=$(now_s)
 	eps[$key]=$(calc "$EVENTS / ($t1 - $t0)")
-	cpu_eps[$key]=$(calc "$EVENTS / ($backend_cpu + $(cluster_cpu_since "$before"))")
-	procs_record "$key"
+	cpu=$(calc "$backend_cpu + $(cluster_cpu_since "$before") + $(redis_cpu_since)")
+	cpu_eps[$key]=$(calc "$EVENTS / $cpu")
+	procs_record "$key" "$cpu"
 }
 # (b) one worker, a topic per run
 run_kafka() {
-	local key=$1 topic=$2 before=$WORK/ticks t0 t1 stored=0 deadline p0 l0 v0 w0
+	local key=$1 topic=$2 before=$WORK/ticks t0 t1 stored=0 deadline p0 l0 r0 v0 w0 cpu
 	"$QOE_ROOT/src/tools/qoe_gen" --seed 7 --events "$EVENTS" --viewers "$VIEWERS" \
 		--start-ms "$(recent_start "$SPAN")" --kafka-key | qoe_kafka_produce --keyed "$topic"
 	[ "$(qoe_kafka_count "$topic")" -eq "$EVENTS" ] || { echo "the mock dropped events of $topic" >&2; exit 1; }
@@ -190,8 +202,9 @@ run_kafka() {
 	t1=$(now_s)
 	look_close
 	eps[$key]=$(calc "$EVENTS / ($t1 - $t0)")
-	cpu_eps[$key]=$(calc "$EVENTS / $(cluster_cpu_since "$before")")
-	procs_record "$key"
+	cpu=$(calc "$(cluster_cpu_since "$before") + $(redis_cpu_since)")
+	cpu_eps[$key]=$(calc "$EVENTS / $cpu")
+	procs_record "$key" "$cpu"
 	psql -qX -o /dev/null -c "SELECT qoe.drop_source('$topic')"
 	qoe_wait_for 30 "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'qoe_ext worker'" 0
 }
@@ -336,6 +349,9 @@ procs() {
 		"$(for r in $(seq "$RUNS"); do printf '%s ' "${proc_cpu[$2_on,$r]}"; done)"
 	printf '  %s publishing on, rounds that read the viewers/woken rounds per run: %s\n' "$1" \
 		"$(for r in $(seq "$RUNS"); do printf '%s ' "${pub_rounds[$2_on,$r]}"; done)"
+	printf '  %s publishing on, the publisher and redis-server, %% of the run'"'"'s CPU: median %.1f (%s) (target <= 5)\n' "$1" \
+		"$(stats pub_share "$2_on" | cut -d' ' -f1)" \
+		"$(for r in $(seq "$RUNS"); do printf '%.1f ' "${pub_share[$2_on,$r]}"; done | sed 's/ $//')"
 }
 ratio "(a) on / off:" sql
 procs "(a)" sql
