@@ -799,16 +799,12 @@ queue_metrics_key(MetricsKey *m)
 
 /*
  * The hashes of the titles whose metrics the round read, and (their
- * concurrent_viewers field) of those whose viewers it read. A round of the
- * viewers alone leaves the field to the next qoe_metrics round, which it
- * wakes: a busy title's hash is written once per qoe_metrics round, not at
- * every round of either kind (doc/redis.md, freshness).
+ * concurrent_viewers field) of those whose viewers it read.
  */
 static bool
 queue_qoe_metrics(bool metrics_read, bool viewers_read)
 {
 	bool		ok = true;
-	bool		deferred = false;
 
 	if (metrics_read)
 		for (int i = 0; i < metrics_in_round.n; i++)
@@ -820,18 +816,9 @@ queue_qoe_metrics(bool metrics_read, bool viewers_read)
 										HASH_FIND, NULL);
 
 			/* not read: as it was, but for its viewers */
-			if (m == NULL || (metrics_read && m->t.round == round_no) || !m->t.known || !m->t.seen)
-				continue;
-			if (metrics_read)
+			if (m != NULL && !(metrics_read && m->t.round == round_no) && m->t.known && m->t.seen)
 				ok &= queue_metrics_key(m);
-			else
-			{
-				qoe_metrics_ledger_touch(&m->t.content_id);
-				deferred = true;
-			}
 		}
-	if (deferred)
-		qoe_wake(QOE_WAKE_PUBLISHER, QOE_WAKE_METRICS);
 	return ok;
 }
 
