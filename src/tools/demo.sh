@@ -3,7 +3,8 @@
 # Kafka (librdkafka's mock cluster) and a throwaway PostgreSQL cluster with
 # qoe_ext preloaded, generate some hours of playback telemetry (one CDN POP
 # degraded) into a Kafka topic, let qoe_ext's background workers consume it,
-# and print the ingest rate, the lag and a short QoE report. Everything is
+# and print the ingest rate, the lag and a short QoE report, and the live
+# metrics the Redis publisher keeps in a local redis-server. Everything is
 # removed at the end.
 #
 #   bash src/tools/demo.sh            # 2 simulated hours, ~400 viewers
@@ -14,6 +15,7 @@ export QOE_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$QOE_ROOT/test/lib/cluster.sh"
 . "$QOE_ROOT/test/lib/kafka.sh"
 . "$QOE_ROOT/test/lib/kafka_source.sh"
+. "$QOE_ROOT/test/lib/redis.sh"
 
 SECONDS_OF_TELEMETRY=${QOE_DEMO_SECONDS:-7200}
 VIEWERS=${QOE_DEMO_VIEWERS:-400}
@@ -22,6 +24,11 @@ DEGRADED_POP=us-east-1a
 qoe_install_deps
 qoe_build_install
 qoe_kafka_test_start playback:8 >/dev/null
+# the publisher writes the live metrics to a local redis-server (doc/redis.md)
+qoe_redis_start
+trap 'rc=$?; qoe_show_log_on_failure $rc; qoe_kafka_stop; qoe_cluster_stop; qoe_redis_stop; rm -rf "$WORK" "$QOE_REDIS_DIR"; exit $rc' EXIT
+psql -qX -v ON_ERROR_STOP=1 -o /dev/null -c "ALTER SYSTEM SET qoe.redis_host = '127.0.0.1'" \
+	-c "ALTER SYSTEM SET qoe.redis_port = $REDIS_PORT" -c "SELECT pg_reload_conf()"
 
 GEN="$QOE_ROOT/src/tools/qoe_gen --seed 42"
 $GEN --catalog >"$WORK/catalog.csv"
@@ -112,6 +119,19 @@ SELECT coalesce(country, '(all)') AS country, sum(viewers) AS viewers
   FROM qoe.concurrent_viewers GROUP BY ROLLUP (country)
  ORDER BY country IS NOT NULL, sum(viewers) DESC, country LIMIT 6;
 SQL
+
+# Live metrics in Redis (doc/redis.md): the publisher keeps them after every
+# ingest commit; read back with redis-cli, as a dashboard would.
+qoe_wait_viewers_equal 10000 >/dev/null
+top=$(psql -qXAt -c "SELECT content_id FROM qoe.concurrent_viewers GROUP BY content_id ORDER BY sum(viewers) DESC, content_id LIMIT 1")
+echo "== Live metrics in Redis (qoe.redis_status: $(psql -qXAt -c "SELECT state || ', ' || keys_written || ' keys written' FROM qoe.redis_status"); every concurrent_viewers:{id} equal to qoe.concurrent_viewers) =="
+echo "\$ redis-cli GET concurrent_viewers:$top"
+qoe_rcli GET "concurrent_viewers:$top"
+echo "\$ redis-cli ZREVRANGE trending_content 0 9 WITHSCORES"
+qoe_rcli ZREVRANGE trending_content 0 9 WITHSCORES | paste -d' ' - -
+echo "\$ redis-cli HGETALL qoe_metrics:$top"
+qoe_rcli HGETALL "qoe_metrics:$top" | paste -d' ' - - | tr '\n' ' '
+echo
 
 # Alerts (doc/alerts.md): the default rules, replayed over 10 minutes of
 # 5,000 viewers (enough plays per POP for their samples) with the same POP
