@@ -637,7 +637,8 @@ qoe_ledger_catch_up(TimestampTz now)
 	{
 		LWLockAcquire(ledger->lock, LW_EXCLUSIVE);
 		n = ledger->lost ? 0 : ledger->n;
-		if (n <= taken_size)
+		/* allocated even for none: memcpy wants a valid pointer */
+		if (n <= taken_size && taken != NULL)
 			break;
 		LWLockRelease(ledger->lock);
 		/*
