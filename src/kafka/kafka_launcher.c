@@ -290,11 +290,10 @@ start_worker(int i, TimestampTz now)
 	memcpy(worker.bgw_extra, &role, sizeof(role));		/* see qoe_worker_connect */
 
 	l->started_at = now;
+	/* before the worker exists: once started, its own state must not be overwritten */
+	set_slot_state(i, QOE_WS_STARTING);
 	if (RegisterDynamicBackgroundWorker(&worker, &l->handle))
-	{
-		set_slot_state(i, QOE_WS_STARTING);
 		return;
-	}
 	l->handle = NULL;
 	l->restart_at = TimestampTzPlusMilliseconds(now, l->backoff_ms);
 	l->backoff_ms = Min(l->backoff_ms * 2, MAX_BACKOFF_MS);
