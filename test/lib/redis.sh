@@ -150,7 +150,7 @@ qoe_metrics_diff() {
 	[ -n "$rows" ] || rows="(NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL)"
 	psql -qXAt -v ON_ERROR_STOP=1 <<SQL
 CREATE FUNCTION pg_temp.near(a float8, b float8) RETURNS bool LANGUAGE sql
-    AS \$\$ SELECT (a IS NULL AND b IS NULL) OR abs(a - b) <= 1e-5 * abs(a) + 1e-9 \$\$;
+    AS \$\$ SELECT (a IS NULL AND b IS NULL) OR coalesce(abs(a - b) <= 1e-5 * abs(a) + 1e-9, false) \$\$;
 WITH r(content_id, p50, p95, p99, rr, score, plays, viewers, ws) AS (
          SELECT v.column1::bigint, v.column2::float8, v.column3::float8, v.column4::float8,
                 v.column5::float8, v.column6::float8, v.column7::bigint, v.column8::bigint,
@@ -164,7 +164,8 @@ SELECT count(*) FROM m FULL JOIN r USING (content_id) LEFT JOIN cv USING (conten
     OR NOT (pg_temp.near(m.vst_p50_ms, r.p50) AND pg_temp.near(m.vst_p95_ms, r.p95)
             AND pg_temp.near(m.vst_p99_ms, r.p99) AND pg_temp.near(m.rebuffering_ratio, r.rr)
             AND pg_temp.near(m.qoe_score, r.score))
-    OR m.plays IS DISTINCT FROM r.plays OR coalesce(cv.n, 0) <> r.viewers OR m.s <> r.ws;
+    OR m.plays IS DISTINCT FROM r.plays OR coalesce(cv.n, 0) IS DISTINCT FROM r.viewers
+    OR m.s IS DISTINCT FROM r.ws;
 SQL
 }
 
