@@ -171,6 +171,7 @@ typedef struct Op
 {
 	OpKind		kind;
 	int64		id;				/* content_id; for OP_PUBLISH_ALERT the outbox seq */
+	int			fields_new;		/* OP_METRICS_HSET: the fields it adds to the hash */
 } Op;
 
 static redisContext *conn = NULL;
@@ -639,6 +640,7 @@ append(OpKind kind, int64 id, int argc, const char **argv)
 	}
 	ops[nops].kind = kind;
 	ops[nops].id = id;
+	ops[nops].fields_new = 0;
 	nops++;
 	return redisAppendCommandArgv(conn, argc, argv, NULL) == REDIS_OK;
 }
@@ -753,40 +755,47 @@ field_disappears(const MetricsKey *m)
 }
 
 /*
- * m's hash, written if a field but updated_at changed, or deleted. Written
- * by one HSET of every field when Redis holds each field it keeps (one
- * command is atomic; its TTL stays from the last whole write, at most a
- * third of it ago), replaced whole otherwise (five commands and replies
- * where one does; doc/redis.md, qoe_metrics).
+ * m's hash, written if a field but updated_at changed, or deleted. When
+ * Redis holds each field it keeps, one HSET writes the fields that changed
+ * and updated_at (one command is atomic; its TTL stays from the last whole
+ * write, at most a third of it ago); should Redis have lost the hash
+ * meanwhile (evicted, deleted), the HSET adds fields it was not to add, and
+ * the next round replaces it whole (apply_replies). Otherwise it is
+ * replaced whole: five commands and replies where one does (doc/redis.md,
+ * qoe_metrics).
  */
 static bool
 queue_metrics_key(MetricsKey *m)
 {
-	char	   *key;
-
 	if (m->t.seen)
 	{
 		ViewersKey *k = hash_search(viewers_keys, &m->t.content_id, HASH_FIND, NULL);
 		const char *argv[2 + 2 * (NFIELDS + 1)] = {"HSET"};
 		int			argc = 2;
+		bool		whole;
+		int			fields_new = 0;
 
 		snprintf(m->wanted.v[FIELD_VIEWERS], FIELD_LEN, INT64_FORMAT,
 				 k != NULL && k->t.seen ? k->wanted : 0);
 		if (m->t.known && memcmp(&m->held, &m->wanted, sizeof(MetricsFields)) == 0)
 			return true;
-		key = metrics_key(m->t.content_id);
-		argv[1] = key;
+		whole = !m->t.known || field_disappears(m);
+		argv[1] = metrics_key(m->t.content_id);
 		for (int f = 0; f < NFIELDS; f++)
-			if (m->wanted.v[f][0] != '\0')
+			if (m->wanted.v[f][0] != '\0' && (whole || strcmp(m->wanted.v[f], m->held.v[f]) != 0))
 			{
 				argv[argc++] = field_names[f];
 				argv[argc++] = m->wanted.v[f];
+				fields_new += m->held.v[f][0] == '\0';
 			}
 		argv[argc++] = "updated_at";
 		argv[argc++] = updated_at;
-		if (m->t.known && !field_disappears(m))
-			return append(OP_METRICS_HSET, m->t.content_id, argc, argv);
-		return queue_rebuild(key, OP_METRICS_EXEC, m->t.content_id, argc, argv);
+		if (whole)
+			return queue_rebuild(argv[1], OP_METRICS_EXEC, m->t.content_id, argc, argv);
+		if (!append(OP_METRICS_HSET, m->t.content_id, argc, argv))
+			return false;
+		ops[nops - 1].fields_new = fields_new;
+		return true;
 	}
 	else
 	{
@@ -939,8 +948,18 @@ apply_replies(redisReply **replies)
 				trending_held_n = trending_wanted_n;
 				written++;
 				break;
-			case OP_METRICS_EXEC:
 			case OP_METRICS_HSET:
+				if (replies[i]->type != REDIS_REPLY_INTEGER ||
+					replies[i]->integer != ops[i].fields_new)
+				{
+					/* the hash was gone: it holds the fields changed alone */
+					m->t.known = false;
+					qoe_metrics_ledger_touch(&ops[i].id);
+					written++;
+					break;
+				}
+				/* FALLTHROUGH */
+			case OP_METRICS_EXEC:
 				m->held = m->wanted;
 				m->t.known = true;
 				written++;

@@ -56,8 +56,9 @@ until [ "$(qoe_rcli GET concurrent_viewers:999001)" = 1 ] && [ -n "$(qoe_rcli ZS
 done
 echo "committed: concurrent_viewers:999001 = 1, in trending_content, qoe_metrics:999001 plays = 1"
 
-# a change to a hash Redis holds (one HSET, no EXPIRE) keeps its TTL and
-# every field; one Redis lost is written whole again at its next change
+# a change to a hash Redis holds (one HSET of the fields that changed, no
+# EXPIRE) keeps its TTL and every field; one Redis lost (deleted, evicted) is
+# written whole again, with its TTL, at its next change
 second() { echo "[{\"event_type\":\"start\",\"session_id\":\"rb-$1\",\"event_id\":\"a\",\"user_id\":$1,\"content_id\":999001,\"timestamp\":$((now - 2000))},
                 {\"event_type\":\"first_frame\",\"session_id\":\"rb-$1\",\"event_id\":\"b\",\"user_id\":$1,\"content_id\":999001,\"timestamp\":$((now - 1000))}]"; }
 fields() { qoe_rcli HGETALL qoe_metrics:999001 | paste -d= - - | grep -v '^updated_at=' | sort | tr '\n' ' '; }
@@ -68,8 +69,16 @@ until_plays() {
 		sleep 0.05
 	done
 }
+qoe_rcli MONITOR >"$QOE_REDIS_DIR/monitor.log" &
+monitor=$!
+sleep 0.2
 psql -qX -v ON_ERROR_STOP=1 -o /dev/null -c "SELECT qoe.ingest('$(second 2)')"
 until_plays 2
+kill $monitor
+hset=$(grep -o '"HSET" "qoe_metrics:999001".*' "$QOE_REDIS_DIR/monitor.log" | tail -1)
+echo "second play written as: $(echo "$hset" | sed 's/"updated_at" "[^"]*"/"updated_at" .../')"
+case "$hset" in *'"plays" "2"'*) ;; *) echo "the change was not written by one HSET"; exit 1 ;; esac
+case "$hset" in *window_start*) echo "a field that did not change was written again"; exit 1 ;; esac
 ttl=$(qoe_rcli TTL qoe_metrics:999001)
 echo "second play: $(fields)TTL $ttl"
 [ "$ttl" -gt 0 ] && [ "$ttl" -le 60 ] || { echo "unexpected TTL $ttl"; exit 1; }
@@ -77,8 +86,10 @@ qoe_wait_metrics_equal 3000
 qoe_rcli DEL qoe_metrics:999001 >/dev/null
 psql -qX -v ON_ERROR_STOP=1 -o /dev/null -c "SELECT qoe.ingest('$(second 3)')"
 until_plays 3
-echo "third play, after a DEL behind the publisher's back: $(fields)"
 qoe_wait_metrics_equal 3000
+ttl=$(qoe_rcli TTL qoe_metrics:999001)
+echo "third play, after a DEL behind the publisher's back: $(fields)TTL $ttl"
+[ "$ttl" -gt 0 ] && [ "$ttl" -le 60 ] || { echo "a hash Redis lost was written again without its TTL ($ttl)"; exit 1; }
 
 # a title nobody watches any more loses its key
 stops=$(for s in 1 2 3; do echo "{\"event_type\":\"stop\",\"session_id\":\"rb-$s\",\"event_id\":\"c\",\"user_id\":$s,\"content_id\":999001,\"timestamp\":$(qoe_ms)}"; done | paste -sd,)
