@@ -26,19 +26,21 @@ cd "$QOE_ROOT"
 # the pg_regress suite, then the isolation specs (specs/), each run whatever
 # the other gave
 make -s PG_CONFIG=$PGBIN/pg_config installcheck ISOLATION= >regress.log 2>&1
-make -s PG_CONFIG=$PGBIN/pg_config installcheck REGRESS= >>regress.log 2>&1
-while read -r name result; do
-	echo "regress $name: $result"
-	case $result in ok) passed=$((passed + 1)) ;; *) failed=$((failed + 1)) ;; esac
-done < <(sed -nE 's/^(test| )? *([a-z_0-9]+) +\.\.\. +(ok|FAILED|failed).*/\2 \3/p' regress.log)
-if ! grep -q '\.\.\. ' regress.log; then
-	cat regress.log
-	failed=$((failed + 1))
-fi
+make -s PG_CONFIG=$PGBIN/pg_config installcheck REGRESS= >isolation.log 2>&1
+for kind in regress isolation; do
+	while read -r name result; do
+		echo "$kind $name: $result"
+		case $result in ok) passed=$((passed + 1)) ;; *) failed=$((failed + 1)) ;; esac
+	done < <(sed -nE 's/^(test| )? *([a-z_0-9]+) +\.\.\. +(ok|FAILED|failed).*/\2 \3/p' $kind.log)
+	if ! grep -q '\.\.\. ' $kind.log; then
+		cat $kind.log
+		failed=$((failed + 1))
+	fi
+	rm -f $kind.log
+done
 for diffs in regression.diffs output_iso/regression.diffs; do
 	[ -f $diffs ] && head -c 20000 $diffs
 done
-rm -f regress.log
 
 for t in "$QOE_ROOT"/test/integration/*.sh; do
 	[ -e "$t" ] || continue
