@@ -1,6 +1,6 @@
 /*
  * commit_wake.c: the wake-up chain from an ingest commit to Redis
- * (doc/redis.md, freshness): ingest commit -> publisher, whose viewers and
+ * (doc/redis_design.md): ingest commit -> publisher, whose viewers and
  * qoe_metrics changes go through publish/viewers_ledger.c's ring. Also
  * ingest commit with a stall -> alert evaluator (evaluate_alerts: the
  * stall-loop rule, doc/alerts.md); evaluation commit with alert changes -> publisher

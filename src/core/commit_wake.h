@@ -1,9 +1,9 @@
 /*
  * commit_wake.h: wake the processes that act on committed ingest (the alert
  * evaluator; the Redis publisher, whose ledger has the changes) as soon as an
- * ingest transaction commits, instead of their polling (doc/redis.md,
- * freshness). Waking never waits: it sets a bit in shared memory and, when
- * the bit was clear, the latch of the process that takes it.
+ * ingest transaction commits, instead of their polling (doc/redis_design.md).
+ * Waking never waits: it sets a bit in shared memory and, when the bit was
+ * clear, the latch of the process that takes it.
  */
 #ifndef QOE_COMMIT_WAKE_H
 #define QOE_COMMIT_WAKE_H

@@ -79,7 +79,7 @@
  * also rests at least this many times the CPU time its last round of that
  * kind used: rounds of the viewers alone and other woken rounds use at most
  * a fifth of a core each, periodic ones a tenth, however costly they grow
- * (the notes of a fast ingest of a live audience; doc/redis.md, spacing).
+ * (the notes of a fast ingest of a live audience; doc/redis_design.md, spacing).
  * At a live 10,000 events/s a round of qoe_metrics costs about 10 ms (it
  * rewrites the hashes of the titles whose sums changed): nine times put
  * commit-to-qoe_metrics p99 at 104-189 ms there (session 19), against 57-60
@@ -1224,7 +1224,7 @@ qoe_publisher_main(Datum main_arg)
 	/*
 	 * What it reads is in shared buffers (sessions playing now, the latest
 	 * windows): a bitmap scan's prefetching would only look every page up
-	 * twice, a seventh of its time under ingest (doc/redis.md).
+	 * twice, a seventh of its time under ingest (doc/redis_design.md).
 	 */
 	SetConfigOption("effective_io_concurrency", "0", PGC_USERSET, PGC_S_OVERRIDE);
 	/*

@@ -1,7 +1,7 @@
 /*
  * viewers_ledger.h: the sessions playing now, kept by the Redis publisher as
  * ingest commits change them, so that a round publishes a title's
- * concurrent_viewers without reading qoe.sessions (doc/redis.md, freshness).
+ * concurrent_viewers without reading qoe.sessions (doc/redis_design.md).
  *
  * An ingest transaction notes the state each session it changed is left in
  * (qoe_ledger_note); at commit the notes go to a ring in shared memory, which

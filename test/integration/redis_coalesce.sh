@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Under a stream of ingest commits (doc/redis.md, spacing) the publisher's
+# Under a stream of ingest commits (doc/redis_design.md, spacing) the publisher's
 # woken rounds start at least 50 ms apart: at most 20 a second, however many
 # commits wake it (each round reads the titles of the commits since the
 # previous one together), and the keys still follow the commits: the last

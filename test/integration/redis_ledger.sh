@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The publisher's ledger of the sessions playing (doc/redis.md, the ledger)
+# The publisher's ledger of the sessions playing (doc/redis_design.md, the ledger)
 # against qoe.concurrent_viewers: two sessions ingest at once, for 15 s,
 # batches of random events of 300 sessions each (their own: a transaction
 # of two qoe.ingest calls locks its sessions in two goes, and two such on the

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The wake-up chain (doc/redis.md, freshness): with both fallbacks set to
+# The wake-up chain (doc/redis_design.md): with both fallbacks set to
 # 20 s (the publisher's full round, the scheduler's refresh of the rollups),
 # a committed ingest, through qoe.ingest or a Kafka worker, still reaches
 # Redis at once: concurrent_viewers:{id} woken by an ingest commit that
@@ -219,7 +219,7 @@ wait_key "$(qoe_ms)" HEXISTS qoe_metrics:777006 plays >/dev/null
 [ "$(qoe_rcli EXISTS concurrent_viewers:777100)" = 0 ] && [ "$(qoe_rcli EXISTS qoe_metrics:777100)" = 0 ] ||
 	{ echo "a rolled-back ingest was published"; exit 1; }
 
-# the ledger (doc/redis.md, freshness) follows what no title list shows:
+# the ledger (doc/redis_design.md) follows what no title list shows:
 # a savepoint rolled back takes its sessions with it
 sessions_of() {	# sessions_of SESSION TITLE TIME-MS: a start and a first frame
 	echo "{\"event_type\":\"start\",\"session_id\":\"$1\",\"event_id\":\"a\",\"user_id\":1,\"content_id\":$2,\"timestamp\":$(($3 - 1000))},
