@@ -26,7 +26,7 @@ qoe_build_install
 qoe_kafka_test_start playback:8 >/dev/null
 # the publisher writes the live metrics to a local redis-server (doc/redis.md)
 qoe_redis_start
-trap 'rc=$?; qoe_show_log_on_failure $rc; qoe_kafka_stop; qoe_cluster_stop; qoe_redis_stop; rm -rf "$WORK" "$QOE_REDIS_DIR"; exit $rc' EXIT
+qoe_on_exit 'qoe_redis_stop; rm -rf "$QOE_REDIS_DIR"'
 psql -qX -v ON_ERROR_STOP=1 -o /dev/null -c "ALTER SYSTEM SET qoe.redis_host = '127.0.0.1'" \
 	-c "ALTER SYSTEM SET qoe.redis_port = $REDIS_PORT" -c "SELECT pg_reload_conf()"
 

@@ -11,7 +11,7 @@ export QOE_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$QOE_ROOT/test/lib/kafka_source.sh"
 . "$QOE_ROOT/test/lib/alerts.sh"
 qoe_kafka_test_start events:1
-trap 'rc=$?; qoe_alerts_stop; qoe_show_log_on_failure $rc; qoe_kafka_stop; qoe_cluster_stop; rm -rf "$WORK"; exit $rc' EXIT
+qoe_on_exit qoe_alerts_stop
 
 # the window rules read the rollups, which this test does not need
 psql -qX -v ON_ERROR_STOP=1 >/dev/null <<SQL

@@ -66,9 +66,9 @@ QOE_TEST_CONF="qoe.alertmanager_url = '$QOE_AM_URL'
 qoe.alertmanager_resend_interval = '3s'
 qoe.alertmanager_timeout = '500ms'"
 qoe_kafka_test_start events:1 >/dev/null
-trap 'rc=$?; [ $rc = 0 ] || { psql -qX -c "SELECT * FROM qoe.alert_delivery"; tail -n 5 "$HOOK_OUT"; }
-      kill -CONT $QOE_AM_PID 2>/dev/null; qoe_alerts_stop; kill $HOOK_PID 2>/dev/null; qoe_am_stop
-      qoe_show_log_on_failure $rc; qoe_kafka_stop; qoe_cluster_stop; rm -rf "$WORK" "$QOE_AM_DIR"; exit $rc' EXIT
+qoe_on_exit '[ $rc = 0 ] || { psql -qX -c "SELECT * FROM qoe.alert_delivery"; tail -n 5 "$HOOK_OUT"; }
+	kill -CONT $QOE_AM_PID 2>/dev/null; qoe_alerts_stop; kill $HOOK_PID 2>/dev/null; qoe_am_stop
+	rm -rf "$QOE_AM_DIR"'
 psql -qX -v ON_ERROR_STOP=1 -c "SELECT qoe.add_source('player', '$QOE_KAFKA_BROKERS', 'events', properties => '{\"fetch.wait.max.ms\": \"10\"}')" >/dev/null
 qoe_wait_for 60 "SELECT state FROM qoe.source_status" running
 qoe_wait_for 30 "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'qoe_ext alert notifier'" 1

@@ -6,6 +6,8 @@
 #   qoe_sessions_digest [DB]             count and md5 of qoe.sessions
 #   qoe_events_summary [DB]              count(*) and count of distinct (session_id, event_id)
 #   qoe_hold SQL / qoe_release [COMMIT]  a transaction that ran SQL (takes locks) kept open / ended
+#   qoe_kafka_test_start TOPICS...       broker, cluster, extension and $WORK, removed on exit
+#   qoe_on_exit COMMANDS                 run COMMANDS on exit, before that removal ($rc: the exit code)
 
 qoe_wait_for() {
 	local timeout=$1 sql=$2 expected=$3 got="" deadline=$((SECONDS + $1))
@@ -83,14 +85,31 @@ qoe_show_log_on_failure() {
 
 # Broker with the given topics, a preloaded cluster with the extension, a
 # scratch directory $WORK; all removed on exit (the server log shown on
-# failure). Extra postgresql.conf lines in QOE_TEST_CONF.
+# failure), after what qoe_on_exit added (the last added first).
+# Extra postgresql.conf lines in QOE_TEST_CONF.
+QOE_ON_EXIT=""
 qoe_kafka_test_start() {
 	qoe_kafka_start "$@" || return 1
 	qoe_cluster_start "${QOE_TEST_CONF:-}" || return 1
 	WORK=$(mktemp -d /tmp/qoe_kafka_test.XXXXXX)
 	chmod 755 "$WORK"
-	trap 'rc=$?; qoe_show_log_on_failure $rc; qoe_kafka_stop; qoe_cluster_stop; rm -rf "$WORK"; exit $rc' EXIT
+	trap 'qoe_kafka_test_exit $?' EXIT
 	psql -qX -v ON_ERROR_STOP=1 -c "CREATE EXTENSION qoe_ext CASCADE"
+}
+
+qoe_on_exit() {
+	QOE_ON_EXIT="$1
+$QOE_ON_EXIT"
+}
+
+qoe_kafka_test_exit() {
+	local rc=$1
+	eval "$QOE_ON_EXIT"
+	qoe_show_log_on_failure $rc
+	qoe_kafka_stop
+	qoe_cluster_stop
+	rm -rf "$WORK"
+	exit $rc
 }
 
 # Offsets stored over all partitions of the source (= messages stored when
