@@ -130,7 +130,7 @@ qoe_rcli GET "concurrent_viewers:$top"
 echo "\$ redis-cli ZREVRANGE trending_content 0 9 WITHSCORES"
 qoe_rcli ZREVRANGE trending_content 0 9 WITHSCORES | paste -d' ' - -
 echo "\$ redis-cli HGETALL qoe_metrics:$top"
-qoe_rcli HGETALL "qoe_metrics:$top" | paste -d' ' - - | tr '\n' ' '
+qoe_rcli HGETALL "qoe_metrics:$top" | paste -d' ' - -
 echo
 
 # Alerts (doc/alerts.md): the default rules, replayed over 10 minutes of

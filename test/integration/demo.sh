@@ -17,5 +17,5 @@ echo "$out" | grep -A1 -F '$ redis-cli GET concurrent_viewers:' | sed -n 2p | gr
 	{ echo "no concurrent_viewers read back from Redis"; exit 1; }
 echo "$out" | grep -A1 -F '$ redis-cli ZREVRANGE trending_content' | sed -n 2p | grep -qE '^[0-9]+ [0-9.]+$' ||
 	{ echo "no trending_content read back from Redis"; exit 1; }
-echo "$out" | grep -A1 -F '$ redis-cli HGETALL qoe_metrics:' | sed -n 2p | grep -q 'window_start' ||
+echo "$out" | sed -n '/^\$ redis-cli HGETALL qoe_metrics:/,/^$/p' | grep -q '^window_start 20' ||
 	{ echo "no qoe_metrics hash read back from Redis"; exit 1; }
