@@ -15,6 +15,8 @@ OBJS = \
 	src/core/subxact.o \
 	src/core/worker_session.o \
 	src/core/commit_wake.o \
+	src/core/id_table.o \
+	src/publish/due_queue.o \
 	src/publish/viewers_ledger.o \
 	src/publish/metrics_ledger.o \
 	src/publish/trending_ledger.o \

@@ -101,7 +101,9 @@ CREATE FUNCTION redis_publisher_status(OUT state text, OUT server text, OUT pid 
                                        OUT viewer_rounds bigint, OUT keys_written bigint,
                                        OUT alerts_published bigint, OUT errors bigint, OUT last_error text,
                                        OUT last_error_at timestamptz, OUT all_viewer_rounds bigint,
-                                       OUT metrics_rounds bigint, OUT all_metrics_rounds bigint)
+                                       OUT metrics_rounds bigint, OUT all_metrics_rounds bigint,
+                                       OUT notes_per_second double precision,
+                                       OUT round_spacing_ms integer)
     RETURNS record
     AS 'MODULE_PATHNAME', 'qoe_redis_publisher_status'
     LANGUAGE C STRICT VOLATILE;
@@ -113,7 +115,7 @@ CREATE VIEW redis_status AS
            s.viewer_rounds, s.keys_written,
            s.alerts_published, (SELECT pg_catalog.count(*) FROM qoe.redis_alert_outbox) AS alerts_queued,
            s.errors, s.last_error, s.last_error_at, s.all_viewer_rounds, s.metrics_rounds,
-           s.all_metrics_rounds
+           s.all_metrics_rounds, s.notes_per_second, s.round_spacing_ms
       FROM qoe.redis_publisher_status() s;
 COMMENT ON VIEW redis_status IS
     'The Redis publisher: connection state, server, last successful publish, counters since the server started, last error (doc/redis.md)';
@@ -129,11 +131,15 @@ COMMENT ON COLUMN redis_status.woken_rounds IS
 COMMENT ON COLUMN redis_status.viewer_rounds IS
     'of these, rounds that published the concurrent_viewers keys: of the titles whose count the publisher''s ledger of sessions playing changed, or of every title (all_viewer_rounds)';
 COMMENT ON COLUMN redis_status.all_viewer_rounds IS
-    'of viewer_rounds, those that rebuilt the ledger from qoe.sessions and published every title: the first round after a (re)connection or after the ledger''s ring overflowed, periodic rounds while a transaction that noted sessions is prepared and at least every minute (doc/redis.md)';
+    'of viewer_rounds, the rebases, which rebuilt the ledger from qoe.sessions and the rollups and published every title: the first round after a (re)connection, after the ledger''s ring overflowed or after a TRUNCATE of what it mirrors, periodic rounds while a transaction that noted sessions is prepared, and every 10 minutes (doc/redis.md)';
 COMMENT ON COLUMN redis_status.metrics_rounds IS
-    'of publishes, rounds that read qoe.qoe_metrics and published the qoe_metrics hashes: of the titles ingest commits changed, or of every title (all_metrics_rounds)';
+    'of publishes, rounds that published the qoe_metrics hashes from the ledger: of the titles whose windows changed (commits, a window closing), or of every title (all_metrics_rounds)';
 COMMENT ON COLUMN redis_status.all_metrics_rounds IS
-    'of metrics_rounds, those that read every title: the periodic round (windows close, late corrections), after a (re)connection; commits that changed more than 1024 titles since the previous round leave qoe_metrics to it';
+    'of metrics_rounds, those of every title: the rebases (as all_viewer_rounds)';
+COMMENT ON COLUMN redis_status.notes_per_second IS
+    'changes ingest commits handed the publisher a second (a session''s state, its change to a window shown: about two per event), averaged over about the last second, now; NULL when no publisher runs';
+COMMENT ON COLUMN redis_status.round_spacing_ms IS
+    'the least time between the starts of woken rounds now, in ms: 50, and 50 x notes_per_second / 40,000 above 40,000 notes a second (a fast ingest: the keys lag that much, and the publisher''s writes stop growing with the rate); NULL when no publisher runs (doc/redis.md)';
 COMMENT ON COLUMN redis_status.keys_written IS 'keys Redis acknowledged writing or deleting (the trending_content rebuild counts one)';
 COMMENT ON COLUMN redis_status.alerts_published IS 'alert changes Redis acknowledged publishing on the qoe_alerts channel';
 COMMENT ON COLUMN redis_status.alerts_queued IS 'alert changes waiting in qoe.redis_alert_outbox to be published';

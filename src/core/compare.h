@@ -1,6 +1,5 @@
 /*
- * compare.h: sorting int64 ids and ordering timestamps, shared by the
- * subsystems.
+ * compare.h: sorting int64 ids, shared by the subsystems.
  */
 #ifndef QOE_COMPARE_H
 #define QOE_COMPARE_H
@@ -15,16 +14,6 @@ qoe_cmp_int64(const void *a, const void *b)
 	int64		y = *(const int64 *) b;
 
 	return (x > y) - (x < y);
-}
-
-/*
- * A pairingheap comparator's result (the heap keeps the greatest first) for
- * the earlier of two times first.
- */
-static inline int
-qoe_earlier_first(int64 a, int64 b)
-{
-	return (a < b) - (a > b);
 }
 
 /* Sort ids[0..n) and remove repeats; returns how many remain. */

@@ -15,7 +15,6 @@
 
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
-#include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -29,15 +28,13 @@
  */
 #define FUTURE_WINDOWS 2
 
-typedef struct WindowKey
-{
-	int64		content_id;
-	TimestampTz window_start;
-} WindowKey;
+/* The windows a title holds: the latest complete, the current, the future. */
+#define WINDOW_SLOTS (2 + FUTURE_WINDOWS)
 
 typedef struct WindowFigures
 {
-	WindowKey	key;			/* hash key */
+	bool		used;
+	TimestampTz window_start;
 	int64		plays;
 	int64		stall_ms;
 	int64		watch_ms;
@@ -51,7 +48,7 @@ typedef struct WindowFigures
 typedef struct MetricsTitle
 {
 	int64		content_id;		/* hash key */
-	int			nwindows;
+	char		status;			/* simplehash's */
 	bool		changed;		/* listed in changed[] */
 	/*
 	 * The start-time percentiles of the windows shown, kept until a start
@@ -61,12 +58,23 @@ typedef struct MetricsTitle
 	 */
 	bool		vst_known;
 	bool		has_vst;
+	int			nwindows;
 	double		vst_ms[3];
+	/*
+	 * Window w in slot (w / 5 min) mod WINDOW_SLOTS: the range holds
+	 * WINDOW_SLOTS consecutive windows, so no two share a slot, and a note
+	 * costs one lookup, of its title.
+	 */
+	WindowFigures windows[WINDOW_SLOTS];
 } MetricsTitle;
 
+#define ID_TABLE_PREFIX metrics_titles
+#define ID_TABLE_ELEMENT MetricsTitle
+#define ID_TABLE_KEY content_id
+#include "core/id_table.h"
+
 static MemoryContext ledger_cxt = NULL;
-static HTAB *windows = NULL;
-static HTAB *titles = NULL;
+static metrics_titles_hash *titles = NULL;
 static QoeTitleList changed;	/* in ledger_cxt */
 static bool rebased = true;		/* every title changed */
 static TimestampTz range_from = 0;	/* the latest complete window, as last rolled */
@@ -77,24 +85,22 @@ latest_complete(TimestampTz now)
 	return qoe_window_of(now) - QOE_ROLLUP_WINDOW_US;
 }
 
+/* Whether a window is one the ledger holds: the range and FUTURE_WINDOWS on. */
+static bool
+in_range(TimestampTz window_start)
+{
+	return window_start >= range_from &&
+		window_start < range_from + WINDOW_SLOTS * QOE_ROLLUP_WINDOW_US;
+}
+
 void
 qoe_metrics_ledger_reset(void)
 {
-	HASHCTL		ctl = {0};
-
 	if (ledger_cxt == NULL)
 		ledger_cxt = AllocSetContextCreate(TopMemoryContext, "qoe_ext metrics ledger",
 										   ALLOCSET_DEFAULT_SIZES);
 	MemoryContextReset(ledger_cxt);
-	ctl.hcxt = ledger_cxt;
-	ctl.keysize = sizeof(WindowKey);
-	ctl.entrysize = sizeof(WindowFigures);
-	windows = hash_create("qoe_ext metrics ledger windows", 8192, &ctl,
-						  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	ctl.keysize = sizeof(int64);
-	ctl.entrysize = sizeof(MetricsTitle);
-	titles = hash_create("qoe_ext metrics ledger titles", 4096, &ctl,
-						 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	titles = metrics_titles_create(ledger_cxt, 4096, NULL);
 	memset(&changed, 0, sizeof(changed));
 	rebased = true;
 }
@@ -113,34 +119,53 @@ static MetricsTitle *
 title_entry(int64 content_id)
 {
 	bool		found;
-	MetricsTitle *t = hash_search(titles, &content_id, HASH_ENTER, &found);
+	MetricsTitle *t = metrics_titles_insert(titles, content_id, &found);
 
 	if (!found)
 	{
-		t->nwindows = 0;
-		t->changed = false;
-		t->vst_known = false;
+		memset((char *) t + offsetof(MetricsTitle, changed), 0,
+			   sizeof(MetricsTitle) - offsetof(MetricsTitle, changed));
 	}
 	return t;
 }
 
-/* The window's figures, created empty (its title counted) if new. */
+/* The slot of a window in range in its title's entry. */
 static WindowFigures *
-window_entry(int64 content_id, TimestampTz window_start)
+window_slot(MetricsTitle *t, TimestampTz window_start)
 {
-	WindowKey	key = {content_id, window_start};
-	bool		found;
-	WindowFigures *w = hash_search(windows, &key, HASH_ENTER, &found);
+	int64		n = window_start / QOE_ROLLUP_WINDOW_US;
 
-	if (!found)
+	return &t->windows[((n % WINDOW_SLOTS) + WINDOW_SLOTS) % WINDOW_SLOTS];
+}
+
+/* A window in range of t, created empty if new. */
+static WindowFigures *
+window_entry(MetricsTitle *t, TimestampTz window_start)
+{
+	WindowFigures *w = window_slot(t, window_start);
+
+	if (!w->used)
 	{
-		MetricsTitle *t = title_entry(content_id);
-
-		memset((char *) w + sizeof(WindowKey), 0, sizeof(WindowFigures) - sizeof(WindowKey));
+		memset(w, 0, sizeof(WindowFigures));
+		w->used = true;
+		w->window_start = window_start;
 		t->nwindows++;
 		t->vst_known = false;
 	}
+	Assert(w->window_start == window_start);
 	return w;
+}
+
+/* The window gone from its title (out of the range). */
+static void
+drop_window(MetricsTitle *t, WindowFigures *w)
+{
+	if (w->vst_base != NULL)
+		pfree(w->vst_base);
+	if (w->vst_new != NULL)
+		pfree(w->vst_new);
+	w->used = false;
+	t->nwindows--;
 }
 
 static void
@@ -219,8 +244,13 @@ qoe_metrics_ledger_rebase(TimestampTz now)
 		WindowFigures *w;
 		Datum		digest;
 
-		w = window_entry(DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull)),
-						 DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull)));
+		TimestampTz window_start = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull));
+
+		/* later windows (client clocks far ahead) wait for a later rebase */
+		if (!in_range(window_start))
+			continue;
+		w = window_entry(title_entry(DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull))),
+						 window_start);
 		w->plays = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
 		w->stall_ms = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
 		w->watch_ms = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
@@ -243,33 +273,24 @@ void
 qoe_metrics_ledger_roll(TimestampTz now)
 {
 	TimestampTz from = latest_complete(now);
-	HASH_SEQ_STATUS seq;
-	HASH_SEQ_STATUS tseq;
-	WindowFigures *w;
+	metrics_titles_iterator it;
 	MetricsTitle *t;
 
 	if (from <= range_from)
 		return;
 	range_from = from;
-	/* other windows shown: other percentiles */
-	hash_seq_init(&tseq, titles);
-	while ((t = hash_seq_search(&tseq)) != NULL)
-		t->vst_known = false;
-	hash_seq_init(&seq, windows);
-	while ((w = hash_seq_search(&seq)) != NULL)
+	/*
+	 * Other windows shown: other figures and percentiles, and another
+	 * window_start field in every title's hash.
+	 */
+	metrics_titles_start_iterate(titles, &it);
+	while ((t = metrics_titles_iterate(titles, &it)) != NULL)
 	{
-		MetricsTitle *t;
-
-		if (w->key.window_start >= from)
-			continue;
-		t = hash_search(titles, &w->key.content_id, HASH_FIND, NULL);
-		t->nwindows--;
+		t->vst_known = false;
+		for (int i = 0; i < WINDOW_SLOTS; i++)
+			if (t->windows[i].used && t->windows[i].window_start < from)
+				drop_window(t, &t->windows[i]);
 		mark_changed(t);
-		if (w->vst_base != NULL)
-			pfree(w->vst_base);
-		if (w->vst_new != NULL)
-			pfree(w->vst_new);
-		hash_search(windows, &w->key, HASH_REMOVE, NULL);
 	}
 }
 
@@ -279,15 +300,14 @@ qoe_metrics_ledger_add(int64 content_id, const QoeWindowChange *change)
 	WindowFigures *w;
 	MetricsTitle *t;
 
-	if (change->window_start < range_from ||
-		change->window_start > range_from + (1 + FUTURE_WINDOWS) * QOE_ROLLUP_WINDOW_US)
+	if (!in_range(change->window_start))
 		return;
-	w = window_entry(content_id, change->window_start);
+	t = title_entry(content_id);
+	w = window_entry(t, change->window_start);
 	w->plays += change->plays;
 	w->stall_ms += change->stall_ms;
 	w->watch_ms += change->watch_ms;
 	w->score_x_watch += change->score_x_watch;
-	t = hash_search(titles, &content_id, HASH_FIND, NULL);
 	if (change->vst_new)
 	{
 		add_start_time(w, (double) change->vst_ms);
@@ -308,12 +328,12 @@ qoe_metrics_ledger_take_changed(QoeTitleList *out)
 	out->n = 0;
 	for (int i = 0; i < changed.n; i++)
 	{
-		MetricsTitle *t = hash_search(titles, &changed.ids[i], HASH_FIND, NULL);
+		MetricsTitle *t = metrics_titles_lookup(titles, changed.ids[i]);
 
 		qoe_title_list_add(out, TopMemoryContext, changed.ids[i]);
 		t->changed = false;
 		if (t->nwindows == 0)
-			hash_search(titles, &changed.ids[i], HASH_REMOVE, NULL);
+			metrics_titles_delete_item(titles, t);
 	}
 	changed.n = 0;
 }
@@ -321,7 +341,7 @@ qoe_metrics_ledger_take_changed(QoeTitleList *out)
 void
 qoe_metrics_ledger_touch(const int64 *content_id)
 {
-	HASH_SEQ_STATUS seq;
+	metrics_titles_iterator it;
 	MetricsTitle *t;
 
 	if (content_id != NULL)
@@ -330,19 +350,19 @@ qoe_metrics_ledger_touch(const int64 *content_id)
 		mark_changed(title_entry(*content_id));
 		return;
 	}
-	hash_seq_init(&seq, titles);
-	while ((t = hash_seq_search(&seq)) != NULL)
+	metrics_titles_start_iterate(titles, &it);
+	while ((t = metrics_titles_iterate(titles, &it)) != NULL)
 		mark_changed(t);
 }
 
 void
 qoe_metrics_ledger_for_each_title(void (*f) (int64 content_id))
 {
-	HASH_SEQ_STATUS seq;
+	metrics_titles_iterator it;
 	MetricsTitle *t;
 
-	hash_seq_init(&seq, titles);
-	while ((t = hash_seq_search(&seq)) != NULL)
+	metrics_titles_start_iterate(titles, &it);
+	while ((t = metrics_titles_iterate(titles, &it)) != NULL)
 		if (t->nwindows > 0)
 			f(t->content_id);
 }
@@ -385,7 +405,7 @@ qoe_metrics_ledger_read(int64 content_id, TimestampTz now, QoeTitleMetrics *m)
 				score_x_watch = 0;
 	WindowFigures *shown[2];
 	int			nshown = 0;
-	MetricsTitle *t = hash_search(titles, &content_id, HASH_FIND, NULL);
+	MetricsTitle *t = metrics_titles_lookup(titles, content_id);
 
 	memset(m, 0, sizeof(QoeTitleMetrics));
 	m->window_start = current - QOE_ROLLUP_WINDOW_US;
@@ -393,10 +413,13 @@ qoe_metrics_ledger_read(int64 content_id, TimestampTz now, QoeTitleMetrics *m)
 		return false;
 	for (int i = 0; i < nwin; i++)
 	{
-		WindowKey	key = {content_id, m->window_start + i * QOE_ROLLUP_WINDOW_US};
-		WindowFigures *w = hash_search(windows, &key, HASH_FIND, NULL);
+		TimestampTz window_start = m->window_start + i * QOE_ROLLUP_WINDOW_US;
+		WindowFigures *w;
 
-		if (w == NULL)
+		if (!in_range(window_start))
+			continue;
+		w = window_slot(t, window_start);
+		if (!w->used || w->window_start != window_start)
 			continue;
 		shown[nshown++] = w;
 		m->plays += w->plays;

@@ -61,7 +61,7 @@ extern void qoe_metrics_ledger_add(int64 content_id, const QoeWindowChange *chan
 
 /*
  * The range moves on at now: windows before the latest complete one go,
- * their titles count as changed.
+ * and every title counts as changed (its hash shows other windows).
  */
 extern void qoe_metrics_ledger_roll(TimestampTz now);
 

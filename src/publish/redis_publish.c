@@ -58,6 +58,7 @@
 
 #include "core/commit_wake.h"
 #include "core/guc.h"
+#include "core/id_table.h"
 #include "core/worker_session.h"
 #include "publish/metrics_ledger.h"
 #include "publish/publish_guc.h"
@@ -87,6 +88,18 @@
  */
 #define WOKEN_REST_FACTOR 4
 #define PERIODIC_REST_FACTOR 10
+
+/*
+ * Above this many notes a second (two per event: about 20,000 events a
+ * second, twice the rate commit-to-Redis latency is held at), woken rounds
+ * are spaced further apart in proportion: at twice the rate, 100 ms. The
+ * keys a second's rounds rewrite then stop growing with the rate (most
+ * titles change in every round at that pace), so publishing's cost does
+ * not grow with a faster ingest; the keys lag that spacing. Unlike a rest
+ * in proportion to a round's cost (tried in session 21), the rate does not
+ * grow with the spacing: a longer round does not lengthen the next.
+ */
+#define BUSY_NOTE_RATE 40000.0
 
 /* What a round reads and publishes. */
 #define ROUND_VIEWERS	0x1
@@ -134,7 +147,10 @@ typedef struct TrendingItem
 /* The fields of a qoe_metrics:{content_id} hash, but updated_at. */
 #define NFIELDS			8
 #define FIELD_LEN		32
+#define FIELD_RATIOS	5		/* the fields before: doubles */
+#define FIELD_PLAYS		5
 #define FIELD_VIEWERS	6		/* filled from the concurrent_viewers keys */
+#define FIELD_WINDOW	7
 static const char *const field_names[NFIELDS] = {
 	"vst_p50_ms", "vst_p95_ms", "vst_p99_ms", "rebuffering_ratio", "qoe_score", "plays",
 	"concurrent_viewers", "window_start"
@@ -146,12 +162,16 @@ typedef struct MetricsFields
 	char		v[NFIELDS][FIELD_LEN];
 } MetricsFields;
 
-/* A qoe_metrics key: the fields Redis is known to hold, and those wanted. */
+/*
+ * A qoe_metrics key: the fields Redis is known to hold, and those wanted
+ * (each NUL-padded: the two compare whole).
+ */
 typedef struct MetricsKey
 {
 	TitleKey	t;
 	MetricsFields wanted;
 	MetricsFields held;			/* meaningful when known */
+	double		wanted_values[FIELD_RATIOS];	/* of the fields of doubles wanted */
 } MetricsKey;
 
 /* What each pipelined command was for, to apply its reply. */
@@ -394,15 +414,16 @@ begin_title_read(HTAB *keys, RoundKeys *in_round, const QoeTitleList *titles)
 		}
 }
 
-/* The key of a title the read found (created unknown if new). */
+/* The key of a title the read found (created unknown and empty if new). */
 static void *
-title_read(HTAB *keys, RoundKeys *in_round, int64 content_id)
+title_read(HTAB *keys, RoundKeys *in_round, int64 content_id, Size entrysize)
 {
 	bool		found;
 	TitleKey   *k = hash_search(keys, &content_id, HASH_ENTER, &found);
 
 	if (!found)
 	{
+		memset((char *) k + sizeof(int64), 0, entrysize - sizeof(int64));
 		k->known = false;
 		k->round = 0;
 	}
@@ -414,7 +435,8 @@ title_read(HTAB *keys, RoundKeys *in_round, int64 content_id)
 static void
 viewers_wanted(int64 content_id, int64 viewers)
 {
-	((ViewersKey *) title_read(viewers_keys, &viewers_in_round, content_id))->wanted = viewers;
+	((ViewersKey *) title_read(viewers_keys, &viewers_in_round, content_id,
+							   sizeof(ViewersKey)))->wanted = viewers;
 }
 
 /*
@@ -483,33 +505,57 @@ static TimestampTz metrics_read_at;
 static TimestampTz window_start_at = DT_NOBEGIN;
 static char window_start[FIELD_LEN];
 
+/* Field f of a hash: text, NUL-padded. */
+static void
+set_field(MetricsFields *fields, int f, const char *text)
+{
+	strncpy(fields->v[f], text, FIELD_LEN);
+}
+
+/*
+ * Field f of m's wanted hash: value to 6 significant digits, or none if not
+ * defined. Formatted only when it changed: printf was a seventh of the
+ * publisher's CPU, and a round mostly sees the same start times again.
+ */
+static void
+set_double_field(MetricsKey *m, int f, bool defined, double value)
+{
+	char		text[FIELD_LEN];
+
+	if (!defined)
+		set_field(&m->wanted, f, "");
+	else if (m->wanted.v[f][0] == '\0' || m->wanted_values[f] != value)
+	{
+		snprintf(text, sizeof(text), "%.6g", value);
+		set_field(&m->wanted, f, text);
+		m->wanted_values[f] = value;
+	}
+}
+
 /* The hash of a title, from the metrics ledger, if it has one. */
 static void
 metrics_wanted(int64 content_id)
 {
 	QoeTitleMetrics q;
 	MetricsKey *m;
+	char		plays[MAXINT8LEN + 1];
 
 	if (!qoe_metrics_ledger_read(content_id, metrics_read_at, &q))
 		return;
-	m = title_read(metrics_keys, &metrics_in_round, content_id);
-	memset(&m->wanted, 0, sizeof(MetricsFields));
-	if (q.has_vst)
-		for (int f = 0; f < 3; f++)
-			snprintf(m->wanted.v[f], FIELD_LEN, "%.6g", q.vst_ms[f]);
-	if (q.has_watch)
-	{
-		snprintf(m->wanted.v[3], FIELD_LEN, "%.6g", q.rebuffering_ratio);
-		snprintf(m->wanted.v[4], FIELD_LEN, "%.6g", q.qoe_score);
-	}
-	snprintf(m->wanted.v[5], FIELD_LEN, INT64_FORMAT, q.plays);
+	m = title_read(metrics_keys, &metrics_in_round, content_id, sizeof(MetricsKey));
+	for (int f = 0; f < 3; f++)
+		set_double_field(m, f, q.has_vst, q.vst_ms[f]);
+	set_double_field(m, 3, q.has_watch, q.rebuffering_ratio);
+	set_double_field(m, 4, q.has_watch, q.qoe_score);
+	pg_lltoa(q.plays, plays);
+	set_field(&m->wanted, FIELD_PLAYS, plays);
 	/* the same for every title: formatted once */
 	if (q.window_start != window_start_at)
 	{
 		format_utc(q.window_start, false, window_start);
 		window_start_at = q.window_start;
 	}
-	strcpy(m->wanted.v[7], window_start);
+	set_field(&m->wanted, FIELD_WINDOW, window_start);
 }
 
 /*
@@ -775,8 +821,10 @@ queue_metrics_key(MetricsKey *m)
 		bool		whole;
 		int			fields_new = 0;
 
-		snprintf(m->wanted.v[FIELD_VIEWERS], FIELD_LEN, INT64_FORMAT,
-				 k != NULL && k->t.seen ? k->wanted : 0);
+		char		viewers[MAXINT8LEN + 1];
+
+		pg_lltoa(k != NULL && k->t.seen ? k->wanted : 0, viewers);
+		set_field(&m->wanted, FIELD_VIEWERS, viewers);
 		if (m->t.known && memcmp(&m->held, &m->wanted, sizeof(MetricsFields)) == 0)
 			return true;
 		whole = !m->t.known || field_disappears(m);
@@ -1101,18 +1149,25 @@ static RoundPace viewers_pace;
  */
 static TimestampTz part_published_at[ROUND_NPARTS];
 
+int
+qoe_redis_round_spacing_ms(double notes_per_second)
+{
+	return (int) (QOE_WAKE_SPACING_MS * Max(notes_per_second / BUSY_NOTE_RATE, 1.0));
+}
+
 /*
  * When a woken round of a kind may start: after its own rest, and
- * QOE_WAKE_SPACING_MS after the start of any woken round (at most 20 a
- * second of both kinds together).
+ * qoe_redis_round_spacing_ms after the start of any woken round (at most 20 a second
+ * of both kinds together, fewer under a fast ingest).
  */
 static TimestampTz
-round_at(const RoundPace *pace)
+round_at(const RoundPace *pace, TimestampTz now)
 {
 	TimestampTz last_start = Max(woken_pace.started, viewers_pace.started);
 
 	return Max(qoe_wake_earliest(pace->started, pace->ended, pace->cpu_us, 0, WOKEN_REST_FACTOR),
-			   TimestampTzPlusMilliseconds(last_start, QOE_WAKE_SPACING_MS));
+			   TimestampTzPlusMilliseconds(last_start,
+												  qoe_redis_round_spacing_ms(qoe_ledger_note_rate(now))));
 }
 
 /*
@@ -1134,9 +1189,9 @@ round_due(TimestampTz now, bool periodic)
 	uint32		pending = qoe_wake_pending(QOE_WAKE_PUBLISHER) & ~QOE_WAKE_LEDGER;
 	int			what = 0;
 
-	if (!periodic && (pending == 0 || now < round_at(&woken_pace)))
+	if (!periodic && (pending == 0 || now < round_at(&woken_pace, now)))
 	{
-		if (!(pending & QOE_WAKE_VIEWERS) || now < round_at(&viewers_pace))
+		if (!(pending & QOE_WAKE_VIEWERS) || now < round_at(&viewers_pace, now))
 			return 0;
 		pending = QOE_WAKE_VIEWERS;
 	}
@@ -1193,10 +1248,12 @@ round_wakes_at(TimestampTz next_round)
 {
 	uint32		pending = qoe_wake_pending(QOE_WAKE_PUBLISHER) & ~QOE_WAKE_LEDGER;
 
+	TimestampTz now = GetCurrentTimestamp();
+
 	if (pending & QOE_WAKE_VIEWERS)
-		next_round = Min(next_round, round_at(&viewers_pace));
+		next_round = Min(next_round, round_at(&viewers_pace, now));
 	if (pending != 0)
-		next_round = Min(next_round, round_at(&woken_pace));
+		next_round = Min(next_round, round_at(&woken_pace, now));
 	return next_round;
 }
 
@@ -1234,14 +1291,15 @@ qoe_publisher_main(Datum main_arg)
 	 */
 	SetConfigOption("jit", "off", PGC_USERSET, PGC_S_OVERRIDE);
 	qoe_redis_status_attach();
+	qoe_id_table_seed();
 	qoe_ledger_attach();
 	qoe_wake_attach(QOE_WAKE_PUBLISHER);
 
-	ctl.keysize = sizeof(int64);
-	ctl.entrysize = sizeof(ViewersKey);
-	viewers_keys = hash_create("qoe_ext published viewers", 1024, &ctl, HASH_ELEM | HASH_BLOBS);
-	ctl.entrysize = sizeof(MetricsKey);
-	metrics_keys = hash_create("qoe_ext published metrics", 1024, &ctl, HASH_ELEM | HASH_BLOBS);
+	/* dynahash: a round's list of keys points into them */
+	viewers_keys = hash_create("qoe_ext published viewers", 1024, &ctl,
+							   qoe_id_hashctl(&ctl, sizeof(ViewersKey)));
+	metrics_keys = hash_create("qoe_ext published metrics", 1024, &ctl,
+							   qoe_id_hashctl(&ctl, sizeof(MetricsKey)));
 	round_cxt = AllocSetContextCreate(TopMemoryContext, "qoe_ext publisher round",
 									  ALLOCSET_DEFAULT_SIZES);
 	settings_seen = MemoryContextStrdup(TopMemoryContext, connection_settings());
@@ -1316,6 +1374,8 @@ qoe_publisher_main(Datum main_arg)
 				refresh_at = TimestampTzPlusMilliseconds(now, qoe_redis_key_ttl_s * 1000L / 3);
 			}
 			what = round_due(now, periodic);
+			if (periodic || what != 0)
+				qoe_redis_status_pace(qoe_ledger_note_rate(now), now);
 
 			if (periodic)
 				next_round = TimestampTzPlusMilliseconds(now, qoe_redis_interval_ms);

@@ -19,6 +19,13 @@ extern void PublishInit(void);
  */
 extern long PublishSupervise(TimestampTz now);
 
+/*
+ * The least time between the starts of woken rounds, in ms, at a rate of
+ * notes_per_second (viewers_ledger.h): QOE_WAKE_SPACING_MS, longer in
+ * proportion above 40,000 a second (doc/redis_design.md, spacing).
+ */
+extern int	qoe_redis_round_spacing_ms(double notes_per_second);
+
 /* The supervisor exits: the publisher goes with it. */
 extern void PublishStop(void);
 extern PGDLLEXPORT void qoe_publisher_main(Datum main_arg);

@@ -16,7 +16,9 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "publish/redis_publish.h"
 #include "publish/redis_status.h"
+#include "publish/viewers_ledger.h"
 
 #define SERVER_LEN	256
 #define ERROR_LEN	256
@@ -40,6 +42,8 @@ typedef struct QoeRedisStatus
 	int64		errors;
 	char		last_error[ERROR_LEN];
 	TimestampTz last_error_at;
+	double		note_rate;		/* notes a second, as of note_rate_at */
+	TimestampTz note_rate_at;
 } QoeRedisStatus;
 
 static QoeRedisStatus *status = NULL;
@@ -88,6 +92,8 @@ status_detach(int code, Datum arg)
 	status->pid = 0;
 	status->state = QOE_REDIS_OFF;
 	status->state_since = GetCurrentTimestamp();
+	status->note_rate = 0;
+	status->note_rate_at = 0;
 	SpinLockRelease(&status->mutex);
 }
 
@@ -147,6 +153,15 @@ qoe_redis_status_published(int64 keys_written, int64 alerts_published, bool woke
 	SpinLockRelease(&status->mutex);
 }
 
+void
+qoe_redis_status_pace(double notes_per_second, TimestampTz at)
+{
+	SpinLockAcquire(&status->mutex);
+	status->note_rate = notes_per_second;
+	status->note_rate_at = at;
+	SpinLockRelease(&status->mutex);
+}
+
 static const char *
 state_name(QoeRedisState state)
 {
@@ -170,8 +185,9 @@ qoe_redis_publisher_status(PG_FUNCTION_ARGS)
 {
 	TupleDesc	desc;
 	QoeRedisStatus copy = {0};
-	Datum		values[16];
-	bool		nulls[16] = {0};
+	double		rate;
+	Datum		values[18];
+	bool		nulls[18] = {0};
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -204,5 +220,11 @@ qoe_redis_publisher_status(PG_FUNCTION_ARGS)
 	values[13] = Int64GetDatum(copy.all_viewer_rounds);
 	values[14] = Int64GetDatum(copy.metrics_rounds);
 	values[15] = Int64GetDatum(copy.all_metrics_rounds);
+	/* now, as the publisher would space its rounds: no note came since */
+	rate = qoe_note_rate_decayed(copy.note_rate, copy.note_rate_at, GetCurrentTimestamp());
+	values[16] = Float8GetDatum(rate);
+	nulls[16] = copy.note_rate_at == 0;
+	values[17] = Int32GetDatum(qoe_redis_round_spacing_ms(rate));
+	nulls[17] = copy.note_rate_at == 0;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }

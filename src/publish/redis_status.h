@@ -28,4 +28,10 @@ extern void qoe_redis_status_published(int64 keys_written, int64 alerts_publishe
 									   bool read_viewers, bool read_all_viewers,
 									   bool read_metrics, bool read_all_metrics);
 
+/*
+ * The rate of notes of ingest commits the publisher applied at at (a
+ * second, viewers_ledger.h), which sets the spacing of its woken rounds.
+ */
+extern void qoe_redis_status_pace(double notes_per_second, TimestampTz at);
+
 #endif

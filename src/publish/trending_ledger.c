@@ -11,12 +11,10 @@
 
 #include <math.h>
 
-#include "lib/pairingheap.h"
-#include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "core/compare.h"
+#include "publish/due_queue.h"
 #include "publish/trending_ledger.h"
 
 /* A play's weight halves every 15 minutes (qoe.trending_content). */
@@ -27,13 +25,17 @@
 
 typedef struct TrendingPlay
 {
-	uint64		session;		/* hash key */
+	int64		session;		/* hash key: the hash of session_id */
+	char		status;			/* simplehash's */
+	bool		past;			/* in its title's weights; else a future play */
 	int64		content_id;
 	TimestampTz started_at;
-	bool		past;			/* in its title's weights; else a future play */
-	pairingheap_node by_start;	/* every play: to drop after the hour */
-	pairingheap_node by_future; /* the future plays: to count when they start */
 } TrendingPlay;
+
+#define ID_TABLE_PREFIX trend_plays
+#define ID_TABLE_ELEMENT TrendingPlay
+#define ID_TABLE_KEY session
+#include "core/id_table.h"
 
 /*
  * A title's score at now is weights * 2^-((now - base) / half-life) +
@@ -45,31 +47,28 @@ typedef struct TrendingPlay
 typedef struct TitleTrend
 {
 	int64		content_id;		/* hash key */
+	char		status;			/* simplehash's */
 	double		weights;
 	int64		future;
 	int64		plays;
 } TitleTrend;
 
+#define ID_TABLE_PREFIX trend_titles
+#define ID_TABLE_ELEMENT TitleTrend
+#define ID_TABLE_KEY content_id
+#include "core/id_table.h"
+
 static MemoryContext ledger_cxt = NULL;
-static HTAB *plays = NULL;
-static HTAB *titles = NULL;
-static pairingheap *by_start = NULL;
-static pairingheap *by_future = NULL;
+static trend_plays_hash *plays = NULL;
+static trend_titles_hash *titles = NULL;
+/*
+ * Every play by started_at, to drop after the hour, and the future plays,
+ * to count when they start; an item is stale if its play is gone or
+ * started at another time (or, in by_future, is counted already).
+ */
+static QoeDueQueue by_start;
+static QoeDueQueue by_future;
 static TimestampTz base = 0;
-
-static int
-earlier_start_first(const pairingheap_node *a, const pairingheap_node *b, void *arg)
-{
-	return qoe_earlier_first(pairingheap_const_container(TrendingPlay, by_start, a)->started_at,
-							 pairingheap_const_container(TrendingPlay, by_start, b)->started_at);
-}
-
-static int
-earlier_future_first(const pairingheap_node *a, const pairingheap_node *b, void *arg)
-{
-	return qoe_earlier_first(pairingheap_const_container(TrendingPlay, by_future, a)->started_at,
-							 pairingheap_const_container(TrendingPlay, by_future, b)->started_at);
-}
 
 static double
 weight(TimestampTz started_at)
@@ -80,53 +79,37 @@ weight(TimestampTz started_at)
 void
 qoe_trending_ledger_reset(void)
 {
-	HASHCTL		ctl = {0};
-	MemoryContext old;
-
 	if (ledger_cxt == NULL)
 		ledger_cxt = AllocSetContextCreate(TopMemoryContext, "qoe_ext trending ledger",
 										   ALLOCSET_DEFAULT_SIZES);
 	MemoryContextReset(ledger_cxt);
-	ctl.hcxt = ledger_cxt;
-	ctl.keysize = sizeof(uint64);
-	ctl.entrysize = sizeof(TrendingPlay);
-	plays = hash_create("qoe_ext trending ledger plays", 65536, &ctl,
-						HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	ctl.keysize = sizeof(int64);
-	ctl.entrysize = sizeof(TitleTrend);
-	titles = hash_create("qoe_ext trending ledger titles", 4096, &ctl,
-						 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	old = MemoryContextSwitchTo(ledger_cxt);
-	by_start = pairingheap_allocate(earlier_start_first, NULL);
-	by_future = pairingheap_allocate(earlier_future_first, NULL);
-	MemoryContextSwitchTo(old);
+	plays = trend_plays_create(ledger_cxt, 65536, NULL);
+	titles = trend_titles_create(ledger_cxt, 4096, NULL);
+	qoe_due_init(&by_start, ledger_cxt);
+	qoe_due_init(&by_future, ledger_cxt);
 	base = GetCurrentTimestamp();
 }
 
-/* Take a play out of its title's sums and of the heaps. */
+/* Take a play out of its title's sums and of the table (its items go stale). */
 static void
 forget_play(TrendingPlay *p)
 {
-	TitleTrend *t = hash_search(titles, &p->content_id, HASH_FIND, NULL);
+	TitleTrend *t = trend_titles_lookup(titles, p->content_id);
 
 	if (p->past)
 		t->weights -= weight(p->started_at);
 	else
-	{
 		t->future--;
-		pairingheap_remove(by_future, &p->by_future);
-	}
-	pairingheap_remove(by_start, &p->by_start);
 	if (--t->plays == 0)
-		hash_search(titles, &p->content_id, HASH_REMOVE, NULL);
-	hash_search(plays, &p->session, HASH_REMOVE, NULL);
+		trend_titles_delete_item(titles, t);
+	trend_plays_delete_item(plays, p);
 }
 
 void
 qoe_trending_ledger_note(uint64 session, int64 content_id, bool played, TimestampTz started_at,
 						 TimestampTz now)
 {
-	TrendingPlay *p = hash_search(plays, &session, HASH_FIND, NULL);
+	TrendingPlay *p = trend_plays_lookup(plays, (int64) session);
 	TitleTrend *t;
 	bool		found;
 
@@ -139,11 +122,11 @@ qoe_trending_ledger_note(uint64 session, int64 content_id, bool played, Timestam
 	/* a first frame taken back (a late event) leaves no play */
 	if (!played)
 		return;
-	p = hash_search(plays, &session, HASH_ENTER, NULL);
+	p = trend_plays_insert(plays, (int64) session, &found);
 	p->content_id = content_id;
 	p->started_at = started_at;
-	pairingheap_add(by_start, &p->by_start);
-	t = hash_search(titles, &content_id, HASH_ENTER, &found);
+	qoe_due_push(&by_start, started_at, p->session);
+	t = trend_titles_insert(titles, content_id, &found);
 	if (!found)
 	{
 		t->weights = 0;
@@ -156,7 +139,7 @@ qoe_trending_ledger_note(uint64 session, int64 content_id, bool played, Timestam
 		t->weights += weight(started_at);
 	else
 	{
-		pairingheap_add(by_future, &p->by_future);
+		qoe_due_push(&by_future, started_at, p->session);
 		t->future++;
 	}
 }
@@ -176,61 +159,58 @@ higher_score_first(const void *a, const void *b)
 static void
 move_base(TimestampTz now)
 {
-	HASH_SEQ_STATUS seq;
+	trend_titles_iterator it;
+	trend_plays_iterator pit;
 	TitleTrend *t;
 	TrendingPlay *p;
 
 	base = now;
-	hash_seq_init(&seq, titles);
-	while ((t = hash_seq_search(&seq)) != NULL)
+	trend_titles_start_iterate(titles, &it);
+	while ((t = trend_titles_iterate(titles, &it)) != NULL)
 		t->weights = 0;
-	hash_seq_init(&seq, plays);
-	while ((p = hash_seq_search(&seq)) != NULL)
+	trend_plays_start_iterate(plays, &pit);
+	while ((p = trend_plays_iterate(plays, &pit)) != NULL)
 		if (p->past)
-			((TitleTrend *) hash_search(titles, &p->content_id, HASH_FIND, NULL))->weights +=
-				weight(p->started_at);
+			trend_titles_lookup(titles, p->content_id)->weights += weight(p->started_at);
 }
 
 int
 qoe_trending_ledger_top(TimestampTz now, int n, QoeTrendingScore **top)
 {
-	HASH_SEQ_STATUS seq;
+	trend_titles_iterator it;
+	QoeDueItem	due;
 	TitleTrend *t;
 	QoeTrendingScore *all;
 	double		decay;
 	int			i = 0;
 
 	/* plays that started since the last round */
-	while (!pairingheap_is_empty(by_future))
+	while (qoe_due_pop(&by_future, now, &due))
 	{
-		TrendingPlay *p = pairingheap_container(TrendingPlay, by_future,
-												pairingheap_first(by_future));
+		TrendingPlay *p = trend_plays_lookup(plays, due.id);
 
-		if (p->started_at > now)
-			break;
-		pairingheap_remove_first(by_future);
+		if (p == NULL || p->past || p->started_at != due.at)
+			continue;
 		p->past = true;
-		t = hash_search(titles, &p->content_id, HASH_FIND, NULL);
+		t = trend_titles_lookup(titles, p->content_id);
 		t->future--;
 		t->weights += weight(p->started_at);
 	}
 	/* plays older than the hour */
-	while (!pairingheap_is_empty(by_start))
+	while (qoe_due_pop(&by_start, now - QOE_TRENDING_WINDOW_US, &due))
 	{
-		TrendingPlay *p = pairingheap_container(TrendingPlay, by_start,
-												pairingheap_first(by_start));
+		TrendingPlay *p = trend_plays_lookup(plays, due.id);
 
-		if (p->started_at > now - QOE_TRENDING_WINDOW_US)
-			break;
-		forget_play(p);
+		if (p != NULL && p->started_at == due.at)
+			forget_play(p);
 	}
 	if (now - base > REBASE_WEIGHTS_US)
 		move_base(now);
 
 	decay = exp2(-(double) (now - base) / HALF_LIFE_US);
-	all = palloc(sizeof(QoeTrendingScore) * Max(hash_get_num_entries(titles), 1));
-	hash_seq_init(&seq, titles);
-	while ((t = hash_seq_search(&seq)) != NULL)
+	all = palloc(sizeof(QoeTrendingScore) * Max(titles->members, 1));
+	trend_titles_start_iterate(titles, &it);
+	while ((t = trend_titles_iterate(titles, &it)) != NULL)
 	{
 		all[i].content_id = t->content_id;
 		all[i++].score = t->weights * decay + (double) t->future;

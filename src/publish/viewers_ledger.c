@@ -14,22 +14,21 @@
 #include "access/xact.h"
 #include "commands/trigger.h"
 #include "common/hashfn.h"
+#include "common/pg_prng.h"
 #include "fmgr.h"
-#include "lib/pairingheap.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
-#include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "core/commit_wake.h"
-#include "core/compare.h"
 #include "core/guc.h"
+#include "publish/due_queue.h"
 #include "publish/metrics_ledger.h"
 #include "publish/trending_ledger.h"
 #include "publish/viewers_ledger.h"
@@ -76,6 +75,7 @@ typedef struct LedgerShared
 	pg_atomic_uint32 attached;	/* the pid of the publisher keeping the ledger, or 0 */
 	bool		lost;			/* notes were dropped: rebase */
 	bool		prepared;		/* a transaction with notes was prepared: rebase */
+	uint64		seed;			/* of session_hash, random per cluster start */
 	int			n;
 	LedgerNote	notes[RING_NOTES];
 } LedgerShared;
@@ -110,6 +110,8 @@ ledger_shmem_startup(void)
 		ledger->lost = false;
 		ledger->prepared = false;
 		ledger->n = 0;
+		if (!pg_strong_random(&ledger->seed, sizeof(ledger->seed)))
+			ledger->seed = pg_prng_uint64(&pg_global_prng_state);
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -135,7 +137,9 @@ static bool callbacks_registered = false;
 static uint64
 session_hash(const char *session_id, int len)
 {
-	return hash_bytes_extended((const unsigned char *) session_id, len, 0);
+	/* seeded: which session_ids collide (count as one) is no client's choice */
+	return hash_bytes_extended((const unsigned char *) session_id, len,
+							   ledger != NULL ? ledger->seed : 0);
 }
 
 /*
@@ -338,23 +342,34 @@ qoe_redis_ledger_truncated(PG_FUNCTION_ARGS)
 
 typedef struct LedgerSession
 {
-	uint64		session;		/* hash key */
+	int64		session;		/* hash key: the hash of session_id */
+	char		status;			/* simplehash's */
 	int64		content_id;
 	TimestampTz last_event_at;
-	TimestampTz queued_at;		/* its key in by_last_event, <= last_event_at */
-	pairingheap_node node;
+	TimestampTz queued_at;		/* its time in by_last_event, <= last_event_at */
 } LedgerSession;
+
+#define ID_TABLE_PREFIX ledger_sessions
+#define ID_TABLE_ELEMENT LedgerSession
+#define ID_TABLE_KEY session
+#include "core/id_table.h"
 
 typedef struct LedgerTitle
 {
 	int64		content_id;		/* hash key */
-	int64		viewers;
+	char		status;			/* simplehash's */
 	bool		changed;		/* listed in changed[] */
+	int64		viewers;
 } LedgerTitle;
 
-static HTAB *sessions = NULL;
-static HTAB *titles = NULL;
-static pairingheap *by_last_event = NULL;	/* the oldest last event first */
+#define ID_TABLE_PREFIX ledger_titles
+#define ID_TABLE_ELEMENT LedgerTitle
+#define ID_TABLE_KEY content_id
+#include "core/id_table.h"
+
+static ledger_sessions_hash *sessions = NULL;
+static ledger_titles_hash *titles = NULL;
+static QoeDueQueue by_last_event;	/* the oldest last event first */
 static QoeTitleList changed;	/* in TopMemoryContext */
 
 /* The last rebase's snapshot: its committed transactions' notes are in it. */
@@ -369,36 +384,22 @@ static TimestampTz rebased_at = 0;
 static LedgerNote *taken = NULL;
 static int	taken_size = 0;
 
-static int
-older_first(const pairingheap_node *a, const pairingheap_node *b, void *arg)
-{
-	return qoe_earlier_first(pairingheap_const_container(LedgerSession, node, a)->queued_at,
-							 pairingheap_const_container(LedgerSession, node, b)->queued_at);
-}
+/* Notes applied a second (qoe_note_rate_decayed), as of rate_at. */
+static double note_rate = 0;
+static TimestampTz rate_at = 0;
 
 static void
 reset_ledger(void)
 {
-	HASHCTL		ctl = {0};
-
 	if (sessions != NULL)
-		hash_destroy(sessions);
+		ledger_sessions_destroy(sessions);
 	if (titles != NULL)
-		hash_destroy(titles);
-	ctl.keysize = sizeof(uint64);
-	ctl.entrysize = sizeof(LedgerSession);
-	sessions = hash_create("qoe_ext ledger sessions", 65536, &ctl, HASH_ELEM | HASH_BLOBS);
-	ctl.keysize = sizeof(int64);
-	ctl.entrysize = sizeof(LedgerTitle);
-	titles = hash_create("qoe_ext ledger titles", 4096, &ctl, HASH_ELEM | HASH_BLOBS);
-	if (by_last_event == NULL)
-	{
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-
-		by_last_event = pairingheap_allocate(older_first, NULL);
-		MemoryContextSwitchTo(old);
-	}
-	pairingheap_reset(by_last_event);
+		ledger_titles_destroy(titles);
+	sessions = ledger_sessions_create(TopMemoryContext, 65536, NULL);
+	titles = ledger_titles_create(TopMemoryContext, 4096, NULL);
+	if (by_last_event.cxt == NULL)
+		qoe_due_init(&by_last_event, TopMemoryContext);
+	qoe_due_reset(&by_last_event);
 	changed.n = 0;
 }
 
@@ -458,10 +459,20 @@ qoe_ledger_lost(void)
 }
 
 static void
+mark_changed(LedgerTitle *t)
+{
+	if (!t->changed)
+	{
+		t->changed = true;
+		qoe_title_list_add(&changed, TopMemoryContext, t->content_id);
+	}
+}
+
+static void
 count(int64 content_id, int delta)
 {
 	bool		found;
-	LedgerTitle *t = hash_search(titles, &content_id, HASH_ENTER, &found);
+	LedgerTitle *t = ledger_titles_insert(titles, content_id, &found);
 
 	if (!found)
 	{
@@ -469,24 +480,20 @@ count(int64 content_id, int delta)
 		t->changed = false;
 	}
 	t->viewers += delta;
-	if (!t->changed)
-	{
-		t->changed = true;
-		qoe_title_list_add(&changed, TopMemoryContext, content_id);
-	}
+	mark_changed(t);
 }
 
 static void
 add_session(uint64 session, int64 content_id, TimestampTz last_event_at)
 {
 	bool		found;
-	LedgerSession *s = hash_search(sessions, &session, HASH_ENTER, &found);
+	LedgerSession *s = ledger_sessions_insert(sessions, (int64) session, &found);
 
 	if (!found)
 	{
 		s->content_id = content_id;
 		s->last_event_at = s->queued_at = last_event_at;
-		pairingheap_add(by_last_event, &s->node);
+		qoe_due_push(&by_last_event, last_event_at, s->session);
 		count(content_id, 1);
 		return;
 	}
@@ -497,21 +504,24 @@ add_session(uint64 session, int64 content_id, TimestampTz last_event_at)
 		s->content_id = content_id;
 	}
 	s->last_event_at = last_event_at;
-	/* a later last event is requeued when the earlier comes due */
+	/*
+	 * A later last event is queued again when the earlier comes due; an
+	 * earlier one (events out of order) now: the item queued before goes
+	 * stale.
+	 */
 	if (last_event_at < s->queued_at)
 	{
-		pairingheap_remove(by_last_event, &s->node);
 		s->queued_at = last_event_at;
-		pairingheap_add(by_last_event, &s->node);
+		qoe_due_push(&by_last_event, last_event_at, s->session);
 	}
 }
 
-/* s out of the heap already */
+/* Its queued item goes stale (no session, or another time). */
 static void
 forget_session(LedgerSession *s)
 {
 	count(s->content_id, -1);
-	hash_search(sessions, &s->session, HASH_REMOVE, NULL);
+	ledger_sessions_delete_item(sessions, s);
 }
 
 static bool
@@ -608,7 +618,7 @@ qoe_ledger_rebase(TimestampTz now)
 	}
 	/* every title is published by the round that rebases */
 	for (int i = 0; i < changed.n; i++)
-		((LedgerTitle *) hash_search(titles, &changed.ids[i], HASH_FIND, NULL))->changed = false;
+		ledger_titles_lookup(titles, changed.ids[i])->changed = false;
 	changed.n = 0;
 	qoe_metrics_ledger_rebase(now);
 
@@ -624,11 +634,29 @@ qoe_ledger_rebase(TimestampTz now)
 	rebased_at = now;
 }
 
+/*
+ * n notes taken at now: each counts 1 / QOE_NOTE_RATE_SECONDS and decays
+ * exponentially, so a steady rate r sums to r.
+ */
+static void
+count_rate(int n, TimestampTz now)
+{
+	note_rate = qoe_ledger_note_rate(now) + n / QOE_NOTE_RATE_SECONDS;
+	rate_at = Max(rate_at, now);
+}
+
+double
+qoe_ledger_note_rate(TimestampTz now)
+{
+	return qoe_note_rate_decayed(note_rate, rate_at, now);
+}
+
 void
 qoe_ledger_catch_up(TimestampTz now)
 {
 	LedgerNote *notes;
 	int			n;
+	QoeDueItem	due;
 	TimestampTz cutoff = cutoff_at(now);
 
 	if (ledger == NULL)
@@ -654,6 +682,7 @@ qoe_ledger_catch_up(TimestampTz now)
 	memcpy(notes, ledger->notes, sizeof(LedgerNote) * n);
 	ledger->n = 0;
 	LWLockRelease(ledger->lock);
+	count_rate(n, now);
 
 	qoe_metrics_ledger_roll(now);
 	for (int i = 0; i < n; i++)
@@ -674,26 +703,21 @@ qoe_ledger_catch_up(TimestampTz now)
 									 note->started_at, now);
 		if (note->startable && note->last_event_at > cutoff)
 			add_session(note->session, note->content_id, note->last_event_at);
-		else if ((s = hash_search(sessions, &note->session, HASH_FIND, NULL)) != NULL)
-		{
-			pairingheap_remove(by_last_event, &s->node);
+		else if ((s = ledger_sessions_lookup(sessions, (int64) note->session)) != NULL)
 			forget_session(s);
-		}
 	}
 
 	/* time-outs: no commit reports them */
-	while (!pairingheap_is_empty(by_last_event))
+	while (qoe_due_pop(&by_last_event, cutoff, &due))
 	{
-		LedgerSession *s = pairingheap_container(LedgerSession, node,
-												 pairingheap_first(by_last_event));
+		LedgerSession *s = ledger_sessions_lookup(sessions, due.id);
 
-		if (s->queued_at > cutoff)
-			break;
-		pairingheap_remove_first(by_last_event);
+		if (s == NULL || s->queued_at != due.at)
+			continue;			/* stale: gone, or queued again earlier */
 		if (s->last_event_at > cutoff)
 		{
 			s->queued_at = s->last_event_at;
-			pairingheap_add(by_last_event, &s->node);
+			qoe_due_push(&by_last_event, s->queued_at, s->session);
 		}
 		else
 			forget_session(s);
@@ -703,7 +727,7 @@ qoe_ledger_catch_up(TimestampTz now)
 int64
 qoe_ledger_viewers(int64 content_id)
 {
-	LedgerTitle *t = hash_search(titles, &content_id, HASH_FIND, NULL);
+	LedgerTitle *t = ledger_titles_lookup(titles, content_id);
 
 	return t == NULL ? 0 : t->viewers;
 }
@@ -714,12 +738,12 @@ qoe_ledger_take_changed(QoeTitleList *out)
 	out->n = 0;
 	for (int i = 0; i < changed.n; i++)
 	{
-		LedgerTitle *t = hash_search(titles, &changed.ids[i], HASH_FIND, NULL);
+		LedgerTitle *t = ledger_titles_lookup(titles, changed.ids[i]);
 
 		qoe_title_list_add(out, TopMemoryContext, changed.ids[i]);
 		t->changed = false;
 		if (t->viewers == 0)
-			hash_search(titles, &changed.ids[i], HASH_REMOVE, NULL);
+			ledger_titles_delete_item(titles, t);
 	}
 	changed.n = 0;
 }
@@ -727,7 +751,7 @@ qoe_ledger_take_changed(QoeTitleList *out)
 void
 qoe_ledger_touch(const int64 *content_id)
 {
-	HASH_SEQ_STATUS seq;
+	ledger_titles_iterator it;
 	LedgerTitle *t;
 
 	if (content_id != NULL)
@@ -735,19 +759,19 @@ qoe_ledger_touch(const int64 *content_id)
 		count(*content_id, 0);
 		return;
 	}
-	hash_seq_init(&seq, titles);
-	while ((t = hash_seq_search(&seq)) != NULL)
-		count(t->content_id, 0);
+	ledger_titles_start_iterate(titles, &it);
+	while ((t = ledger_titles_iterate(titles, &it)) != NULL)
+		mark_changed(t);
 }
 
 void
 qoe_ledger_for_each_title(void (*f) (int64 content_id, int64 viewers))
 {
-	HASH_SEQ_STATUS seq;
+	ledger_titles_iterator it;
 	LedgerTitle *t;
 
-	hash_seq_init(&seq, titles);
-	while ((t = hash_seq_search(&seq)) != NULL)
+	ledger_titles_start_iterate(titles, &it);
+	while ((t = ledger_titles_iterate(titles, &it)) != NULL)
 		if (t->viewers > 0)
 			f(t->content_id, t->viewers);
 }

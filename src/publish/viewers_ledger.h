@@ -28,6 +28,8 @@
 
 #include "postgres.h"
 
+#include <math.h>
+
 #include "datatype/timestamp.h"
 #include "executor/spi.h"
 #include "publish/metrics_ledger.h"
@@ -100,6 +102,26 @@ extern void qoe_ledger_rebase(TimestampTz now);
  * last event is older than qoe.session_timeout at now.
  */
 extern void qoe_ledger_catch_up(TimestampTz now);
+
+/*
+ * Notes applied a second (about two per event ingested: a session's state
+ * and its change to a window), averaged over the last second or so, at now.
+ */
+extern double qoe_ledger_note_rate(TimestampTz now);
+
+/* The time constant of that average, in seconds. */
+#define QOE_NOTE_RATE_SECONDS 1.0
+
+/*
+ * A rate of notes as of at, at now if no note came since: each note counts
+ * 1 / QOE_NOTE_RATE_SECONDS when it comes and decays exponentially, so that
+ * a steady rate r sums to r.
+ */
+static inline double
+qoe_note_rate_decayed(double rate, TimestampTz at, TimestampTz now)
+{
+	return rate * exp(-(double) Max(now - at, 0) / USECS_PER_SEC / QOE_NOTE_RATE_SECONDS);
+}
 
 /* Sessions of content_id playing, as of the last catch-up or rebase. */
 extern int64 qoe_ledger_viewers(int64 content_id);

@@ -22,7 +22,6 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_type.h"
-#include "common/pg_prng.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "funcapi.h"
@@ -100,26 +99,6 @@ result_int64(uint64 row, int col)
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &isnull));
 }
 
-/*
- * Title ids are hashed with a per-backend random seed, so that no choice of
- * ids can make the tables degenerate.
- */
-static uint64 rec_hash_seed;
-
-static inline uint32
-rec_hash(int64 id)
-{
-	/* the 64-bit finaliser of MurmurHash3 */
-	uint64		h = (uint64) id ^ rec_hash_seed;
-
-	h ^= h >> 33;
-	h *= UINT64CONST(0xff51afd7ed558ccd);
-	h ^= h >> 33;
-	h *= UINT64CONST(0xc4ceb9fe1a85ec53);
-	h ^= h >> 33;
-	return (uint32) h;
-}
-
 typedef struct Seen
 {
 	int64		content_id;
@@ -127,16 +106,11 @@ typedef struct Seen
 	char		status;			/* simplehash's */
 } Seen;
 
-#define SH_PREFIX seen
-#define SH_ELEMENT_TYPE Seen
-#define SH_KEY_TYPE int64
-#define SH_KEY content_id
-#define SH_HASH_KEY(tb, key) rec_hash(key)
-#define SH_EQUAL(tb, a, b) ((a) == (b))
-#define SH_SCOPE static inline
-#define SH_DECLARE
-#define SH_DEFINE
-#include "lib/simplehash.h"
+/* seeded per backend: no choice of ids can make the tables degenerate */
+#define ID_TABLE_PREFIX seen
+#define ID_TABLE_ELEMENT Seen
+#define ID_TABLE_KEY content_id
+#include "core/id_table.h"
 
 typedef struct Candidate
 {
@@ -149,16 +123,10 @@ typedef struct Candidate
 	double		reason_part[REASONS];
 } Candidate;
 
-#define SH_PREFIX cand
-#define SH_ELEMENT_TYPE Candidate
-#define SH_KEY_TYPE int64
-#define SH_KEY content_id
-#define SH_HASH_KEY(tb, key) rec_hash(key)
-#define SH_EQUAL(tb, a, b) ((a) == (b))
-#define SH_SCOPE static inline
-#define SH_DECLARE
-#define SH_DEFINE
-#include "lib/simplehash.h"
+#define ID_TABLE_PREFIX cand
+#define ID_TABLE_ELEMENT Candidate
+#define ID_TABLE_KEY content_id
+#include "core/id_table.h"
 
 static void
 add_reason(Candidate *c, int64 title, double part)
@@ -559,8 +527,7 @@ qoe_recommend(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	if (n == 0)
 		return (Datum) 0;
-	if (rec_hash_seed == 0)
-		rec_hash_seed = pg_prng_uint64(&pg_global_prng_state) | 1;
+	qoe_id_table_seed();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	nest_level = qoe_pin_search_path();
