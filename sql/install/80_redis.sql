@@ -139,7 +139,7 @@ COMMENT ON COLUMN redis_status.all_metrics_rounds IS
 COMMENT ON COLUMN redis_status.notes_per_second IS
     'changes ingest commits handed the publisher a second (a session''s state, its change to a window shown: about two per event), averaged over about the last second, now; NULL when no publisher runs';
 COMMENT ON COLUMN redis_status.round_spacing_ms IS
-    'the least time between the starts of woken rounds now, in ms: 50, and 50 x notes_per_second / 40,000 above 40,000 notes a second (a fast ingest: the keys lag that much, and the publisher''s writes stop growing with the rate); NULL when no publisher runs (doc/redis.md)';
+    'the least time between the starts of woken rounds now, in ms: 50, and 50 x (notes_per_second / 40,000)^2, at most 1000, above 40,000 notes a second (a fast ingest: the keys lag that much, and the publisher writes fewer keys a second as the rate grows); NULL when no publisher runs (doc/redis.md)';
 COMMENT ON COLUMN redis_status.keys_written IS 'keys Redis acknowledged writing or deleting (the trending_content rebuild counts one)';
 COMMENT ON COLUMN redis_status.alerts_published IS 'alert changes Redis acknowledged publishing on the qoe_alerts channel';
 COMMENT ON COLUMN redis_status.alerts_queued IS 'alert changes waiting in qoe.redis_alert_outbox to be published';

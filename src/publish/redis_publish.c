@@ -92,14 +92,18 @@
 /*
  * Above this many notes a second (two per event: about 20,000 events a
  * second, twice the rate commit-to-Redis latency is held at), woken rounds
- * are spaced further apart in proportion: at twice the rate, 100 ms. The
- * keys a second's rounds rewrite then stop growing with the rate (most
- * titles change in every round at that pace), so publishing's cost does
- * not grow with a faster ingest; the keys lag that spacing. Unlike a rest
- * in proportion to a round's cost (tried in session 21), the rate does not
- * grow with the spacing: a longer round does not lengthen the next.
+ * are spaced further apart with the square of the rate: 200 ms at twice it,
+ * and at most BUSY_SPACING_MAX_MS. At such rates most titles change in
+ * every round, so a round writes nearly every key whatever the spacing: the
+ * keys written a second fall as the ingest grows, and what publishing
+ * costs per event falls faster than the rate grows (in proportion to the
+ * rate, the cost of a slower fast ingest stayed above 5 %: bench (a') runs
+ * at 50,000-75,000 events/s, session 22). Unlike a rest in proportion to a
+ * round's cost (tried in session 21), the rate does not grow with the
+ * spacing: a longer round does not lengthen the next.
  */
 #define BUSY_NOTE_RATE 40000.0
+#define BUSY_SPACING_MAX_MS 1000	/* the keys still follow within a second */
 
 /* What a round reads and publishes. */
 #define ROUND_VIEWERS	0x1
@@ -1152,13 +1156,15 @@ static TimestampTz part_published_at[ROUND_NPARTS];
 int
 qoe_redis_round_spacing_ms(double notes_per_second)
 {
-	return (int) (QOE_WAKE_SPACING_MS * Max(notes_per_second / BUSY_NOTE_RATE, 1.0));
+	double		busy = Max(notes_per_second / BUSY_NOTE_RATE, 1.0);
+
+	return (int) Min(QOE_WAKE_SPACING_MS * busy * busy, BUSY_SPACING_MAX_MS);
 }
 
 /*
  * When a woken round of a kind may start: after its own rest, and
- * qoe_redis_round_spacing_ms after the start of any woken round (at most 20 a second
- * of both kinds together, fewer under a fast ingest).
+ * qoe_redis_round_spacing_ms after the start of any woken round (at most 20
+ * a second of both kinds together, fewer under a fast ingest).
  */
 static TimestampTz
 round_at(const RoundPace *pace, TimestampTz now)
@@ -1174,19 +1180,22 @@ round_at(const RoundPace *pace, TimestampTz now)
  * What to publish now, taking the wake-ups it answers and their titles
  * (before the round's snapshot: a commit after this wakes the next round).
  * When woken_pace allows: the viewers of the titles whose count the ledger
- * changed, the qoe_metrics of the titles ingest commits handed, the alert
+ * changed, the qoe_metrics of the titles whose windows it changed, the alert
  * outbox after an evaluation that queued changes; while it does not, but
- * viewers_pace does, the viewers alone. In the periodic round (every
- * qoe.redis_publish_interval, or its rest), also every part no round
- * published whole within that interval: trending_content and the
- * qoe_metrics of every title, which only this round reads (closing windows
- * and late corrections reach no commit's titles); and the viewers of every
- * title when the ledger is rebuilt (qoe_ledger_rebase_due).
+ * viewers_pace does, the viewers alone. The periodic round (every
+ * qoe.redis_publish_interval, or its rest) publishes trending_content and
+ * the parts no round published within that interval, every title when the
+ * ledger is rebuilt (qoe_ledger_rebase_due), and the titles the ledger
+ * changed without a commit (time-outs, a window closing) - unless a woken
+ * round is pending, which publishes them within its spacing: under a stream
+ * of commits the periodic round would otherwise be one more round writing
+ * nearly every title (a fifth of the rounds under a fast ingest).
  */
 static int
 round_due(TimestampTz now, bool periodic)
 {
 	uint32		pending = qoe_wake_pending(QOE_WAKE_PUBLISHER) & ~QOE_WAKE_LEDGER;
+	bool		leave_titles = false;
 	int			what = 0;
 
 	if (!periodic && (pending == 0 || now < round_at(&woken_pace, now)))
@@ -1194,6 +1203,11 @@ round_due(TimestampTz now, bool periodic)
 		if (!(pending & QOE_WAKE_VIEWERS) || now < round_at(&viewers_pace, now))
 			return 0;
 		pending = QOE_WAKE_VIEWERS;
+	}
+	if (periodic && (pending & (QOE_WAKE_VIEWERS | QOE_WAKE_METRICS)) != 0)
+	{
+		leave_titles = true;
+		pending &= ~(QOE_WAKE_VIEWERS | QOE_WAKE_METRICS);
 	}
 	pending = qoe_wake_take(QOE_WAKE_PUBLISHER, pending);
 	/*
@@ -1208,7 +1222,10 @@ round_due(TimestampTz now, bool periodic)
 	else
 	{
 		qoe_ledger_catch_up(now);
-		qoe_ledger_take_changed(&viewer_titles);
+		if (leave_titles)
+			viewer_titles.n = 0;
+		else
+			qoe_ledger_take_changed(&viewer_titles);
 	}
 	if (viewer_titles.n != 0)
 		what |= ROUND_VIEWERS;
@@ -1219,7 +1236,7 @@ round_due(TimestampTz now, bool periodic)
 	 */
 	if (viewer_titles.n < 0)
 		metric_titles.n = -1;
-	else if (periodic || (pending & QOE_WAKE_METRICS))
+	else if (!leave_titles && (periodic || (pending & QOE_WAKE_METRICS)))
 		qoe_metrics_ledger_take_changed(&metric_titles);
 	else
 		metric_titles.n = 0;
@@ -1240,7 +1257,6 @@ round_due(TimestampTz now, bool periodic)
 	}
 	return what;
 }
-
 
 /* When the next round is due, given the wake-ups pending now. */
 static TimestampTz

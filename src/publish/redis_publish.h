@@ -21,8 +21,9 @@ extern long PublishSupervise(TimestampTz now);
 
 /*
  * The least time between the starts of woken rounds, in ms, at a rate of
- * notes_per_second (viewers_ledger.h): QOE_WAKE_SPACING_MS, longer in
- * proportion above 40,000 a second (doc/redis_design.md, spacing).
+ * notes_per_second (viewers_ledger.h): QOE_WAKE_SPACING_MS, longer with the
+ * square of the rate above 40,000 a second, at most 1 s
+ * (doc/redis_design.md, spacing).
  */
 extern int	qoe_redis_round_spacing_ms(double notes_per_second);
 

@@ -4,8 +4,8 @@
 # commits wake it (each round reads the titles of the commits since the
 # previous one together), and the keys still follow the commits: the last
 # title committed shows in Redis at once. A fast ingest (more than 40,000 notes
-# a second) spaces them further apart, in proportion, and the spacing comes
-# back to 50 ms when it stops.
+# a second) spaces them further apart, with the square of the rate, and the
+# spacing comes back to 50 ms when it stops.
 set -eu
 QOE_ROOT=${QOE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$QOE_ROOT/test/lib/redis.sh"
@@ -55,10 +55,11 @@ qoe_wait_viewers_equal 2000 >/dev/null
 # publisher 120,000 notes at once (a session's state and its change to the
 # current window each): its rate of notes stays above 40,000 a second for
 # about a second after the round that takes them (it decays with a time
-# constant of 1 s), and woken rounds are spaced 50 ms x rate / 40,000 apart.
+# constant of 1 s), and woken rounds are spaced 50 ms x (rate / 40,000)^2
+# apart, at most 1 s.
 pace() {
 	psql -qXAt -F' ' -c "SELECT round_spacing_ms, round(notes_per_second),
-	                            round_spacing_ms = floor(50 * greatest(notes_per_second / 40000, 1))
+	                            round_spacing_ms = least(floor(50 * greatest(notes_per_second / 40000, 1) ^ 2), 1000)
 	                       FROM qoe.redis_status"
 }
 read -r spacing rate consistent < <(pace)
@@ -81,7 +82,7 @@ until read -r spacing rate consistent < <(pace) && [ "$spacing" -gt 50 ]; do
 done
 echo "after one commit of 120,000 notes: woken rounds $spacing ms apart at $rate notes/s"
 [ "$rate" -gt 40000 ] && [ "$consistent" = t ] ||
-	{ echo "spacing $spacing ms is not 50 x $rate / 40,000" >&2; exit 1; }
+	{ echo "spacing $spacing ms is not 50 x ($rate / 40,000)^2" >&2; exit 1; }
 deadline=$(($(qoe_ms) + 1000))
 until [ "$(qoe_rcli GET concurrent_viewers:870042)" = 600 ]; do
 	[ "$(qoe_ms)" -lt $deadline ] || { echo "the fast ingest's keys did not follow it within 1 s" >&2; exit 1; }

@@ -9,7 +9,8 @@
 # savepoint in the middle, a tenth rolling back whole. With the periodic
 # round (the rebase from qoe.sessions) at 60 s, the keys the woken rounds
 # publish from the ledger alone must equal the view once the ingest stops,
-# and so must trending_content.
+# and so must trending_content, also as plays starting ahead start and plays
+# leave the hour.
 # Then a prepared transaction, whose COMMIT PREPARED posts no note: the
 # periodic rounds rebuild the ledger until it is gone; a transaction of
 # 140,000 sessions, more notes than the ring holds: the ring is lost, the
@@ -108,6 +109,32 @@ qoe_wait_trending_equal 3000
 echo "trending_content: $(qoe_rcli ZCARD trending_content) titles, equal to qoe.trending_content"
 [ "$(psql -qXAt -c "SELECT all_viewer_rounds FROM qoe.redis_status")" = "$rebases0" ] ||
 	{ echo "the ledger was rebuilt from qoe.sessions before trending_content was compared" >&2; exit 1; }
+
+# plays that come due in the ledger's queues, without a note: three whose first
+# frame is 2 s ahead (a client clock ahead: 1 each until they start, then
+# weighted by their start), and two that leave the hour in about 2 s
+now=$(qoe_ms)
+psql -qX -v ON_ERROR_STOP=1 -o /dev/null <<SQL
+SELECT qoe.ingest(jsonb_agg(e))
+  FROM (SELECT jsonb_build_object('event_type', k.t, 'session_id', 'l-due-' || c || '-' || i, 'event_id', k.t,
+                                  'user_id', 1, 'content_id', c, 'timestamp', $now + o + k.d) AS e
+          FROM (VALUES (880997, 3, 1000), (880996, 2, -3598000)) v(c, n, o),
+               generate_series(1, n) i,
+               (VALUES ('start', 0), ('first_frame', 500)) k(t, d)) x;
+SQL
+qoe_wait_trending_equal 1000
+[ "$(qoe_rcli ZSCORE trending_content 880997)" = 3 ] ||
+	{ echo "plays starting in the future do not count 1 each" >&2; exit 1; }
+[ -n "$(qoe_rcli ZSCORE trending_content 880996)" ] || { echo "plays of the last hour missing" >&2; exit 1; }
+sleep 2.5
+qoe_wait_trending_equal 1000
+[ -z "$(qoe_rcli ZSCORE trending_content 880996)" ] ||
+	{ echo "plays older than the hour still in trending_content" >&2; exit 1; }
+[ "$(qoe_rcli ZSCORE trending_content 880997)" != 3 ] ||
+	{ echo "plays that started are still counted as future" >&2; exit 1; }
+echo "trending_content: plays starting ahead counted, then weighted; plays leaving the hour dropped"
+[ "$(psql -qXAt -c "SELECT all_viewer_rounds FROM qoe.redis_status")" = "$rebases0" ] ||
+	{ echo "the ledger was rebuilt from qoe.sessions meanwhile: the queues were not tested" >&2; exit 1; }
 
 now=$(qoe_ms)
 psql -qX -v ON_ERROR_STOP=1 -o /dev/null <<SQL
