@@ -40,7 +40,10 @@
 #         10,000 events/s), after WARM s of event time ingested as fast as
 #         possible (sessions open in the generator's first minute) and
 #         merged into the rollups (the merge caught up); then
-#         QOE_BENCH_RUNS windows of latency_seconds - 6 s on the same stream.
+#         QOE_BENCH_RUNS windows of latency_seconds - 6 s on the same stream,
+#         during which the publisher's rate of notes and the spacing of its
+#         woken rounds are sampled every 100 ms (qoe.redis_status): above
+#         40,000 notes a second the rounds would be spaced further apart.
 # Prints the load average before and after: the machine may be shared.
 # QOE_BENCH_LIVE=0 skips (c) live (about 7 of the 14 minutes), QOE_BENCH_LATENCY=0
 # also (c) compressed: (a) and (b) alone.
@@ -238,9 +241,18 @@ run_latency() {
 	lat_r[$run]=$(pct 3 "$WORK/lat_$run")
 }
 # (c) live: one stream, caught up, then RUNS probe windows on it
-declare -A live_v live_m live_r live_rate live_pub live_launch live_lag live_refresh
+declare -A live_v live_m live_r live_rate live_pub live_launch live_lag live_refresh live_pace
+# every 100 ms until killed, into $1: the publisher's rate of notes and the
+# spacing of its woken rounds (qoe.redis_status), through one psql session
+sample_pace() {
+	look_open
+	while look "SELECT round(notes_per_second), round_spacing_ms FROM qoe.redis_status"; do
+		echo "$look_reply"
+		sleep 0.1
+	done >"$1"
+}
 run_live() {
-	local windows=$((LAT_SECONDS - 6)) t0 feed_pid pub launch p0 l0 i0 r0 ts run deadline caught=
+	local windows=$((LAT_SECONDS - 6)) t0 feed_pid pub launch p0 l0 i0 r0 ts run deadline caught= pace_pid
 	fresh_tables
 	pub=$(psql -qXAt -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'qoe_ext publisher'")
 	launch=$(psql -qXAt -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'qoe_ext launcher'")
@@ -271,7 +283,13 @@ run_live() {
 		i0=$(psql -qXAt -c "SELECT sum(n_tup_ins) FROM pg_stat_user_tables WHERE relname LIKE 'viewing_events%'")
 		r0=$(psql -qXAt -c "SELECT runs FROM qoe.scheduler_status WHERE job = 'refresh_rollups'")
 		ts=$(now_s)
+		sample_pace "$WORK/pace_$run" &
+		pace_pid=$!
 		"$WORK/probe" "" "$REDIS_PORT" $((windows * 10)) 100 $((950000000 + run * 100000)) "$windows" >"$WORK/live_$run"
+		kill "$pace_pid" 2>/dev/null || true
+		wait "$pace_pid" 2>/dev/null || true
+		live_pace[$run]=$(sort -g "$WORK/pace_$run" |
+			awk '{ v[NR] = $1; if ($2 > s) s = $2 } END { printf "%.0f/%.0f/%.0f", v[int((NR + 1) * 0.5)], v[NR], s }')
 		live_pub[$run]=$(calc "($(awk '{ print $14 + $15 }' "/proc/$pub/stat") - $p0) / $CLK_TCK / ($(now_s) - $ts)")
 		live_launch[$run]=$(calc "($(awk '{ print $14 + $15 }' "/proc/$launch/stat") - $l0) / $CLK_TCK / ($(now_s) - $ts)")
 		live_rate[$run]=$(calc "($(psql -qXAt -c "SELECT sum(n_tup_ins) FROM pg_stat_user_tables WHERE relname LIKE 'viewing_events%'") - $i0) / ($(now_s) - $ts)")
@@ -380,6 +398,7 @@ if [ "$LIVE" != 0 ]; then
 	printf '      load events/s reached: %s\n' "$(for r in $(seq "$RUNS"); do printf '%.0f ' "${live_rate[$r]}"; done)"
 	printf '      newest event stored, ms behind the clock at the end: %s\n' "$(list live_lag)"
 	printf '      refreshes of the rollups per window: %s\n' "$(list live_refresh)"
+	printf '      the publisher'"'"'s notes/s p50/max and woken-round spacing max ms (50 below 40,000 notes/s): %s\n' "$(list live_pace)"
 	printf '      CPU, share of one core, publisher: %s; launcher (scheduler): %s\n' \
 		"$(for r in $(seq "$RUNS"); do printf '%.2f ' "${live_pub[$r]}"; done)" \
 		"$(for r in $(seq "$RUNS"); do printf '%.2f ' "${live_launch[$r]}"; done)"

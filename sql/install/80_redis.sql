@@ -137,9 +137,9 @@ COMMENT ON COLUMN redis_status.metrics_rounds IS
 COMMENT ON COLUMN redis_status.all_metrics_rounds IS
     'of metrics_rounds, those of every title: the rebases (as all_viewer_rounds)';
 COMMENT ON COLUMN redis_status.notes_per_second IS
-    'changes ingest commits handed the publisher a second (a session''s state, its change to a window shown: about two per event), averaged over about the last second, now; NULL when no publisher runs';
+    'notes ingest commits handed the publisher a second (per session a commit changed, its state and its change to a window shown: about two per event of live traffic), an exponential average with a time constant of 1 s decayed to now; NULL when no publisher runs or before its first round';
 COMMENT ON COLUMN redis_status.round_spacing_ms IS
-    'the least time between the starts of woken rounds now, in ms: 50, and 50 x (notes_per_second / 40,000)^2, at most 1000, above 40,000 notes a second (a fast ingest: the keys lag that much, and the publisher writes fewer keys a second as the rate grows); NULL when no publisher runs (doc/redis.md)';
+    'the least time between the starts of woken rounds now, in ms: 50 while notes_per_second is at most 40,000; above, 50 x (notes_per_second / 40,000)^2, at most 1000 (a fast ingest: the keys lag that much, and the publisher writes fewer keys a second as the rate grows); NULL as notes_per_second (doc/redis.md)';
 COMMENT ON COLUMN redis_status.keys_written IS 'keys Redis acknowledged writing or deleting (the trending_content rebuild counts one)';
 COMMENT ON COLUMN redis_status.alerts_published IS 'alert changes Redis acknowledged publishing on the qoe_alerts channel';
 COMMENT ON COLUMN redis_status.alerts_queued IS 'alert changes waiting in qoe.redis_alert_outbox to be published';

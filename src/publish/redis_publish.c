@@ -90,17 +90,17 @@
 #define PERIODIC_REST_FACTOR 10
 
 /*
- * Above this many notes a second (two per event: about 20,000 events a
- * second, twice the rate commit-to-Redis latency is held at), woken rounds
- * are spaced further apart with the square of the rate: 200 ms at twice it,
- * and at most BUSY_SPACING_MAX_MS. At such rates most titles change in
- * every round, so a round writes nearly every key whatever the spacing: the
- * keys written a second fall as the ingest grows, and what publishing
- * costs per event falls faster than the rate grows (in proportion to the
- * rate, the cost of a slower fast ingest stayed above 5 %: bench (a') runs
- * at 50,000-75,000 events/s, session 22). Unlike a rest in proportion to a
- * round's cost (tried in session 21), the rate does not grow with the
- * spacing: a longer round does not lengthen the next.
+ * Above this many notes a second (two per event of live traffic: about
+ * 20,000 events a second, twice the rate commit-to-Redis latency is held
+ * at), woken rounds are spaced further apart with the square of the rate:
+ * 200 ms at twice it, at most BUSY_SPACING_MAX_MS. At such rates most
+ * titles change in every round, so a round writes nearly every key whatever
+ * the spacing: the keys written a second fall as the ingest grows. In
+ * proportion to the rate they stayed constant, and a fast ingest slowed by
+ * other work (bench (a') at 50,000 rather than 75,000 events/s) still paid
+ * over 5 % of its CPU (session 22). Unlike a rest in proportion to a
+ * round's cost (session 21), the rate does not grow with the spacing: a
+ * longer round does not lengthen the next.
  */
 #define BUSY_NOTE_RATE 40000.0
 #define BUSY_SPACING_MAX_MS 1000	/* the keys still follow within a second */

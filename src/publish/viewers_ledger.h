@@ -104,8 +104,9 @@ extern void qoe_ledger_rebase(TimestampTz now);
 extern void qoe_ledger_catch_up(TimestampTz now);
 
 /*
- * Notes applied a second (about two per event ingested: a session's state
- * and its change to a window), averaged over the last second or so, at now.
+ * Notes applied a second (per session a commit changed, its state and its
+ * change to a window: about two per event of live traffic), averaged over
+ * the last second or so, at now.
  */
 extern double qoe_ledger_note_rate(TimestampTz now);
 
