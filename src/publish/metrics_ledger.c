@@ -414,11 +414,9 @@ qoe_metrics_ledger_read(int64 content_id, TimestampTz now, QoeTitleMetrics *m)
 	for (int i = 0; i < nwin; i++)
 	{
 		TimestampTz window_start = m->window_start + i * QOE_ROLLUP_WINDOW_US;
-		WindowFigures *w;
+		WindowFigures *w = window_slot(t, window_start);
 
-		if (!in_range(window_start))
-			continue;
-		w = window_slot(t, window_start);
+		/* a slot holds one window of the range, or none */
 		if (!w->used || w->window_start != window_start)
 			continue;
 		shown[nshown++] = w;

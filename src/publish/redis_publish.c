@@ -1170,10 +1170,10 @@ static TimestampTz
 round_at(const RoundPace *pace, TimestampTz now)
 {
 	TimestampTz last_start = Max(woken_pace.started, viewers_pace.started);
+	int			spacing_ms = qoe_redis_round_spacing_ms(qoe_ledger_note_rate(now));
 
 	return Max(qoe_wake_earliest(pace->started, pace->ended, pace->cpu_us, 0, WOKEN_REST_FACTOR),
-			   TimestampTzPlusMilliseconds(last_start,
-												  qoe_redis_round_spacing_ms(qoe_ledger_note_rate(now))));
+			   TimestampTzPlusMilliseconds(last_start, spacing_ms));
 }
 
 /*
